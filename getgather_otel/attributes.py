@@ -1,0 +1,45 @@
+"""Every attribute and event name this package writes, in one place.
+
+MCP and GenAI semantic-convention names are used where they exist so that generic
+OpenTelemetry backends understand the spans; the `getgather.*` names are ours. The
+stock SQL, the views and the docs all refer to these constants, so a rename happens here.
+"""
+
+from typing import Final
+
+# --- OpenTelemetry semantic conventions (MCP, GenAI, errors, JSON-RPC) ---
+MCP_METHOD_NAME: Final = "mcp.method.name"
+MCP_SESSION_ID: Final = "mcp.session.id"
+JSONRPC_REQUEST_ID: Final = "jsonrpc.request.id"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+ERROR_TYPE: Final = "error.type"
+ERROR_TYPE_TOOL_ERROR: Final = "tool_error"
+SERVICE_NAME: Final = "service.name"
+
+# --- getgather's own names ---
+ACTIVITY_NAME: Final = "getgather.activity.name"
+ACTIVITY_KIND: Final = "getgather.activity.kind"
+BRAND_ID: Final = "getgather.brand.id"
+TOOL_TAGS: Final = "getgather.tool.tags"
+TOOL_ARGUMENTS: Final = "getgather.tool.arguments"
+TOOL_RESULT: Final = "getgather.tool.result"
+RECORDING_ID: Final = "getgather.recording.id"
+
+# Activity kinds a span may carry in ACTIVITY_KIND.
+KIND_TOOL: Final = "tool"
+KIND_AUTH: Final = "auth"
+KIND_GENERAL: Final = "general"
+KIND_CUSTOM: Final = "custom"
+ACTIVITY_KINDS: Final = frozenset({KIND_TOOL, KIND_AUTH, KIND_GENERAL, KIND_CUSTOM})
+
+# --- metrics ---
+METRIC_MCP_OPERATION_DURATION: Final = "mcp.server.operation.duration"
+METRIC_ACTIVITY_DURATION: Final = "getgather.activity.duration"
+DURATION_BUCKETS_S: Final = (
+    0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)
+
+# Instrumentation scope of the spans this package creates.
+SCOPE_NAME: Final = "getgather_otel"

@@ -1,0 +1,1 @@
+"""DuckDB storage: schema and migrations, the single writer, readers and stock queries."""

@@ -1,0 +1,196 @@
+"""DuckDB schema and forward migrations.
+
+`otel_traces` mirrors the table the OpenTelemetry Collector's ClickHouse exporter creates
+(same column names and value conventions), so the stock SQL runs on both engines. Every
+change to the schema is a new numbered migration; opening an older file upgrades it,
+opening a file written by a newer release is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from getgather_otel import attributes as attr
+
+SCHEMA_VERSION_TABLE = "getgather_otel_schema"
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer getgather-otel; upgrading the package is the fix."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_OTEL_TRACES = """
+CREATE TABLE IF NOT EXISTS otel_traces (
+    "Timestamp"          TIMESTAMP NOT NULL,
+    "TraceId"            VARCHAR NOT NULL,
+    "SpanId"             VARCHAR NOT NULL,
+    "ParentSpanId"       VARCHAR NOT NULL,
+    "TraceState"         VARCHAR NOT NULL,
+    "SpanName"           VARCHAR NOT NULL,
+    "SpanKind"           VARCHAR NOT NULL,
+    "ServiceName"        VARCHAR NOT NULL,
+    "ResourceAttributes" MAP(VARCHAR, VARCHAR),
+    "ScopeName"          VARCHAR NOT NULL,
+    "ScopeVersion"       VARCHAR NOT NULL,
+    "SpanAttributes"     MAP(VARCHAR, VARCHAR),
+    "Duration"           UBIGINT NOT NULL,
+    "StatusCode"         VARCHAR NOT NULL,
+    "StatusMessage"      VARCHAR NOT NULL,
+    "Events.Timestamp"   TIMESTAMP[],
+    "Events.Name"        VARCHAR[],
+    "Events.Attributes"  MAP(VARCHAR, VARCHAR)[],
+    "Links.TraceId"      VARCHAR[],
+    "Links.SpanId"       VARCHAR[],
+    "Links.TraceState"   VARCHAR[],
+    "Links.Attributes"   MAP(VARCHAR, VARCHAR)[]
+)
+"""
+
+# ClickHouse keeps this as a materialized table fed by a materialized view; a plain view
+# answers the same question ("when did trace X run?") here.
+_TRACE_ID_TS = """
+CREATE OR REPLACE VIEW otel_traces_trace_id_ts AS
+SELECT "TraceId",
+       min("Timestamp") AS "Start",
+       max("Timestamp" + to_microseconds(CAST("Duration" // 1000 AS BIGINT))) AS "End"
+FROM otel_traces
+GROUP BY "TraceId"
+"""
+
+_RECORDING_CHUNKS = """
+CREATE TABLE IF NOT EXISTS recording_chunks (
+    trace_id          VARCHAR NOT NULL,
+    span_id           VARCHAR NOT NULL,
+    recording_id      VARCHAR NOT NULL,
+    page_id           VARCHAR NOT NULL,
+    sequence          INTEGER NOT NULL,
+    first_event_time  TIMESTAMP NOT NULL,
+    last_event_time   TIMESTAMP NOT NULL,
+    event_count       INTEGER NOT NULL,
+    raw_bytes         UBIGINT NOT NULL,
+    stored_bytes      UBIGINT NOT NULL,
+    compression       VARCHAR NOT NULL,
+    starts_with_full_snapshot BOOLEAN NOT NULL,
+    url               VARCHAR NOT NULL,
+    data              BLOB NOT NULL
+)
+"""
+
+
+def _activities_view(has_recording_sql: str) -> str:
+    """The `activities` view: one row per activity span, in getgather's own vocabulary."""
+    return f"""
+CREATE OR REPLACE VIEW activities AS
+SELECT
+    t."SpanId" AS activity_id,
+    t."TraceId" AS trace_id,
+    t."ParentSpanId" AS parent_span_id,
+    coalesce(t."SpanAttributes"['{attr.BRAND_ID}'], '') AS brand_id,
+    t."SpanAttributes"['{attr.ACTIVITY_NAME}'] AS name,
+    coalesce(t."SpanAttributes"['{attr.ACTIVITY_KIND}'], '{attr.KIND_CUSTOM}') AS kind,
+    t."Timestamp" AS start_time,
+    t."Timestamp" + to_microseconds(CAST(t."Duration" // 1000 AS BIGINT)) AS end_time,
+    t."Duration" / 1e6 AS execution_time_ms,
+    CASE WHEN t."StatusCode" = 'Error' THEN 'error' ELSE 'ok' END AS status,
+    CASE WHEN t."StatusCode" = 'Error'
+         THEN coalesce(nullif(t."StatusMessage", ''), t."SpanAttributes"['{attr.ERROR_TYPE}'], 'error')
+    END AS error,
+    t."SpanAttributes"['{attr.ERROR_TYPE}'] AS error_type,
+    t."SpanAttributes"['{attr.GEN_AI_TOOL_NAME}'] AS tool_name,
+    t."SpanAttributes"['{attr.MCP_SESSION_ID}'] AS session_id,
+    t."ServiceName" AS service_name,
+    t."SpanAttributes" AS attributes,
+    {has_recording_sql} AS has_recording
+FROM otel_traces AS t
+WHERE t."SpanAttributes"['{attr.ACTIVITY_NAME}'] IS NOT NULL
+"""
+
+
+_RECORDINGS_VIEW = """
+CREATE OR REPLACE VIEW recordings AS
+SELECT recording_id,
+       any_value(trace_id) AS trace_id,
+       any_value(span_id) AS activity_id,
+       count(DISTINCT page_id) AS pages,
+       count(*) AS chunks,
+       sum(event_count) AS events,
+       min(first_event_time) AS start_time,
+       max(last_event_time) AS end_time,
+       sum(raw_bytes) AS raw_bytes,
+       sum(stored_bytes) AS stored_bytes
+FROM recording_chunks
+GROUP BY recording_id
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "otel_traces (ClickHouse exporter layout), trace id view, activities view",
+        (_OTEL_TRACES, _TRACE_ID_TS, _activities_view("false")),
+    ),
+    Migration(
+        2,
+        "recording_chunks table, recordings view, activities.has_recording from chunks",
+        (
+            _RECORDING_CHUNKS,
+            _RECORDINGS_VIEW,
+            _activities_view(
+                "EXISTS (SELECT 1 FROM recording_chunks AS c "
+                'WHERE c.span_id = t."SpanId" AND c.trace_id = t."TraceId")'
+            ),
+        ),
+    ),
+)
+
+CURRENT_VERSION = MIGRATIONS[-1].version
+
+
+def stored_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the file; 0 for a file this package never touched."""
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+        [SCHEMA_VERSION_TABLE],
+    ).fetchone()
+    if not exists or exists[0] == 0:
+        return 0
+    row = conn.execute(f"SELECT max(version) FROM {SCHEMA_VERSION_TABLE}").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: duckdb.DuckDBPyConnection, target: int = CURRENT_VERSION) -> int:
+    """Bring the schema up to `target`, one transaction per migration; returns the new version."""
+    found = stored_version(conn)
+    if found > CURRENT_VERSION:
+        raise SchemaTooNewError(
+            f"this database has schema version {found}, but this getgather-otel only knows "
+            f"versions up to {CURRENT_VERSION}; upgrade getgather-otel to read or write it"
+        )
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {SCHEMA_VERSION_TABLE} "
+        "(version INTEGER NOT NULL, description VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    for migration in MIGRATIONS:
+        if found < migration.version <= target:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    f"INSERT INTO {SCHEMA_VERSION_TABLE} VALUES (?, ?, now()::TIMESTAMP)",
+                    [migration.version, migration.description],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            found = migration.version
+    return found

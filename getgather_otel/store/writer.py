@@ -1,0 +1,144 @@
+"""The one module that writes to a getgather-otel DuckDB file.
+
+DuckDB allows a single read-write process per file, and while a process has the file
+open no other process can even read it. An MCP server runs for hours, and its operator
+wants `getgather-otel sql` to work meanwhile; so the writer opens the file for a batch,
+keeps it for a short linger (consecutive batches reuse the connection) and closes it.
+Under sustained load it also closes after `max_hold_s` and stays away for `yield_s`, so
+a reader retrying every few milliseconds always gets its turn. Opening costs ~13 ms here.
+
+Every write is a whole Arrow table inserted with one `INSERT ... SELECT` (columnar),
+never row by row. Both the in-process exporter and the collector call this module.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from getgather_otel.store.errors import DatabaseUnwritableError, classify
+from getgather_otel.store.schema import migrate
+
+
+class DuckDBWriter:
+    """Appends Arrow tables to tables of one DuckDB file, holding the file only briefly."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        linger_s: float = 0.25,
+        max_hold_s: float = 2.0,
+        yield_s: float = 0.1,
+    ) -> None:
+        self.path = path
+        self.linger_s = linger_s
+        self.max_hold_s = max_hold_s
+        self.yield_s = yield_s
+        self._lock = threading.Lock()
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._opened_at = 0.0
+        self._closed_at = 0.0
+        self._last_write = 0.0
+        self._closer: threading.Timer | None = None
+        self._migrated = False
+
+    def write(self, table_name: str, table: pa.Table) -> None:
+        """Insert every row of `table` into `table_name` in one statement.
+
+        Raises a `StoreError` subclass (locked, corrupt, unwritable, ...) on failure;
+        the caller decides whether to keep the rows and retry.
+        """
+        if table.num_rows == 0:
+            return
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.register("_getgather_batch", table)
+                try:
+                    conn.execute(f"INSERT INTO {table_name} SELECT * FROM _getgather_batch")
+                finally:
+                    conn.unregister("_getgather_batch")
+            except Exception as error:
+                self._close_locked()
+                raise classify(self.path, error) from error
+            self._last_write = time.monotonic()
+            if self._last_write - self._opened_at >= self.max_hold_s:
+                self._close_locked()
+            else:
+                self._schedule_close()
+
+    def close(self) -> None:
+        """Release the file now (idempotent)."""
+        with self._lock:
+            self._close_locked()
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._conn is not None:
+            return self._conn
+        wait = self._closed_at + self.yield_s - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DatabaseUnwritableError(
+                f"cannot create the directory for {self.path}: {error.strerror or error}"
+            ) from error
+        if self.path.is_dir():
+            raise DatabaseUnwritableError(
+                f"{self.path} is a directory; give a file path with --db / GETGATHER_OTEL_DUCKDB"
+            )
+        try:
+            conn = duckdb.connect(str(self.path))
+        except Exception as error:
+            raise classify(self.path, error) from error
+        try:
+            if not self._migrated:
+                migrate(conn)
+                self._migrated = True
+        except Exception as error:
+            conn.close()
+            raise classify(self.path, error) from error
+        self._conn = conn
+        self._opened_at = time.monotonic()
+        return conn
+
+    def _schedule_close(self) -> None:
+        if self._closer is not None:
+            return
+        self._closer = threading.Timer(self.linger_s, self._close_if_idle)
+        self._closer.daemon = True
+        self._closer.start()
+
+    def _close_if_idle(self) -> None:
+        with self._lock:
+            self._closer = None
+            if self._conn is None:
+                return
+            idle = time.monotonic() - self._last_write
+            if idle >= self.linger_s:
+                self._close_locked()
+            else:
+                self._closer = threading.Timer(self.linger_s - idle, self._close_if_idle)
+                self._closer.daemon = True
+                self._closer.start()
+
+    def _close_locked(self) -> None:
+        if self._closer is not None:
+            self._closer.cancel()
+            self._closer = None
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+                self._closed_at = time.monotonic()
