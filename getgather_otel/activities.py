@@ -1,0 +1,206 @@
+"""Activities: one span per unit of work a user cares about (a tool call, a login, ...).
+
+`activity()` works as `async with` and as `with`. The active activity lives in a
+ContextVar, so `current_activity()` finds it through any depth of awaits and in tasks
+created inside it (asyncio copies the context into new tasks), and concurrent tool calls
+never see each other's activity. Browser recording uses the same handle to decide which
+activity owns a browser context.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from types import TracebackType
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from getgather_otel import attributes as attr
+from getgather_otel.metrics import instruments
+from getgather_otel.version import __version__
+
+# FastMCP's spans (request seam, mounted-server delegation) are plumbing around a tool
+# call; an activity opened inside the tool belongs under the tool's activity instead.
+FASTMCP_SCOPE = "fastmcp"
+
+_current: ContextVar[Activity | None] = ContextVar("getgather_otel_activity", default=None)
+_tracer_provider: TracerProvider | None = None
+
+
+def use_tracer_provider(provider: TracerProvider | None) -> None:
+    """Create activity spans with `provider` (None: the global provider)."""
+    global _tracer_provider
+    _tracer_provider = provider
+
+
+def _tracer() -> trace.Tracer:
+    return trace.get_tracer(attr.SCOPE_NAME, __version__, tracer_provider=_tracer_provider)
+
+
+def current_activity() -> Activity | None:
+    """The innermost activity active in this context, or None."""
+    return _current.get()
+
+
+def error_type_of(error: BaseException) -> str:
+    """`error.type` for an exception: the class of the original error.
+
+    FastMCP wraps a tool's exception in `ToolError("Error calling tool ...")` with the
+    original as `__cause__`; the original's class is what tells operators what broke.
+    """
+    cause = error.__cause__
+    if type(error).__name__ == "ToolError" and cause is not None:
+        error = cause
+    return type(error).__qualname__
+
+
+class Activity:
+    """A running activity: its span, ids and identity (name, brand, kind)."""
+
+    __slots__ = ("name", "brand_id", "kind", "span", "_started", "_error_type")
+
+    def __init__(self, name: str, brand_id: str, kind: str, span: Span) -> None:
+        self.name = name
+        self.brand_id = brand_id
+        self.kind = kind
+        self.span = span
+        self._started = time.perf_counter()
+        self._error_type: str | None = None
+
+    @property
+    def activity_id(self) -> str:
+        """The span id in lowercase hex: `activities.activity_id` in the database."""
+        return format(self.span.get_span_context().span_id, "016x")
+
+    @property
+    def trace_id(self) -> str:
+        return format(self.span.get_span_context().trace_id, "032x")
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        self.span.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        self.span.set_attributes(attributes)
+
+    def add_event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+        self.span.add_event(name, attributes)
+
+    def mark_error(self, error_type: str, message: str = "") -> None:
+        """Mark the activity failed without an exception (e.g. an `isError` tool result)."""
+        self._error_type = error_type
+        self.span.set_attribute(attr.ERROR_TYPE, error_type)
+        self.span.set_status(Status(StatusCode.ERROR, message or error_type))
+
+    def record_exception(self, error: BaseException) -> None:
+        """Mark the activity failed by `error`: ERROR status, `error.type`, exception event."""
+        self.span.record_exception(error)
+        self.mark_error(error_type_of(error), str(error) or type(error).__name__)
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self._started
+
+    def metric_attributes(self) -> dict[str, str]:
+        base = {attr.BRAND_ID: self.brand_id, attr.ACTIVITY_NAME: self.name, attr.ACTIVITY_KIND: self.kind}
+        if self._error_type:
+            base[attr.ERROR_TYPE] = self._error_type
+        return base
+
+    def __repr__(self) -> str:
+        return f"Activity(name={self.name!r}, brand_id={self.brand_id!r}, kind={self.kind!r}, id={self.activity_id})"
+
+
+class activity:  # noqa: N801 - used like a function: `async with activity(...)`
+    """Open an activity span for the enclosed block; yields the `Activity` handle.
+
+    The span is a child of the current span. The one exception: inside a FastMCP tool
+    call in native telemetry mode the current span is one of FastMCP's own request spans
+    (see `mcp.py` for why the tool activity is not made current there), so a nested
+    activity attaches to the enclosing activity instead, keeping the activity tree intact.
+
+    `attach=False` creates the span without making it the current OTel span; the
+    ContextVar is set either way, so `current_activity()` always works.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        brand_id: str = "",
+        kind: str = attr.KIND_CUSTOM,
+        *,
+        attach: bool = True,
+        **attributes: AttributeValue,
+    ) -> None:
+        if not name:
+            raise ValueError("an activity needs a non-empty name")
+        if kind not in attr.ACTIVITY_KINDS:
+            raise ValueError(f"kind must be one of {sorted(attr.ACTIVITY_KINDS)}, not {kind!r}")
+        self._name = name
+        self._brand_id = brand_id or ""
+        self._kind = kind
+        self._attach = attach
+        self._attributes = attributes
+        self._activity: Activity | None = None
+        self._var_token: Token[Activity | None] | None = None
+        self._otel_token: object | None = None
+
+    def _parent_context(self) -> otel_context.Context | None:
+        outer = _current.get()
+        if outer is None:
+            return None
+        current = trace.get_current_span()
+        scope = getattr(current, "instrumentation_scope", None)
+        if current is not outer.span and getattr(scope, "name", None) == FASTMCP_SCOPE:
+            return trace.set_span_in_context(outer.span)
+        return None
+
+    def __enter__(self) -> Activity:
+        span_attributes: dict[str, AttributeValue] = {
+            attr.ACTIVITY_NAME: self._name,
+            attr.ACTIVITY_KIND: self._kind,
+            attr.BRAND_ID: self._brand_id,
+            **self._attributes,
+        }
+        span = _tracer().start_span(
+            f"activity {self._name}", context=self._parent_context(), attributes=span_attributes
+        )
+        self._activity = Activity(self._name, self._brand_id, self._kind, span)
+        self._var_token = _current.set(self._activity)
+        if self._attach:
+            self._otel_token = otel_context.attach(trace.set_span_in_context(span))
+        return self._activity
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        current = self._activity
+        assert current is not None, "activity exited without being entered"
+        try:
+            if exc is not None:
+                current.record_exception(exc)
+            current.span.end()
+            instruments().record_activity(current.elapsed_s, current.metric_attributes())
+        finally:
+            if self._otel_token is not None:
+                otel_context.detach(self._otel_token)  # type: ignore[arg-type]
+            if self._var_token is not None:
+                _current.reset(self._var_token)
+
+    async def __aenter__(self) -> Activity:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+

@@ -1,0 +1,232 @@
+"""`configure()`: one call that wires spans to DuckDB (and OTLP), safely and idempotently.
+
+OpenTelemetry lets a process set its global TracerProvider once, and FastMCP creates its
+spans from the global provider. So `configure()` joins the provider that is already
+global (or the one passed in), or creates and installs one, and adds a single
+`_PipelineRouter` span processor to it, once. The router forwards to the pipelines of the
+current `Telemetry`; configuring again swaps pipelines behind the router instead of
+stacking processors, and `Telemetry.shutdown()` detaches them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from getgather_otel import activities as activities_module
+from getgather_otel import metrics as metrics_module
+from getgather_otel._log import logger
+from getgather_otel.store.exporter import DuckDBSpanExporter, ExporterStats
+from getgather_otel.store.paths import resolve_db_path
+
+ENV_SDK_DISABLED = "OTEL_SDK_DISABLED"
+
+
+class _PipelineRouter(SpanProcessor):
+    """The one processor getgather-otel adds to a provider; forwards to live pipelines."""
+
+    def __init__(self) -> None:
+        self.pipelines: tuple[SpanProcessor, ...] = ()
+        self.ended = 0
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for processor in self.pipelines:
+            processor.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pipelines = self.pipelines
+        if pipelines:
+            self.ended += 1
+        for processor in pipelines:
+            processor.on_end(span)
+
+    def shutdown(self) -> None:
+        for processor in self.pipelines:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return all(p.force_flush(timeout_millis) for p in self.pipelines)
+
+
+_ROUTER_ATTRIBUTE = "_getgather_otel_router"
+
+
+def _router_for(provider: TracerProvider) -> _PipelineRouter:
+    router = getattr(provider, _ROUTER_ATTRIBUTE, None)
+    if router is None:
+        router = _PipelineRouter()
+        provider.add_span_processor(router)
+        setattr(provider, _ROUTER_ATTRIBUTE, router)
+    return router
+
+
+@dataclass(frozen=True)
+class TelemetryStats:
+    """What happened to the spans this Telemetry saw."""
+
+    spans_ended: int
+    duckdb: ExporterStats | None
+
+    @property
+    def dropped_before_export(self) -> int:
+        """Spans the batch queue dropped (only exact once flushed: in-queue spans count here)."""
+        received = 0 if self.duckdb is None else self.duckdb.written + self.duckdb.pending + self.duckdb.dropped
+        return max(self.spans_ended - received, 0) if self.duckdb is not None else 0
+
+
+class Telemetry:
+    """A configured pipeline set: flush it, shut it down, read its counters."""
+
+    def __init__(
+        self,
+        provider: TracerProvider | None,
+        router: _PipelineRouter | None,
+        pipelines: tuple[SpanProcessor, ...],
+        duckdb_exporter: DuckDBSpanExporter | None,
+        settings: tuple[Any, ...],
+    ) -> None:
+        self.tracer_provider = provider
+        self.duckdb_exporter = duckdb_exporter
+        self._router = router
+        self._pipelines = pipelines
+        self._settings = settings
+        self._ended_at_start = router.ended if router else 0
+        self._shut_down = False
+        self._lock = threading.Lock()
+
+    @property
+    def duckdb_path(self) -> Path | None:
+        return self.duckdb_exporter.path if self.duckdb_exporter else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._router is not None and not self._shut_down
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Export everything ended so far; True when all pipelines finished in time."""
+        return all(p.force_flush(int(timeout_s * 1000)) for p in self._pipelines)
+
+    def shutdown(self) -> None:
+        """Flush and stop the pipelines; spans ended afterwards go nowhere. Idempotent."""
+        with self._lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
+        if self._router is not None:
+            self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
+        for processor in self._pipelines:
+            processor.shutdown()
+        global _active
+        if _active is self:
+            _active = None
+
+    def stats(self) -> TelemetryStats:
+        ended = (self._router.ended - self._ended_at_start) if self._router else 0
+        return TelemetryStats(ended, self.duckdb_exporter.stats if self.duckdb_exporter else None)
+
+
+_active: Telemetry | None = None
+_configure_lock = threading.Lock()
+
+
+def _sdk_disabled() -> bool:
+    return os.environ.get(ENV_SDK_DISABLED, "").strip().lower() == "true"
+
+
+def _join_or_create_provider(
+    tracer_provider: TracerProvider | None, service_name: str | None
+) -> TracerProvider:
+    if tracer_provider is not None:
+        if not isinstance(trace.get_tracer_provider(), TracerProvider):
+            trace.set_tracer_provider(tracer_provider)
+        return tracer_provider
+    existing = trace.get_tracer_provider()
+    if isinstance(existing, TracerProvider):
+        return existing
+    attributes = {"service.name": service_name} if service_name else {}
+    provider = TracerProvider(resource=Resource.create(attributes))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    duckdb_path: str | PathLike[str] | bool | None = None,
+    otlp: bool | str | None = None,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+    max_queue_size: int = 8192,
+    max_export_batch_size: int = 2048,
+    schedule_delay_millis: int = 500,
+) -> Telemetry:
+    """Send spans to DuckDB (default `./getgather-otel.duckdb`) and optionally OTLP.
+
+    `duckdb_path`: a path, None for $GETGATHER_OTEL_DUCKDB or the default, False for no
+    DuckDB. `otlp`: True (endpoint from the standard OTEL_EXPORTER_OTLP_* variables), an
+    endpoint URL, or None (on when those variables name an endpoint). `service_name` is
+    used when getgather-otel creates the provider; an existing provider keeps its resource.
+    Calling again with the same arguments returns the same Telemetry; with different
+    ones, the previous pipelines are flushed and replaced, never duplicated.
+    """
+    global _active
+    from getgather_otel.otlp import otlp_span_exporter
+
+    with _configure_lock:
+        resolved_path = None if duckdb_path is False else resolve_db_path(
+            None if duckdb_path is True else duckdb_path  # type: ignore[arg-type]
+        )
+        settings = (service_name, resolved_path, otlp, id(tracer_provider), id(meter_provider),
+                    max_queue_size, max_export_batch_size, schedule_delay_millis)
+        if _active is not None and _active.enabled and _active._settings == settings:
+            return _active
+        if _active is not None:
+            _active.shutdown()
+        if _sdk_disabled():
+            _active = Telemetry(None, None, (), None, settings)
+            return _active
+
+        provider = _join_or_create_provider(tracer_provider, service_name)
+        router = _router_for(provider)
+        activities_module.use_tracer_provider(provider)
+        metrics_module.use_meter_provider(meter_provider)
+
+        def batch(exporter: Any) -> BatchSpanProcessor:
+            return BatchSpanProcessor(
+                exporter,
+                max_queue_size=max_queue_size,
+                max_export_batch_size=max_export_batch_size,
+                schedule_delay_millis=schedule_delay_millis,
+            )
+
+        pipelines: list[SpanProcessor] = []
+        duckdb_exporter = None
+        if resolved_path is not None:
+            duckdb_exporter = DuckDBSpanExporter(resolved_path)
+            pipelines.append(batch(duckdb_exporter))
+        otlp_exporter = otlp_span_exporter(otlp)
+        if otlp_exporter is not None:
+            pipelines.append(batch(otlp_exporter))
+        router.pipelines = router.pipelines + tuple(pipelines)
+        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings)
+        atexit.register(telemetry.shutdown)
+        logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)
+        _active = telemetry
+        return telemetry
+
+
+def active_telemetry() -> Telemetry | None:
+    """The Telemetry from the last `configure()` call, if it is still running."""
+    return _active
