@@ -47,14 +47,16 @@ def current_activity() -> Activity | None:
 
 
 def error_type_of(error: BaseException) -> str:
-    """`error.type` for an exception: the class of the original error.
+    """`error.type` for an exception raised through a tool call.
 
-    FastMCP wraps a tool's exception in `ToolError("Error calling tool ...")` with the
-    original as `__cause__`; the original's class is what tells operators what broke.
+    FastMCP wraps a tool's unexpected exception in `ToolError("Error calling tool ...")`
+    with the original as `__cause__`: the original's class is what tells operators what
+    broke. A `ToolError` the tool raised itself is a deliberate tool-level failure, which
+    the MCP conventions call `tool_error` (the client receives it as an `isError` result).
     """
-    cause = error.__cause__
-    if type(error).__name__ == "ToolError" and cause is not None:
-        error = cause
+    if type(error).__name__ == "ToolError":
+        cause = error.__cause__
+        return type(cause).__qualname__ if cause is not None else attr.ERROR_TYPE_TOOL_ERROR
     return type(error).__qualname__
 
 

@@ -72,6 +72,12 @@ class DuckDBWriter:
             else:
                 self._schedule_close()
 
+    def open_and_migrate(self) -> None:
+        """Open the file now, creating or upgrading its schema; raises a `StoreError`."""
+        with self._lock:
+            self._connection()
+            self._schedule_close()
+
     def close(self) -> None:
         """Release the file now (idempotent)."""
         with self._lock:

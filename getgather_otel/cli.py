@@ -1,0 +1,207 @@
+"""The `getgather-otel` command: look at what an instrumented MCP server stored.
+
+Every command finds the database as `configure()` does (--db, $GETGATHER_OTEL_DUCKDB,
+./getgather-otel.duckdb) and reads it while a server may be writing it (see
+`store/reader.py`). Problems are reported as one plain sentence and exit code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import duckdb
+
+from getgather_otel.store.errors import StoreError
+from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
+from getgather_otel.store.queries import ActivityFilter, activities_query, parse_since, stats_queries
+from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
+from getgather_otel.store.schema import SchemaTooNewError
+
+FORMATS = ("table", "csv", "json")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class CliError(Exception):
+    """A problem to report to the user in one sentence (exit code 2)."""
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return {str(k): _cell(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cell(v) for v in value]
+    return value
+
+
+def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO) -> None:
+    """Print a result as an aligned table, CSV or JSON (one object per row)."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    if fmt == "json":
+        json.dump([dict(zip(columns, row, strict=True)) for row in cells], out, indent=2, default=str)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows(
+            [json.dumps(c) if isinstance(c, (dict, list)) else c for c in row] for row in cells
+        )
+        return
+    text = [[_short("" if c is None else (json.dumps(c) if isinstance(c, (dict, list)) else str(c))) for c in row]
+            for row in cells]
+    widths = [max([len(col)] + [len(row[i]) for row in text]) for i, col in enumerate(columns)]
+    out.write("  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for row in text:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _run_query(conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    try:
+        cursor = conn.execute(sql, params or [])
+    except duckdb.Error as error:
+        message = str(error).strip().splitlines()[0]
+        if "read-only" in message.lower() or "read only" in message.lower():
+            raise CliError(f"`sql` is read-only: {message}") from error
+        raise CliError(f"query failed: {message}") from error
+    columns = [d[0] for d in cursor.description or []]
+    return columns, cursor.fetchall()
+
+
+def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
+    with open_for_reading(args.db, args.wait) as conn:
+        columns, rows = _run_query(conn, args.query)
+    write_rows(columns, rows, args.format, out)
+
+
+def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
+    filters = ActivityFilter(
+        brand=args.brand,
+        name=args.name,
+        since=parse_since(args.since) if args.since else None,
+        errors_only=args.errors,
+        limit=args.limit,
+    )
+    sql, params = activities_query(filters)
+    with open_for_reading(args.db, args.wait) as conn:
+        columns, rows = _run_query(conn, sql, params)
+    write_rows(columns, rows, args.format, out)
+
+
+def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
+    since = parse_since(args.since) if args.since else _EPOCH
+    results = {}
+    with open_for_reading(args.db, args.wait) as conn:
+        for title, sql in stats_queries(since, "duckdb").items():
+            results[title] = _run_query(conn, sql)
+    if args.format == "json":
+        payload = {t: [dict(zip(c, map(_cell, r), strict=True)) for r in rows] for t, (c, rows) in results.items()}
+        json.dump(payload, out, indent=2, default=str)
+        out.write("\n")
+        return
+    for title, (columns, rows) in results.items():
+        out.write(f"\n{title}\n")
+        write_rows(columns, rows, args.format, out)
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
+    from getgather_otel.demo.run import run_demo
+
+    asyncio.run(run_demo(args.db, out))
+    out.write(f"\nlatest activities in {args.db}:\n")
+    cmd_activities(
+        argparse.Namespace(db=args.db, wait=args.wait, brand=None, name=None, since=None,
+                           errors=False, limit=10, format="table"),
+        out,
+    )
+    cmd_stats(argparse.Namespace(db=args.db, wait=args.wait, since=None, format="table"), out)
+    out.write(
+        "\nTry: getgather-otel sql \"SELECT brand_id, name, status, error FROM activities "
+        f"ORDER BY start_time DESC LIMIT 10\" --db {args.db}\n"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="getgather-otel",
+        description="Query the activities and spans an instrumented MCP server stored in DuckDB.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", type=Path, default=None,
+        help=f"DuckDB file (default: ${ENV_DUCKDB_PATH} or ./getgather-otel.duckdb)",
+    )
+    common.add_argument(
+        "--wait", type=float, default=DEFAULT_WAIT_S,
+        help="seconds to keep retrying while another process holds the file (default: %(default)s)",
+    )
+    fmt = argparse.ArgumentParser(add_help=False)
+    fmt.add_argument("--format", choices=FORMATS, default="table")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sql", parents=[common, fmt], help="run a read-only SQL query")
+    p.add_argument("query")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("activities", parents=[common, fmt], help="list recent activities")
+    p.add_argument("--brand")
+    p.add_argument("--name")
+    p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
+    p.add_argument("--errors", action="store_true", help="only failed activities")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_activities)
+
+    p = sub.add_parser("stats", parents=[common, fmt], help="count, error rate, p50/p95/p99 per brand and tool")
+    p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("demo", parents=[common], help="run the demo server and show what it stored")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    args.db = resolve_db_path(args.db)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        args.func(args, out)
+    except (StoreError, SchemaTooNewError, CliError, ValueError) as error:
+        print(f"getgather-otel: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """Turn SIGTERM into SystemExit so atexit handlers flush telemetry (demo, servers)."""
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The demo: a sample getgather-like MCP server, called for real, with its telemetry stored."""

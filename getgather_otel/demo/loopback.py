@@ -1,0 +1,34 @@
+"""Serve a FastMCP server over streamable HTTP on 127.0.0.1 for as long as a block runs.
+
+Binds port 0 so parallel runs never collide, and reports the real URL. Used by the demo
+and the tests; nothing here listens beyond loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastmcp import FastMCP
+
+
+@asynccontextmanager
+async def serve_streamable_http(server: FastMCP, path: str = "/mcp") -> AsyncIterator[str]:
+    """Run `server` on http://127.0.0.1:<free port><path>; yields that URL."""
+    app = server.http_app(path=path, transport="http")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    try:
+        while not uv.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the loopback MCP server stopped before it started")
+            await asyncio.sleep(0.01)
+        port = uv.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}{path}"
+    finally:
+        uv.should_exit = True
+        await task
