@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -115,8 +116,19 @@ class Telemetry:
         return self._router is not None and not self._shut_down
 
     def flush(self, timeout_s: float = 30.0) -> bool:
-        """Export everything ended so far; True when all pipelines finished in time."""
-        return all(p.force_flush(int(timeout_s * 1000)) for p in self._pipelines)
+        """Export everything ended so far and release the DuckDB file for readers.
+
+        True when all pipelines finished in time.
+        """
+        deadline = time.monotonic() + timeout_s
+        done = all(p.force_flush(int(timeout_s * 1000)) for p in self._pipelines)
+        if self.duckdb_exporter is not None:
+            # The batch processor hands spans to export() but does not flush the exporter,
+            # whose writer thread may still be inserting them.
+            remaining_ms = max(int((deadline - time.monotonic()) * 1000), 0)
+            done = self.duckdb_exporter.force_flush(remaining_ms) and done
+            self.duckdb_exporter.release_file()
+        return done
 
     def shutdown(self) -> None:
         """Flush and stop the pipelines; spans ended afterwards go nowhere. Idempotent."""

@@ -104,6 +104,10 @@ class DuckDBSpanExporter(SpanExporter):
                 self._cond.wait(remaining)
             return True
 
+    def release_file(self) -> None:
+        """Close the DuckDB file now rather than after the linger, so readers get it at once."""
+        self._writer.close()
+
     def shutdown(self) -> None:
         if self._shut_down:
             return
