@@ -27,6 +27,7 @@ from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
 from getgather_otel.store.queries import ActivityFilter, activities_query, parse_since, stats_queries
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 from getgather_otel.store.schema import SchemaTooNewError
+from getgather_otel.telemetry import exit_on_sigterm
 
 FORMATS = ("table", "csv", "json")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -187,7 +188,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
     args.db = resolve_db_path(args.db)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         args.func(args, out)
     except (StoreError, SchemaTooNewError, CliError, ValueError) as error:
@@ -196,11 +197,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    """Turn SIGTERM into SystemExit so atexit handlers flush telemetry (demo, servers)."""
-    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -153,6 +154,24 @@ _active: Telemetry | None = None
 _configure_lock = threading.Lock()
 
 
+def exit_on_sigterm(signum: int, frame: object) -> None:
+    """Turn SIGTERM into SystemExit, so `finally` blocks and atexit (our flush) run."""
+    raise SystemExit(128 + signum)
+
+
+def install_sigterm_flush() -> None:
+    """Flush on SIGTERM too, where the application has not chosen its own SIGTERM handling.
+
+    Python's default action for SIGTERM ends the process without running atexit, which
+    would lose the spans still queued. A handler set by the application (or a server
+    such as uvicorn, which then exits normally and runs atexit) is left untouched.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, exit_on_sigterm)
+
+
 def _sdk_disabled() -> bool:
     return os.environ.get(ENV_SDK_DISABLED, "").strip().lower() == "true"
 
@@ -234,6 +253,7 @@ def configure(
         router.pipelines = router.pipelines + tuple(pipelines)
         telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings)
         atexit.register(telemetry.shutdown)
+        install_sigterm_flush()
         logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)
         _active = telemetry
         return telemetry

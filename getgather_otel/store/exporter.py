@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from getgather_otel._log import FailureReporter, logger
 from getgather_otel.store.arrow_spans import spans_to_arrow
-from getgather_otel.store.errors import StoreError
+from getgather_otel.store.errors import DatabaseLockedError, StoreError
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.writer import DuckDBWriter
 
@@ -72,6 +72,7 @@ class DuckDBSpanExporter(SpanExporter):
         self._reporter = FailureReporter(f"writing spans to {self.path}")
         self._stats = ExporterStats()
         self._shut_down = False
+        self._last_error: StoreError | None = None
 
     # --- SpanExporter API ---
 
@@ -111,7 +112,10 @@ class DuckDBSpanExporter(SpanExporter):
     def shutdown(self) -> None:
         if self._shut_down:
             return
-        flushed = self.force_flush(int(self._shutdown_timeout_s * 1000))
+        # Waiting only helps while another process holds the lock; a corrupt or unwritable
+        # file will not heal in the next seconds, so it gets one last attempt.
+        transient = self._last_error is None or isinstance(self._last_error, DatabaseLockedError)
+        flushed = self.force_flush(int((self._shutdown_timeout_s if transient else 0.5) * 1000))
         self._shut_down = True
         with self._cond:
             self._stopping = True
@@ -187,6 +191,7 @@ class DuckDBSpanExporter(SpanExporter):
                     self._in_flight = 0
                     self._enforce_bound_locked()
                     self._cond.notify_all()
+                self._last_error = error
                 self._reporter.failed(error)
                 with self._cond:
                     if not self._stopping:
@@ -202,6 +207,7 @@ class DuckDBSpanExporter(SpanExporter):
                 self._stats.written += rows
                 self._in_flight = 0
                 self._cond.notify_all()
+            self._last_error = None
             if self._reporter.failing:
                 self._reporter.recovered(f"{rows} buffered spans written")
             backoff = self._retry_interval_s
