@@ -1,0 +1,120 @@
+"""The `getgather-otel` command against real files, including one a live process is writing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from getgather_otel.cli import main
+from tests.test_store import HELPERS, lock_held_by_other_process
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The database a newcomer's `getgather-otel demo` produces, made by the real command."""
+    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-m", "getgather_otel.cli", "demo", "--db", str(db)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "latest activities" in done.stdout and "by brand" in done.stdout
+    assert "netflix_get_history" in done.stdout and "TimeoutError" in done.stdout
+    return db
+
+
+def test_sql_formats(demo_db: Path) -> None:
+    code, text = run_cli("sql", "SELECT name, brand_id FROM activities WHERE name='login' LIMIT 1",
+                         "--db", str(demo_db), "--format", "json")
+    assert code == 0 and json.loads(text) == [{"name": "login", "brand_id": "netflix"}]
+    code, text = run_cli("sql", "SELECT count(*) AS n FROM activities", "--db", str(demo_db), "--format", "csv")
+    assert code == 0 and text.splitlines() == ["n", "12"]
+    code, text = run_cli("sql", "SELECT * FROM activities ORDER BY start_time DESC LIMIT 10", "--db", str(demo_db))
+    assert code == 0 and "(10 rows)" in text and "has_recording" in text
+
+
+def test_env_var_finds_the_database(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GETGATHER_OTEL_DUCKDB", str(demo_db))
+    code, text = run_cli("activities", "--brand", "goodreads", "--errors", "--format", "json")
+    assert code == 0
+    found = json.loads(text)
+    assert len(found) == 4 and {a["status"] for a in found} == {"error"}
+
+
+def test_activities_filters_and_stats(demo_db: Path) -> None:
+    code, text = run_cli("activities", "--db", str(demo_db), "--name", "login", "--since", "1h", "--format", "json")
+    assert code == 0 and [a["kind"] for a in json.loads(text)] == ["auth", "auth"]
+    code, text = run_cli("activities", "--db", str(demo_db), "--since", "2099-01-01", "--format", "json")
+    assert code == 0 and json.loads(text) == []
+    code, text = run_cli("stats", "--db", str(demo_db), "--format", "json")
+    assert code == 0
+    stats = json.loads(text)
+    goodreads = next(r for r in stats["by brand"] if r["brand_id"] == "goodreads")
+    assert goodreads["activities"] == 4 and goodreads["error_rate_pct"] == 100.0
+    assert goodreads["p50_ms"] <= goodreads["p95_ms"] <= goodreads["p99_ms"]
+    assert {r["error_type"] for r in stats["errors"]} == {"TimeoutError", "tool_error"}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["DELETE FROM otel_traces", "CREATE TABLE x (a INT)", "COPY otel_traces TO '/tmp/gg-leak.csv'",
+     "ATTACH '/tmp/other.duckdb' AS other"],
+)
+def test_sql_is_read_only(demo_db: Path, statement: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run_cli("sql", statement, "--db", str(demo_db))
+    assert code == 2
+    assert "getgather-otel:" in capsys.readouterr().err
+    assert not Path("/tmp/gg-leak.csv").exists()
+    code, text = run_cli("sql", "SELECT count(*) AS n FROM otel_traces", "--db", str(demo_db), "--format", "csv")
+    assert code == 0 and int(text.splitlines()[1]) > 0
+
+
+def test_clear_errors_never_tracebacks(tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("activities", "--db", str(tmp_path / "nope.duckdb"))[0] == 2
+    assert "no getgather-otel database at" in capsys.readouterr().err
+    assert run_cli("activities", "--db", str(demo_db), "--since", "yesterday")[0] == 2
+    assert "cannot read --since" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.duckdb"
+    corrupt.write_bytes(b"garbage" * 500)
+    assert run_cli("stats", "--db", str(corrupt))[0] == 2
+    assert "not a readable DuckDB database" in capsys.readouterr().err
+    with lock_held_by_other_process(demo_db) as holder:
+        assert run_cli("activities", "--db", str(demo_db), "--wait", "0.3")[0] == 2
+    err = capsys.readouterr().err
+    assert f"process {holder.pid}" in err and "Traceback" not in err
+
+
+def test_reads_work_while_an_instrumented_process_writes(tmp_path: Path) -> None:
+    db = tmp_path / "live.duckdb"
+    writer = subprocess.Popen(
+        [sys.executable, str(HELPERS / "emit_until_sigterm.py"), str(db)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ},
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        counts = []
+        for _ in range(8):
+            code, text = run_cli("sql", "SELECT count(*) AS n FROM activities", "--db", str(db), "--format", "csv")
+            assert code == 0
+            counts.append(int(text.splitlines()[1]))
+            code, text = run_cli("stats", "--db", str(db), "--format", "json")
+            assert code == 0 and json.loads(text)["by brand"][0]["brand_id"] == "netflix"
+            time.sleep(0.05)
+        assert counts == sorted(counts) and counts[-1] > counts[0], "reads see the writer's progress"
+    finally:
+        writer.send_signal(signal.SIGTERM)
+        writer.wait(timeout=30)
