@@ -20,9 +20,7 @@ class _Collect(SpanProcessor):
 def make_spans(count: int) -> list[ReadableSpan]:
     """`count` activity-like spans, as an instrumented getgather server produces them."""
     collect = _Collect()
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": "getgather", "host.name": "bench-host"})
-    )
+    provider = TracerProvider(resource=Resource.create({"service.name": "getgather", "host.name": "bench-host"}))
     provider.add_span_processor(collect)
     tracer = provider.get_tracer("getgather_otel", "0.1.0")
     brands = ["netflix", "amazon", "goodreads", "audible", "wayfair"]

@@ -63,7 +63,7 @@ def error_type_of(error: BaseException) -> str:
 class Activity:
     """A running activity: its span, ids and identity (name, brand, kind)."""
 
-    __slots__ = ("name", "brand_id", "kind", "span", "_started", "_error_type")
+    __slots__ = ("_error_type", "_started", "brand_id", "kind", "name", "span")
 
     def __init__(self, name: str, brand_id: str, kind: str, span: Span) -> None:
         self.name = name
@@ -205,4 +205,3 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
-

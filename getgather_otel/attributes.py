@@ -38,7 +38,20 @@ ACTIVITY_KINDS: Final = frozenset({KIND_TOOL, KIND_AUTH, KIND_GENERAL, KIND_CUST
 METRIC_MCP_OPERATION_DURATION: Final = "mcp.server.operation.duration"
 METRIC_ACTIVITY_DURATION: Final = "getgather.activity.duration"
 DURATION_BUCKETS_S: Final = (
-    0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
 )
 
 # Instrumentation scope of the spans this package creates.

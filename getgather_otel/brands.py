@@ -36,7 +36,7 @@ def declared_brand(tags: Collection[str], meta: Mapping[str, Any]) -> str | None
     """The brand a tool declares about itself, '' for general tools, None if it says nothing."""
     for tag in sorted(tags):
         if tag.startswith(BRAND_TAG_PREFIX) and len(tag) > len(BRAND_TAG_PREFIX):
-            return tag[len(BRAND_TAG_PREFIX):]
+            return tag[len(BRAND_TAG_PREFIX) :]
     brand = meta.get("brand_id")
     if isinstance(brand, str) and brand:
         return brand
@@ -67,8 +67,8 @@ def activity_kind(tool: Any) -> str:
     """`kind:<k>` tag, else auth-tagged tools are `auth`, general tools `general`, else `tool`."""
     tags = tool_tags(tool)
     for tag in tags:
-        if tag.startswith(KIND_TAG_PREFIX) and tag[len(KIND_TAG_PREFIX):] in attr.ACTIVITY_KINDS:
-            return tag[len(KIND_TAG_PREFIX):]
+        if tag.startswith(KIND_TAG_PREFIX) and tag[len(KIND_TAG_PREFIX) :] in attr.ACTIVITY_KINDS:
+            return tag[len(KIND_TAG_PREFIX) :]
     if tags & AUTH_TOOL_TAGS:
         return attr.KIND_AUTH
     if GENERAL_TOOL_TAG in tags:

@@ -61,12 +61,12 @@ def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, 
     if fmt == "csv":
         writer = csv.writer(out)
         writer.writerow(columns)
-        writer.writerows(
-            [json.dumps(c) if isinstance(c, (dict, list)) else c for c in row] for row in cells
-        )
+        writer.writerows([json.dumps(c) if isinstance(c, (dict, list)) else c for c in row] for row in cells)
         return
-    text = [[_short("" if c is None else (json.dumps(c) if isinstance(c, (dict, list)) else str(c))) for c in row]
-            for row in cells]
+    text = [
+        [_short("" if c is None else (json.dumps(c) if isinstance(c, (dict, list)) else str(c))) for c in row]
+        for row in cells
+    ]
     widths = [max([len(col)] + [len(row[i]) for row in text]) for i, col in enumerate(columns)]
     out.write("  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
@@ -80,7 +80,9 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _run_query(conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _run_query(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     try:
         cursor = conn.execute(sql, params or [])
     except duckdb.Error as error:
@@ -134,14 +136,22 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     asyncio.run(run_demo(args.db, out))
     out.write(f"\nlatest activities in {args.db}:\n")
     cmd_activities(
-        argparse.Namespace(db=args.db, wait=args.wait, brand=None, name=None, since=None,
-                           errors=False, limit=10, format="table"),
+        argparse.Namespace(
+            db=args.db,
+            wait=args.wait,
+            brand=None,
+            name=None,
+            since=None,
+            errors=False,
+            limit=10,
+            format="table",
+        ),
         out,
     )
     cmd_stats(argparse.Namespace(db=args.db, wait=args.wait, since=None, format="table"), out)
     out.write(
-        "\nTry: getgather-otel sql \"SELECT brand_id, name, status, error FROM activities "
-        f"ORDER BY start_time DESC LIMIT 10\" --db {args.db}\n"
+        '\nTry: getgather-otel sql "SELECT brand_id, name, status, error FROM activities '
+        f'ORDER BY start_time DESC LIMIT 10" --db {args.db}\n'
     )
 
 
@@ -152,11 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--db", type=Path, default=None,
+        "--db",
+        type=Path,
+        default=None,
         help=f"DuckDB file (default: ${ENV_DUCKDB_PATH} or ./getgather-otel.duckdb)",
     )
     common.add_argument(
-        "--wait", type=float, default=DEFAULT_WAIT_S,
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT_S,
         help="seconds to keep retrying while another process holds the file (default: %(default)s)",
     )
     fmt = argparse.ArgumentParser(add_help=False)

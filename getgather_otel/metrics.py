@@ -19,9 +19,7 @@ class Instruments:
     """Histograms recorded at the end of every tool call and activity."""
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
-        meter = (meter_provider or metrics.get_meter_provider()).get_meter(
-            attr.SCOPE_NAME, __version__
-        )
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter(attr.SCOPE_NAME, __version__)
         buckets = list(attr.DURATION_BUCKETS_S)
         self.mcp_operation_duration: Histogram = meter.create_histogram(
             attr.METRIC_MCP_OPERATION_DURATION,

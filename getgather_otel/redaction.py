@@ -16,9 +16,28 @@ from typing import Any
 REDACTED = "[REDACTED]"
 DEFAULT_SECRET_WORDS: frozenset[str] = frozenset(
     {
-        "password", "passwd", "pwd", "passphrase", "secret", "token", "authorization",
-        "auth", "cookie", "cookies", "otp", "code", "apikey", "key", "pin", "cvv", "cvc",
-        "credential", "credentials", "session", "ssn", "card",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "token",
+        "authorization",
+        "auth",
+        "cookie",
+        "cookies",
+        "otp",
+        "code",
+        "apikey",
+        "key",
+        "pin",
+        "cvv",
+        "cvc",
+        "credential",
+        "credentials",
+        "session",
+        "ssn",
+        "card",
     }
 )
 _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z0-9])(?=[A-Z])")
@@ -39,10 +58,7 @@ class Redactor:
 
     def redact(self, value: Any) -> Any:
         if isinstance(value, Mapping):
-            return {
-                str(k): REDACTED if self.is_secret_key(str(k)) else self.redact(v)
-                for k, v in value.items()
-            }
+            return {str(k): REDACTED if self.is_secret_key(str(k)) else self.redact(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.redact(v) for v in value]
         return value

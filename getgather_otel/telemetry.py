@@ -176,9 +176,7 @@ def _sdk_disabled() -> bool:
     return os.environ.get(ENV_SDK_DISABLED, "").strip().lower() == "true"
 
 
-def _join_or_create_provider(
-    tracer_provider: TracerProvider | None, service_name: str | None
-) -> TracerProvider:
+def _join_or_create_provider(tracer_provider: TracerProvider | None, service_name: str | None) -> TracerProvider:
     if tracer_provider is not None:
         if not isinstance(trace.get_tracer_provider(), TracerProvider):
             trace.set_tracer_provider(tracer_provider)
@@ -216,11 +214,17 @@ def configure(
     from getgather_otel.otlp import otlp_span_exporter
 
     with _configure_lock:
-        resolved_path = None if duckdb_path is False else resolve_db_path(
-            None if duckdb_path is True else duckdb_path  # type: ignore[arg-type]
+        resolved_path = None if duckdb_path is False else resolve_db_path(None if duckdb_path is True else duckdb_path)
+        settings = (
+            service_name,
+            resolved_path,
+            otlp,
+            id(tracer_provider),
+            id(meter_provider),
+            max_queue_size,
+            max_export_batch_size,
+            schedule_delay_millis,
         )
-        settings = (service_name, resolved_path, otlp, id(tracer_provider), id(meter_provider),
-                    max_queue_size, max_export_batch_size, schedule_delay_millis)
         if _active is not None and _active.enabled and _active._settings == settings:
             return _active
         if _active is not None:

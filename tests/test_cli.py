@@ -29,7 +29,9 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     done = subprocess.run(
         [sys.executable, "-m", "getgather_otel.cli", "demo", "--db", str(db)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "latest activities" in done.stdout and "by brand" in done.stdout
@@ -38,8 +40,14 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_sql_formats(demo_db: Path) -> None:
-    code, text = run_cli("sql", "SELECT name, brand_id FROM activities WHERE name='login' LIMIT 1",
-                         "--db", str(demo_db), "--format", "json")
+    code, text = run_cli(
+        "sql",
+        "SELECT name, brand_id FROM activities WHERE name='login' LIMIT 1",
+        "--db",
+        str(demo_db),
+        "--format",
+        "json",
+    )
     assert code == 0 and json.loads(text) == [{"name": "login", "brand_id": "netflix"}]
     code, text = run_cli("sql", "SELECT count(*) AS n FROM activities", "--db", str(demo_db), "--format", "csv")
     assert code == 0 and text.splitlines() == ["n", "12"]
@@ -71,8 +79,12 @@ def test_activities_filters_and_stats(demo_db: Path) -> None:
 
 @pytest.mark.parametrize(
     "statement",
-    ["DELETE FROM otel_traces", "CREATE TABLE x (a INT)", "COPY otel_traces TO '/tmp/gg-leak.csv'",
-     "ATTACH '/tmp/other.duckdb' AS other"],
+    [
+        "DELETE FROM otel_traces",
+        "CREATE TABLE x (a INT)",
+        "COPY otel_traces TO '/tmp/gg-leak.csv'",
+        "ATTACH '/tmp/other.duckdb' AS other",
+    ],
 )
 def test_sql_is_read_only(demo_db: Path, statement: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = run_cli("sql", statement, "--db", str(demo_db))
@@ -102,7 +114,9 @@ def test_reads_work_while_an_instrumented_process_writes(tmp_path: Path) -> None
     db = tmp_path / "live.duckdb"
     writer = subprocess.Popen(
         [sys.executable, str(HELPERS / "emit_until_sigterm.py"), str(db)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
     )
     try:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"

@@ -58,8 +58,11 @@ async def test_each_tool_call_is_one_activity_in_every_mode(
     assert len(login) == 1 and login[0]["kind"] == "auth"
     assert login[0]["parent_span_id"] == by_name["netflix_get_history"]["activity_id"]
 
-    servers = rows(db_path, """SELECT "SpanName", "SpanId" FROM otel_traces
-                               WHERE "SpanKind" = 'Server' AND "SpanName" LIKE 'tools/call%'""")
+    servers = rows(
+        db_path,
+        """SELECT "SpanName", "SpanId" FROM otel_traces
+                               WHERE "SpanKind" = 'Server' AND "SpanName" LIKE 'tools/call%'""",
+    )
     if fastmcp_mode == "native":
         assert len(servers) == len(DEMO_CALLS), "exactly one SERVER span per tool call"
         parents = {s["SpanId"]: s["SpanName"] for s in servers}
@@ -97,9 +100,12 @@ async def test_exception_recorded_as_event_and_status(telemetry: Telemetry, db_p
     async with Client(server) as client:
         await client.call_tool("goodreads_get_shelf", {}, raise_on_error=False)
     flushed(telemetry)
-    (span,) = rows(db_path, """SELECT "StatusCode", "StatusMessage", "Events.Name" AS events,
+    (span,) = rows(
+        db_path,
+        """SELECT "StatusCode", "StatusMessage", "Events.Name" AS events,
                                       "Events.Attributes" AS event_attrs
-                               FROM otel_traces WHERE "SpanName" = 'activity goodreads_get_shelf'""")
+                               FROM otel_traces WHERE "SpanName" = 'activity goodreads_get_shelf'""",
+    )
     assert span["StatusCode"] == "Error"
     assert "timed out waiting for #shelf" in span["StatusMessage"]
     assert span["events"] == ["exception"]
@@ -161,9 +167,7 @@ async def test_mounted_server_instrumented_too_gives_one_activity(telemetry: Tel
     assert only == {"name": "netflix_history", "brand_id": "netflix"}
 
 
-async def test_capture_arguments_redacts_secrets_and_is_off_by_default(
-    telemetry: Telemetry, db_path: Path
-) -> None:
+async def test_capture_arguments_redacts_secrets_and_is_off_by_default(telemetry: Telemetry, db_path: Path) -> None:
     secret_values = ["hunter2-pass", "tok-abc-123", "otp-998877", "cookie-xyz", "auth-code-42", "sk-live-777"]
 
     def make() -> FastMCP:
@@ -178,24 +182,39 @@ async def test_capture_arguments_redacts_secrets_and_is_off_by_default(
     arguments = {
         "username": "ada",
         "password": "hunter2-pass",
-        "extra": {"accessToken": "tok-abc-123", "otp": "otp-998877", "Cookie": "cookie-xyz",
-                  "auth_code": "auth-code-42", "nested": [{"api_key": "sk-live-777"}], "zipcode": "94103"},
+        "extra": {
+            "accessToken": "tok-abc-123",
+            "otp": "otp-998877",
+            "Cookie": "cookie-xyz",
+            "auth_code": "auth-code-42",
+            "nested": [{"api_key": "sk-live-777"}],
+            "zipcode": "94103",
+        },
     }
     off, on = make(), make()
     instrument_mcp(off)
     async with Client(off) as client:
         await client.call_tool("login", arguments)
     flushed(telemetry)
-    assert rows(db_path, """SELECT count(*) AS n FROM otel_traces
-                            WHERE "SpanAttributes"['getgather.tool.arguments'] IS NOT NULL""")[0]["n"] == 0
+    assert (
+        rows(
+            db_path,
+            """SELECT count(*) AS n FROM otel_traces
+                            WHERE "SpanAttributes"['getgather.tool.arguments'] IS NOT NULL""",
+        )[0]["n"]
+        == 0
+    )
 
     instrument_mcp(on, capture_arguments=True)
     async with Client(on) as client:
         await client.call_tool("login", arguments)
     flushed(telemetry)
-    (captured,) = rows(db_path, """SELECT "SpanAttributes"['getgather.tool.arguments'] AS args,
+    (captured,) = rows(
+        db_path,
+        """SELECT "SpanAttributes"['getgather.tool.arguments'] AS args,
                                           "SpanAttributes"['getgather.tool.result'] AS result
-                                   FROM otel_traces WHERE "SpanAttributes"['getgather.tool.arguments'] IS NOT NULL""")
+                                   FROM otel_traces WHERE "SpanAttributes"['getgather.tool.arguments'] IS NOT NULL""",
+    )
     assert '"username": "ada"' in captured["args"] and '"zipcode": "94103"' in captured["args"]
     assert '"session_token": "[REDACTED]"' in captured["result"]
     telemetry.shutdown()
@@ -218,8 +237,14 @@ async def test_brand_resolver_is_pluggable_and_failures_fall_back(telemetry: Tel
     async with Client(server) as client:
         await client.call_tool("amazon_get_orders", {})
     flushed(telemetry)
-    got = [(r["name"], r["brand_id"]) for r in rows(db_path, "SELECT name, brand_id FROM activities ORDER BY start_time")]
-    assert got == [("goodreads_get_shelf", "acme"), ("amazon_get_orders", ""), ("amazon_get_orders", "amazon")]
+    got = [
+        (r["name"], r["brand_id"]) for r in rows(db_path, "SELECT name, brand_id FROM activities ORDER BY start_time")
+    ]
+    assert got == [
+        ("goodreads_get_shelf", "acme"),
+        ("amazon_get_orders", ""),
+        ("amazon_get_orders", "amazon"),
+    ]
 
 
 def test_activity_works_with_plain_with_and_rejects_bad_kinds(telemetry: Telemetry, db_path: Path) -> None:

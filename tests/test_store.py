@@ -29,10 +29,28 @@ from tests.conftest import rows
 HELPERS = Path(__file__).parent / "helpers"
 
 CLICKHOUSE_COLUMNS = [
-    "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind",
-    "ServiceName", "ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "Duration",
-    "StatusCode", "StatusMessage", "Events.Timestamp", "Events.Name", "Events.Attributes",
-    "Links.TraceId", "Links.SpanId", "Links.TraceState", "Links.Attributes",
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "TraceState",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "ResourceAttributes",
+    "ScopeName",
+    "ScopeVersion",
+    "SpanAttributes",
+    "Duration",
+    "StatusCode",
+    "StatusMessage",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
 ]
 
 
@@ -67,7 +85,7 @@ def test_plain_sdk_exporter_writes_clickhouse_layout(db_path: Path) -> None:
     assert root_row["Duration"] > 0 and root_row["ResourceAttributes"]["telemetry.sdk.language"] == "python"
     assert child_row["Events.Name"] == ["step"] and child_row["Events.Attributes"] == [{"k": "v"}]
     assert child_row["Links.SpanId"] == [root_row["SpanId"]] and child_row["Links.Attributes"] == [{"why": "x"}]
-    assert rows(db_path, 'SELECT count(*) AS n FROM otel_traces_trace_id_ts')[0]["n"] == 1
+    assert rows(db_path, "SELECT count(*) AS n FROM otel_traces_trace_id_ts")[0]["n"] == 1
 
 
 def test_old_schema_is_migrated_and_newer_is_refused(db_path: Path, tmp_path: Path) -> None:
@@ -87,7 +105,7 @@ def test_old_schema_is_migrated_and_newer_is_refused(db_path: Path, tmp_path: Pa
     migrate(conn)
     conn.execute(f"INSERT INTO {SCHEMA_VERSION_TABLE} VALUES (999, 'future', now()::TIMESTAMP)")
     conn.close()
-    with pytest.raises(SchemaTooNewError, match="(?i)upgrade getgather-otel"), open_for_reading(newer):
+    with pytest.raises(SchemaTooNewError, match=r"(?i)upgrade getgather-otel"), open_for_reading(newer):
         pass
 
 
@@ -95,7 +113,9 @@ def test_old_schema_is_migrated_and_newer_is_refused(db_path: Path, tmp_path: Pa
 def lock_held_by_other_process(path: Path) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
         [sys.executable, str(HELPERS / "hold_lock.py"), str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
@@ -113,7 +133,10 @@ async def test_locked_file_never_breaks_tool_calls_and_spans_arrive_later(
     server = build_demo_server()
     instrument_mcp(server)
     try:
-        with lock_held_by_other_process(db_path) as holder, caplog.at_level(logging.WARNING, "getgather_otel"):
+        with (
+            lock_held_by_other_process(db_path) as holder,
+            caplog.at_level(logging.WARNING, "getgather_otel"),
+        ):
             async with Client(server) as client:
                 started = time.perf_counter()
                 for _ in range(5):
@@ -188,9 +211,13 @@ async def test_unusable_path_keeps_the_server_working(
 
 
 def test_reader_names_the_process_holding_the_lock(db_path: Path) -> None:
-    with activity_file(db_path), lock_held_by_other_process(db_path) as holder:
-        with pytest.raises(DatabaseLockedError) as caught, open_for_reading(db_path, wait_s=0.3):
-            pass
+    with (
+        activity_file(db_path),
+        lock_held_by_other_process(db_path) as holder,
+        pytest.raises(DatabaseLockedError) as caught,
+        open_for_reading(db_path, wait_s=0.3),
+    ):
+        pass
     assert caught.value.holder_pid == holder.pid
     assert f"process {holder.pid}" in str(caught.value)
 
@@ -207,7 +234,8 @@ def activity_file(path: Path) -> Iterator[None]:
 def test_sigterm_flushes_everything_ended(db_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, str(HELPERS / "emit_until_sigterm.py"), str(db_path)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)

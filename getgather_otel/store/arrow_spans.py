@@ -92,7 +92,7 @@ def plain_attributes(holder: Any, public: Mapping[str, Any] | None) -> Mapping[s
 class _MapColumn:
     """Accumulates one MAP(VARCHAR, VARCHAR) column as flat keys/values plus offsets."""
 
-    __slots__ = ("keys", "values", "offsets")
+    __slots__ = ("keys", "offsets", "values")
 
     def __init__(self) -> None:
         self.keys: list[str] = []
@@ -102,9 +102,7 @@ class _MapColumn:
     def append(self, mapping: Mapping[str, Any]) -> None:
         if mapping:
             self.keys.extend(mapping.keys())
-            self.values.extend(
-                [v if type(v) is str else attribute_value_to_string(v) for v in mapping.values()]
-            )
+            self.values.extend([v if type(v) is str else attribute_value_to_string(v) for v in mapping.values()])
         self.offsets.append(len(self.keys))
 
     def append_strings(self, keys: list[str], values: list[str]) -> None:
@@ -124,7 +122,7 @@ class _MapColumn:
 class _ListColumn:
     """Accumulates one LIST column: flat items plus per-row offsets."""
 
-    __slots__ = ("items", "offsets", "item_type")
+    __slots__ = ("item_type", "items", "offsets")
 
     def __init__(self, item_type: pa.DataType) -> None:
         self.items: list[Any] = []

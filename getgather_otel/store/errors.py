@@ -24,9 +24,7 @@ class DatabaseLockedError(StoreError):
         self.path = path
         self.holder_pid = holder_pid
         self.holder_program = holder_program
-        holder = (
-            f"process {holder_pid} ({holder_program})" if holder_pid else "another process"
-        )
+        holder = f"process {holder_pid} ({holder_program})" if holder_pid else "another process"
         super().__init__(
             f"{path} is locked by {holder}. DuckDB lets one process open a file for writing "
             "at a time. getgather-otel writers release the file between batches, so a retry "
@@ -77,9 +75,7 @@ def classify(path: Path, error: BaseException) -> StoreError:
         pid = int(match.group("pid")) if match else None
         program = match.group("program") if match else None
         return DatabaseLockedError(path, pid, program)
-    if isinstance(error, duckdb.SerializationException) or any(
-        hint in lowered for hint in _CORRUPT_HINTS
-    ):
+    if isinstance(error, duckdb.SerializationException) or any(hint in lowered for hint in _CORRUPT_HINTS):
         return CorruptDatabaseError(
             f"{path} is not a readable DuckDB database ({_first_line(text)}). Move it aside "
             "(it is kept as it is) and a fresh file will be created; getgather-otel never "

@@ -162,9 +162,7 @@ class DuckDBSpanExporter(SpanExporter):
 
     def _ensure_thread_locked(self) -> None:
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._run, name="getgather-otel-duckdb-writer", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="getgather-otel-duckdb-writer", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
@@ -195,9 +193,7 @@ class DuckDBSpanExporter(SpanExporter):
                 self._reporter.failed(error)
                 with self._cond:
                     if not self._stopping:
-                        self._cond.wait_for(
-                            lambda: self._flush_requested or self._stopping, timeout=backoff
-                        )
+                        self._cond.wait_for(lambda: self._flush_requested or self._stopping, timeout=backoff)
                     self._flush_requested = False
                     if self._stopping:
                         return

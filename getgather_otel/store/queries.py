@@ -69,7 +69,6 @@ ORDER BY errors DESC, brand_id, error_type
 """
 
 
-
 def stats_queries(since: datetime, dialect: Dialect) -> dict[str, str]:
     """The `stats` report: per brand, per tool, and error types, since `since` (UTC)."""
     stamp = since.astimezone(UTC).replace(tzinfo=None) if since.tzinfo else since

@@ -81,4 +81,3 @@ def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duc
         yield conn
     finally:
         conn.close()
-

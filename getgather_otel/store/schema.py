@@ -144,8 +144,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             _RECORDING_CHUNKS,
             _RECORDINGS_VIEW,
             _activities_view(
-                "EXISTS (SELECT 1 FROM recording_chunks AS c "
-                'WHERE c.span_id = t."SpanId" AND c.trace_id = t."TraceId")'
+                'EXISTS (SELECT 1 FROM recording_chunks AS c WHERE c.span_id = t."SpanId" AND c.trace_id = t."TraceId")'
             ),
         ),
     ),
