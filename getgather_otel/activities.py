@@ -31,14 +31,22 @@ _current: ContextVar[Activity | None] = ContextVar("getgather_otel_activity", de
 _tracer_provider: TracerProvider | None = None
 
 
+_cached_tracer: trace.Tracer | None = None
+
+
 def use_tracer_provider(provider: TracerProvider | None) -> None:
     """Create activity spans with `provider` (None: the global provider)."""
-    global _tracer_provider
+    global _tracer_provider, _cached_tracer
     _tracer_provider = provider
+    _cached_tracer = None
 
 
 def _tracer() -> trace.Tracer:
-    return trace.get_tracer(attr.SCOPE_NAME, __version__, tracer_provider=_tracer_provider)
+    """The activity tracer, made once per provider (`get_tracer` is costly per call)."""
+    global _cached_tracer
+    if _cached_tracer is None:
+        _cached_tracer = trace.get_tracer(attr.SCOPE_NAME, __version__, tracer_provider=_tracer_provider)
+    return _cached_tracer
 
 
 def current_activity() -> Activity | None:

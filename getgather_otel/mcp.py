@@ -35,6 +35,9 @@ from getgather_otel.brands import BrandResolver, activity_kind, default_brand_re
 from getgather_otel.metrics import instruments
 from getgather_otel.redaction import Redactor
 
+TOOL_CACHE_TTL_S = 10.0
+TOOL_CACHE_SIZE = 1024
+
 _inside_tool_call: ContextVar[bool] = ContextVar("getgather_otel_inside_tool_call", default=False)
 
 
@@ -55,6 +58,7 @@ class ActivityMiddleware(Middleware):
         self._capture_arguments = capture_arguments
         self._redactor = Redactor(redact_keys, max_chars=max_captured_chars)
         self._resolver_failed = False
+        self._tools: dict[tuple[int, str], tuple[float, Any]] = {}
 
     async def on_call_tool(
         self,
@@ -92,13 +96,29 @@ class ActivityMiddleware(Middleware):
             instruments().record_mcp_operation(time.perf_counter() - started, metric_attributes)
 
     async def _lookup_tool(self, context: MiddlewareContext[Any], name: str) -> Any:
+        """The tool, for its tags and meta (labels only; FastMCP does the authorization).
+
+        FastMCP's `get_tool` walks providers and transforms and cost about as much as the
+        rest of the activity together, so found tools are remembered for `TOOL_CACHE_TTL_S`
+        (a retagged tool is picked up after that), at most `TOOL_CACHE_SIZE` names.
+        """
         server = context.fastmcp_context.fastmcp if context.fastmcp_context else None
         if server is None:
             return None
+        now = time.monotonic()
+        key = (id(server), name)
+        cached = self._tools.get(key)
+        if cached is not None and now - cached[0] < TOOL_CACHE_TTL_S:
+            return cached[1]
         try:
-            return await server.get_tool(name)
+            tool = await server.get_tool(name)
         except Exception:  # an unknown tool still gets an activity; FastMCP reports the error
             return None
+        if tool is not None:
+            if len(self._tools) >= TOOL_CACHE_SIZE:
+                self._tools.clear()
+            self._tools[key] = (now, tool)
+        return tool
 
     def _resolve_brand(self, name: str, tool: Any) -> str:
         try:
