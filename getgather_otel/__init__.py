@@ -1,14 +1,35 @@
 """getgather-otel: activities, browser recordings and SQL analytics for MCP servers.
 
-Public API (a contract: code outside this repository imports these names).
+Public API (a contract: code outside this repository imports these names). Names are
+imported on first use (PEP 562) so that `getgather-otel sql` and `stats` do not pay for
+importing FastMCP, which is most of a cold start.
 """
 
-from getgather_otel.activities import Activity, activity, current_activity
-from getgather_otel.brands import default_brand_resolver
-from getgather_otel.mcp import ActivityMiddleware, instrument_mcp
-from getgather_otel.store.exporter import DuckDBSpanExporter
-from getgather_otel.telemetry import Telemetry, configure
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from getgather_otel.version import __version__
+
+if TYPE_CHECKING:
+    from getgather_otel.activities import Activity, activity, current_activity
+    from getgather_otel.brands import default_brand_resolver
+    from getgather_otel.mcp import ActivityMiddleware, instrument_mcp
+    from getgather_otel.store.exporter import DuckDBSpanExporter
+    from getgather_otel.telemetry import Telemetry, configure
+
+_EXPORTS = {
+    "Activity": "getgather_otel.activities",
+    "activity": "getgather_otel.activities",
+    "current_activity": "getgather_otel.activities",
+    "default_brand_resolver": "getgather_otel.brands",
+    "ActivityMiddleware": "getgather_otel.mcp",
+    "instrument_mcp": "getgather_otel.mcp",
+    "DuckDBSpanExporter": "getgather_otel.store.exporter",
+    "Telemetry": "getgather_otel.telemetry",
+    "configure": "getgather_otel.telemetry",
+}
 
 __all__ = [
     "Activity",
@@ -22,3 +43,12 @@ __all__ = [
     "default_brand_resolver",
     "instrument_mcp",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'getgather_otel' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

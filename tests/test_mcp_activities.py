@@ -289,3 +289,18 @@ async def test_duration_histograms_are_recorded(db_path: Path) -> None:
     assert failed["goodreads_get_shelf"] == "TimeoutError" and failed["list_brands"] is None
     brands = {p.attributes["getgather.brand.id"] for p in metrics["getgather.activity.duration"].data.data_points}
     assert brands == {"", "netflix", "amazon", "goodreads"}
+
+
+def test_configure_twice_never_duplicates_spans(db_path: Path, tmp_path: Path) -> None:
+    first = getgather_otel.configure(duckdb_path=db_path)
+    assert getgather_otel.configure(duckdb_path=db_path) is first
+    with activity(name="once"):
+        pass
+    other = tmp_path / "other.duckdb"
+    second = getgather_otel.configure(duckdb_path=other)
+    assert not first.enabled and second is not first
+    with activity(name="twice"):
+        pass
+    second.shutdown()
+    assert [r["name"] for r in rows(db_path, "SELECT name FROM activities")] == ["once"]
+    assert [r["name"] for r in rows(other, "SELECT name FROM activities")] == ["twice"]
