@@ -9,51 +9,27 @@ cannot write files, attach others or load extensions.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from getgather_otel.store.errors import DatabaseLockedError, DatabaseMissingError, classify
+from getgather_otel.store.connect import connect_waiting_for_lock
+from getgather_otel.store.errors import DatabaseMissingError
 from getgather_otel.store.schema import CURRENT_VERSION, SchemaTooNewError, stored_version
 
 DEFAULT_WAIT_S = 10.0
-_RETRY_SLEEP_S = 0.02
-
-
-def _connect_read_only(path: Path, wait_s: float) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return duckdb.connect(
-                str(path),
-                read_only=True,
-                config={"enable_external_access": False},
-            )
-        except Exception as error:
-            problem = classify(path, error)
-            if not isinstance(problem, DatabaseLockedError) or time.monotonic() >= deadline:
-                raise problem from error
-            time.sleep(_RETRY_SLEEP_S)
+_READ_CONFIG = {"enable_external_access": False}
 
 
 def _upgrade_if_old(path: Path, wait_s: float) -> None:
     """Readers cannot migrate; an old file is upgraded once with a brief write open."""
     from getgather_otel.store.writer import DuckDBWriter
 
-    writer = DuckDBWriter(path)
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            writer.open_and_migrate()
-            writer.close()
-            return
-        except DatabaseLockedError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(_RETRY_SLEEP_S)
+    writer = DuckDBWriter(path, lock_wait_s=wait_s)
+    writer.open_and_migrate()
+    writer.close()
 
 
 @contextmanager
@@ -66,7 +42,7 @@ def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duc
         )
     if path.is_dir():
         raise DatabaseMissingError(f"{path} is a directory, not a DuckDB file")
-    conn = _connect_read_only(path, wait_s)
+    conn = connect_waiting_for_lock(path, wait_s, read_only=True, config=_READ_CONFIG)
     try:
         version = stored_version(conn)
         if version > CURRENT_VERSION:
@@ -77,7 +53,7 @@ def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duc
         if version < CURRENT_VERSION:
             conn.close()
             _upgrade_if_old(path, wait_s)
-            conn = _connect_read_only(path, wait_s)
+            conn = connect_waiting_for_lock(path, wait_s, read_only=True, config=_READ_CONFIG)
         yield conn
     finally:
         conn.close()

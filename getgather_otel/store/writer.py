@@ -13,7 +13,6 @@ never row by row. Both the in-process exporter and the collector call this modul
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from getgather_otel.store.errors import DatabaseLockedError, DatabaseUnwritableError, classify
+from getgather_otel.store.connect import connect_waiting_for_lock
+from getgather_otel.store.errors import DatabaseUnwritableError, classify
 from getgather_otel.store.schema import migrate
 
 
@@ -106,7 +106,8 @@ class DuckDBWriter:
             raise DatabaseUnwritableError(
                 f"{self.path} is a directory; give a file path with --db / GETGATHER_OTEL_DUCKDB"
             )
-        conn = self._connect_waiting_for_lock()
+        # Polls briefly while a reader holds the file; runs on the exporter's thread, never a tool call's.
+        conn = connect_waiting_for_lock(self.path, self.lock_wait_s)
         try:
             if not self._migrated:
                 migrate(conn)
@@ -117,23 +118,6 @@ class DuckDBWriter:
         self._conn = conn
         self._opened_at = time.monotonic()
         return conn
-
-    def _connect_waiting_for_lock(self) -> duckdb.DuckDBPyConnection:
-        """Connect, retrying briefly while a reader holds the file.
-
-        Readers hold the file for milliseconds; polling every 10-30 ms (jittered, so a
-        writer and a reader looping together cannot stay in lockstep) gets the writer in
-        between them. This runs on the exporter's thread, never on a tool call's.
-        """
-        deadline = time.monotonic() + self.lock_wait_s
-        while True:
-            try:
-                return duckdb.connect(str(self.path))
-            except Exception as error:
-                problem = classify(self.path, error)
-                if not isinstance(problem, DatabaseLockedError) or time.monotonic() >= deadline:
-                    raise problem from error
-                time.sleep(random.uniform(0.01, 0.03))
 
     def _schedule_close(self) -> None:
         if self._closer is not None:
