@@ -69,10 +69,14 @@ ORDER BY errors DESC, brand_id, error_type
 """
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """`moment` as the naive UTC timestamp the `Timestamp` column holds (naive = already UTC)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def stats_queries(since: datetime, dialect: Dialect) -> dict[str, str]:
     """The `stats` report: per brand, per tool, and error types, since `since` (UTC)."""
-    stamp = since.astimezone(UTC).replace(tzinfo=None) if since.tzinfo else since
-    literal = stamp.strftime("%Y-%m-%d %H:%M:%S")
+    literal = naive_utc(since).strftime("%Y-%m-%d %H:%M:%S")
     return {
         title: render(template, dialect).replace("{since}", literal)
         for title, template in (
@@ -104,7 +108,7 @@ def activities_query(filters: ActivityFilter) -> tuple[str, list[object]]:
         params.append(filters.name)
     if filters.since is not None:
         clauses.append("start_time >= ?")
-        params.append(filters.since.astimezone(UTC).replace(tzinfo=None) if filters.since.tzinfo else filters.since)
+        params.append(naive_utc(filters.since))
     if filters.errors_only:
         clauses.append("status = 'error'")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
