@@ -111,6 +111,11 @@ class Activity:
         self.mark_error(error_type_of(error), str(error) or type(error).__name__)
 
     @property
+    def error_type(self) -> str | None:
+        """The `error.type` this activity failed with, or None while it has not failed."""
+        return self._error_type
+
+    @property
     def elapsed_s(self) -> float:
         return time.perf_counter() - self._started
 

@@ -30,7 +30,7 @@ from opentelemetry.util.types import AttributeValue
 
 from getgather_otel import attributes as attr
 from getgather_otel._log import logger
-from getgather_otel.activities import activity, error_type_of
+from getgather_otel.activities import Activity, activity
 from getgather_otel.brands import BrandResolver, activity_kind, default_brand_resolver, tool_tags
 from getgather_otel.metrics import instruments
 from getgather_otel.redaction import Redactor
@@ -73,24 +73,21 @@ class ActivityMiddleware(Middleware):
         brand = self._resolve_brand(name, tool)
         kind = activity_kind(tool)
         span_attributes = self._span_attributes(context, name, tool)
-        error_type: str | None = None
+        tool_activity: Activity | None = None
         token = _inside_tool_call.set(True)
         try:
             with activity(name, brand, kind, attach=not native_spans_enabled(), **span_attributes) as act:
-                try:
-                    result = await call_next(context)
-                except BaseException as error:
-                    error_type = error_type_of(error)
-                    raise
+                tool_activity = act
+                result = await call_next(context)
                 if result.is_error:
-                    error_type = attr.ERROR_TYPE_TOOL_ERROR
-                    act.mark_error(error_type, _first_text(result))
+                    act.mark_error(attr.ERROR_TYPE_TOOL_ERROR, _first_text(result))
                 if self._capture_arguments:
                     act.set_attribute(attr.TOOL_RESULT, self._redactor.to_json(_result_payload(result)))
                 return result
         finally:
             _inside_tool_call.reset(token)
             metric_attributes = {attr.MCP_METHOD_NAME: "tools/call", attr.GEN_AI_TOOL_NAME: name}
+            error_type = tool_activity.error_type if tool_activity else None
             if error_type:
                 metric_attributes[attr.ERROR_TYPE] = error_type
             instruments().record_mcp_operation(time.perf_counter() - started, metric_attributes)
