@@ -30,7 +30,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from getgather_otel import activities as activities_module
 from getgather_otel import metrics as metrics_module
 from getgather_otel._log import logger
-from getgather_otel.store.exporter import DuckDBSpanExporter, ExporterStats
+from getgather_otel.store.buffered import WriteStats
+from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.paths import resolve_db_path
 
 ENV_SDK_DISABLED = "OTEL_SDK_DISABLED"
@@ -79,7 +80,7 @@ class TelemetryStats:
     """What happened to the spans this Telemetry saw."""
 
     spans_ended: int
-    duckdb: ExporterStats | None
+    duckdb: WriteStats | None
 
     @property
     def dropped_before_export(self) -> int:

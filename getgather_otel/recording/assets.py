@@ -1,0 +1,97 @@
+"""The browser bundles recordings need, and how they get into the package.
+
+rrweb's recorder and rrweb-player come from the npm registry (versions pinned in
+`package.json` and `package-lock.json`); `build` copies the built files from
+`node_modules/` into `getgather_otel/recording/assets/`, which the wheel ships as package
+data. Nothing third-party is committed and nothing is fetched at run time, so a missing
+bundle is a clear error that says how to build it.
+
+    npm ci && python -m getgather_otel.recording.assets build
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+ASSETS_DIR = Path(__file__).with_name("assets")
+RECORDER_SCRIPT = Path(__file__).with_name("js") / "recorder.js"
+
+# asset file name -> where npm puts it, relative to node_modules/
+SOURCES: dict[str, str] = {
+    "rrweb-record.js": "@rrweb/record/dist/record.umd.min.cjs",
+    "rrweb-player.js": "rrweb-player/dist/rrweb-player.umd.min.cjs",
+    "rrweb-player.css": "rrweb-player/dist/style.min.css",
+}
+BUILD_HINT = "npm ci && python -m getgather_otel.recording.assets build"
+
+
+class MissingAssetError(RuntimeError):
+    """A browser bundle is not built; the message says how to build it."""
+
+
+@functools.cache
+def load(name: str) -> str:
+    """The text of asset `name` (one of SOURCES), read once per process."""
+    if name not in SOURCES:
+        raise KeyError(f"unknown asset {name!r}; known: {sorted(SOURCES)}")
+    path = ASSETS_DIR / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MissingAssetError(
+            f"the rrweb bundle {name} is missing from {ASSETS_DIR}: this getgather-otel was installed "
+            f"from source without its browser assets. From the source checkout run: {BUILD_HINT}"
+        ) from None
+
+
+def recorder_script() -> str:
+    """getgather-otel's own in-page recorder (committed source, not a third-party bundle)."""
+    return RECORDER_SCRIPT.read_text(encoding="utf-8")
+
+
+def strip_source_map(bundle: str) -> str:
+    """Drop the `//# sourceMappingURL` line: the map is not shipped, and a browser would ask for it."""
+    return "\n".join(line for line in bundle.splitlines() if not line.startswith("//# sourceMappingURL="))
+
+
+def build(node_modules: Path) -> list[Path]:
+    """Copy the pinned npm bundles into the package; returns the files written."""
+    missing = [src for src in SOURCES.values() if not (node_modules / src).is_file()]
+    if missing:
+        raise MissingAssetError(f"{', '.join(missing)} not found under {node_modules}; run `npm ci` first")
+    ASSETS_DIR.mkdir(exist_ok=True)
+    written = []
+    for name, src in SOURCES.items():
+        target = ASSETS_DIR / name
+        text = (node_modules / src).read_text(encoding="utf-8")
+        target.write_text(strip_source_map(text) if name.endswith(".js") else text, encoding="utf-8")
+        written.append(target)
+    load.cache_clear()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] != ["build"]:
+        print("usage: python -m getgather_otel.recording.assets build [NODE_MODULES]", file=sys.stderr)
+        return 2
+    node_modules = Path(args[1]) if len(args) > 1 else Path.cwd() / "node_modules"
+    try:
+        for path in build(node_modules):
+            print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)
+    except MissingAssetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def is_built() -> bool:
+    return all((ASSETS_DIR / name).is_file() for name in SOURCES)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["BUILD_HINT", "MissingAssetError", "build", "is_built", "load", "recorder_script"]

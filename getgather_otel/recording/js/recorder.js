@@ -1,0 +1,183 @@
+// getgather-otel's in-page recorder: starts rrweb in every document of a recorded browser
+// context and streams its events to Python through an exposed binding.
+//
+// Runs as a context init script, wrapped by Python as
+//   (function (rrwebRecord, config) { <this file> })(<rrweb bundle's export>, <config JSON>)
+// so neither rrweb nor this code adds globals the page could see or tamper with; the only
+// page-visible names are the binding itself and a Symbol.for() key on `document`.
+//
+// Delivery rules (see docs/architecture.md, "Browser recordings"):
+// - Events leave as they happen. FullSnapshot, Meta, Custom, Input and MouseInteraction go
+//   out on the next microtask (calls made during pagehide/unload never arrive, so waiting
+//   for those is losing them); the rest are batched for `config.batchMs`.
+// - Patchright exposes the binding 15-25 ms after init scripts run: until it answers,
+//   events wait in a bounded queue and sending is retried.
+// - One recorder per document, keyed on the document (a same-origin popup can reuse its
+//   about:blank window, and Python may inject again as a fallback).
+"use strict";
+const GUARD = Symbol.for(config.guard);
+if (document[GUARD]) return;
+
+const EVENT_FULL_SNAPSHOT = 2;
+const EVENT_INCREMENTAL = 3;
+const EVENT_META = 4;
+const EVENT_CUSTOM = 5;
+const SOURCE_MOUSE_INTERACTION = 2;
+const SOURCE_INPUT = 5;
+
+function maskTextFn(text) {
+  let masked = text;
+  for (const pattern of maskPatterns) masked = masked.replace(pattern, (m) => "*".repeat(m.length));
+  return masked;
+}
+const maskPatterns = (config.maskTextPatterns || []).map((p) => new RegExp(p, "g"));
+
+const privacy = {
+  maskAllInputs: config.maskAllInputs,
+  // Password fields stay masked whatever the other options say.
+  maskInputOptions: config.maskAllInputs ? undefined : { password: true },
+  maskTextClass: config.maskTextClass,
+  maskTextSelector: config.maskTextSelector || null,
+  maskTextFn: maskPatterns.length ? maskTextFn : undefined,
+  blockClass: config.blockClass,
+  blockSelector: config.blockSelector || null,
+  recordCrossOriginIframes: true,
+  recordAfter: "DOMContentLoaded",
+  slimDOMOptions: "all",
+  inlineStylesheet: true,
+  // Never sampling.input 'last': it drops text typed by automation.
+};
+
+if (window.top !== window) {
+  // A child frame: rrweb posts its events to the parent's recorder when the frame is
+  // cross-origin and does nothing when it is same-origin (the parent records it directly).
+  Object.defineProperty(document, GUARD, { value: { child: true } });
+  try {
+    rrwebRecord(Object.assign({ emit() {} }, privacy));
+  } catch (error) {
+    /* a frame we cannot record must not break the page */
+  }
+  return;
+}
+
+const doc = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+const queue = [];
+let queuedChars = 0;
+let droppedEvents = 0;
+let binding = null;
+let microtaskQueued = false;
+let timer = null;
+let retries = 0;
+
+function findBinding() {
+  if (binding) return binding;
+  const candidate = window[config.binding];
+  if (typeof candidate === "function") binding = candidate;
+  return binding;
+}
+
+function urgent(event) {
+  if (event.type !== EVENT_INCREMENTAL) return true;
+  const source = event.data && event.data.source;
+  return source === SOURCE_INPUT || source === SOURCE_MOUSE_INTERACTION;
+}
+
+function flush() {
+  microtaskQueued = false;
+  if (timer !== null) {
+    clearTimeout(timer);
+    timer = null;
+  }
+  if (!queue.length) return;
+  const send = findBinding();
+  if (!send) {
+    if (retries++ < config.bindingRetries) timer = setTimeout(flush, config.bindingRetryMs);
+    return;
+  }
+  while (queue.length) {
+    const batch = [];
+    let chars = 0;
+    while (queue.length && (batch.length === 0 || chars + queue[0].chars <= config.maxPayloadChars)) {
+      const item = queue.shift();
+      chars += item.chars;
+      batch.push(item.json);
+    }
+    queuedChars -= chars;
+    const dropped = droppedEvents;
+    droppedEvents = 0;
+    const payload = '{"v":1,"doc":"' + doc + '","dropped":' + dropped + ',"events":[' + batch.join(",") + "]}";
+    try {
+      const pending = send(payload);
+      if (pending && typeof pending.catch === "function") pending.catch(() => {});
+    } catch (error) {
+      /* the binding went away with the page */
+    }
+  }
+}
+
+function schedule(now) {
+  if (now || queuedChars > config.maxPayloadChars) {
+    if (!microtaskQueued) {
+      microtaskQueued = true;
+      queueMicrotask(flush);
+    }
+  } else if (timer === null && !microtaskQueued) {
+    timer = setTimeout(flush, config.batchMs);
+  }
+}
+
+function enqueue(event) {
+  let json;
+  try {
+    json = JSON.stringify(event);
+  } catch (error) {
+    droppedEvents++;
+    return;
+  }
+  // Bounded in-page memory: an event too big to ship, or a queue the binding never
+  // drains, drops events (counted and reported) instead of growing without limit.
+  if (json.length > config.maxEventChars || queuedChars + json.length > config.maxQueuedChars) {
+    droppedEvents++;
+    return;
+  }
+  queue.push({ json, chars: json.length });
+  queuedChars += json.length;
+  schedule(urgent(event));
+}
+
+let started = false;
+const api = {
+  // Called by Python when a new activity starts using this page: a marker saying which
+  // segment the following events belong to, then a fresh full snapshot so that segment
+  // replays on its own.
+  checkpoint(segment) {
+    enqueue({ type: EVENT_CUSTOM, timestamp: Date.now(), data: { tag: "getgather.segment", payload: { segment } } });
+    if (started) rrwebRecord.takeFullSnapshot(true);
+    flush();
+    return true;
+  },
+  flush,
+};
+Object.defineProperty(document, GUARD, { value: api });
+
+// Injected as a fallback into a page that already belongs to a later segment: mark it first.
+if (config.segment !== null) {
+  enqueue({ type: EVENT_CUSTOM, timestamp: Date.now(), data: { tag: "getgather.segment", payload: { segment: config.segment } } });
+}
+try {
+  rrwebRecord(
+    Object.assign(
+      {
+        emit(event) {
+          if (event.type === EVENT_FULL_SNAPSHOT || event.type === EVENT_META) started = true;
+          enqueue(event);
+        },
+      },
+      privacy,
+    ),
+  );
+} catch (error) {
+  enqueue({ type: EVENT_CUSTOM, timestamp: Date.now(), data: { tag: "getgather.error", payload: { message: String(error) } } });
+}
+addEventListener("pagehide", flush, { capture: true });
+addEventListener("visibilitychange", flush, { capture: true });

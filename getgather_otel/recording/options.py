@@ -1,0 +1,81 @@
+"""What a recording may keep (privacy) and how much a page may send (limits).
+
+Defaults are the private ones: every input masked, password fields masked whatever the
+options say, `rr-block` elements not recorded, `rr-mask` text masked, secret URL query
+values and fragments redacted. A page is untrusted, so every limit here is enforced in
+Python on what arrives, not only by the in-page script the page could replace.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+# Named text patterns for `mask_text_patterns` (JavaScript regular expressions, run in the page).
+TEXT_PATTERNS: dict[str, str] = {
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+    "card": r"\b(?:\d[ -]?){12,18}\d\b",
+}
+
+DEFAULT_URL_SECRET_WORDS: frozenset[str] = frozenset(
+    {"password", "passwd", "pwd", "pass", "token", "code", "secret", "session", "sid", "auth", "key", "otp", "sig"}
+)
+
+
+@dataclass(frozen=True)
+class RecordingOptions:
+    """Privacy and limits for browser recordings; the defaults are the safe ones."""
+
+    mask_all_inputs: bool = True
+    mask_text_class: str = "rr-mask"
+    mask_text_selector: str | None = None
+    # Names from TEXT_PATTERNS ("email", "card") or JavaScript regular expressions.
+    mask_text_patterns: tuple[str, ...] = ()
+    block_class: str = "rr-block"
+    block_selector: str | None = None
+    url_secret_words: frozenset[str] = DEFAULT_URL_SECRET_WORDS
+    redact_url_fragments: bool = True
+    # Chunks are cut at every full snapshot and at least this often.
+    chunk_interval_s: float = 10.0
+    max_chunk_bytes: int = 4 * 1024 * 1024
+    # Limits per page (what a hostile page can cost us).
+    max_event_bytes: int = 8 * 1024 * 1024
+    max_payload_bytes: int = 16 * 1024 * 1024
+    max_bytes_per_page: int = 64 * 1024 * 1024
+    max_calls_per_s: float = 200.0
+    max_calls_burst: int = 1000
+    # How long a recording keeps collecting late events after its activity ended.
+    grace_s: float = 2.0
+    # In-page delivery.
+    batch_ms: int = 100
+    binding: str = "__ggRec"
+    guard: str = "getgather_otel.recorder"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.mask_text_patterns, str):
+            raise TypeError("mask_text_patterns is a tuple of names or regular expressions, not one string")
+        if self.chunk_interval_s <= 0 or self.max_chunk_bytes <= 0:
+            raise ValueError("chunk_interval_s and max_chunk_bytes must be positive")
+
+    def page_config(self, segment: int | None = None) -> str:
+        """The JSON configuration the in-page recorder starts with."""
+        patterns = [TEXT_PATTERNS.get(pattern, pattern) for pattern in self.mask_text_patterns]
+        return json.dumps(
+            {
+                "binding": self.binding,
+                "guard": self.guard,
+                "maskAllInputs": self.mask_all_inputs,
+                "maskTextClass": self.mask_text_class,
+                "maskTextSelector": self.mask_text_selector,
+                "maskTextPatterns": patterns,
+                "blockClass": self.block_class,
+                "blockSelector": self.block_selector,
+                "batchMs": self.batch_ms,
+                "bindingRetries": 250,
+                "bindingRetryMs": 20,
+                "maxEventChars": self.max_event_bytes,
+                "maxPayloadChars": min(self.max_payload_bytes, 4 * 1024 * 1024),
+                "maxQueuedChars": self.max_payload_bytes,
+                "segment": segment,
+            }
+        )
