@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from getgather_otel.activities import Activity, activity, current_activity
     from getgather_otel.brands import default_brand_resolver
     from getgather_otel.mcp import ActivityMiddleware, instrument_mcp
+    from getgather_otel.recording.hooks import record_browser
+    from getgather_otel.recording.options import RecordingOptions
     from getgather_otel.store.exporter import DuckDBSpanExporter
     from getgather_otel.telemetry import Telemetry, configure
 
@@ -26,6 +28,8 @@ _EXPORTS = {
     "default_brand_resolver": "getgather_otel.brands",
     "ActivityMiddleware": "getgather_otel.mcp",
     "instrument_mcp": "getgather_otel.mcp",
+    "record_browser": "getgather_otel.recording.hooks",
+    "RecordingOptions": "getgather_otel.recording.options",
     "DuckDBSpanExporter": "getgather_otel.store.exporter",
     "Telemetry": "getgather_otel.telemetry",
     "configure": "getgather_otel.telemetry",
@@ -35,6 +39,7 @@ __all__ = [
     "Activity",
     "ActivityMiddleware",
     "DuckDBSpanExporter",
+    "RecordingOptions",
     "Telemetry",
     "__version__",
     "activity",
@@ -42,6 +47,7 @@ __all__ = [
     "current_activity",
     "default_brand_resolver",
     "instrument_mcp",
+    "record_browser",
 ]
 
 

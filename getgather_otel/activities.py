@@ -10,7 +10,7 @@ activity owns a browser context.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
 
@@ -20,6 +20,7 @@ from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from getgather_otel import attributes as attr
+from getgather_otel._log import logger
 from getgather_otel.metrics import instruments
 from getgather_otel.version import __version__
 
@@ -32,6 +33,28 @@ _tracer_provider: TracerProvider | None = None
 
 
 _cached_tracer: trace.Tracer | None = None
+
+# Observers of activity starts and ends (browser recording marks span boundaries and
+# finishes a recording before its activity's span ends). Called inline: keep them cheap.
+ActivityHook = Callable[["Activity"], None]
+_start_hooks: list[ActivityHook] = []
+_end_hooks: list[ActivityHook] = []
+
+
+def add_lifecycle_hooks(on_start: ActivityHook, on_end: ActivityHook) -> None:
+    """Call `on_start` after an activity's span starts and `on_end` just before it ends (once each)."""
+    if on_start not in _start_hooks:
+        _start_hooks.append(on_start)
+    if on_end not in _end_hooks:
+        _end_hooks.append(on_end)
+
+
+def _run_hooks(hooks: list[ActivityHook], current: Activity) -> None:
+    for hook in hooks:
+        try:
+            hook(current)
+        except Exception:  # an observer must never break the activity it observes
+            logger.exception("activity hook %r failed", hook)
 
 
 def use_tracer_provider(provider: TracerProvider | None) -> None:
@@ -71,10 +94,11 @@ def error_type_of(error: BaseException) -> str:
 class Activity:
     """A running activity: its span, ids and identity (name, brand, kind)."""
 
-    __slots__ = ("_error_type", "_started", "brand_id", "kind", "name", "span")
+    __slots__ = ("_error_type", "_started", "brand_id", "kind", "name", "parent", "span")
 
-    def __init__(self, name: str, brand_id: str, kind: str, span: Span) -> None:
+    def __init__(self, name: str, brand_id: str, kind: str, span: Span, parent: Activity | None = None) -> None:
         self.name = name
+        self.parent = parent
         self.brand_id = brand_id
         self.kind = kind
         self.span = span
@@ -85,6 +109,14 @@ class Activity:
     def activity_id(self) -> str:
         """The span id in lowercase hex: `activities.activity_id` in the database."""
         return format(self.span.get_span_context().span_id, "016x")
+
+    @property
+    def root(self) -> Activity:
+        """The outermost activity this one runs in (itself at top level): the one that owns browser recordings."""
+        current = self
+        while current.parent is not None:
+            current = current.parent
+        return current
 
     @property
     def trace_id(self) -> str:
@@ -183,10 +215,12 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         span = _tracer().start_span(
             f"activity {self._name}", context=self._parent_context(), attributes=span_attributes
         )
-        self._activity = Activity(self._name, self._brand_id, self._kind, span)
+        self._activity = Activity(self._name, self._brand_id, self._kind, span, _current.get())
         self._var_token = _current.set(self._activity)
         if self._attach:
             self._otel_token = otel_context.attach(trace.set_span_in_context(span))
+        if _start_hooks:
+            _run_hooks(_start_hooks, self._activity)
         return self._activity
 
     def __exit__(
@@ -200,6 +234,8 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         try:
             if exc is not None:
                 current.record_exception(exc)
+            if _end_hooks:
+                _run_hooks(_end_hooks, current)
             current.span.end()
             instruments().record_activity(current.elapsed_s, current.metric_attributes())
         finally:

@@ -56,3 +56,27 @@ DURATION_BUCKETS_S: Final = (
 
 # Instrumentation scope of the spans this package creates.
 SCOPE_NAME: Final = "getgather_otel"
+
+# --- browser recordings (span attributes on the activity that owns a recording) ---
+RECORDING_PAGES: Final = "getgather.recording.pages"
+RECORDING_EVENTS: Final = "getgather.recording.events"
+RECORDING_BYTES: Final = "getgather.recording.bytes"
+RECORDING_DROPPED_EVENTS: Final = "getgather.recording.dropped_events"
+RECORDING_PAGE_ID: Final = "getgather.recording.page_id"
+BROWSER_ACTION: Final = "getgather.browser.action"
+BROWSER_SELECTOR: Final = "getgather.browser.selector"
+URL_FULL: Final = "url.full"
+
+# Span events.
+EVENT_RECORDING_START: Final = "browser.recording.start"
+EVENT_RECORDING_STOP: Final = "browser.recording.stop"
+EVENT_NAVIGATION: Final = "browser.navigation"
+EVENT_ACTION: Final = "browser.action"
+EVENT_PAGE_CLOSED: Final = "browser.page.closed"
+EVENT_PAGE_CRASHED: Final = "browser.page.crashed"
+EVENT_CONTEXT_SHARED: Final = "browser.context.shared"
+
+# rrweb custom-event tags getgather-otel writes into recordings (span boundaries).
+TAG_ACTIVITY_START: Final = "getgather.activity.start"
+TAG_ACTIVITY_END: Final = "getgather.activity.end"
+TAG_SEGMENT: Final = "getgather.segment"

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import duckdb
 
+from getgather_otel.recording.assets import MissingAssetError
 from getgather_otel.store.errors import StoreError
 from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
 from getgather_otel.store.queries import ActivityFilter, activities_query, parse_since, stats_queries
@@ -130,6 +131,23 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
         write_rows(columns, rows, args.format, out)
 
 
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
+    from getgather_otel.recording.replay import load_streams, render_html, span_event_markers
+
+    with open_for_reading(args.db, args.wait) as conn:
+        owner, pages = load_streams(conn, args.activity_id)
+        markers = span_event_markers(conn, owner)
+        name = conn.execute("SELECT name, brand_id FROM activities WHERE activity_id = ?", [owner]).fetchone()
+    title = f"Replay of {name[0]} ({name[1] or 'no brand'}), activity {owner}" if name else f"Replay of {owner}"
+    page = render_html(title, pages, markers)
+    try:
+        args.output.write_text(page, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot write {args.output}: {error.strerror or error}") from error
+    events = sum(len(p.events) for p in pages)
+    out.write(f"wrote {args.output}: {len(pages)} page(s), {events} events; open it in a browser (works offline)\n")
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.demo.run import run_demo
 
@@ -193,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
     p.set_defaults(func=cmd_stats)
 
+    p = sub.add_parser("replay", parents=[common], help="write a self-contained HTML replay of an activity")
+    p.add_argument("activity_id", help="the activity id (or its first 6+ characters)")
+    p.add_argument("-o", "--output", type=Path, default=Path("replay.html"), help="HTML file (default: %(default)s)")
+    p.set_defaults(func=cmd_replay)
+
     p = sub.add_parser("demo", parents=[common], help="run the demo server and show what it stored")
     p.set_defaults(func=cmd_demo)
     return parser
@@ -205,7 +228,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         args.func(args, out)
-    except (StoreError, SchemaTooNewError, CliError, ValueError) as error:
+    except (StoreError, SchemaTooNewError, CliError, ValueError, LookupError, MissingAssetError) as error:
         print(f"getgather-otel: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,6 +30,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from getgather_otel import activities as activities_module
 from getgather_otel import metrics as metrics_module
 from getgather_otel._log import logger
+from getgather_otel.recording import hooks
+from getgather_otel.recording import recordings as recordings_module
+from getgather_otel.recording.chunks import ChunkSink
+from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.recorder import flush_open_streams
 from getgather_otel.store.buffered import WriteStats
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.paths import resolve_db_path
@@ -81,6 +86,8 @@ class TelemetryStats:
 
     spans_ended: int
     duckdb: WriteStats | None
+    # Bytes of rrweb recordings (raw JSON, before compression) written / pending / dropped.
+    recordings: WriteStats | None
 
     @property
     def dropped_before_export(self) -> int:
@@ -99,9 +106,11 @@ class Telemetry:
         pipelines: tuple[SpanProcessor, ...],
         duckdb_exporter: DuckDBSpanExporter | None,
         settings: tuple[Any, ...],
+        chunk_sink: ChunkSink | None = None,
     ) -> None:
         self.tracer_provider = provider
         self.duckdb_exporter = duckdb_exporter
+        self.chunk_sink = chunk_sink
         self._router = router
         self._pipelines = pipelines
         self._settings = settings
@@ -124,6 +133,9 @@ class Telemetry:
         """
         deadline = time.monotonic() + timeout_s
         done = all(p.force_flush(int(timeout_s * 1000)) for p in self._pipelines)
+        if self.chunk_sink is not None:
+            flush_open_streams()
+            done = self.chunk_sink.flush(max(deadline - time.monotonic(), 0.0)) and done
         if self.duckdb_exporter is not None:
             # The batch processor hands spans to export() but does not flush the exporter,
             # whose writer thread may still be inserting them.
@@ -140,6 +152,10 @@ class Telemetry:
             self._shut_down = True
         if self._router is not None:
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
+        if self.chunk_sink is not None:
+            flush_open_streams()
+            self.chunk_sink.shutdown(timeout_s=10.0)
+            recordings_module.use_sink(None)
         for processor in self._pipelines:
             processor.shutdown()
         global _active
@@ -148,7 +164,11 @@ class Telemetry:
 
     def stats(self) -> TelemetryStats:
         ended = (self._router.ended - self._ended_at_start) if self._router else 0
-        return TelemetryStats(ended, self.duckdb_exporter.stats if self.duckdb_exporter else None)
+        return TelemetryStats(
+            ended,
+            self.duckdb_exporter.stats if self.duckdb_exporter else None,
+            self.chunk_sink.stats if self.chunk_sink else None,
+        )
 
 
 _active: Telemetry | None = None
@@ -198,6 +218,8 @@ def configure(
     otlp: bool | str | None = None,
     tracer_provider: TracerProvider | None = None,
     meter_provider: MeterProvider | None = None,
+    record_browsers: bool = True,
+    recording: RecordingOptions | None = None,
     max_queue_size: int = 8192,
     max_export_batch_size: int = 2048,
     schedule_delay_millis: int = 500,
@@ -206,7 +228,9 @@ def configure(
 
     `duckdb_path`: a path, None for $GETGATHER_OTEL_DUCKDB or the default, False for no
     DuckDB. `otlp`: True (endpoint from the standard OTEL_EXPORTER_OTLP_* variables), an
-    endpoint URL, or None (on when those variables name an endpoint). `service_name` is
+    endpoint URL, or None (on when those variables name an endpoint). `record_browsers`:
+    record every Patchright/Playwright context with rrweb (stored in DuckDB), with the
+    privacy and limits of `recording`. `service_name` is
     used when getgather-otel creates the provider; an existing provider keeps its resource.
     Calling again with the same arguments returns the same Telemetry; with different
     ones, the previous pipelines are flushed and replaced, never duplicated.
@@ -222,6 +246,8 @@ def configure(
             otlp,
             id(tracer_provider),
             id(meter_provider),
+            record_browsers,
+            recording,
             max_queue_size,
             max_export_batch_size,
             schedule_delay_millis,
@@ -256,7 +282,13 @@ def configure(
         if otlp_exporter is not None:
             pipelines.append(batch(otlp_exporter))
         router.pipelines = router.pipelines + tuple(pipelines)
-        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings)
+        chunk_sink = ChunkSink(duckdb_exporter.writer) if duckdb_exporter is not None else None
+        recordings_module.use_sink(chunk_sink)
+        if recording is not None:
+            hooks.use_default_options(recording)
+        if record_browsers:
+            hooks.install_auto_recording()
+        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings, chunk_sink)
         atexit.register(telemetry.shutdown)
         install_sigterm_flush()
         logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)

@@ -1,15 +1,21 @@
-"""Shared fixtures: a real DuckDB file per test, configured telemetry, FastMCP modes."""
+"""Shared fixtures: a real DuckDB file per test, configured telemetry, FastMCP modes,
+the fixture brand site on two loopback origins, and real Chromium through Patchright."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fastmcp
 import pytest
+from patchright.async_api import Browser, Playwright, async_playwright
 
 import getgather_otel
+from getgather_otel.demo.browser import launch_options
+from getgather_otel.demo.loopback import serve_asgi
+from getgather_otel.demo.site import brand_site
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.telemetry import Telemetry
 
@@ -43,3 +49,40 @@ def rows(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, 
 def flushed(telemetry: Telemetry) -> None:
     """Everything ended so far is in the file, and the writer has let go of it."""
     assert telemetry.flush(timeout_s=20)
+
+
+SITES_DIR = Path(__file__).with_name("sites")
+STRICT_CSP = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'"
+}
+
+
+@dataclass(frozen=True)
+class Sites:
+    """The fixture brand on two loopback origins (two ports: two origins for iframes and popups)."""
+
+    main: str
+    other: str
+
+
+@pytest.fixture
+async def sites() -> AsyncIterator[Sites]:
+    headers = {"csp.html": STRICT_CSP}
+    async with (
+        serve_asgi(brand_site(SITES_DIR, headers)) as main,
+        serve_asgi(brand_site(SITES_DIR, headers)) as other,
+    ):
+        yield Sites(main, other)
+
+
+@pytest.fixture
+async def playwright() -> AsyncIterator[Playwright]:
+    async with async_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
+    browser = await playwright.chromium.launch(**launch_options())
+    yield browser
+    await browser.close()

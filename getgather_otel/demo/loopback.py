@@ -1,4 +1,4 @@
-"""Serve a FastMCP server over streamable HTTP on 127.0.0.1 for as long as a block runs.
+"""Serve an ASGI app (a FastMCP server, the demo brand site) on 127.0.0.1 for as long as a block runs.
 
 Binds port 0 so parallel runs never collide, and reports the real URL. Used by the demo
 and the tests; nothing here listens beyond loopback.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastmcp import FastMCP
@@ -17,7 +18,13 @@ from fastmcp import FastMCP
 @asynccontextmanager
 async def serve_streamable_http(server: FastMCP, path: str = "/mcp") -> AsyncIterator[str]:
     """Run `server` on http://127.0.0.1:<free port><path>; yields that URL."""
-    app = server.http_app(path=path, transport="http")
+    async with serve_asgi(server.http_app(path=path, transport="http")) as origin:
+        yield origin + path
+
+
+@asynccontextmanager
+async def serve_asgi(app: Any) -> AsyncIterator[str]:
+    """Run ASGI `app` on http://127.0.0.1:<free port>; yields that origin (no trailing slash)."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
@@ -28,7 +35,7 @@ async def serve_streamable_http(server: FastMCP, path: str = "/mcp") -> AsyncIte
                 raise RuntimeError("the loopback MCP server stopped before it started")
             await asyncio.sleep(0.01)
         port = uv.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}{path}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         uv.should_exit = True
         await task

@@ -25,20 +25,32 @@ const EVENT_CUSTOM = 5;
 const SOURCE_MOUSE_INTERACTION = 2;
 const SOURCE_INPUT = 5;
 
-function maskTextFn(text) {
+const maskPatterns = (config.maskTextPatterns || []).map((p) => new RegExp(p, "g"));
+
+// rrweb only calls maskTextFn for text it already decided to mask (class/selector match).
+// With patterns (emails, card numbers) every text must pass through it, so rrweb is told to
+// mask everything and this function masks fully what the class/selector names, and only
+// the pattern matches elsewhere.
+function fullyMasked(element) {
+  if (!element || !element.closest) return false;
+  if (config.maskTextClass && element.closest("." + CSS.escape(config.maskTextClass))) return true;
+  return Boolean(config.maskTextSelector && element.closest(config.maskTextSelector));
+}
+function maskTextFn(text, element) {
+  if (fullyMasked(element)) return text.replace(/[\S]/g, "*");
   let masked = text;
   for (const pattern of maskPatterns) masked = masked.replace(pattern, (m) => "*".repeat(m.length));
   return masked;
 }
-const maskPatterns = (config.maskTextPatterns || []).map((p) => new RegExp(p, "g"));
 
 const privacy = {
   maskAllInputs: config.maskAllInputs,
   // Password fields stay masked whatever the other options say.
   maskInputOptions: config.maskAllInputs ? undefined : { password: true },
   maskTextClass: config.maskTextClass,
-  maskTextSelector: config.maskTextSelector || null,
+  maskTextSelector: maskPatterns.length ? "*" : config.maskTextSelector || null,
   maskTextFn: maskPatterns.length ? maskTextFn : undefined,
+  // No maskInputFn: rrweb would call it *instead of* masking inputs, passwords included.
   blockClass: config.blockClass,
   blockSelector: config.blockSelector || null,
   recordCrossOriginIframes: true,

@@ -1,0 +1,145 @@
+"""Where getgather-otel meets Patchright/Playwright: `record_browser` and the automatic hooks.
+
+Two hooks, installed once per library (patchright and/or playwright, whichever is imported):
+
+- Every protocol call goes through `Channel.send`. Wrapping it tells us, in the caller's
+  own task, that the current activity is using a browser context (any page, frame,
+  locator or handle of it): that is how a context reused by successive activities is
+  attributed to each in turn, whatever API the tool code calls. It costs a ContextVar
+  read per call outside activities, and an attribute walk of a few parents inside them.
+- With `configure(record_browsers=True)`, `Browser.new_context`, `Browser.new_page` and
+  `BrowserType.launch_persistent_context` attach a recorder to each context they create.
+
+A failure to record is logged and swallowed: the browser call itself always proceeds.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from getgather_otel._log import logger
+from getgather_otel.activities import current_activity
+from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.recorder import RECORDER_ATTRIBUTE, ContextRecorder, in_internal_call
+from getgather_otel.recording.recordings import install_activity_hooks
+
+LIBRARIES = ("patchright", "playwright")
+_HOOKED = "_getgather_otel_hooked"
+# How far up the channel-owner tree a context is found (handle -> frame -> page -> context).
+MAX_PARENT_DEPTH = 8
+
+_default_options = RecordingOptions()
+
+
+def use_default_options(options: RecordingOptions) -> None:
+    """Options for recorders attached without explicit ones (set by `configure(recording=...)`)."""
+    global _default_options
+    _default_options = options
+
+
+def _recorder_above(owner: Any) -> ContextRecorder | None:
+    for _ in range(MAX_PARENT_DEPTH):
+        if owner is None:
+            return None
+        recorder = getattr(owner, RECORDER_ATTRIBUTE, None)
+        if recorder is not None:
+            return recorder  # type: ignore[no-any-return]
+        owner = getattr(owner, "_parent", None)
+    return None
+
+
+def _wrap_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(original)
+    async def send(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        activity = current_activity()
+        if activity is not None and not in_internal_call():
+            recorder = _recorder_above(self._object)
+            if recorder is not None:
+                params = args[1] if len(args) > 1 else kwargs.get("params")
+                try:
+                    await recorder.on_use(activity, method, params)
+                except Exception:
+                    logger.exception("browser recording could not follow a %s call; the call proceeds", method)
+        return await original(self, method, *args, **kwargs)
+
+    setattr(send, _HOOKED, True)
+    return send
+
+
+def _hook_channel(library: str) -> None:
+    connection = importlib.import_module(f"{library}._impl._connection")
+    channel = connection.Channel
+    if not getattr(channel.send, _HOOKED, False):
+        channel.send = _wrap_send(channel.send)
+
+
+def _library_of(obj: Any) -> str | None:
+    module = type(obj).__module__
+    return next((name for name in LIBRARIES if module == name or module.startswith(name + ".")), None)
+
+
+async def record_browser(context: Any, *, options: RecordingOptions | None = None) -> ContextRecorder:
+    """Record every page of a Patchright or Playwright async `BrowserContext` with rrweb.
+
+    Works for contexts from `new_context()` and `launch_persistent_context()`, including
+    pages already open. Attaching twice returns the existing recorder. Each activity that
+    uses the context gets its own recording, linked to its span. Needs `configure()` (with
+    DuckDB) for the recordings to be stored; without it they are counted and dropped.
+    """
+    impl = getattr(context, "_impl_obj", context)
+    existing = getattr(impl, RECORDER_ATTRIBUTE, None)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    library = _library_of(context)
+    if library is not None:
+        _hook_channel(library)
+    install_activity_hooks()
+    recorder = ContextRecorder(context, options or _default_options)
+    await recorder.attach()
+    activity = current_activity()
+    if activity is not None:
+        await recorder.claim(activity)
+    return recorder
+
+
+async def _record_quietly(context: Any) -> None:
+    try:
+        await record_browser(context)
+    except Exception:
+        logger.exception("could not attach the browser recorder; the browser works unrecorded")
+
+
+def _wrap_context_factory(original: Callable[..., Awaitable[Any]], *, returns_page: bool) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await original(self, *args, **kwargs)
+        await _record_quietly(result.context if returns_page else result)
+        return result
+
+    setattr(create, _HOOKED, True)
+    return create
+
+
+def install_auto_recording() -> list[str]:
+    """Record every context Patchright/Playwright (async API) creates from now on; returns the libraries hooked."""
+    hooked = []
+    for library in LIBRARIES:
+        try:
+            api = importlib.import_module(f"{library}.async_api")
+        except ImportError:
+            continue
+        _hook_channel(library)
+        for cls, method, returns_page in (
+            (api.Browser, "new_context", False),
+            (api.Browser, "new_page", True),
+            (api.BrowserType, "launch_persistent_context", False),
+        ):
+            original = getattr(cls, method)
+            if not getattr(original, _HOOKED, False):
+                setattr(cls, method, _wrap_context_factory(original, returns_page=returns_page))
+        hooked.append(library)
+    install_activity_hooks()
+    return hooked

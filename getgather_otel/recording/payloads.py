@@ -1,0 +1,104 @@
+"""Validation of what a page sends through the recording binding.
+
+The page is untrusted: any script on it can call the binding with anything. A payload
+is accepted only as the in-page recorder builds it (`{"v":1,"doc":..., "dropped":n,
+"events":[...]}`), within size bounds, with well-formed rrweb events; anything else is
+rejected whole and counted. Nothing in a payload says which recording or activity the
+events belong to: that comes from which page called, on the Python side.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from getgather_otel.recording.urls import UrlRedactor
+
+MAX_DOC_ID_CHARS = 64
+MAX_EVENTS_PER_PAYLOAD = 10_000
+# rrweb event types: DomContentLoaded 0, Load 1, FullSnapshot 2, IncrementalSnapshot 3,
+# Meta 4, Custom 5, Plugin 6.
+EVENT_TYPES = frozenset(range(7))
+EVENT_META = 4
+EVENT_CUSTOM = 5
+# Page clocks may differ a little from ours, never by a day.
+MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000
+
+
+class PayloadRejectedError(ValueError):
+    """A binding call that is not a well-formed recorder payload."""
+
+
+@dataclass(frozen=True)
+class Payload:
+    doc: str
+    events: list[dict[str, Any]]
+    dropped_in_page: int
+    size: int
+
+
+def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: UrlRedactor) -> Payload:
+    """Check and normalise one binding call; raises `PayloadRejectedError` with the reason."""
+    if not isinstance(raw, str):
+        raise PayloadRejectedError(f"payload is {type(raw).__name__}, not a string")
+    if len(raw) > max_payload_bytes:
+        raise PayloadRejectedError(f"payload of {len(raw)} chars exceeds {max_payload_bytes}")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise PayloadRejectedError(f"payload is not JSON: {error}") from None
+    if not isinstance(body, dict) or body.get("v") != 1:
+        raise PayloadRejectedError("payload is not a version 1 recorder payload")
+    doc, events, dropped = body.get("doc"), body.get("events"), body.get("dropped", 0)
+    if not isinstance(doc, str) or not 0 < len(doc) <= MAX_DOC_ID_CHARS:
+        raise PayloadRejectedError("payload has no valid document id")
+    if not isinstance(events, list) or len(events) > MAX_EVENTS_PER_PAYLOAD:
+        raise PayloadRejectedError("payload events are not a list of bounded length")
+    if not isinstance(dropped, int) or isinstance(dropped, bool) or dropped < 0:
+        raise PayloadRejectedError("payload dropped count is not a non-negative integer")
+    now_ms = time.time() * 1000
+    for event in events:
+        _check_event(event, now_ms)
+    # A single event larger than the bound can only be measured by serialising it; the
+    # payload size bounds the work, and only payloads big enough to hold one are checked.
+    if len(raw) > max_event_bytes:
+        for event in events:
+            if len(json.dumps(event)) > max_event_bytes:
+                raise PayloadRejectedError(f"an event exceeds {max_event_bytes} bytes")
+    for event in events:
+        if event["type"] == EVENT_META:
+            event["data"]["href"] = urls.redact(event["data"].get("href", ""))
+    return Payload(doc=doc, events=events, dropped_in_page=dropped, size=len(raw))
+
+
+def _check_event(event: object, now_ms: float) -> None:
+    if not isinstance(event, dict):
+        raise PayloadRejectedError("an event is not an object")
+    kind, timestamp, data = event.get("type"), event.get("timestamp"), event.get("data")
+    if not isinstance(kind, int) or isinstance(kind, bool) or kind not in EVENT_TYPES:
+        raise PayloadRejectedError(f"unknown event type {kind!r}")
+    if (
+        not isinstance(timestamp, (int, float))
+        or isinstance(timestamp, bool)
+        or not math.isfinite(timestamp)
+        or abs(timestamp - now_ms) > MAX_CLOCK_SKEW_MS
+    ):
+        raise PayloadRejectedError("an event has no plausible timestamp")
+    if not isinstance(data, dict):
+        raise PayloadRejectedError("an event has no data object")
+    if kind == EVENT_META and not isinstance(data.get("href", ""), str):
+        raise PayloadRejectedError("a Meta event's href is not a string")
+    if kind == EVENT_CUSTOM and not isinstance(data.get("tag"), str):
+        raise PayloadRejectedError("a custom event has no tag")
+
+
+def segment_marker(event: dict[str, Any]) -> int | None:
+    """The segment number of a `getgather.segment` marker event, else None."""
+    if event["type"] != EVENT_CUSTOM or event["data"].get("tag") != "getgather.segment":
+        return None
+    payload = event["data"].get("payload")
+    segment = payload.get("segment") if isinstance(payload, dict) else None
+    return segment if isinstance(segment, int) and not isinstance(segment, bool) else None

@@ -1,0 +1,231 @@
+"""Reading recordings back and turning one activity's recording into a self-contained replay page.
+
+The page inlines rrweb-player (script and CSS from the package assets) and the events,
+so it works offline and from file://. Each page stream of the recording is one tab in
+the page; the activity's span events (navigations, browser actions, errors, page closes)
+become custom events that rrweb-player shows as coloured markers on its timeline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from getgather_otel import attributes as attr
+from getgather_otel.recording import assets
+from getgather_otel.recording.chunks import decode
+
+EVENT_FULL_SNAPSHOT = 2
+EVENT_META = 4
+EVENT_CUSTOM = 5
+
+# Span events shown on the replay timeline, and their marker colours.
+MARKER_TAGS: dict[str, str] = {
+    attr.EVENT_NAVIGATION: "#2f80ed",
+    attr.EVENT_ACTION: "#27ae60",
+    "exception": "#eb5757",
+    attr.EVENT_PAGE_CLOSED: "#9b51e0",
+    attr.EVENT_PAGE_CRASHED: "#eb5757",
+    attr.TAG_ACTIVITY_START: "#f2994a",
+    attr.TAG_ACTIVITY_END: "#f2994a",
+}
+
+
+class RecordingNotFoundError(LookupError):
+    """No activity, or no recording for it, under the id given."""
+
+
+@dataclass
+class PageRecording:
+    """All events of one page (tab) within a recording, in order."""
+
+    page_id: str
+    url: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple[str, str]:
+    """(span id, trace id) of the activity whose id is `activity_id` or starts with it (>= 6 chars)."""
+    if len(activity_id) < 6:
+        raise RecordingNotFoundError("give at least 6 characters of the activity id")
+    found = conn.execute(
+        "SELECT DISTINCT activity_id, trace_id FROM activities WHERE activity_id LIKE ? || '%' LIMIT 2",
+        [activity_id.lower()],
+    ).fetchall()
+    if not found:
+        raise RecordingNotFoundError(f"no activity with id {activity_id!r}")
+    if len(found) > 1:
+        raise RecordingNotFoundError(f"{activity_id!r} matches more than one activity; give more characters")
+    return str(found[0][0]), str(found[0][1])
+
+
+def _recording_owner(conn: duckdb.DuckDBPyConnection, span_id: str, trace_id: str) -> str:
+    """The span that owns the recording an activity is part of: itself, or its nearest recorded ancestor."""
+    current = span_id
+    for _ in range(64):
+        has = conn.execute(
+            "SELECT count(*) FROM recording_chunks WHERE span_id = ? AND trace_id = ?", [current, trace_id]
+        ).fetchone()
+        if has and has[0]:
+            return current
+        parent = conn.execute(
+            'SELECT "ParentSpanId" FROM otel_traces WHERE "SpanId" = ? AND "TraceId" = ? LIMIT 1', [current, trace_id]
+        ).fetchone()
+        if not parent or not parent[0]:
+            break
+        current = str(parent[0])
+    raise RecordingNotFoundError(f"activity {span_id} has no browser recording")
+
+
+def load_streams(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple[str, list[PageRecording]]:
+    """The recorded pages of an activity (or of the activity its recording belongs to): (owner span id, pages)."""
+    span_id, trace_id = resolve_activity(conn, activity_id)
+    owner = _recording_owner(conn, span_id, trace_id)
+    rows = conn.execute(
+        "SELECT page_id, url, data, compression FROM recording_chunks WHERE span_id = ? AND trace_id = ? "
+        "ORDER BY page_id, sequence",
+        [owner, trace_id],
+    ).fetchall()
+    pages: dict[str, PageRecording] = {}
+    for page_id, url, data, compression in rows:
+        page = pages.setdefault(page_id, PageRecording(page_id, url))
+        page.url = url or page.url
+        page.events.extend(decode(bytes(data), compression))
+    return owner, list(pages.values())
+
+
+def _ms(timestamp: datetime) -> int:
+    return int(timestamp.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def span_event_markers(conn: duckdb.DuckDBPyConnection, span_id: str) -> list[dict[str, Any]]:
+    """The span events of the activity and everything under it, as rrweb custom events."""
+    trace = conn.execute('SELECT "TraceId" FROM otel_traces WHERE "SpanId" = ? LIMIT 1', [span_id]).fetchone()
+    if trace is None:
+        return []
+    spans = conn.execute(
+        'SELECT "SpanId", "ParentSpanId", "SpanName", "Events.Timestamp", "Events.Name", "Events.Attributes" '
+        'FROM otel_traces WHERE "TraceId" = ?',
+        [trace[0]],
+    ).fetchall()
+    children: dict[str, list[tuple[Any, ...]]] = {}
+    for span in spans:
+        children.setdefault(span[1], []).append(span)
+    markers: list[dict[str, Any]] = []
+    todo = [span for span in spans if span[0] == span_id]
+    while todo:
+        span = todo.pop()
+        todo.extend(children.get(span[0], []))
+        for timestamp, name, attributes in zip(span[3] or [], span[4] or [], span[5] or [], strict=False):
+            if name in MARKER_TAGS:
+                payload = {"span": span[2], **{str(k): str(v) for k, v in (attributes or {}).items()}}
+                markers.append(
+                    {"type": EVENT_CUSTOM, "timestamp": _ms(timestamp), "data": {"tag": name, "payload": payload}}
+                )
+    return markers
+
+
+def playable(events: list[dict[str, Any]], markers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events in time order, starting at the first Meta + FullSnapshot, with markers inside that span.
+
+    Our own custom events are stamped by Python and can land a few ms before the page's
+    first snapshot; rrweb-player needs the snapshot first.
+    """
+    ordered = sorted(events, key=lambda event: event["timestamp"])
+    first_snapshot = next((i for i, event in enumerate(ordered) if event["type"] == EVENT_FULL_SNAPSHOT), None)
+    if first_snapshot is None:
+        return []
+    start = (
+        first_snapshot - 1 if first_snapshot and ordered[first_snapshot - 1]["type"] == EVENT_META else first_snapshot
+    )
+    head, body = ordered[:start], ordered[start:]
+    begin, end = body[0]["timestamp"], body[-1]["timestamp"]
+    moved = [dict(event, timestamp=begin) for event in head if event["type"] == EVENT_CUSTOM]
+    inside = [dict(marker, timestamp=min(max(marker["timestamp"], begin), end)) for marker in markers]
+    return body[:2] + sorted(moved + body[2:] + inside, key=lambda event: event["timestamp"])
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe to inline in a <script> element (no `</script>`, no HTML comment openers)."""
+    return (
+        json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def render_html(title: str, pages: list[PageRecording], markers: list[dict[str, Any]]) -> str:
+    """A self-contained HTML page replaying `pages`, one tab per page."""
+    data = [
+        {"page_id": page.page_id, "url": page.url, "events": events}
+        for page in pages
+        if (events := playable(page.events, markers))
+    ]
+    if not data:
+        raise RecordingNotFoundError("the recording has no full snapshot to start a replay from")
+    return _TEMPLATE.format(
+        title=html.escape(title),
+        css=assets.load("rrweb-player.css"),
+        player=assets.load("rrweb-player.js").replace("</script", "<\\/script"),
+        data=_script_json(data),
+        tags=_script_json(MARKER_TAGS),
+    )
+
+
+_TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>{css}</style>
+<style>
+  body {{ font-family: system-ui, sans-serif; margin: 16px; background: #f6f7f9; }}
+  #tabs button {{ margin: 0 6px 8px 0; padding: 4px 10px; border: 1px solid #bbb; background: #fff; cursor: pointer; }}
+  #tabs button.active {{ background: #2f80ed; color: #fff; border-color: #2f80ed; }}
+  #url {{ color: #555; font-size: 13px; margin-bottom: 8px; word-break: break-all; }}
+</style>
+</head>
+<body>
+<h1 style="font-size:18px">{title}</h1>
+<div id="tabs"></div>
+<div id="url"></div>
+<div id="player"></div>
+<script>{player}</script>
+<script>
+(function () {{
+  var pages = {data};
+  var tags = {tags};
+  var Player = rrwebPlayer.default || rrwebPlayer.Player;
+  var current = null;
+  function show(index) {{
+    var target = document.getElementById("player");
+    if (current && current.getReplayer) {{ try {{ current.getReplayer().destroy(); }} catch (e) {{}} }}
+    target.innerHTML = "";
+    document.getElementById("url").textContent = pages[index].url;
+    Array.prototype.forEach.call(document.querySelectorAll("#tabs button"), function (b, i) {{
+      b.className = i === index ? "active" : "";
+    }});
+    var props = {{ events: pages[index].events, tags: tags, autoPlay: false, width: 1024, height: 576 }};
+    current = new Player({{ target: target, props: props }});
+    window.replayer = current;
+  }}
+  pages.forEach(function (page, index) {{
+    var button = document.createElement("button");
+    button.textContent = "Page " + (index + 1) + " (" + page.events.length + " events)";
+    button.onclick = function () {{ show(index); }};
+    document.getElementById("tabs").appendChild(button);
+  }});
+  show(0);
+}})();
+</script>
+</body>
+</html>
+"""

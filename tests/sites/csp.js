@@ -1,0 +1,1 @@
+document.getElementById("csp-status").textContent = "script ran";

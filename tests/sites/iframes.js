@@ -1,0 +1,1 @@
+document.getElementById("cross").src = document.body.dataset.other + "/other.html";

@@ -1,0 +1,370 @@
+"""Browser recordings with real Chromium (Patchright) against fixture sites on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+from patchright.async_api import Browser, BrowserContext, Page, Playwright
+
+import getgather_otel
+from getgather_otel import activity, record_browser
+from getgather_otel.demo.browser import launch_options
+from getgather_otel.demo.site import order_titles
+from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.replay import load_streams
+from getgather_otel.store.reader import open_for_reading
+from getgather_otel.telemetry import Telemetry
+from tests.conftest import Sites, flushed, rows
+
+EMAIL = "ada.lovelace@example.com"
+PASSWORD = "Tr0ub4dor&3-very-secret"
+CARD = "4242 4242 4242 4242"
+CVC = "987"
+
+
+def streams(db: Path, activity_id: str) -> dict[str, list[dict[str, Any]]]:
+    with open_for_reading(db, wait_s=10) as conn:
+        _, pages = load_streams(conn, activity_id)
+    return {page.page_id: page.events for page in pages}
+
+
+def stored_text(db: Path) -> str:
+    """Every stored chunk, decompressed, as one string."""
+    data = [bytes(r["data"]) for r in rows(db, "SELECT data FROM recording_chunks")]
+    return "".join(zstandard.ZstdDecompressor().decompress(d).decode() for d in data)
+
+
+def text_of(events: list[dict[str, Any]]) -> str:
+    return json.dumps(events, ensure_ascii=False)
+
+
+def metas(events: list[dict[str, Any]]) -> list[str]:
+    return [e["data"]["href"] for e in events if e["type"] == 4]
+
+
+def starts_with_snapshot(events: list[dict[str, Any]]) -> bool:
+    page_events = [e for e in events if e["type"] != 5]
+    return [e["type"] for e in page_events[:2]] == [4, 2]
+
+
+async def login(page: Page, origin: str) -> None:
+    await page.goto(origin + "/login.html")
+    await page.fill("#email", EMAIL)
+    await page.fill("#password", PASSWORD)
+    await page.click("#submit")
+    await page.wait_for_selector("#orders")
+
+
+async def settle(telemetry: Telemetry, seconds: float = 0.3) -> None:
+    """Let in-flight binding calls land (the page batches for 100 ms), then store everything."""
+    await asyncio.sleep(seconds)
+    flushed(telemetry)
+
+
+async def test_navigation_form_submit_and_pages_in_one_recording(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    async with activity(name="read_orders", brand_id="fixture", kind="tool") as act:
+        page = await context.new_page()
+        await login(page, sites.main)
+        await page.click("#next")
+        await page.wait_for_selector("text=page 2 of 3")
+        await page.click("#next")
+        await page.wait_for_selector("text=page 3 of 3")
+    await settle(telemetry)
+
+    recorded = streams(db_path, act.activity_id)
+    assert len(recorded) == 1
+    events = next(iter(recorded.values()))
+    hrefs = metas(events)
+    assert [h.split("?")[0].removeprefix(sites.main) for h in hrefs][-4:] == [
+        "/login.html",
+        "/orders",
+        "/orders",
+        "/orders",
+    ]
+    assert order_titles(3)[0] in text_of(events), "the third page's content is recorded"
+    tags = [e["data"]["tag"] for e in events if e["type"] == 5]
+    assert tags[0] == "getgather.activity.start" and tags[-1] == "getgather.activity.end"
+
+    chunks = rows(db_path, "SELECT * FROM recording_chunks ORDER BY sequence")
+    assert all(c["span_id"] == act.activity_id and c["trace_id"] == act.trace_id for c in chunks)
+    assert sum(c["starts_with_full_snapshot"] for c in chunks) >= 4, "chunks are cut at every full snapshot"
+    assert [c["sequence"] for c in chunks] == list(range(len(chunks)))
+    for chunk in chunks:
+        assert chunk["compression"] == "zstd" and chunk["stored_bytes"] == len(chunk["data"])
+        assert len(zstandard.ZstdDecompressor().decompress(chunk["data"])) == chunk["raw_bytes"]
+
+    [span] = rows(db_path, 'SELECT * FROM otel_traces WHERE "SpanId" = ?', [act.activity_id])
+    attributes = span["SpanAttributes"]
+    assert attributes["getgather.recording.id"] == chunks[0]["recording_id"]
+    assert int(attributes["getgather.recording.events"]) > 10 and int(attributes["getgather.recording.pages"]) == 1
+    names = span["Events.Name"]
+    assert names[0] == "browser.recording.start" and names[-1] == "browser.recording.stop"
+    navigations = [
+        a["url.full"] for n, a in zip(names, span["Events.Attributes"], strict=True) if n == "browser.navigation"
+    ]
+    assert len(navigations) >= 4 and navigations[-1] == sites.main + "/orders?page=3"
+    assert "browser.action" in names
+    [summary] = rows(db_path, "SELECT has_recording FROM activities WHERE activity_id = ?", [act.activity_id])
+    assert summary["has_recording"] is True
+    [recording] = rows(db_path, "SELECT * FROM recordings")
+    assert recording["activity_id"] == act.activity_id and recording["pages"] == 1
+    await context.close()
+
+
+async def test_persistent_context_reused_by_three_activities(
+    db_path: Path, playwright: Playwright, sites: Sites, tmp_path: Path
+) -> None:
+    telemetry = getgather_otel.configure(duckdb_path=db_path, record_browsers=True)
+    try:
+        context = await playwright.chromium.launch_persistent_context(tmp_path / "profile", **launch_options())
+        ids = []
+        for step in range(3):
+            async with activity(name=f"step{step}", brand_id="fixture") as act:
+                page = context.pages[0]
+                await page.goto(f"{sites.main}/other.html?step={step}")
+                await page.wait_for_selector("#other-text")
+                ids.append(act.activity_id)
+        await settle(telemetry, 2.5)
+        recording_ids = set()
+        for step, activity_id in enumerate(ids):
+            recorded = streams(db_path, activity_id)
+            assert len(recorded) == 1, f"activity {step} has its own single-page recording"
+            events = next(iter(recorded.values()))
+            assert starts_with_snapshot(events), f"activity {step}'s recording replays on its own"
+            steps = {h.rsplit("=", 1)[1] for h in metas(events) if "step=" in h}
+            assert steps <= {str(step - 1), str(step)} and str(step) in steps
+            recording_ids |= {
+                r["recording_id"]
+                for r in rows(db_path, "SELECT recording_id FROM recording_chunks WHERE span_id = ?", [activity_id])
+            }
+        assert len(recording_ids) == 3
+        await context.close()
+    finally:
+        telemetry.shutdown()
+
+
+async def test_ten_concurrent_activities_on_ten_contexts_never_mix(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    async def one(n: int) -> str:
+        context = await browser.new_context()
+        await record_browser(context)
+        async with activity(name=f"visit{n}", brand_id=f"brand{n}") as act:
+            page = await context.new_page()
+            for hop in range(3):
+                await page.goto(f"{sites.main}/other.html?who={n}&hop={hop}")
+                await page.fill("#other-input", f"typed-by-{n}")
+        await context.close()
+        return act.activity_id
+
+    ids = await asyncio.gather(*(one(n) for n in range(10)))
+    await settle(telemetry)
+    for n, activity_id in enumerate(ids):
+        recorded = streams(db_path, activity_id)
+        hrefs = [h for events in recorded.values() for h in metas(events) if "who=" in h]
+        # Under this load a document that lives only a few ms can end before Patchright's
+        # binding appears in it (docs/architecture.md); attribution is what is checked here.
+        assert hrefs, f"recording {n} has pages"
+        assert {h.split("who=")[1].split("&")[0] for h in hrefs} == {str(n)}, f"recording {n} has only its own pages"
+
+
+async def test_tabs_and_popups_same_cross_origin_and_blank(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="popups") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/popup.html")
+        await page.evaluate(f"document.body.dataset.other = {sites.other!r}")
+        popups = []
+        for button in ("#same", "#cross", "#blank", "#newtab"):
+            async with context.expect_page() as new_page:
+                await page.click(button)
+            popups.append(await new_page.value)
+        for popup in popups:
+            await popup.wait_for_load_state("domcontentloaded")
+        await asyncio.sleep(0.6)
+    await settle(telemetry)
+    recorded = streams(db_path, act.activity_id)
+    texts = [text_of(events) for events in recorded.values()]
+    assert len(recorded) == 5, "the opener and four new pages each have a stream"
+    assert all(starts_with_snapshot(events) for events in recorded.values())
+    assert any("cross-origin content" in t for t in texts), "cross-origin popup recorded"
+    assert any("written by opener" in t for t in texts), "script-written about:blank popup recorded"
+    hrefs = [h for events in recorded.values() for h in metas(events)]
+    assert any(h.endswith("/child.html?popup=same") for h in hrefs), "same-origin popup recorded"
+    assert any(h.endswith("/child.html?popup=tab") for h in hrefs), "target=_blank tab recorded"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Patchright 1.64's init-script route leaves cross-origin iframes on chrome-error:// "
+    "(any add_init_script/expose_binding does; see docs/architecture.md)",
+)
+async def test_same_and_cross_origin_iframes(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="frames") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/iframes.html")
+        await page.evaluate(f"document.getElementById('cross').src = {sites.other!r} + '/other.html'")
+        await page.frame_locator("#cross").locator("#other-text").wait_for()
+        await page.frame_locator("#same").locator("#child-input").fill("in the child")
+        await asyncio.sleep(0.5)
+    await settle(telemetry)
+    [events] = streams(db_path, act.activity_id).values()
+    text = text_of(events)
+    assert "same-origin child frame" in text
+    assert "cross-origin content" in text
+
+
+async def test_strict_csp_page_is_recorded(telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="csp") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/csp.html")
+        await page.wait_for_selector("text=script ran")
+        await page.evaluate("document.getElementById('csp-title').textContent = 'changed under CSP'")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    [events] = streams(db_path, act.activity_id).values()
+    assert starts_with_snapshot(events)
+    assert "Strict CSP page" in text_of(events) and "changed under CSP" in text_of(events)
+
+
+async def test_hostile_page_cannot_break_or_pollute_recordings(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    options = RecordingOptions(max_calls_per_s=50, max_calls_burst=100)
+    context = await browser.new_context()
+    recorder = await record_browser(context, options=options)
+    async with activity(name="hostile") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/flood.html")
+        await page.wait_for_selector("text=flood done", timeout=20_000)
+        # The flood only costs the flooding page its own events: another page of the same
+        # context, opened right after, is recorded in full.
+        calm = await context.new_page()
+        await calm.goto(f"{sites.main}/other.html?calm=1")
+        for _ in range(100):  # Patchright delivers the flood's calls one by one: let the backlog drain
+            await asyncio.sleep(0.2)
+            flushed(telemetry)
+            if "cross-origin content" in stored_text(db_path):
+                break
+    await settle(telemetry)
+    recorded = streams(db_path, act.activity_id)
+    text = "".join(text_of(events) for events in recorded.values())
+    assert "forged-token" not in text, "a URL the page sends is redacted like any other"
+    assert "cross-origin content" in text, "a calm page next to a flooding one is recorded"
+    assert recorder.rejected_payloads >= 8, "garbage, wrong versions, bad events, huge payloads are rejected"
+    [span] = rows(db_path, 'SELECT "SpanAttributes" FROM otel_traces WHERE "SpanId" = ?', [act.activity_id])
+    assert int(span["SpanAttributes"]["getgather.recording.dropped_events"]) > 1000, "the flood is rate limited"
+    raw = sum(r["raw_bytes"] for r in rows(db_path, "SELECT raw_bytes FROM recording_chunks"))
+    assert raw < 2_000_000, "stored bytes stay bounded"
+
+
+async def test_page_crash_and_close_keep_the_partial_recording(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="crashy") as act:
+        crashing = await context.new_page()
+        await crashing.goto(f"{sites.main}/other.html?tab=crash")
+        closing = await context.new_page()
+        await closing.goto(f"{sites.main}/child.html?tab=close")
+        await asyncio.sleep(0.3)
+        cdp = await context.new_cdp_session(crashing)
+        crashed = asyncio.get_running_loop().create_future()
+        crashing.on("crash", lambda _page: crashed.set_result(True))
+        crash = asyncio.ensure_future(cdp.send("Page.crash"))  # never answers: the page is gone
+        await asyncio.wait_for(crashed, 10)
+        crash.cancel()
+        await closing.close()
+    await settle(telemetry)
+    recorded = streams(db_path, act.activity_id)
+    assert len(recorded) == 2
+    assert any("cross-origin content" in text_of(e) for e in recorded.values()), "the crashed page's events are kept"
+    assert any("same-origin child frame" in text_of(e) for e in recorded.values()), "the closed page's events are kept"
+    [span] = rows(db_path, 'SELECT "Events.Name" FROM otel_traces WHERE "SpanId" = ?', [act.activity_id])
+    assert "browser.page.crashed" in span["Events.Name"] and "browser.page.closed" in span["Events.Name"]
+
+
+async def test_secrets_never_reach_storage(browser: Browser, sites: Sites, db_path: Path) -> None:
+    telemetry = getgather_otel.configure(
+        duckdb_path=db_path, recording=RecordingOptions(mask_text_patterns=("email", "card"))
+    )
+    try:
+        context = await browser.new_context()
+        await record_browser(context)
+        async with activity(name="secrets", brand_id="fixture"):
+            page = await context.new_page()
+            await login(page, sites.main)  # POST
+            await page.goto(f"{sites.main}/login-get.html")
+            await page.fill("#email", EMAIL)
+            await page.fill("#password", PASSWORD)
+            await page.click("#submit")  # GET: the password lands in the next URL
+            await page.wait_for_selector("#welcome")
+            await page.goto(f"{sites.main}/card.html#access_token={PASSWORD}")
+            await page.fill("#number", CARD)
+            await page.type("#cvc", CVC)
+            await page.fill("#note", f"my card is {CARD} and mail {EMAIL}")
+            await page.evaluate(f"document.getElementById('done').textContent = 'card {CARD} for {EMAIL}'")
+            await page.click("#save")
+            await page.goto(f"{sites.main}/login.html")
+            await asyncio.sleep(0.3)
+        await settle(telemetry)
+        await context.close()
+    finally:
+        telemetry.shutdown()
+
+    secrets = [PASSWORD, EMAIL, CARD, CARD.replace(" ", ""), "4111-2222-3333-4444", "blocked-from-recording"]
+    decompressed = stored_text(db_path)
+    assert "Welcome back" in decompressed and "Order #1" in decompressed, "the pages themselves were recorded"
+    spans = json.dumps(rows(db_path, "SELECT * FROM otel_traces"), default=str)
+    metadata = json.dumps(rows(db_path, "SELECT * EXCLUDE (data) FROM recording_chunks"), default=str)
+    whole_file = db_path.read_bytes()
+    for secret in secrets:
+        assert secret not in decompressed, f"{secret!r} in a recording"
+        assert secret not in spans and secret not in metadata, f"{secret!r} in spans or chunk metadata"
+        assert secret.encode() not in whole_file, f"{secret!r} in the DuckDB file"
+
+
+async def test_recording_failures_never_fail_the_browser(
+    telemetry: Telemetry, browser: Browser, sites: Sites, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from getgather_otel.recording import assets
+
+    monkeypatch.setattr(assets, "ASSETS_DIR", Path("/nonexistent"))
+    assets.load.cache_clear()
+    try:
+        context = await browser.new_context()
+        with pytest.raises(assets.MissingAssetError, match=re.escape(assets.BUILD_HINT)):
+            await record_browser(context)
+        async with activity(name="unrecorded"):
+            page = await context.new_page()
+            await page.goto(f"{sites.main}/other.html")
+            assert await page.text_content("#other-text") == "cross-origin content"
+    finally:
+        monkeypatch.undo()
+        assets.load.cache_clear()
+
+
+async def test_attaching_twice_is_a_no_op(telemetry: Telemetry, browser: Browser) -> None:
+    context: BrowserContext = await browser.new_context()
+    first = await record_browser(context)
+    assert await record_browser(context) is first
+    await context.close()
