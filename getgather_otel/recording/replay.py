@@ -215,6 +215,8 @@ _TEMPLATE = """<!doctype html>
     }});
     var props = {{ events: pages[index].events, tags: tags, autoPlay: false, width: 1024, height: 576 }};
     current = new Player({{ target: target, props: props }});
+    // Show the first recorded frame right away instead of an empty stage until "play".
+    current.getReplayer().pause(0);
     window.replayer = current;
   }}
   pages.forEach(function (page, index) {{
