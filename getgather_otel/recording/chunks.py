@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import zstandard
 
+from getgather_otel.recording import rrweb_events
 from getgather_otel.store.buffered import BufferedTableWriter, WriteStats
 from getgather_otel.store.writer import DuckDBWriter
 
@@ -59,9 +60,10 @@ class Chunk:
 
     @property
     def starts_with_full_snapshot(self) -> bool:
-        # rrweb emits Meta (4) immediately before each FullSnapshot (2).
+        # rrweb emits Meta immediately before each FullSnapshot.
         types = [event["type"] for event in self.events[:2]]
-        return 2 in types and all(t in (2, 4) for t in types)
+        snapshot = (rrweb_events.META, rrweb_events.FULL_SNAPSHOT)
+        return rrweb_events.FULL_SNAPSHOT in types and all(t in snapshot for t in types)
 
 
 def _utc(ms: float) -> datetime:

@@ -15,15 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from getgather_otel import attributes as attr
+from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.urls import UrlRedactor
 
 MAX_DOC_ID_CHARS = 64
 MAX_EVENTS_PER_PAYLOAD = 10_000
-# rrweb event types: DomContentLoaded 0, Load 1, FullSnapshot 2, IncrementalSnapshot 3,
-# Meta 4, Custom 5, Plugin 6.
-EVENT_TYPES = frozenset(range(7))
-EVENT_META = 4
-EVENT_CUSTOM = 5
 # Page clocks may differ a little from ours, never by a day.
 MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000
 
@@ -69,7 +66,7 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
             if len(json.dumps(event)) > max_event_bytes:
                 raise PayloadRejectedError(f"an event exceeds {max_event_bytes} bytes")
     for event in events:
-        if event["type"] == EVENT_META:
+        if event["type"] == rrweb_events.META:
             event["data"]["href"] = urls.redact(event["data"].get("href", ""))
     return Payload(doc=doc, events=events, dropped_in_page=dropped, size=len(raw))
 
@@ -78,7 +75,7 @@ def _check_event(event: object, now_ms: float) -> None:
     if not isinstance(event, dict):
         raise PayloadRejectedError("an event is not an object")
     kind, timestamp, data = event.get("type"), event.get("timestamp"), event.get("data")
-    if not isinstance(kind, int) or isinstance(kind, bool) or kind not in EVENT_TYPES:
+    if not isinstance(kind, int) or isinstance(kind, bool) or kind not in rrweb_events.ALL_TYPES:
         raise PayloadRejectedError(f"unknown event type {kind!r}")
     if (
         not isinstance(timestamp, (int, float))
@@ -89,15 +86,15 @@ def _check_event(event: object, now_ms: float) -> None:
         raise PayloadRejectedError("an event has no plausible timestamp")
     if not isinstance(data, dict):
         raise PayloadRejectedError("an event has no data object")
-    if kind == EVENT_META and not isinstance(data.get("href", ""), str):
+    if kind == rrweb_events.META and not isinstance(data.get("href", ""), str):
         raise PayloadRejectedError("a Meta event's href is not a string")
-    if kind == EVENT_CUSTOM and not isinstance(data.get("tag"), str):
+    if kind == rrweb_events.CUSTOM and not isinstance(data.get("tag"), str):
         raise PayloadRejectedError("a custom event has no tag")
 
 
 def segment_marker(event: dict[str, Any]) -> int | None:
     """The segment number of a `getgather.segment` marker event, else None."""
-    if event["type"] != EVENT_CUSTOM or event["data"].get("tag") != "getgather.segment":
+    if event["type"] != rrweb_events.CUSTOM or event["data"].get("tag") != attr.TAG_SEGMENT:
         return None
     payload = event["data"].get("payload")
     segment = payload.get("segment") if isinstance(payload, dict) else None

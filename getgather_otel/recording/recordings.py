@@ -22,11 +22,8 @@ from opentelemetry.util.types import AttributeValue
 from getgather_otel import activities
 from getgather_otel import attributes as attr
 from getgather_otel.activities import Activity
+from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunks import Chunk, ChunkSink
-
-EVENT_FULL_SNAPSHOT = 2
-EVENT_META = 4
-EVENT_CUSTOM = 5
 
 _sink: ChunkSink | None = None
 _unsinkable_chunks = 0
@@ -49,7 +46,7 @@ def _submit(chunk: Chunk) -> None:
 
 def custom_event(tag: str, payload: dict[str, Any]) -> dict[str, Any]:
     """An rrweb custom event (type 5) stamped now, on the same clock as the page's `Date.now()`."""
-    return {"type": EVENT_CUSTOM, "timestamp": int(time.time() * 1000), "data": {"tag": tag, "payload": payload}}
+    return {"type": rrweb_events.CUSTOM, "timestamp": int(time.time() * 1000), "data": {"tag": tag, "payload": payload}}
 
 
 class PageStream:
@@ -88,7 +85,7 @@ class PageStream:
         with self._lock:
             was_empty = not self._events
             for event in events:
-                if event["type"] == EVENT_FULL_SNAPSHOT:
+                if event["type"] == rrweb_events.FULL_SNAPSHOT:
                     self._cut_before_snapshot_locked()
                 self._events.append(event)
                 self._chunk_bytes += per_event
@@ -110,10 +107,10 @@ class PageStream:
 
     def _cut_before_snapshot_locked(self) -> None:
         # Only our own markers so far (a stream's start): they belong with the snapshot.
-        if all(event["type"] == EVENT_CUSTOM for event in self._events):
+        if all(event["type"] == rrweb_events.CUSTOM for event in self._events):
             return
         # rrweb emits Meta right before FullSnapshot: the Meta starts the new chunk with it.
-        if self._events[-1]["type"] == EVENT_META:
+        if self._events[-1]["type"] == rrweb_events.META:
             meta = self._events.pop()
             self._cut_locked()
             self._events.append(meta)

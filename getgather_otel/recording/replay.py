@@ -17,12 +17,8 @@ from typing import Any
 import duckdb
 
 from getgather_otel import attributes as attr
-from getgather_otel.recording import assets
+from getgather_otel.recording import assets, rrweb_events
 from getgather_otel.recording.chunks import decode
-
-EVENT_FULL_SNAPSHOT = 2
-EVENT_META = 4
-EVENT_CUSTOM = 5
 
 # Span events shown on the replay timeline, and their marker colours.
 MARKER_TAGS: dict[str, str] = {
@@ -125,7 +121,11 @@ def span_event_markers(conn: duckdb.DuckDBPyConnection, span_id: str) -> list[di
             if name in MARKER_TAGS:
                 payload = {"span": span[2], **{str(k): str(v) for k, v in (attributes or {}).items()}}
                 markers.append(
-                    {"type": EVENT_CUSTOM, "timestamp": _ms(timestamp), "data": {"tag": name, "payload": payload}}
+                    {
+                        "type": rrweb_events.CUSTOM,
+                        "timestamp": _ms(timestamp),
+                        "data": {"tag": name, "payload": payload},
+                    }
                 )
     return markers
 
@@ -137,15 +137,17 @@ def playable(events: list[dict[str, Any]], markers: list[dict[str, Any]]) -> lis
     first snapshot; rrweb-player needs the snapshot first.
     """
     ordered = sorted(events, key=lambda event: event["timestamp"])
-    first_snapshot = next((i for i, event in enumerate(ordered) if event["type"] == EVENT_FULL_SNAPSHOT), None)
+    first_snapshot = next((i for i, event in enumerate(ordered) if event["type"] == rrweb_events.FULL_SNAPSHOT), None)
     if first_snapshot is None:
         return []
     start = (
-        first_snapshot - 1 if first_snapshot and ordered[first_snapshot - 1]["type"] == EVENT_META else first_snapshot
+        first_snapshot - 1
+        if first_snapshot and ordered[first_snapshot - 1]["type"] == rrweb_events.META
+        else first_snapshot
     )
     head, body = ordered[:start], ordered[start:]
     begin, end = body[0]["timestamp"], body[-1]["timestamp"]
-    moved = [dict(event, timestamp=begin) for event in head if event["type"] == EVENT_CUSTOM]
+    moved = [dict(event, timestamp=begin) for event in head if event["type"] == rrweb_events.CUSTOM]
     inside = [dict(marker, timestamp=min(max(marker["timestamp"], begin), end)) for marker in markers]
     return body[:2] + sorted(moved + body[2:] + inside, key=lambda event: event["timestamp"])
 

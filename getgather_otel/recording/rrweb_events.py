@@ -1,0 +1,12 @@
+"""rrweb's event type numbers (`EventType` in rrweb's types), named once for every module that reads events."""
+
+from typing import Final
+
+DOM_CONTENT_LOADED: Final = 0
+LOAD: Final = 1
+FULL_SNAPSHOT: Final = 2
+INCREMENTAL_SNAPSHOT: Final = 3
+META: Final = 4
+CUSTOM: Final = 5
+PLUGIN: Final = 6
+ALL_TYPES: Final = frozenset(range(7))
