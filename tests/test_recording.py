@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from patchright.async_api import Browser, BrowserContext, Page, Playwright
 
 import getgather_otel
 from getgather_otel import activity, record_browser
+from getgather_otel.cli import main as cli_main
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.site import order_titles
 from getgather_otel.recording.options import RecordingOptions
@@ -26,6 +28,7 @@ EMAIL = "ada.lovelace@example.com"
 PASSWORD = "Tr0ub4dor&3-very-secret"
 CARD = "4242 4242 4242 4242"
 CVC = "987"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 def streams(db: Path, activity_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -59,6 +62,14 @@ async def login(page: Page, origin: str) -> None:
     await page.fill("#password", PASSWORD)
     await page.click("#submit")
     await page.wait_for_selector("#orders")
+
+
+async def until_true(page: Page, expression: str, timeout_s: float = 10) -> None:
+    """Poll `expression` in the page's main world (Patchright's wait_for_function runs in an isolated one)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await page.evaluate(expression, isolated_context=False):
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {expression}"
+        await asyncio.sleep(0.05)
 
 
 async def settle(telemetry: Telemetry, seconds: float = 0.3) -> None:
@@ -368,3 +379,48 @@ async def test_attaching_twice_is_a_no_op(telemetry: Telemetry, browser: Browser
     first = await record_browser(context)
     assert await record_browser(context) is first
     await context.close()
+
+
+async def test_replay_page_plays_the_recording_offline(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    async with activity(name="read_orders", brand_id="fixture", kind="tool") as act:
+        page = await context.new_page()
+        await login(page, sites.main)
+        await page.click("#next")
+        await page.wait_for_selector("text=page 2 of 3")
+    await settle(telemetry)
+    await context.close()
+
+    output = tmp_path / "replay.html"
+    out = io.StringIO()
+    assert cli_main(["replay", act.activity_id[:8], "--db", str(db_path), "-o", str(output)], out=out) == 0
+    assert "1 page(s)" in out.getvalue()
+
+    viewer = await (await browser.new_context()).new_page()
+    requested: list[str] = []
+    viewer.on("request", lambda request: requested.append(request.url))
+    await viewer.goto(output.as_uri())
+    stage = "window.replayer.getReplayer().iframe.contentDocument"
+    await until_true(viewer, f"() => {stage}.querySelector('#email') !== null")
+    first_frame = await viewer.evaluate(f"() => {stage}.body.innerText", isolated_context=False)
+    assert first_frame.startswith("Sign in"), "the replay opens on the first real page, not about:blank"
+    markers = await viewer.evaluate(
+        "() => Array.from(document.querySelectorAll('.rr-progress div[title]'), d => d.title)", isolated_context=False
+    )
+    assert {"browser.navigation", "browser.action", "getgather.activity.start"} <= set(markers)
+
+    await viewer.evaluate(
+        "() => { const r = window.replayer.getReplayer(); r.pause(r.getMetaData().totalTime); }", isolated_context=False
+    )
+    await until_true(viewer, f"() => /page 2 of 3/.test({stage}.body.innerText)")
+    last_frame = await viewer.evaluate(f"() => {stage}.body.innerText", isolated_context=False)
+    assert order_titles(2)[0] in last_frame and PASSWORD not in last_frame
+    sandbox = await viewer.evaluate(
+        "() => window.replayer.getReplayer().iframe.getAttribute('sandbox')", isolated_context=False
+    )
+    assert "allow-scripts" not in sandbox, "recorded pages' scripts never run in the replay"
+    assert [url for url in requested if not url.startswith(("file:", "data:", "blob:"))] == [], "works offline"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await viewer.screenshot(path=str(ARTIFACTS / "replay.png"))

@@ -137,9 +137,11 @@ def playable(events: list[dict[str, Any]], markers: list[dict[str, Any]]) -> lis
     first snapshot; rrweb-player needs the snapshot first.
     """
     ordered = sorted(events, key=lambda event: event["timestamp"])
-    first_snapshot = next((i for i, event in enumerate(ordered) if event["type"] == rrweb_events.FULL_SNAPSHOT), None)
-    if first_snapshot is None:
+    snapshots = [i for i, event in enumerate(ordered) if event["type"] == rrweb_events.FULL_SNAPSHOT]
+    if not snapshots:
         return []
+    # A new tab's first document is the empty about:blank it starts as; start where the page is.
+    first_snapshot = next((i for i in snapshots if not _is_blank_document(ordered, i)), snapshots[0])
     start = (
         first_snapshot - 1
         if first_snapshot and ordered[first_snapshot - 1]["type"] == rrweb_events.META
@@ -150,6 +152,12 @@ def playable(events: list[dict[str, Any]], markers: list[dict[str, Any]]) -> lis
     moved = [dict(event, timestamp=begin) for event in head if event["type"] == rrweb_events.CUSTOM]
     inside = [dict(marker, timestamp=min(max(marker["timestamp"], begin), end)) for marker in markers]
     return body[:2] + sorted(moved + body[2:] + inside, key=lambda event: event["timestamp"])
+
+
+def _is_blank_document(ordered: list[dict[str, Any]], snapshot: int) -> bool:
+    """Whether the full snapshot at `snapshot` belongs to an about:blank document (per its Meta event)."""
+    meta = ordered[snapshot - 1] if snapshot else None
+    return bool(meta and meta["type"] == rrweb_events.META and meta["data"].get("href") == "about:blank")
 
 
 def _script_json(value: Any) -> str:
