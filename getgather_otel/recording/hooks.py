@@ -2,7 +2,8 @@
 
 Two hooks, installed once per library (patchright and/or playwright, whichever is imported):
 
-- Every protocol call goes through `Channel.send`. Wrapping it tells us, in the caller's
+- Every protocol call goes through one `Channel` method (`send` in Patchright and
+  Playwright <= 1.64, `_call` in Playwright >= 1.65). Wrapping it tells us, in the caller's
   own task, that the current activity is using a browser context (any page, frame,
   locator or handle of it): that is how a context reused by successive activities is
   attributed to each in turn, whatever API the tool code calls. It costs a ContextVar
@@ -51,29 +52,75 @@ def _recorder_above(owner: Any) -> ContextRecorder | None:
     return None
 
 
-def _wrap_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+async def _follow_use(channel: Any, method: str, params: Any) -> None:
+    """Tell the recorder of the context above `channel` that the current activity is using it."""
+    activity = current_activity()
+    if activity is None or in_internal_call():
+        return
+    recorder = _recorder_above(channel._object)
+    if recorder is None:
+        return
+    try:
+        await recorder.on_use(activity, method, params)
+    except Exception:
+        logger.exception("browser recording could not follow a %s call; the call proceeds", method)
+
+
+def _wrap_async_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Patchright and Playwright <= 1.64: `async Channel.send(method, timeout, params, ...)`."""
+
     @functools.wraps(original)
     async def send(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        activity = current_activity()
-        if activity is not None and not in_internal_call():
-            recorder = _recorder_above(self._object)
-            if recorder is not None:
-                params = args[1] if len(args) > 1 else kwargs.get("params")
-                try:
-                    await recorder.on_use(activity, method, params)
-                except Exception:
-                    logger.exception("browser recording could not follow a %s call; the call proceeds", method)
+        await _follow_use(self, method, args[1] if len(args) > 1 else kwargs.get("params"))
         return await original(self, method, *args, **kwargs)
 
     setattr(send, _HOOKED, True)
     return send
 
 
+def _wrap_sync_call(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Playwright >= 1.65: `Channel._call(method, params, ...)` sends at once and returns an awaitable.
+
+    Outside activities (and for contexts without a recorder) the call is passed through
+    untouched; inside, the message goes out once the claim is done, so a checkpoint
+    snapshot is taken before the action it belongs to.
+    """
+
+    @functools.wraps(original)
+    def call(self: Any, method: str, params: Any, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+        if current_activity() is None or in_internal_call() or _recorder_above(self._object) is None:
+            return original(self, method, params, *args, **kwargs)
+
+        async def claimed_then_sent() -> Any:
+            await _follow_use(self, method, params)
+            return await original(self, method, params, *args, **kwargs)
+
+        return claimed_then_sent()
+
+    setattr(call, _HOOKED, True)
+    return call
+
+
+# Where each client layout funnels every protocol call: (module, method, wrapper).
+_CHANNEL_HOOKS = (
+    ("_impl._connection", "send", _wrap_async_send),
+    ("_impl.channel_owner", "_call", _wrap_sync_call),
+)
+
+
 def _hook_channel(library: str) -> None:
-    connection = importlib.import_module(f"{library}._impl._connection")
-    channel = connection.Channel
-    if not getattr(channel.send, _HOOKED, False):
-        channel.send = _wrap_send(channel.send)
+    for module_name, method, wrap in _CHANNEL_HOOKS:
+        try:
+            channel = importlib.import_module(f"{library}.{module_name}").Channel
+        except (ImportError, AttributeError):
+            continue
+        original = getattr(channel, method, None)
+        if original is None:
+            continue
+        if not getattr(original, _HOOKED, False):
+            setattr(channel, method, wrap(original))
+        return
+    raise RuntimeError(f"unsupported {library} version: no Channel to follow protocol calls through")
 
 
 def _library_of(obj: Any) -> str | None:
@@ -131,7 +178,11 @@ def install_auto_recording() -> list[str]:
             api = importlib.import_module(f"{library}.async_api")
         except ImportError:
             continue
-        _hook_channel(library)
+        try:
+            _hook_channel(library)
+        except RuntimeError:
+            logger.exception("browser contexts of %s will not be recorded automatically", library)
+            continue
         for cls, method, returns_page in (
             (api.Browser, "new_context", False),
             (api.Browser, "new_page", True),

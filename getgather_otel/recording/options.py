@@ -77,5 +77,8 @@ class RecordingOptions:
                 "maxPayloadChars": min(self.max_payload_bytes, 4 * 1024 * 1024),
                 "maxQueuedChars": self.max_payload_bytes,
                 "segment": segment,
+                "handoverKey": self.guard + ".handover",
+                "handoverMaxAgeMs": 10_000,
+                "maxHandoverChars": 2 * 1024 * 1024,
             }
         )

@@ -14,6 +14,11 @@
 //   events wait in a bounded queue and sending is retried.
 // - One recorder per document, keyed on the document (a same-origin popup can reuse its
 //   about:blank window, and Python may inject again as a fallback).
+// - Hand-over: a document that ends (pagehide) with events still queued, because the
+//   binding never appeared or a batch was waiting, leaves them in sessionStorage, which
+//   belongs to this tab and origin; the tab's next document of the same origin sends them
+//   first, under their own document id. A hand-over older than `handoverMaxAgeMs` is
+//   dropped unread rather than attributed to whatever activity comes later.
 "use strict";
 const GUARD = Symbol.for(config.guard);
 if (document[GUARD]) return;
@@ -73,6 +78,7 @@ if (window.top !== window) {
 }
 
 const doc = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+// Items: {doc, json, chars}; a batch only ever holds one document's events.
 const queue = [];
 let queuedChars = 0;
 let droppedEvents = 0;
@@ -108,8 +114,13 @@ function flush() {
   }
   while (queue.length) {
     const batch = [];
+    const batchDoc = queue[0].doc;
     let chars = 0;
-    while (queue.length && (batch.length === 0 || chars + queue[0].chars <= config.maxPayloadChars)) {
+    while (
+      queue.length &&
+      queue[0].doc === batchDoc &&
+      (batch.length === 0 || chars + queue[0].chars <= config.maxPayloadChars)
+    ) {
       const item = queue.shift();
       chars += item.chars;
       batch.push(item.json);
@@ -117,7 +128,7 @@ function flush() {
     queuedChars -= chars;
     const dropped = droppedEvents;
     droppedEvents = 0;
-    const payload = '{"v":1,"doc":"' + doc + '","dropped":' + dropped + ',"events":[' + batch.join(",") + "]}";
+    const payload = '{"v":1,"doc":"' + batchDoc + '","dropped":' + dropped + ',"events":[' + batch.join(",") + "]}";
     try {
       const pending = send(payload);
       if (pending && typeof pending.catch === "function") pending.catch(() => {});
@@ -152,7 +163,7 @@ function enqueue(event) {
     droppedEvents++;
     return;
   }
-  queue.push({ json, chars: json.length });
+  queue.push({ doc, json, chars: json.length });
   queuedChars += json.length;
   schedule(urgent(event));
 }
@@ -191,5 +202,71 @@ try {
 } catch (error) {
   enqueue({ type: EVENT_CUSTOM, timestamp: Date.now(), data: { tag: "getgather.error", payload: { message: String(error) } } });
 }
-addEventListener("pagehide", flush, { capture: true });
-addEventListener("visibilitychange", flush, { capture: true });
+function storage() {
+  try {
+    return window.sessionStorage;
+  } catch (error) {
+    return null; // sandboxed or opaque-origin documents have none
+  }
+}
+
+// The events of this tab's previous same-origin document that never left it, sent first.
+function takeHandover() {
+  const store = storage();
+  if (!store) return;
+  let saved = null;
+  try {
+    saved = JSON.parse(store.getItem(config.handoverKey) || "null");
+    store.removeItem(config.handoverKey);
+  } catch (error) {
+    return;
+  }
+  if (!saved || typeof saved.savedAt !== "number" || !Array.isArray(saved.items)) return;
+  if (Date.now() - saved.savedAt > config.handoverMaxAgeMs) return;
+  const items = saved.items.filter((item) => item && typeof item.doc === "string" && typeof item.json === "string");
+  // Older than anything this document queued: in front.
+  queue.unshift(...items.map((item) => ({ doc: item.doc, json: item.json, chars: item.json.length })));
+  for (const item of items) queuedChars += item.json.length;
+  droppedEvents += Number(saved.dropped) || 0;
+  if (items.length) schedule(true);
+}
+
+// Calls to the binding made while the document unloads never arrive: hand the queue over.
+function handOver() {
+  if (timer !== null) {
+    clearTimeout(timer);
+    timer = null;
+  }
+  const store = storage();
+  if (!queue.length || !store) {
+    flush();
+    return;
+  }
+  // A document that ends before its first snapshot has nothing replayable to hand over.
+  if (!started) {
+    const older = queue.filter((item) => item.doc !== doc);
+    queue.length = 0;
+    queue.push(...older);
+  }
+  const items = [];
+  let chars = 0;
+  while (queue.length && chars + queue[0].chars <= config.maxHandoverChars) {
+    const item = queue.shift();
+    chars += item.chars;
+    items.push({ doc: item.doc, json: item.json });
+  }
+  const saved = { savedAt: Date.now(), items, dropped: droppedEvents + queue.length };
+  queue.length = 0;
+  queuedChars = 0;
+  droppedEvents = 0;
+  try {
+    store.setItem(config.handoverKey, JSON.stringify(saved));
+  } catch (error) {
+    /* over the storage quota: these events are lost, as they would have been anyway */
+  }
+}
+
+takeHandover();
+addEventListener("pagehide", handOver, { capture: true });
+// Back from the back/forward cache: the document lives again and takes back what it left.
+addEventListener("pageshow", (event) => event.persisted && takeHandover(), { capture: true });
