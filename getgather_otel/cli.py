@@ -132,20 +132,24 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
-    from getgather_otel.recording.replay import load_streams, render_html, span_event_markers
+    from getgather_otel.recording.replay import latest_recorded_activity, replay_page
 
     with open_for_reading(args.db, args.wait) as conn:
-        owner, pages = load_streams(conn, args.activity_id)
-        markers = span_event_markers(conn, owner)
-        name = conn.execute("SELECT name, brand_id FROM activities WHERE activity_id = ?", [owner]).fetchone()
-    title = f"Replay of {name[0]} ({name[1] or 'no brand'}), activity {owner}" if name else f"Replay of {owner}"
-    page = render_html(title, pages, markers)
+        activity_id = args.activity_id
+        if activity_id == "latest":
+            activity_id = latest_recorded_activity(conn)
+            if activity_id is None:
+                raise CliError(f"no activity in {args.db} has a browser recording")
+        page, pages = replay_page(conn, activity_id)
     try:
         args.output.write_text(page, encoding="utf-8")
     except OSError as error:
         raise CliError(f"cannot write {args.output}: {error.strerror or error}") from error
     events = sum(len(p.events) for p in pages)
-    out.write(f"wrote {args.output}: {len(pages)} page(s), {events} events; open it in a browser (works offline)\n")
+    out.write(
+        f"wrote {args.output}: activity {activity_id}, {len(pages)} page(s), {events} events; "
+        f"open {args.output.resolve().as_uri()} in a browser (works offline)\n"
+    )
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
@@ -167,9 +171,15 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
         out,
     )
     cmd_stats(argparse.Namespace(db=args.db, wait=args.wait, since=None, format="table"), out)
+    out.write("\nthe latest browser tool call, as a replay:\n")
+    try:
+        cmd_replay(argparse.Namespace(db=args.db, wait=args.wait, activity_id="latest", output=args.replay), out)
+    except CliError as error:
+        out.write(f"no replay: {error}\n")
     out.write(
         '\nTry: getgather-otel sql "SELECT brand_id, name, status, error FROM activities '
         f'ORDER BY start_time DESC LIMIT 10" --db {args.db}\n'
+        f"     getgather-otel replay ACTIVITY_ID -o replay.html --db {args.db}\n"
     )
 
 
@@ -212,11 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("replay", parents=[common], help="write a self-contained HTML replay of an activity")
-    p.add_argument("activity_id", help="the activity id (or its first 6+ characters)")
+    p.add_argument("activity_id", help="the activity id (or its first 6+ characters), or 'latest'")
     p.add_argument("-o", "--output", type=Path, default=Path("replay.html"), help="HTML file (default: %(default)s)")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("demo", parents=[common], help="run the demo server and show what it stored")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        default=Path("getgather-otel-replay.html"),
+        help="where to write the replay of the latest browser tool call (default: %(default)s)",
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 

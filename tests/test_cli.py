@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from getgather_otel.cli import main
+from getgather_otel.demo.shop import DEMO_PASSWORD
 from tests.test_store import HELPERS, lock_held_by_other_process
 
 
@@ -27,8 +28,9 @@ def run_cli(*argv: str) -> tuple[int, str]:
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The database a newcomer's `getgather-otel demo` produces, made by the real command."""
     db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    replay = db.with_name("replay.html")
     done = subprocess.run(
-        [sys.executable, "-m", "getgather_otel.cli", "demo", "--db", str(db)],
+        [sys.executable, "-m", "getgather_otel.cli", "demo", "--db", str(db), "--replay", str(replay)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -36,7 +38,30 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stderr
     assert "latest activities" in done.stdout and "by brand" in done.stdout
     assert "netflix_get_history" in done.stdout and "TimeoutError" in done.stdout
+    assert f"wrote {replay}" in done.stdout and "Your orders" in replay.read_text()
     return db
+
+
+def test_demo_browser_tools_are_recorded(demo_db: Path) -> None:
+    code, text = run_cli(
+        "sql",
+        "SELECT name, status, has_recording FROM activities WHERE brand_id = 'shop' ORDER BY name",
+        "--db",
+        str(demo_db),
+        "--format",
+        "json",
+    )
+    assert code == 0
+    shop = json.loads(text)
+    assert [(a["name"], a["status"], a["has_recording"]) for a in shop] == [
+        ("shop_get_first_order", "ok", True),
+        ("shop_get_first_order", "ok", True),
+        ("shop_get_orders", "ok", True),
+        ("shop_get_orders", "ok", True),
+    ], "one persistent context, four tool calls, four recordings"
+    code, text = run_cli("sql", "SELECT count(DISTINCT recording_id) AS n FROM recording_chunks", "--db", str(demo_db))
+    assert code == 0 and text.splitlines()[2] == "4"
+    assert DEMO_PASSWORD.encode() not in demo_db.read_bytes()
 
 
 def test_sql_formats(demo_db: Path) -> None:
@@ -50,7 +75,7 @@ def test_sql_formats(demo_db: Path) -> None:
     )
     assert code == 0 and json.loads(text) == [{"name": "login", "brand_id": "netflix"}]
     code, text = run_cli("sql", "SELECT count(*) AS n FROM activities", "--db", str(demo_db), "--format", "csv")
-    assert code == 0 and text.splitlines() == ["n", "12"]
+    assert code == 0 and text.splitlines() == ["n", "16"], "5 tools and a nested login, twice; 4 shop calls"
     code, text = run_cli("sql", "SELECT * FROM activities ORDER BY start_time DESC LIMIT 10", "--db", str(demo_db))
     assert code == 0 and "(10 rows)" in text and "has_recording" in text
 

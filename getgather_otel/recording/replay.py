@@ -160,6 +160,23 @@ def _is_blank_document(ordered: list[dict[str, Any]], snapshot: int) -> bool:
     return bool(meta and meta["type"] == rrweb_events.META and meta["data"].get("href") == "about:blank")
 
 
+def replay_page(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple[str, list[PageRecording]]:
+    """The replay HTML of an activity's recording (or its recorded ancestor's), and the pages in it."""
+    owner, pages = load_streams(conn, activity_id)
+    markers = span_event_markers(conn, owner)
+    name = conn.execute("SELECT name, brand_id FROM activities WHERE activity_id = ?", [owner]).fetchone()
+    title = f"Replay of {name[0]} ({name[1] or 'no brand'}), activity {owner}" if name else f"Replay of {owner}"
+    return render_html(title, pages, markers), pages
+
+
+def latest_recorded_activity(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """The id of the most recent activity that has a browser recording, if any."""
+    row = conn.execute(
+        "SELECT activity_id FROM activities WHERE has_recording ORDER BY start_time DESC LIMIT 1"
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
 def _script_json(value: Any) -> str:
     """JSON safe to inline in a <script> element (no `</script>`, no HTML comment openers)."""
     return (
