@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from fastmcp import Client, FastMCP
 from patchright.async_api import Error as PlaywrightError
@@ -46,7 +46,7 @@ async def _browser_or_none(origin: str, out: TextIO) -> AsyncIterator[ShopBrowse
         yield browser
 
 
-async def _call_all(client: Client, calls: tuple[tuple[str, dict[str, object]], ...]) -> int:
+async def _call_all(client: Client[Any], calls: tuple[tuple[str, dict[str, object]], ...]) -> int:
     for name, arguments in calls:
         await client.call_tool(name, arguments, raise_on_error=False)
     return len(calls)
