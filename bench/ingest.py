@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from opentelemetry.sdk.trace import ReadableSpan
 
 from bench.spans import make_spans
 from getgather_otel.store.arrow_spans import spans_to_arrow
@@ -24,7 +25,7 @@ from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.schema import migrate
 
 
-def measure_exporter(spans: list, batch: int, path: Path) -> float:
+def measure_exporter(spans: list[ReadableSpan], batch: int, path: Path) -> float:
     exporter = DuckDBSpanExporter(path)
     exporter.export(spans[:1])
     exporter.force_flush()
@@ -39,7 +40,7 @@ def measure_exporter(spans: list, batch: int, path: Path) -> float:
     return len(body) / elapsed
 
 
-def measure_limit(spans: list, path: Path) -> float:
+def measure_limit(spans: list[ReadableSpan], path: Path) -> float:
     ready = spans_to_arrow(spans)
     conn = duckdb.connect(str(path))
     migrate(conn)
@@ -60,7 +61,7 @@ def _python_value(value: object) -> object:
     return value
 
 
-def measure_naive(spans: list, path: Path) -> float:
+def measure_naive(spans: list[ReadableSpan], path: Path) -> float:
     table = spans_to_arrow(spans)
     as_rows = [tuple(_python_value(v) for v in r.values()) for r in table.to_pylist()]
     conn = duckdb.connect(str(path))

@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from fastmcp import Client, FastMCP
 
@@ -34,7 +35,7 @@ def build(instrumented: bool) -> FastMCP:
     return server
 
 
-async def round_ms(client: Client, calls: int) -> float:
+async def round_ms(client: Client[Any], calls: int) -> float:
     started = time.perf_counter()
     for _ in range(calls):
         await client.call_tool("netflix_get_history", {"limit": 2})

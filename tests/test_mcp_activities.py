@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastmcp import Client, FastMCP
 from fastmcp.exceptions import ToolError
+from opentelemetry.sdk.metrics.export import Histogram
 
 import getgather_otel
 from getgather_otel import activity, current_activity, instrument_mcp
@@ -282,12 +283,15 @@ async def test_duration_histograms_are_recorded(db_path: Path) -> None:
     metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
     mcp_metric = metrics["mcp.server.operation.duration"]
     assert mcp_metric.unit == "s"
+    assert isinstance(mcp_metric.data, Histogram)
     points = list(mcp_metric.data.data_points)
     assert sum(p.count for p in points) == len(DEMO_CALLS)
     assert list(points[0].explicit_bounds) == [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]
-    failed = {p.attributes["gen_ai.tool.name"]: p.attributes.get("error.type") for p in points}
+    failed = {(p.attributes or {})["gen_ai.tool.name"]: (p.attributes or {}).get("error.type") for p in points}
     assert failed["goodreads_get_shelf"] == "TimeoutError" and failed["list_brands"] is None
-    brands = {p.attributes["getgather.brand.id"] for p in metrics["getgather.activity.duration"].data.data_points}
+    brands = {
+        (p.attributes or {})["getgather.brand.id"] for p in metrics["getgather.activity.duration"].data.data_points
+    }
     assert brands == {"", "netflix", "amazon", "goodreads"}
 
 

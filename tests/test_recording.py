@@ -43,7 +43,7 @@ def stored_text(db: Path) -> str:
     return "".join(zstandard.ZstdDecompressor().decompress(d).decode() for d in data)
 
 
-def text_of(events: list[dict[str, Any]]) -> str:
+def text_of(events: Any) -> str:
     return json.dumps(events, ensure_ascii=False)
 
 
@@ -70,6 +70,17 @@ async def until_true(page: Page, expression: str, timeout_s: float = 10) -> None
     while not await page.evaluate(expression, isolated_context=False):
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {expression}"
         await asyncio.sleep(0.05)
+
+
+async def until_recorded(telemetry: Telemetry, db: Path, activity_id: str, text: str, timeout_s: float = 10) -> None:
+    """Wait for `text` to be stored in the activity's recording (late events within the grace period)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        await settle(telemetry, 0.1)
+        recorded = streams(db, activity_id) if rows(db, "SELECT 1 FROM recording_chunks LIMIT 1") else {}
+        if text in text_of(list(recorded.values())):
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{text!r} never reached the recording"
 
 
 async def settle(telemetry: Telemetry, seconds: float = 0.3) -> None:
@@ -411,7 +422,7 @@ async def test_replay_page_plays_the_recording_offline(
         await login(page, sites.main)
         await page.click("#next")
         await page.wait_for_selector("text=page 2 of 3")
-    await settle(telemetry)
+    await until_recorded(telemetry, db_path, act.activity_id, order_titles(2)[0])
     await context.close()
 
     output = tmp_path / "replay.html"

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from getgather_otel import activity, record_browser
 from getgather_otel.demo.browser import launch_options
@@ -19,19 +20,17 @@ from getgather_otel.telemetry import Telemetry
 from tests.conftest import Sites, rows
 from tests.test_recording import PASSWORD, login, metas, settle, starts_with_snapshot, stored_text, streams, text_of
 
-async_api = pytest.importorskip("playwright.async_api", reason="plain Playwright is a dev dependency")
-
 
 @pytest.fixture
-async def pw_browser() -> AsyncIterator[async_api.Browser]:
-    async with async_api.async_playwright() as playwright:
+async def pw_browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(**launch_options())
         yield browser
         await browser.close()
 
 
 async def test_playwright_context_records_navigation_iframes_and_popups(
-    telemetry: Telemetry, pw_browser: async_api.Browser, sites: Sites, db_path: Path
+    telemetry: Telemetry, pw_browser: Browser, sites: Sites, db_path: Path
 ) -> None:
     context = await pw_browser.new_context()  # recorded by configure(record_browsers=True), no call needed
     async with activity(name="read_orders", brand_id="fixture", kind="tool") as act:
@@ -53,7 +52,8 @@ async def test_playwright_context_records_navigation_iframes_and_popups(
 
     recorded = streams(db_path, act.activity_id)
     assert len(recorded) == 2, "the tab and its cross-origin popup"
-    assert all(starts_with_snapshot(events) for events in recorded.values())
+    starts = {page: [(e["type"], e["data"].get("href")) for e in events[:3]] for page, events in recorded.items()}
+    assert all(starts_with_snapshot(events) for events in recorded.values()), starts
     main_events = max(recorded.values(), key=len)
     main_text = text_of(main_events)
     assert order_titles(2)[0] in main_text

@@ -3,8 +3,9 @@
 rrweb's recorder and rrweb-player come from the npm registry (versions pinned in
 `package.json` and `package-lock.json`); `build` copies the built files from
 `node_modules/` into `getgather_otel/recording/assets/`, which the wheel ships as package
-data. Nothing third-party is committed and nothing is fetched at run time, so a missing
-bundle is a clear error that says how to build it.
+data, applying the few upstream fixes in PATCHES that the pinned release lacks. Nothing
+third-party is committed and nothing is fetched at run time, so a missing bundle is a
+clear error that says how to build it.
 
     npm ci && python -m getgather_otel.recording.assets build
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ASSETS_DIR = Path(__file__).with_name("assets")
@@ -25,6 +27,37 @@ SOURCES: dict[str, str] = {
     "rrweb-player.css": "rrweb-player/dist/style.min.css",
 }
 BUILD_HINT = "npm ci && python -m getgather_otel.recording.assets build"
+
+
+@dataclass(frozen=True)
+class BundlePatch:
+    """A fix applied to a pinned bundle at build time, until the release that carries it upstream."""
+
+    asset: str
+    why: str
+    old: str
+    new: str
+
+
+PATCHES: tuple[BundlePatch, ...] = (
+    # rrweb 2.1.6 lists the Element *methods* querySelector/querySelectorAll among the
+    # accessors it checks for tampering, so every check fails and every document creates,
+    # attaches and removes a hidden iframe to fetch "untainted" prototypes: 12-20 ms of
+    # main-thread time per document, most of the recorder's cost on small pages
+    # (bench/recording.py). Upstream fix: rrweb-io/rrweb pull request 1802 (open).
+    BundlePatch(
+        asset="rrweb-record.js",
+        why="querySelector/querySelectorAll are methods, not accessors (rrweb PR 1802)",
+        old='Element:["shadowRoot","querySelector","querySelectorAll"]',
+        new='Element:["shadowRoot"]',
+    ),
+    BundlePatch(
+        asset="rrweb-record.js",
+        why="querySelector/querySelectorAll are methods, not accessors (rrweb PR 1802)",
+        old='Element:[],MutationObserver:["constructor"]',
+        new='Element:["querySelector","querySelectorAll"],MutationObserver:["constructor"]',
+    ),
+)
 
 
 class MissingAssetError(RuntimeError):
@@ -56,6 +89,25 @@ def strip_source_map(bundle: str) -> str:
     return "\n".join(line for line in bundle.splitlines() if not line.startswith("//# sourceMappingURL="))
 
 
+def apply_patches(name: str, bundle: str) -> str:
+    """`bundle` with this asset's PATCHES applied; each must match exactly once.
+
+    A patch that no longer matches means the pinned version changed: check whether the
+    new release carries the fix, then drop or update the patch.
+    """
+    for patch in PATCHES:
+        if patch.asset != name:
+            continue
+        found = bundle.count(patch.old)
+        if found != 1:
+            raise MissingAssetError(
+                f"cannot patch {name} ({patch.why}): expected the text once, found it {found} times; "
+                "the rrweb version changed, so review PATCHES in getgather_otel/recording/assets.py"
+            )
+        bundle = bundle.replace(patch.old, patch.new)
+    return bundle
+
+
 def build(node_modules: Path) -> list[Path]:
     """Copy the pinned npm bundles into the package; returns the files written."""
     missing = [src for src in SOURCES.values() if not (node_modules / src).is_file()]
@@ -65,7 +117,7 @@ def build(node_modules: Path) -> list[Path]:
     written = []
     for name, src in SOURCES.items():
         target = ASSETS_DIR / name
-        text = (node_modules / src).read_text(encoding="utf-8")
+        text = apply_patches(name, (node_modules / src).read_text(encoding="utf-8"))
         target.write_text(strip_source_map(text) if name.endswith(".js") else text, encoding="utf-8")
         written.append(target)
     load.cache_clear()

@@ -23,6 +23,8 @@
 const GUARD = Symbol.for(config.guard);
 if (document[GUARD]) return;
 
+const EVENT_DOM_CONTENT_LOADED = 0;
+const EVENT_LOAD = 1;
 const EVENT_FULL_SNAPSHOT = 2;
 const EVENT_INCREMENTAL = 3;
 const EVENT_META = 4;
@@ -192,6 +194,9 @@ try {
     Object.assign(
       {
         emit(event) {
+          // rrweb marks DOMContentLoaded/load with empty events that replay ignores; they
+          // would only stand in front of a document's Meta + FullSnapshot.
+          if (event.type === EVENT_DOM_CONTENT_LOADED || event.type === EVENT_LOAD) return;
           if (event.type === EVENT_FULL_SNAPSHOT || event.type === EVENT_META) started = true;
           enqueue(event);
         },

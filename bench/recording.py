@@ -1,0 +1,160 @@
+"""Browser recording costs: tool wall time, stored bytes, and in-page memory over a long recording.
+
+`overhead`: the demo's scripted browser tool (`demo.shop.read_orders`: navigate, fill,
+submit, read a list over 3 pages) on two persistent contexts of one Chromium, one
+recorded and one not, in interleaved rounds, each call inside an activity. Reports the
+ratio of median wall times, and the recording's raw rrweb JSON against stored bytes.
+
+`soak`: a page that never stops changing (bench/pages/soak.*) open for N minutes in a
+recorded and an unrecorded context side by side. Samples each page's JS heap after a
+forced GC (CDP `Runtime.getHeapUsage`) and reports bytes stored per minute.
+
+Run: .venv/bin/python -m bench.recording overhead [--rounds 15]
+     .venv/bin/python -m bench.recording soak [--minutes 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+from patchright.async_api import BrowserContext, Page, async_playwright
+
+import getgather_otel
+from getgather_otel import activity, record_browser
+from getgather_otel.demo.browser import launch_options
+from getgather_otel.demo.loopback import serve_asgi
+from getgather_otel.demo.shop import read_orders
+from getgather_otel.demo.site import brand_site
+from getgather_otel.telemetry import Telemetry
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+
+def chunk_bytes(db: Path) -> tuple[int, int, float]:
+    """(raw rrweb JSON bytes, stored bytes, seconds of recording covered) over all chunks."""
+    with duckdb.connect(str(db), read_only=True) as conn:
+        row = conn.execute(
+            "SELECT sum(raw_bytes), sum(stored_bytes), "
+            "sum(date_diff('millisecond', first_event_time, last_event_time)) / 1000.0 FROM recording_chunks"
+        ).fetchone()
+    assert row is not None
+    return int(row[0] or 0), int(row[1] or 0), float(row[2] or 0)
+
+
+async def timed_tool(context: BrowserContext, origin: str, name: str) -> float:
+    started = time.perf_counter()
+    async with activity(name=name, brand_id="shop", kind="tool"):
+        titles = await read_orders(context, origin)
+    elapsed = time.perf_counter() - started
+    assert len(titles) == 15, titles
+    return elapsed * 1000
+
+
+async def overhead(rounds: int, db: Path) -> None:
+    telemetry = getgather_otel.configure(service_name="bench", duckdb_path=db, record_browsers=False)
+    times: dict[bool, list[float]] = {False: [], True: []}
+    async with serve_asgi(brand_site()) as origin, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch_options())
+        contexts = {False: await browser.new_context(), True: await browser.new_context()}
+        await record_browser(contexts[True])
+        for recorded in (False, True):  # warm-up: first navigation, code caches
+            await timed_tool(contexts[recorded], origin, "warm_up")
+        for i in range(rounds):
+            for recorded in (False, True) if i % 2 == 0 else (True, False):
+                times[recorded].append(await timed_tool(contexts[recorded], origin, f"tool_{recorded}"))
+        await browser.close()
+    telemetry.shutdown()
+    base, rec = statistics.median(times[False]), statistics.median(times[True])
+    raw, stored, _ = chunk_bytes(db)
+    print(f"{rounds} interleaved rounds of read_orders (navigate, fill, submit, 3 list pages) on one Chromium")
+    print(f"without recording: {base:.1f} ms (median; min {min(times[False]):.1f})")
+    print(f"with recording:    {rec:.1f} ms (median; min {min(times[True]):.1f})")
+    print(f"ratio: {rec / base:.3f}x")
+    print(f"stored {stored:,} bytes for {raw:,} bytes of rrweb JSON: {raw / max(stored, 1):.1f}x smaller")
+
+
+async def heap_bytes(page: Page) -> int:
+    session = await page.context.new_cdp_session(page)
+    try:
+        await session.send("HeapProfiler.collectGarbage")
+        usage = await session.send("Runtime.getHeapUsage")
+        return int(usage["usedSize"])
+    finally:
+        await session.detach()
+
+
+async def soak(minutes: float, db: Path, telemetry: Telemetry) -> None:
+    async with serve_asgi(brand_site(PAGES)) as origin, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch_options())
+        plain_context, recorded_context = await browser.new_context(), await browser.new_context()
+        await record_browser(recorded_context)
+        async with activity(name="soak", brand_id="bench", kind="tool"):
+            recorded = await recorded_context.new_page()
+            plain = await plain_context.new_page()
+            for page in (recorded, plain):
+                await page.goto(origin + "/soak.html")
+            samples: list[tuple[float, int, int]] = []
+            started = time.monotonic()
+            step = 0
+            while (elapsed := time.monotonic() - started) < minutes * 60:
+                for page in (recorded, plain):  # a user's pointer: moves and a click now and then
+                    await page.mouse.move(100 + step % 400, 200 + (step * 7) % 300)
+                    if step % 10 == 0:
+                        await page.mouse.click(300, 120)
+                if step % 30 == 0:
+                    samples.append((elapsed, await heap_bytes(recorded), await heap_bytes(plain)))
+                    print(
+                        f"  {elapsed:6.0f} s  heap recorded {samples[-1][1] / 1e6:6.2f} MB"
+                        f"  unrecorded {samples[-1][2] / 1e6:6.2f} MB",
+                        flush=True,
+                    )
+                step += 1
+                await asyncio.sleep(1)
+            samples.append((time.monotonic() - started, await heap_bytes(recorded), await heap_bytes(plain)))
+        await browser.close()
+    telemetry.shutdown()
+    raw, stored, covered_s = chunk_bytes(db)
+    after_1min = next(s for s in samples if s[0] >= 55) if samples[-1][0] >= 55 else samples[0]
+    last = samples[-1]
+    print(f"soak: {last[0] / 60:.1f} minutes of a page changing 14 times a second, pointer moving each second")
+    print(
+        f"JS heap, recorded page:   {after_1min[1] / 1e6:.2f} MB at {after_1min[0]:.0f} s -> {last[1] / 1e6:.2f} MB "
+        f"at {last[0]:.0f} s ({last[1] / after_1min[1]:.3f}x)"
+    )
+    print(
+        f"JS heap, unrecorded page: {after_1min[2] / 1e6:.2f} MB at {after_1min[0]:.0f} s -> {last[2] / 1e6:.2f} MB "
+        f"at {last[0]:.0f} s ({last[2] / after_1min[2]:.3f}x)"
+    )
+    minutes_covered = max(covered_s / 60, 1e-9)
+    print(f"stored {stored:,} bytes for {raw:,} bytes of rrweb JSON: {raw / max(stored, 1):.1f}x smaller")
+    print(
+        f"{stored / minutes_covered / 1024:.0f} KiB stored per minute of recording "
+        f"({raw / minutes_covered / 1024:.0f} KiB raw)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("overhead")
+    p.add_argument("--rounds", type=int, default=15)
+    p = sub.add_parser("soak")
+    p.add_argument("--minutes", type=float, default=5.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        if args.what == "overhead":
+            asyncio.run(overhead(args.rounds, db))
+        else:
+            telemetry = getgather_otel.configure(service_name="bench", duckdb_path=db, record_browsers=False)
+            asyncio.run(soak(args.minutes, db, telemetry))
+
+
+if __name__ == "__main__":
+    main()
