@@ -9,7 +9,7 @@ ratio of median wall times, and the recording's raw rrweb JSON against stored by
 recorded and an unrecorded context side by side. Samples each page's JS heap after a
 forced GC (CDP `Runtime.getHeapUsage`) and reports bytes stored per minute.
 
-Run: .venv/bin/python -m bench.recording overhead [--rounds 15]
+Run: .venv/bin/python -m bench.recording overhead [--rounds 15] [--server-delay-ms 0]
      .venv/bin/python -m bench.recording soak [--minutes 5]
 """
 
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 from patchright.async_api import BrowserContext, Page, async_playwright
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import getgather_otel
 from getgather_otel import activity, record_browser
@@ -56,10 +57,22 @@ async def timed_tool(context: BrowserContext, origin: str, name: str) -> float:
     return elapsed * 1000
 
 
-async def overhead(rounds: int, db: Path) -> None:
+def with_latency(app: ASGIApp, delay_ms: float) -> ASGIApp:
+    """`app` answering every HTTP request `delay_ms` later, like a real site's time to first byte."""
+
+    async def delayed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and delay_ms > 0:
+            await asyncio.sleep(delay_ms / 1000)
+        await app(scope, receive, send)
+
+    return delayed
+
+
+async def overhead(rounds: int, db: Path, delay_ms: float) -> None:
     telemetry = getgather_otel.configure(service_name="bench", duckdb_path=db, record_browsers=False)
     times: dict[bool, list[float]] = {False: [], True: []}
-    async with serve_asgi(brand_site()) as origin, async_playwright() as playwright:
+    site = with_latency(brand_site(), delay_ms)
+    async with serve_asgi(site) as origin, async_playwright() as playwright:
         browser = await playwright.chromium.launch(**launch_options())
         contexts = {False: await browser.new_context(), True: await browser.new_context()}
         await record_browser(contexts[True])
@@ -72,7 +85,10 @@ async def overhead(rounds: int, db: Path) -> None:
     telemetry.shutdown()
     base, rec = statistics.median(times[False]), statistics.median(times[True])
     raw, stored, _ = chunk_bytes(db)
-    print(f"{rounds} interleaved rounds of read_orders (navigate, fill, submit, 3 list pages) on one Chromium")
+    print(
+        f"{rounds} interleaved rounds of read_orders (navigate, fill, submit, 3 list pages) on one Chromium, "
+        f"site answering after {delay_ms:.0f} ms"
+    )
     print(f"without recording: {base:.1f} ms (median; min {min(times[False]):.1f})")
     print(f"with recording:    {rec:.1f} ms (median; min {min(times[True]):.1f})")
     print(f"ratio: {rec / base:.3f}x")
@@ -144,13 +160,14 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("overhead")
     p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--server-delay-ms", type=float, default=0.0, help="the fixture site's time to first byte")
     p = sub.add_parser("soak")
     p.add_argument("--minutes", type=float, default=5.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         if args.what == "overhead":
-            asyncio.run(overhead(args.rounds, db))
+            asyncio.run(overhead(args.rounds, db, args.server_delay_ms))
         else:
             telemetry = getgather_otel.configure(service_name="bench", duckdb_path=db, record_browsers=False)
             asyncio.run(soak(args.minutes, db, telemetry))
