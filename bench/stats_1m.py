@@ -20,35 +20,9 @@ from pathlib import Path
 
 import duckdb
 
+from bench.synthetic import insert_activity_spans
 from getgather_otel.store.queries import stats_queries
 from getgather_otel.store.schema import migrate
-
-GENERATE = """
-INSERT INTO otel_traces
-SELECT
-    TIMESTAMP '2026-06-01' + to_seconds(i * 13) AS "Timestamp",
-    md5(i::VARCHAR) AS "TraceId",
-    substr(md5((i * 7)::VARCHAR), 1, 16) AS "SpanId",
-    substr(md5((i * 11)::VARCHAR), 1, 16) AS "ParentSpanId",
-    '' AS "TraceState",
-    'activity ' || brand || '_get_orders' AS "SpanName",
-    'Internal' AS "SpanKind",
-    'getgather' AS "ServiceName",
-    MAP {'service.name': 'getgather', 'host.name': 'bench'} AS "ResourceAttributes",
-    'getgather_otel' AS "ScopeName",
-    '0.1.0' AS "ScopeVersion",
-    MAP {'getgather.activity.name': brand || '_get_orders', 'getgather.activity.kind': 'tool',
-         'getgather.brand.id': brand, 'gen_ai.tool.name': brand || '_get_orders',
-         'gen_ai.operation.name': 'execute_tool', 'mcp.method.name': 'tools/call',
-         'error.type': CASE WHEN i % 17 = 0 THEN 'TimeoutError' ELSE '' END} AS "SpanAttributes",
-    (5000000 + (hash(i) % 900000000))::UBIGINT AS "Duration",
-    CASE WHEN i % 17 = 0 THEN 'Error' ELSE 'Unset' END AS "StatusCode",
-    '' AS "StatusMessage",
-    [] AS "Events.Timestamp", [] AS "Events.Name", [] AS "Events.Attributes",
-    [] AS "Links.TraceId", [] AS "Links.SpanId", [] AS "Links.TraceState", [] AS "Links.Attributes"
-FROM (SELECT i, (['netflix','amazon','goodreads','audible','wayfair','doordash'])[1 + i % 6] AS brand
-      FROM range(?) t(i))
-"""
 
 
 def timed(argv: list[str]) -> float:
@@ -70,7 +44,7 @@ def main() -> None:
         conn = duckdb.connect(str(db))
         migrate(conn)
         started = time.perf_counter()
-        conn.execute(GENERATE, [args.spans])
+        insert_activity_spans(conn, args.spans, start=datetime(2026, 6, 1), step_s=13)
         conn.close()
         print(f"generated {args.spans:,} activity spans in {time.perf_counter() - started:.1f} s")
         cli = [sys.executable, "-m", "getgather_otel.cli"]

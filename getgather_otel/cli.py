@@ -152,6 +152,43 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
     )
 
 
+def _limit(text: str) -> float | None:
+    """A CLI day count, or 'none' for no limit."""
+    return None if text.strip().lower() in ("none", "off", "unlimited") else float(text)
+
+
+def _size_limit(text: str) -> int | None:
+    from getgather_otel.store.retention import parse_size
+
+    return None if text.strip().lower() in ("none", "off", "unlimited") else parse_size(text)
+
+
+def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
+    from getgather_otel.store.prune import prune_file
+    from getgather_otel.store.retention import RetentionPolicy
+
+    fields = ("span_days", "recording_days", "error_recording_days", "max_recording_bytes")
+    given = {name: getattr(args, name) for name in fields if hasattr(args, name)}
+    policy = RetentionPolicy(**{**RetentionPolicy.from_env().__dict__, **given})
+    out.write(f"policy: {policy}\n")
+    result = prune_file(
+        args.db,
+        policy,
+        dry_run=args.dry_run,
+        reclaim_space=not args.no_compact,
+        wait_s=max(args.wait, 30.0),
+        progress=lambda message: print(message, file=out),
+    )
+    if args.dry_run:
+        out.write(f"would remove {result.plan.summary()} (dry run: nothing changed)\n")
+        return
+    summary = f"pruned in {result.seconds:.2f} s"
+    if result.compaction:
+        c = result.compaction
+        summary += f"; file {c.bytes_before / 1e6:.1f} MB -> {c.bytes_after / 1e6:.1f} MB"
+    out.write(summary + "\n")
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.demo.run import run_demo
 
@@ -225,6 +262,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("activity_id", help="the activity id (or its first 6+ characters), or 'latest'")
     p.add_argument("-o", "--output", type=Path, default=Path("replay.html"), help="HTML file (default: %(default)s)")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("prune", parents=[common], help="apply the retention policy and give the space back")
+    p.add_argument("--dry-run", action="store_true", help="show what would be removed, change nothing")
+    p.add_argument("--no-compact", action="store_true", help="delete but do not rewrite the file")
+    for flag, dest, kind in (
+        ("--spans-days", "span_days", _limit),
+        ("--recordings-days", "recording_days", _limit),
+        ("--error-recordings-days", "error_recording_days", _limit),
+        ("--max-recording-bytes", "max_recording_bytes", _size_limit),
+    ):
+        p.add_argument(
+            flag, dest=dest, type=kind, default=argparse.SUPPRESS, help="overrides GETGATHER_OTEL_RETAIN_*; 'none'"
+        )
+    p.set_defaults(func=cmd_prune)
 
     p = sub.add_parser("demo", parents=[common], help="run the demo server and show what it stored")
     p.add_argument(

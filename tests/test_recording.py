@@ -77,8 +77,8 @@ async def until_recorded(telemetry: Telemetry, db: Path, activity_id: str, text:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         await settle(telemetry, 0.1)
-        recorded = streams(db, activity_id) if rows(db, "SELECT 1 FROM recording_chunks LIMIT 1") else {}
-        if text in text_of(list(recorded.values())):
+        chunks = rows(db, "SELECT data FROM recording_chunks WHERE span_id = ?", [activity_id])
+        if any(text in zstandard.ZstdDecompressor().decompress(c["data"]).decode() for c in chunks):
             return
         assert asyncio.get_running_loop().time() < deadline, f"{text!r} never reached the recording"
 
@@ -329,7 +329,9 @@ async def test_page_crash_and_close_keep_the_partial_recording(
         await crashing.goto(f"{sites.main}/other.html?tab=crash")
         closing = await context.new_page()
         await closing.goto(f"{sites.main}/child.html?tab=close")
-        await asyncio.sleep(0.3)
+        # What the pages sent before the crash and the close is what must survive them.
+        await until_recorded(telemetry, db_path, act.activity_id, "cross-origin content")
+        await until_recorded(telemetry, db_path, act.activity_id, "same-origin child frame")
         cdp = await context.new_cdp_session(crashing)
         crashed = asyncio.get_running_loop().create_future()
         crashing.on("crash", lambda _page: crashed.set_result(True))

@@ -33,6 +33,20 @@ class DatabaseLockedError(StoreError):
         )
 
 
+class CompactionLockHeldError(DatabaseLockedError):
+    """Another getgather-otel process holds `<db>.lock`: it is compacting or writing the file."""
+
+    def __init__(self, path: Path, lock: Path) -> None:
+        self.path = path
+        self.holder_pid = None
+        self.holder_program = None
+        StoreError.__init__(
+            self,
+            f"{path} is being compacted or written by another getgather-otel process (it holds {lock}); "
+            "writers keep their batches and retry, so waiting is enough",
+        )
+
+
 class DatabaseMissingError(StoreError):
     """No database exists at the path a reader was given."""
 

@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS recording_chunks (
 """
 
 
-def _activities_view(has_recording_sql: str) -> str:
+def _activities_view(has_recording_sql: str, recording_pruned_sql: str = "NULL") -> str:
     """The `activities` view: one row per activity span, in getgather's own vocabulary."""
     return f"""
 CREATE OR REPLACE VIEW activities AS
@@ -109,7 +109,8 @@ SELECT
     t."SpanAttributes"['{attr.MCP_SESSION_ID}'] AS session_id,
     t."ServiceName" AS service_name,
     t."SpanAttributes" AS attributes,
-    {has_recording_sql} AS has_recording
+    {has_recording_sql} AS has_recording,
+    {recording_pruned_sql} AS recording_pruned
 FROM otel_traces AS t
 WHERE t."SpanAttributes"['{attr.ACTIVITY_NAME}'] IS NOT NULL
 """
@@ -131,6 +132,25 @@ FROM recording_chunks
 GROUP BY recording_id
 """
 
+# Why an activity no longer has its recording: one row per pruned recording.
+_RECORDING_PRUNES = """
+CREATE TABLE IF NOT EXISTS recording_prunes (
+    trace_id      VARCHAR NOT NULL,
+    span_id       VARCHAR NOT NULL,
+    recording_id  VARCHAR NOT NULL,
+    pruned_at     TIMESTAMP NOT NULL,
+    reason        VARCHAR NOT NULL,
+    stored_bytes  UBIGINT NOT NULL
+)
+"""
+
+_HAS_RECORDING_SQL = (
+    'EXISTS (SELECT 1 FROM recording_chunks AS c WHERE c.span_id = t."SpanId" AND c.trace_id = t."TraceId")'
+)
+_RECORDING_PRUNED_SQL = (
+    '(SELECT any_value(p.reason) FROM recording_prunes AS p WHERE p.span_id = t."SpanId" AND p.trace_id = t."TraceId")'
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -143,10 +163,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             _RECORDING_CHUNKS,
             _RECORDINGS_VIEW,
-            _activities_view(
-                'EXISTS (SELECT 1 FROM recording_chunks AS c WHERE c.span_id = t."SpanId" AND c.trace_id = t."TraceId")'
-            ),
+            _activities_view(_HAS_RECORDING_SQL),
         ),
+    ),
+    Migration(
+        3,
+        "recording_prunes table; activities.recording_pruned says why a recording was removed",
+        (_RECORDING_PRUNES, _activities_view(_HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL)),
     ),
 )
 

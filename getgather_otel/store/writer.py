@@ -16,10 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import pyarrow as pa
 
+from getgather_otel.store.compaction import acquire_writer_lock, release
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseUnwritableError, classify
 from getgather_otel.store.schema import migrate
@@ -49,6 +51,7 @@ class DuckDBWriter:
         self._last_write = 0.0
         self._closer: threading.Timer | None = None
         self._migrated = False
+        self._hold: IO[bytes] | None = None
 
     def write(self, table_name: str, table: pa.Table) -> None:
         """Insert every row of `table` into `table_name` in one statement.
@@ -106,16 +109,24 @@ class DuckDBWriter:
             raise DatabaseUnwritableError(
                 f"{self.path} is a directory; give a file path with --db / GETGATHER_OTEL_DUCKDB"
             )
-        # Polls briefly while a reader holds the file; runs on the exporter's thread, never a tool call's.
-        conn = connect_waiting_for_lock(self.path, self.lock_wait_s)
+        # Polls briefly while a reader holds the file (or a compaction holds `<db>.lock`);
+        # runs on the exporter's thread, never a tool call's.
+        hold = acquire_writer_lock(self.path, self.lock_wait_s)
+        try:
+            conn = connect_waiting_for_lock(self.path, self.lock_wait_s)
+        except BaseException:
+            release(hold)
+            raise
         try:
             if not self._migrated:
                 migrate(conn)
                 self._migrated = True
         except Exception as error:
             conn.close()
+            release(hold)
             raise classify(self.path, error) from error
         self._conn = conn
+        self._hold = hold
         self._opened_at = time.monotonic()
         return conn
 
@@ -149,3 +160,6 @@ class DuckDBWriter:
             finally:
                 self._conn = None
                 self._closed_at = time.monotonic()
+                if self._hold is not None:
+                    release(self._hold)
+                    self._hold = None

@@ -1,0 +1,112 @@
+"""Giving disk space back: rewrite a DuckDB file without its deleted rows, and the lock that makes it safe.
+
+DuckDB reuses the blocks of deleted rows but never shrinks the file (measured: deleting
+90% of a table and CHECKPOINT/VACUUM leave the size unchanged), so reclaiming space
+means copying the live data into a new file and putting it in place of the old one.
+
+The swap must not lose a batch that a writer sends between "copy done" and "file
+replaced". Every getgather-otel writer therefore holds an advisory lock on a sidecar
+file (`<db>.lock`, flock) for as long as it has the database open, and compaction holds
+the same lock exclusively from before the copy until after the rename. Writers that
+find it taken treat the file as locked: they keep their batches and retry, so nothing
+is lost; readers are unaffected (a reader holding the old file keeps reading it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from getgather_otel.store.connect import connect_waiting_for_lock
+from getgather_otel.store.errors import CompactionLockHeldError, DatabaseUnwritableError
+
+
+def lock_path(db: Path) -> Path:
+    return db.with_name(db.name + ".lock")
+
+
+@contextmanager
+def exclusive_lock(db: Path, wait_s: float) -> Iterator[None]:
+    """Hold `<db>.lock` exclusively (polling up to `wait_s`); raises DatabaseLockedError after that."""
+    handle = _acquire(db, wait_s)
+    try:
+        yield
+    finally:
+        release(handle)
+
+
+def _acquire(db: Path, wait_s: float) -> IO[bytes]:
+    try:
+        handle = open(lock_path(db), "ab")  # noqa: SIM115 - held across calls by the writer
+    except OSError as error:
+        raise DatabaseUnwritableError(f"cannot create {lock_path(db)}: {error.strerror or error}") from error
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.close()
+                raise CompactionLockHeldError(db, lock_path(db)) from None
+            time.sleep(random.uniform(0.01, 0.03))
+
+
+def acquire_writer_lock(db: Path, wait_s: float) -> IO[bytes]:
+    """The writer's hold on `<db>.lock` while it has the database open; `release` it on close."""
+    return _acquire(db, wait_s)
+
+
+def release(handle: IO[bytes]) -> None:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    bytes_before: int
+    bytes_after: int
+    seconds: float
+
+
+def _size(db: Path) -> int:
+    wal = db.with_name(db.name + ".wal")
+    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def compact(db: Path, wait_s: float = 30.0) -> CompactionResult:
+    """Rewrite `db` with only its live rows and swap it in; returns the sizes before and after."""
+    started = time.monotonic()
+    scratch = db.with_name(db.name + ".compacting")
+    with exclusive_lock(db, wait_s):
+        before = _size(db)
+        for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        conn = connect_waiting_for_lock(db, wait_s)
+        try:
+            conn.execute("CHECKPOINT")
+            conn.execute(f"ATTACH '{_sql_path(scratch)}' AS compacted")
+            source = conn.execute("SELECT current_database()").fetchone()
+            conn.execute(f'COPY FROM DATABASE "{source[0] if source else "memory"}" TO compacted')
+            conn.execute("DETACH compacted")
+        except BaseException:
+            conn.close()
+            scratch.unlink(missing_ok=True)
+            raise
+        conn.close()
+        os.replace(scratch, db)
+        after = _size(db)
+    return CompactionResult(before, after, time.monotonic() - started)
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,162 @@
+"""Retention on a file holding synthetic months: prune to the policy, give the space back, lose nothing new."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench.synthetic import insert_activity_spans, insert_recordings
+from getgather_otel.cli import main as cli_main
+from getgather_otel.store.prune import prune_file
+from getgather_otel.store.retention import RetentionPolicy, parse_size
+from getgather_otel.store.schema import migrate
+from getgather_otel.telemetry import Telemetry
+from tests.conftest import rows
+
+DAYS = 120
+ACTIVITIES = 12_000  # 100 a day
+STEP_S = DAYS * 86_400 / ACTIVITIES
+CHUNK = 40_000
+NOW = datetime.now(UTC).replace(tzinfo=None)
+START = NOW - timedelta(days=DAYS)
+POLICY = RetentionPolicy(span_days=90, recording_days=14, error_recording_days=60, max_recording_bytes=None)
+
+
+@pytest.fixture
+def months(tmp_path: Path) -> Path:
+    """120 days of activities (100 a day, every 17th failed) and a 40 KB recording for every 20th."""
+    db = tmp_path / "months.duckdb"
+    conn = duckdb.connect(str(db))
+    migrate(conn)
+    insert_activity_spans(conn, ACTIVITIES, start=START, step_s=STEP_S)
+    insert_recordings(conn, ACTIVITIES, start=START, step_s=STEP_S, every=20, chunk_bytes=CHUNK)
+    conn.close()
+    return db
+
+
+def counts(db: Path) -> dict[str, int]:
+    [found] = rows(
+        db,
+        "SELECT (SELECT count(*) FROM otel_traces) AS spans, (SELECT count(*) FROM recordings) AS recordings, "
+        "(SELECT count(*) FROM activities WHERE recording_pruned IS NOT NULL) AS noted",
+    )
+    return found
+
+
+def test_prune_keeps_what_the_policy_says_and_gives_the_space_back(months: Path) -> None:
+    size_before = months.stat().st_size
+    result = prune_file(months, POLICY, wait_s=5)
+
+    span_cutoff = NOW - timedelta(days=90)
+    [oldest] = rows(months, 'SELECT min("Timestamp") AS t FROM otel_traces')
+    assert oldest["t"] >= span_cutoff - timedelta(minutes=5)
+    expected_spans = sum(1 for i in range(ACTIVITIES) if START + timedelta(seconds=i * STEP_S) < span_cutoff)
+    assert abs(result.plan.spans - expected_spans) <= 1
+
+    kept = rows(
+        months,
+        "SELECT r.end_time, a.status FROM recordings AS r JOIN activities AS a ON a.activity_id = r.activity_id",
+    )
+    assert kept, "recent recordings stay"
+    for recording in kept:
+        age = NOW - recording["end_time"]
+        assert age <= timedelta(days=60, minutes=5)
+        if recording["status"] == "ok":
+            assert age <= timedelta(days=14, minutes=5), "ok activities' recordings go after 14 days"
+    assert any(NOW - r["end_time"] > timedelta(days=14) for r in kept if r["status"] == "error"), (
+        "failed activities' recordings are kept longer"
+    )
+    pruned = rows(
+        months,
+        "SELECT has_recording, recording_pruned FROM activities WHERE recording_pruned IS NOT NULL LIMIT 5",
+    )
+    assert pruned and all(not p["has_recording"] and p["recording_pruned"].startswith("age") for p in pruned)
+
+    assert result.compaction is not None
+    assert months.stat().st_size < size_before * 0.5, "the file really shrinks"
+    assert result.compaction.bytes_after == months.stat().st_size
+
+
+def test_size_cap_removes_oldest_recordings_first(months: Path) -> None:
+    cap = 20 * CHUNK
+    prune_file(
+        months,
+        RetentionPolicy(span_days=None, recording_days=None, error_recording_days=None, max_recording_bytes=cap),
+        wait_s=5,
+    )
+    kept = rows(months, "SELECT start_time, stored_bytes FROM recordings ORDER BY start_time")
+    assert sum(r["stored_bytes"] for r in kept) <= cap and len(kept) == 20
+    [newest_pruned] = rows(
+        months,
+        "SELECT max(a.start_time) AS t FROM activities a WHERE recording_pruned = 'size cap'",
+    )
+    assert newest_pruned["t"] < kept[0]["start_time"], "oldest first"
+
+
+def test_dry_run_changes_nothing(months: Path) -> None:
+    before, data = counts(months), months.read_bytes()
+    out = io.StringIO()
+    assert cli_main(["prune", "--dry-run", "--db", str(months), "--recordings-days", "7"], out=out) == 0
+    assert "would remove" in out.getvalue() and "dry run" in out.getvalue()
+    assert counts(months) == before and months.read_bytes() == data
+
+
+def test_cli_prune_prints_progress_and_summary(months: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GETGATHER_OTEL_RETAIN_SPANS_DAYS", "30")
+    monkeypatch.setenv("GETGATHER_OTEL_RETAIN_RECORDINGS_MAX_BYTES", "none")
+    out = io.StringIO()
+    assert cli_main(["prune", "--db", str(months)], out=out) == 0
+    text = out.getvalue()
+    assert "span_days=30.0" in text and "max_recording_bytes=None" in text
+    assert "removing" in text and "MB ->" in text and "pruned in" in text
+    [oldest] = rows(months, 'SELECT min("Timestamp") AS t FROM otel_traces')
+    assert oldest["t"] >= NOW - timedelta(days=30, minutes=5)
+
+
+def test_bad_retention_settings_are_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_size("500MB") == 500_000_000 and parse_size("2GiB") == 2 * 1024**3
+    monkeypatch.setenv("GETGATHER_OTEL_RETAIN_RECORDINGS_MAX_BYTES", "lots")
+    with pytest.raises(ValueError, match="GETGATHER_OTEL_RETAIN_RECORDINGS_MAX_BYTES='lots'"):
+        RetentionPolicy.from_env()
+    with pytest.raises(ValueError, match="span_days must be >= 0"):
+        RetentionPolicy(span_days=-1)
+
+
+def test_prune_while_spans_are_written_loses_none_of_them(months: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live server keeps exporting while another process prunes and compacts the same file."""
+    import getgather_otel
+    from getgather_otel import activity
+
+    telemetry: Telemetry = getgather_otel.configure(service_name="live", duckdb_path=months, record_browsers=False)
+    written: list[str] = []
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            with activity(name="live_tool", brand_id="live") as act:
+                pass
+            written.append(act.activity_id)
+            time.sleep(0.002)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        telemetry.flush()
+        out = io.StringIO()
+        assert cli_main(["prune", "--db", str(months), "--spans-days", "30"], out=out) == 0
+        assert "MB ->" in out.getvalue(), "the file was rewritten while the server wrote to it"
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        writer.join()
+        telemetry.flush()
+        telemetry.shutdown()
+    stored = {r["activity_id"] for r in rows(months, "SELECT activity_id FROM activities WHERE brand_id = 'live'")}
+    assert len(written) > 100 and set(written) <= stored, f"{len(set(written) - stored)} new spans lost"
