@@ -38,6 +38,8 @@ from getgather_otel.recording.recorder import flush_open_streams
 from getgather_otel.store.buffered import WriteStats
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.paths import resolve_db_path
+from getgather_otel.store.retention import RetentionPolicy
+from getgather_otel.store.retention_job import RetentionJob
 
 ENV_SDK_DISABLED = "OTEL_SDK_DISABLED"
 
@@ -107,10 +109,12 @@ class Telemetry:
         duckdb_exporter: DuckDBSpanExporter | None,
         settings: tuple[Any, ...],
         chunk_sink: ChunkSink | None = None,
+        retention_job: RetentionJob | None = None,
     ) -> None:
         self.tracer_provider = provider
         self.duckdb_exporter = duckdb_exporter
         self.chunk_sink = chunk_sink
+        self.retention_job = retention_job
         self._router = router
         self._pipelines = pipelines
         self._settings = settings
@@ -150,6 +154,8 @@ class Telemetry:
             if self._shut_down:
                 return
             self._shut_down = True
+        if self.retention_job is not None:
+            self.retention_job.stop()
         if self._router is not None:
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
         if self.chunk_sink is not None:
@@ -220,6 +226,8 @@ def configure(
     meter_provider: MeterProvider | None = None,
     record_browsers: bool = True,
     recording: RecordingOptions | None = None,
+    retention: RetentionPolicy | bool = True,
+    retention_interval_s: float = 3600.0,
     max_queue_size: int = 8192,
     max_export_batch_size: int = 2048,
     schedule_delay_millis: int = 500,
@@ -230,7 +238,9 @@ def configure(
     DuckDB. `otlp`: True (endpoint from the standard OTEL_EXPORTER_OTLP_* variables), an
     endpoint URL, or None (on when those variables name an endpoint). `record_browsers`:
     record every Patchright/Playwright context with rrweb (stored in DuckDB), with the
-    privacy and limits of `recording`. `service_name` is
+    privacy and limits of `recording`. `retention`: prune the DuckDB file in the
+    background every `retention_interval_s` (True: `RetentionPolicy()` with the
+    GETGATHER_OTEL_RETAIN_* variables applied; a policy; False: keep everything). `service_name` is
     used when getgather-otel creates the provider; an existing provider keeps its resource.
     Calling again with the same arguments returns the same Telemetry; with different
     ones, the previous pipelines are flushed and replaced, never duplicated.
@@ -248,6 +258,8 @@ def configure(
             id(meter_provider),
             record_browsers,
             recording,
+            retention,
+            retention_interval_s,
             max_queue_size,
             max_export_batch_size,
             schedule_delay_millis,
@@ -288,7 +300,13 @@ def configure(
             hooks.use_default_options(recording)
         if record_browsers:
             hooks.install_auto_recording()
-        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings, chunk_sink)
+        retention_job = None
+        if resolved_path is not None and retention is not False:
+            policy = RetentionPolicy.from_env(base=None if retention is True else retention)
+            retention_job = RetentionJob(
+                resolved_path, policy, interval_s=retention_interval_s, first_delay_s=min(60.0, retention_interval_s)
+            ).start()
+        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings, chunk_sink, retention_job)
         atexit.register(telemetry.shutdown)
         install_sigterm_flush()
         logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)

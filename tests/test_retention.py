@@ -160,3 +160,44 @@ def test_prune_while_spans_are_written_loses_none_of_them(months: Path, monkeypa
         telemetry.shutdown()
     stored = {r["activity_id"] for r in rows(months, "SELECT activity_id FROM activities WHERE brand_id = 'live'")}
     assert len(written) > 100 and set(written) <= stored, f"{len(set(written) - stored)} new spans lost"
+
+
+def test_background_retention_in_the_writing_process(months: Path) -> None:
+    """configure(retention=...) prunes the file it writes, on a timer, while spans keep coming."""
+    import getgather_otel
+    from getgather_otel import activity
+
+    policy = RetentionPolicy(span_days=30, recording_days=7, error_recording_days=7, max_recording_bytes=None)
+    telemetry = getgather_otel.configure(
+        service_name="live", duckdb_path=months, record_browsers=False, retention=policy, retention_interval_s=0.5
+    )
+    ids = []
+    try:
+        job = telemetry.retention_job
+        assert job is not None
+        deadline = time.monotonic() + 30
+        while job.runs == 0:
+            with activity(name="live_tool", brand_id="live") as act:
+                pass
+            ids.append(act.activity_id)
+            assert time.monotonic() < deadline, f"retention never ran: {job.last_error}"
+            time.sleep(0.01)
+        assert job.last_result is not None and job.last_result.compaction is not None
+        assert job.last_result.plan.spans > 0
+    finally:
+        telemetry.flush()
+        telemetry.shutdown()
+    [oldest] = rows(months, 'SELECT min("Timestamp") AS t FROM otel_traces')
+    assert oldest["t"] >= NOW - timedelta(days=30, minutes=5)
+    stored = {r["activity_id"] for r in rows(months, "SELECT activity_id FROM activities WHERE brand_id = 'live'")}
+    assert set(ids) <= stored
+
+
+def test_retention_off_keeps_everything(months: Path) -> None:
+    import getgather_otel
+
+    telemetry = getgather_otel.configure(duckdb_path=months, record_browsers=False, retention=False)
+    try:
+        assert telemetry.retention_job is None
+    finally:
+        telemetry.shutdown()
