@@ -189,6 +189,31 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
     out.write(summary + "\n")
 
 
+def _print_transfers(verb: str, transfers: list[Any], out: TextIO) -> None:
+    rows = sum(t.rows for t in transfers)
+    size = sum(t.bytes for t in transfers)
+    seconds = sum(t.seconds for t in transfers)
+    out.write(f"{verb} {rows:,} rows ({size / 1e6:.1f} MB of Parquet) in {seconds:.2f} s\n")
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> None:
+    from getgather_otel.store.parquet import export
+
+    since = parse_since(args.since) if args.since else None
+    until = parse_since(args.until) if args.until else None
+    transfers = export(
+        args.db, args.to, since=since, until=until, wait_s=args.wait, progress=lambda m: print(m, file=out)
+    )
+    _print_transfers(f"exported to {args.to}:", transfers, out)
+
+
+def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
+    from getgather_otel.store.parquet import import_into
+
+    transfers = import_into(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
+    _print_transfers(f"imported into {args.db}:", transfers, out)
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.demo.run import run_demo
 
@@ -276,6 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
             flag, dest=dest, type=kind, default=argparse.SUPPRESS, help="overrides GETGATHER_OTEL_RETAIN_*; 'none'"
         )
     p.set_defaults(func=cmd_prune)
+
+    p = sub.add_parser("export", parents=[common], help="write spans and recordings as Parquet, partitioned by day")
+    p.add_argument("--to", type=Path, required=True, help="a new (or empty) directory")
+    p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time (default: everything)")
+    p.add_argument("--until", help="same forms; rows before this time")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", parents=[common], help="add a Parquet export to a database (skips rows it has)")
+    p.add_argument("source", type=Path, help="a directory written by `getgather-otel export`")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("demo", parents=[common], help="run the demo server and show what it stored")
     p.add_argument(

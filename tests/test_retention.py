@@ -201,3 +201,72 @@ def test_retention_off_keeps_everything(months: Path) -> None:
         assert telemetry.retention_job is None
     finally:
         telemetry.shutdown()
+
+
+def table_rows(db: Path, table: str) -> list[tuple[object, ...]]:
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        return sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+    finally:
+        conn.close()
+
+
+def test_export_then_import_round_trips_exactly(months: Path, tmp_path: Path) -> None:
+    prune_file(months, POLICY, wait_s=5)  # so recording_prunes has rows too
+    export_dir = tmp_path / "export"
+    out = io.StringIO()
+    assert cli_main(["export", "--db", str(months), "--to", str(export_dir)], out=out) == 0
+    assert "exported to" in out.getvalue() and "rows" in out.getvalue()
+    days = sorted(p.name for p in (export_dir / "spans").iterdir())
+    assert len(days) >= 90 and days[0].startswith("date="), "partitioned by day, hive style"
+
+    moved = tmp_path / "other-machine.duckdb"
+    assert cli_main(["import", str(export_dir), "--db", str(moved)], out=io.StringIO()) == 0
+    for table in ("otel_traces", "recording_chunks", "recording_prunes"):
+        assert table_rows(moved, table) == table_rows(months, table), f"{table} round-trips exactly"
+    assert rows(moved, "SELECT count(*) AS n FROM activities WHERE recording_pruned IS NOT NULL")[0]["n"] > 0
+
+    out = io.StringIO()
+    assert cli_main(["import", str(export_dir), "--db", str(moved)], out=out) == 0
+    assert "imported into" in out.getvalue() and " 0 rows" in out.getvalue(), "a second import adds nothing"
+
+
+def test_export_window_and_other_engines_read_it(months: Path, tmp_path: Path) -> None:
+    chdb = pytest.importorskip("chdb")
+    export_dir = tmp_path / "last-week"
+    assert cli_main(["export", "--db", str(months), "--since", "7d", "--to", str(export_dir)], out=io.StringIO()) == 0
+    [expected] = rows(
+        months,
+        """SELECT count(*) AS n, sum("Duration") AS total FROM otel_traces
+           WHERE "Timestamp" >= now()::TIMESTAMP - INTERVAL 7 DAY""",
+    )
+    files = str(export_dir / "spans" / "*" / "*.parquet")
+    conn = duckdb.connect()
+    assert conn.execute(f"SELECT count(*), sum(\"Duration\") FROM read_parquet('{files}')").fetchone() == (
+        expected["n"],
+        expected["total"],
+    )
+    result = chdb.query(
+        f"SELECT count(), sum(Duration), countIf(SpanAttributes['getgather.brand.id'] = 'netflix') "
+        f"FROM file('{files}', Parquet)",
+        "CSV",
+    )
+    count, total, netflix = (int(v) for v in str(result).strip().split(","))
+    assert (count, total) == (expected["n"], expected["total"])
+    assert 0 < netflix < count
+
+
+def test_export_and_import_refuse_bad_input(months: Path, tmp_path: Path) -> None:
+    err = io.StringIO()
+    nonempty = tmp_path / "full"
+    nonempty.mkdir()
+    (nonempty / "x").write_text("x")
+    assert cli_main(["export", "--db", str(months), "--to", str(nonempty)], out=err) == 2
+    assert cli_main(["import", str(tmp_path / "nowhere"), "--db", str(tmp_path / "n.duckdb")], out=err) == 2
+    corrupt = tmp_path / "corrupt-export"
+    (corrupt / "spans" / "date=2026-01-01").mkdir(parents=True)
+    (corrupt / "manifest.json").write_text('{"schema_version": 3}')
+    (corrupt / "spans" / "date=2026-01-01" / "data_0.parquet").write_bytes(b"not parquet at all")
+    target = tmp_path / "target.duckdb"
+    assert cli_main(["import", str(corrupt), "--db", str(target)], out=err) == 2
+    assert rows(target, "SELECT count(*) AS n FROM otel_traces")[0]["n"] == 0, "nothing half-imported"

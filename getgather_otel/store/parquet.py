@@ -1,0 +1,211 @@
+"""Parquet export and import: moving spans and recordings out of (and into) a DuckDB file.
+
+`export` writes one directory per table, partitioned by day (`spans/date=2026-11-24/...`,
+hive style), which DuckDB, ClickHouse, Spark or any lake engine reads as it is, plus a
+`manifest.json` with the schema version and row counts. Columns keep the DuckDB types
+(maps, lists, blobs), so `import` of an export gives back exactly the rows it took: it
+skips rows already present (same span, same chunk, same prune note), so importing twice
+changes nothing and a file moved between machines round-trips.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from getgather_otel.store.compaction import exclusive_lock
+from getgather_otel.store.connect import connect_waiting_for_lock
+from getgather_otel.store.errors import DatabaseMissingError, StoreError
+from getgather_otel.store.schema import CURRENT_VERSION, migrate, stored_version
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table as it travels: its directory, the time column that picks the day, and its row identity."""
+
+    table: str
+    directory: str
+    time_column: str
+    key: tuple[str, ...]
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("otel_traces", "spans", '"Timestamp"', ('"TraceId"', '"SpanId"')),
+    TableSpec("recording_chunks", "recording_chunks", "first_event_time", ("recording_id", "page_id", "sequence")),
+    TableSpec("recording_prunes", "recording_prunes", "pruned_at", ("recording_id",)),
+)
+
+
+class ParquetTransferError(StoreError):
+    """An export or import could not be done; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class TableTransfer:
+    table: str
+    rows: int
+    bytes: int
+    seconds: float
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*.parquet"))
+
+
+def export(
+    db: Path,
+    out_dir: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    wait_s: float = 30.0,
+    progress: Callable[[str], None] = _quiet,
+) -> list[TableTransfer]:
+    """Write the rows of `db` between `since` and `until` (UTC) under `out_dir`, partitioned by day."""
+    if not db.is_file():
+        raise DatabaseMissingError(f"no getgather-otel database at {db}")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ParquetTransferError(f"{out_dir} is not empty; export into a new directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParquetTransferError(f"cannot create {out_dir}: {error.strerror or error}") from error
+    conn = connect_waiting_for_lock(db, wait_s, read_only=True)
+    transfers = []
+    try:
+        version = stored_version(conn)
+        if version != CURRENT_VERSION:
+            raise ParquetTransferError(
+                f"{db} has schema version {version}; open it once with this getgather-otel "
+                f"(version {CURRENT_VERSION}) to upgrade it, then export"
+            )
+        for spec in TABLES:
+            started = time.monotonic()
+            where, params = _time_filter(spec.time_column, since, until)
+            target = out_dir / spec.directory
+            progress(f"exporting {spec.table} ...")
+            row = conn.execute(
+                f"COPY (SELECT *, CAST({spec.time_column} AS DATE) AS date FROM {spec.table}{where}) "
+                f"TO {_sql_text(str(target))} (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd, "
+                "WRITE_PARTITION_COLUMNS false)",
+                params,
+            ).fetchone()
+            rows = int(row[0]) if row else 0
+            size = _dir_bytes(target) if target.exists() else 0
+            transfers.append(TableTransfer(spec.table, rows, size, time.monotonic() - started))
+            progress(f"  {rows:,} rows, {size / 1e6:.1f} MB in {transfers[-1].seconds:.2f} s")
+    finally:
+        conn.close()
+    manifest = {
+        "schema_version": CURRENT_VERSION,
+        "exported_at": datetime.now().astimezone().isoformat(),
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "tables": {t.table: {"directory": s.directory, "rows": t.rows} for t, s in zip(transfers, TABLES, strict=True)},
+    }
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return transfers
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    """The stored convention: TIMESTAMP columns hold UTC without a zone."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _time_filter(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[datetime]]:
+    clauses, params = [], []
+    if since is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(_naive_utc(since))
+    if until is not None:
+        clauses.append(f"{column} < ?")
+        params.append(_naive_utc(until))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def read_manifest(in_dir: Path) -> dict[str, object]:
+    path = in_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParquetTransferError(f"{in_dir} has no {MANIFEST}: not a getgather-otel export") from None
+    except (OSError, ValueError) as error:
+        raise ParquetTransferError(f"cannot read {path}: {error}") from error
+    if not isinstance(manifest, dict):
+        raise ParquetTransferError(f"{path} is not a getgather-otel manifest")
+    version = manifest.get("schema_version")
+    if not isinstance(version, int) or version > CURRENT_VERSION:
+        raise ParquetTransferError(
+            f"{in_dir} was exported with schema version {version!r}; this getgather-otel imports up to "
+            f"{CURRENT_VERSION}. Upgrade getgather-otel."
+        )
+    return dict(manifest)
+
+
+def import_into(
+    db: Path, in_dir: Path, *, wait_s: float = 30.0, progress: Callable[[str], None] = _quiet
+) -> list[TableTransfer]:
+    """Add the rows of export `in_dir` to `db` (created if missing), skipping rows it already has."""
+    read_manifest(in_dir)
+    transfers = []
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(db, wait_s):
+        conn = connect_waiting_for_lock(db, wait_s)
+        try:
+            migrate(conn)
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for spec in TABLES:
+                    transfers.append(_import_table(conn, spec, in_dir / spec.directory, progress))
+                conn.execute("COMMIT")
+            except BaseException as error:
+                conn.execute("ROLLBACK")
+                if isinstance(error, StoreError) or not isinstance(error, Exception):
+                    raise
+                raise ParquetTransferError(f"cannot import {in_dir} into {db} (nothing was added): {error}") from error
+        finally:
+            conn.close()
+    return transfers
+
+
+def _import_table(
+    conn: duckdb.DuckDBPyConnection, spec: TableSpec, source: Path, progress: Callable[[str], None]
+) -> TableTransfer:
+    started = time.monotonic()
+    files = sorted(source.rglob("*.parquet")) if source.exists() else []
+    if not files:
+        return TableTransfer(spec.table, 0, 0, 0.0)
+    progress(f"importing {spec.table} from {len(files)} file(s) ...")
+    columns = [
+        f'"{name}"'
+        for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [spec.table],
+        ).fetchall()
+    ]
+    matches = " AND ".join(f"d.{column} = s.{column}" for column in spec.key)
+    row = conn.execute(
+        f"INSERT INTO {spec.table} SELECT {', '.join('s.' + c for c in columns)} "
+        f"FROM read_parquet({_sql_text(str(source) + '/**/*.parquet')}, hive_partitioning = false) AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} AS d WHERE {matches})"
+    ).fetchone()
+    rows = int(row[0]) if row else 0
+    transfer = TableTransfer(spec.table, rows, _dir_bytes(source), time.monotonic() - started)
+    progress(f"  {rows:,} new rows in {transfer.seconds:.2f} s")
+    return transfer
