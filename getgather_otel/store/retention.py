@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 
 ENV_PREFIX = "GETGATHER_OTEL_RETAIN_"
 REASON_AGE = "age"
@@ -164,14 +165,23 @@ def apply_prune(conn: duckdb.DuckDBPyConnection, plan: PrunePlan) -> None:
     conn.execute("BEGIN TRANSACTION")
     try:
         if plan.recordings:
-            doomed = [
-                (r.trace_id, r.span_id, r.recording_id, plan.now, r.reason, r.stored_bytes) for r in plan.recordings
-            ]
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _doomed (recording_id VARCHAR)")
-            conn.execute("DELETE FROM _doomed")
-            conn.executemany("INSERT INTO _doomed VALUES (?)", [(r.recording_id,) for r in plan.recordings])
-            conn.executemany("INSERT INTO recording_prunes VALUES (?, ?, ?, ?, ?, ?)", doomed)
-            conn.execute("DELETE FROM recording_chunks WHERE recording_id IN (SELECT recording_id FROM _doomed)")
+            # One columnar insert, never row by row (executemany runs ~500 rows/s).
+            doomed = pa.table(
+                {
+                    "trace_id": [r.trace_id for r in plan.recordings],
+                    "span_id": [r.span_id for r in plan.recordings],
+                    "recording_id": [r.recording_id for r in plan.recordings],
+                    "pruned_at": pa.array([plan.now] * len(plan.recordings), pa.timestamp("us")),
+                    "reason": [r.reason for r in plan.recordings],
+                    "stored_bytes": pa.array([r.stored_bytes for r in plan.recordings], pa.uint64()),
+                }
+            )
+            conn.register("_doomed", doomed)
+            try:
+                conn.execute("INSERT INTO recording_prunes SELECT * FROM _doomed")
+                conn.execute("DELETE FROM recording_chunks WHERE recording_id IN (SELECT recording_id FROM _doomed)")
+            finally:
+                conn.unregister("_doomed")
         if plan.span_cutoff is not None:
             conn.execute('DELETE FROM otel_traces WHERE "Timestamp" < ?', [plan.span_cutoff])
             # A note about a recording is kept as long as its activity is.
