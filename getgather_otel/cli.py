@@ -13,8 +13,10 @@ import asyncio
 import csv
 import datetime as dt
 import json
+import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +31,8 @@ from getgather_otel.store.queries import ActivityFilter, activities_query, parse
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.telemetry import exit_on_sigterm
+
+ENV_TOKEN = "GETGATHER_OTEL_COLLECT_TOKEN"
 
 FORMATS = ("table", "csv", "json")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -134,6 +138,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.recording.replay import latest_recorded_activity, replay_page
 
+    started = time.monotonic()
     with open_for_reading(args.db, args.wait) as conn:
         activity_id = args.activity_id
         if activity_id == "latest":
@@ -147,7 +152,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
         raise CliError(f"cannot write {args.output}: {error.strerror or error}") from error
     events = sum(len(p.events) for p in pages)
     out.write(
-        f"wrote {args.output}: activity {activity_id}, {len(pages)} page(s), {events} events; "
+        f"wrote {args.output}: activity {activity_id}, {len(pages)} page(s), {events} events, "
+        f"{len(page.encode()) / 1e6:.1f} MB in {time.monotonic() - started:.2f} s; "
         f"open {args.output.resolve().as_uri()} in a browser (works offline)\n"
     )
 
@@ -212,6 +218,28 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
 
     transfers = import_into(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
     _print_transfers(f"imported into {args.db}:", transfers, out)
+
+
+def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
+    import uvicorn
+
+    from collectors.receiver import ReceiverSettings, build_app
+    from getgather_otel.store.exporter import DuckDBSpanExporter
+    from getgather_otel.store.retention import RetentionPolicy
+    from getgather_otel.store.retention_job import RetentionJob
+
+    exporter = DuckDBSpanExporter(args.db)
+    exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
+    settings = ReceiverSettings(max_body_bytes=args.max_body_bytes, token=args.token or os.environ.get(ENV_TOKEN))
+    retention = RetentionJob(args.db, RetentionPolicy.from_env(), interval_s=3600.0).start()
+    print(f"collecting OTLP/HTTP on http://{args.host}:{args.port}/v1/traces into {args.db}", file=sys.stderr)
+    # uvicorn shuts down gracefully on SIGTERM (the app's lifespan writes everything accepted)
+    # and then re-raises the signal to the previous handler: after a clean stop, exit 0.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    try:
+        uvicorn.run(build_app(exporter, settings), host=args.host, port=args.port, log_level="warning")
+    finally:
+        retention.stop()
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
@@ -311,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", parents=[common], help="add a Parquet export to a database (skips rows it has)")
     p.add_argument("source", type=Path, help="a directory written by `getgather-otel export`")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("collect", parents=[common], help="receive OTLP/HTTP from many servers into the database")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.add_argument("--port", type=int, default=4318)
+    p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="413 beyond this (after gzip)")
+    p.add_argument("--token", help=f"require 'Authorization: Bearer TOKEN' (or ${ENV_TOKEN})")
+    p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("demo", parents=[common], help="run the demo server and show what it stored")
     p.add_argument(

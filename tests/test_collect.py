@@ -1,0 +1,276 @@
+"""`getgather-otel collect`: real OTLP/HTTP over loopback into a real DuckDB file."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from collectors.receiver import ReceiverSettings, build_app
+from getgather_otel.demo.loopback import serve_asgi
+from getgather_otel.store.compaction import acquire_writer_lock, release
+from getgather_otel.store.exporter import DuckDBSpanExporter
+
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+
+
+@dataclass
+class Reply:
+    status_code: int
+    headers: dict[str, str]
+    text: str
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
+    request = urllib.request.Request(url, data=body if method == "POST" else None, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return Reply(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read().decode("utf-8", "replace"),
+            )
+    except urllib.error.HTTPError as error:
+        return Reply(
+            error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode("utf-8", "replace")
+        )
+
+
+async def post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
+    """A plain HTTP request from a worker thread (the receiver runs on this event loop)."""
+    return await asyncio.to_thread(_post, url, body, headers, method)
+
+
+@dataclass
+class Collector:
+    url: str
+    exporter: DuckDBSpanExporter
+    db: Path
+
+
+@pytest.fixture
+async def collector(tmp_path: Path) -> AsyncIterator[Collector]:
+    db = tmp_path / "collected.duckdb"
+    exporter = DuckDBSpanExporter(db)
+    settings = ReceiverSettings(max_body_bytes=256 * 1024, token=None)
+    async with serve_asgi(build_app(exporter, settings)) as origin:
+        yield Collector(origin, exporter, db)
+
+
+def make_spans(provider: TracerProvider) -> None:
+    """Spans with everything OTLP carries: attributes of every type, events, links, status, kinds."""
+    tracer = provider.get_tracer("getgather_otel", "0.3.0")
+    with tracer.start_as_current_span("activity netflix_get_history", kind=SpanKind.SERVER) as root:
+        root.set_attributes(
+            {
+                "getgather.activity.name": "netflix_get_history",
+                "getgather.brand.id": "netflix",
+                "getgather.page.count": 3,
+                "getgather.cached": True,
+                "getgather.score": 0.25,
+                "getgather.tool.tags": ("brand:netflix", "history"),
+                "unicode": "naïve ☃ \u2028",
+            }
+        )
+        root.add_event("browser.navigation", {"url.full": "https://netflix.example/history?page=2", "n": 2})
+        with tracer.start_as_current_span(
+            "login", links=[Link(root.get_span_context(), {"why": "same trace"})], kind=SpanKind.CLIENT
+        ) as child:
+            child.set_status(Status(StatusCode.ERROR, "timed out waiting for #password"))
+            child.record_exception(TimeoutError("timed out waiting for #password"))
+
+
+def table(db: Path) -> list[tuple[object, ...]]:
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        return conn.execute('SELECT * FROM otel_traces ORDER BY "SpanName"').fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("compression", [Compression.NoCompression, Compression.Gzip])
+async def test_sdk_otlp_http_round_trip_is_exact(
+    collector: Collector, tmp_path: Path, compression: Compression
+) -> None:
+    direct = DuckDBSpanExporter(tmp_path / "direct.duckdb")
+    provider = TracerProvider(resource=Resource.create({"service.name": "getgather", "host.name": "mcp-1"}))
+    provider.add_span_processor(SimpleSpanProcessor(direct))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=collector.url + "/v1/traces", compression=compression))
+    )
+    await asyncio.to_thread(make_spans, provider)
+    await asyncio.to_thread(provider.shutdown)
+    collector.exporter.force_flush()
+    collector.exporter.release_file()
+    collected, expected = table(collector.db), table(tmp_path / "direct.duckdb")
+    assert len(collected) == 2
+    assert collected == expected, "spans, events, links, status and resource arrive exactly as exported in process"
+
+
+async def test_json_encoding_and_partial_success(collector: Collector) -> None:
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "activity amazon_get_orders",
+        "kind": 2,
+        "startTimeUnixNano": "1795550000000000000",
+        "endTimeUnixNano": "1795550000250000000",
+        "attributes": [{"key": "getgather.brand.id", "value": {"stringValue": "amazon"}}],
+        "status": {"code": 2, "message": "boom"},
+    }
+    bad = dict(span, spanId="00", name="bad ids")
+    body = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {"name": "x"}, "spans": [span, bad]}]}]}
+    reply = await post(collector.url + "/v1/traces", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("application/json")
+    assert json.loads(reply.text)["partialSuccess"]["rejectedSpans"] == "1"
+    collector.exporter.force_flush()
+    collector.exporter.release_file()
+    [row] = table(collector.db)
+    assert row[1:3] == ("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174")
+
+
+async def test_bad_requests_get_clear_4xx_and_nothing_accepted_is_lost(collector: Collector) -> None:
+    url = collector.url + "/v1/traces"
+    if True:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=url)))
+        await asyncio.to_thread(make_spans, provider)  # accepted before the abuse starts
+        cases = [
+            (b"\x0a\xff\xff\xff\xff\x0f garbage", PROTOBUF, 400, "not an OTLP"),
+            (b"{not json", {"Content-Type": "application/json"}, 400, "not JSON"),
+            (b"[]", {"Content-Type": "application/json"}, 400, "must be an object"),
+            (b"x", {"Content-Type": "text/plain"}, 415, "Content-Type"),
+            (b"x", {**PROTOBUF, "Content-Encoding": "br"}, 415, "Content-Encoding"),
+            (b"x" * (300 * 1024), PROTOBUF, 413, "larger than"),
+            (gzip.compress(b"\0" * (5 * 1024 * 1024)), {**PROTOBUF, "Content-Encoding": "gzip"}, 413, "inflates"),
+            (b"\x1f\x8b garbage", {**PROTOBUF, "Content-Encoding": "gzip"}, 400, "gzip"),
+            (
+                json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}).encode(),
+                {"Content-Type": "application/json"},
+                400,
+                "not hex",
+            ),
+        ]
+        for body, headers, status, words in cases:
+            reply = await post(url, body, headers)
+            assert reply.status_code == status, (headers, reply.text)
+            assert words in reply.text, reply.text
+        assert (await post(url, b"", {}, method="GET")).status_code == 405
+        await asyncio.to_thread(make_spans, provider)  # still serving after all of it
+        await asyncio.to_thread(provider.shutdown)
+    collector.exporter.force_flush()
+    collector.exporter.release_file()
+    assert len(table(collector.db)) == 4
+
+
+async def test_bearer_token_and_backpressure(tmp_path: Path) -> None:
+    db = tmp_path / "locked.duckdb"
+    exporter = DuckDBSpanExporter(db, retry_interval_s=0.05)
+    settings = ReceiverSettings(token="s3cret", max_pending_spans=3)
+    exporter.writer.open_and_migrate()
+    exporter.release_file()
+    # A compaction (or another writer) holding the file: the collector's writer falls behind.
+    holder = acquire_writer_lock(db, 1.0)
+    held = True
+    try:
+        async with serve_asgi(build_app(exporter, settings)) as origin:
+            url = origin + "/v1/traces"
+            provider = TracerProvider()
+            replies: list[int] = []
+
+            async def send(auth: str | None) -> Reply:
+                body = await asyncio.to_thread(_request_body, provider)
+                return await post(url, body, {**PROTOBUF, **({"Authorization": auth} if auth else {})})
+
+            assert (await send(None)).status_code == 401
+            assert (await send("Bearer wrong")).status_code == 401
+            for _ in range(3):
+                reply = await send("Bearer s3cret")
+                replies.append(reply.status_code)
+            assert replies[:1] == [200] and 429 in replies, replies
+            limited = await send("Bearer s3cret")
+            assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+            assert exporter.stats.pending <= 3, "memory stays bounded: nothing beyond the limit was taken"
+            release(holder)
+            held = False
+            exporter.force_flush(10_000)
+            assert (await send("Bearer s3cret")).status_code == 200
+        assert exporter.stats.dropped == 0
+    finally:
+        if held:
+            release(holder)
+    exporter.shutdown()
+    assert len(table(db)) >= 4
+
+
+def _request_body(provider: TracerProvider) -> bytes:
+    """One ExportTraceServiceRequest (2 spans) as the SDK's OTLP exporter would send it."""
+    memory = InMemorySpanExporter()
+    local = TracerProvider(resource=provider.resource)
+    local.add_span_processor(SimpleSpanProcessor(memory))
+    make_spans(local)
+    body: bytes = encode_spans(memory.get_finished_spans()).SerializeToString()
+    return body
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_collect_command_flushes_everything_on_sigterm(tmp_path: Path) -> None:
+    db, port = tmp_path / "fleet.duckdb", _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "getgather_otel.cli", "collect", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+                time.sleep(0.05)
+        servers = [TracerProvider(resource=Resource.create({"service.name": f"mcp-{n}"})) for n in range(3)]
+        for provider in servers:  # several MCP server processes exporting to one collector
+            provider.add_span_processor(
+                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
+            )
+            for _ in range(5):
+                make_spans(provider)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+        assert process.returncode == 0, err
+        assert out == "", "nothing on stdout"
+    finally:
+        if process.poll() is None:
+            process.kill()
+    rows = table(db)
+    assert len(rows) == 3 * 5 * 2, "every span accepted before SIGTERM is written, exactly once"
+    assert len({(r[1], r[2]) for r in rows}) == len(rows)
