@@ -270,3 +270,50 @@ def test_export_and_import_refuse_bad_input(months: Path, tmp_path: Path) -> Non
     target = tmp_path / "target.duckdb"
     assert cli_main(["import", str(corrupt), "--db", str(target)], out=err) == 2
     assert rows(target, "SELECT count(*) AS n FROM otel_traces")[0]["n"] == 0, "nothing half-imported"
+
+
+LIVE_WRITER = """
+import sys, time
+import getgather_otel
+from getgather_otel import activity
+telemetry = getgather_otel.configure(
+    service_name="live", duckdb_path=sys.argv[1], record_browsers=False, retention=False
+)
+deadline = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < deadline:
+    with activity(name="live_tool", brand_id="live", seq=n):
+        pass
+    n += 1
+    time.sleep(0.002)
+telemetry.shutdown()
+print(n)
+"""
+
+
+def test_prune_from_another_process_while_a_server_writes(months: Path) -> None:
+    """The server and `getgather-otel prune` are separate processes: the swap must not lose a batch."""
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", LIVE_WRITER, str(months), "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(1.0)
+    pruner = subprocess.run(
+        [sys.executable, "-m", "getgather_otel.cli", "prune", "--db", str(months), "--spans-days", "30"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out, err = server.communicate(timeout=60)
+    assert pruner.returncode == 0, pruner.stderr
+    assert "MB ->" in pruner.stdout, "the file was rewritten while the server wrote"
+    assert server.returncode == 0, err
+    written = int(out.strip())
+    [stored] = rows(
+        months,
+        "SELECT count(*) AS n, count(DISTINCT attributes['seq']) AS distinct_seq "
+        "FROM activities WHERE brand_id = 'live'",
+    )
+    assert written > 200 and stored["n"] == written and stored["distinct_seq"] == written
