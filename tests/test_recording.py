@@ -196,7 +196,7 @@ async def test_ten_concurrent_activities_on_ten_contexts_never_mix(
         assert {h.split("who=")[1].split("&")[0] for h in hrefs} == {str(n)}, f"recording {n} has only its own pages"
         # Every hop, even a document that ended before Patchright's binding appeared in it
         # (its events are handed over to the next document of the tab).
-        assert {h.split("hop=")[1] for h in hrefs} == {"0", "1", "2"}, f"recording {n} has all its pages"
+        assert {h.split("hop=")[1] for h in hrefs} == {"0", "1", "2"}, f"recording {n} has all its pages: {hrefs}"
 
 
 async def test_document_that_ends_before_the_binding_appears_is_kept(
@@ -346,6 +346,26 @@ async def test_page_crash_and_close_keep_the_partial_recording(
     assert any("same-origin child frame" in text_of(e) for e in recorded.values()), "the closed page's events are kept"
     [span] = rows(db_path, 'SELECT "Events.Name" FROM otel_traces WHERE "SpanId" = ?', [act.activity_id])
     assert "browser.page.crashed" in span["Events.Name"] and "browser.page.closed" in span["Events.Name"]
+
+
+async def test_closing_a_page_or_context_keeps_what_it_had_not_sent_yet(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="closing") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/child.html?tab=page-close")
+        other = await context.new_page()
+        await other.goto(f"{sites.main}/other.html?tab=context-close")
+        # Mutations wait up to 100 ms in the page's batch: close before they would go out.
+        await page.evaluate("document.body.append('last words of a page')", isolated_context=False)
+        await page.close()
+        await other.evaluate("document.body.append('last words of a context')", isolated_context=False)
+        await context.close()
+    await settle(telemetry)
+    text = text_of(list(streams(db_path, act.activity_id).values()))
+    assert "last words of a page" in text and "last words of a context" in text
 
 
 async def test_secrets_never_reach_storage(browser: Browser, sites: Sites, db_path: Path) -> None:

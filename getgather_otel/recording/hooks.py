@@ -1,6 +1,6 @@
 """Where getgather-otel meets Patchright/Playwright: `record_browser` and the automatic hooks.
 
-Two hooks, installed once per library (patchright and/or playwright, whichever is imported):
+Three hooks, installed once per library (patchright and/or playwright, whichever is imported):
 
 - Every protocol call goes through one `Channel` method (`send` in Patchright and
   Playwright <= 1.64, `_call` in Playwright >= 1.65). Wrapping it tells us, in the caller's
@@ -10,6 +10,8 @@ Two hooks, installed once per library (patchright and/or playwright, whichever i
   read per call outside activities, and an attribute walk of a few parents inside them.
 - With `configure(record_browsers=True)`, `Browser.new_context`, `Browser.new_page` and
   `BrowserType.launch_persistent_context` attach a recorder to each context they create.
+- `Page.close` and `BrowserContext.close` first take what recorded pages still hold in
+  their queues (a document whose binding has not appeared yet), so closing loses nothing.
 
 A failure to record is logged and swallowed: the browser call itself always proceeds.
 """
@@ -123,6 +125,31 @@ def _hook_channel(library: str) -> None:
     raise RuntimeError(f"unsupported {library} version: no Channel to follow protocol calls through")
 
 
+def _wrap_close(original: Callable[..., Awaitable[Any]], *, of_page: bool) -> Callable[..., Awaitable[Any]]:
+    """`Page.close` / `BrowserContext.close` that first take the pages' still-queued events."""
+
+    @functools.wraps(original)
+    async def close(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            context = self.context if of_page else self
+            recorder = getattr(getattr(context, "_impl_obj", context), RECORDER_ATTRIBUTE, None)
+            if recorder is not None:
+                await recorder.drain(self if of_page else None)
+        except Exception:
+            logger.exception("could not take the queued recording events before closing; closing anyway")
+        return await original(self, *args, **kwargs)
+
+    setattr(close, _HOOKED, True)
+    return close
+
+
+def _hook_close(library: str) -> None:
+    api = importlib.import_module(f"{library}.async_api")
+    for cls, of_page in ((api.Page, True), (api.BrowserContext, False)):
+        if not getattr(cls.close, _HOOKED, False):
+            cls.close = _wrap_close(cls.close, of_page=of_page)
+
+
 def _library_of(obj: Any) -> str | None:
     module = type(obj).__module__
     return next((name for name in LIBRARIES if module == name or module.startswith(name + ".")), None)
@@ -143,6 +170,7 @@ async def record_browser(context: Any, *, options: RecordingOptions | None = Non
     library = _library_of(context)
     if library is not None:
         _hook_channel(library)
+        _hook_close(library)
     install_activity_hooks()
     recorder = ContextRecorder(context, options or _default_options)
     await recorder.attach()
@@ -180,6 +208,7 @@ def install_auto_recording() -> list[str]:
             continue
         try:
             _hook_channel(library)
+            _hook_close(library)
         except RuntimeError:
             logger.exception("browser contexts of %s will not be recorded automatically", library)
             continue

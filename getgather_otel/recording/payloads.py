@@ -20,6 +20,7 @@ from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.urls import UrlRedactor
 
 MAX_DOC_ID_CHARS = 64
+MAX_PAYLOAD_ID_CHARS = 96
 MAX_EVENTS_PER_PAYLOAD = 10_000
 # Page clocks may differ a little from ours, never by a day.
 MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000
@@ -32,6 +33,8 @@ class PayloadRejectedError(ValueError):
 @dataclass(frozen=True)
 class Payload:
     doc: str
+    # Unique per binding call; a payload sent again after a hand-over or drain repeats it.
+    id: str | None
     events: list[dict[str, Any]]
     dropped_in_page: int
     size: int
@@ -54,6 +57,9 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
         raise PayloadRejectedError("payload has no valid document id")
     if not isinstance(events, list) or len(events) > MAX_EVENTS_PER_PAYLOAD:
         raise PayloadRejectedError("payload events are not a list of bounded length")
+    payload_id = body.get("id")
+    if payload_id is not None and (not isinstance(payload_id, str) or not 0 < len(payload_id) <= MAX_PAYLOAD_ID_CHARS):
+        raise PayloadRejectedError("payload id is not a short string")
     if not isinstance(dropped, int) or isinstance(dropped, bool) or dropped < 0:
         raise PayloadRejectedError("payload dropped count is not a non-negative integer")
     now_ms = time.time() * 1000
@@ -68,7 +74,7 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
     for event in events:
         if event["type"] == rrweb_events.META:
             event["data"]["href"] = urls.redact(event["data"].get("href", ""))
-    return Payload(doc=doc, events=events, dropped_in_page=dropped, size=len(raw))
+    return Payload(doc=doc, id=payload_id, events=events, dropped_in_page=dropped, size=len(raw))
 
 
 def _check_event(event: object, now_ms: float) -> None:

@@ -27,6 +27,7 @@ import inspect
 import itertools
 import time
 import weakref
+from collections import deque
 from collections.abc import Coroutine, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -42,6 +43,8 @@ from getgather_otel.recording.urls import UrlRedactor
 
 RECORDER_ATTRIBUTE = "_getgather_otel_recorder"
 CHECKPOINT_TIMEOUT_S = 0.5
+DRAIN_TIMEOUT_S = 0.5
+SEEN_IDS = 4096
 INJECT_TIMEOUT_MS = 10_000
 MAX_SELECTOR_CHARS = 200
 
@@ -76,6 +79,10 @@ _CHECK_SCRIPT = """([guard]) => {
   if (api) return "present";
   const blank = location.href === "about:blank" && !(document.body && document.body.childElementCount);
   return blank ? "blank" : "missing";
+}"""
+_DRAIN_SCRIPT = """([guard]) => {
+  const api = document[Symbol.for(guard)];
+  return api && !api.child && api.drain ? api.drain() : [];
 }"""
 _CHECKPOINT_SCRIPT = """([guard, segment]) => {
   const api = document[Symbol.for(guard)];
@@ -143,18 +150,34 @@ class _RateLimit:
 class _PageState:
     """What the recorder knows about one page: its id, stream and pending segment switch."""
 
-    __slots__ = ("closed", "doc", "limit", "page", "page_id", "pending", "ready", "stream", "url")
+    __slots__ = ("closed", "doc", "limit", "page", "page_id", "pending", "ready", "seen", "seen_order", "stream", "url")
 
     def __init__(self, page: Any, page_id: str, limit: _RateLimit) -> None:
         self.page = page
         self.page_id = page_id
         self.limit = limit
         self.stream: PageStream | None = None
-        self.pending: tuple[int, Recording] | None = None
+        # (segment, recording, claim time in ms): the switch the page's next events make.
+        self.pending: tuple[int, Recording, float] | None = None
         self.doc = ""
         self.url = ""
         self.closed = False
         self.ready: asyncio.Task[None] | None = None
+        # Payload ids already routed (a payload can come twice: see recorder.js, "acknowledged delivery").
+        self.seen: set[str] = set()
+        self.seen_order: deque[str] = deque()
+
+    def first_time(self, payload_id: str | None) -> bool:
+        """False for a payload id routed before; remembers the last SEEN_IDS ids."""
+        if payload_id is None:
+            return True
+        if payload_id in self.seen:
+            return False
+        self.seen.add(payload_id)
+        self.seen_order.append(payload_id)
+        if len(self.seen_order) > SEEN_IDS:
+            self.seen.discard(self.seen_order.popleft())
+        return True
 
 
 class ContextRecorder:
@@ -262,9 +285,10 @@ class ContextRecorder:
         self._owner = recording
         self._shared_noted.clear()
         segment = next(self._segments)
+        claimed_ms = time.time() * 1000
         states = [state for state in self._pages.values() if not state.closed]
         for state in states:
-            state.pending = (segment, recording)
+            state.pending = (segment, recording, claimed_ms)
         if states:
             checkpoints = asyncio.gather(*(self._checkpoint(state, segment) for state in states))
             try:
@@ -409,7 +433,8 @@ class ContextRecorder:
         except PayloadRejectedError as error:
             self._reject(state, str(error))
             return
-        self._route(state, payload)
+        if state.first_time(payload.id):
+            self._route(state, payload)
 
     def _route(self, state: _PageState, payload: Payload) -> None:
         events = payload.events
@@ -420,7 +445,11 @@ class ContextRecorder:
             pending = state.pending
             if pending is not None:
                 marker = segment_marker(event)
-                if marker == pending[0] or (new_doc and index == 0):
+                # A document that began after the claim never saw the checkpoint: it starts the
+                # new segment by itself. One from before (sent late, or again after a
+                # hand-over) still belongs to the previous owner.
+                began_after_claim = new_doc and index == 0 and event.get("timestamp", 0) >= pending[2]
+                if marker == pending[0] or began_after_claim:
                     self._deliver(state, batch, payload)
                     batch = []
                     if state.stream is not None:
@@ -468,6 +497,36 @@ class ContextRecorder:
             stream = state.stream
             if stream is not None:
                 stream.cut()
+
+    async def drain(self, page: Any | None = None) -> None:
+        """Take what `page` (or every page) still holds in its queue, just before it closes.
+
+        A document whose binding has not appeared yet (Patchright adds it 15-25 ms, under
+        load far more, after the document starts) would otherwise lose those events when
+        the page or context closes. Bounded by DRAIN_TIMEOUT_S; a failure only logs.
+        """
+        target = getattr(page, "_impl_obj", page)
+        states = [
+            state
+            for state in self._pages.values()
+            if not state.closed and (page is None or getattr(state.page, "_impl_obj", state.page) is target)
+        ]
+
+        async def one(state: _PageState) -> None:
+            with _internal_call():
+                try:
+                    payloads = await self._evaluate(state.page, _DRAIN_SCRIPT, [self.options.guard])
+                except Exception as error:
+                    logger.debug("could not drain page %s before closing: %s", state.page_id, error)
+                    return
+            for payload in payloads if isinstance(payloads, list) else []:
+                self._accept(state, payload)
+
+        if states:
+            try:
+                await asyncio.wait_for(asyncio.gather(*(one(state) for state in states)), DRAIN_TIMEOUT_S)
+            except TimeoutError:
+                logger.debug("pages did not hand over their queued events within %ss", DRAIN_TIMEOUT_S)
 
     def close(self) -> None:
         for state in list(self._pages.values()):

@@ -19,6 +19,11 @@
 //   belongs to this tab and origin; the tab's next document of the same origin sends them
 //   first, under their own document id. A hand-over older than `handoverMaxAgeMs` is
 //   dropped unread rather than attributed to whatever activity comes later.
+// - Acknowledged delivery: a binding call made just before a navigation can be dropped by
+//   the driver (its execution context is gone before the call is handled). Every payload
+//   carries a unique id and stays in `unacked` until the binding's promise resolves; what
+//   is unacknowledged at pagehide is handed over too and sent again, and Python drops ids
+//   it has already seen, so each payload lands once.
 "use strict";
 const GUARD = Symbol.for(config.guard);
 if (document[GUARD]) return;
@@ -84,6 +89,11 @@ const doc = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
 const queue = [];
 let queuedChars = 0;
 let droppedEvents = 0;
+let sentCount = 0;
+// Payloads sent but not yet acknowledged (id -> payload), and ones handed over to resend.
+const unacked = new Map();
+let unackedChars = 0;
+const resend = [];
 let binding = null;
 let microtaskQueued = false;
 let timer = null;
@@ -108,36 +118,63 @@ function flush() {
     clearTimeout(timer);
     timer = null;
   }
-  if (!queue.length) return;
+  if (!queue.length && !resend.length) return;
   const send = findBinding();
   if (!send) {
     if (retries++ < config.bindingRetries) timer = setTimeout(flush, config.bindingRetryMs);
     return;
   }
-  while (queue.length) {
-    const batch = [];
-    const batchDoc = queue[0].doc;
-    let chars = 0;
-    while (
-      queue.length &&
-      queue[0].doc === batchDoc &&
-      (batch.length === 0 || chars + queue[0].chars <= config.maxPayloadChars)
-    ) {
-      const item = queue.shift();
-      chars += item.chars;
-      batch.push(item.json);
-    }
-    queuedChars -= chars;
-    const dropped = droppedEvents;
-    droppedEvents = 0;
-    const payload = '{"v":1,"doc":"' + batchDoc + '","dropped":' + dropped + ',"events":[' + batch.join(",") + "]}";
+  while (resend.length || queue.length) {
+    const [id, payload] = resend.length ? resend.shift() : nextPayload();
+    remember(id, payload);
     try {
       const pending = send(payload);
-      if (pending && typeof pending.catch === "function") pending.catch(() => {});
+      if (pending && typeof pending.then === "function") pending.then(() => forget(id), () => {});
     } catch (error) {
       /* the binding went away with the page */
     }
   }
+}
+
+function remember(id, payload) {
+  unacked.set(id, payload);
+  unackedChars += payload.length;
+  // Bounded: the oldest unacknowledged payloads have almost surely arrived.
+  for (const [oldId, old] of unacked) {
+    if (unackedChars <= config.maxQueuedChars) break;
+    unacked.delete(oldId);
+    unackedChars -= old.length;
+  }
+}
+
+function forget(id) {
+  const payload = unacked.get(id);
+  if (payload === undefined) return;
+  unacked.delete(id);
+  unackedChars -= payload.length;
+}
+
+// The oldest queued events of one document, as one payload (what the binding is called with).
+function nextPayload() {
+  const batch = [];
+  const batchDoc = queue[0].doc;
+  let chars = 0;
+  while (
+    queue.length &&
+    queue[0].doc === batchDoc &&
+    (batch.length === 0 || chars + queue[0].chars <= config.maxPayloadChars)
+  ) {
+    const item = queue.shift();
+    chars += item.chars;
+    batch.push(item.json);
+  }
+  queuedChars -= chars;
+  const dropped = droppedEvents;
+  droppedEvents = 0;
+  const id = doc + "." + ++sentCount;
+  const payload =
+    '{"v":1,"doc":"' + batchDoc + '","id":"' + id + '","dropped":' + dropped + ',"events":[' + batch.join(",") + "]}";
+  return [id, payload];
 }
 
 function schedule(now) {
@@ -182,6 +219,22 @@ const api = {
     return true;
   },
   flush,
+  // Called by Python just before it closes the page or its context: whatever is still
+  // queued (the binding may not have appeared yet) is returned instead of lost.
+  drain() {
+    if (timer !== null) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    const payloads = [...unacked.values(), ...resend.map(([, payload]) => payload)];
+    resend.length = 0;
+    while (queue.length) {
+      const [id, payload] = nextPayload();
+      remember(id, payload);
+      payloads.push(payload);
+    }
+    return payloads;
+  },
 };
 Object.defineProperty(document, GUARD, { value: api });
 
@@ -228,12 +281,15 @@ function takeHandover() {
   }
   if (!saved || typeof saved.savedAt !== "number" || !Array.isArray(saved.items)) return;
   if (Date.now() - saved.savedAt > config.handoverMaxAgeMs) return;
+  for (const entry of Array.isArray(saved.payloads) ? saved.payloads : []) {
+    if (Array.isArray(entry) && typeof entry[0] === "string" && typeof entry[1] === "string") resend.push(entry);
+  }
   const items = saved.items.filter((item) => item && typeof item.doc === "string" && typeof item.json === "string");
   // Older than anything this document queued: in front.
   queue.unshift(...items.map((item) => ({ doc: item.doc, json: item.json, chars: item.json.length })));
   for (const item of items) queuedChars += item.json.length;
   droppedEvents += Number(saved.dropped) || 0;
-  if (items.length) schedule(true);
+  if (items.length || resend.length) schedule(true);
 }
 
 // Calls to the binding made while the document unloads never arrive: hand the queue over.
@@ -243,7 +299,7 @@ function handOver() {
     timer = null;
   }
   const store = storage();
-  if (!queue.length || !store) {
+  if ((!queue.length && !unacked.size) || !store) {
     flush();
     return;
   }
@@ -253,14 +309,20 @@ function handOver() {
     queue.length = 0;
     queue.push(...older);
   }
-  const items = [];
+  const payloads = [];
   let chars = 0;
+  for (const [id, payload] of unacked) {
+    if (chars + payload.length > config.maxHandoverChars) break;
+    chars += payload.length;
+    payloads.push([id, payload]);
+  }
+  const items = [];
   while (queue.length && chars + queue[0].chars <= config.maxHandoverChars) {
     const item = queue.shift();
     chars += item.chars;
     items.push({ doc: item.doc, json: item.json });
   }
-  const saved = { savedAt: Date.now(), items, dropped: droppedEvents + queue.length };
+  const saved = { savedAt: Date.now(), payloads, items, dropped: droppedEvents + queue.length };
   queue.length = 0;
   queuedChars = 0;
   droppedEvents = 0;
