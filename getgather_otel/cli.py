@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -175,7 +176,7 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
 
     fields = ("span_days", "recording_days", "error_recording_days", "max_recording_bytes")
     given = {name: getattr(args, name) for name in fields if hasattr(args, name)}
-    policy = RetentionPolicy(**{**RetentionPolicy.from_env().__dict__, **given})
+    policy = dataclasses.replace(RetentionPolicy.from_env(), **given)
     out.write(f"policy: {policy}\n")
     result = prune_file(
         args.db,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -80,7 +80,7 @@ class RetentionPolicy:
                 values[name] = None if raw.strip().lower() in ("none", "off", "unlimited") else parse(raw)
             except ValueError as error:
                 raise ValueError(f"{ENV_PREFIX}{key}={raw!r}: {error}") from None
-        return RetentionPolicy(**{**policy.__dict__, **values})
+        return replace(policy, **values)
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,7 @@ def plan_prune(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, now: da
     recordings = conn.execute(
         """
         SELECT c.recording_id, any_value(c.trace_id), any_value(c.span_id), sum(c.stored_bytes),
-               max(c.last_event_time) AS ended, bool_or(t."StatusCode" = 'Error') AS failed,
-               bool_or(t."SpanId" IS NULL) AS orphan
+               max(c.last_event_time) AS ended, bool_or(t."StatusCode" = 'Error') AS failed
         FROM recording_chunks AS c
         LEFT JOIN otel_traces AS t ON t."SpanId" = c.span_id AND t."TraceId" = c.trace_id
         GROUP BY c.recording_id
@@ -142,7 +141,7 @@ def plan_prune(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, now: da
     ok_cutoff = _days_before(now, policy.recording_days)
     error_cutoff = _days_before(now, policy.error_recording_days)
     kept: list[tuple[str, str, str, int]] = []
-    for recording_id, trace_id, span_id, stored, ended, failed, _orphan in recordings:
+    for recording_id, trace_id, span_id, stored, ended, failed in recordings:
         cutoff, reason = (error_cutoff, REASON_ERROR_AGE) if failed else (ok_cutoff, REASON_AGE)
         if plan.span_cutoff is not None and ended < plan.span_cutoff:
             plan.recordings.append(DoomedRecording(recording_id, trace_id, span_id, int(stored), REASON_SPAN_PRUNED))
