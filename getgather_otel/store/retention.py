@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -66,7 +67,7 @@ class RetentionPolicy:
         """
         env = os.environ if env is None else env
         policy = base or cls()
-        values: dict[str, float | int | None] = {}
+        values: dict[str, Any] = {}
         for name, key, parse in (
             ("span_days", "SPANS_DAYS", float),
             ("recording_days", "RECORDINGS_DAYS", float),
