@@ -161,13 +161,15 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
 
 def _limit(text: str) -> float | None:
     """A CLI day count, or 'none' for no limit."""
-    return None if text.strip().lower() in ("none", "off", "unlimited") else float(text)
+    from getgather_otel.store.retention import parse_limit
+
+    return parse_limit(text, float)
 
 
 def _size_limit(text: str) -> int | None:
-    from getgather_otel.store.retention import parse_size
+    from getgather_otel.store.retention import parse_limit, parse_size
 
-    return None if text.strip().lower() in ("none", "off", "unlimited") else parse_size(text)
+    return parse_limit(text, parse_size)
 
 
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:

@@ -29,7 +29,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from collectors.receiver import ReceiverSettings, build_app
 from getgather_otel.demo.loopback import serve_asgi
-from getgather_otel.store.compaction import acquire_writer_lock, release
+from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.exporter import DuckDBSpanExporter
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -191,7 +191,7 @@ async def test_bearer_token_and_backpressure(tmp_path: Path) -> None:
     exporter.writer.open_and_migrate()
     exporter.release_file()
     # A compaction (or another writer) holding the file: the collector's writer falls behind.
-    holder = acquire_writer_lock(db, 1.0)
+    holder = acquire_lock(db, 1.0)
     held = True
     try:
         async with serve_asgi(build_app(exporter, settings)) as origin:

@@ -24,8 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import duckdb
+
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import CompactionLockHeldError, DatabaseUnwritableError
+from getgather_otel.store.schema import migrate
 
 
 def lock_path(db: Path) -> Path:
@@ -33,16 +36,26 @@ def lock_path(db: Path) -> Path:
 
 
 @contextmanager
-def exclusive_lock(db: Path, wait_s: float) -> Iterator[None]:
-    """Hold `<db>.lock` exclusively (polling up to `wait_s`); raises DatabaseLockedError after that."""
-    handle = _acquire(db, wait_s)
+def exclusive_connection(db: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A migrated read-write connection to `db`, opened and closed while holding `<db>.lock`.
+
+    What prune, import and compaction write through: no getgather-otel writer is mid-batch
+    meanwhile, and none can start one until the block ends.
+    """
+    handle = acquire_lock(db, wait_s)
     try:
-        yield
+        conn = connect_waiting_for_lock(db, wait_s)
+        try:
+            migrate(conn)
+            yield conn
+        finally:
+            conn.close()
     finally:
         release(handle)
 
 
-def _acquire(db: Path, wait_s: float) -> IO[bytes]:
+def acquire_lock(db: Path, wait_s: float) -> IO[bytes]:
+    """Hold `<db>.lock` exclusively (polling up to `wait_s`; then CompactionLockHeldError); `release` it."""
     try:
         handle = open(lock_path(db), "ab")  # noqa: SIM115 - held across calls by the writer
     except OSError as error:
@@ -57,11 +70,6 @@ def _acquire(db: Path, wait_s: float) -> IO[bytes]:
                 handle.close()
                 raise CompactionLockHeldError(db, lock_path(db)) from None
             time.sleep(random.uniform(0.01, 0.03))
-
-
-def acquire_writer_lock(db: Path, wait_s: float) -> IO[bytes]:
-    """The writer's hold on `<db>.lock` while it has the database open; `release` it on close."""
-    return _acquire(db, wait_s)
 
 
 def release(handle: IO[bytes]) -> None:
@@ -87,26 +95,24 @@ def compact(db: Path, wait_s: float = 30.0) -> CompactionResult:
     """Rewrite `db` with only its live rows and swap it in; returns the sizes before and after."""
     started = time.monotonic()
     scratch = db.with_name(db.name + ".compacting")
-    with exclusive_lock(db, wait_s):
+    with exclusive_connection(db, wait_s) as conn:
         before = _size(db)
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
             leftover.unlink(missing_ok=True)
-        conn = connect_waiting_for_lock(db, wait_s)
         try:
             conn.execute("CHECKPOINT")
-            conn.execute(f"ATTACH '{_sql_path(scratch)}' AS compacted")
+            conn.execute(f"ATTACH {sql_text(str(scratch))} AS compacted")
             source = conn.execute("SELECT current_database()").fetchone()
             conn.execute(f'COPY FROM DATABASE "{source[0] if source else "memory"}" TO compacted')
             conn.execute("DETACH compacted")
         except BaseException:
-            conn.close()
             scratch.unlink(missing_ok=True)
             raise
-        conn.close()
+        # Renamed while the old file is still open and locked: no writer can slip in between.
         os.replace(scratch, db)
-        after = _size(db)
-    return CompactionResult(before, after, time.monotonic() - started)
+    return CompactionResult(before, _size(db), time.monotonic() - started)
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
+def sql_text(value: str) -> str:
+    """`value` as a SQL string literal (paths go into ATTACH/COPY, which take no parameters)."""
+    return "'" + value.replace("'", "''") + "'"

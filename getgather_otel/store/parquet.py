@@ -19,10 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from getgather_otel.store.compaction import exclusive_lock
+from getgather_otel.store.compaction import exclusive_connection, sql_text
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseMissingError, StoreError
-from getgather_otel.store.schema import CURRENT_VERSION, migrate, stored_version
+from getgather_otel.store.schema import CURRENT_VERSION, stored_version
 
 MANIFEST = "manifest.json"
 
@@ -58,10 +58,6 @@ class TableTransfer:
 
 def _quiet(_message: str) -> None:
     return None
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _dir_bytes(path: Path) -> int:
@@ -102,7 +98,7 @@ def export(
             progress(f"exporting {spec.table} ...")
             row = conn.execute(
                 f"COPY (SELECT *, CAST({spec.time_column} AS DATE) AS date FROM {spec.table}{where}) "
-                f"TO {_sql_text(str(target))} (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd, "
+                f"TO {sql_text(str(target))} (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd, "
                 "WRITE_PARTITION_COLUMNS false)",
                 params,
             ).fetchone()
@@ -165,22 +161,17 @@ def import_into(
     read_manifest(in_dir)
     transfers = []
     db.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(db, wait_s):
-        conn = connect_waiting_for_lock(db, wait_s)
+    with exclusive_connection(db, wait_s) as conn:
+        conn.execute("BEGIN TRANSACTION")
         try:
-            migrate(conn)
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                for spec in TABLES:
-                    transfers.append(_import_table(conn, spec, in_dir / spec.directory, progress))
-                conn.execute("COMMIT")
-            except BaseException as error:
-                conn.execute("ROLLBACK")
-                if isinstance(error, StoreError) or not isinstance(error, Exception):
-                    raise
-                raise ParquetTransferError(f"cannot import {in_dir} into {db} (nothing was added): {error}") from error
-        finally:
-            conn.close()
+            for spec in TABLES:
+                transfers.append(_import_table(conn, spec, in_dir / spec.directory, progress))
+            conn.execute("COMMIT")
+        except BaseException as error:
+            conn.execute("ROLLBACK")
+            if isinstance(error, StoreError) or not isinstance(error, Exception):
+                raise
+            raise ParquetTransferError(f"cannot import {in_dir} into {db} (nothing was added): {error}") from error
     return transfers
 
 
@@ -202,7 +193,7 @@ def _import_table(
     matches = " AND ".join(f"d.{column} = s.{column}" for column in spec.key)
     row = conn.execute(
         f"INSERT INTO {spec.table} SELECT {', '.join('s.' + c for c in columns)} "
-        f"FROM read_parquet({_sql_text(str(source) + '/**/*.parquet')}, hive_partitioning = false) AS s "
+        f"FROM read_parquet({sql_text(str(source) + '/**/*.parquet')}, hive_partitioning = false) AS s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} AS d WHERE {matches})"
     ).fetchone()
     rows = int(row[0]) if row else 0

@@ -1,7 +1,7 @@
 """One prune of one file, as `getgather-otel prune` and the background retention run it.
 
 Plans under the policy, applies the plan in one transaction while holding the file's
-lock (`compaction.exclusive_lock`, so no getgather-otel writer is mid-batch), then
+lock (`compaction.exclusive_connection`, so no getgather-otel writer is mid-batch), then
 rewrites the file to give the space back when anything was removed. Progress goes to a
 callback so the CLI can print it and the background job can log it.
 """
@@ -13,12 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from getgather_otel.store.compaction import CompactionResult, compact, exclusive_lock
-from getgather_otel.store.connect import connect_waiting_for_lock
+from getgather_otel.store.compaction import CompactionResult, compact, exclusive_connection
 from getgather_otel.store.errors import DatabaseMissingError
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.store.retention import PrunePlan, RetentionPolicy, apply_prune, plan_prune
-from getgather_otel.store.schema import migrate
 
 
 @dataclass(frozen=True)
@@ -50,15 +48,10 @@ def prune_file(
         return PruneResult(plan, False, None, time.monotonic() - started)
     if not db.is_file():
         raise DatabaseMissingError(f"no getgather-otel database at {db}")
-    with exclusive_lock(db, wait_s):
-        conn = connect_waiting_for_lock(db, wait_s)
-        try:
-            migrate(conn)
-            plan = plan_prune(conn, policy)
-            progress(f"removing {plan.summary()}")
-            apply_prune(conn, plan)
-        finally:
-            conn.close()
+    with exclusive_connection(db, wait_s) as conn:
+        plan = plan_prune(conn, policy)
+        progress(f"removing {plan.summary()}")
+        apply_prune(conn, plan)
     compaction = None
     if reclaim_space and (plan.spans or plan.recordings):
         progress("rewriting the file to give the space back")

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
 ENV_PREFIX = "GETGATHER_OTEL_RETAIN_"
+T = TypeVar("T")
 REASON_AGE = "age"
 REASON_ERROR_AGE = "age (error activity)"
 REASON_SIZE_CAP = "size cap"
@@ -41,6 +42,11 @@ def parse_size(text: str) -> int:
     number, prefix, binary = float(match.group(1)), match.group(2).lower(), match.group(3)
     power = "kmgt".index(prefix) + 1 if prefix else 0
     return int(number * (1024 if binary else 1000) ** power)
+
+
+def parse_limit(text: str, parse: Callable[[str], T]) -> T | None:
+    """`parse(text)`, or None (no limit) for 'none', 'off' or 'unlimited'."""
+    return None if text.strip().lower() in ("none", "off", "unlimited") else parse(text)
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ class RetentionPolicy:
             if raw is None or not raw.strip():
                 continue
             try:
-                values[name] = None if raw.strip().lower() in ("none", "off", "unlimited") else parse(raw)
+                values[name] = parse_limit(raw, parse)
             except ValueError as error:
                 raise ValueError(f"{ENV_PREFIX}{key}={raw!r}: {error}") from None
         return replace(policy, **values)

@@ -21,7 +21,7 @@ from typing import IO
 import duckdb
 import pyarrow as pa
 
-from getgather_otel.store.compaction import acquire_writer_lock, release
+from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseUnwritableError, classify
 from getgather_otel.store.schema import migrate
@@ -111,7 +111,7 @@ class DuckDBWriter:
             )
         # Polls briefly while a reader holds the file (or a compaction holds `<db>.lock`);
         # runs on the exporter's thread, never a tool call's.
-        hold = acquire_writer_lock(self.path, self.lock_wait_s)
+        hold = acquire_lock(self.path, self.lock_wait_s)
         try:
             conn = connect_waiting_for_lock(self.path, self.lock_wait_s)
         except BaseException:
