@@ -44,6 +44,9 @@ from getgather_otel.recording.urls import UrlRedactor
 RECORDER_ATTRIBUTE = "_getgather_otel_recorder"
 CHECKPOINT_TIMEOUT_S = 0.5
 DRAIN_TIMEOUT_S = 0.5
+# How often, and how many times, Python asks a new document whether its binding appeared.
+UNBOUND_POLL_S = 0.5
+UNBOUND_POLLS = 20
 SEEN_IDS = 4096
 INJECT_TIMEOUT_MS = 10_000
 MAX_SELECTOR_CHARS = 200
@@ -83,6 +86,10 @@ _CHECK_SCRIPT = """([guard]) => {
 _DRAIN_SCRIPT = """([guard]) => {
   const api = document[Symbol.for(guard)];
   return api && !api.child && api.drain ? api.drain() : [];
+}"""
+_UNBOUND_SCRIPT = """([guard]) => {
+  const api = document[Symbol.for(guard)];
+  return api && !api.child && api.unbound ? api.unbound() : null;
 }"""
 _CHECKPOINT_SCRIPT = """([guard, segment]) => {
   const api = document[Symbol.for(guard)];
@@ -301,7 +308,13 @@ class ContextRecorder:
         if loop is None or loop.is_closed():
             self._release(recording)
             return
+        # Events a page still holds (its binding late, or never added by the driver) are
+        # taken now, within the grace period, instead of waiting for a navigation or close.
+        loop.call_soon_threadsafe(self._drain_in_background)
         loop.call_soon_threadsafe(loop.call_later, self.options.grace_s, self._release, recording)
+
+    def _drain_in_background(self) -> None:
+        self._spawn(self.drain())
 
     def _release(self, recording: Recording) -> None:
         """End of the grace period: the recording gets no more events from this context."""
@@ -378,6 +391,24 @@ class ContextRecorder:
                     await self._evaluate(page, init_script(self.options, pending[0] if pending else None))
             except Exception as error:  # closed, crashed or navigating away: nothing to record
                 logger.debug("could not check the recorder in page %s: %s", state.page_id, error)
+                return
+        await self._take_while_unbound(state)
+
+    async def _take_while_unbound(self, state: _PageState) -> None:
+        """Until the document's binding answers, take its queued events by evaluate instead."""
+        for _ in range(UNBOUND_POLLS):
+            await asyncio.sleep(UNBOUND_POLL_S)
+            if state.closed:
+                return
+            with _internal_call():
+                try:
+                    payloads = await self._evaluate(state.page, _UNBOUND_SCRIPT, [self.options.guard])
+                except Exception:  # navigating or closed: the next document is checked on its own
+                    return
+            if payloads is None:
+                return
+            for payload in payloads if isinstance(payloads, list) else []:
+                self._accept(state, payload)
 
     async def _checkpoint(self, state: _PageState, segment: int) -> None:
         with _internal_call():

@@ -221,6 +221,11 @@ const api = {
   flush,
   // Called by Python just before it closes the page or its context: whatever is still
   // queued (the binding may not have appeared yet) is returned instead of lost.
+  // Polled by Python while a document is young: null once the binding is there, else
+  // what is queued (the driver adds the binding late, and under load sometimes not at all).
+  unbound() {
+    return findBinding() ? null : api.drain();
+  },
   drain() {
     if (timer !== null) {
       clearTimeout(timer);
