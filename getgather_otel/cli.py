@@ -87,10 +87,10 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _run_query(
-    conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     try:
-        cursor = conn.execute(sql, params or [])
+        cursor = conn.execute(sql, params or {})
     except duckdb.Error as error:
         message = str(error).strip().splitlines()[0]
         if "read-only" in message.lower() or "read only" in message.lower():

@@ -1,10 +1,13 @@
-"""The stock queries, in one place: the CLI, the viewer and the ClickHouse check use these.
+"""The stock queries, in one place: the CLI, the viewer, the `activities` view and the ClickHouse check use these.
 
-Queries on `otel_traces` are written once in SQL both DuckDB and ClickHouse accept
-(map subscripts, `coalesce`, `CASE`, string-literal timestamps); where the dialects
-really differ (quantiles) the template names the operation and `render()` fills in the
-engine's function. Values from users never go into the text except as validated
-timestamps; everything else is a bound parameter.
+Queries on `otel_traces` are written once in SQL that DuckDB and ClickHouse both accept
+(map subscripts, `coalesce`/`nullif`, `CASE`, string-literal timestamps, no `round()`,
+whose ties differ between the two). A missing map key is NULL in DuckDB and '' in
+ClickHouse, so every attribute read goes through `nullif(..., '')`. Where the dialects
+really differ the template names the operation (`{quantile(q, expr)}`, `{has_recording}`,
+`{param:Type}` placeholders) and `render()` fills in the engine's spelling. Values from
+users never go into the text except as validated timestamps; everything else is a bound
+parameter.
 """
 
 from __future__ import annotations
@@ -19,24 +22,58 @@ from getgather_otel import attributes as attr
 Dialect = Literal["duckdb", "clickhouse"]
 
 _QUANTILE = re.compile(r"\{quantile\((?P<q>0\.\d+), (?P<expr>[^}]+)\)\}")
+_PARAMETER = re.compile(r"\{(?P<name>[a-z_]+):(?P<type>[A-Za-z0-9()]+)\}")
+_HAS_RECORDING = "{has_recording}"
+
+# DuckDB only: ClickHouse holds spans, not the recordings getgather-otel stores beside them.
+HAS_RECORDING_SQL = (
+    'EXISTS (SELECT 1 FROM recording_chunks AS c WHERE c.span_id = t."SpanId" AND c.trace_id = t."TraceId")'
+)
 
 
 def render(template: str, dialect: Dialect) -> str:
-    """Fill the dialect-specific operations in a stock query template."""
+    """Fill the dialect-specific operations of a stock query template.
+
+    Quantiles interpolate linearly in both engines (DuckDB's `quantile_cont` and
+    ClickHouse's `quantileExactInclusive` are the same R7 estimator); parameters become
+    DuckDB's `$name` or stay ClickHouse's `{name:Type}`.
+    """
 
     def quantile(match: re.Match[str]) -> str:
         q, expr = match.group("q"), match.group("expr")
         if dialect == "duckdb":
             return f"quantile_cont({expr}, {q})"
-        return f"quantile({q})({expr})"
+        return f"quantileExactInclusive({q})({expr})"
 
-    return _QUANTILE.sub(quantile, template)
+    text = _QUANTILE.sub(quantile, template)
+    text = text.replace(_HAS_RECORDING, HAS_RECORDING_SQL if dialect == "duckdb" else "false")
+    if dialect == "duckdb":
+        text = _PARAMETER.sub(lambda match: f"${match.group('name')}", text)
+    return text
 
 
-_IS_ACTIVITY = f"\"SpanAttributes\"['{attr.ACTIVITY_NAME}'] != ''"
-_BRAND = f"coalesce(\"SpanAttributes\"['{attr.BRAND_ID}'], '')"
-_NAME = f"\"SpanAttributes\"['{attr.ACTIVITY_NAME}']"
-_ERRORS = "sum(CASE WHEN \"StatusCode\" = 'Error' THEN 1 ELSE 0 END)"
+def attribute(key: str) -> str:
+    """A span attribute of `otel_traces AS t`, NULL when absent in both engines."""
+    return f"nullif(t.\"SpanAttributes\"['{key}'], '')"
+
+
+def round_sql(expr: str, digits: int) -> str:
+    """`expr` rounded half away from zero for positive values, the same in both engines."""
+    scale = 10**digits
+    return f"floor(({expr}) * {scale} + 0.5) / {scale}"
+
+
+# The activity columns, shared by the stock queries and the DuckDB `activities` view.
+IS_ACTIVITY_SQL = f"{attribute(attr.ACTIVITY_NAME)} IS NOT NULL"
+BRAND_SQL = f"coalesce({attribute(attr.BRAND_ID)}, '')"
+NAME_SQL = attribute(attr.ACTIVITY_NAME)
+KIND_SQL = f"coalesce({attribute(attr.ACTIVITY_KIND)}, '{attr.KIND_CUSTOM}')"
+STATUS_SQL = "CASE WHEN t.\"StatusCode\" = 'Error' THEN 'error' ELSE 'ok' END"
+ERROR_SQL = (
+    "CASE WHEN t.\"StatusCode\" = 'Error' "
+    f"THEN coalesce(nullif(t.\"StatusMessage\", ''), {attribute(attr.ERROR_TYPE)}, 'error') END"
+)
+_ERRORS = "sum(CASE WHEN t.\"StatusCode\" = 'Error' THEN 1 ELSE 0 END)"
 
 
 def _stats_template(group_columns: str, group_by: str) -> str:
@@ -44,26 +81,26 @@ def _stats_template(group_columns: str, group_by: str) -> str:
 SELECT {group_columns},
        count(*) AS activities,
        {_ERRORS} AS errors,
-       round(100.0 * {_ERRORS} / count(*), 2) AS error_rate_pct,
-       round({{quantile(0.5, "Duration")}} / 1e6, 1) AS p50_ms,
-       round({{quantile(0.95, "Duration")}} / 1e6, 1) AS p95_ms,
-       round({{quantile(0.99, "Duration")}} / 1e6, 1) AS p99_ms
-FROM otel_traces
-WHERE {_IS_ACTIVITY} AND "Timestamp" >= '{{since}}'
+       {round_sql(f"100.0 * {_ERRORS} / count(*)", 2)} AS error_rate_pct,
+       {round_sql('{quantile(0.5, t."Duration")} / 1e6', 1)} AS p50_ms,
+       {round_sql('{quantile(0.95, t."Duration")} / 1e6', 1)} AS p95_ms,
+       {round_sql('{quantile(0.99, t."Duration")} / 1e6', 1)} AS p99_ms
+FROM otel_traces AS t
+WHERE {IS_ACTIVITY_SQL} AND t."Timestamp" >= '{{since}}'
 GROUP BY {group_by}
 ORDER BY {group_by}
 """
 
 
-STATS_BY_BRAND = _stats_template(f"{_BRAND} AS brand_id", "brand_id")
-STATS_BY_TOOL = _stats_template(f"{_BRAND} AS brand_id, {_NAME} AS name", "brand_id, name")
+STATS_BY_BRAND = _stats_template(f"{BRAND_SQL} AS brand_id", "brand_id")
+STATS_BY_TOOL = _stats_template(f"{BRAND_SQL} AS brand_id, {NAME_SQL} AS name", "brand_id, name")
 
 ERROR_TYPES = f"""
-SELECT {_BRAND} AS brand_id,
-       coalesce("SpanAttributes"['{attr.ERROR_TYPE}'], '') AS error_type,
+SELECT {BRAND_SQL} AS brand_id,
+       coalesce({attribute(attr.ERROR_TYPE)}, '') AS error_type,
        count(*) AS errors
-FROM otel_traces
-WHERE {_IS_ACTIVITY} AND "StatusCode" = 'Error' AND "Timestamp" >= '{{since}}'
+FROM otel_traces AS t
+WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND t."Timestamp" >= '{{since}}'
 GROUP BY brand_id, error_type
 ORDER BY errors DESC, brand_id, error_type
 """
@@ -96,31 +133,30 @@ class ActivityFilter:
     limit: int = 20
 
 
-def activities_query(filters: ActivityFilter) -> tuple[str, list[object]]:
-    """Recent activities from the `activities` view, newest first, with bound parameters."""
-    clauses: list[str] = []
-    params: list[object] = []
+def activities_query(filters: ActivityFilter, dialect: Dialect = "duckdb") -> tuple[str, dict[str, object]]:
+    """Recent activities straight from `otel_traces`, newest first, with named parameters."""
+    clauses = [IS_ACTIVITY_SQL]
+    params: dict[str, object] = {}
     if filters.brand is not None:
-        clauses.append("brand_id = ?")
-        params.append(filters.brand)
+        clauses.append(f"{BRAND_SQL} = {{brand:String}}")
+        params["brand"] = filters.brand
     if filters.name is not None:
-        clauses.append("name = ?")
-        params.append(filters.name)
+        clauses.append(f"{NAME_SQL} = {{name:String}}")
+        params["name"] = filters.name
     if filters.since is not None:
-        clauses.append("start_time >= ?")
-        params.append(naive_utc(filters.since))
+        clauses.append(f"t.\"Timestamp\" >= '{naive_utc(filters.since).strftime('%Y-%m-%d %H:%M:%S.%f')}'")
     if filters.errors_only:
-        clauses.append("status = 'error'")
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    params.append(filters.limit)
-    sql = f"""
-SELECT activity_id, start_time, brand_id, name, kind, round(execution_time_ms, 1) AS ms,
-       status, error, has_recording
-FROM activities {where}
-ORDER BY start_time DESC
-LIMIT ?
+        clauses.append("t.\"StatusCode\" = 'Error'")
+    template = f"""
+SELECT t."SpanId" AS activity_id, t."Timestamp" AS start_time, {BRAND_SQL} AS brand_id, {NAME_SQL} AS name,
+       {KIND_SQL} AS kind, {round_sql('t."Duration" / 1e6', 1)} AS ms, {STATUS_SQL} AS status,
+       {ERROR_SQL} AS error, {{has_recording}} AS has_recording
+FROM otel_traces AS t
+WHERE {" AND ".join(clauses)}
+ORDER BY t."Timestamp" DESC, t."SpanId"
+LIMIT {int(filters.limit)}
 """
-    return sql, params
+    return render(template, dialect), params
 
 
 _RELATIVE = re.compile(r"^(?P<n>\d+)(?P<unit>[smhdw])$")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from getgather_otel import attributes as attr
+from getgather_otel.store import queries
 
 SCHEMA_VERSION_TABLE = "getgather_otel_schema"
 
@@ -94,16 +95,14 @@ SELECT
     t."SpanId" AS activity_id,
     t."TraceId" AS trace_id,
     t."ParentSpanId" AS parent_span_id,
-    coalesce(t."SpanAttributes"['{attr.BRAND_ID}'], '') AS brand_id,
-    t."SpanAttributes"['{attr.ACTIVITY_NAME}'] AS name,
-    coalesce(t."SpanAttributes"['{attr.ACTIVITY_KIND}'], '{attr.KIND_CUSTOM}') AS kind,
+    {queries.BRAND_SQL} AS brand_id,
+    {queries.NAME_SQL} AS name,
+    {queries.KIND_SQL} AS kind,
     t."Timestamp" AS start_time,
     t."Timestamp" + to_microseconds(CAST(t."Duration" // 1000 AS BIGINT)) AS end_time,
     t."Duration" / 1e6 AS execution_time_ms,
-    CASE WHEN t."StatusCode" = 'Error' THEN 'error' ELSE 'ok' END AS status,
-    CASE WHEN t."StatusCode" = 'Error'
-         THEN coalesce(nullif(t."StatusMessage", ''), t."SpanAttributes"['{attr.ERROR_TYPE}'], 'error')
-    END AS error,
+    {queries.STATUS_SQL} AS status,
+    {queries.ERROR_SQL} AS error,
     t."SpanAttributes"['{attr.ERROR_TYPE}'] AS error_type,
     t."SpanAttributes"['{attr.GEN_AI_TOOL_NAME}'] AS tool_name,
     t."SpanAttributes"['{attr.MCP_SESSION_ID}'] AS session_id,
@@ -112,7 +111,7 @@ SELECT
     {has_recording_sql} AS has_recording,
     {recording_pruned_sql} AS recording_pruned
 FROM otel_traces AS t
-WHERE t."SpanAttributes"['{attr.ACTIVITY_NAME}'] IS NOT NULL
+WHERE {queries.IS_ACTIVITY_SQL}
 """
 
 
@@ -144,9 +143,6 @@ CREATE TABLE IF NOT EXISTS recording_prunes (
 )
 """
 
-_HAS_RECORDING_SQL = (
-    'EXISTS (SELECT 1 FROM recording_chunks AS c WHERE c.span_id = t."SpanId" AND c.trace_id = t."TraceId")'
-)
 _RECORDING_PRUNED_SQL = (
     '(SELECT any_value(p.reason) FROM recording_prunes AS p WHERE p.span_id = t."SpanId" AND p.trace_id = t."TraceId")'
 )
@@ -163,13 +159,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             _RECORDING_CHUNKS,
             _RECORDINGS_VIEW,
-            _activities_view(_HAS_RECORDING_SQL),
+            _activities_view(queries.HAS_RECORDING_SQL),
         ),
     ),
     Migration(
         3,
         "recording_prunes table; activities.recording_pruned says why a recording was removed",
-        (_RECORDING_PRUNES, _activities_view(_HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL)),
+        (_RECORDING_PRUNES, _activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL)),
     ),
 )
 

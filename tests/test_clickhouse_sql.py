@@ -1,0 +1,125 @@
+"""The stock queries give the same answers on ClickHouse's `otel_traces` as on our DuckDB file.
+
+The same spans (real activities from `activity()` plus 3,000 synthetic ones with missing,
+empty and present attributes) go into a DuckDB file and, through Parquet, into chdb (the
+ClickHouse engine in process) with the table the OTel Collector's ClickHouse exporter
+creates. Every stock query runs rendered for each dialect from one template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from bench.synthetic import insert_activity_spans
+from getgather_otel import activity
+from getgather_otel.store.queries import ActivityFilter, activities_query, stats_queries
+from getgather_otel.store.reader import open_for_reading
+from getgather_otel.telemetry import Telemetry
+
+chdb_session = pytest.importorskip("chdb.session")
+
+CLICKHOUSE_DDL = Path(__file__).parent / "clickhouse" / "otel_traces.sql"
+START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+async def _real_activities() -> None:
+    async with activity(name="login", brand_id="netflix", kind="auth"):
+        pass
+    async with activity(name="reconcile"):  # no brand, custom kind
+        pass
+    with pytest.raises(TimeoutError):
+        async with activity(name="get_orders", brand_id="amazon"):
+            raise TimeoutError("the orders page never loaded")
+
+
+@pytest.fixture
+async def engines(telemetry: Telemetry, db_path: Path, tmp_path: Path) -> AsyncIterator[tuple[Path, Any]]:
+    await _real_activities()
+    assert telemetry.flush(20)
+    telemetry.shutdown()
+    conn = duckdb.connect(str(db_path))
+    insert_activity_spans(conn, 3000, start=START.replace(tzinfo=None), step_s=97.0)
+    parquet = tmp_path / "spans.parquet"
+    conn.execute(f"COPY otel_traces TO '{parquet}' (FORMAT parquet)")
+    conn.close()
+    session = chdb_session.Session()
+    session.query(CLICKHOUSE_DDL.read_text())
+    session.query(f"INSERT INTO otel_traces SELECT * FROM file('{parquet}', Parquet)")
+    yield db_path, session
+    session.close()
+
+
+def _normal(value: Any) -> Any:
+    """One spelling per value across engines: timestamps to microseconds, numbers as floats."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, str) and len(value) == 29 and value[4] == "-" and value[19] == ".":
+        return value[:26]  # ClickHouse DateTime64(9) text, nanoseconds -> microseconds
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _duckdb_rows(db: Path, sql: str, params: dict[str, object] | None = None) -> list[list[Any]]:
+    with open_for_reading(db, wait_s=10) as conn:
+        return [[_normal(v) for v in row] for row in conn.execute(sql, params or {}).fetchall()]
+
+
+def _clickhouse_rows(session: Any, sql: str, params: dict[str, object] | None = None) -> list[list[Any]]:
+    # An output setting only: 64-bit integers as JSON numbers rather than quoted text.
+    unquoted = f"{sql} SETTINGS output_format_json_quote_64bit_integers = 0"
+    result = session.query(unquoted, "JSONCompact", params=params or {})
+    return [[_normal(v) for v in row] for row in json.loads(str(result))["data"]]
+
+
+def _same(left: list[list[Any]], right: list[list[Any]]) -> None:
+    assert len(left) == len(right) > 0
+    for a_row, b_row in zip(left, right, strict=True):
+        for a, b in zip(a_row, b_row, strict=True):
+            if isinstance(a, float) and isinstance(b, float):
+                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (a_row, b_row)
+            else:
+                assert a == b, (a_row, b_row)
+
+
+@pytest.mark.parametrize("title", ["by brand", "by tool", "errors"])
+async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> None:
+    db, session = engines
+    since = START - dt.timedelta(days=1)
+    duck = _duckdb_rows(db, stats_queries(since, "duckdb")[title])
+    house = _clickhouse_rows(session, stats_queries(since, "clickhouse")[title])
+    _same(duck, house)
+    if title == "by brand":
+        brands = [row[0] for row in duck]
+        assert "" in brands and "netflix" in brands, "real activities (one without a brand) are included"
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ActivityFilter(limit=50),
+        ActivityFilter(brand="amazon", limit=30),
+        ActivityFilter(name="login"),
+        ActivityFilter(errors_only=True, limit=40),
+        ActivityFilter(since=START + dt.timedelta(days=2), brand="goodreads", limit=10),
+    ],
+)
+async def test_activities_query_agrees(engines: tuple[Path, Any], filters: ActivityFilter) -> None:
+    db, session = engines
+    sql, params = activities_query(filters, "duckdb")
+    duck = _duckdb_rows(db, sql, params)
+    house_sql, house_params = activities_query(filters, "clickhouse")
+    house = _clickhouse_rows(session, house_sql, house_params)
+    # has_recording is the last column: DuckDB knows recordings, ClickHouse holds spans only.
+    _same([row[:-1] for row in duck], [row[:-1] for row in house])
+    assert len(duck) == min(filters.limit, len(duck))
