@@ -30,16 +30,14 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from getgather_otel import activities as activities_module
 from getgather_otel import metrics as metrics_module
 from getgather_otel._log import logger
+from getgather_otel.companions import Companions
 from getgather_otel.recording import hooks
 from getgather_otel.recording import recordings as recordings_module
-from getgather_otel.recording.chunks import ChunkSink
 from getgather_otel.recording.options import RecordingOptions
-from getgather_otel.recording.recorder import flush_open_streams
 from getgather_otel.store.buffered import WriteStats
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.retention import RetentionPolicy
-from getgather_otel.store.retention_job import RetentionJob
 
 ENV_SDK_DISABLED = "OTEL_SDK_DISABLED"
 
@@ -108,13 +106,11 @@ class Telemetry:
         pipelines: tuple[SpanProcessor, ...],
         duckdb_exporter: DuckDBSpanExporter | None,
         settings: tuple[Any, ...],
-        chunk_sink: ChunkSink | None = None,
-        retention_job: RetentionJob | None = None,
+        companions: Companions | None = None,
     ) -> None:
         self.tracer_provider = provider
         self.duckdb_exporter = duckdb_exporter
-        self.chunk_sink = chunk_sink
-        self.retention_job = retention_job
+        self.companions = companions
         self._router = router
         self._pipelines = pipelines
         self._settings = settings
@@ -137,9 +133,8 @@ class Telemetry:
         """
         deadline = time.monotonic() + timeout_s
         done = all(p.force_flush(int(timeout_s * 1000)) for p in self._pipelines)
-        if self.chunk_sink is not None:
-            flush_open_streams()
-            done = self.chunk_sink.flush(max(deadline - time.monotonic(), 0.0)) and done
+        if self.companions is not None:
+            done = self.companions.flush(max(deadline - time.monotonic(), 0.0)) and done
         if self.duckdb_exporter is not None:
             # The batch processor hands spans to export() but does not flush the exporter,
             # whose writer thread may still be inserting them.
@@ -154,14 +149,10 @@ class Telemetry:
             if self._shut_down:
                 return
             self._shut_down = True
-        if self.retention_job is not None:
-            self.retention_job.stop()
         if self._router is not None:
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
-        if self.chunk_sink is not None:
-            flush_open_streams()
-            self.chunk_sink.shutdown(timeout_s=10.0)
-            recordings_module.use_sink(None)
+        if self.companions is not None:
+            self.companions.stop()
         for processor in self._pipelines:
             processor.shutdown()
         global _active
@@ -173,7 +164,7 @@ class Telemetry:
         return TelemetryStats(
             ended,
             self.duckdb_exporter.stats if self.duckdb_exporter else None,
-            self.chunk_sink.stats if self.chunk_sink else None,
+            self.companions.chunk_sink.stats if self.companions else None,
         )
 
 
@@ -294,19 +285,16 @@ def configure(
         if otlp_exporter is not None:
             pipelines.append(batch(otlp_exporter))
         router.pipelines = router.pipelines + tuple(pipelines)
-        chunk_sink = ChunkSink(duckdb_exporter.writer) if duckdb_exporter is not None else None
-        recordings_module.use_sink(chunk_sink)
+        companions = None
+        if duckdb_exporter is not None:
+            companions = Companions.start(duckdb_exporter, retention, retention_interval_s)
+        else:
+            recordings_module.use_sink(None)
         if recording is not None:
             hooks.use_default_options(recording)
         if record_browsers:
             hooks.install_auto_recording()
-        retention_job = None
-        if resolved_path is not None and retention is not False:
-            policy = RetentionPolicy.from_env(base=None if retention is True else retention)
-            retention_job = RetentionJob(
-                resolved_path, policy, interval_s=retention_interval_s, first_delay_s=min(60.0, retention_interval_s)
-            ).start()
-        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings, chunk_sink, retention_job)
+        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings, companions)
         atexit.register(telemetry.shutdown)
         install_sigterm_flush()
         logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -198,6 +199,14 @@ def _wrap_context_factory(original: Callable[..., Awaitable[Any]], *, returns_pa
     return create
 
 
+# The async API methods that create contexts: (class, method, returns a page).
+_FACTORIES = (
+    ("Browser", "new_context", False),
+    ("Browser", "new_page", True),
+    ("BrowserType", "launch_persistent_context", False),
+)
+
+
 def install_auto_recording() -> list[str]:
     """Record every context Patchright/Playwright (async API) creates from now on; returns the libraries hooked."""
     hooked = []
@@ -212,14 +221,28 @@ def install_auto_recording() -> list[str]:
         except RuntimeError:
             logger.exception("browser contexts of %s will not be recorded automatically", library)
             continue
-        for cls, method, returns_page in (
-            (api.Browser, "new_context", False),
-            (api.Browser, "new_page", True),
-            (api.BrowserType, "launch_persistent_context", False),
-        ):
+        for class_name, method, returns_page in _FACTORIES:
+            cls = getattr(api, class_name)
             original = getattr(cls, method)
             if not getattr(original, _HOOKED, False):
                 setattr(cls, method, _wrap_context_factory(original, returns_page=returns_page))
         hooked.append(library)
     install_activity_hooks()
     return hooked
+
+
+def uninstall_auto_recording() -> None:
+    """Stop recording new contexts automatically (contexts already recorded stay recorded).
+
+    The protocol and close hooks stay: they do nothing for unrecorded contexts and the
+    recorders already attached still need them.
+    """
+    for library in LIBRARIES:
+        api = sys.modules.get(f"{library}.async_api")
+        if api is None:
+            continue
+        for class_name, method, _ in _FACTORIES:
+            cls = getattr(api, class_name)
+            current = getattr(cls, method)
+            if getattr(current, _HOOKED, False):
+                setattr(cls, method, current.__wrapped__)

@@ -1,0 +1,97 @@
+"""Zero-code instrumentation: `opentelemetry-instrument python server.py` on an unmodified server.
+
+Two entry points (pyproject.toml), loaded by `opentelemetry-instrument`:
+
+- `opentelemetry_instrumentor` `getgather_otel` -> `GetgatherOtelInstrumentor`: every
+  FastMCP server created afterwards gets the activity middleware (as `instrument_mcp`
+  does), and every Patchright/Playwright context is recorded. Deliberately not named
+  `mcp`: two other instrumentation packages use that name, and entry point names must not
+  collide.
+- `opentelemetry_traces_exporter` `duckdb` -> `DuckDBTracesExporter`, chosen with
+  `OTEL_TRACES_EXPORTER=duckdb` (or `duckdb,otlp`): the file from $GETGATHER_OTEL_DUCKDB
+  (default ./getgather-otel.duckdb), recordings and retention beside it as with
+  `configure()`. The SDK's configurator builds exporters without arguments, so everything
+  comes from the environment.
+
+The SDK configuration itself (`opentelemetry-distro`) reads OTEL_SERVICE_NAME,
+OTEL_RESOURCE_ATTRIBUTES and OTEL_SDK_DISABLED; nothing here writes to stdout, which is the
+MCP stdio transport.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Collection
+from typing import Any, ClassVar
+
+from fastmcp import FastMCP
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from getgather_otel.companions import Companions
+from getgather_otel.mcp import ActivityMiddleware, instrument_mcp
+from getgather_otel.recording import hooks
+from getgather_otel.store.exporter import DuckDBSpanExporter
+
+
+class DuckDBTracesExporter(DuckDBSpanExporter):
+    """The `duckdb` traces exporter of OTEL_TRACES_EXPORTER, configured from the environment."""
+
+    def __init__(self, **_sdk_arguments: Any) -> None:
+        super().__init__()
+        self.companions = Companions.start(self, retention=True, retention_interval_s=3600.0)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        recordings_done = self.companions.flush(timeout_millis / 2000)
+        return super().force_flush(timeout_millis // 2) and recordings_done
+
+    def shutdown(self) -> None:
+        self.companions.stop()
+        super().shutdown()
+
+
+class GetgatherOtelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Activities for every FastMCP server, recordings for every browser context.
+
+    `instrument(brand_resolver=..., capture_arguments=..., brand_from_prefix=...,
+    redact_keys=..., record_browsers=True)` takes `instrument_mcp`'s options.
+    `uninstrument()` restores FastMCP, takes the middleware off the servers it was added
+    to, and stops recording new contexts.
+    """
+
+    # BaseInstrumentor is a singleton (`__new__` returns the one instance), so this state
+    # lives on the class rather than being reset by every `GetgatherOtelInstrumentor()`.
+    _servers: ClassVar[weakref.WeakSet[FastMCP]] = weakref.WeakSet()
+    _original_init: Callable[..., None] | None = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("fastmcp >= 4.2",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        options = {
+            key: kwargs[key]
+            for key in ("brand_resolver", "capture_arguments", "brand_from_prefix", "redact_keys")
+            if key in kwargs
+        }
+        original: Callable[..., None] = FastMCP.__init__
+        servers = self._servers
+
+        @functools.wraps(original)
+        def init(server: FastMCP, *args: Any, **init_kwargs: Any) -> None:
+            original(server, *args, **init_kwargs)
+            instrument_mcp(server, **options)
+            servers.add(server)
+
+        self._original_init = original
+        FastMCP.__init__ = init  # type: ignore[method-assign,assignment]
+        if kwargs.get("record_browsers", True):
+            hooks.install_auto_recording()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        if self._original_init is not None:
+            FastMCP.__init__ = self._original_init  # type: ignore[method-assign]
+            self._original_init = None
+        for server in list(self._servers):
+            server.middleware[:] = [m for m in server.middleware if not isinstance(m, ActivityMiddleware)]
+        self._servers.clear()
+        hooks.uninstall_auto_recording()
