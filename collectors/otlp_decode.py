@@ -14,10 +14,10 @@ import base64
 import json
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -42,6 +42,7 @@ _STATUS = {
     trace_pb2.Status.STATUS_CODE_ERROR: StatusCode.ERROR,
 }
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+RequestT = TypeVar("RequestT", bound=Message)
 
 
 class RequestError(ValueError):
@@ -104,28 +105,29 @@ def _hex_ids_to_base64(node: Any) -> Any:
     return node
 
 
-def parse_request(body: bytes, media: str) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
+def parse_request(body: bytes, media: str, request: RequestT) -> RequestT:
+    """Fill `request` (an empty Export*ServiceRequest) from a protobuf or OTLP/JSON body, or a 400."""
+    kind = type(request).__name__
     if media == PROTOBUF:
         try:
             request.ParseFromString(body)
         except (DecodeError, ValueError) as error:
-            raise RequestError(400, f"the body is not an OTLP ExportTraceServiceRequest: {error}") from None
+            raise RequestError(400, f"the body is not an OTLP {kind}: {error}") from None
         return request
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise RequestError(400, f"the body is not JSON: {error}") from None
     if not isinstance(document, dict):
-        raise RequestError(400, "the JSON body must be an object with resourceSpans")
+        raise RequestError(400, f"the JSON body must be an object (an OTLP {kind})")
     try:
         json_format.ParseDict(_hex_ids_to_base64(document), request, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError) as error:
-        raise RequestError(400, f"the JSON body is not an OTLP ExportTraceServiceRequest: {error}") from None
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as error:
+        raise RequestError(400, f"the JSON body is not an OTLP {kind}: {error}") from None
     return request
 
 
-def _value(value: AnyValue) -> Any:
+def attribute_value(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return value.string_value
@@ -138,21 +140,21 @@ def _value(value: AnyValue) -> Any:
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     if kind == "array_value":
-        items = [_value(v) for v in value.array_value.values]
+        items = [attribute_value(v) for v in value.array_value.values]
         # SDK attribute sequences are homogeneous primitives; anything else travels as JSON text.
         if items and all(isinstance(i, type(items[0])) and isinstance(i, str | bool | int | float) for i in items):
             return tuple(items)
         return json.dumps(items, default=str)
     if kind == "kvlist_value":
-        return json.dumps({kv.key: _value(kv.value) for kv in value.kvlist_value.values}, default=str)
+        return json.dumps({kv.key: attribute_value(kv.value) for kv in value.kvlist_value.values}, default=str)
     return ""
 
 
-def _attributes(pairs: Any) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in pairs if isinstance(kv, KeyValue)}
+def attributes_of(pairs: Any) -> dict[str, Any]:
+    return {kv.key: attribute_value(kv.value) for kv in pairs if isinstance(kv, KeyValue)}
 
 
-def _id(raw: bytes, size: int) -> int | None:
+def valid_id(raw: bytes, size: int) -> int | None:
     if len(raw) != size:
         return None
     value = int.from_bytes(raw, "big")
@@ -172,27 +174,28 @@ def to_spans(request: ExportTraceServiceRequest) -> DecodedTraces:
     rejected = 0
     problem = ""
     for resource_spans in request.resource_spans:
-        resource = Resource(_attributes(resource_spans.resource.attributes), resource_spans.schema_url)
+        resource = Resource(attributes_of(resource_spans.resource.attributes), resource_spans.schema_url)
         for scope_spans in resource_spans.scope_spans:
             scope = InstrumentationScope(
                 scope_spans.scope.name, scope_spans.scope.version or None, scope_spans.schema_url or None
             )
             for span in scope_spans.spans:
-                trace_id, span_id = _id(span.trace_id, 16), _id(span.span_id, 8)
+                trace_id, span_id = valid_id(span.trace_id, 16), valid_id(span.span_id, 8)
                 if trace_id is None or span_id is None:
                     rejected += 1
                     problem = problem or "a span has an invalid trace_id or span_id (16 and 8 non-zero bytes)"
                     continue
-                parent_id = _id(span.parent_span_id, 8)
+                parent_id = valid_id(span.parent_span_id, 8)
                 flags = TraceFlags(span.flags & 0xFF)
                 state = _trace_state(span.trace_state)
                 links = [
                     Link(
                         SpanContext(tid, sid, True, TraceFlags(link.flags & 0xFF), _trace_state(link.trace_state)),
-                        _attributes(link.attributes),
+                        attributes_of(link.attributes),
                     )
                     for link in span.links
-                    if (tid := _id(link.trace_id, 16)) is not None and (sid := _id(link.span_id, 8)) is not None
+                    if (tid := valid_id(link.trace_id, 16)) is not None
+                    and (sid := valid_id(link.span_id, 8)) is not None
                 ]
                 status = Status(_STATUS.get(span.status.code, StatusCode.UNSET), span.status.message or None)
                 spans.append(
@@ -201,9 +204,9 @@ def to_spans(request: ExportTraceServiceRequest) -> DecodedTraces:
                         context=SpanContext(trace_id, span_id, True, flags, state),
                         parent=SpanContext(trace_id, parent_id, True, flags) if parent_id else None,
                         resource=resource,
-                        attributes=_attributes(span.attributes),
+                        attributes=attributes_of(span.attributes),
                         events=[
-                            Event(event.name, _attributes(event.attributes), event.time_unix_nano)
+                            Event(event.name, attributes_of(event.attributes), event.time_unix_nano)
                             for event in span.events
                         ],
                         links=links,

@@ -1,33 +1,52 @@
 """`getgather-otel collect`: an OTLP/HTTP receiver that writes into DuckDB through the same writer.
 
 Many MCP server processes export over OTLP to one collector, which owns the DuckDB file
-(DuckDB allows one writing process). Answers follow OTLP/HTTP: 200 with an
-`Export*ServiceResponse` (partial success counts rejected spans), 400 for bodies that are
-not OTLP, 401 without the bearer token when one is set, 413 past the size limit, 415 for
-other content types or encodings, and 429 with Retry-After while the writer is behind,
-instead of buffering without bound (OTLP exporters retry 429). Accepted spans are in the
-writer's buffer; on shutdown (SIGTERM included) everything accepted is written.
+(DuckDB allows one writing process). `/v1/traces` spans go through `DuckDBSpanExporter`
+as in process; `/v1/logs` recording chunks land in `recording_chunks` and `/v1/metrics`
+points in the `otel_metrics_*` tables, through the same file writer. Answers follow
+OTLP/HTTP: 200 with an `Export*ServiceResponse` (partial success counts rejected items),
+400 for bodies that are not OTLP, 401 without the bearer token when one is set, 413 past
+the size limit, 415 for other content types or encodings, and 429 with Retry-After while
+the writer is behind, instead of buffering without bound (OTLP exporters retry 429).
+Accepted items are in the writer's buffers; on shutdown (SIGTERM included) everything
+accepted is written. `GET /getgather-otel` tells senders this receiver wants recordings.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import pyarrow as pa
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc.status_pb2 import Status as RpcStatus
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request, to_spans
+from collectors.otlp_logs import to_chunk_rows
+from collectors.otlp_metrics import to_metric_rows
 from getgather_otel._log import logger
+from getgather_otel.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
+from getgather_otel.recording.chunks import CHUNKS_TABLE
+from getgather_otel.store.buffered import BufferedTableWriter, concat_tables
 from getgather_otel.store.exporter import DuckDBSpanExporter
+from getgather_otel.store.metric_tables import METRIC_TABLES
+from getgather_otel.version import __version__
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 RETRY_AFTER_S = 1
@@ -39,6 +58,20 @@ class ReceiverSettings:
     token: str | None = None
     # Spans waiting for the writer beyond which requests get 429 instead of growing memory.
     max_pending_spans: int = 50_000
+    # Likewise for recording chunks (Arrow bytes) and metric points.
+    max_pending_recording_bytes: int = 256 * 1024 * 1024
+    max_pending_metric_points: int = 200_000
+
+
+class WriterBehindError(Exception):
+    """The writer is behind: answer 429 with Retry-After."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a request handed to the writers: the OTLP response to send."""
+
+    response: Message
 
 
 def _encode(message: Message, media: str) -> tuple[bytes, str]:
@@ -52,8 +85,84 @@ def _error(status: int, message: str, media: str, headers: dict[str, str] | None
     return Response(body, status_code=status, media_type=content_type, headers=headers)
 
 
+class Stores:
+    """The collector's writers: spans through the exporter, chunks and metric points beside them."""
+
+    def __init__(self, exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> None:
+        self.exporter = exporter
+        self.settings = settings
+        self.chunks: BufferedTableWriter[pa.Table] = BufferedTableWriter(
+            exporter.writer,
+            CHUNKS_TABLE,
+            to_table=concat_tables,
+            size_of=lambda table: table.nbytes,
+            max_pending=settings.max_pending_recording_bytes,
+            unit="bytes of recordings",
+        )
+        self.metrics: dict[str, BufferedTableWriter[pa.Table]] = {
+            table: BufferedTableWriter(
+                exporter.writer,
+                table,
+                to_table=concat_tables,
+                size_of=lambda t: t.num_rows,
+                max_pending=settings.max_pending_metric_points,
+                unit=f"{table} points",
+            )
+            for table in METRIC_TABLES
+        }
+
+    def traces(self, request: ExportTraceServiceRequest) -> Accepted:
+        decoded = to_spans(request)
+        if self.exporter.stats.pending + len(decoded.spans) > self.settings.max_pending_spans:
+            raise WriterBehindError
+        if decoded.spans:
+            self.exporter.export(decoded.spans)
+        response = ExportTraceServiceResponse()
+        if decoded.rejected or decoded.first_problem:
+            response.partial_success.rejected_spans = decoded.rejected
+            response.partial_success.error_message = decoded.first_problem
+        return Accepted(response)
+
+    def logs(self, request: ExportLogsServiceRequest) -> Accepted:
+        decoded = to_chunk_rows(request)
+        if self.chunks.stats.pending + decoded.table.nbytes > self.settings.max_pending_recording_bytes:
+            raise WriterBehindError
+        if decoded.table.num_rows:
+            self.chunks.submit(decoded.table)
+        response = ExportLogsServiceResponse()
+        if decoded.rejected or decoded.first_problem:
+            response.partial_success.rejected_log_records = decoded.rejected
+            response.partial_success.error_message = decoded.first_problem
+        return Accepted(response)
+
+    def metrics_points(self, request: ExportMetricsServiceRequest) -> Accepted:
+        decoded = to_metric_rows(request)
+        for table, rows in decoded.tables.items():
+            if self.metrics[table].stats.pending + rows.num_rows > self.settings.max_pending_metric_points:
+                raise WriterBehindError
+        for table, rows in decoded.tables.items():
+            self.metrics[table].submit(rows)
+        response = ExportMetricsServiceResponse()
+        if decoded.rejected or decoded.first_problem:
+            response.partial_success.rejected_data_points = decoded.rejected
+            response.partial_success.error_message = decoded.first_problem
+        return Accepted(response)
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        done = self.exporter.force_flush(int(timeout_s * 1000))
+        for writer in (self.chunks, *self.metrics.values()):
+            done = writer.force_flush(timeout_s) and done
+        return done
+
+    def shutdown(self) -> None:
+        for writer in (self.chunks, *self.metrics.values()):
+            writer.shutdown(10.0)
+        self.exporter.shutdown()
+
+
 def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starlette:
     """The receiver as an ASGI app writing through `exporter` (shut down with the app)."""
+    stores = Stores(exporter, settings)
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -72,41 +181,45 @@ def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starl
         given = request.headers.get("authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {settings.token}".encode())
 
-    async def traces(request: Request) -> Response:
-        media = JSON if "json" in request.headers.get("content-type", "") else "application/x-protobuf"
-        try:
-            if not authorized(request):
-                return _error(401, "missing or wrong bearer token", media, {"WWW-Authenticate": "Bearer"})
-            media = media_type(request.headers.get("content-type"))
-            raw = await read_body(request)
-            body = decompress(raw, request.headers.get("content-encoding"), settings.max_body_bytes)
-            decoded = to_spans(parse_request(body, media))
-        except RequestError as error:
-            return _error(error.status, str(error), media)
-        if exporter.stats.pending + len(decoded.spans) > settings.max_pending_spans:
-            return _error(
-                429,
-                "the collector's writer is behind; retry later",
-                media,
-                {"Retry-After": str(RETRY_AFTER_S)},
-            )
-        if decoded.spans:
-            exporter.export(decoded.spans)
-        response = ExportTraceServiceResponse()
-        if decoded.rejected:
-            response.partial_success.rejected_spans = decoded.rejected
-            response.partial_success.error_message = decoded.first_problem
-        body_out, content_type = _encode(response, media)
-        return Response(body_out, media_type=content_type)
+    def endpoint(new_request: Callable[[], Message], store: Callable[[Message], Accepted]) -> Callable[..., object]:
+        async def handle(request: Request) -> Response:
+            media = JSON if "json" in request.headers.get("content-type", "") else "application/x-protobuf"
+            try:
+                if not authorized(request):
+                    return _error(401, "missing or wrong bearer token", media, {"WWW-Authenticate": "Bearer"})
+                media = media_type(request.headers.get("content-type"))
+                raw = await read_body(request)
+                body = decompress(raw, request.headers.get("content-encoding"), settings.max_body_bytes)
+                accepted = store(parse_request(body, media, new_request()))
+            except RequestError as error:
+                return _error(error.status, str(error), media)
+            except WriterBehindError:
+                retry = {"Retry-After": str(RETRY_AFTER_S)}
+                return _error(429, "the collector's writer is behind; retry later", media, retry)
+            body_out, content_type = _encode(accepted.response, media)
+            return Response(body_out, media_type=content_type)
+
+        return handle
+
+    async def info(_request: Request) -> Response:
+        return JSONResponse({"receiver": RECEIVER_NAME, "version": __version__, "recordings": True})
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            exporter.force_flush()
-            exporter.shutdown()
+            stores.flush()
+            stores.shutdown()
             stats = exporter.stats
             logger.info("collector stopped: %d spans written, %d dropped", stats.written, stats.dropped)
 
-    return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])], lifespan=lifespan)
+    routes = [
+        Route("/v1/traces", endpoint(ExportTraceServiceRequest, stores.traces), methods=["POST"]),
+        Route("/v1/logs", endpoint(ExportLogsServiceRequest, stores.logs), methods=["POST"]),
+        Route("/v1/metrics", endpoint(ExportMetricsServiceRequest, stores.metrics_points), methods=["POST"]),
+        Route(RECEIVER_INFO_PATH, info, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.stores = stores
+    return app

@@ -30,7 +30,7 @@ class Companions:
     ) -> Companions:
         """Route recordings into `exporter`'s file and start pruning it (unless `retention` is False)."""
         chunk_sink = ChunkSink(exporter.writer)
-        recordings_module.use_sink(chunk_sink)
+        recordings_module.add_sink(chunk_sink)
         job = None
         if retention is not False:
             policy = RetentionPolicy.from_env(base=None if retention is True else retention)
@@ -50,4 +50,4 @@ class Companions:
             self.retention_job.stop()
         flush_open_streams()
         self.chunk_sink.shutdown(timeout_s=10.0)
-        recordings_module.use_sink(None)
+        recordings_module.remove_sink(self.chunk_sink)

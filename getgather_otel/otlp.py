@@ -1,46 +1,130 @@
-"""OTLP span export, configured the standard way.
+"""OTLP export of spans, metrics and recordings, configured the standard way.
 
 `otlp=None` follows the OpenTelemetry environment variables: export is on when
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set, with the
-protocol from OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL
+OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set, with the
+protocol from OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL
 (http/protobuf by default, grpc supported). Everything else (headers, timeouts,
 compression, certificates) is read by the exporters themselves from the same variables.
+An endpoint given as `otlp="http://host:4318"` is the base URL for all signals.
+
+Recordings go over OTLP (as log records) only to a receiver that wants them: by default
+(`GETGATHER_OTEL_OTLP_RECORDINGS=auto`) only after `receiver_is_ours()` found a
+`getgather-otel collect` at the endpoint; `true` always, `false` never.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
+import urllib.error
+import urllib.request
+from typing import Any, Literal
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
-_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-_PROTOCOL_VARS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+Signal = Literal["traces", "metrics", "logs"]
+ENV_OTLP_RECORDINGS = "GETGATHER_OTEL_OTLP_RECORDINGS"
+# What `getgather-otel collect` answers at GET /getgather-otel, so senders can tell it apart.
+RECEIVER_INFO_PATH = "/getgather-otel"
+RECEIVER_NAME = "getgather-otel collect"
 
 
-def otlp_protocol() -> str:
-    for name in _PROTOCOL_VARS:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return "http/protobuf"
+def _env(*names: str) -> str | None:
+    return next((value.strip() for name in names if (value := os.environ.get(name, "")).strip()), None)
+
+
+def otlp_protocol(signal: Signal = "traces") -> str:
+    return _env(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+
+
+def otlp_enabled(otlp: bool | str | None, signal: Signal = "traces") -> bool:
+    if otlp is False:
+        return False
+    if otlp is None:
+        return _env(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT") is not None
+    return True
+
+
+def http_endpoint(otlp: bool | str | None, signal: Signal) -> str | None:
+    """The URL to post `signal` to when `configure(otlp=URL)` named one (None: the exporter reads the env)."""
+    if isinstance(otlp, str):
+        base = otlp.rstrip("/")
+        for known in ("traces", "metrics", "logs"):
+            base = base.removesuffix(f"/v1/{known}")
+        return f"{base}/v1/{signal}"
+    return None
+
+
+# (transport, signal) -> (module, class) of the OTLP exporter, imported only when used.
+_EXPORTERS: dict[tuple[str, Signal], tuple[str, str]] = {
+    ("grpc", "traces"): ("opentelemetry.exporter.otlp.proto.grpc.trace_exporter", "OTLPSpanExporter"),
+    ("grpc", "metrics"): ("opentelemetry.exporter.otlp.proto.grpc.metric_exporter", "OTLPMetricExporter"),
+    ("grpc", "logs"): ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter"),
+    ("http", "traces"): ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "OTLPSpanExporter"),
+    ("http", "metrics"): ("opentelemetry.exporter.otlp.proto.http.metric_exporter", "OTLPMetricExporter"),
+    ("http", "logs"): ("opentelemetry.exporter.otlp.proto.http._log_exporter", "OTLPLogExporter"),
+}
+
+
+def _exporter(signal: Signal, otlp: bool | str | None) -> Any:
+    protocol = otlp_protocol(signal)
+    if protocol == "grpc":
+        module, name = _EXPORTERS[("grpc", signal)]
+        return getattr(importlib.import_module(module), name)(endpoint=otlp if isinstance(otlp, str) else None)
+    if protocol in ("http/protobuf", "http/json"):
+        module, name = _EXPORTERS[("http", signal)]
+        return getattr(importlib.import_module(module), name)(endpoint=http_endpoint(otlp, signal))
+    raise ValueError(f"unsupported OTLP protocol {protocol!r}: use http/protobuf or grpc")
 
 
 def otlp_span_exporter(otlp: bool | str | None) -> SpanExporter | None:
     """An OTLP span exporter for `configure(otlp=...)`, or None when OTLP is off."""
-    if otlp is False:
-        return None
-    if otlp is None and not any(os.environ.get(name) for name in _ENDPOINT_VARS):
-        return None
-    endpoint = otlp if isinstance(otlp, str) else None
-    protocol = otlp_protocol()
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+    return _exporter("traces", otlp) if otlp_enabled(otlp, "traces") else None
 
-        return GrpcExporter(endpoint=endpoint)
-    if protocol in ("http/protobuf", "http/json"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-        if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
-            endpoint = endpoint.rstrip("/") + "/v1/traces"
-        return HttpExporter(endpoint=endpoint)
-    raise ValueError(f"unsupported OTLP protocol {protocol!r}: use http/protobuf or grpc")
+def otlp_metric_exporter(otlp: bool | str | None) -> Any:
+    """An OTLP metric exporter, or None when OTLP is off or OTEL_METRICS_EXPORTER says none."""
+    if (_env("OTEL_METRICS_EXPORTER") or "otlp") == "none" or not otlp_enabled(otlp, "metrics"):
+        return None
+    return _exporter("metrics", otlp)
+
+
+def otlp_log_exporter(otlp: bool | str | None) -> Any:
+    """An OTLP log exporter for recordings, or None when OTLP is off."""
+    return _exporter("logs", otlp) if otlp_enabled(otlp, "logs") else None
+
+
+def recordings_mode(explicit: bool | None) -> Literal["on", "off", "auto"]:
+    """`configure(otlp_recordings=...)`, else GETGATHER_OTEL_OTLP_RECORDINGS (auto, true, false)."""
+    if explicit is not None:
+        return "on" if explicit else "off"
+    value = (_env(ENV_OTLP_RECORDINGS) or "auto").lower()
+    if value in ("auto", ""):
+        return "auto"
+    if value in ("true", "1", "yes", "on"):
+        return "on"
+    if value in ("false", "0", "no", "off"):
+        return "off"
+    raise ValueError(f"{ENV_OTLP_RECORDINGS} must be auto, true or false, not {value!r}")
+
+
+def receiver_info_url(otlp: bool | str | None) -> str | None:
+    """Where to ask whether the OTLP/HTTP logs receiver is `getgather-otel collect` (None for gRPC)."""
+    if otlp_protocol("logs") == "grpc":
+        return None
+    logs_url = http_endpoint(otlp, "logs") or _env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+    if logs_url is None:
+        base = _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+        logs_url = f"{base.rstrip('/')}/v1/logs" if base else None
+    return None if logs_url is None else logs_url.rstrip("/").removesuffix("/v1/logs") + RECEIVER_INFO_PATH
+
+
+def receiver_is_ours(info_url: str, timeout_s: float = 3.0) -> bool:
+    """True when `info_url` answers as `getgather-otel collect` does; any failure means no."""
+    try:
+        with urllib.request.urlopen(info_url, timeout=timeout_s) as response:
+            info = json.loads(response.read(4096))
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("receiver") == RECEIVER_NAME

@@ -22,7 +22,8 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import MeterProvider, get_meter_provider
+from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -31,8 +32,8 @@ from getgather_otel import activities as activities_module
 from getgather_otel import metrics as metrics_module
 from getgather_otel._log import logger
 from getgather_otel.companions import Companions
+from getgather_otel.otlp_extras import OtlpExtras
 from getgather_otel.recording import hooks
-from getgather_otel.recording import recordings as recordings_module
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.store.buffered import WriteStats
 from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -107,10 +108,12 @@ class Telemetry:
         duckdb_exporter: DuckDBSpanExporter | None,
         settings: tuple[Any, ...],
         companions: Companions | None = None,
+        otlp_extras: OtlpExtras | None = None,
     ) -> None:
         self.tracer_provider = provider
         self.duckdb_exporter = duckdb_exporter
         self.companions = companions
+        self.otlp_extras = otlp_extras
         self._router = router
         self._pipelines = pipelines
         self._settings = settings
@@ -135,6 +138,8 @@ class Telemetry:
         done = all(p.force_flush(int(timeout_s * 1000)) for p in self._pipelines)
         if self.companions is not None:
             done = self.companions.flush(max(deadline - time.monotonic(), 0.0)) and done
+        if self.otlp_extras is not None:
+            done = self.otlp_extras.flush(max(deadline - time.monotonic(), 0.0)) and done
         if self.duckdb_exporter is not None:
             # The batch processor hands spans to export() but does not flush the exporter,
             # whose writer thread may still be inserting them.
@@ -153,6 +158,8 @@ class Telemetry:
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
         if self.companions is not None:
             self.companions.stop()
+        if self.otlp_extras is not None:
+            self.otlp_extras.stop()
         for processor in self._pipelines:
             processor.shutdown()
         global _active
@@ -202,7 +209,10 @@ def _join_or_create_provider(tracer_provider: TracerProvider | None, service_nam
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
         return existing
-    attributes = {"service.name": service_name} if service_name else {}
+    # OTEL_SERVICE_NAME (an operator's choice) wins over the name in code; OTEL_RESOURCE_ATTRIBUTES
+    # is read by Resource.create.
+    name_from_env = os.environ.get("OTEL_SERVICE_NAME", "").strip()
+    attributes = {"service.name": service_name} if service_name and not name_from_env else {}
     provider = TracerProvider(resource=Resource.create(attributes))
     trace.set_tracer_provider(provider)
     return provider
@@ -219,6 +229,8 @@ def configure(
     recording: RecordingOptions | None = None,
     retention: RetentionPolicy | bool = True,
     retention_interval_s: float = 3600.0,
+    otlp_recordings: bool | None = None,
+    metric_interval_s: float = 60.0,
     max_queue_size: int = 8192,
     max_export_batch_size: int = 2048,
     schedule_delay_millis: int = 500,
@@ -231,8 +243,13 @@ def configure(
     record every Patchright/Playwright context with rrweb (stored in DuckDB), with the
     privacy and limits of `recording`. `retention`: prune the DuckDB file in the
     background every `retention_interval_s` (True: `RetentionPolicy()` with the
-    GETGATHER_OTEL_RETAIN_* variables applied; a policy; False: keep everything). `service_name` is
-    used when getgather-otel creates the provider; an existing provider keeps its resource.
+    GETGATHER_OTEL_RETAIN_* variables applied; a policy; False: keep everything).
+    With OTLP on, the duration histograms go over OTLP every `metric_interval_s` (unless
+    a MeterProvider is given or already global, or OTEL_METRICS_EXPORTER=none), and
+    recordings travel as log records when `otlp_recordings` (None: $GETGATHER_OTEL_OTLP_RECORDINGS,
+    default auto = only to a `getgather-otel collect` receiver). `service_name` is used
+    when getgather-otel creates the provider, unless OTEL_SERVICE_NAME is set; an existing
+    provider keeps its resource. OTEL_SDK_DISABLED=true turns everything off.
     Calling again with the same arguments returns the same Telemetry; with different
     ones, the previous pipelines are flushed and replaced, never duplicated.
     """
@@ -251,6 +268,8 @@ def configure(
             recording,
             retention,
             retention_interval_s,
+            otlp_recordings,
+            metric_interval_s,
             max_queue_size,
             max_export_batch_size,
             schedule_delay_millis,
@@ -266,7 +285,14 @@ def configure(
         provider = _join_or_create_provider(tracer_provider, service_name)
         router = _router_for(provider)
         activities_module.use_tracer_provider(provider)
-        metrics_module.use_meter_provider(meter_provider)
+        otlp_extras = OtlpExtras.start(
+            otlp,
+            provider.resource,
+            want_meter_provider=meter_provider is None and not isinstance(get_meter_provider(), SdkMeterProvider),
+            otlp_recordings=otlp_recordings,
+            metric_interval_s=metric_interval_s,
+        )
+        metrics_module.use_meter_provider(meter_provider or otlp_extras.meter_provider)
 
         def batch(exporter: Any) -> BatchSpanProcessor:
             return BatchSpanProcessor(
@@ -288,13 +314,11 @@ def configure(
         companions = None
         if duckdb_exporter is not None:
             companions = Companions.start(duckdb_exporter, retention, retention_interval_s)
-        else:
-            recordings_module.use_sink(None)
         if recording is not None:
             hooks.use_default_options(recording)
         if record_browsers:
             hooks.install_auto_recording()
-        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings, companions)
+        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings, companions, otlp_extras)
         atexit.register(telemetry.shutdown)
         install_sigterm_flush()
         logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)

@@ -1,8 +1,12 @@
 """Shared fixtures: a real DuckDB file per test, configured telemetry, FastMCP modes,
-the fixture brand site on two loopback origins, and real Chromium through Patchright."""
+the fixture brand site on two loopback origins, real Chromium through Patchright, and a
+`getgather-otel collect` receiver on loopback."""
 
 from __future__ import annotations
 
+import asyncio
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +17,11 @@ import pytest
 from patchright.async_api import Browser, Playwright, async_playwright
 
 import getgather_otel
+from collectors.receiver import ReceiverSettings, Stores, build_app
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.demo.site import brand_site
+from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.telemetry import Telemetry
 
@@ -86,3 +92,56 @@ async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     browser = await playwright.chromium.launch(**launch_options())
     yield browser
     await browser.close()
+
+
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+
+
+@dataclass
+class Reply:
+    status_code: int
+    headers: dict[str, str]
+    text: str
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
+    request = urllib.request.Request(url, data=body if method == "POST" else None, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return Reply(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read().decode("utf-8", "replace"),
+            )
+    except urllib.error.HTTPError as error:
+        return Reply(
+            error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode("utf-8", "replace")
+        )
+
+
+async def post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
+    """A plain HTTP request from a worker thread (the receiver runs on this event loop)."""
+    return await asyncio.to_thread(_post, url, body, headers, method)
+
+
+@dataclass
+class Collector:
+    url: str
+    exporter: DuckDBSpanExporter
+    db: Path
+    stores: Stores
+
+    def settle(self) -> None:
+        """Everything accepted so far is in the file, and the file is free for a reader."""
+        assert self.stores.flush(20)
+        self.exporter.release_file()
+
+
+@pytest.fixture
+async def collector(tmp_path: Path) -> AsyncIterator[Collector]:
+    db = tmp_path / "collected.duckdb"
+    exporter = DuckDBSpanExporter(db)
+    settings = ReceiverSettings(max_body_bytes=256 * 1024, token=None)
+    app = build_app(exporter, settings)
+    async with serve_asgi(app) as origin:
+        yield Collector(origin, exporter, db, app.state.stores)

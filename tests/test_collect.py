@@ -10,10 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -31,51 +27,7 @@ from collectors.receiver import ReceiverSettings, build_app
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.exporter import DuckDBSpanExporter
-
-PROTOBUF = {"Content-Type": "application/x-protobuf"}
-
-
-@dataclass
-class Reply:
-    status_code: int
-    headers: dict[str, str]
-    text: str
-
-
-def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
-    request = urllib.request.Request(url, data=body if method == "POST" else None, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return Reply(
-                response.status,
-                {k.lower(): v for k, v in response.headers.items()},
-                response.read().decode("utf-8", "replace"),
-            )
-    except urllib.error.HTTPError as error:
-        return Reply(
-            error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode("utf-8", "replace")
-        )
-
-
-async def post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
-    """A plain HTTP request from a worker thread (the receiver runs on this event loop)."""
-    return await asyncio.to_thread(_post, url, body, headers, method)
-
-
-@dataclass
-class Collector:
-    url: str
-    exporter: DuckDBSpanExporter
-    db: Path
-
-
-@pytest.fixture
-async def collector(tmp_path: Path) -> AsyncIterator[Collector]:
-    db = tmp_path / "collected.duckdb"
-    exporter = DuckDBSpanExporter(db)
-    settings = ReceiverSettings(max_body_bytes=256 * 1024, token=None)
-    async with serve_asgi(build_app(exporter, settings)) as origin:
-        yield Collector(origin, exporter, db)
+from tests.conftest import PROTOBUF, Collector, Reply, post
 
 
 def make_spans(provider: TracerProvider) -> None:
@@ -121,8 +73,7 @@ async def test_sdk_otlp_http_round_trip_is_exact(
     )
     await asyncio.to_thread(make_spans, provider)
     await asyncio.to_thread(provider.shutdown)
-    collector.exporter.force_flush()
-    collector.exporter.release_file()
+    collector.settle()
     collected, expected = table(collector.db), table(tmp_path / "direct.duckdb")
     assert len(collected) == 2
     assert collected == expected, "spans, events, links, status and resource arrive exactly as exported in process"
@@ -144,8 +95,7 @@ async def test_json_encoding_and_partial_success(collector: Collector) -> None:
     reply = await post(collector.url + "/v1/traces", json.dumps(body).encode(), {"Content-Type": "application/json"})
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("application/json")
     assert json.loads(reply.text)["partialSuccess"]["rejectedSpans"] == "1"
-    collector.exporter.force_flush()
-    collector.exporter.release_file()
+    collector.settle()
     [row] = table(collector.db)
     assert row[1:3] == ("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174")
 
@@ -179,8 +129,7 @@ async def test_bad_requests_get_clear_4xx_and_nothing_accepted_is_lost(collector
         assert (await post(url, b"", {}, method="GET")).status_code == 405
         await asyncio.to_thread(make_spans, provider)  # still serving after all of it
         await asyncio.to_thread(provider.shutdown)
-    collector.exporter.force_flush()
-    collector.exporter.release_file()
+    collector.settle()
     assert len(table(collector.db)) == 4
 
 

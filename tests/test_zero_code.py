@@ -20,6 +20,7 @@ from fastmcp.exceptions import ToolError
 from getgather_otel.demo.browser import chromium_executable
 from getgather_otel.instrumentation import GetgatherOtelInstrumentor
 from getgather_otel.mcp import ActivityMiddleware
+from getgather_otel.recording import hooks
 from getgather_otel.recording.replay import load_streams
 from getgather_otel.store.reader import open_for_reading
 from tests.conftest import Sites, rows
@@ -70,6 +71,7 @@ async def test_unmodified_server_under_opentelemetry_instrument(sites: Sites, db
 def test_uninstrument_undoes_everything() -> None:
     import patchright.async_api as api
 
+    hooks.uninstall_auto_recording()  # an earlier configure() in this process may have installed them
     original_init = FastMCP.__init__
     original_new_context = api.Browser.new_context
     instrumentor = GetgatherOtelInstrumentor()

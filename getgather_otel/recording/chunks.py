@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import zstandard
@@ -105,6 +105,12 @@ def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
         columns["url"].append(chunk.url)
         columns["data"].append(data)
     return pa.table(columns, schema=CHUNK_SCHEMA)
+
+
+class ChunkConsumer(Protocol):
+    """Where cut chunks go; `submit` runs on the browser's event loop, so it only queues."""
+
+    def submit(self, chunk: Chunk) -> None: ...
 
 
 class ChunkSink:

@@ -23,25 +23,31 @@ from getgather_otel import activities
 from getgather_otel import attributes as attr
 from getgather_otel.activities import Activity
 from getgather_otel.recording import rrweb_events
-from getgather_otel.recording.chunks import Chunk, ChunkSink
+from getgather_otel.recording.chunks import Chunk, ChunkConsumer
 
-_sink: ChunkSink | None = None
+_sinks: tuple[ChunkConsumer, ...] = ()
 _unsinkable_chunks = 0
 
 
-def use_sink(sink: ChunkSink | None) -> None:
-    """Where cut chunks go (set by `configure()`; None: chunks are counted and dropped)."""
-    global _sink
-    _sink = sink
+def add_sink(sink: ChunkConsumer) -> None:
+    """Send cut chunks to `sink` too (DuckDB, OTLP logs); with no sink at all they are counted and dropped."""
+    global _sinks
+    _sinks = (*_sinks, sink)
+
+
+def remove_sink(sink: ChunkConsumer) -> None:
+    global _sinks
+    _sinks = tuple(s for s in _sinks if s is not sink)
 
 
 def _submit(chunk: Chunk) -> None:
     global _unsinkable_chunks
-    sink = _sink
-    if sink is None:
+    sinks = _sinks
+    if not sinks:
         _unsinkable_chunks += 1
         return
-    sink.submit(chunk)
+    for sink in sinks:
+        sink.submit(chunk)
 
 
 def custom_event(tag: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -223,3 +223,8 @@ class BufferedTableWriter(Generic[Item]):
             if self._reporter.failing:
                 self._reporter.recovered(f"{size} buffered {self._unit} written")
             backoff = self._retry_interval_s
+
+
+def concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """`to_table` for writers whose items are ready Arrow tables."""
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]

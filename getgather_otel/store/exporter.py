@@ -21,15 +21,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from getgather_otel.store.arrow_spans import spans_to_arrow
-from getgather_otel.store.buffered import BufferedTableWriter, WriteStats
+from getgather_otel.store.buffered import BufferedTableWriter, WriteStats, concat_tables
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.writer import DuckDBWriter
 
 TRACES_TABLE = "otel_traces"
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
 class DuckDBSpanExporter(SpanExporter):
@@ -53,7 +49,7 @@ class DuckDBSpanExporter(SpanExporter):
         self._buffer: BufferedTableWriter[pa.Table] = BufferedTableWriter(
             self.writer,
             TRACES_TABLE,
-            to_table=_concat,
+            to_table=concat_tables,
             size_of=lambda table: table.num_rows,
             max_pending=max_pending_spans,
             unit="spans",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from getgather_otel import attributes as attr
-from getgather_otel.store import queries
+from getgather_otel.store import metric_tables, queries
 
 SCHEMA_VERSION_TABLE = "getgather_otel_schema"
 
@@ -166,6 +166,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "recording_prunes table; activities.recording_pruned says why a recording was removed",
         (_RECORDING_PRUNES, _activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL)),
+    ),
+    Migration(
+        4,
+        "otel_metrics_histogram, otel_metrics_sum, otel_metrics_gauge (ClickHouse exporter layout)",
+        metric_tables.create_statements(),
     ),
 )
 

@@ -1,0 +1,51 @@
+"""OTLP log records in, `recording_chunks` rows out: browser recordings sent by instrumented servers.
+
+Only records named `getgather.recording.chunk` (see `getgather_otel.recording.chunk_logs`)
+are kept; any other log record, or a chunk with a bad id or missing attribute, is counted
+as rejected for OTLP's partial success with the first reason, and the rest is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from collectors.otlp_decode import attributes_of, valid_id
+from getgather_otel.recording.chunk_logs import NotAChunkError, log_parts_to_row
+from getgather_otel.recording.chunks import CHUNK_SCHEMA
+
+
+@dataclass(frozen=True)
+class DecodedChunks:
+    table: pa.Table
+    rejected: int
+    first_problem: str
+
+
+def to_chunk_rows(request: ExportLogsServiceRequest) -> DecodedChunks:
+    rows = []
+    rejected = 0
+    problem = ""
+    for resource_logs in request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                trace_id, span_id = valid_id(record.trace_id, 16), valid_id(record.span_id, 8)
+                try:
+                    if trace_id is None or span_id is None:
+                        raise NotAChunkError("a recording chunk needs its activity's trace_id and span_id")
+                    body = record.body.bytes_value if record.body.WhichOneof("value") == "bytes_value" else None
+                    rows.append(
+                        log_parts_to_row(
+                            f"{trace_id:032x}",
+                            f"{span_id:016x}",
+                            record.event_name,
+                            body,
+                            attributes_of(record.attributes),
+                        )
+                    )
+                except NotAChunkError as error:
+                    rejected += 1
+                    problem = problem or str(error)
+    return DecodedChunks(pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA), rejected, problem)

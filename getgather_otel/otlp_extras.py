@@ -1,0 +1,65 @@
+"""What `configure()` sends over OTLP besides spans: the duration histograms and recordings.
+
+Metrics: when OTLP is on and the application gave no MeterProvider, getgather-otel makes
+one with a periodic OTLP reader for its own histograms (never replacing a global provider
+the application set). Recordings: an `OtlpChunkSink` when `recordings_mode()` allows it
+(by default only towards `getgather-otel collect`, see `otlp.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+
+from getgather_otel.otlp import otlp_log_exporter, otlp_metric_exporter, receiver_info_url, recordings_mode
+from getgather_otel.recording import recordings as recordings_module
+from getgather_otel.recording.otlp_chunks import OtlpChunkSink
+
+
+@dataclass
+class OtlpExtras:
+    meter_provider: SdkMeterProvider | None
+    recordings: OtlpChunkSink | None
+
+    @classmethod
+    def start(
+        cls,
+        otlp: bool | str | None,
+        resource: Resource,
+        *,
+        want_meter_provider: bool,
+        otlp_recordings: bool | None,
+        metric_interval_s: float,
+    ) -> OtlpExtras:
+        meter_provider = None
+        if want_meter_provider and (metric_exporter := otlp_metric_exporter(otlp)) is not None:
+            reader = PeriodicExportingMetricReader(metric_exporter, export_interval_millis=metric_interval_s * 1000)
+            meter_provider = SdkMeterProvider(metric_readers=[reader], resource=resource)
+        sink = None
+        mode = recordings_mode(otlp_recordings)
+        if mode != "off" and (log_exporter := otlp_log_exporter(otlp)) is not None:
+            info_url = receiver_info_url(otlp) if mode == "auto" else None
+            if mode == "on" or info_url is not None:
+                sink = OtlpChunkSink(log_exporter, resource, info_url=info_url)
+                recordings_module.add_sink(sink)
+            else:
+                log_exporter.shutdown()
+        return cls(meter_provider, sink)
+
+    def flush(self, timeout_s: float) -> bool:
+        done = True
+        if self.recordings is not None:
+            done = self.recordings.flush(timeout_s)
+        if self.meter_provider is not None:
+            done = self.meter_provider.force_flush(int(timeout_s * 1000)) and done
+        return done
+
+    def stop(self) -> None:
+        if self.recordings is not None:
+            recordings_module.remove_sink(self.recordings)
+            self.recordings.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()
