@@ -17,61 +17,31 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
-import pyarrow as pa
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc.status_pb2 import Status as RpcStatus
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
 )
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request, to_spans
-from collectors.otlp_logs import to_chunk_rows
-from collectors.otlp_metrics import to_metric_rows
+from collectors.grpc_receiver import start_grpc
+from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request
+from collectors.stores import Accepted, ReceiverSettings, Stores, WriterBehindError
 from getgather_otel._log import logger
 from getgather_otel.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
-from getgather_otel.recording.chunks import CHUNKS_TABLE
-from getgather_otel.store.buffered import BufferedTableWriter, concat_tables
 from getgather_otel.store.exporter import DuckDBSpanExporter
-from getgather_otel.store.metric_tables import METRIC_TABLES
 from getgather_otel.version import __version__
 
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 RETRY_AFTER_S = 1
-
-
-@dataclass(frozen=True)
-class ReceiverSettings:
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    token: str | None = None
-    # Spans waiting for the writer beyond which requests get 429 instead of growing memory.
-    max_pending_spans: int = 50_000
-    # Likewise for recording chunks (Arrow bytes) and metric points.
-    max_pending_recording_bytes: int = 256 * 1024 * 1024
-    max_pending_metric_points: int = 200_000
-
-
-class WriterBehindError(Exception):
-    """The writer is behind: answer 429 with Retry-After."""
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """What a request handed to the writers: the OTLP response to send."""
-
-    response: Message
 
 
 def _encode(message: Message, media: str) -> tuple[bytes, str]:
@@ -83,81 +53,6 @@ def _encode(message: Message, media: str) -> tuple[bytes, str]:
 def _error(status: int, message: str, media: str, headers: dict[str, str] | None = None) -> Response:
     body, content_type = _encode(RpcStatus(code=status, message=message), media)
     return Response(body, status_code=status, media_type=content_type, headers=headers)
-
-
-class Stores:
-    """The collector's writers: spans through the exporter, chunks and metric points beside them."""
-
-    def __init__(self, exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> None:
-        self.exporter = exporter
-        self.settings = settings
-        self.chunks: BufferedTableWriter[pa.Table] = BufferedTableWriter(
-            exporter.writer,
-            CHUNKS_TABLE,
-            to_table=concat_tables,
-            size_of=lambda table: table.nbytes,
-            max_pending=settings.max_pending_recording_bytes,
-            unit="bytes of recordings",
-        )
-        self.metrics: dict[str, BufferedTableWriter[pa.Table]] = {
-            table: BufferedTableWriter(
-                exporter.writer,
-                table,
-                to_table=concat_tables,
-                size_of=lambda t: t.num_rows,
-                max_pending=settings.max_pending_metric_points,
-                unit=f"{table} points",
-            )
-            for table in METRIC_TABLES
-        }
-
-    def traces(self, request: ExportTraceServiceRequest) -> Accepted:
-        decoded = to_spans(request)
-        if self.exporter.stats.pending + len(decoded.spans) > self.settings.max_pending_spans:
-            raise WriterBehindError
-        if decoded.spans:
-            self.exporter.export(decoded.spans)
-        response = ExportTraceServiceResponse()
-        if decoded.rejected or decoded.first_problem:
-            response.partial_success.rejected_spans = decoded.rejected
-            response.partial_success.error_message = decoded.first_problem
-        return Accepted(response)
-
-    def logs(self, request: ExportLogsServiceRequest) -> Accepted:
-        decoded = to_chunk_rows(request)
-        if self.chunks.stats.pending + decoded.table.nbytes > self.settings.max_pending_recording_bytes:
-            raise WriterBehindError
-        if decoded.table.num_rows:
-            self.chunks.submit(decoded.table)
-        response = ExportLogsServiceResponse()
-        if decoded.rejected or decoded.first_problem:
-            response.partial_success.rejected_log_records = decoded.rejected
-            response.partial_success.error_message = decoded.first_problem
-        return Accepted(response)
-
-    def metrics_points(self, request: ExportMetricsServiceRequest) -> Accepted:
-        decoded = to_metric_rows(request)
-        for table, rows in decoded.tables.items():
-            if self.metrics[table].stats.pending + rows.num_rows > self.settings.max_pending_metric_points:
-                raise WriterBehindError
-        for table, rows in decoded.tables.items():
-            self.metrics[table].submit(rows)
-        response = ExportMetricsServiceResponse()
-        if decoded.rejected or decoded.first_problem:
-            response.partial_success.rejected_data_points = decoded.rejected
-            response.partial_success.error_message = decoded.first_problem
-        return Accepted(response)
-
-    def flush(self, timeout_s: float = 30.0) -> bool:
-        done = self.exporter.force_flush(int(timeout_s * 1000))
-        for writer in (self.chunks, *self.metrics.values()):
-            done = writer.force_flush(timeout_s) and done
-        return done
-
-    def shutdown(self) -> None:
-        for writer in (self.chunks, *self.metrics.values()):
-            writer.shutdown(10.0)
-        self.exporter.shutdown()
 
 
 def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starlette:
@@ -205,10 +100,17 @@ def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starl
         return JSONResponse({"receiver": RECEIVER_NAME, "version": __version__, "recordings": True})
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        grpc_server = None
+        if settings.grpc_port is not None:
+            grpc_server, app.state.grpc_port = await start_grpc(
+                stores, settings.grpc_host, settings.grpc_port, settings.token, settings.max_body_bytes
+            )
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5)
             stores.flush()
             stores.shutdown()
             stats = exporter.stats

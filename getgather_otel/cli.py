@@ -226,16 +226,27 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
 def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     import uvicorn
 
-    from collectors.receiver import ReceiverSettings, build_app
+    from collectors.receiver import build_app
+    from collectors.stores import ReceiverSettings
     from getgather_otel.store.exporter import DuckDBSpanExporter
     from getgather_otel.store.retention import RetentionPolicy
     from getgather_otel.store.retention_job import RetentionJob
 
     exporter = DuckDBSpanExporter(args.db)
     exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
-    settings = ReceiverSettings(max_body_bytes=args.max_body_bytes, token=args.token or os.environ.get(ENV_TOKEN))
+    settings = ReceiverSettings(
+        max_body_bytes=args.max_body_bytes,
+        token=args.token or os.environ.get(ENV_TOKEN),
+        grpc_host=args.host,
+        grpc_port=None if args.grpc_port < 0 else args.grpc_port,
+    )
     retention = RetentionJob(args.db, RetentionPolicy.from_env(), interval_s=3600.0).start()
-    print(f"collecting OTLP/HTTP on http://{args.host}:{args.port}/v1/traces into {args.db}", file=sys.stderr)
+    grpc_note = "" if settings.grpc_port is None else f" and OTLP/gRPC on {args.host}:{args.grpc_port}"
+    print(
+        f"collecting OTLP/HTTP on http://{args.host}:{args.port} (/v1/traces, /v1/logs, /v1/metrics){grpc_note}"
+        f" into {args.db}",
+        file=sys.stderr,
+    )
     # uvicorn shuts down gracefully on SIGTERM (the app's lifespan writes everything accepted)
     # and then re-raises the signal to the previous handler: after a clean stop, exit 0.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
@@ -343,9 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", type=Path, help="a directory written by `getgather-otel export`")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("collect", parents=[common], help="receive OTLP/HTTP from many servers into the database")
+    p = sub.add_parser("collect", parents=[common], help="receive OTLP from many servers into the database")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=4318)
+    p.add_argument("--port", type=int, default=4318, help="OTLP/HTTP port")
+    p.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port (-1: no gRPC)")
     p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="413 beyond this (after gzip)")
     p.add_argument("--token", help=f"require 'Authorization: Bearer TOKEN' (or ${ENV_TOKEN})")
     p.set_defaults(func=cmd_collect)

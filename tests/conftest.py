@@ -17,7 +17,8 @@ import pytest
 from patchright.async_api import Browser, Playwright, async_playwright
 
 import getgather_otel
-from collectors.receiver import ReceiverSettings, Stores, build_app
+from collectors.receiver import build_app
+from collectors.stores import ReceiverSettings, Stores
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.demo.site import brand_site
@@ -130,6 +131,7 @@ class Collector:
     exporter: DuckDBSpanExporter
     db: Path
     stores: Stores
+    grpc_target: str  # host:port of the OTLP/gRPC side
 
     def settle(self) -> None:
         """Everything accepted so far is in the file, and the file is free for a reader."""
@@ -141,7 +143,7 @@ class Collector:
 async def collector(tmp_path: Path) -> AsyncIterator[Collector]:
     db = tmp_path / "collected.duckdb"
     exporter = DuckDBSpanExporter(db)
-    settings = ReceiverSettings(max_body_bytes=256 * 1024, token=None)
+    settings = ReceiverSettings(max_body_bytes=256 * 1024, token=None, grpc_port=0)
     app = build_app(exporter, settings)
     async with serve_asgi(app) as origin:
-        yield Collector(origin, exporter, db, app.state.stores)
+        yield Collector(origin, exporter, db, app.state.stores, f"127.0.0.1:{app.state.grpc_port}")

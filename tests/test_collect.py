@@ -15,15 +15,17 @@ from pathlib import Path
 import duckdb
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from collectors.receiver import ReceiverSettings, build_app
+from collectors.receiver import build_app
+from collectors.stores import ReceiverSettings
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -61,16 +63,19 @@ def table(db: Path) -> list[tuple[object, ...]]:
         conn.close()
 
 
-@pytest.mark.parametrize("compression", [Compression.NoCompression, Compression.Gzip])
-async def test_sdk_otlp_http_round_trip_is_exact(
-    collector: Collector, tmp_path: Path, compression: Compression
-) -> None:
+def _sdk_exporter(collector: Collector, transport: str) -> SpanExporter:
+    if transport == "grpc":
+        return GrpcSpanExporter(endpoint=collector.grpc_target, insecure=True)
+    compression = Compression.Gzip if transport == "http+gzip" else Compression.NoCompression
+    return OTLPSpanExporter(endpoint=collector.url + "/v1/traces", compression=compression)
+
+
+@pytest.mark.parametrize("transport", ["http", "http+gzip", "grpc"])
+async def test_sdk_otlp_round_trip_is_exact(collector: Collector, tmp_path: Path, transport: str) -> None:
     direct = DuckDBSpanExporter(tmp_path / "direct.duckdb")
     provider = TracerProvider(resource=Resource.create({"service.name": "getgather", "host.name": "mcp-1"}))
     provider.add_span_processor(SimpleSpanProcessor(direct))
-    provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=collector.url + "/v1/traces", compression=compression))
-    )
+    provider.add_span_processor(SimpleSpanProcessor(_sdk_exporter(collector, transport)))
     await asyncio.to_thread(make_spans, provider)
     await asyncio.to_thread(provider.shutdown)
     collector.settle()
@@ -190,9 +195,10 @@ def _free_port() -> int:
 
 
 def test_collect_command_flushes_everything_on_sigterm(tmp_path: Path) -> None:
-    db, port = tmp_path / "fleet.duckdb", _free_port()
+    db, port, grpc_port = tmp_path / "fleet.duckdb", _free_port(), _free_port()
+    command = ["collect", "--db", str(db), "--port", str(port), "--grpc-port", str(grpc_port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "getgather_otel.cli", "collect", "--db", str(db), "--port", str(port)],
+        [sys.executable, "-m", "getgather_otel.cli", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -207,10 +213,11 @@ def test_collect_command_flushes_everything_on_sigterm(tmp_path: Path) -> None:
                 assert process.poll() is None and time.monotonic() < deadline, process.communicate()
                 time.sleep(0.05)
         servers = [TracerProvider(resource=Resource.create({"service.name": f"mcp-{n}"})) for n in range(3)]
-        for provider in servers:  # several MCP server processes exporting to one collector
-            provider.add_span_processor(
-                SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
-            )
+        http = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
+        grpc = GrpcSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)
+        exporters = [http, OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"), grpc]
+        for provider, exporter in zip(servers, exporters, strict=True):  # many MCP servers, one collector
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
             for _ in range(5):
                 make_spans(provider)
         process.send_signal(signal.SIGTERM)
