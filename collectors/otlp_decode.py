@@ -116,7 +116,7 @@ def parse_request(body: bytes, media: str, request: RequestT) -> RequestT:
         return request
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise RequestError(400, f"the body is not JSON: {error}") from None
     if not isinstance(document, dict):
         raise RequestError(400, f"the JSON body must be an object (an OTLP {kind})")
