@@ -35,7 +35,7 @@ def _valid_request() -> bytes:
     attribute = span.attributes.add()
     attribute.key = "getgather.activity.name"
     attribute.value.string_value = "netflix_get_history"
-    return request.SerializeToString()
+    return bytes(request.SerializeToString())
 
 
 VALID = _valid_request()
