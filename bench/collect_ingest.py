@@ -17,7 +17,6 @@ import http.client
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,24 +29,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from bench.ingest import measure_exporter
 from bench.spans import make_spans
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the collector did not start") from None
-            time.sleep(0.05)
+from getgather_otel.demo.loopback import free_port, wait_until_listening
 
 
 def _send(port: int, bodies: list[bytes], counters: dict[str, int], lock: threading.Lock) -> None:
@@ -75,7 +57,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 def measure_collect(bodies: list[bytes], spans: int, senders: int, db: Path) -> tuple[float, int, float]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -92,7 +74,7 @@ def measure_collect(bodies: list[bytes], spans: int, senders: int, db: Path) -> 
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_listening(port, process)
+        wait_until_listening(port, process)
         counters, lock = {"429": 0}, threading.Lock()
         shares = [bodies[i::senders] for i in range(senders)]
         started = time.perf_counter()

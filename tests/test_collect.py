@@ -6,10 +6,8 @@ import asyncio
 import gzip
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -26,7 +24,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
-from getgather_otel.demo.loopback import serve_asgi
+from getgather_otel.demo.loopback import free_port, serve_asgi, wait_until_listening
 from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from tests.conftest import PROTOBUF, Collector, Reply, post
@@ -188,14 +186,8 @@ def _request_body(provider: TracerProvider) -> bytes:
     return body
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_collect_command_flushes_everything_on_sigterm(tmp_path: Path) -> None:
-    db, port, grpc_port = tmp_path / "fleet.duckdb", _free_port(), _free_port()
+    db, port, grpc_port = tmp_path / "fleet.duckdb", free_port(), free_port()
     command = ["collect", "--db", str(db), "--port", str(port), "--grpc-port", str(grpc_port)]
     process = subprocess.Popen(
         [sys.executable, "-m", "getgather_otel.cli", *command],
@@ -204,14 +196,7 @@ def test_collect_command_flushes_everything_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-                time.sleep(0.05)
+        wait_until_listening(port, process, timeout_s=20)
         servers = [TracerProvider(resource=Resource.create({"service.name": f"mcp-{n}"})) for n in range(3)]
         http = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
         grpc = GrpcSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)

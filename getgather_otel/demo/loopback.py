@@ -1,12 +1,16 @@
 """Serve an ASGI app (a FastMCP server, the demo brand site) on 127.0.0.1 for as long as a block runs.
 
-Binds port 0 so parallel runs never collide, and reports the real URL. Used by the demo
-and the tests; nothing here listens beyond loopback.
+Binds port 0 so parallel runs never collide, and reports the real URL. Used by the demo,
+the tests and the benchmarks, which also start servers as separate processes
+(`free_port`, `wait_until_listening`); nothing here listens beyond loopback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,3 +43,26 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
     finally:
         uv.should_exit = True
         await task
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for a server started as another process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:
+    """Return once `process` accepts connections on 127.0.0.1:`port`; raise if it exits or takes too long."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                stderr = process.stderr.read() if process.stderr is not None else ""
+                raise RuntimeError(f"exited with {process.returncode} before listening on {port}: {stderr!r}") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listened on {port} within {timeout_s} s") from None
+            time.sleep(0.05)
