@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from getgather_otel.recording import recordings as recordings_module
 from getgather_otel.recording.chunks import ChunkSink
-from getgather_otel.recording.recorder import flush_open_streams
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.retention import RetentionPolicy
 from getgather_otel.store.retention_job import RetentionJob
@@ -40,14 +39,12 @@ class Companions:
         return cls(chunk_sink, job)
 
     def flush(self, timeout_s: float) -> bool:
-        """Cut what open page streams hold into chunks and wait until all chunks are written."""
-        flush_open_streams()
+        """Wait until every chunk submitted so far is written (callers first cut open streams: `flush_open_streams`)."""
         return self.chunk_sink.flush(timeout_s)
 
     def stop(self) -> None:
         """Stop pruning, write the remaining recordings, and stop taking new ones."""
         if self.retention_job is not None:
             self.retention_job.stop()
-        flush_open_streams()
         self.chunk_sink.shutdown(timeout_s=10.0)
         recordings_module.remove_sink(self.chunk_sink)

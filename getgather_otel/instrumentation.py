@@ -31,6 +31,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from getgather_otel.companions import Companions
 from getgather_otel.mcp import ActivityMiddleware, instrument_mcp
 from getgather_otel.recording import hooks
+from getgather_otel.recording.recorder import flush_open_streams
 from getgather_otel.store.exporter import DuckDBSpanExporter
 
 
@@ -42,10 +43,12 @@ class DuckDBTracesExporter(DuckDBSpanExporter):
         self.companions = Companions.start(self, retention=True, retention_interval_s=3600.0)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        flush_open_streams()
         recordings_done = self.companions.flush(timeout_millis / 2000)
         return super().force_flush(timeout_millis // 2) and recordings_done
 
     def shutdown(self) -> None:
+        flush_open_streams()
         self.companions.stop()
         super().shutdown()
 

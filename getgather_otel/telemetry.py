@@ -35,6 +35,7 @@ from getgather_otel.companions import Companions
 from getgather_otel.otlp_extras import OtlpExtras
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.recorder import flush_open_streams
 from getgather_otel.store.buffered import WriteStats
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.paths import resolve_db_path
@@ -136,6 +137,8 @@ class Telemetry:
         """
         deadline = time.monotonic() + timeout_s
         done = all(p.force_flush(int(timeout_s * 1000)) for p in self._pipelines)
+        # Once for every recording sink (DuckDB, OTLP): what open page streams hold becomes chunks.
+        flush_open_streams()
         if self.companions is not None:
             done = self.companions.flush(max(deadline - time.monotonic(), 0.0)) and done
         if self.otlp_extras is not None:
@@ -156,6 +159,7 @@ class Telemetry:
             self._shut_down = True
         if self._router is not None:
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
+        flush_open_streams()
         if self.companions is not None:
             self.companions.stop()
         if self.otlp_extras is not None:

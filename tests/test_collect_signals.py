@@ -8,6 +8,7 @@ byte. Recordings go only to a receiver that is ours unless told otherwise.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import getgather_otel
 from getgather_otel import activity
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.recording.chunk_logs import EVENT_NAME
+from getgather_otel.recording.chunks import decode
 from tests.conftest import PROTOBUF, Collector, Sites, post, rows
 
 CHUNK_COLUMNS = "trace_id, span_id, recording_id, page_id, sequence, first_event_time, last_event_time, " + (
@@ -183,3 +185,23 @@ async def test_metrics_keep_what_they_can_and_count_the_rest(collector: Collecto
     assert reply.status_code == 200 and "exponential_histogram" in reply.text
     collector.settle()
     assert _all(collector.db, 'SELECT "MetricName", "Value" FROM otel_metrics_gauge') == [("browser.pages.open", 3.0)]
+
+
+async def test_a_flush_mid_activity_sends_what_open_pages_hold(
+    collector: Collector, browser: Browser, sites: Sites
+) -> None:
+    telemetry = getgather_otel.configure(duckdb_path=False, otlp=collector.url)
+    try:
+        async with activity(name="shop_long_call", brand_id="shop"):
+            context = await browser.new_context()
+            page = await context.new_page()
+            await page.goto(f"{sites.main}/login.html")
+            await page.wait_for_timeout(500)  # past the recorder's 100 ms batch
+            assert await asyncio.to_thread(telemetry.flush, 30)
+            collector.settle()
+            sent = _all(collector.db, "SELECT data, compression FROM recording_chunks")
+            text = json.dumps([decode(bytes(data), compression) for data, compression in sent])
+            assert "Sign in" in text, "the open page's chunk was cut and sent (OTLP is the only sink)"
+            await context.close()
+    finally:
+        await asyncio.to_thread(telemetry.shutdown)
