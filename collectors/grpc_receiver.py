@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from collectors.stores import Accepted, Stores, WriterBehindError
+from collectors.stores import Stores, WriterBehindError
 
 # Largest request accepted, as for HTTP bodies (gRPC's own default is 4 MiB).
 _MESSAGE_OPTIONS = "grpc.max_receive_message_length"
@@ -29,7 +29,7 @@ _MESSAGE_OPTIONS = "grpc.max_receive_message_length"
 class _Service:
     """One OTLP service (traces, logs or metrics): its one `Export` RPC, as grpc's generated code calls it."""
 
-    def __init__(self, store: Callable[[Any], Accepted], token: str | None) -> None:
+    def __init__(self, store: Callable[[Any], Message], token: str | None) -> None:
         self._store = store
         self._token = token
 
@@ -39,7 +39,7 @@ class _Service:
             if not hmac.compare_digest(str(given).encode(), f"Bearer {self._token}".encode()):
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            return self._store(request).response
+            return self._store(request)
         except WriterBehindError:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector's writer is behind; retry later")
             raise  # abort() raises; this line only tells type checkers so

@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from collectors.grpc_receiver import start_grpc
 from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request
-from collectors.stores import Accepted, ReceiverSettings, Stores, WriterBehindError
+from collectors.stores import ReceiverSettings, Stores, WriterBehindError
 from getgather_otel._log import logger
 from getgather_otel.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
 from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -76,7 +76,7 @@ def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starl
         given = request.headers.get("authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {settings.token}".encode())
 
-    def endpoint(new_request: Callable[[], Message], store: Callable[[Message], Accepted]) -> Callable[..., object]:
+    def endpoint(new_request: Callable[[], Message], store: Callable[[Message], Message]) -> Callable[..., object]:
         async def handle(request: Request) -> Response:
             media = JSON if "json" in request.headers.get("content-type", "") else "application/x-protobuf"
             try:
@@ -85,13 +85,13 @@ def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starl
                 media = media_type(request.headers.get("content-type"))
                 raw = await read_body(request)
                 body = decompress(raw, request.headers.get("content-encoding"), settings.max_body_bytes)
-                accepted = store(parse_request(body, media, new_request()))
+                answer = store(parse_request(body, media, new_request()))
             except RequestError as error:
                 return _error(error.status, str(error), media)
             except WriterBehindError:
                 retry = {"Retry-After": str(RETRY_AFTER_S)}
                 return _error(429, "the collector's writer is behind; retry later", media, retry)
-            body_out, content_type = _encode(accepted.response, media)
+            body_out, content_type = _encode(answer, media)
             return Response(body_out, media_type=content_type)
 
         return handle

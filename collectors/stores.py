@@ -52,19 +52,12 @@ class WriterBehindError(Exception):
     """The writer is behind: answer 429 with Retry-After."""
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """What a request handed to the writers: the OTLP response to send."""
-
-    response: Message
-
-
-def _answer(response: Message, rejected_field: str, rejected: int, problem: str) -> Accepted:
+def _answer(response: Message, rejected_field: str, rejected: int, problem: str) -> Message:
     """An Export*ServiceResponse, with OTLP's partial success when anything was rejected or is worth saying."""
     if rejected or problem:
         setattr(response.partial_success, rejected_field, rejected)
         response.partial_success.error_message = problem
-    return Accepted(response)
+    return response
 
 
 class Stores:
@@ -93,7 +86,7 @@ class Stores:
             for table in METRIC_TABLES
         }
 
-    def traces(self, request: ExportTraceServiceRequest) -> Accepted:
+    def traces(self, request: ExportTraceServiceRequest) -> Message:
         decoded = to_spans(request)
         if self.exporter.stats.pending + len(decoded.spans) > self.settings.max_pending_spans:
             raise WriterBehindError
@@ -101,7 +94,7 @@ class Stores:
             self.exporter.export(decoded.spans)
         return _answer(ExportTraceServiceResponse(), "rejected_spans", decoded.rejected, decoded.first_problem)
 
-    def logs(self, request: ExportLogsServiceRequest) -> Accepted:
+    def logs(self, request: ExportLogsServiceRequest) -> Message:
         decoded = to_chunk_rows(request)
         if self.chunks.stats.pending + decoded.table.nbytes > self.settings.max_pending_recording_bytes:
             raise WriterBehindError
@@ -109,7 +102,7 @@ class Stores:
             self.chunks.submit(decoded.table)
         return _answer(ExportLogsServiceResponse(), "rejected_log_records", decoded.rejected, decoded.first_problem)
 
-    def metrics_points(self, request: ExportMetricsServiceRequest) -> Accepted:
+    def metrics_points(self, request: ExportMetricsServiceRequest) -> Message:
         decoded = to_metric_rows(request)
         for table, rows in decoded.tables.items():
             if self.metrics[table].stats.pending + rows.num_rows > self.settings.max_pending_metric_points:

@@ -114,10 +114,8 @@ def receiver_info_url(otlp: bool | str | None) -> str | None:
     if otlp_protocol("logs") == "grpc":
         return None
     logs_url = http_endpoint(otlp, "logs") or _env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
-    if logs_url is None:
-        base = _env("OTEL_EXPORTER_OTLP_ENDPOINT")
-        logs_url = f"{base.rstrip('/')}/v1/logs" if base else None
-    return None if logs_url is None else logs_url.rstrip("/").removesuffix("/v1/logs") + RECEIVER_INFO_PATH
+    base = logs_url.rstrip("/").removesuffix("/v1/logs") if logs_url else _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    return None if base is None else base.rstrip("/") + RECEIVER_INFO_PATH
 
 
 def receiver_is_ours(info_url: str, timeout_s: float = 3.0) -> bool:

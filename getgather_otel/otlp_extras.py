@@ -40,13 +40,13 @@ class OtlpExtras:
             meter_provider = SdkMeterProvider(metric_readers=[reader], resource=resource)
         sink = None
         mode = recordings_mode(otlp_recordings)
-        if mode != "off" and (log_exporter := otlp_log_exporter(otlp)) is not None:
-            info_url = receiver_info_url(otlp) if mode == "auto" else None
-            if mode == "on" or info_url is not None:
+        # In auto mode, only a receiver that can be asked (OTLP/HTTP) can turn out to be ours.
+        info_url = receiver_info_url(otlp) if mode == "auto" else None
+        if mode == "on" or info_url is not None:
+            log_exporter = otlp_log_exporter(otlp)
+            if log_exporter is not None:
                 sink = OtlpChunkSink(log_exporter, resource, info_url=info_url)
                 recordings_module.add_sink(sink)
-            else:
-                log_exporter.shutdown()
         return cls(meter_provider, sink)
 
     def flush(self, timeout_s: float) -> bool:

@@ -48,10 +48,6 @@ def _ns(moment: datetime) -> int:
     return int(moment.replace(tzinfo=UTC).timestamp() * 1_000_000) * 1000
 
 
-def _moment(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1000 / 1_000_000, UTC).replace(tzinfo=None)
-
-
 def row_to_log_parts(row: Mapping[str, Any]) -> tuple[int, bytes, dict[str, Any]]:
     """(timestamp ns, body, attributes) of the log record carrying one `recording_chunks` row."""
     attributes: dict[str, Any] = {key: row[column] for key, (column, _) in _COLUMNS.items()}
@@ -78,7 +74,7 @@ def log_parts_to_row(
         value = attributes.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise NotAChunkError(f"a recording chunk needs the int attribute {key!r}")
-        row[column] = _moment(value)
+        row[column] = value // 1000  # microseconds, as the TIMESTAMP column and its Arrow type hold them
     row["stored_bytes"] = len(body)
     row["data"] = body
     return row

@@ -93,7 +93,8 @@ class OtlpChunkSink:
             self._pending_bytes += chunk.approx_bytes
             self._cond.notify_all()
 
-    def _take(self) -> list[Chunk]:
+    def _take(self) -> tuple[list[Chunk], int]:
+        """The next batch and its size, now in flight; an empty batch once stopping with nothing left."""
         with self._cond:
             while not self._pending and not self._stopping:
                 self._cond.wait()
@@ -101,14 +102,13 @@ class OtlpChunkSink:
             size = sum(chunk.approx_bytes for chunk in batch)
             self._pending_bytes -= size
             self._in_flight = size
-            return batch
+            return batch, size
 
     def _run(self) -> None:
         while True:
-            batch = self._take()
+            batch, size = self._take()
             if not batch:
-                return  # stopping and nothing left
-            size = sum(chunk.approx_bytes for chunk in batch)
+                return
             sent = False
             try:
                 if self._allowed is None and self._info_url is not None:
