@@ -53,6 +53,12 @@ def rows(db: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, 
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
+def tuples(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Like `rows`, as plain tuples: for comparing whole rows between two files."""
+    with open_for_reading(db, wait_s=10) as conn:
+        return conn.execute(sql).fetchall()
+
+
 def flushed(telemetry: Telemetry) -> None:
     """Everything ended so far is in the file, and the writer has let go of it."""
     assert telemetry.flush(timeout_s=20)

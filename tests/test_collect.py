@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
@@ -27,7 +26,7 @@ from collectors.stores import ReceiverSettings
 from getgather_otel.demo.loopback import free_port, serve_asgi, wait_until_listening
 from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.exporter import DuckDBSpanExporter
-from tests.conftest import PROTOBUF, Collector, Reply, post
+from tests.conftest import PROTOBUF, Collector, Reply, post, tuples
 
 
 def make_spans(provider: TracerProvider) -> None:
@@ -54,11 +53,7 @@ def make_spans(provider: TracerProvider) -> None:
 
 
 def table(db: Path) -> list[tuple[object, ...]]:
-    conn = duckdb.connect(str(db), read_only=True)
-    try:
-        return conn.execute('SELECT * FROM otel_traces ORDER BY "SpanName"').fetchall()
-    finally:
-        conn.close()
+    return tuples(db, 'SELECT * FROM otel_traces ORDER BY "SpanName"')
 
 
 def _sdk_exporter(collector: Collector, transport: str) -> SpanExporter:

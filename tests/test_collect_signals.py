@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -29,19 +28,11 @@ from getgather_otel import activity
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.recording.chunk_logs import EVENT_NAME
 from getgather_otel.recording.chunks import decode
-from tests.conftest import PROTOBUF, Collector, Sites, post, rows
+from tests.conftest import PROTOBUF, Collector, Sites, post, rows, tuples
 
 CHUNK_COLUMNS = "trace_id, span_id, recording_id, page_id, sequence, first_event_time, last_event_time, " + (
     "event_count, raw_bytes, stored_bytes, compression, starts_with_full_snapshot, url, data"
 )
-
-
-def _all(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    conn = duckdb.connect(str(db), read_only=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 async def _browse(browser: Browser, sites: Sites) -> str:
@@ -69,11 +60,11 @@ async def test_recordings_and_metrics_arrive_byte_for_byte(
         await asyncio.to_thread(telemetry.shutdown)
     collector.settle()
     order = f"SELECT {CHUNK_COLUMNS} FROM recording_chunks ORDER BY page_id, sequence"
-    local_chunks, collected_chunks = _all(local, order), _all(collector.db, order)
+    local_chunks, collected_chunks = tuples(local, order), tuples(collector.db, order)
     assert local_chunks and collected_chunks == local_chunks
     assert all(b"hunter2" not in bytes(row[-1]) for row in collected_chunks)
     spans = 'SELECT * FROM otel_traces ORDER BY "SpanId"'
-    assert _all(collector.db, spans) == _all(local, spans)
+    assert tuples(collector.db, spans) == tuples(local, spans)
     [collected] = rows(collector.db, "SELECT has_recording FROM activities WHERE activity_id = ?", [activity_id])
     assert collected["has_recording"] is True
     [histogram] = rows(
@@ -164,7 +155,7 @@ async def test_logs_keep_chunks_and_reject_other_records(collector: Collector) -
     assert reply.status_code == 200
     assert "app.log" in reply.text
     collector.settle()
-    assert _all(collector.db, "SELECT recording_id, sequence, url FROM recording_chunks") == [
+    assert tuples(collector.db, "SELECT recording_id, sequence, url FROM recording_chunks") == [
         ("rec-1", 0, "http://127.0.0.1/x")
     ]
 
@@ -184,7 +175,7 @@ async def test_metrics_keep_what_they_can_and_count_the_rest(collector: Collecto
     reply = await post(collector.url + "/v1/metrics", request.SerializeToString(), PROTOBUF)
     assert reply.status_code == 200 and "exponential_histogram" in reply.text
     collector.settle()
-    assert _all(collector.db, 'SELECT "MetricName", "Value" FROM otel_metrics_gauge') == [("browser.pages.open", 3.0)]
+    assert tuples(collector.db, 'SELECT "MetricName", "Value" FROM otel_metrics_gauge') == [("browser.pages.open", 3.0)]
 
 
 async def test_a_flush_mid_activity_sends_what_open_pages_hold(
@@ -199,7 +190,7 @@ async def test_a_flush_mid_activity_sends_what_open_pages_hold(
             await page.wait_for_timeout(500)  # past the recorder's 100 ms batch
             assert await asyncio.to_thread(telemetry.flush, 30)
             collector.settle()
-            sent = _all(collector.db, "SELECT data, compression FROM recording_chunks")
+            sent = tuples(collector.db, "SELECT data, compression FROM recording_chunks")
             text = json.dumps([decode(bytes(data), compression) for data, compression in sent])
             assert "Sign in" in text, "the open page's chunk was cut and sent (OTLP is the only sink)"
             await context.close()
