@@ -43,8 +43,8 @@ class Companions:
         return self.chunk_sink.flush(timeout_s)
 
     def stop(self) -> None:
-        """Stop pruning, write the remaining recordings, and stop taking new ones."""
+        """Stop pruning, stop taking new recordings, and write the ones already taken."""
         if self.retention_job is not None:
             self.retention_job.stop()
+        recordings_module.remove_sink(self.chunk_sink)  # before shutdown, as OtlpExtras.stop does
         self.chunk_sink.shutdown(timeout_s=10.0)
-        recordings_module.remove_sink(self.chunk_sink)
