@@ -4,8 +4,9 @@ The collector runs as the real command in its own process. Senders (threads here
 with its own keep-alive connection) post pre-encoded ExportTraceServiceRequests of
 `--batch` realistic spans (15 attributes, 2 events) as fast as the collector answers;
 a 429 is retried after its Retry-After, as OTLP exporters do. The clock stops when the
-collector has written every span (counted in the file after SIGTERM). Baseline in the
-same command: `DuckDBSpanExporter` taking the same spans in process (no HTTP, no decode).
+collector has written every span (counted in the file after SIGTERM). Baselines in the
+same command: `DuckDBSpanExporter` taking the same spans in process (no HTTP, no decode),
+and the collector's decode alone (protobuf parse + `to_trace_rows`, one core, no I/O).
 
 Run: .venv/bin/python -m bench.collect_ingest [--spans 200000] [--batch 512] [--senders 4]
 """
@@ -26,9 +27,11 @@ from pathlib import Path
 
 import duckdb
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from bench.ingest import measure_exporter
 from bench.spans import make_spans
+from collectors.otlp_traces import to_trace_rows
 from getgather_otel.demo.loopback import free_port, wait_until_listening
 
 
@@ -99,6 +102,16 @@ def measure_collect(bodies: list[bytes], spans: int, senders: int, db: Path) -> 
     return spans / elapsed, counters["429"], peak_mb
 
 
+def measure_decode(bodies: list[bytes]) -> float:
+    """Spans/s of what the collector's event loop does per request: parse and decode into Arrow."""
+    to_trace_rows(ExportTraceServiceRequest.FromString(bodies[0]))  # pyarrow's first-call setup
+    spans = 0
+    started = time.perf_counter()
+    for body in bodies:
+        spans += to_trace_rows(ExportTraceServiceRequest.FromString(body)).table.num_rows
+    return spans / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, default=200_000)
@@ -110,12 +123,14 @@ def main() -> None:
     mb = sum(map(len, bodies)) / 1e6
     with tempfile.TemporaryDirectory() as tmp:
         baseline = measure_exporter(spans, 2048, Path(tmp) / "baseline.duckdb")
+        decode = measure_decode(bodies)
         rate, retries, peak_mb = measure_collect(bodies, len(spans), args.senders, Path(tmp) / "collect.duckdb")
     print(
         f"spans: {args.spans} in {len(bodies)} requests of {args.batch} ({mb:.0f} MB protobuf), {args.senders} senders"
     )
     print(f"collect over loopback (decode + convert + insert): {rate:10,.0f} spans/s, 0 lost")
     print(f"in-process DuckDBSpanExporter (baseline):          {baseline:10,.0f} spans/s")
+    print(f"decode alone (parse + to_trace_rows, one core):    {decode:10,.0f} spans/s")
     print(f"collect / in-process = {rate / baseline:.2f}; 429 answers: {retries}; collector peak RSS {peak_mb:.0f} MB")
     own_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(f"(this machine: {os.cpu_count()} cores; bench process max RSS {own_mb} MB)")

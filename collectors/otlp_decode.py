@@ -1,11 +1,9 @@
-"""OTLP/HTTP trace requests in, OpenTelemetry SDK spans out, every malformed input turned into a clear error.
+"""OTLP/HTTP request bodies in, parsed Export*ServiceRequests out, every malformed input turned into a clear error.
 
 Bodies come as protobuf (`application/x-protobuf`) or JSON (`application/json`, where
 OTLP writes trace and span ids as hex, not protobuf JSON's base64), optionally gzip
-compressed. Spans become SDK `ReadableSpan`s so they go through the exact path the
-in-process exporter uses (`spans_to_arrow`, the DuckDB writer). A span with an invalid
-trace or span id is rejected on its own and counted for OTLP's partial success; the
-rest of the request is kept.
+compressed. The signal modules (`otlp_traces`, `otlp_logs`, `otlp_metrics`) turn the
+parsed requests into rows and share the attribute and id helpers here.
 """
 
 from __future__ import annotations
@@ -13,34 +11,15 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1 import trace_pb2
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
-_KINDS = {
-    trace_pb2.Span.SPAN_KIND_INTERNAL: SpanKind.INTERNAL,
-    trace_pb2.Span.SPAN_KIND_SERVER: SpanKind.SERVER,
-    trace_pb2.Span.SPAN_KIND_CLIENT: SpanKind.CLIENT,
-    trace_pb2.Span.SPAN_KIND_PRODUCER: SpanKind.PRODUCER,
-    trace_pb2.Span.SPAN_KIND_CONSUMER: SpanKind.CONSUMER,
-}
-_STATUS = {
-    trace_pb2.Status.STATUS_CODE_UNSET: StatusCode.UNSET,
-    trace_pb2.Status.STATUS_CODE_OK: StatusCode.OK,
-    trace_pb2.Status.STATUS_CODE_ERROR: StatusCode.ERROR,
-}
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 RequestT = TypeVar("RequestT", bound=Message)
 
@@ -51,13 +30,6 @@ class RequestError(ValueError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True)
-class DecodedTraces:
-    spans: list[ReadableSpan]
-    rejected: int
-    first_problem: str
 
 
 def media_type(content_type: str | None) -> str:
@@ -159,62 +131,3 @@ def valid_id(raw: bytes, size: int) -> int | None:
         return None
     value = int.from_bytes(raw, "big")
     return value or None
-
-
-def _trace_state(text: str) -> TraceState:
-    try:
-        return TraceState.from_header([text]) if text else TraceState()
-    except ValueError:
-        return TraceState()
-
-
-def to_spans(request: ExportTraceServiceRequest) -> DecodedTraces:
-    """SDK spans for every valid span in `request`; invalid ones are counted as rejected."""
-    spans: list[ReadableSpan] = []
-    rejected = 0
-    problem = ""
-    for resource_spans in request.resource_spans:
-        resource = Resource(attributes_of(resource_spans.resource.attributes), resource_spans.schema_url)
-        for scope_spans in resource_spans.scope_spans:
-            scope = InstrumentationScope(
-                scope_spans.scope.name, scope_spans.scope.version or None, scope_spans.schema_url or None
-            )
-            for span in scope_spans.spans:
-                trace_id, span_id = valid_id(span.trace_id, 16), valid_id(span.span_id, 8)
-                if trace_id is None or span_id is None:
-                    rejected += 1
-                    problem = problem or "a span has an invalid trace_id or span_id (16 and 8 non-zero bytes)"
-                    continue
-                parent_id = valid_id(span.parent_span_id, 8)
-                flags = TraceFlags(span.flags & 0xFF)
-                state = _trace_state(span.trace_state)
-                links = [
-                    Link(
-                        SpanContext(tid, sid, True, TraceFlags(link.flags & 0xFF), _trace_state(link.trace_state)),
-                        attributes_of(link.attributes),
-                    )
-                    for link in span.links
-                    if (tid := valid_id(link.trace_id, 16)) is not None
-                    and (sid := valid_id(link.span_id, 8)) is not None
-                ]
-                status = Status(_STATUS.get(span.status.code, StatusCode.UNSET), span.status.message or None)
-                spans.append(
-                    ReadableSpan(
-                        name=span.name,
-                        context=SpanContext(trace_id, span_id, True, flags, state),
-                        parent=SpanContext(trace_id, parent_id, True, flags) if parent_id else None,
-                        resource=resource,
-                        attributes=attributes_of(span.attributes),
-                        events=[
-                            Event(event.name, attributes_of(event.attributes), event.time_unix_nano)
-                            for event in span.events
-                        ],
-                        links=links,
-                        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
-                        status=status,
-                        start_time=span.start_time_unix_nano,
-                        end_time=max(span.end_time_unix_nano, span.start_time_unix_nano),
-                        instrumentation_scope=scope,
-                    )
-                )
-    return DecodedTraces(spans, rejected, problem)

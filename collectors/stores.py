@@ -1,6 +1,6 @@
 """The collector's writers, shared by its OTLP/HTTP and OTLP/gRPC sides.
 
-Spans go through `DuckDBSpanExporter` (as in process), recording chunks into
+Spans go through `DuckDBSpanExporter` (as in process, but as rows decoded straight from protobuf), recording chunks into
 `recording_chunks` and metric points into the `otel_metrics_*` tables, all through the
 exporter's one file writer. Each method takes a parsed Export*ServiceRequest and returns
 the response to send, or raises `WriterBehindError` when taking it would grow a buffer
@@ -23,9 +23,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collectors.otlp_decode import to_spans
 from collectors.otlp_logs import to_chunk_rows
 from collectors.otlp_metrics import to_metric_rows
+from collectors.otlp_traces import to_trace_rows
 from getgather_otel.recording.chunks import CHUNKS_TABLE
 from getgather_otel.store.buffered import BufferedTableWriter, concat_tables
 from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -87,11 +87,11 @@ class Stores:
         }
 
     def traces(self, request: ExportTraceServiceRequest) -> Message:
-        decoded = to_spans(request)
-        if self.exporter.stats.pending + len(decoded.spans) > self.settings.max_pending_spans:
+        decoded = to_trace_rows(request)
+        if self.exporter.stats.pending + decoded.table.num_rows > self.settings.max_pending_spans:
             raise WriterBehindError
-        if decoded.spans:
-            self.exporter.export(decoded.spans)
+        if decoded.table.num_rows:
+            self.exporter.export_rows(decoded.table)
         return _answer(ExportTraceServiceResponse(), "rejected_spans", decoded.rejected, decoded.first_problem)
 
     def logs(self, request: ExportLogsServiceRequest) -> Message:

@@ -19,14 +19,14 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from getgather_otel import attributes as attr
 
-_KIND_NAMES = {
+KIND_NAMES = {
     SpanKind.INTERNAL: "Internal",
     SpanKind.SERVER: "Server",
     SpanKind.CLIENT: "Client",
     SpanKind.PRODUCER: "Producer",
     SpanKind.CONSUMER: "Consumer",
 }
-_STATUS_NAMES = {StatusCode.UNSET: "Unset", StatusCode.OK: "Ok", StatusCode.ERROR: "Error"}
+STATUS_NAMES = {StatusCode.UNSET: "Unset", StatusCode.OK: "Ok", StatusCode.ERROR: "Error"}
 
 STRING_MAP = pa.map_(pa.string(), pa.string())
 TIMESTAMP_US = pa.timestamp("us")
@@ -141,105 +141,168 @@ def _trace_state(state: Any) -> str:
     return state.to_header() if state else ""
 
 
+ResourceColumns = tuple[str, list[str], list[str]]
+
+
+def resource_columns(attributes: Mapping[str, Any]) -> ResourceColumns:
+    """ServiceName and the ResourceAttributes keys and values of one resource (computed once per resource)."""
+    return (
+        str(attributes.get(attr.SERVICE_NAME, "")),
+        list(attributes.keys()),
+        [attribute_value_to_string(v) for v in attributes.values()],
+    )
+
+
+class TraceRows:
+    """The `otel_traces` columns under construction, one span at a time.
+
+    Two producers fill it: `spans_to_arrow` from SDK spans (in process) and the
+    collector's OTLP decoder straight from protobuf, so both write identical rows. A
+    span's events and links are added first; `add_span` then closes its row.
+    """
+
+    def __init__(self) -> None:
+        self.timestamps: list[int] = []
+        self.trace_ids: list[str] = []
+        self.span_ids: list[str] = []
+        self.parent_ids: list[str] = []
+        self.trace_states: list[str] = []
+        self.names: list[str] = []
+        self.kinds: list[str] = []
+        self.services: list[str] = []
+        self.scope_names: list[str] = []
+        self.scope_versions: list[str] = []
+        self.durations: list[int] = []
+        self.status_codes: list[str] = []
+        self.status_messages: list[str] = []
+        self.resource_attrs = _MapColumn()
+        self.span_attrs = _MapColumn()
+        self.event_ts = _ListColumn(TIMESTAMP_US)
+        self.event_names = _ListColumn(pa.string())
+        self.event_attrs = _MapColumn()
+        self.event_attr_rows = _ListColumn(STRING_MAP)
+        self.link_trace = _ListColumn(pa.string())
+        self.link_span = _ListColumn(pa.string())
+        self.link_state = _ListColumn(pa.string())
+        self.link_attrs = _MapColumn()
+        self.link_attr_rows = _ListColumn(STRING_MAP)
+
+    def add_event(self, time_ns: int, name: str, attributes: Mapping[str, Any]) -> None:
+        self.event_ts.items.append(time_ns // 1000)
+        self.event_names.items.append(name)
+        self.event_attrs.append(attributes)
+
+    def add_link(self, trace_id: str, span_id: str, trace_state: str, attributes: Mapping[str, Any]) -> None:
+        self.link_trace.items.append(trace_id)
+        self.link_span.items.append(span_id)
+        self.link_state.items.append(trace_state)
+        self.link_attrs.append(attributes)
+
+    def add_span(
+        self,
+        start_ns: int,
+        end_ns: int,
+        ids: tuple[str, str, str],
+        trace_state: str,
+        name: str,
+        kind: str,
+        resource: ResourceColumns,
+        scope: tuple[str, str],
+        attributes: Mapping[str, Any],
+        status: tuple[str, str],
+    ) -> None:
+        """Close the row of one span.
+
+        `ids` are (trace, span, parent or ""), `scope` is (name, version), `status` (code, message).
+        """
+        self.timestamps.append(start_ns // 1000)
+        self.trace_ids.append(ids[0])
+        self.span_ids.append(ids[1])
+        self.parent_ids.append(ids[2])
+        self.trace_states.append(trace_state)
+        self.names.append(name)
+        self.kinds.append(kind)
+        self.services.append(resource[0])
+        self.resource_attrs.append_strings(resource[1], resource[2])
+        self.scope_names.append(scope[0])
+        self.scope_versions.append(scope[1])
+        self.span_attrs.append(attributes)
+        self.durations.append(max(end_ns - start_ns, 0))
+        self.status_codes.append(status[0])
+        self.status_messages.append(status[1])
+        for column in (self.event_ts, self.event_names, self.link_trace, self.link_span, self.link_state):
+            column.close_row()
+        self.event_attr_rows.offsets.append(len(self.event_attrs.offsets) - 1)
+        self.link_attr_rows.offsets.append(len(self.link_attrs.offsets) - 1)
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def to_table(self) -> pa.Table:
+        columns = [
+            pa.array(self.timestamps, TIMESTAMP_US),
+            pa.array(self.trace_ids, pa.string()),
+            pa.array(self.span_ids, pa.string()),
+            pa.array(self.parent_ids, pa.string()),
+            pa.array(self.trace_states, pa.string()),
+            pa.array(self.names, pa.string()),
+            pa.array(self.kinds, pa.string()),
+            pa.array(self.services, pa.string()),
+            self.resource_attrs.to_arrow(),
+            pa.array(self.scope_names, pa.string()),
+            pa.array(self.scope_versions, pa.string()),
+            self.span_attrs.to_arrow(),
+            pa.array(self.durations, pa.uint64()),
+            pa.array(self.status_codes, pa.string()),
+            pa.array(self.status_messages, pa.string()),
+            self.event_ts.to_arrow(),
+            self.event_names.to_arrow(),
+            self.event_attr_rows.to_arrow(self.event_attrs.to_arrow()),
+            self.link_trace.to_arrow(),
+            self.link_span.to_arrow(),
+            self.link_state.to_arrow(),
+            self.link_attr_rows.to_arrow(self.link_attrs.to_arrow()),
+        ]
+        return pa.Table.from_arrays(columns, schema=OTEL_TRACES_SCHEMA)
+
+
 def spans_to_arrow(spans: Sequence[ReadableSpan]) -> pa.Table:
     """Build the `otel_traces` rows for `spans` as one Arrow table (column order = table order)."""
-    timestamps: list[int] = []
-    trace_ids: list[str] = []
-    span_ids: list[str] = []
-    parent_ids: list[str] = []
-    trace_states: list[str] = []
-    names: list[str] = []
-    kinds: list[str] = []
-    services: list[str] = []
-    scope_names: list[str] = []
-    scope_versions: list[str] = []
-    durations: list[int] = []
-    status_codes: list[str] = []
-    status_messages: list[str] = []
-    resource_attrs = _MapColumn()
-    span_attrs = _MapColumn()
-    event_ts = _ListColumn(TIMESTAMP_US)
-    event_names = _ListColumn(pa.string())
-    event_attrs = _MapColumn()
-    event_attr_rows = _ListColumn(STRING_MAP)
-    link_trace = _ListColumn(pa.string())
-    link_span = _ListColumn(pa.string())
-    link_state = _ListColumn(pa.string())
-    link_attrs = _MapColumn()
-    link_attr_rows = _ListColumn(STRING_MAP)
-    resource_cache: dict[int, tuple[str, list[str], list[str]]] = {}
-
+    rows = TraceRows()
+    resource_cache: dict[int, ResourceColumns] = {}
     for span in spans:
         ctx = span.context
         start = span.start_time or 0
-        end = span.end_time or start
-        timestamps.append(start // 1000)
-        trace_ids.append(format(ctx.trace_id, "032x"))
-        span_ids.append(format(ctx.span_id, "016x"))
         parent = span.parent
-        parent_ids.append(format(parent.span_id, "016x") if parent is not None else "")
-        trace_states.append(_trace_state(ctx.trace_state))
-        names.append(span.name)
-        kinds.append(_KIND_NAMES.get(span.kind, "Unspecified"))
         resource = span.resource
-        cached = resource_cache.get(id(resource))
-        if cached is None:
-            res_attrs = resource.attributes
-            cached = (
-                str(res_attrs.get(attr.SERVICE_NAME, "")),
-                list(res_attrs.keys()),
-                [attribute_value_to_string(v) for v in res_attrs.values()],
-            )
-            resource_cache[id(resource)] = cached
-        services.append(cached[0])
-        resource_attrs.append_strings(cached[1], cached[2])
+        columns = resource_cache.get(id(resource))
+        if columns is None:
+            columns = resource_cache[id(resource)] = resource_columns(resource.attributes)
         scope = span.instrumentation_scope
-        scope_names.append(scope.name if scope else "")
-        scope_versions.append((scope.version or "") if scope else "")
-        span_attrs.append(plain_attributes(span, span.attributes))
-        durations.append(max(end - start, 0))
         status = span.status
-        status_codes.append(_STATUS_NAMES[status.status_code])
-        status_messages.append(status.description or "")
         for event in span.events:
-            event_ts.items.append(event.timestamp // 1000)
-            event_names.items.append(event.name)
-            event_attrs.append(plain_attributes(event, event.attributes))
-        event_ts.close_row()
-        event_names.close_row()
-        event_attr_rows.offsets.append(len(event_attrs.offsets) - 1)
+            rows.add_event(event.timestamp, event.name, plain_attributes(event, event.attributes))
         for link in span.links:
-            link_trace.items.append(format(link.context.trace_id, "032x"))
-            link_span.items.append(format(link.context.span_id, "016x"))
-            link_state.items.append(_trace_state(link.context.trace_state))
-            link_attrs.append(link.attributes or {})
-        link_trace.close_row()
-        link_span.close_row()
-        link_state.close_row()
-        link_attr_rows.offsets.append(len(link_attrs.offsets) - 1)
-
-    columns = [
-        pa.array(timestamps, TIMESTAMP_US),
-        pa.array(trace_ids, pa.string()),
-        pa.array(span_ids, pa.string()),
-        pa.array(parent_ids, pa.string()),
-        pa.array(trace_states, pa.string()),
-        pa.array(names, pa.string()),
-        pa.array(kinds, pa.string()),
-        pa.array(services, pa.string()),
-        resource_attrs.to_arrow(),
-        pa.array(scope_names, pa.string()),
-        pa.array(scope_versions, pa.string()),
-        span_attrs.to_arrow(),
-        pa.array(durations, pa.uint64()),
-        pa.array(status_codes, pa.string()),
-        pa.array(status_messages, pa.string()),
-        event_ts.to_arrow(),
-        event_names.to_arrow(),
-        event_attr_rows.to_arrow(event_attrs.to_arrow()),
-        link_trace.to_arrow(),
-        link_span.to_arrow(),
-        link_state.to_arrow(),
-        link_attr_rows.to_arrow(link_attrs.to_arrow()),
-    ]
-    return pa.Table.from_arrays(columns, schema=OTEL_TRACES_SCHEMA)
+            rows.add_link(
+                format(link.context.trace_id, "032x"),
+                format(link.context.span_id, "016x"),
+                _trace_state(link.context.trace_state),
+                link.attributes or {},
+            )
+        rows.add_span(
+            start,
+            span.end_time or start,
+            (
+                format(ctx.trace_id, "032x"),
+                format(ctx.span_id, "016x"),
+                format(parent.span_id, "016x") if parent is not None else "",
+            ),
+            _trace_state(ctx.trace_state),
+            span.name,
+            KIND_NAMES.get(span.kind, "Unspecified"),
+            columns,
+            (scope.name, scope.version or "") if scope else ("", ""),
+            plain_attributes(span, span.attributes),
+            (STATUS_NAMES[status.status_code], status.description or ""),
+        )
+    return rows.to_table()

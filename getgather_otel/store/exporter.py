@@ -62,12 +62,15 @@ class DuckDBSpanExporter(SpanExporter):
         if self._shut_down:
             return SpanExportResult.FAILURE
         if spans:
-            table = spans_to_arrow(spans)
-            if table.num_rows > self._max_pending:
-                self._buffer.count_dropped(table.num_rows - self._max_pending)
-                table = table.slice(table.num_rows - self._max_pending)
-            self._buffer.submit(table)
+            self.export_rows(spans_to_arrow(spans))
         return SpanExportResult.SUCCESS
+
+    def export_rows(self, table: pa.Table) -> None:
+        """Queue ready `otel_traces` rows (the collector decodes OTLP straight into them)."""
+        if table.num_rows > self._max_pending:
+            self._buffer.count_dropped(table.num_rows - self._max_pending)
+            table = table.slice(table.num_rows - self._max_pending)
+        self._buffer.submit(table)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Wait until everything taken so far is written; False if the deadline passed first."""
