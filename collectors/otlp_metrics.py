@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from collectors.otlp_decode import attributes_of
+from getgather_otel.store.arrow_spans import attribute_value_to_string
 from getgather_otel.store.metric_tables import arrow_schema
 
 
@@ -30,7 +31,8 @@ class DecodedMetrics:
 
 
 def _text_map(attributes: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(key, value if isinstance(value, str) else str(value)) for key, value in attributes.items()]
+    """Attribute values as the strings span attributes are stored as (booleans `true`, sequences JSON)."""
+    return [(key, attribute_value_to_string(value)) for key, value in attributes.items()]
 
 
 def _number(point: Any) -> float:

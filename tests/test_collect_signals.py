@@ -168,6 +168,7 @@ async def test_metrics_keep_what_they_can_and_count_the_rest(collector: Collecto
     point = gauge.gauge.data_points.add()
     point.as_int = 3
     point.time_unix_nano = 1_700_000_000_000_000_000
+    point.attributes.add(key="headless").value.bool_value = True
     exponential = scope.metrics.add()
     exponential.name = "latency.exp"
     exponential.exponential_histogram.data_points.add().count = 4
@@ -175,7 +176,8 @@ async def test_metrics_keep_what_they_can_and_count_the_rest(collector: Collecto
     reply = await post(collector.url + "/v1/metrics", request.SerializeToString(), PROTOBUF)
     assert reply.status_code == 200 and "exponential_histogram" in reply.text
     collector.settle()
-    assert tuples(collector.db, 'SELECT "MetricName", "Value" FROM otel_metrics_gauge') == [("browser.pages.open", 3.0)]
+    stored = tuples(collector.db, 'SELECT "MetricName", "Value", "Attributes" FROM otel_metrics_gauge')
+    assert stored == [("browser.pages.open", 3.0, {"headless": "true"})], "values stringified as span attributes are"
 
 
 async def test_a_flush_mid_activity_sends_what_open_pages_hold(
