@@ -111,7 +111,7 @@ def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
         brand=args.brand,
         name=args.name,
         since=parse_since(args.since) if args.since else None,
-        errors_only=args.errors,
+        status="error" if args.errors else None,
         limit=args.limit,
     )
     sql, params = activities_query(filters)

@@ -20,7 +20,13 @@ import pytest
 
 from bench.synthetic import insert_activity_spans
 from getgather_otel import activity
-from getgather_otel.store.queries import ActivityFilter, activities_query, stats_queries
+from getgather_otel.store.queries import (
+    ActivityFilter,
+    activities_count_query,
+    activities_query,
+    stats_queries,
+    stats_series_query,
+)
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.telemetry import Telemetry
 
@@ -110,7 +116,9 @@ async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> Non
         ActivityFilter(limit=50),
         ActivityFilter(brand="amazon", limit=30),
         ActivityFilter(name="login"),
-        ActivityFilter(errors_only=True, limit=40),
+        ActivityFilter(status="error", limit=40),
+        ActivityFilter(status="ok", kind="tool", sort="duration", limit=25, offset=10),
+        ActivityFilter(sort="name", descending=False, until=START + dt.timedelta(days=3), limit=30),
         ActivityFilter(since=START + dt.timedelta(days=2), brand="goodreads", limit=10),
     ],
 )
@@ -123,3 +131,18 @@ async def test_activities_query_agrees(engines: tuple[Path, Any], filters: Activ
     # has_recording is the last column: DuckDB knows recordings, ClickHouse holds spans only.
     _same([row[:-1] for row in duck], [row[:-1] for row in house])
     assert len(duck) == min(filters.limit, len(duck))
+
+
+async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any]) -> None:
+    db, session = engines
+    for filters in (ActivityFilter(), ActivityFilter(brand="amazon", status="error")):
+        sql, params = activities_count_query(filters, "duckdb")
+        house_sql, house_params = activities_count_query(filters, "clickhouse")
+        _same(_duckdb_rows(db, sql, params), _clickhouse_rows(session, house_sql, house_params))
+    until = START + dt.timedelta(days=4)
+    for brand in (None, "netflix"):
+        sql, params = stats_series_query(START, until, 6 * 3600, "duckdb", brand)
+        duck = _duckdb_rows(db, sql, params)
+        house_sql, house_params = stats_series_query(START, until, 6 * 3600, "clickhouse", brand)
+        _same(duck, _clickhouse_rows(session, house_sql, house_params))
+        assert len({row[1] for row in duck}) == 14, "3,000 spans 97 s apart fill 14 six-hour buckets"

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from getgather_otel import attributes as attr
 
 Dialect = Literal["duckdb", "clickhouse"]
 
 _QUANTILE = re.compile(r"\{quantile\((?P<q>0\.\d+), (?P<expr>[^}]+)\)\}")
+_EPOCH_S = re.compile(r"\{epoch_s\((?P<expr>[^}]+)\)\}")
 _PARAMETER = re.compile(r"\{(?P<name>[a-z_]+):(?P<type>[A-Za-z0-9()]+)\}")
 _HAS_RECORDING = "{has_recording}"
 
@@ -35,8 +36,8 @@ def render(template: str, dialect: Dialect) -> str:
     """Fill the dialect-specific operations of a stock query template.
 
     Quantiles interpolate linearly in both engines (DuckDB's `quantile_cont` and
-    ClickHouse's `quantileExactInclusive` are the same R7 estimator); parameters become
-    DuckDB's `$name` or stay ClickHouse's `{name:Type}`.
+    ClickHouse's `quantileExactInclusive` are the same R7 estimator); `{epoch_s(expr)}` is
+    whole Unix seconds; parameters become DuckDB's `$name` or stay ClickHouse's `{name:Type}`.
     """
 
     def quantile(match: re.Match[str]) -> str:
@@ -45,7 +46,12 @@ def render(template: str, dialect: Dialect) -> str:
             return f"quantile_cont({expr}, {q})"
         return f"quantileExactInclusive({q})({expr})"
 
+    def epoch_s(match: re.Match[str]) -> str:
+        expr = match.group("expr")
+        return f"CAST(floor(epoch({expr})) AS BIGINT)" if dialect == "duckdb" else f"toUnixTimestamp({expr})"
+
     text = _QUANTILE.sub(quantile, template)
+    text = _EPOCH_S.sub(epoch_s, text)
     text = text.replace(_HAS_RECORDING, HAS_RECORDING_SQL if dialect == "duckdb" else "false")
     if dialect == "duckdb":
         text = _PARAMETER.sub(lambda match: f"${match.group('name')}", text)
@@ -86,7 +92,7 @@ SELECT {group_columns},
        {round_sql('{quantile(0.95, t."Duration")} / 1e6', 1)} AS p95_ms,
        {round_sql('{quantile(0.99, t."Duration")} / 1e6', 1)} AS p99_ms
 FROM otel_traces AS t
-WHERE {IS_ACTIVITY_SQL} AND t."Timestamp" >= '{{since}}'
+WHERE {IS_ACTIVITY_SQL} AND {{window}}
 GROUP BY {group_by}
 ORDER BY {group_by}
 """
@@ -100,7 +106,7 @@ SELECT {BRAND_SQL} AS brand_id,
        coalesce({attribute(attr.ERROR_TYPE)}, '') AS error_type,
        count(*) AS errors
 FROM otel_traces AS t
-WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND t."Timestamp" >= '{{since}}'
+WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND {{window}}
 GROUP BY brand_id, error_type
 ORDER BY errors DESC, brand_id, error_type
 """
@@ -111,11 +117,25 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def stats_queries(since: datetime, dialect: Dialect) -> dict[str, str]:
-    """The `stats` report: per brand, per tool, and error types, since `since` (UTC)."""
-    literal = naive_utc(since).strftime("%Y-%m-%d %H:%M:%S")
+def _timestamp_literal(moment: datetime) -> str:
+    return naive_utc(moment).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def window_sql(since: datetime | None, until: datetime | None) -> str:
+    """`t."Timestamp"` within [since, until) as validated literals both engines read ("true" when open)."""
+    clauses = []
+    if since is not None:
+        clauses.append(f"t.\"Timestamp\" >= '{_timestamp_literal(since)}'")
+    if until is not None:
+        clauses.append(f"t.\"Timestamp\" < '{_timestamp_literal(until)}'")
+    return " AND ".join(clauses) or "true"
+
+
+def stats_queries(since: datetime, dialect: Dialect, until: datetime | None = None) -> dict[str, str]:
+    """The `stats` report: per brand, per tool, and error types, in [since, until) (UTC)."""
+    window = window_sql(since, until)
     return {
-        title: render(template, dialect).replace("{since}", literal)
+        title: render(template, dialect).replace("{window}", window)
         for title, template in (
             ("by brand", STATS_BY_BRAND),
             ("by tool", STATS_BY_TOOL),
@@ -124,39 +144,99 @@ def stats_queries(since: datetime, dialect: Dialect) -> dict[str, str]:
     }
 
 
+def stats_series_query(
+    since: datetime, until: datetime, bucket_s: int, dialect: Dialect, brand: str | None = None
+) -> tuple[str, dict[str, object]]:
+    """Per brand and time bucket of `bucket_s` seconds: count, errors, error rate and latency percentiles."""
+    bucket = f'floor({{epoch_s(t."Timestamp")}} / {int(bucket_s)}) * {int(bucket_s)}'
+    clauses = [IS_ACTIVITY_SQL, window_sql(since, until)]
+    params: dict[str, object] = {}
+    if brand is not None:
+        clauses.append(f"{BRAND_SQL} = {{brand:String}}")
+        params["brand"] = brand
+    template = f"""
+SELECT {BRAND_SQL} AS brand_id,
+       {bucket} AS bucket_start_s,
+       count(*) AS activities,
+       {_ERRORS} AS errors,
+       {round_sql(f"100.0 * {_ERRORS} / count(*)", 2)} AS error_rate_pct,
+       {round_sql('{quantile(0.5, t."Duration")} / 1e6', 1)} AS p50_ms,
+       {round_sql('{quantile(0.95, t."Duration")} / 1e6', 1)} AS p95_ms
+FROM otel_traces AS t
+WHERE {" AND ".join(clauses)}
+GROUP BY brand_id, bucket_start_s
+ORDER BY brand_id, bucket_start_s
+"""
+    return render(template, dialect), params
+
+
+Status = Literal["ok", "error"]
+SortKey = Literal["start_time", "duration", "brand_id", "name", "kind", "status"]
+STATUSES: tuple[str, ...] = get_args(Status)
+SORT_KEYS: tuple[str, ...] = get_args(SortKey)
+_SORT_SQL: dict[str, str] = {
+    "start_time": 't."Timestamp"',
+    "duration": 't."Duration"',
+    "brand_id": BRAND_SQL,
+    "name": NAME_SQL,
+    "kind": KIND_SQL,
+    "status": STATUS_SQL,
+}
+
+
 @dataclass(frozen=True)
 class ActivityFilter:
+    """Which activities, in what order, which page. Values are bound, never pasted into SQL."""
+
     brand: str | None = None
     name: str | None = None
+    kind: str | None = None
+    status: Status | None = None
     since: datetime | None = None
-    errors_only: bool = False
+    until: datetime | None = None
     limit: int = 20
+    offset: int = 0
+    sort: SortKey = "start_time"
+    descending: bool = True
+
+
+def _activity_where(filters: ActivityFilter) -> tuple[str, dict[str, object]]:
+    clauses = [IS_ACTIVITY_SQL]
+    params: dict[str, object] = {}
+    for column, value, sql in (
+        ("brand", filters.brand, BRAND_SQL),
+        ("name", filters.name, NAME_SQL),
+        ("kind", filters.kind, KIND_SQL),
+        ("status", filters.status, STATUS_SQL),
+    ):
+        if value is not None:
+            clauses.append(f"{sql} = {{{column}:String}}")
+            params[column] = value
+    if filters.since is not None or filters.until is not None:
+        clauses.append(window_sql(filters.since, filters.until))
+    return " AND ".join(clauses), params
 
 
 def activities_query(filters: ActivityFilter, dialect: Dialect = "duckdb") -> tuple[str, dict[str, object]]:
-    """Recent activities straight from `otel_traces`, newest first, with named parameters."""
-    clauses = [IS_ACTIVITY_SQL]
-    params: dict[str, object] = {}
-    if filters.brand is not None:
-        clauses.append(f"{BRAND_SQL} = {{brand:String}}")
-        params["brand"] = filters.brand
-    if filters.name is not None:
-        clauses.append(f"{NAME_SQL} = {{name:String}}")
-        params["name"] = filters.name
-    if filters.since is not None:
-        clauses.append(f"t.\"Timestamp\" >= '{naive_utc(filters.since).strftime('%Y-%m-%d %H:%M:%S.%f')}'")
-    if filters.errors_only:
-        clauses.append("t.\"StatusCode\" = 'Error'")
+    """One page of activities straight from `otel_traces` (newest first by default), with named parameters."""
+    where, params = _activity_where(filters)
+    direction = "DESC" if filters.descending else "ASC"
     template = f"""
 SELECT t."SpanId" AS activity_id, t."Timestamp" AS start_time, {BRAND_SQL} AS brand_id, {NAME_SQL} AS name,
        {KIND_SQL} AS kind, {round_sql('t."Duration" / 1e6', 1)} AS ms, {STATUS_SQL} AS status,
        {ERROR_SQL} AS error, {{has_recording}} AS has_recording
 FROM otel_traces AS t
-WHERE {" AND ".join(clauses)}
-ORDER BY t."Timestamp" DESC, t."SpanId"
-LIMIT {int(filters.limit)}
+WHERE {where}
+ORDER BY {_SORT_SQL[filters.sort]} {direction} NULLS LAST, t."SpanId" {direction}
+LIMIT {int(filters.limit)} OFFSET {int(filters.offset)}
 """
     return render(template, dialect), params
+
+
+def activities_count_query(filters: ActivityFilter, dialect: Dialect = "duckdb") -> tuple[str, dict[str, object]]:
+    """How many activities match `filters` (for paging), ignoring limit, offset and order."""
+    where, params = _activity_where(filters)
+    return render(f"SELECT count(*) AS total FROM otel_traces AS t WHERE {where}", dialect), params
 
 
 _RELATIVE = re.compile(r"^(?P<n>\d+)(?P<unit>[smhdw])$")
