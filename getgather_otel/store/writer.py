@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +27,9 @@ from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseUnwritableError, classify
 from getgather_otel.store.schema import migrate
+
+
+_WRITE_CONFIG = {"enable_external_access": False}
 
 
 class DuckDBWriter:
@@ -48,7 +53,7 @@ class DuckDBWriter:
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._opened_at = 0.0
         self._closed_at = 0.0
-        self._last_write = 0.0
+        self._last_used = 0.0
         self._closer: threading.Timer | None = None
         self._migrated = False
         self._hold: IO[bytes] | None = None
@@ -72,10 +77,27 @@ class DuckDBWriter:
             except Exception as error:
                 self._close_locked()
                 raise classify(self.path, error) from error
-            self._last_write = time.monotonic()
-            if self._last_write - self._opened_at >= self.max_hold_s:
+            self._last_used = time.monotonic()
+            if self._last_used - self._opened_at >= self.max_hold_s:
                 self._close_locked()
             else:
+                self._schedule_close()
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the writer's own connection, for reads in the process that writes.
+
+        DuckDB lets one process open a file with one configuration, so `collect`'s viewer
+        cannot open a second, read-only connection beside its writer; it reads here, between
+        batches. Writes wait meanwhile (callers bound their queries' time). Raises a `StoreError`.
+        """
+        with self._lock:
+            cursor = self._connection().cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+                self._last_used = time.monotonic()
                 self._schedule_close()
 
     def open_and_migrate(self) -> None:
@@ -113,7 +135,9 @@ class DuckDBWriter:
         # runs on the exporter's thread, never a tool call's.
         hold = acquire_lock(self.path, self.lock_wait_s)
         try:
-            conn = connect_waiting_for_lock(self.path, self.lock_wait_s)
+            # No file access beyond this file: the writer inserts registered Arrow tables only,
+            # and `collect`'s viewer runs users' SELECTs on this connection (`reading`).
+            conn = connect_waiting_for_lock(self.path, self.lock_wait_s, config=_WRITE_CONFIG)
         except BaseException:
             release(hold)
             raise
@@ -142,7 +166,7 @@ class DuckDBWriter:
             self._closer = None
             if self._conn is None:
                 return
-            idle = time.monotonic() - self._last_write
+            idle = time.monotonic() - self._last_used
             if idle >= self.linger_s:
                 self._close_locked()
             else:
