@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -40,6 +40,8 @@ from getgather_otel._log import logger
 from getgather_otel.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.version import __version__
+from getgather_otel.viewer.app import ReplayOrigin, ViewerSettings, replay_server, viewer_routes
+from getgather_otel.viewer.reads import WriterReads
 
 RETRY_AFTER_S = 1
 
@@ -55,9 +57,17 @@ def _error(status: int, message: str, media: str, headers: dict[str, str] | None
     return Response(body, status_code=status, media_type=content_type, headers=headers)
 
 
-def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starlette:
-    """The receiver as an ASGI app writing through `exporter` (shut down with the app)."""
+def build_app(
+    exporter: DuckDBSpanExporter, settings: ReceiverSettings, viewer: ViewerSettings | None = None
+) -> Starlette:
+    """The receiver as an ASGI app writing through `exporter` (shut down with the app).
+
+    With `viewer`, the same app also serves the web viewer and its API, reading through the
+    writer's own connection (this process owns the file), and starts the replay origin.
+    """
     stores = Stores(exporter, settings)
+    reads = WriterReads(exporter.writer)
+    replay = ReplayOrigin()
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -107,7 +117,10 @@ def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starl
                 stores, settings.grpc_host, settings.grpc_port, settings.token, settings.max_body_bytes
             )
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if viewer is not None:
+                    await stack.enter_async_context(replay_server(reads, viewer, replay))
+                yield
         finally:
             if grpc_server is not None:
                 await grpc_server.stop(grace=5)
@@ -121,7 +134,9 @@ def build_app(exporter: DuckDBSpanExporter, settings: ReceiverSettings) -> Starl
         Route("/v1/logs", endpoint(ExportLogsServiceRequest, stores.logs), methods=["POST"]),
         Route("/v1/metrics", endpoint(ExportMetricsServiceRequest, stores.metrics_points), methods=["POST"]),
         Route(RECEIVER_INFO_PATH, info, methods=["GET"]),
+        *(viewer_routes(reads, viewer, replay) if viewer is not None else []),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.stores = stores
+    app.state.replay = replay
     return app

@@ -34,6 +34,7 @@ from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.telemetry import exit_on_sigterm
 
 ENV_TOKEN = "GETGATHER_OTEL_COLLECT_TOKEN"
+ENV_UI_TOKEN = "GETGATHER_OTEL_UI_TOKEN"
 
 FORMATS = ("table", "csv", "json")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -231,29 +232,50 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.store.exporter import DuckDBSpanExporter
     from getgather_otel.store.retention import RetentionPolicy
     from getgather_otel.store.retention_job import RetentionJob
+    from getgather_otel.viewer.app import ViewerSettings
 
     exporter = DuckDBSpanExporter(args.db)
     exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
+    token = args.token or os.environ.get(ENV_TOKEN)
+    viewer = None if args.no_ui else ViewerSettings(token=token, replay_host=args.host, replay_port=args.replay_port)
     settings = ReceiverSettings(
         max_body_bytes=args.max_body_bytes,
-        token=args.token or os.environ.get(ENV_TOKEN),
+        token=token,
         grpc_host=args.host,
         grpc_port=None if args.grpc_port < 0 else args.grpc_port,
     )
     retention = RetentionJob(args.db, RetentionPolicy.from_env(), interval_s=3600.0).start()
     grpc_note = "" if settings.grpc_port is None else f" and OTLP/gRPC on {args.host}:{args.grpc_port}"
+    ui_note = "" if viewer is None else f"; the viewer is at http://{args.host}:{args.port}/"
     print(
         f"collecting OTLP/HTTP on http://{args.host}:{args.port} (/v1/traces, /v1/logs, /v1/metrics){grpc_note}"
-        f" into {args.db}",
+        f" into {args.db}{ui_note}",
         file=sys.stderr,
     )
     # uvicorn shuts down gracefully on SIGTERM (the app's lifespan writes everything accepted)
     # and then re-raises the signal to the previous handler: after a clean stop, exit 0.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     try:
-        uvicorn.run(build_app(exporter, settings), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(build_app(exporter, settings, viewer), host=args.host, port=args.port, log_level="warning")
     finally:
         retention.stop()
+
+
+def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
+    import uvicorn
+
+    from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
+    from getgather_otel.viewer.reads import FileReads
+
+    with open_for_reading(args.db, args.wait):  # a missing, corrupt or held file fails now, clearly
+        pass
+    settings = ViewerSettings(
+        token=args.token or os.environ.get(ENV_UI_TOKEN), replay_host=args.host, replay_port=args.replay_port
+    )
+    address = f"http://{args.host}:{args.port}/" + ("?token=…" if settings.token else "")
+    print(f"viewing {args.db} at {address} (Ctrl-C to stop)", file=sys.stderr)
+    app = build_viewer_app(FileReads(args.db, args.wait), settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
@@ -359,8 +381,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=4318, help="OTLP/HTTP port")
     p.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port (-1: no gRPC)")
     p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="413 beyond this (after gzip)")
-    p.add_argument("--token", help=f"require 'Authorization: Bearer TOKEN' (or ${ENV_TOKEN})")
+    p.add_argument("--token", help=f"require 'Authorization: Bearer TOKEN' (or ${ENV_TOKEN}); the viewer too")
+    p.add_argument("--no-ui", action="store_true", help="do not serve the web viewer on the OTLP/HTTP port")
+    p.add_argument("--replay-port", type=int, default=0, help="the viewer's replay origin port (default: any free)")
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("ui", parents=[common], help="serve the web viewer (activities, traces, replays)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.add_argument("--port", type=int, default=4320, help="viewer port (default: %(default)s)")
+    p.add_argument("--replay-port", type=int, default=0, help="replay origin port (default: any free)")
+    p.add_argument("--token", help=f"require this token (or ${ENV_UI_TOKEN}); open /?token=TOKEN once")
+    p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("demo", parents=[common], help="run the demo server and show what it stored")
     p.add_argument(

@@ -27,19 +27,19 @@ async def serve_streamable_http(server: FastMCP, path: str = "/mcp") -> AsyncIte
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any) -> AsyncIterator[str]:
-    """Run ASGI `app` on http://127.0.0.1:<free port>; yields that origin (no trailing slash)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Run ASGI `app` on http://`host`:`port` (0: a free port); yields that origin (no trailing slash)."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
     try:
         while not uv.started:
             if task.done():
                 task.result()
-                raise RuntimeError("the loopback MCP server stopped before it started")
+                raise RuntimeError(f"the server for http://{host}:{port} stopped before it started")
             await asyncio.sleep(0.01)
-        port = uv.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        bound = uv.servers[0].sockets[0].getsockname()[1]
+        yield f"http://{host}:{bound}"
     finally:
         uv.should_exit = True
         await task

@@ -1,6 +1,7 @@
-"""The browser bundles recordings need, and how they get into the package.
+"""The browser bundles getgather-otel ships, and how they get into the package.
 
-rrweb's recorder and rrweb-player come from the npm registry (versions pinned in
+rrweb's recorder and rrweb-player (recordings and replays) and uPlot (the viewer's
+charts) come from the npm registry (versions pinned in
 `package.json` and `package-lock.json`); `build` copies the built files from
 `node_modules/` into `getgather_otel/recording/assets/`, which the wheel ships as package
 data, applying the few upstream fixes in PATCHES that the pinned release lacks. Nothing
@@ -25,6 +26,8 @@ SOURCES: dict[str, str] = {
     "rrweb-record.js": "@rrweb/record/dist/record.umd.min.cjs",
     "rrweb-player.js": "rrweb-player/dist/rrweb-player.umd.min.cjs",
     "rrweb-player.css": "rrweb-player/dist/style.min.css",
+    "uPlot.js": "uplot/dist/uPlot.iife.min.js",
+    "uPlot.css": "uplot/dist/uPlot.min.css",
 }
 BUILD_HINT = "npm ci && python -m getgather_otel.recording.assets build"
 

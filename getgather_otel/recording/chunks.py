@@ -75,11 +75,16 @@ def encode(events: list[dict[str, Any]]) -> bytes:
     return json.dumps(events, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def decode(data: bytes, compression: str) -> list[dict[str, Any]]:
-    """The events of a stored chunk."""
+def decompress_json(data: bytes, compression: str) -> bytes:
+    """A stored chunk's events as the JSON array text they were compressed from (served as is)."""
     if compression != COMPRESSION:
         raise ValueError(f"unknown chunk compression {compression!r}")
-    events: list[dict[str, Any]] = json.loads(zstandard.ZstdDecompressor().decompress(data))
+    return bytes(zstandard.ZstdDecompressor().decompress(data))
+
+
+def decode(data: bytes, compression: str) -> list[dict[str, Any]]:
+    """The events of a stored chunk."""
+    events: list[dict[str, Any]] = json.loads(decompress_json(data, compression))
     return events
 
 

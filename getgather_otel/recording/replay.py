@@ -60,7 +60,7 @@ def resolve_activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple
     return str(found[0][0]), str(found[0][1])
 
 
-def _recording_owner(conn: duckdb.DuckDBPyConnection, span_id: str, trace_id: str) -> str:
+def recording_owner(conn: duckdb.DuckDBPyConnection, span_id: str, trace_id: str) -> str:
     """The span that owns the recording an activity is part of: itself, or its nearest recorded ancestor."""
     current = span_id
     for _ in range(64):
@@ -81,7 +81,7 @@ def _recording_owner(conn: duckdb.DuckDBPyConnection, span_id: str, trace_id: st
 def load_streams(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple[str, list[PageRecording]]:
     """The recorded pages of an activity (or of the activity its recording belongs to): (owner span id, pages)."""
     span_id, trace_id = resolve_activity(conn, activity_id)
-    owner = _recording_owner(conn, span_id, trace_id)
+    owner = recording_owner(conn, span_id, trace_id)
     rows = conn.execute(
         "SELECT page_id, url, data, compression FROM recording_chunks WHERE span_id = ? AND trace_id = ? "
         "ORDER BY page_id, sequence",
@@ -160,13 +160,18 @@ def _is_blank_document(ordered: list[dict[str, Any]], snapshot: int) -> bool:
     return bool(meta and meta["type"] == rrweb_events.META and meta["data"].get("href") == "about:blank")
 
 
-def replay_page(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple[str, list[PageRecording]]:
-    """The replay HTML of an activity's recording (or its recorded ancestor's), and the pages in it."""
+def replay_page(
+    conn: duckdb.DuckDBPyConnection, activity_id: str, nonce: str | None = None
+) -> tuple[str, list[PageRecording]]:
+    """The replay HTML of an activity's recording (or its recorded ancestor's), and the pages in it.
+
+    `nonce` marks the page's scripts for a Content-Security-Policy that allows only them.
+    """
     owner, pages = load_streams(conn, activity_id)
     markers = span_event_markers(conn, owner)
     name = conn.execute("SELECT name, brand_id FROM activities WHERE activity_id = ?", [owner]).fetchone()
     title = f"Replay of {name[0]} ({name[1] or 'no brand'}), activity {owner}" if name else f"Replay of {owner}"
-    return render_html(title, pages, markers), pages
+    return render_html(title, pages, markers, nonce), pages
 
 
 def latest_recorded_activity(conn: duckdb.DuckDBPyConnection) -> str | None:
@@ -189,7 +194,7 @@ def _script_json(value: Any) -> str:
     )
 
 
-def render_html(title: str, pages: list[PageRecording], markers: list[dict[str, Any]]) -> str:
+def render_html(title: str, pages: list[PageRecording], markers: list[dict[str, Any]], nonce: str | None = None) -> str:
     """A self-contained HTML page replaying `pages`, one tab per page."""
     data = [
         {"page_id": page.page_id, "url": page.url, "events": events}
@@ -204,6 +209,7 @@ def render_html(title: str, pages: list[PageRecording], markers: list[dict[str, 
         player=assets.load("rrweb-player.js").replace("</script", "<\\/script"),
         data=_script_json(data),
         tags=_script_json(MARKER_TAGS),
+        nonce=f' nonce="{html.escape(nonce)}"' if nonce else "",
     )
 
 
@@ -225,14 +231,16 @@ _TEMPLATE = """<!doctype html>
 <div id="tabs"></div>
 <div id="url"></div>
 <div id="player"></div>
-<script>{player}</script>
-<script>
+<script{nonce}>{player}</script>
+<script{nonce}>
 (function () {{
   var pages = {data};
   var tags = {tags};
   var Player = rrwebPlayer.default || rrwebPlayer.Player;
   var current = null;
+  var shown = -1;
   function show(index) {{
+    shown = index;
     var target = document.getElementById("player");
     if (current && current.getReplayer) {{ try {{ current.getReplayer().destroy(); }} catch (e) {{}} }}
     target.innerHTML = "";
@@ -253,6 +261,26 @@ _TEMPLATE = """<!doctype html>
     document.getElementById("tabs").appendChild(button);
   }});
   show(0);
+  // The viewer frames this page on another origin and asks it to seek to a moment (a span or
+  // span event it was clicked on): pick the page (tab) recorded at that moment, then seek.
+  function pageAt(timestamp) {{
+    var best = 0, distance = Infinity;
+    pages.forEach(function (page, index) {{
+      var first = page.events[0].timestamp, last = page.events[page.events.length - 1].timestamp;
+      var away = timestamp < first ? first - timestamp : (timestamp > last ? timestamp - last : 0);
+      if (away < distance) {{ best = index; distance = away; }}
+    }});
+    return best;
+  }}
+  window.addEventListener("message", function (event) {{
+    var message = event.data;
+    if (event.source !== window.parent || !message || message.type !== "getgather-seek") return;
+    var index = pageAt(Number(message.timestamp));
+    if (index !== shown) show(index);
+    var offset = Math.max(0, Number(message.timestamp) - pages[index].events[0].timestamp);
+    current.goto(offset, false);
+    window.parent.postMessage({{ type: "getgather-replay-position", page: index, offset_ms: offset }}, "*");
+  }});
 }})();
 </script>
 </body>

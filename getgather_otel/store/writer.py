@@ -28,7 +28,6 @@ from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseUnwritableError, classify
 from getgather_otel.store.schema import migrate
 
-
 _WRITE_CONFIG = {"enable_external_access": False}
 
 

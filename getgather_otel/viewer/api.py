@@ -1,0 +1,272 @@
+"""The viewer's JSON API (documented in `openapi.py`): every route, its parameters and its errors.
+
+Queries run in a worker thread (`asyncio.to_thread`), so the event loop, which in
+`collect` also receives OTLP, never waits for DuckDB. Each request holds a connection
+only while it queries; recording events are decompressed and streamed after the
+connection is released. Errors are JSON `{"error": ..., "status": ...}`: 401 without the
+token, 403 for a refused SQL statement, 404 for ids that are not stored, 408 for a query
+past its time limit, 422 for malformed ids, parameters and bodies, 503 when the file
+cannot be read (with what to do about it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar, cast
+
+import duckdb
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from getgather_otel.recording.chunks import decompress_json
+from getgather_otel.store.errors import DatabaseLockedError, StoreError
+from getgather_otel.store.queries import SORT_KEYS, STATUSES, ActivityFilter, SortKey, Status, parse_since
+from getgather_otel.viewer import data
+from getgather_otel.viewer.auth import allowed
+from getgather_otel.viewer.reads import Reads
+from getgather_otel.viewer.sql import (
+    DEFAULT_ROW_LIMIT,
+    DEFAULT_TIME_LIMIT_S,
+    MAX_ROW_LIMIT,
+    MAX_TIME_LIMIT_S,
+    InvalidQueryError,
+    QueryTimeoutError,
+    RefusedQueryError,
+    run_read_only,
+)
+
+T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
+MAX_PAGE = 500
+DEFAULT_STATS_WINDOW = "7d"
+MAX_SQL_BODY_BYTES = 64 * 1024
+
+
+class ParameterError(ValueError):
+    """A query parameter or body field the API cannot use (HTTP 422)."""
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def _status_of(error: Exception) -> int | None:
+    for kinds, status in (
+        ((data.NotFoundError,), 404),
+        ((data.BadIdError, ParameterError, InvalidQueryError), 422),
+        ((RefusedQueryError,), 403),
+        ((QueryTimeoutError,), 408),
+        ((StoreError,), 503),
+    ):
+        if isinstance(error, kinds):
+            return status
+    return None
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, DatabaseLockedError):
+        return (
+            f"{error} If that process is `getgather-otel collect`, open the viewer it serves on its "
+            "OTLP/HTTP address instead; an instrumented server releases the file between batches, so retry."
+        )
+    return str(error)
+
+
+def guarded(token: str | None, handler: Handler) -> Handler:
+    """`handler` behind the token, with the API's errors turned into JSON answers."""
+
+    async def endpoint(request: Request) -> Response:
+        if not allowed(request, token):
+            return error_response(401, "missing or wrong token: send 'Authorization: Bearer T' or open /?token=T")
+        try:
+            return await handler(request)
+        except Exception as error:
+            status = _status_of(error)
+            if status is None:
+                raise
+            return error_response(status, _message(error))
+
+    return endpoint
+
+
+def _known(request: Request, names: tuple[str, ...]) -> None:
+    unknown = sorted(set(request.query_params) - set(names))
+    if unknown:
+        raise ParameterError(f"unknown parameter {unknown[0]!r}; this route takes {', '.join(names) or 'none'}")
+
+
+def _text(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value if value not in (None, "") else None
+
+
+def _choice(request: Request, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
+    value = _text(request, name) or default
+    if value is not None and value not in choices:
+        raise ParameterError(f"{name} must be one of {', '.join(choices)}, not {value[:40]!r}")
+    return value
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = _text(request, name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ParameterError(f"{name} must be a whole number, not {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise ParameterError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _moment(request: Request, name: str, default: str | None = None) -> dt.datetime | None:
+    text = _text(request, name) or default
+    if text is None:
+        return None
+    try:
+        return parse_since(text)
+    except ValueError as error:
+        raise ParameterError(str(error).replace("--since", name)) from None
+
+
+def _window(request: Request, default_since: str | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    since, until = _moment(request, "since", default_since), _moment(request, "until")
+    if since is not None and until is not None and since >= until:
+        raise ParameterError("since must be before until")
+    return since, until
+
+
+async def _query(reads: Reads, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    def run() -> T:
+        with reads.connection() as conn:
+            return work(conn)
+
+    return await asyncio.to_thread(run)
+
+
+ACTIVITY_PARAMETERS = ("brand", "name", "kind", "status", "since", "until", "limit", "offset", "sort", "order")
+
+
+def activity_filter(request: Request) -> ActivityFilter:
+    _known(request, ACTIVITY_PARAMETERS)
+    since, until = _window(request, None)
+    status = _choice(request, "status", STATUSES, None)
+    sort = _choice(request, "sort", SORT_KEYS, "start_time")
+    order = _choice(request, "order", ("asc", "desc"), "desc")
+    return ActivityFilter(
+        brand=_text(request, "brand"),
+        name=_text(request, "name"),
+        kind=_text(request, "kind"),
+        status=cast(Status | None, status),  # checked against STATUSES
+        since=since,
+        until=until,
+        limit=_int(request, "limit", 50, 1, MAX_PAGE),
+        offset=_int(request, "offset", 0, 0, 10**9),
+        sort=cast(SortKey, sort),  # checked against SORT_KEYS
+        descending=order == "desc",
+    )
+
+
+async def _sql_body(request: Request) -> tuple[str, int, float]:
+    raw = await request.body()
+    if len(raw) > MAX_SQL_BODY_BYTES:
+        raise ParameterError(f"the body is larger than {MAX_SQL_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ParameterError('the body must be JSON: {"sql": "SELECT ...", "limit": 100}') from None
+    if not isinstance(body, dict) or not isinstance(body.get("sql"), str) or not body["sql"].strip():
+        raise ParameterError('the body must be an object with a non-empty "sql" string')
+    unknown = sorted(set(body) - {"sql", "limit", "time_limit_s"})
+    if unknown:
+        raise ParameterError(f"unknown field {unknown[0]!r}; the body takes sql, limit, time_limit_s")
+    limit, time_limit = body.get("limit", DEFAULT_ROW_LIMIT), body.get("time_limit_s", DEFAULT_TIME_LIMIT_S)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ROW_LIMIT:
+        raise ParameterError(f"limit must be a whole number from 1 to {MAX_ROW_LIMIT}")
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
+        raise ParameterError(f"time_limit_s must be a number of seconds up to {MAX_TIME_LIMIT_S:g}")
+    if not 0 < time_limit <= MAX_TIME_LIMIT_S:
+        raise ParameterError(f"time_limit_s must be a number of seconds up to {MAX_TIME_LIMIT_S:g}")
+    return body["sql"], limit, float(time_limit)
+
+
+async def _event_stream(chunks: list[tuple[bytes, str]]) -> AsyncIterator[bytes]:
+    """One JSON array of every chunk's events, decompressed a chunk at a time off the event loop."""
+    yield b"["
+    first = True
+    for stored, compression in chunks:
+        text = (await asyncio.to_thread(decompress_json, stored, compression)).strip()
+        inner = text[1:-1].strip()
+        if inner:
+            yield inner if first else b"," + inner
+            first = False
+    yield b"]"
+
+
+def api_routes(reads: Reads, token: str | None) -> list[Route]:
+    """The /api/* routes over `reads`."""
+
+    async def activities(request: Request) -> Response:
+        filters = activity_filter(request)
+        return JSONResponse(await _query(reads, lambda conn: data.list_activities(conn, filters)))
+
+    async def activity(request: Request) -> Response:
+        _known(request, ())
+        activity_id = request.path_params["activity_id"]
+        return JSONResponse(await _query(reads, lambda conn: data.activity(conn, activity_id)))
+
+    async def activity_recordings(request: Request) -> Response:
+        _known(request, ())
+        activity_id = request.path_params["activity_id"]
+        return JSONResponse(await _query(reads, lambda conn: data.recordings(conn, activity_id)))
+
+    async def recording_events(request: Request) -> Response:
+        _known(request, ("page_id",))
+        recording_id, page_id = request.path_params["recording_id"], _text(request, "page_id")
+        chunks = await _query(reads, lambda conn: data.recording_chunks(conn, recording_id, page_id))
+        return StreamingResponse(_event_stream(chunks), media_type="application/json")
+
+    async def trace(request: Request) -> Response:
+        _known(request, ())
+        trace_id = request.path_params["trace_id"]
+        return JSONResponse(await _query(reads, lambda conn: data.trace(conn, trace_id)))
+
+    async def stats(request: Request) -> Response:
+        _known(request, ("since", "until", "brand"))
+        since, until = _window(request, DEFAULT_STATS_WINDOW)
+        brand = _text(request, "brand")
+        start = since or dt.datetime.now(dt.UTC)
+        end = until or dt.datetime.now(dt.UTC)
+        return JSONResponse(await _query(reads, lambda conn: data.stats(conn, start, end, brand)))
+
+    async def sql(request: Request) -> Response:
+        _known(request, ())
+        text, limit, time_limit_s = await _sql_body(request)
+        return JSONResponse(await _query(reads, lambda conn: run_read_only(conn, text, limit, time_limit_s)))
+
+    def route(path: str, handler: Handler, methods: tuple[str, ...] = ("GET",)) -> Route:
+        return Route(path, guarded(token, handler), methods=list(methods))
+
+    return [
+        route("/api/activities", activities),
+        route("/api/activities/{activity_id}", activity),
+        route("/api/activities/{activity_id}/recordings", activity_recordings),
+        route("/api/recordings/{recording_id}/events", recording_events),
+        route("/api/traces/{trace_id}", trace),
+        route("/api/stats", stats),
+        route("/api/sql", sql, ("POST",)),
+    ]
+
+
+def json_error_for_unknown_api(token: str | None) -> Route:
+    """Unknown /api/ paths answer JSON 404 rather than the page's HTML."""
+
+    async def unknown(request: Request) -> Response:
+        return error_response(404, f"no API route {request.url.path}; see /api/openapi.json")
+
+    return Route("/api/{rest:path}", guarded(token, unknown), methods=["GET", "POST"])

@@ -1,0 +1,212 @@
+"""The viewer's reads: activities, traces, recordings and stats as JSON-ready values.
+
+Every function takes an open connection and returns plain dicts and lists (timestamps as
+ISO-8601 UTC text plus integer microseconds, which the waterfall and the replay need to
+line up). Ids are checked before any query so a wrong id is a clear 404 or 422, never a
+query error. The stock SQL lives in `store/queries.py`; only reads of our own tables
+(recordings, whole traces) are written here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from getgather_otel.recording.replay import RecordingNotFoundError, recording_owner
+from getgather_otel.store.queries import (
+    ActivityFilter,
+    activities_count_query,
+    activities_query,
+    naive_utc,
+    stats_queries,
+    stats_series_query,
+)
+
+SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
+TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+RECORDING_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+# Chart buckets: the smallest that keeps a window within ~60 points.
+BUCKETS_S = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+class NotFoundError(LookupError):
+    """No activity, trace or recording under the id given (HTTP 404)."""
+
+
+class BadIdError(ValueError):
+    """An id that cannot be one (HTTP 422): says what a valid one looks like."""
+
+
+def check_id(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if not pattern.match(value):
+        raise BadIdError(f"{what} {value[:80]!r} is malformed: expected {pattern.pattern}")
+    return value
+
+
+def iso(moment: dt.datetime) -> str:
+    """A stored (naive UTC) timestamp as ISO-8601 with its zone."""
+    return naive_utc(moment).isoformat(timespec="microseconds") + "Z"
+
+
+def micros(moment: dt.datetime) -> int:
+    """A stored (naive UTC) timestamp as integer microseconds since the epoch."""
+    return (naive_utc(moment) - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def jsonable(value: Any) -> Any:
+    """A DuckDB value as JSON: timestamps as ISO text, maps as objects, blobs as their size."""
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    return value
+
+
+def records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Rows of the cursor's last result as JSON-ready dicts keyed by column name."""
+    columns = [d[0] for d in cursor.description or []]
+    return [{column: jsonable(v) for column, v in zip(columns, row, strict=True)} for row in cursor.fetchall()]
+
+
+def list_activities(conn: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> dict[str, Any]:
+    sql, params = activities_query(filters)
+    rows = records(conn.execute(sql, params))
+    count_sql, count_params = activities_count_query(filters)
+    total = conn.execute(count_sql, count_params).fetchone()
+    count = int(total[0]) if total else 0
+    return {"activities": rows, "total": count, "limit": filters.limit, "offset": filters.offset}
+
+
+def activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> dict[str, Any]:
+    """The activity's row (the `activities` view), its trace's spans and whether it has a recording."""
+    check_id(activity_id, SPAN_ID, "activity id")
+    found = records(conn.execute("SELECT * FROM activities WHERE activity_id = ? LIMIT 1", [activity_id]))
+    if not found:
+        raise NotFoundError(f"no activity with id {activity_id}")
+    row = found[0]
+    return {"activity": row, "trace": trace(conn, row["trace_id"])}
+
+
+_SPAN_COLUMNS = """
+SELECT "SpanId" AS span_id, "ParentSpanId" AS parent_span_id, "SpanName" AS name, "SpanKind" AS kind,
+       "ServiceName" AS service_name, "ScopeName" AS scope_name, "Timestamp" AS start, "Duration" AS duration_ns,
+       "StatusCode" AS status_code, "StatusMessage" AS status_message, "SpanAttributes" AS attributes,
+       "ResourceAttributes" AS resource_attributes, "Events.Timestamp" AS event_times, "Events.Name" AS event_names,
+       "Events.Attributes" AS event_attributes, "Links.TraceId" AS link_trace_ids, "Links.SpanId" AS link_span_ids
+FROM otel_traces WHERE "TraceId" = ? ORDER BY "Timestamp", "SpanId"
+"""
+
+
+def _span(row: dict[str, Any]) -> dict[str, Any]:
+    start: dt.datetime = row.pop("start")
+    times, names, attributes = row.pop("event_times") or [], row.pop("event_names") or [], row.pop("event_attributes")
+    links = zip(row.pop("link_trace_ids") or [], row.pop("link_span_ids") or [], strict=False)
+    return {
+        **{key: jsonable(value) for key, value in row.items()},
+        "start_time": iso(start),
+        "start_us": micros(start),
+        "duration_us": int(row["duration_ns"]) // 1000,
+        "events": [
+            {"name": name, "time": iso(moment), "time_us": micros(moment), "attributes": jsonable(attrs or {})}
+            for moment, name, attrs in zip(times, names, attributes or [{}] * len(names), strict=False)
+        ],
+        "links": [{"trace_id": trace_id, "span_id": span_id} for trace_id, span_id in links],
+    }
+
+
+def trace(conn: duckdb.DuckDBPyConnection, trace_id: str) -> dict[str, Any]:
+    """Every stored span of a trace, in start order, with events and links."""
+    check_id(trace_id, TRACE_ID, "trace id")
+    cursor = conn.execute(_SPAN_COLUMNS, [trace_id])
+    columns = [d[0] for d in cursor.description or []]
+    spans = [_span(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
+    if not spans:
+        raise NotFoundError(f"no spans with trace id {trace_id}")
+    return {"trace_id": trace_id, "spans": spans}
+
+
+def recordings(conn: duckdb.DuckDBPyConnection, activity_id: str) -> dict[str, Any]:
+    """The recordings an activity's browser work is in (its own, or its nearest recorded ancestor's), by page."""
+    check_id(activity_id, SPAN_ID, "activity id")
+    found = conn.execute(
+        "SELECT trace_id, recording_pruned FROM activities WHERE activity_id = ? LIMIT 1", [activity_id]
+    ).fetchone()
+    if found is None:
+        raise NotFoundError(f"no activity with id {activity_id}")
+    trace_id, pruned = str(found[0]), found[1]
+    answer: dict[str, Any] = {"activity_id": activity_id, "recorded_by": None, "pruned": pruned, "recordings": []}
+    try:
+        owner = recording_owner(conn, activity_id, trace_id)
+    except RecordingNotFoundError:
+        return answer
+    cursor = conn.execute(
+        """
+SELECT recording_id, page_id, arg_max(url, sequence) AS url, count(*) AS chunks, sum(event_count) AS events,
+       min(first_event_time) AS first_event_time, max(last_event_time) AS last_event_time,
+       sum(raw_bytes) AS raw_bytes, sum(stored_bytes) AS stored_bytes
+FROM recording_chunks WHERE span_id = ? AND trace_id = ?
+GROUP BY recording_id, page_id ORDER BY min(first_event_time), page_id
+""",
+        [owner, trace_id],
+    )
+    by_recording: dict[str, list[dict[str, Any]]] = {}
+    for page in records(cursor):
+        by_recording.setdefault(page.pop("recording_id"), []).append(page)
+    answer["recorded_by"] = owner
+    answer["recordings"] = [{"recording_id": rid, "pages": pages} for rid, pages in by_recording.items()]
+    return answer
+
+
+def recording_chunks(
+    conn: duckdb.DuckDBPyConnection, recording_id: str, page_id: str | None
+) -> list[tuple[bytes, str]]:
+    """(compressed data, compression) of a recording's chunks, page by page in sequence order."""
+    check_id(recording_id, RECORDING_ID, "recording id")
+    where, params = "recording_id = ?", [recording_id]
+    if page_id is not None:
+        where, params = where + " AND page_id = ?", [*params, page_id]
+    rows = conn.execute(
+        f"SELECT data, compression FROM recording_chunks WHERE {where} ORDER BY page_id, sequence", params
+    ).fetchall()
+    if not rows:
+        page = f" page {page_id}" if page_id is not None else ""
+        raise NotFoundError(f"no recording {recording_id}{page} (it may have been pruned)")
+    return [(bytes(data), str(compression)) for data, compression in rows]
+
+
+def bucket_for(since: dt.datetime, until: dt.datetime) -> int:
+    window_s = max((until - since).total_seconds(), 1.0)
+    return next((bucket for bucket in BUCKETS_S if window_s / bucket <= 60), BUCKETS_S[-1])
+
+
+def stats(conn: duckdb.DuckDBPyConnection, since: dt.datetime, until: dt.datetime, brand: str | None) -> dict[str, Any]:
+    """Per brand and tool over [since, until), and per brand over time for the charts."""
+    report = {title: records(conn.execute(sql)) for title, sql in stats_queries(since, "duckdb", until).items()}
+    if brand is not None:
+        report = {title: [row for row in rows if row["brand_id"] == brand] for title, rows in report.items()}
+    bucket_s = bucket_for(since, until)
+    sql, params = stats_series_query(since, until, bucket_s, "duckdb", brand)
+    return {
+        "since": iso(since),
+        "until": iso(until),
+        "bucket_s": bucket_s,
+        "by_brand": report["by brand"],
+        "by_tool": report["by tool"],
+        "errors": report["errors"],
+        "series": records(conn.execute(sql, params)),
+    }

@@ -1,0 +1,85 @@
+"""`POST /api/sql`: one read-only query, bounded in time and rows.
+
+Only a single statement that DuckDB's own parser calls a SELECT (which covers `WITH`,
+`FROM t`, `DESCRIBE`, `SHOW`, `SUMMARIZE`) is run; anything that writes, attaches, copies,
+sets or loads is refused before it runs. The connection underneath cannot touch other
+files either way (external access is off for readers and the writer). A timer interrupts
+the query at the time limit, and at most `limit` rows are fetched, so a careless query
+cannot hold the file (and, in `collect`, the writer) for long.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import duckdb
+
+from getgather_otel.viewer.data import jsonable
+
+DEFAULT_ROW_LIMIT = 1000
+MAX_ROW_LIMIT = 10_000
+DEFAULT_TIME_LIMIT_S = 10.0
+MAX_TIME_LIMIT_S = 60.0
+
+
+class RefusedQueryError(ValueError):
+    """The query is not a single read-only SELECT (HTTP 403)."""
+
+
+class InvalidQueryError(ValueError):
+    """The query does not parse or fails (HTTP 422), with DuckDB's first line."""
+
+
+class QueryTimeoutError(TimeoutError):
+    """The query ran past its time limit and was interrupted (HTTP 408)."""
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def check_read_only(conn: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but exactly one SELECT, by DuckDB's parse of it."""
+    try:
+        statements = conn.extract_statements(sql)
+    except duckdb.Error as error:
+        raise InvalidQueryError(f"the query does not parse: {_first_line(error)}") from None
+    if len(statements) != 1:
+        raise RefusedQueryError(f"send exactly one statement, not {len(statements)}")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        name = getattr(kind, "name", str(kind))
+        raise RefusedQueryError(f"the SQL API is read-only: a {name} statement is refused (send one SELECT)")
+
+
+def run_read_only(conn: duckdb.DuckDBPyConnection, sql: str, limit: int, time_limit_s: float) -> dict[str, Any]:
+    """Run one checked SELECT; returns columns, up to `limit` rows, whether more existed, and the time taken."""
+    check_read_only(conn, sql)
+    started = time.monotonic()
+    timed_out = threading.Event()
+
+    def interrupt() -> None:
+        timed_out.set()
+        conn.interrupt()
+
+    timer = threading.Timer(time_limit_s, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        cursor = conn.execute(sql)
+        rows = cursor.fetchmany(limit + 1)
+    except duckdb.Error as error:
+        if timed_out.is_set():
+            raise QueryTimeoutError(f"the query ran longer than {time_limit_s:g} s and was stopped") from None
+        raise InvalidQueryError(f"the query failed: {_first_line(error)}") from None
+    finally:
+        timer.cancel()
+    columns = [d[0] for d in cursor.description or []]
+    return {
+        "columns": columns,
+        "rows": [[jsonable(value) for value in row] for row in rows[:limit]],
+        "truncated": len(rows) > limit,
+        "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+    }
