@@ -5,6 +5,8 @@ the fixture brand site on two loopback origins, real Chromium through Patchright
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -153,3 +155,21 @@ async def collector(tmp_path: Path) -> AsyncIterator[Collector]:
     app = build_app(exporter, settings)
     async with serve_asgi(app) as origin:
         yield Collector(origin, exporter, db, app.state.stores, f"127.0.0.1:{app.state.grpc_port}")
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The database a newcomer's `getgather-otel demo` produces, made by the real command."""
+    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    replay = db.with_name("replay.html")
+    done = subprocess.run(
+        [sys.executable, "-m", "getgather_otel.cli", "demo", "--db", str(db), "--replay", str(replay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "latest activities" in done.stdout and "by brand" in done.stdout
+    assert "netflix_get_history" in done.stdout and "TimeoutError" in done.stdout
+    assert f"wrote {replay}" in done.stdout and "Your orders" in replay.read_text()
+    return db

@@ -24,24 +24,6 @@ def run_cli(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The database a newcomer's `getgather-otel demo` produces, made by the real command."""
-    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    replay = db.with_name("replay.html")
-    done = subprocess.run(
-        [sys.executable, "-m", "getgather_otel.cli", "demo", "--db", str(db), "--replay", str(replay)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "latest activities" in done.stdout and "by brand" in done.stdout
-    assert "netflix_get_history" in done.stdout and "TimeoutError" in done.stdout
-    assert f"wrote {replay}" in done.stdout and "Your orders" in replay.read_text()
-    return db
-
-
 def test_demo_browser_tools_are_recorded(demo_db: Path) -> None:
     code, text = run_cli(
         "sql",

@@ -191,7 +191,7 @@ def recording_chunks(
 
 def bucket_for(since: dt.datetime, until: dt.datetime) -> int:
     window_s = max((until - since).total_seconds(), 1.0)
-    return next((bucket for bucket in BUCKETS_S if window_s / bucket <= 60), BUCKETS_S[-1])
+    return next((bucket for bucket in BUCKETS_S if window_s / bucket < 61), BUCKETS_S[-1])
 
 
 def stats(conn: duckdb.DuckDBPyConnection, since: dt.datetime, until: dt.datetime, brand: str | None) -> dict[str, Any]:
