@@ -95,16 +95,38 @@ async def test_filter_open_activity_see_waterfall_and_replay_then_seek(page: Pag
         first = float(await page.get_attribute("#replay-status", "data-offset-ms") or "nan")
         assert first > 0 and abs(await _player_ms(replay) - first) < 50, "the player seeked to the event"
         await page.click("#waterfall .wf-event[data-event='browser.recording.stop']")
-        await page.wait_for_function(f"() => Number(document.querySelector('#replay-status').dataset.offsetMs) > {first}")
+        await page.wait_for_function(
+            f"() => Number(document.querySelector('#replay-status').dataset.offsetMs) > {first}"
+        )
         later = float(await page.get_attribute("#replay-status", "data-offset-ms") or "nan")
         assert abs(await _player_ms(replay) - later) < 50
         await rebuilt.wait_for_function("() => document.body.innerText.includes('page 3 of 3')")
         await _shot(page, "3-replay-seeked")
 
+        # shop_get_first_order reads the receipt in a second tab: the replay has two pages, and
+        # clicking the receipt's navigation shows that tab at that moment.
+        await page.go_back()
+        await page.click("#activities tr.row >> text=shop_get_first_order")
+        await page.wait_for_selector("#waterfall .wf-row")
+        replay = await _replay_frame(page)
+        tabs = await replay.locator("#tabs button").all_inner_texts()
+        assert [t.split(" (")[0] for t in tabs] == ["Page 1", "Page 2"]
+        navigations = page.locator("#waterfall .wf-row.selected .wf-event[data-event='browser.navigation']")
+        await navigations.last.click()  # the receipt, opened last
+        await page.wait_for_function(
+            "() => (document.querySelector('#replay-status').textContent || '').includes('page 2')"
+        )
+        active = await replay.evaluate("document.querySelector('#tabs button.active').textContent")
+        assert active.startswith("Page 2")
+        await replay.child_frames[0].wait_for_function(
+            "() => document.body && document.body.innerText.includes('Receipt for')"
+        )
+        await _shot(page, "4-second-tab")
+
         await page.click("header nav >> text=Brands")
         await page.wait_for_selector(".brand-card[data-brand='shop'] canvas")
         assert await page.locator(".brand-card").count() >= 4
-        await _shot(page, "4-brands")
+        await _shot(page, "5-brands")
 
 
 async def test_activities_refresh_live_while_collect_writes(page: Page, tmp_path: Path) -> None:

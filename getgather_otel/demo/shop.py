@@ -70,8 +70,14 @@ def build_shop_brand(browser: ShopBrowser) -> FastMCP:
 
     @shop.tool(tags={f"brand:{BRAND}"})
     async def get_first_order() -> dict[str, Any]:
-        """The most recent order (one page)."""
+        """The most recent order (one page), and its receipt read in a second tab."""
         titles = await read_orders(browser.context, browser.origin, pages=1)
-        return {"title": titles[0], "orders_on_page": len(titles)}
+        tab = await browser.context.new_page()
+        try:
+            await tab.goto(browser.origin + "/orders/1")
+            receipt = await tab.inner_text("#receipt")
+        finally:
+            await tab.close()
+        return {"title": titles[0], "orders_on_page": len(titles), "receipt": receipt}
 
     return shop

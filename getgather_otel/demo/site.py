@@ -81,6 +81,16 @@ def brand_site(static_dir: Path | None = None, headers: Mapping[str, Mapping[str
             page = 1
         return HTMLResponse(_orders_page(page))
 
+    async def receipt(request: Request) -> Response:
+        if request.cookies.get(SESSION_COOKIE) not in sessions:
+            return RedirectResponse("/login", status_code=303)
+        number = int(request.path_params["number"])
+        title = html.escape(order_titles((number - 1) // ORDERS_PER_PAGE + 1)[(number - 1) % ORDERS_PER_PAGE])
+        return HTMLResponse(
+            f"<!doctype html><html><head><title>Receipt {number}</title></head>"
+            f"<body><h1 id='receipt'>Receipt for {title}</h1><p>Paid with the card on file.</p></body></html>"
+        )
+
     async def welcome(request: Request) -> Response:
         return HTMLResponse("<!doctype html><html><body><h1 id='welcome'>Welcome back</h1></body></html>")
 
@@ -98,6 +108,7 @@ def brand_site(static_dir: Path | None = None, headers: Mapping[str, Mapping[str
             Route("/login", login_form, methods=["GET"]),
             Route("/login", login, methods=["POST"]),
             Route("/orders", orders),
+            Route("/orders/{number:int}", receipt),
             Route("/welcome", welcome),
             Route("/{name}", static),
         ]

@@ -262,7 +262,8 @@ _TEMPLATE = """<!doctype html>
   }});
   show(0);
   // The viewer frames this page on another origin and asks it to seek to a moment (a span or
-  // span event it was clicked on): pick the page (tab) recorded at that moment, then seek.
+  // span event it was clicked on): show the page (tab) the event names, else the one recorded
+  // at that moment, then seek.
   function pageAt(timestamp) {{
     var best = 0, distance = Infinity;
     pages.forEach(function (page, index) {{
@@ -275,7 +276,8 @@ _TEMPLATE = """<!doctype html>
   window.addEventListener("message", function (event) {{
     var message = event.data;
     if (event.source !== window.parent || !message || message.type !== "getgather-seek") return;
-    var index = pageAt(Number(message.timestamp));
+    var index = pages.findIndex(function (page) {{ return page.page_id === message.page_id; }});
+    if (index < 0) index = pageAt(Number(message.timestamp));
     if (index !== shown) show(index);
     var offset = Math.max(0, Number(message.timestamp) - pages[index].events[0].timestamp);
     current.goto(offset, false);

@@ -256,9 +256,9 @@
     var selected = el("div", { "class": "card", id: "selected-span" });
 
     function pct(us) { return (100 * (us - begin) / total).toFixed(3) + "%"; }
-    function seek(timeUs, label) {
+    function seek(timeUs, label, pageId) {
       if (!replayFrame) { status.textContent = "no replay to seek"; return; }
-      replayFrame.contentWindow.postMessage({ type: "getgather-seek", timestamp: timeUs / 1000 }, replayOrigin);
+      replayFrame.contentWindow.postMessage({ type: "getgather-seek", timestamp: timeUs / 1000, page_id: pageId || null }, replayOrigin);
       status.textContent = "seeking to " + label + "…";
     }
     function showSpan(span, row) {
@@ -284,7 +284,7 @@
           s.events.map(function (e) {
             return el("button", { "class": "wf-event " + e.name.replace(/[^a-z]/gi, ""), "data-event": e.name,
               style: "left:" + pct(e.time_us), title: e.name + " at " + fmtTime(e.time),
-              onclick: function (ev) { ev.stopPropagation(); showSpan(s, row); seek(e.time_us, e.name); } });
+              onclick: function (ev) { ev.stopPropagation(); showSpan(s, row); seek(e.time_us, e.name, e.attributes["getgather.recording.page_id"]); } });
           })),
         el("div", { "class": "wf-ms", text: fmtMs(s.duration_us / 1000) }));
       row.addEventListener("click", function () { showSpan(s, row); seek(s.start_us, s.name); });
