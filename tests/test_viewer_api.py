@@ -108,7 +108,7 @@ async def test_bad_filters_get_422_with_a_reason(viewer: Viewer, query: str, wor
 
 
 async def test_activity_detail_trace_and_recordings(viewer: Viewer) -> None:
-    [latest] = (await viewer.json("/api/activities?brand=shop&limit=1"))["activities"]
+    [latest] = (await viewer.json("/api/activities?name=shop_get_orders&limit=1"))["activities"]
     detail = await viewer.json(f"/api/activities/{latest['activity_id']}")
     activity = detail["activity"]
     assert activity["activity_id"] == latest["activity_id"] and activity["attributes"]["getgather.brand.id"] == "shop"
@@ -134,6 +134,13 @@ async def test_activity_detail_trace_and_recordings(viewer: Viewer) -> None:
     assert DEMO_PASSWORD not in reply.text
     everything = json.loads((await viewer.get(f"/api/recordings/{recording['recording_id']}/events")).text)
     assert everything == events
+
+    [two_tabs] = (await viewer.json("/api/activities?name=shop_get_first_order&limit=1"))["activities"]
+    [recording] = (await viewer.json(f"/api/activities/{two_tabs['activity_id']}/recordings"))["recordings"]
+    first, second = recording["pages"]
+    assert second["url"].endswith("/orders/1") and first["first_event_time"] <= second["first_event_time"]
+    both = json.loads((await viewer.get(f"/api/recordings/{recording['recording_id']}/events")).text)
+    assert len(both) == first["events"] + second["events"]
 
 
 async def test_activity_without_recording_and_wrong_ids(viewer: Viewer) -> None:
