@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,7 @@ from starlette.routing import Route
 
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
+from getgather_otel.cli import main
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.demo.shop import DEMO_PASSWORD
 from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -27,7 +31,7 @@ from getgather_otel.viewer.auth import COOKIE
 from getgather_otel.viewer.openapi import openapi_document
 from getgather_otel.viewer.reads import FileReads
 from tests.conftest import Reply, post
-from tests.test_store import lock_held_by_other_process
+from tests.test_store import HELPERS, lock_held_by_other_process
 
 JSON_BODY = {"Content-Type": "application/json"}
 
@@ -283,3 +287,33 @@ async def test_collect_serves_the_viewer_from_the_writing_process(tmp_path: Path
         refused = await post(url + "/api/sql", b'{"sql": "DELETE FROM otel_traces"}', JSON_BODY)
         assert refused.status_code == 403
         assert app.state.replay.port, "the replay origin runs beside the collector"
+
+
+async def test_ui_beside_an_instrumented_process_that_is_writing(tmp_path: Path) -> None:
+    db = tmp_path / "live.duckdb"
+    writer = subprocess.Popen(
+        [sys.executable, str(HELPERS / "emit_until_sigterm.py"), str(db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        async with serve_asgi(build_viewer_app(FileReads(db), ViewerSettings())) as url:
+            totals = []
+            for _ in range(8):
+                reply = await post(url + "/api/activities?limit=1", b"", {}, method="GET")
+                assert reply.status_code == 200, reply.text
+                totals.append(json.loads(reply.text)["total"])
+                await asyncio.sleep(0.05)
+        assert totals == sorted(totals) and totals[-1] > totals[0], "the viewer sees the writer's progress"
+    finally:
+        writer.send_signal(signal.SIGTERM)
+        writer.wait(timeout=30)
+
+
+def test_ui_command_reports_unusable_files_in_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ui", "--db", str(tmp_path / "missing.duckdb")]) == 2
+    assert "no getgather-otel database at" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.duckdb"
+    corrupt.write_bytes(b"garbage" * 500)
+    assert main(["ui", "--db", str(corrupt)]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable DuckDB database" in err and "Traceback" not in err

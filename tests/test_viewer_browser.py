@@ -123,6 +123,11 @@ async def test_filter_open_activity_see_waterfall_and_replay_then_seek(page: Pag
         )
         await _shot(page, "4-second-tab")
 
+        await page.goto(url + "/#/?brand=goodreads&status=error&since=&live=0")
+        await page.click("#activities tr.row >> text=goodreads_get_shelf")
+        error = await page.inner_text("#activity-error")
+        assert "timed out waiting for #shelf" in error and error.startswith("TimeoutError")
+
         await page.click("header nav >> text=Brands")
         await page.wait_for_selector(".brand-card[data-brand='shop'] canvas")
         assert await page.locator(".brand-card").count() >= 4
