@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -234,6 +235,8 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.store.retention_job import RetentionJob
     from getgather_otel.viewer.app import ViewerSettings
 
+    ports = {"--port": args.port, "--grpc-port": args.grpc_port}
+    _require_free_ports(args.host, ports if args.no_ui else {**ports, "--replay-port": args.replay_port})
     exporter = DuckDBSpanExporter(args.db)
     exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
     token = args.token or os.environ.get(ENV_TOKEN)
@@ -261,6 +264,18 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
         retention.stop()
 
 
+def _require_free_ports(host: str, ports: dict[str, int]) -> None:
+    """A clear sentence now, rather than a server's traceback later, when a port is taken."""
+    for flag, port in ports.items():
+        if port <= 0:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                raise CliError(f"cannot listen on {host}:{port} ({error.strerror}); choose another {flag}") from None
+
+
 def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
     import uvicorn
 
@@ -269,6 +284,7 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
 
     with open_for_reading(args.db, args.wait):  # a missing, corrupt or held file fails now, clearly
         pass
+    _require_free_ports(args.host, {"--port": args.port, "--replay-port": args.replay_port})
     settings = ViewerSettings(
         token=args.token or os.environ.get(ENV_UI_TOKEN), replay_host=args.host, replay_port=args.replay_port
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -309,7 +310,9 @@ async def test_ui_beside_an_instrumented_process_that_is_writing(tmp_path: Path)
         writer.wait(timeout=30)
 
 
-def test_ui_command_reports_unusable_files_in_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ui_command_reports_unusable_files_and_ports_in_one_sentence(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ui", "--db", str(tmp_path / "missing.duckdb")]) == 2
     assert "no getgather-otel database at" in capsys.readouterr().err
     corrupt = tmp_path / "corrupt.duckdb"
@@ -317,3 +320,11 @@ def test_ui_command_reports_unusable_files_in_one_sentence(tmp_path: Path, capsy
     assert main(["ui", "--db", str(corrupt)]) == 2
     err = capsys.readouterr().err
     assert "not a readable DuckDB database" in err and "Traceback" not in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert main(["ui", "--db", str(demo_db), "--replay-port", port]) == 2
+        assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+        assert main(["collect", "--db", str(tmp_path / "c.duckdb"), "--port", port]) == 2
+        assert "choose another --port" in capsys.readouterr().err
