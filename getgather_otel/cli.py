@@ -26,7 +26,8 @@ from typing import Any, TextIO
 
 import duckdb
 
-from getgather_otel.recording.assets import MissingAssetError
+from getgather_otel.recording import assets
+from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
 from getgather_otel.store.errors import StoreError
 from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
 from getgather_otel.store.queries import ActivityFilter, activities_query, parse_since, stats_queries
@@ -241,6 +242,9 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
     token = args.token or os.environ.get(ENV_TOKEN)
     viewer = None if args.no_ui else ViewerSettings(token=token, replay_host=args.host, replay_port=args.replay_port)
+    if viewer is not None and not assets.is_built():
+        print(f"the viewer is off: its browser bundles are not built ({BUILD_HINT})", file=sys.stderr)
+        viewer = None
     settings = ReceiverSettings(
         max_body_bytes=args.max_body_bytes,
         token=token,
@@ -282,6 +286,10 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
     from getgather_otel.viewer.reads import FileReads
 
+    if not assets.is_built():
+        raise MissingAssetError(
+            f"the viewer's browser bundles are not built; from the source checkout run: {BUILD_HINT}"
+        )
     with open_for_reading(args.db, args.wait):  # a missing, corrupt or held file fails now, clearly
         pass
     _require_free_ports(args.host, {"--port": args.port, "--replay-port": args.replay_port})

@@ -25,6 +25,7 @@ from collectors.stores import ReceiverSettings
 from getgather_otel.cli import main
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.demo.shop import DEMO_PASSWORD
+from getgather_otel.recording import assets
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.viewer.api import api_routes
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
@@ -328,3 +329,11 @@ def test_ui_command_reports_unusable_files_and_ports_in_one_sentence(
         assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
         assert main(["collect", "--db", str(tmp_path / "c.duckdb"), "--port", port]) == 2
         assert "choose another --port" in capsys.readouterr().err
+
+
+def test_ui_without_built_bundles_says_how_to_build_them(
+    demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(assets, "ASSETS_DIR", tmp_path)
+    assert main(["ui", "--db", str(demo_db)]) == 2
+    assert "npm ci && python -m getgather_otel.recording.assets build" in capsys.readouterr().err
