@@ -20,9 +20,8 @@ from pathlib import Path
 
 import duckdb
 
-from bench.synthetic import insert_activity_spans
+from bench.synthetic import activity_file
 from getgather_otel.store.queries import stats_queries
-from getgather_otel.store.schema import migrate
 
 
 def timed(argv: list[str]) -> float:
@@ -41,11 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "stats.duckdb"
-        conn = duckdb.connect(str(db))
-        migrate(conn)
         started = time.perf_counter()
-        insert_activity_spans(conn, args.spans, start=datetime(2026, 6, 1), step_s=13)
-        conn.close()
+        activity_file(db, args.spans, start=datetime(2026, 6, 1), step_s=13)
         print(f"generated {args.spans:,} activity spans in {time.perf_counter() - started:.1f} s")
         cli = [sys.executable, "-m", "getgather_otel.cli"]
         floor = min(

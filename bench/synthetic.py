@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+from getgather_otel.store.schema import migrate
 
 _SPANS = """
 INSERT INTO otel_traces
@@ -50,6 +53,16 @@ def span_id(i: int) -> str:
 def insert_activity_spans(conn: duckdb.DuckDBPyConnection, count: int, *, start: datetime, step_s: float) -> None:
     """`count` activity spans, one every `step_s` seconds from `start`; every 17th one failed."""
     conn.execute(_SPANS, [start, int(step_s * 1000), count])
+
+
+def activity_file(path: Path, count: int, *, start: datetime, step_s: float) -> None:
+    """A new getgather-otel file at `path` holding `count` synthetic activity spans."""
+    conn = duckdb.connect(str(path))
+    try:
+        migrate(conn)
+        insert_activity_spans(conn, count, start=start, step_s=step_s)
+    finally:
+        conn.close()
 
 
 def insert_recordings(

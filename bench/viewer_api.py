@@ -22,10 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from bench.synthetic import insert_activity_spans
+from bench.synthetic import activity_file
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.store.queries import ActivityFilter, activities_count_query, activities_query
-from getgather_otel.store.schema import migrate
 from getgather_otel.viewer import data
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
@@ -94,10 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "viewer.duckdb"
-        conn = duckdb.connect(str(db))
-        migrate(conn)
-        insert_activity_spans(conn, args.spans, start=START, step_s=13)
-        conn.close()
+        activity_file(db, args.spans, start=START, step_s=13)
         results = asyncio.run(measure(db, args.spans, args.repeat))
     print(f"{args.spans:,} activity spans; median of {args.repeat} calls")
     print(f"{'call':34} {'API (HTTP) ms':>14} {'in process ms':>14} {'ratio':>6}")
