@@ -90,6 +90,8 @@ class TelemetryStats:
     duckdb: WriteStats | None
     # Bytes of rrweb recordings (raw JSON, before compression) written / pending / dropped.
     recordings: WriteStats | None
+    # The same, for recordings sent over OTLP as log records (None when they are not sent).
+    otlp_recordings: WriteStats | None = None
 
     @property
     def dropped_before_export(self) -> int:
@@ -176,6 +178,7 @@ class Telemetry:
             ended,
             self.duckdb_exporter.stats if self.duckdb_exporter else None,
             self.companions.chunk_sink.stats if self.companions else None,
+            sink.stats if self.otlp_extras and (sink := self.otlp_extras.recordings) else None,
         )
 
 

@@ -53,9 +53,8 @@ async def test_recordings_and_metrics_arrive_byte_for_byte(
     try:
         activity_id = await _browse(browser, sites)
         assert await asyncio.to_thread(telemetry.flush, 30)
-        assert telemetry.otlp_extras is not None and telemetry.otlp_extras.recordings is not None
-        sent = telemetry.otlp_extras.recordings.stats
-        assert sent.written > 0 and sent.dropped == 0
+        sent = telemetry.stats().otlp_recordings
+        assert sent is not None and sent.written > 0 and sent.dropped == 0
     finally:
         await asyncio.to_thread(telemetry.shutdown)
     collector.settle()

@@ -204,6 +204,7 @@ async def test_unusable_path_keeps_the_server_working(
         assert expected in messages[0]
         stats = telemetry.stats()
         assert stats.duckdb is not None and stats.duckdb.pending >= 6 and stats.duckdb.dropped == 0
+        assert stats.otlp_recordings is None, "no OTLP configured, so no OTLP recording sink"
     finally:
         telemetry.shutdown()
     if before is not None:
