@@ -13,6 +13,7 @@ import pytest
 
 from bench.synthetic import insert_activity_spans, insert_recordings
 from getgather_otel.cli import main as cli_main
+from getgather_otel.store.metric_tables import METRIC_TABLES
 from getgather_otel.store.prune import prune_file
 from getgather_otel.store.retention import RetentionPolicy, parse_size
 from getgather_otel.store.schema import migrate
@@ -211,8 +212,25 @@ def table_rows(db: Path, table: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+def add_metric_points(db: Path) -> None:
+    """A day's worth of each metric point type, as `collect` stores them."""
+    conn = duckdb.connect(str(db))
+    common = """MAP {'service.name': 'getgather'}, 'getgather', 'getgather_otel', '0.1.0', ?, '', 'ms',
+                MAP {'getgather.brand.id': 'netflix'}, ?::TIMESTAMP - INTERVAL 1 MINUTE, ?::TIMESTAMP"""
+    for hour in range(24):
+        moment = NOW - timedelta(hours=hour)
+        conn.execute(
+            f"INSERT INTO otel_metrics_histogram VALUES ({common}, 4, 812.5, [1, 2, 1], [100.0, 500.0], 0, 90, 410, 2)",
+            ["getgather.activity.duration", moment, moment],
+        )
+        conn.execute(f"INSERT INTO otel_metrics_sum VALUES ({common}, ?, 0, 1, true)", ["calls", moment, moment, hour])
+        conn.execute(f"INSERT INTO otel_metrics_gauge VALUES ({common}, 3, 0)", ["browser.pages.open", moment, moment])
+    conn.close()
+
+
 def test_export_then_import_round_trips_exactly(months: Path, tmp_path: Path) -> None:
     prune_file(months, POLICY, wait_s=5)  # so recording_prunes has rows too
+    add_metric_points(months)
     export_dir = tmp_path / "export"
     out = io.StringIO()
     assert cli_main(["export", "--db", str(months), "--to", str(export_dir)], out=out) == 0
@@ -222,13 +240,16 @@ def test_export_then_import_round_trips_exactly(months: Path, tmp_path: Path) ->
 
     moved = tmp_path / "other-machine.duckdb"
     assert cli_main(["import", str(export_dir), "--db", str(moved)], out=io.StringIO()) == 0
-    for table in ("otel_traces", "recording_chunks", "recording_prunes"):
+    for table in ("otel_traces", "recording_chunks", "recording_prunes", *METRIC_TABLES):
         assert table_rows(moved, table) == table_rows(months, table), f"{table} round-trips exactly"
+    assert len(table_rows(moved, "otel_metrics_histogram")) == 24
     assert rows(moved, "SELECT count(*) AS n FROM activities WHERE recording_pruned IS NOT NULL")[0]["n"] > 0
 
     out = io.StringIO()
     assert cli_main(["import", str(export_dir), "--db", str(moved)], out=out) == 0
     assert "imported into" in out.getvalue() and " 0 rows" in out.getvalue(), "a second import adds nothing"
+    for table in ("otel_traces", "recording_chunks", *METRIC_TABLES):
+        assert table_rows(moved, table) == table_rows(months, table), f"{table}: nothing added twice"
 
 
 def test_export_window_and_other_engines_read_it(months: Path, tmp_path: Path) -> None:

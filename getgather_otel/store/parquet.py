@@ -1,6 +1,7 @@
-"""Parquet export and import: moving spans and recordings out of (and into) a DuckDB file.
+"""Parquet export and import: moving spans, recordings and metric points out of (and into) a DuckDB file.
 
 `export` writes one directory per table, partitioned by day (`spans/date=2026-11-24/...`,
+`metrics_histogram/...`),
 hive style), which DuckDB, ClickHouse, Spark or any lake engine reads as it is, plus a
 `manifest.json` with the schema version and row counts. Columns keep the DuckDB types
 (maps, lists, blobs), so `import` of an export gives back exactly the rows it took: it
@@ -22,6 +23,7 @@ import duckdb
 from getgather_otel.store.compaction import exclusive_connection, sql_text
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseMissingError, StoreError
+from getgather_otel.store.metric_tables import METRIC_TABLES
 from getgather_otel.store.schema import CURRENT_VERSION, stored_version
 
 MANIFEST = "manifest.json"
@@ -41,6 +43,16 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("otel_traces", "spans", '"Timestamp"', ('"TraceId"', '"SpanId"')),
     TableSpec("recording_chunks", "recording_chunks", "first_event_time", ("recording_id", "page_id", "sequence")),
     TableSpec("recording_prunes", "recording_prunes", "pruned_at", ("recording_id",)),
+    *(
+        # A metric point is one series (name, service, resource, attributes) at one time.
+        TableSpec(
+            table,
+            table.removeprefix("otel_"),
+            '"TimeUnix"',
+            ('"MetricName"', '"ServiceName"', '"ResourceAttributes"', '"Attributes"', '"StartTimeUnix"', '"TimeUnix"'),
+        )
+        for table in METRIC_TABLES
+    ),
 )
 
 
