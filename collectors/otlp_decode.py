@@ -126,8 +126,8 @@ def attributes_of(pairs: Any) -> dict[str, Any]:
     return {kv.key: attribute_value(kv.value) for kv in pairs if isinstance(kv, KeyValue)}
 
 
-def valid_id(raw: bytes, size: int) -> int | None:
-    if len(raw) != size:
+def hex_id(raw: bytes, size: int) -> str | None:
+    """Lower-case hex of a valid trace or span id (`size` bytes, not all zero), else None."""
+    if len(raw) != size or not any(raw):
         return None
-    value = int.from_bytes(raw, "big")
-    return value or None
+    return raw.hex()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from collectors.otlp_decode import attributes_of, valid_id
+from collectors.otlp_decode import attributes_of, hex_id
 from getgather_otel.recording.chunk_logs import NotAChunkError, log_parts_to_row
 from getgather_otel.recording.chunks import CHUNK_SCHEMA
 
@@ -31,15 +31,15 @@ def to_chunk_rows(request: ExportLogsServiceRequest) -> DecodedChunks:
     for resource_logs in request.resource_logs:
         for scope_logs in resource_logs.scope_logs:
             for record in scope_logs.log_records:
-                trace_id, span_id = valid_id(record.trace_id, 16), valid_id(record.span_id, 8)
+                trace_id, span_id = hex_id(record.trace_id, 16), hex_id(record.span_id, 8)
                 try:
                     if trace_id is None or span_id is None:
                         raise NotAChunkError("a recording chunk needs its activity's trace_id and span_id")
                     body = record.body.bytes_value if record.body.WhichOneof("value") == "bytes_value" else None
                     rows.append(
                         log_parts_to_row(
-                            f"{trace_id:032x}",
-                            f"{span_id:016x}",
+                            trace_id,
+                            span_id,
                             record.event_name,
                             body,
                             attributes_of(record.attributes),

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.trace import SpanKind, StatusCode, TraceState
 
-from collectors.otlp_decode import attribute_value, attributes_of
+from collectors.otlp_decode import attribute_value, attributes_of, hex_id
 from getgather_otel.store.arrow_spans import (
     KIND_NAMES,
     STATUS_NAMES,
@@ -49,13 +49,6 @@ class DecodedTraces:
     table: pa.Table
     rejected: int
     first_problem: str
-
-
-def _hex_id(raw: bytes, size: int) -> str | None:
-    """Lower-case hex of a valid id (`size` bytes, not all zero), else None."""
-    if len(raw) != size or not any(raw):
-        return None
-    return raw.hex()
 
 
 def _trace_state(text: str) -> str:
@@ -90,14 +83,14 @@ def to_trace_rows(request: ExportTraceServiceRequest) -> DecodedTraces:
         for scope_spans in resource_spans.scope_spans:
             scope = (scope_spans.scope.name, scope_spans.scope.version)
             for span in scope_spans.spans:
-                trace_id, span_id = _hex_id(span.trace_id, 16), _hex_id(span.span_id, 8)
+                trace_id, span_id = hex_id(span.trace_id, 16), hex_id(span.span_id, 8)
                 if trace_id is None or span_id is None:
                     rejected += 1
                     continue
                 for event in span.events:
                     rows.add_event(event.time_unix_nano, event.name, _string_attributes(event.attributes))
                 for link in span.links:
-                    link_trace, link_span = _hex_id(link.trace_id, 16), _hex_id(link.span_id, 8)
+                    link_trace, link_span = hex_id(link.trace_id, 16), hex_id(link.span_id, 8)
                     if link_trace is not None and link_span is not None:
                         rows.add_link(
                             link_trace, link_span, _trace_state(link.trace_state), _string_attributes(link.attributes)
@@ -107,7 +100,7 @@ def to_trace_rows(request: ExportTraceServiceRequest) -> DecodedTraces:
                 rows.add_span(
                     start,
                     max(span.end_time_unix_nano, start),
-                    (trace_id, span_id, _hex_id(span.parent_span_id, 8) or ""),
+                    (trace_id, span_id, hex_id(span.parent_span_id, 8) or ""),
                     _trace_state(span.trace_state),
                     span.name,
                     _KINDS.get(span.kind, _INTERNAL),
