@@ -28,7 +28,7 @@ import duckdb
 
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
-from getgather_otel.store.errors import StoreError
+from getgather_otel.store.errors import StoreError, first_line
 from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
 from getgather_otel.store.queries import ActivityFilter, activities_query, parse_since, stats_queries
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
@@ -95,7 +95,7 @@ def _run_query(
     try:
         cursor = conn.execute(sql, params or {})
     except duckdb.Error as error:
-        message = str(error).strip().splitlines()[0]
+        message = first_line(str(error))
         if "read-only" in message.lower() or "read only" in message.lower():
             raise CliError(f"`sql` is read-only: {message}") from error
         raise CliError(f"query failed: {message}") from error

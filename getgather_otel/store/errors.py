@@ -91,18 +91,19 @@ def classify(path: Path, error: BaseException) -> StoreError:
         return DatabaseLockedError(path, pid, program)
     if isinstance(error, duckdb.SerializationException) or any(hint in lowered for hint in _CORRUPT_HINTS):
         return CorruptDatabaseError(
-            f"{path} is not a readable DuckDB database ({_first_line(text)}). Move it aside "
+            f"{path} is not a readable DuckDB database ({first_line(text)}). Move it aside "
             "(it is kept as it is) and a fresh file will be created; getgather-otel never "
             "deletes it for you."
         )
     if isinstance(error, PermissionError) or any(hint in lowered for hint in _UNWRITABLE_HINTS):
         return DatabaseUnwritableError(
-            f"cannot write {path} ({_first_line(text)}). Check the directory exists and is "
+            f"cannot write {path} ({first_line(text)}). Check the directory exists and is "
             "writable and that the disk has space, or choose another path with --db / "
             "GETGATHER_OTEL_DUCKDB."
         )
-    return StoreError(f"cannot use {path}: {_first_line(text)}")
+    return StoreError(f"cannot use {path}: {first_line(text)}")
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The first line of an engine's (often multi-line) message, for one-sentence errors."""
     return text.strip().splitlines()[0] if text.strip() else "unknown error"

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from getgather_otel.store.errors import first_line
 from getgather_otel.viewer.data import jsonable
 
 DEFAULT_ROW_LIMIT = 1000
@@ -36,16 +37,12 @@ class QueryTimeoutError(TimeoutError):
     """The query ran past its time limit and was interrupted (HTTP 408)."""
 
 
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 def check_read_only(conn: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Refuse anything but exactly one SELECT, by DuckDB's parse of it."""
     try:
         statements = conn.extract_statements(sql)
     except duckdb.Error as error:
-        raise InvalidQueryError(f"the query does not parse: {_first_line(error)}") from None
+        raise InvalidQueryError(f"the query does not parse: {first_line(str(error))}") from None
     if len(statements) != 1:
         raise RefusedQueryError(f"send exactly one statement, not {len(statements)}")
     kind = statements[0].type
@@ -73,7 +70,7 @@ def run_read_only(conn: duckdb.DuckDBPyConnection, sql: str, limit: int, time_li
     except duckdb.Error as error:
         if timed_out.is_set():
             raise QueryTimeoutError(f"the query ran longer than {time_limit_s:g} s and was stopped") from None
-        raise InvalidQueryError(f"the query failed: {_first_line(error)}") from None
+        raise InvalidQueryError(f"the query failed: {first_line(str(error))}") from None
     finally:
         timer.cancel()
     columns = [d[0] for d in cursor.description or []]
