@@ -16,6 +16,10 @@ from typing import Any
 
 import fastmcp
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from patchright.async_api import Browser, Playwright, async_playwright
 
 import getgather_otel
@@ -131,6 +135,28 @@ def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") 
 async def post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
     """A plain HTTP request from a worker thread (the receiver runs on this event loop)."""
     return await asyncio.to_thread(_post, url, body, headers, method)
+
+
+class OtlpSender:
+    """An SDK tracer exporting each span over OTLP/HTTP to a receiver on this test's event loop.
+
+    Spans are made and exported in a worker thread: the receiver answers on the loop.
+    """
+
+    def __init__(self, url: str, service: str) -> None:
+        self.provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        self.provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=url + "/v1/traces")))
+        self._tracer = self.provider.get_tracer("tests")
+
+    def _emit(self, name: str, brand: str) -> None:
+        with self._tracer.start_as_current_span(f"activity {name}") as span:
+            span.set_attributes({"getgather.activity.name": name, "getgather.brand.id": brand})
+
+    async def activity(self, name: str, brand: str) -> None:
+        await asyncio.to_thread(self._emit, name, brand)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.provider.shutdown)
 
 
 @dataclass

@@ -14,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from starlette.routing import Route
 
 from collectors.receiver import build_app
@@ -32,7 +28,7 @@ from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.auth import COOKIE
 from getgather_otel.viewer.openapi import openapi_document
 from getgather_otel.viewer.reads import FileReads
-from tests.conftest import Reply, post
+from tests.conftest import OtlpSender, Reply, post
 from tests.test_store import HELPERS, lock_held_by_other_process
 
 JSON_BODY = {"Content-Type": "application/json"}
@@ -270,17 +266,10 @@ async def test_collect_serves_the_viewer_from_the_writing_process(tmp_path: Path
     exporter = DuckDBSpanExporter(db)
     app = build_app(exporter, ReceiverSettings(), ViewerSettings())
     async with serve_asgi(app) as url:
-        provider = TracerProvider(resource=Resource.create({"service.name": "fleet-1"}))
-        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=url + "/v1/traces")))
-        tracer = provider.get_tracer("t")
-
-        def export() -> None:  # in a thread: the collector answers on this event loop
-            for brand in ("netflix", "amazon"):
-                with tracer.start_as_current_span(f"activity {brand}_login") as span:
-                    span.set_attributes({"getgather.activity.name": "login", "getgather.brand.id": brand})
-            provider.shutdown()
-
-        await asyncio.to_thread(export)
+        sender = OtlpSender(url, "fleet-1")
+        for brand in ("netflix", "amazon"):
+            await sender.activity("login", brand)
+        await sender.close()
         assert app.state.stores.flush(10)
         listed = json.loads((await post(url + "/api/activities", b"", {}, method="GET")).text)
         assert {a["brand_id"] for a in listed["activities"]} == {"netflix", "amazon"}

@@ -12,10 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from playwright.async_api import Browser, Frame, Page, async_playwright
 
 from collectors.receiver import build_app
@@ -25,6 +21,7 @@ from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
+from tests.conftest import OtlpSender
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "viewer"
 
@@ -138,17 +135,10 @@ async def test_activities_refresh_live_while_collect_writes(page: Page, tmp_path
     exporter = DuckDBSpanExporter(tmp_path / "live.duckdb")
     app = build_app(exporter, ReceiverSettings(), ViewerSettings(refresh_s=0.3))
     async with serve_asgi(app) as url:
-        provider = TracerProvider(resource=Resource.create({"service.name": "fleet"}))
-        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=url + "/v1/traces")))
-        tracer = provider.get_tracer("t")
-
-        def one(brand: str) -> None:
-            with tracer.start_as_current_span(f"activity {brand}_orders") as span:
-                span.set_attributes({"getgather.activity.name": f"{brand}_orders", "getgather.brand.id": brand})
-
-        await asyncio.to_thread(one, "netflix")
+        sender = OtlpSender(url, "fleet")
+        await sender.activity("netflix_orders", "netflix")
         await page.goto(url + "/")
         await page.wait_for_selector("#activities >> text=netflix_orders")
-        await asyncio.to_thread(one, "amazon")
+        await sender.activity("amazon_orders", "amazon")
         await page.wait_for_selector("#activities >> text=amazon_orders", timeout=10_000)
-        await asyncio.to_thread(provider.shutdown)
+        await sender.close()
