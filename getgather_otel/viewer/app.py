@@ -67,8 +67,11 @@ def _page_headers(request: Request, replay: ReplayOrigin) -> dict[str, str]:
 
 
 def viewer_routes(reads: Reads, settings: ViewerSettings, replay: ReplayOrigin) -> list[BaseRoute]:
-    """The API, its OpenAPI document, the single-page viewer and its static files."""
+    """The API, its OpenAPI document, the single-page viewer and its static files (read once, here)."""
     token = settings.token
+    page = (_STATIC / "index.html").read_text(encoding="utf-8")
+    own_files = {name: ((_STATIC / name).read_bytes(), media) for name, media in _OWN_FILES.items()}
+    document = openapi_document()
 
     async def index(request: Request) -> Response:
         redirect = login_redirect(request, token)
@@ -80,13 +83,13 @@ def viewer_routes(reads: Reads, settings: ViewerSettings, replay: ReplayOrigin) 
                 "<code>/?token=TOKEN</code> once (the token given to <code>ui</code> or <code>collect</code>).",
                 status_code=401,
             )
-        html = (_STATIC / "index.html").read_text(encoding="utf-8")
-        return HTMLResponse(html, headers=_page_headers(request, replay))
+        return HTMLResponse(page, headers=_page_headers(request, replay))
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
-        if name in _OWN_FILES:
-            return Response((_STATIC / name).read_bytes(), media_type=_OWN_FILES[name])
+        if name in own_files:
+            body, media = own_files[name]
+            return Response(body, media_type=media)
         if name in _BUNDLES:
             asset, media = _BUNDLES[name]
             return Response(assets.load(asset), media_type=media, headers={"Cache-Control": "max-age=3600"})
@@ -103,7 +106,7 @@ def viewer_routes(reads: Reads, settings: ViewerSettings, replay: ReplayOrigin) 
         )
 
     async def openapi(_request: Request) -> Response:
-        return JSONResponse(openapi_document())
+        return JSONResponse(document)
 
     return [
         Route("/", index),
