@@ -348,6 +348,26 @@ async def test_page_crash_and_close_keep_the_partial_recording(
     assert "browser.page.crashed" in span["Events.Name"] and "browser.page.closed" in span["Events.Name"]
 
 
+async def test_a_binding_that_never_answers_still_gets_the_document_recorded(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    # Under load Patchright sometimes gives a document a binding whose calls never arrive,
+    # for as long as it lives; this page makes that happen every time.
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="silent") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/silent-binding.html")
+        await until_recorded(telemetry, db_path, act.activity_id, "recorded without the binding")
+        await page.fill("#silent-input", PASSWORD)
+        await page.evaluate("document.body.append('added a while later')", isolated_context=False)
+        await until_recorded(telemetry, db_path, act.activity_id, "added a while later")
+    await settle(telemetry)
+    assert PASSWORD not in stored_text(db_path)
+    [events] = streams(db_path, act.activity_id).values()
+    assert starts_with_snapshot(events)
+
+
 async def test_closing_a_page_or_context_keeps_what_it_had_not_sent_yet(
     telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
 ) -> None:

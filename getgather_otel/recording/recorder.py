@@ -44,9 +44,8 @@ from getgather_otel.recording.urls import UrlRedactor
 RECORDER_ATTRIBUTE = "_getgather_otel_recorder"
 CHECKPOINT_TIMEOUT_S = 0.5
 DRAIN_TIMEOUT_S = 0.5
-# How often, and how many times, Python asks a new document whether its binding appeared.
-UNBOUND_POLL_S = 0.5
-UNBOUND_POLLS = 20
+# How often Python takes a document's events by evaluate until its binding has answered.
+UNANSWERED_POLL_S = 0.5
 SEEN_IDS = 4096
 INJECT_TIMEOUT_MS = 10_000
 MAX_SELECTOR_CHARS = 200
@@ -87,9 +86,9 @@ _DRAIN_SCRIPT = """([guard]) => {
   const api = document[Symbol.for(guard)];
   return api && !api.child && api.drain ? api.drain() : [];
 }"""
-_UNBOUND_SCRIPT = """([guard]) => {
+_TAKE_UNANSWERED_SCRIPT = """([guard]) => {
   const api = document[Symbol.for(guard)];
-  return api && !api.child && api.unbound ? api.unbound() : null;
+  return api && !api.child && api.takeUnanswered ? api.takeUnanswered() : null;
 }"""
 _CHECKPOINT_SCRIPT = """([guard, segment]) => {
   const api = document[Symbol.for(guard)];
@@ -392,23 +391,33 @@ class ContextRecorder:
             except Exception as error:  # closed, crashed or navigating away: nothing to record
                 logger.debug("could not check the recorder in page %s: %s", state.page_id, error)
                 return
-        await self._take_while_unbound(state)
+        await self._take_until_answered(state)
 
-    async def _take_while_unbound(self, state: _PageState) -> None:
-        """Until the document's binding answers, take its queued events by evaluate instead."""
-        for _ in range(UNBOUND_POLLS):
-            await asyncio.sleep(UNBOUND_POLL_S)
-            if state.closed:
-                return
+    async def _take_until_answered(self, state: _PageState) -> None:
+        """Until the document's binding has answered once, take its events by evaluate as well.
+
+        The driver adds the binding late, under load sometimes never, and sometimes adds one
+        whose calls never arrive (measured with Patchright 1.64: 2 to 5 first pages of 40
+        new contexts, with three busy processes on this 2-core machine). For such a document
+        this poll is the transport, for as long as it lives; for the others it ends at the
+        first poll after their first answer.
+        """
+        doc = None
+        while not state.closed:
+            await asyncio.sleep(UNANSWERED_POLL_S)
             with _internal_call():
                 try:
-                    payloads = await self._evaluate(state.page, _UNBOUND_SCRIPT, [self.options.guard])
-                except Exception:  # navigating or closed: the next document is checked on its own
+                    taken = await self._evaluate(state.page, _TAKE_UNANSWERED_SCRIPT, [self.options.guard])
+                except Exception:  # navigating or closed: the next document is polled on its own
                     return
-            if payloads is None:
+            if not isinstance(taken, dict):
                 return
+            payloads = taken.get("payloads")
             for payload in payloads if isinstance(payloads, list) else []:
                 self._accept(state, payload)
+            doc = doc or taken.get("doc")
+            if taken.get("doc") != doc:  # a later document, which its own DOMContentLoaded polls
+                return
 
     async def _checkpoint(self, state: _PageState, segment: int) -> None:
         with _internal_call():

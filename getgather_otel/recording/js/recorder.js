@@ -24,6 +24,10 @@
 //   carries a unique id and stays in `unacked` until the binding's promise resolves; what
 //   is unacknowledged at pagehide is handed over too and sent again, and Python drops ids
 //   it has already seen, so each payload lands once.
+// - Until the binding has answered once, Python also polls `takeUnanswered()` and takes
+//   the queued and unacknowledged payloads as the evaluate's result: under load the driver
+//   sometimes never adds the binding, and sometimes adds one whose calls never arrive
+//   (measured: the function is there, every promise stays pending for the document's life).
 "use strict";
 const GUARD = Symbol.for(config.guard);
 if (document[GUARD]) return;
@@ -98,6 +102,8 @@ let binding = null;
 let microtaskQueued = false;
 let timer = null;
 let retries = 0;
+// Set by the first acknowledgement: from then on the binding is known to deliver.
+let answered = false;
 
 function findBinding() {
   if (binding) return binding;
@@ -129,7 +135,13 @@ function flush() {
     remember(id, payload);
     try {
       const pending = send(payload);
-      if (pending && typeof pending.then === "function") pending.then(() => forget(id), () => {});
+      if (pending && typeof pending.then === "function") pending.then(
+          () => {
+            answered = true;
+            forget(id);
+          },
+          () => {},
+        );
     } catch (error) {
       /* the binding went away with the page */
     }
@@ -219,13 +231,17 @@ const api = {
     return true;
   },
   flush,
+  // Polled by Python until the binding has answered once: null from then on; before it,
+  // this document's id and every queued or unacknowledged payload, which leave by this
+  // call's result (and so count as delivered; Python drops any that also arrive by call).
+  takeUnanswered() {
+    if (answered) return null;
+    const payloads = api.drain();
+    for (const id of [...unacked.keys()]) forget(id);
+    return { doc, payloads };
+  },
   // Called by Python just before it closes the page or its context: whatever is still
   // queued (the binding may not have appeared yet) is returned instead of lost.
-  // Polled by Python while a document is young: null once the binding is there, else
-  // what is queued (the driver adds the binding late, and under load sometimes not at all).
-  unbound() {
-    return findBinding() ? null : api.drain();
-  },
   drain() {
     if (timer !== null) {
       clearTimeout(timer);
