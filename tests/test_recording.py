@@ -19,6 +19,7 @@ from getgather_otel.cli import main as cli_main
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.site import order_titles
 from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.recordings import recording_for
 from getgather_otel.recording.replay import load_streams
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.telemetry import Telemetry
@@ -302,10 +303,15 @@ async def test_hostile_page_cannot_break_or_pollute_recordings(
         # context, opened right after, is recorded in full.
         calm = await context.new_page()
         await calm.goto(f"{sites.main}/other.html?calm=1")
-        for _ in range(300):  # Patchright delivers the flood's calls one by one: let the backlog drain
-            await asyncio.sleep(0.2)
+        # Patchright delivers the flood's calls one by one, and the calm page's events may come
+        # first (by evaluate, while its own calls wait behind the flood): wait for both.
+        recording = recording_for(act)
+        for _ in range(300):
+            dropped_before = recording.dropped_events
+            await asyncio.sleep(0.2)  # the only time this loop lets the calls be handled
+            backlog_drained = recording.dropped_events == dropped_before
             flushed(telemetry)
-            if "cross-origin content" in stored_text(db_path):
+            if backlog_drained and "cross-origin content" in stored_text(db_path):
                 break
     await settle(telemetry)
     recorded = streams(db_path, act.activity_id)
