@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ import duckdb
 
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
+from getgather_otel.serving import PortInUseError, bound_port, listening_socket, require_free_ports, serve
 from getgather_otel.store.errors import StoreError, first_line
 from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
 from getgather_otel.store.queries import ActivityFilter, activities_query, parse_since, stats_queries
@@ -227,8 +227,6 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
-    import uvicorn
-
     from collectors.receiver import build_app
     from collectors.stores import ReceiverSettings
     from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -236,10 +234,15 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.store.retention_job import RetentionJob
     from getgather_otel.viewer.app import ViewerSettings
 
-    ports = {"--port": args.port, "--grpc-port": args.grpc_port}
-    _require_free_ports(args.host, ports if args.no_ui else {**ports, "--replay-port": args.replay_port})
+    later = {"--grpc-port": args.grpc_port, "--replay-port": -1 if args.no_ui else args.replay_port}
+    require_free_ports(args.host, later)
+    sock = listening_socket(args.host, args.port, "--port")
     exporter = DuckDBSpanExporter(args.db)
-    exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
+    try:
+        exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
+    except BaseException:
+        sock.close()
+        raise
     token = args.token or os.environ.get(ENV_TOKEN)
     viewer = None if args.no_ui else ViewerSettings(token=token, replay_host=args.host, replay_port=args.replay_port)
     if viewer is not None and not assets.is_built():
@@ -253,9 +256,10 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     )
     retention = RetentionJob(args.db, RetentionPolicy.from_env(), interval_s=3600.0).start()
     grpc_note = "" if settings.grpc_port is None else f" and OTLP/gRPC on {args.host}:{args.grpc_port}"
-    ui_note = "" if viewer is None else f"; the viewer is at http://{args.host}:{args.port}/"
+    port = bound_port(sock)
+    ui_note = "" if viewer is None else f"; the viewer is at http://{args.host}:{port}/"
     print(
-        f"collecting OTLP/HTTP on http://{args.host}:{args.port} (/v1/traces, /v1/logs, /v1/metrics){grpc_note}"
+        f"collecting OTLP/HTTP on http://{args.host}:{port} (/v1/traces, /v1/logs, /v1/metrics){grpc_note}"
         f" into {args.db}{ui_note}",
         file=sys.stderr,
     )
@@ -263,26 +267,12 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     # and then re-raises the signal to the previous handler: after a clean stop, exit 0.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     try:
-        uvicorn.run(build_app(exporter, settings, viewer), host=args.host, port=args.port, log_level="warning")
+        serve(build_app(exporter, settings, viewer), sock)
     finally:
         retention.stop()
 
 
-def _require_free_ports(host: str, ports: dict[str, int]) -> None:
-    """A clear sentence now, rather than a server's traceback later, when a port is taken."""
-    for flag, port in ports.items():
-        if port <= 0:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind((host, port))
-            except OSError as error:
-                raise CliError(f"cannot listen on {host}:{port} ({error.strerror}); choose another {flag}") from None
-
-
 def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
-    import uvicorn
-
     from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
     from getgather_otel.viewer.reads import FileReads
 
@@ -292,14 +282,14 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
         )
     with open_for_reading(args.db, args.wait):  # a missing, corrupt or held file fails now, clearly
         pass
-    _require_free_ports(args.host, {"--port": args.port, "--replay-port": args.replay_port})
+    require_free_ports(args.host, {"--replay-port": args.replay_port})
+    sock = listening_socket(args.host, args.port, "--port")
     settings = ViewerSettings(
         token=args.token or os.environ.get(ENV_UI_TOKEN), replay_host=args.host, replay_port=args.replay_port
     )
-    address = f"http://{args.host}:{args.port}/" + ("?token=…" if settings.token else "")
+    address = f"http://{args.host}:{bound_port(sock)}/" + ("?token=…" if settings.token else "")
     print(f"viewing {args.db} at {address} (Ctrl-C to stop)", file=sys.stderr)
-    app = build_viewer_app(FileReads(args.db, args.wait), settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(build_viewer_app(FileReads(args.db, args.wait), settings), sock)
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
@@ -435,7 +425,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         args.func(args, out)
-    except (StoreError, SchemaTooNewError, CliError, ValueError, LookupError, MissingAssetError) as error:
+    except (
+        StoreError,
+        SchemaTooNewError,
+        CliError,
+        PortInUseError,
+        ValueError,
+        LookupError,
+        MissingAssetError,
+    ) as error:
         print(f"getgather-otel: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

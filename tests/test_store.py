@@ -6,24 +6,31 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from fastmcp import Client
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 import getgather_otel
 from getgather_otel import DuckDBSpanExporter, activity, instrument_mcp
 from getgather_otel.demo.server import build_demo_server
+from getgather_otel.store.arrow_spans import spans_to_arrow
+from getgather_otel.store.buffered import BufferedTableWriter, concat_tables
 from getgather_otel.store.errors import DatabaseLockedError
+from getgather_otel.store.exporter import TRACES_TABLE
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.store.schema import CURRENT_VERSION, SCHEMA_VERSION_TABLE, SchemaTooNewError, migrate
+from getgather_otel.store.writer import DuckDBWriter
 from tests.conftest import rows
 
 HELPERS = Path(__file__).parent / "helpers"
@@ -174,6 +181,49 @@ def test_buffer_is_bounded_and_drops_are_counted(db_path: Path) -> None:
     stored = rows(db_path, 'SELECT "SpanName" FROM otel_traces')
     assert len(stored) == exporter.stats.written == 200 - exporter.stats.dropped
     assert {"s199"} <= {r["SpanName"] for r in stored}, "the newest spans are the ones kept"
+
+
+def span_rows(prefix: str, count: int) -> pa.Table:
+    """`otel_traces` rows of `count` SDK spans named prefix0, prefix1, ..."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    for i in range(count):
+        with provider.get_tracer("rows").start_as_current_span(f"{prefix}{i}"):
+            pass
+    return spans_to_arrow(memory.get_finished_spans())
+
+
+def test_the_bound_counts_the_batch_being_written(db_path: Path) -> None:
+    """`max_pending` bounds everything held, queued rows plus the batch being converted or written."""
+    converting, release = threading.Event(), threading.Event()
+
+    def slow_conversion(tables: list[pa.Table]) -> pa.Table:
+        converting.set()
+        assert release.wait(20)
+        return concat_tables(tables)
+
+    buffer: BufferedTableWriter[pa.Table] = BufferedTableWriter(
+        DuckDBWriter(db_path),
+        TRACES_TABLE,
+        to_table=slow_conversion,
+        size_of=lambda table: table.num_rows,
+        max_pending=50,
+        unit="spans",
+    )
+    buffer.submit(span_rows("first", 30))
+    assert converting.wait(20), "the writer thread took the first batch"
+    for batch in range(4):
+        buffer.submit(span_rows(f"later{batch}-", 10))
+    held = buffer.stats
+    assert (held.pending, held.dropped) == (50, 20), "the two oldest queued batches make room"
+    release.set()
+    assert buffer.force_flush(20)
+    buffer.shutdown(5)
+    buffer.writer.close()
+    names = {r["SpanName"] for r in rows(db_path, 'SELECT "SpanName" FROM otel_traces')}
+    assert len(names) == buffer.stats.written == 50
+    assert {"first0", "first29", "later2-0", "later3-9"} <= names and "later1-9" not in names
 
 
 @pytest.mark.parametrize("problem", ["corrupt", "parent-is-a-file", "read-only-fs"])

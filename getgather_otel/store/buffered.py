@@ -149,12 +149,16 @@ class BufferedTableWriter(Generic[Item]):
     def _enforce_bound_locked(self) -> None:
         """Drop the oldest data beyond `max_pending`: the failed batch first, then queued items.
 
-        The newest item is always kept; producers keep single items within the bound.
+        The batch being converted or written counts towards the bound (it is held in memory
+        too, and `stats.pending`, which the collector's back-pressure reads, includes it) but
+        cannot be dropped. The newest item is always kept; producers keep single items
+        within the bound.
         """
-        if self._retry is not None and self._pending_size + self._retry[1] > self._max_pending:
+        held = self._pending_size + self._in_flight
+        if self._retry is not None and held + self._retry[1] > self._max_pending:
             self._stats.dropped += self._retry[1]
             self._retry = None
-        while len(self._pending) > 1 and self._pending_size > self._max_pending:
+        while len(self._pending) > 1 and self._pending_size + self._in_flight > self._max_pending:
             _, size = self._pending.popleft()
             self._pending_size -= size
             self._stats.dropped += size
