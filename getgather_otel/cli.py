@@ -127,8 +127,9 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
     since = parse_since(args.since) if args.since else _EPOCH
     results = {}
     with open_for_reading(args.db, args.wait) as conn:
-        for title, sql in stats_queries(since, "duckdb").items():
-            results[title] = _run_query(conn, sql)
+        queries, params = stats_queries(since, "duckdb")
+        for title, sql in queries.items():
+            results[title] = _run_query(conn, sql, params)
     if args.format == "json":
         payload = {t: [dict(zip(c, map(_cell, r), strict=True)) for r in rows] for t, (c, rows) in results.items()}
         json.dump(payload, out, indent=2, default=str)

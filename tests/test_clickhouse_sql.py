@@ -102,12 +102,18 @@ def _same(left: list[list[Any]], right: list[list[Any]]) -> None:
 async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> None:
     db, session = engines
     since = START - dt.timedelta(days=1)
-    duck = _duckdb_rows(db, stats_queries(since, "duckdb")[title])
-    house = _clickhouse_rows(session, stats_queries(since, "clickhouse")[title])
-    _same(duck, house)
+    duck_queries, duck_params = stats_queries(since, "duckdb")
+    house_queries, house_params = stats_queries(since, "clickhouse")
+    duck = _duckdb_rows(db, duck_queries[title], duck_params)
+    _same(duck, _clickhouse_rows(session, house_queries[title], house_params))
     if title == "by brand":
         brands = [row[0] for row in duck]
         assert "" in brands and "netflix" in brands, "real activities (one without a brand) are included"
+    duck_queries, duck_params = stats_queries(since, "duckdb", brand="amazon")
+    house_queries, house_params = stats_queries(since, "clickhouse", brand="amazon")
+    one_brand = _duckdb_rows(db, duck_queries[title], duck_params)
+    _same(one_brand, _clickhouse_rows(session, house_queries[title], house_params))
+    assert one_brand == [row for row in duck if row[0] == "amazon"], "the same rows as every brand's, filtered"
 
 
 @pytest.mark.parametrize(

@@ -131,17 +131,29 @@ def window_sql(since: datetime | None, until: datetime | None) -> str:
     return " AND ".join(clauses) or "true"
 
 
-def stats_queries(since: datetime, dialect: Dialect, until: datetime | None = None) -> dict[str, str]:
-    """The `stats` report: per brand, per tool, and error types, in [since, until) (UTC)."""
-    window = window_sql(since, until)
-    return {
-        title: render(template, dialect).replace("{window}", window)
+def _brand_filter(brand: str | None) -> tuple[list[str], dict[str, object]]:
+    """The clause (a bound parameter) and parameters that keep one brand's activities, if any."""
+    if brand is None:
+        return [], {}
+    return [f"{BRAND_SQL} = {{brand:String}}"], {"brand": brand}
+
+
+def stats_queries(
+    since: datetime, dialect: Dialect, until: datetime | None = None, brand: str | None = None
+) -> tuple[dict[str, str], dict[str, object]]:
+    """The `stats` report: per brand, per tool, and error types, in [since, until) (UTC),
+    for every brand or one; the queries by title, and their named parameters."""
+    brand_clauses, params = _brand_filter(brand)
+    where = " AND ".join([window_sql(since, until), *brand_clauses])
+    queries = {
+        title: render(template.replace("{window}", where), dialect)
         for title, template in (
             ("by brand", STATS_BY_BRAND),
             ("by tool", STATS_BY_TOOL),
             ("errors", ERROR_TYPES),
         )
     }
+    return queries, params
 
 
 def stats_series_query(
@@ -149,11 +161,8 @@ def stats_series_query(
 ) -> tuple[str, dict[str, object]]:
     """Per brand and time bucket of `bucket_s` seconds: count, errors, error rate and latency percentiles."""
     bucket = f'floor({{epoch_s(t."Timestamp")}} / {int(bucket_s)}) * {int(bucket_s)}'
-    clauses = [IS_ACTIVITY_SQL, window_sql(since, until)]
-    params: dict[str, object] = {}
-    if brand is not None:
-        clauses.append(f"{BRAND_SQL} = {{brand:String}}")
-        params["brand"] = brand
+    brand_clauses, params = _brand_filter(brand)
+    clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *brand_clauses]
     template = f"""
 SELECT {BRAND_SQL} AS brand_id,
        {bucket} AS bucket_start_s,

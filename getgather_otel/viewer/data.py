@@ -196,9 +196,8 @@ def bucket_for(since: dt.datetime, until: dt.datetime) -> int:
 
 def stats(conn: duckdb.DuckDBPyConnection, since: dt.datetime, until: dt.datetime, brand: str | None) -> dict[str, Any]:
     """Per brand and tool over [since, until), and per brand over time for the charts."""
-    report = {title: records(conn.execute(sql)) for title, sql in stats_queries(since, "duckdb", until).items()}
-    if brand is not None:
-        report = {title: [row for row in rows if row["brand_id"] == brand] for title, rows in report.items()}
+    queries, params = stats_queries(since, "duckdb", until, brand)
+    report = {title: records(conn.execute(sql, params)) for title, sql in queries.items()}
     bucket_s = bucket_for(since, until)
     sql, params = stats_series_query(since, until, bucket_s, "duckdb", brand)
     return {
