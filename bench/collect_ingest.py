@@ -32,7 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from bench.ingest import measure_exporter
 from bench.spans import make_spans
 from collectors.otlp_traces import to_trace_rows
-from getgather_otel.demo.loopback import free_port, wait_until_listening
+from getgather_otel.demo.loopback import free_ports, wait_until_listening
 
 
 def _send(port: int, bodies: list[bytes], counters: dict[str, int], lock: threading.Lock) -> None:
@@ -60,7 +60,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 def measure_collect(bodies: list[bytes], spans: int, senders: int, db: Path) -> tuple[float, int, float]:
-    port = free_port()
+    [port] = free_ports()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -23,7 +23,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
-from getgather_otel.demo.loopback import free_port, serve_asgi, wait_until_listening
+from getgather_otel.demo.loopback import free_ports, serve_asgi, wait_until_listening
 from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from tests.conftest import PROTOBUF, Collector, Reply, post, tuples
@@ -182,7 +182,7 @@ def _request_body(provider: TracerProvider) -> bytes:
 
 
 def test_collect_command_flushes_everything_on_sigterm(tmp_path: Path) -> None:
-    db, port, grpc_port = tmp_path / "fleet.duckdb", free_port(), free_port()
+    db, (port, grpc_port) = tmp_path / "fleet.duckdb", free_ports(2)
     command = ["collect", "--db", str(db), "--port", str(port), "--grpc-port", str(grpc_port)]
     process = subprocess.Popen(
         [sys.executable, "-m", "getgather_otel.cli", *command],

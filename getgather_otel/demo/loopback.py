@@ -2,7 +2,7 @@
 
 Binds port 0 so parallel runs never collide, and reports the real URL. Used by the demo,
 the tests and the benchmarks, which also start servers as separate processes
-(`free_port`, `wait_until_listening`); nothing here listens beyond loopback.
+(`free_ports`, `wait_until_listening`); nothing here listens beyond loopback.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -45,11 +45,14 @@ async def serve_asgi(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncI
         await task
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now, for a server started as another process."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int = 1) -> list[int]:
+    """`count` different loopback ports nothing listens on right now, for servers started as
+    another process (all held while choosing: two probes one after the other can get the same)."""
+    with ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def wait_until_listening(port: int, process: subprocess.Popen[Any], timeout_s: float = 30.0) -> None:
