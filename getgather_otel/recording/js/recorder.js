@@ -135,13 +135,7 @@ function flush() {
     remember(id, payload);
     try {
       const pending = send(payload);
-      if (pending && typeof pending.then === "function") pending.then(
-          () => {
-            answered = true;
-            forget(id);
-          },
-          () => {},
-        );
+      if (pending && typeof pending.then === "function") pending.then(() => acknowledged(id), () => {});
     } catch (error) {
       /* the binding went away with the page */
     }
@@ -157,6 +151,11 @@ function remember(id, payload) {
     unacked.delete(oldId);
     unackedChars -= old.length;
   }
+}
+
+function acknowledged(id) {
+  answered = true;
+  forget(id);
 }
 
 function forget(id) {
