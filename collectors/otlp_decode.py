@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -22,6 +24,15 @@ JSON = "application/json"
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 RequestT = TypeVar("RequestT", bound=Message)
+
+
+@dataclass(frozen=True)
+class DecodedRows:
+    """One signal's rows from a request, and what was rejected (the partial-success answer)."""
+
+    table: pa.Table
+    rejected: int
+    first_problem: str
 
 
 class RequestError(ValueError):

@@ -7,24 +7,15 @@ as rejected for OTLP's partial success with the first reason, and the rest is st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pyarrow as pa
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from collectors.otlp_decode import attributes_of, hex_id
+from collectors.otlp_decode import DecodedRows, attributes_of, hex_id
 from getgather_otel.recording.chunk_logs import NotAChunkError, log_parts_to_row
 from getgather_otel.recording.chunks import CHUNK_SCHEMA
 
 
-@dataclass(frozen=True)
-class DecodedChunks:
-    table: pa.Table
-    rejected: int
-    first_problem: str
-
-
-def to_chunk_rows(request: ExportLogsServiceRequest) -> DecodedChunks:
+def to_chunk_rows(request: ExportLogsServiceRequest) -> DecodedRows:
     rows = []
     rejected = 0
     problem = ""
@@ -48,4 +39,4 @@ def to_chunk_rows(request: ExportLogsServiceRequest) -> DecodedChunks:
                 except NotAChunkError as error:
                     rejected += 1
                     problem = problem or str(error)
-    return DecodedChunks(pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA), rejected, problem)
+    return DecodedRows(pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA), rejected, problem)

@@ -11,15 +11,13 @@ rejected on its own and counted for OTLP's partial success; the rest is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.trace import SpanKind, StatusCode, TraceState
 
-from collectors.otlp_decode import attribute_value, attributes_of, hex_id
+from collectors.otlp_decode import DecodedRows, attribute_value, attributes_of, hex_id
 from getgather_otel.store.arrow_spans import (
     KIND_NAMES,
     STATUS_NAMES,
@@ -42,13 +40,6 @@ _STATUS = {
 }
 _UNSET = STATUS_NAMES[StatusCode.UNSET]
 _INVALID_ID = "a span has an invalid trace_id or span_id (16 and 8 non-zero bytes)"
-
-
-@dataclass(frozen=True)
-class DecodedTraces:
-    table: pa.Table
-    rejected: int
-    first_problem: str
 
 
 def _trace_state(text: str) -> str:
@@ -74,7 +65,7 @@ def _string_attributes(pairs: Any) -> dict[str, str]:
     return out
 
 
-def to_trace_rows(request: ExportTraceServiceRequest) -> DecodedTraces:
+def to_trace_rows(request: ExportTraceServiceRequest) -> DecodedRows:
     """The `otel_traces` rows of every valid span in `request`; invalid ones are counted as rejected."""
     rows = TraceRows()
     rejected = 0
@@ -109,4 +100,4 @@ def to_trace_rows(request: ExportTraceServiceRequest) -> DecodedTraces:
                     _string_attributes(span.attributes),
                     (_STATUS.get(status.code, _UNSET), status.message),
                 )
-    return DecodedTraces(rows.to_table(), rejected, _INVALID_ID if rejected else "")
+    return DecodedRows(rows.to_table(), rejected, _INVALID_ID if rejected else "")
