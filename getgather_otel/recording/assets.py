@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ASSETS_DIR = Path(__file__).with_name("assets")
-RECORDER_SCRIPT = Path(__file__).with_name("js") / "recorder.js"
+RECORDER_SCRIPT = Path(__file__).with_name("js") / "world.js"
 
 # asset file name -> where npm puts it, relative to node_modules/
 SOURCES: dict[str, str] = {
@@ -82,8 +82,9 @@ def load(name: str) -> str:
         ) from None
 
 
+@functools.cache
 def recorder_script() -> str:
-    """getgather-otel's own in-page recorder (committed source, not a third-party bundle)."""
+    """getgather-otel's own recorder script, `js/world.js` (committed source, not a third-party bundle)."""
     return RECORDER_SCRIPT.read_text(encoding="utf-8")
 
 

@@ -11,7 +11,10 @@ Three hooks, installed once per library (patchright and/or playwright, whichever
 - With `configure(record_browsers=True)`, `Browser.new_context`, `Browser.new_page` and
   `BrowserType.launch_persistent_context` attach a recorder to each context they create.
 - `Page.close` and `BrowserContext.close` first take what recorded pages still hold in
-  their queues (a document whose binding has not appeared yet), so closing loses nothing.
+  their queues (a batch not sent yet, a document whose binding has not appeared yet), so
+  closing loses nothing.
+- After each browser action returns, the page it acted on is settled: what page scripts
+  changed out of the recorder's isolated world (recorder.py) gets a fresh snapshot.
 
 A failure to record is logged and swallowed: the browser call itself always proceeds.
 """
@@ -45,6 +48,8 @@ def use_default_options(options: RecordingOptions) -> None:
 
 
 def _recorder_above(owner: Any) -> ContextRecorder | None:
+    if type(owner).__name__ == "CDPSession":  # the recorder's own sessions, or the tool's: no page use
+        return None
     for _ in range(MAX_PARENT_DEPTH):
         if owner is None:
             return None
@@ -55,18 +60,29 @@ def _recorder_above(owner: Any) -> ContextRecorder | None:
     return None
 
 
-async def _follow_use(channel: Any, method: str, params: Any) -> None:
+async def _follow_use(channel: Any, method: str, params: Any) -> ContextRecorder | None:
     """Tell the recorder of the context above `channel` that the current activity is using it."""
     activity = current_activity()
     if activity is None or in_internal_call():
-        return
+        return None
     recorder = _recorder_above(channel._object)
+    if recorder is None:
+        return None
+    try:
+        await recorder.on_use(activity, method, params, channel._object)
+    except Exception:
+        logger.exception("browser recording could not follow a %s call; the call proceeds", method)
+    return recorder
+
+
+async def _settle_after(recorder: ContextRecorder | None, channel: Any, method: str) -> None:
+    """After an action returned: the recorder checks what page scripts changed out of its sight."""
     if recorder is None:
         return
     try:
-        await recorder.on_use(activity, method, params)
+        await recorder.after_use(method, channel._object)
     except Exception:
-        logger.exception("browser recording could not follow a %s call; the call proceeds", method)
+        logger.exception("browser recording could not settle after a %s call", method)
 
 
 def _wrap_async_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -74,8 +90,10 @@ def _wrap_async_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., A
 
     @functools.wraps(original)
     async def send(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        await _follow_use(self, method, args[1] if len(args) > 1 else kwargs.get("params"))
-        return await original(self, method, *args, **kwargs)
+        recorder = await _follow_use(self, method, args[1] if len(args) > 1 else kwargs.get("params"))
+        result = await original(self, method, *args, **kwargs)
+        await _settle_after(recorder, self, method)
+        return result
 
     setattr(send, _HOOKED, True)
     return send
@@ -95,8 +113,10 @@ def _wrap_sync_call(original: Callable[..., Awaitable[Any]]) -> Callable[..., Aw
             return original(self, method, params, *args, **kwargs)
 
         async def claimed_then_sent() -> Any:
-            await _follow_use(self, method, params)
-            return await original(self, method, params, *args, **kwargs)
+            recorder = await _follow_use(self, method, params)
+            result = await original(self, method, params, *args, **kwargs)
+            await _settle_after(recorder, self, method)
+            return result
 
         return claimed_then_sent()
 

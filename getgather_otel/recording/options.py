@@ -17,6 +17,9 @@ TEXT_PATTERNS: dict[str, str] = {
     "card": r"\b(?:\d[ -]?){12,18}\d\b",
 }
 
+# Size of one full-snapshot part and of one payload (characters of JSON).
+PART_CHARS = 1024 * 1024
+
 DEFAULT_URL_SECRET_WORDS: frozenset[str] = frozenset(
     {"password", "passwd", "pwd", "pass", "token", "code", "secret", "session", "sid", "auth", "key", "otp", "sig"}
 )
@@ -50,15 +53,23 @@ class RecordingOptions:
     batch_ms: int = 100
     binding: str = "__ggRec"
     guard: str = "getgather_otel.recorder"
+    # Where rrweb runs. "isolated": a CDP isolated world, out of the page's reach (Chromium;
+    # other browsers are then not recorded, with a warning). "main": the page's own world
+    # through an init script and an exposed binding, for browsers without CDP (Playwright's
+    # Firefox and WebKit); sites can detect it, and under Patchright it breaks
+    # cross-origin iframes, so it is only ever used when asked for.
+    world: str = "isolated"
 
     def __post_init__(self) -> None:
         if isinstance(self.mask_text_patterns, str):
             raise TypeError("mask_text_patterns is a tuple of names or regular expressions, not one string")
         if self.chunk_interval_s <= 0 or self.max_chunk_bytes <= 0:
             raise ValueError("chunk_interval_s and max_chunk_bytes must be positive")
+        if self.world not in ("isolated", "main"):
+            raise ValueError(f"world is 'isolated' or 'main', not {self.world!r}")
 
-    def page_config(self, segment: int | None = None) -> str:
-        """The JSON configuration the in-page recorder starts with."""
+    def page_config(self, segment: int | None = None, *, isolated: bool = True) -> str:
+        """The JSON configuration `js/world.js` starts with."""
         patterns = [TEXT_PATTERNS.get(pattern, pattern) for pattern in self.mask_text_patterns]
         return json.dumps(
             {
@@ -71,14 +82,16 @@ class RecordingOptions:
                 "blockClass": self.block_class,
                 "blockSelector": self.block_selector,
                 "batchMs": self.batch_ms,
-                "bindingRetries": 250,
-                "bindingRetryMs": 20,
+                "bindingRetries": 500,
+                "bindingRetryMs": 10,
+                # Bigger full snapshots are sent in parts, smaller payloads are parsed in
+                # slices: Python's event loop, which the tool's own browser calls wait on,
+                # is never held for a whole big page at once.
                 "maxEventChars": self.max_event_bytes,
-                "maxPayloadChars": min(self.max_payload_bytes, 4 * 1024 * 1024),
-                "maxQueuedChars": self.max_payload_bytes,
+                "partChars": min(self.max_event_bytes, PART_CHARS),
+                "maxPayloadChars": min(self.max_payload_bytes, PART_CHARS),
+                "maxQueuedChars": self.max_payload_bytes * 4,
                 "segment": segment,
-                "handoverKey": self.guard + ".handover",
-                "handoverMaxAgeMs": 10_000,
-                "maxHandoverChars": 2 * 1024 * 1024,
+                "isolated": isolated,
             }
         )

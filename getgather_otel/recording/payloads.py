@@ -1,10 +1,13 @@
-"""Validation of what a page sends through the recording binding.
+"""Validation of what a recorded document sends through the recording binding.
 
-The page is untrusted: any script on it can call the binding with anything. A payload
-is accepted only as the in-page recorder builds it (`{"v":1,"doc":..., "dropped":n,
-"events":[...]}`), within size bounds, with well-formed rrweb events; anything else is
-rejected whole and counted. Nothing in a payload says which recording or activity the
-events belong to: that comes from which page called, on the Python side.
+The binding lives in the recorder's isolated world, out of the page's reach, but what the
+world sends is built from the page's content, and in the main-world fallback any script on
+the page can call the binding with anything. So a payload is accepted only as `js/world.js`
+builds it (`{"v":1,"doc":..., "dropped":n, "events":[...]}` from a top document,
+`"messages":[...]` of rrweb's cross-origin-iframe messages from a child frame), within size
+bounds, with well-formed rrweb events; anything else is rejected whole and counted. Nothing
+in a payload says which recording or activity the events belong to: that comes from which
+page and frame called, on the Python side.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Payload:
     events: list[dict[str, Any]]
     dropped_in_page: int
     size: int
+    # A child frame's payload: rrweb's messages for the parent (`events` are theirs, in order).
+    messages: list[dict[str, Any]] | None = None
 
 
 def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: UrlRedactor) -> Payload:
@@ -53,8 +58,11 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
     if not isinstance(body, dict) or body.get("v") != 1:
         raise PayloadRejectedError("payload is not a version 1 recorder payload")
     doc, events, dropped = body.get("doc"), body.get("events"), body.get("dropped", 0)
+    messages = body.get("messages")
     if not isinstance(doc, str) or not 0 < len(doc) <= MAX_DOC_ID_CHARS:
         raise PayloadRejectedError("payload has no valid document id")
+    if messages is not None:
+        events = _message_events(messages)
     if not isinstance(events, list) or len(events) > MAX_EVENTS_PER_PAYLOAD:
         raise PayloadRejectedError("payload events are not a list of bounded length")
     payload_id = body.get("id")
@@ -74,7 +82,18 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
     for event in events:
         if event["type"] == rrweb_events.META:
             event["data"]["href"] = urls.redact(event["data"].get("href", ""))
-    return Payload(doc=doc, id=payload_id, events=events, dropped_in_page=dropped, size=len(raw))
+    return Payload(doc=doc, id=payload_id, events=events, dropped_in_page=dropped, size=len(raw), messages=messages)
+
+
+def _message_events(messages: object) -> list[Any]:
+    """The rrweb events inside a child frame's messages (`{type: "rrweb", event, origin, isCheckout}`)."""
+    if not isinstance(messages, list) or len(messages) > MAX_EVENTS_PER_PAYLOAD:
+        raise PayloadRejectedError("payload messages are not a list of bounded length")
+    for message in messages:
+        well_formed = isinstance(message, dict) and message.get("type") == "rrweb"
+        if not well_formed or not isinstance(message.get("origin"), str):
+            raise PayloadRejectedError("a child frame message is not an rrweb message")
+    return [message.get("event") for message in messages]
 
 
 def _check_event(event: object, now_ms: float) -> None:

@@ -1,17 +1,22 @@
 """`ContextRecorder`: records every page of one Patchright/Playwright `BrowserContext` with rrweb.
 
 Mechanics (the reasons are measured facts in docs/architecture.md):
-- rrweb plus our in-page recorder go in as a context init script, and events come back
-  through a context binding as they happen; a page where the init script did not run
-  (about:blank popups, documents written by script, pages open before attaching) gets
-  the same script injected into its main world once its DOM is ready.
+- Chromium: rrweb runs in a CDP isolated world of every document of every page and
+  out-of-process iframe (`cdp_worlds.PageWorlds`), out of the page's reach, and events come
+  back through that world's binding as they happen. Other browsers are recorded only with
+  `RecordingOptions(world="main")` (`main_world.py`), which sites can detect.
 - Attribution: the context has one owner at a time, the root activity that uses it
-  (`claim`). Which page called the binding is known from Patchright, never from the
-  payload, so a page can only add to its own stream, and contexts never share streams.
+  (`claim`). Which page called the binding is known from the CDP session it came through,
+  never from the payload, so a page can only add to its own stream, and contexts never
+  share streams.
 - A new owner gets its own segment: every open page is asked for a checkpoint (a
   `getgather.segment` marker, then a fresh full snapshot), and events move to the new
   owner's stream exactly at that marker (or at the next new document), so each
-  recording replays on its own.
+  recording replays on its own. A page the claiming call is about to navigate skips the
+  checkpoint: its next document starts the segment by itself.
+- Out of the world's sight: page scripts that set input values, insert CSS rules, adopt
+  stylesheets or attach shadow roots change what rrweb in the world cannot hook; after each
+  browser action and when the activity ends, `settle` takes a fresh snapshot if they did.
 - Shared context rule: while its owner activity runs, a context is not taken over; another
   root activity using it meanwhile gets a `browser.context.shared` span event naming the
   owner's recording. After the owner ends, late events still go to its recording for
@@ -22,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import inspect
 import itertools
 import time
 import weakref
@@ -35,19 +38,28 @@ from typing import Any
 from getgather_otel import attributes as attr
 from getgather_otel._log import logger
 from getgather_otel.activities import Activity
-from getgather_otel.recording import assets
+from getgather_otel.recording import main_world
+from getgather_otel.recording.cdp_worlds import FrameInfo, PageWorlds, WorldGoneError
+from getgather_otel.recording.main_world import MainWorldPage
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.payloads import Payload, PayloadRejectedError, parse, segment_marker
 from getgather_otel.recording.recordings import PageStream, Recording, recording_for
+from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
 from getgather_otel.recording.urls import UrlRedactor
+from getgather_otel.recording.world_script import api_call, world_script
 
 RECORDER_ATTRIBUTE = "_getgather_otel_recorder"
 CHECKPOINT_TIMEOUT_S = 0.5
+# How long a browser call inside an activity waits for a new page's worlds (a handful of
+# CDP calls, ~20 ms; far longer on a busy machine): a document loaded before them is
+# recorded late, from its state then, and one that ends before them not at all.
+ATTACH_TIMEOUT_S = 5.0
 DRAIN_TIMEOUT_S = 0.5
-# How often Python takes a document's events by evaluate until its binding has answered.
+# A new top document that has not called its binding this long after it started is
+# polled: its binding is added again and its queue taken by evaluate, up to UNANSWERED_POLLS times.
 UNANSWERED_POLL_S = 0.5
+UNANSWERED_POLLS = 20
 SEEN_IDS = 4096
-INJECT_TIMEOUT_MS = 10_000
 MAX_SELECTOR_CHARS = 200
 
 # Protocol methods that are user-visible browser actions: each becomes a span event.
@@ -75,35 +87,14 @@ ACTIONS = frozenset(
         "mouseClick",
     }
 )
-
-_CHECK_SCRIPT = """([guard]) => {
-  const api = document[Symbol.for(guard)];
-  if (api) return "present";
-  const blank = location.href === "about:blank" && !(document.body && document.body.childElementCount);
-  return blank ? "blank" : "missing";
-}"""
-_DRAIN_SCRIPT = """([guard]) => {
-  const api = document[Symbol.for(guard)];
-  return api && !api.child && api.drain ? api.drain() : [];
-}"""
-_TAKE_UNANSWERED_SCRIPT = """([guard]) => {
-  const api = document[Symbol.for(guard)];
-  return api && !api.child && api.takeUnanswered ? api.takeUnanswered() : null;
-}"""
-_CHECKPOINT_SCRIPT = """([guard, segment]) => {
-  const api = document[Symbol.for(guard)];
-  return api && !api.child ? api.checkpoint(segment) : false;
-}"""
+# Actions that replace the page's document: its checkpoint would snapshot a page about to go.
+NAVIGATIONS = frozenset({"goto", "reload", "goBack", "goForward"})
 
 # Set while getgather-otel itself talks to the browser, so its own calls claim nothing.
 _internal: ContextVar[bool] = ContextVar("getgather_otel_recorder_internal", default=False)
 _ids = itertools.count(1)
 live_recorders: weakref.WeakSet[ContextRecorder] = weakref.WeakSet()
-
-
-@functools.cache
-def _has_isolated_context(page_class: Any) -> bool:
-    return "isolated_context" in inspect.signature(page_class.evaluate).parameters
+_unsupported_noted: set[str] = set()
 
 
 def in_internal_call() -> bool:
@@ -117,19 +108,6 @@ def _internal_call() -> Iterator[None]:
         yield
     finally:
         _internal.reset(token)
-
-
-def init_script(options: RecordingOptions, segment: int | None = None) -> str:
-    """rrweb and the in-page recorder, wrapped so neither leaks a global into the page."""
-    return (
-        "(function (rrwebRecord, config) {\n"
-        + assets.recorder_script()
-        + "\n})((function () { var module = { exports: {} }; var exports = module.exports; var define;\n"
-        + assets.load("rrweb-record.js")
-        + "\n;return module.exports.record; })(), "
-        + options.page_config(segment)
-        + ");"
-    )
 
 
 class _RateLimit:
@@ -154,9 +132,22 @@ class _RateLimit:
 
 
 class _PageState:
-    """What the recorder knows about one page: its id, stream and pending segment switch."""
+    """What the recorder knows about one page: its id, stream, worlds and pending segment switch."""
 
-    __slots__ = ("closed", "doc", "limit", "page", "page_id", "pending", "ready", "seen", "seen_order", "stream", "url")
+    __slots__ = (
+        "closed",
+        "doc",
+        "limit",
+        "page",
+        "page_id",
+        "pending",
+        "ready",
+        "seen",
+        "seen_order",
+        "stream",
+        "url",
+        "worlds",
+    )
 
     def __init__(self, page: Any, page_id: str, limit: _RateLimit) -> None:
         self.page = page
@@ -169,7 +160,8 @@ class _PageState:
         self.url = ""
         self.closed = False
         self.ready: asyncio.Task[None] | None = None
-        # Payload ids already routed (a payload can come twice: see recorder.js, "acknowledged delivery").
+        self.worlds: PageWorlds | MainWorldPage | None = None
+        # Payload ids already routed (a payload taken by `drain()` may also arrive by call).
         self.seen: set[str] = set()
         self.seen_order: deque[str] = deque()
 
@@ -204,22 +196,26 @@ class ContextRecorder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._rejection_logged = False
+        self._isolated = options.world == "isolated"
         self._script = ""
-        self._context_scripts = False
-        self._context_scripts_lock = asyncio.Lock()
+        g = options.guard
+        self._checkpoint_call = api_call(g, "checkpoint(%d)", "'missing'")
+        self._settle_call = api_call(g, "settle()", "false")
+        self._drain_call = api_call(g, "drain()", "null")
 
     @property
     def owner(self) -> Recording | None:
         return self._owner
 
     async def attach(self) -> None:
-        script = init_script(self.options)  # a missing bundle fails here, before anything is attached
+        # A missing bundle fails here, before anything is attached.
+        self._script = world_script(self.options, isolated=self._isolated)
         self._loop = asyncio.get_running_loop()
         setattr(getattr(self.context, "_impl_obj", self.context), RECORDER_ATTRIBUTE, self)
         live_recorders.add(self)
-        self._script = script
-        with _internal_call():
-            await self._attach_context_scripts()
+        if not self._isolated:
+            with _internal_call():
+                await main_world.attach_context(self.context, self._script, self.options.binding, self._on_main_binding)
         self.context.on("page", self._on_page)
         self.context.on("close", lambda _context: self.close())
         for page in list(self.context.pages):
@@ -227,43 +223,68 @@ class ContextRecorder:
         await self.pages_ready()
 
     async def pages_ready(self) -> None:
-        """Wait (briefly) until every known page has its binding and init script."""
+        """Wait (at most ATTACH_TIMEOUT_S) until every known page has its worlds attached."""
         pending = [state.ready for state in self._pages.values() if state.ready is not None and not state.ready.done()]
         if pending:
-            await asyncio.wait(pending, timeout=CHECKPOINT_TIMEOUT_S)
+            await asyncio.wait(pending, timeout=ATTACH_TIMEOUT_S)
 
     async def _attach_page(self, state: _PageState) -> None:
-        """Make sure the context's binding and init script are in place, then check this page."""
         with _internal_call():
+            if not self._isolated:
+                guard_check = api_call(self.options.guard, "doc", "null")
+                state.worlds = MainWorldPage(state.page, self._fallback_script(state), guard_check)
+                await state.worlds.start()
+                return
+            worlds = PageWorlds(
+                self.context,
+                state.page,
+                script=self._script,
+                binding=self.options.binding,
+                guard=self.options.guard,
+                on_top=lambda raw: self._accept(state, raw),
+                parse_child=lambda raw: self._parse_child(state, raw),
+                on_top_navigated=lambda frame: self._watch_in_background(state, frame),
+            )
             try:
-                await self._attach_context_scripts()
-            except Exception as error:  # the context closed meanwhile: nothing to record
-                logger.debug("could not attach the recorder for page %s: %s", state.page_id, error)
+                await worlds.start()
+            except Exception as error:
+                self._not_attached(state, error)
                 return
-        await self._ensure_recorder(state)
+            state.worlds = worlds
+            top = worlds.top_frame()
+            if top is not None:
+                self._spawn(self._watch_document(state, top))
 
-    async def _attach_context_scripts(self) -> None:
-        """The context-level binding and init script, once.
+    def _not_attached(self, state: _PageState, error: Exception) -> None:
+        """No CDP session for the page: closed meanwhile, or a browser without CDP (said once per browser)."""
+        if state.closed or state.page.is_closed():
+            logger.debug("page %s closed before its recorder attached: %s", state.page_id, error)
+            return
+        browser = getattr(getattr(self.context, "browser", None), "browser_type", None)
+        name = getattr(browser, "name", "this browser")
+        if name not in _unsupported_noted:
+            _unsupported_noted.add(name)
+            logger.warning(
+                "pages of %s are not recorded: recording runs rrweb in a Chrome DevTools Protocol isolated world "
+                "(%s). RecordingOptions(world='main') records them from the page's own world, which sites can detect.",
+                name,
+                error,
+            )
 
-        Patchright implements both by routing every document request to inject script
-        tags (so they also work under a strict CSP); a known cost, measured here, is that
-        any init script at all leaves cross-origin iframes on chrome-error:// under
-        Patchright 1.64 (see docs/architecture.md). A CDP-level binding would avoid the
-        route but needs Runtime.enable, which Patchright avoids because sites detect it.
-        """
-        async with self._context_scripts_lock:
-            if self._context_scripts:
-                return
-            await self.context.expose_binding(self.options.binding, self._on_binding)
-            await self.context.add_init_script(script=self._script)
-            self._context_scripts = True
+    def _fallback_script(self, state: _PageState) -> Any:
+        def script() -> str:
+            pending = state.pending
+            return world_script(self.options, isolated=False, segment=pending[0] if pending else None)
+
+        return script
 
     # --- ownership ---
 
-    async def on_use(self, activity: Activity, method: str, params: object) -> None:
+    async def on_use(self, activity: Activity, method: str, params: object, target: object = None) -> None:
         """Called before each browser API call made inside an activity (see hooks.py)."""
         await self.pages_ready()
-        await self.claim(activity)
+        navigating = self._state_of(target) if method in NAVIGATIONS else None
+        await self.claim(activity, navigating=navigating)
         if method in ACTIONS:
             event: dict[str, str] = {attr.BROWSER_ACTION: method}
             if isinstance(params, dict):
@@ -275,7 +296,27 @@ class ContextRecorder:
                     event[attr.URL_FULL] = self._urls.redact(url)
             activity.add_event(attr.EVENT_ACTION, event)
 
-    async def claim(self, activity: Activity) -> None:
+    async def after_use(self, method: str, target: object) -> None:
+        """Called after a browser action inside an activity returned: settle the page it acted on."""
+        if method not in ACTIONS or method in NAVIGATIONS:
+            return
+        state = self._state_of(target)
+        if state is not None:
+            await self._settle(state)
+
+    def _state_of(self, target: object) -> _PageState | None:
+        """The page a protocol object (page, frame, element handle) belongs to."""
+        owner: Any = target
+        for _ in range(8):
+            if owner is None:
+                return None
+            for state in self._pages.values():
+                if getattr(state.page, "_impl_obj", state.page) is owner:
+                    return state
+            owner = getattr(owner, "_parent", None)
+        return None
+
+    async def claim(self, activity: Activity, *, navigating: _PageState | None = None) -> None:
         """Make `activity`'s root the owner of this context, unless another live activity owns it."""
         root = activity.root
         owner = self._owner
@@ -295,10 +336,10 @@ class ContextRecorder:
         states = [state for state in self._pages.values() if not state.closed]
         for state in states:
             state.pending = (segment, recording, claimed_ms)
-        if states:
-            checkpoints = asyncio.gather(*(self._checkpoint(state, segment) for state in states))
+        checkpoints = [self._checkpoint(state, segment) for state in states if state is not navigating]
+        if checkpoints:
             try:
-                await asyncio.wait_for(checkpoints, CHECKPOINT_TIMEOUT_S)
+                await asyncio.wait_for(asyncio.gather(*checkpoints), CHECKPOINT_TIMEOUT_S)
             except TimeoutError:
                 logger.debug("a page did not answer the recording checkpoint within %ss", CHECKPOINT_TIMEOUT_S)
 
@@ -307,13 +348,19 @@ class ContextRecorder:
         if loop is None or loop.is_closed():
             self._release(recording)
             return
-        # Events a page still holds (its binding late, or never added by the driver) are
-        # taken now, within the grace period, instead of waiting for a navigation or close.
-        loop.call_soon_threadsafe(self._drain_in_background)
+        # The last frame of the activity shows the page as it was (settle), and events a
+        # page still holds are taken now, within the grace period.
+        loop.call_soon_threadsafe(self._spawn_settle_and_drain)
         loop.call_soon_threadsafe(loop.call_later, self.options.grace_s, self._release, recording)
 
-    def _drain_in_background(self) -> None:
-        self._spawn(self.drain())
+    def _spawn_settle_and_drain(self) -> None:
+        async def settle_and_drain() -> None:
+            states = [state for state in self._pages.values() if not state.closed]
+            if states:
+                await asyncio.wait([asyncio.ensure_future(self._settle(s)) for s in states], timeout=DRAIN_TIMEOUT_S)
+            await self.drain()
+
+        self._spawn(settle_and_drain())
 
     def _release(self, recording: Recording) -> None:
         """End of the grace period: the recording gets no more events from this context."""
@@ -340,9 +387,10 @@ class ContextRecorder:
         if owner is not None:
             state.stream = self._new_stream(owner, state)
         page.on("framenavigated", lambda frame: self._on_navigated(state, frame))
-        page.on("domcontentloaded", lambda _page: self._spawn(self._ensure_recorder(state)))
         page.on("close", lambda _page: self._on_page_gone(state, attr.EVENT_PAGE_CLOSED))
         page.on("crash", lambda _page: self._on_page_gone(state, attr.EVENT_PAGE_CRASHED))
+        if not self._isolated:
+            page.on("domcontentloaded", lambda _page: self._spawn(self._attach_page(state)))
         state.ready = self._spawn(self._attach_page(state))
 
     def _new_stream(self, recording: Recording, state: _PageState) -> PageStream:
@@ -377,63 +425,59 @@ class ContextRecorder:
         if state.stream is not None:
             state.stream.cut()
         self._pages.pop(state.page, None)
+        worlds = state.worlds
+        if worlds is not None and self._loop is not None and not self._loop.is_closed():
+            self._spawn(worlds.close())
 
-    async def _ensure_recorder(self, state: _PageState) -> None:
-        """Inject the recorder into the page's main world if its init script did not run."""
-        page = state.page
-        with _internal_call():
-            try:
-                await page.wait_for_load_state("domcontentloaded", timeout=INJECT_TIMEOUT_MS)
-                status = await self._evaluate(page, _CHECK_SCRIPT, [self.options.guard])
-                if status == "missing":
-                    pending = state.pending
-                    await self._evaluate(page, init_script(self.options, pending[0] if pending else None))
-            except Exception as error:  # closed, crashed or navigating away: nothing to record
-                logger.debug("could not check the recorder in page %s: %s", state.page_id, error)
-                return
-        await self._take_until_answered(state)
+    def _watch_in_background(self, state: _PageState, frame: FrameInfo) -> None:
+        self._spawn(self._watch_document(state, frame))
 
-    async def _take_until_answered(self, state: _PageState) -> None:
-        """Until the document's binding has answered once, take its events by evaluate as well.
+    async def _watch_document(self, state: _PageState, frame: FrameInfo) -> None:
+        """Until a new top document has called its binding, add the binding again and take its queue.
 
-        The driver adds the binding late, under load sometimes never, and sometimes adds one
-        whose calls never arrive (measured with Patchright 1.64: 2 to 5 first pages of 40
-        new contexts, with three busy processes on this 2-core machine). For such a document
-        this poll is the transport, for as long as it lives; for the others it ends at the
-        first poll after their first answer.
+        The binding is added by world name after each navigation; should that race with the
+        document, or a call get lost, the document's events still arrive by evaluate. For
+        the others this ends at the first poll after their first call.
         """
-        doc = None
-        while not state.closed:
+        worlds = state.worlds
+        for _ in range(UNANSWERED_POLLS):
             await asyncio.sleep(UNANSWERED_POLL_S)
+            if state.closed or frame.calls or worlds is None or not isinstance(worlds, PageWorlds):
+                return
+            if worlds.top_frame() is not frame:
+                return
             with _internal_call():
                 try:
-                    taken = await self._evaluate(state.page, _TAKE_UNANSWERED_SCRIPT, [self.options.guard])
-                except Exception:  # navigating or closed: the next document is polled on its own
+                    taken = await worlds.evaluate_top(self._drain_call)
+                    if taken is None:
+                        await worlds.reinstall_top()
+                except WorldGoneError:
                     return
-            if not isinstance(taken, dict):
-                return
-            payloads = taken.get("payloads")
-            for payload in payloads if isinstance(payloads, list) else []:
+            for payload in taken if isinstance(taken, list) else []:
                 self._accept(state, payload)
-            doc = doc or taken.get("doc")
-            if taken.get("doc") != doc:  # a later document, which its own DOMContentLoaded polls
-                return
 
     async def _checkpoint(self, state: _PageState, segment: int) -> None:
+        worlds = state.worlds
+        if worlds is None:
+            return
         with _internal_call():
             try:
-                done = await self._evaluate(state.page, _CHECKPOINT_SCRIPT, [self.options.guard, segment])
-                if not done:
-                    await self._evaluate(state.page, init_script(self.options, segment))
+                done = await worlds.evaluate_top(self._checkpoint_call % segment)
+                if done == "missing":
+                    await worlds.reinstall_top()
+                    await worlds.evaluate_top(self._checkpoint_call % segment)
             except Exception as error:
                 logger.debug("recording checkpoint failed in page %s: %s", state.page_id, error)
 
-    async def _evaluate(self, page: Any, script: str, arg: Any = None) -> Any:
-        """Evaluate in the page's main world (Patchright defaults to an isolated one)."""
-        page_class: Any = type(page)
-        if _has_isolated_context(page_class):
-            return await page.evaluate(script, arg, isolated_context=False)
-        return await page.evaluate(script, arg)
+    async def _settle(self, state: _PageState) -> None:
+        worlds = state.worlds
+        if worlds is None:
+            return
+        with _internal_call():
+            try:
+                await asyncio.wait_for(worlds.evaluate_top(self._settle_call), CHECKPOINT_TIMEOUT_S)
+            except Exception as error:
+                logger.debug("recording settle failed in page %s: %s", state.page_id, error)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
@@ -443,7 +487,8 @@ class ContextRecorder:
 
     # --- events from pages ---
 
-    def _on_binding(self, source: dict[str, Any], raw: object = None, *_extra: object) -> None:
+    def _on_main_binding(self, source: dict[str, Any], raw: object = None, *_extra: object) -> None:
+        """The main-world fallback's context binding: any script of the page can call it."""
         page = source.get("page")
         if page is None:
             return
@@ -458,13 +503,13 @@ class ContextRecorder:
             return
         self._accept(state, raw)
 
-    def _accept(self, state: _PageState, raw: object) -> None:
-        """One call of the binding by a page: rate-limited, validated, routed to the page's stream."""
+    def _parse(self, state: _PageState, raw: object) -> Payload | None:
+        """Rate-limited, validated payload, or None (counted)."""
         if not state.limit.take():
             self._count_dropped(state, 1)
-            return
+            return None
         try:
-            payload = parse(
+            return parse(
                 raw,
                 max_payload_bytes=self.options.max_payload_bytes,
                 max_event_bytes=self.options.max_event_bytes,
@@ -472,9 +517,24 @@ class ContextRecorder:
             )
         except PayloadRejectedError as error:
             self._reject(state, str(error))
-            return
-        if state.first_time(payload.id):
-            self._route(state, payload)
+            return None
+
+    def _accept(self, state: _PageState, raw: object) -> bool:
+        """One payload of a page's top document, routed to its stream; True when it holds a full snapshot."""
+        payload = self._parse(state, raw)
+        if payload is None or payload.messages is not None or not state.first_time(payload.id):
+            return False
+        self._route(state, payload)
+        return any(event["type"] == FULL_SNAPSHOT for event in payload.events)
+
+    def _parse_child(self, state: _PageState, raw: object) -> list[dict[str, Any]] | None:
+        """The rrweb messages of one child frame's payload, for its parent's world."""
+        payload = self._parse(state, raw)
+        if payload is None or payload.messages is None:
+            return None
+        if payload.dropped_in_page:
+            self._count_dropped(state, payload.dropped_in_page)
+        return payload.messages
 
     def _route(self, state: _PageState, payload: Payload) -> None:
         events = payload.events
@@ -541,9 +601,8 @@ class ContextRecorder:
     async def drain(self, page: Any | None = None) -> None:
         """Take what `page` (or every page) still holds in its queue, just before it closes.
 
-        A document whose binding has not appeared yet (Patchright adds it 15-25 ms, under
-        load far more, after the document starts) would otherwise lose those events when
-        the page or context closes. Bounded by DRAIN_TIMEOUT_S; a failure only logs.
+        Events wait up to `batch_ms` in the document (and until the binding appears in a new
+        one, 12-100 ms): closing would lose them. Bounded by DRAIN_TIMEOUT_S; a failure only logs.
         """
         target = getattr(page, "_impl_obj", page)
         states = [
@@ -553,9 +612,12 @@ class ContextRecorder:
         ]
 
         async def one(state: _PageState) -> None:
+            worlds = state.worlds
+            if worlds is None:
+                return
             with _internal_call():
                 try:
-                    payloads = await self._evaluate(state.page, _DRAIN_SCRIPT, [self.options.guard])
+                    payloads = await worlds.evaluate_top(self._drain_call)
                 except Exception as error:
                     logger.debug("could not drain page %s before closing: %s", state.page_id, error)
                     return

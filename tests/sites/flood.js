@@ -1,27 +1,19 @@
-// A hostile page: floods the recorder's binding with garbage, forged segment markers and
-// huge payloads, and tries to replace it. Everything here must be rejected or bounded.
-(async function () {
+// A hostile page: looks for the recorder's binding (it must find none: it lives in an
+// isolated world), forges rrweb cross-origin-iframe messages to itself, and floods the DOM
+// with 5,000 mutations of ~300 bytes, each in its own microtask so that rrweb emits one
+// event per mutation, after the recorder started (at load). Everything here must be unreachable, ignored or bounded.
+addEventListener("load", async function () {
   const name = new URLSearchParams(location.search).get("binding") || "__ggRec";
-  const big = "x".repeat(20 * 1024 * 1024);
-  for (let i = 0; i < 60 && typeof window[name] !== "function"; i++) await new Promise((r) => setTimeout(r, 25));
-  const call = window[name];
-  if (typeof call !== "function") return;
-  const forged = { v: 1, doc: "forged", dropped: 0, events: [
-    { type: 5, timestamp: Date.now(), data: { tag: "getgather.segment", payload: { segment: 999 } } },
-    { type: 4, timestamp: Date.now(), data: { href: "http://evil.example/?token=forged-token", width: 1, height: 1 } },
-  ] };
-  const attempts = [
-    "not json", 42, null, { v: 1 }, JSON.stringify({ v: 2, doc: "x", events: [] }),
-    JSON.stringify({ v: 1, doc: "x", events: [{ type: 99, timestamp: Date.now(), data: {} }] }),
-    JSON.stringify({ v: 1, doc: "x", events: [{ type: 3, timestamp: 1, data: {} }] }),
-    JSON.stringify({ v: 1, doc: "x".repeat(500), events: [] }),
-    big,
-    JSON.stringify(forged),
-  ];
-  for (const attempt of attempts) { try { call(attempt); } catch (e) {} }
+  const found = [typeof window[name], typeof window.__playwright__binding__].join(",");
+  window.postMessage(
+    { type: "rrweb", origin: location.origin, isCheckout: false,
+      event: { type: 4, timestamp: Date.now(), data: { href: "http://evil.example/?token=forged-token", width: 1, height: 1 } } },
+    "*",
+  );
+  const target = document.getElementById("flood-target");
   for (let i = 0; i < 5000; i++) {
-    try { call(JSON.stringify({ v: 1, doc: "flood", dropped: 0, events: [{ type: 3, timestamp: Date.now(), data: { source: 0, i } }] })); } catch (e) {}
+    target.textContent = "flood " + i + " " + "x".repeat(300);
+    await null;
   }
-  window[name] = () => {};
-  document.getElementById("flood-title").textContent = "flood done";
-})();
+  document.getElementById("flood-title").textContent = "flood done: " + found;
+});

@@ -1,0 +1,438 @@
+// getgather-otel's recorder: runs rrweb in one document and hands its events to Python.
+//
+// Chromium runs this in an isolated world (CDP `Page.addScriptToEvaluateOnNewDocument`
+// with a `worldName`) of every document of a recorded page and of its iframes, wrapped by
+// Python as
+//   (function (rrwebRecord, config) { <this file> })(<rrweb bundle's export>, <config JSON>)
+// An isolated world shares the DOM with the page but none of its JavaScript: the globals,
+// prototypes, expandos on DOM objects and listeners below exist only here, so a page cannot
+// see, call or break any of it (measured: docs/architecture.md, "Recording out of the
+// page's reach"). The world's binding `config.binding` (CDP `Runtime.addBinding` with
+// `executionContextName`) is the only way out, and exists only in this world. It appears
+// 12-100 ms after this script starts: until then events wait in a bounded queue.
+//
+// The same file is the opt-in main-world fallback for browsers without CDP, where all of
+// this is visible to the page (see recording/main_world.py).
+//
+// Frames: the top document runs rrweb and emits; a child document whose parent is
+// cross-origin runs rrweb's cross-origin-iframe child mode, whose messages for
+// `window.parent` go to the binding instead (this world's `parent` is a stand-in, so the
+// real parent page receives nothing). Python hands them to the parent document's world,
+// `deliverChild`, which passes them to rrweb's message handler captured here (never added
+// to the real window, so a page cannot forge or see those messages). A same-origin child
+// is recorded by its parent's rrweb directly, as rrweb does.
+//
+// Delivery: FullSnapshot, Meta, Custom, Input and MouseInteraction events leave on the next
+// microtask; the rest are batched for `config.batchMs`, and leave at once when a
+// navigation starts. Every payload carries a unique id;
+// Python drops ids it has seen, so a payload taken by `drain()` and also sent arrives once.
+"use strict";
+const GUARD = Symbol.for(config.guard);
+if (document[GUARD]) return;
+
+const EVENT_DOM_CONTENT_LOADED = 0;
+const EVENT_LOAD = 1;
+const EVENT_FULL_SNAPSHOT = 2;
+const EVENT_INCREMENTAL = 3;
+const EVENT_META = 4;
+const EVENT_CUSTOM = 5;
+const SOURCE_MUTATION = 0;
+const SOURCE_MOUSE_INTERACTION = 2;
+const SOURCE_INPUT = 5;
+const SOURCE_ADOPTED_STYLE_SHEET = 15;
+// Constructed stylesheets adopted this soon after a full snapshot belong to its first frame.
+const ADOPTED_AFTER_SNAPSHOT_MS = 100;
+
+const isTop = window.top === window;
+const messageHandlers = [];
+if (config.isolated) {
+  // rrweb listens for its child frames' messages on `window` (and on same-origin child
+  // windows): keep those listeners here instead of on the real window, where any page could
+  // post to them. Only rrweb runs in this world, so every such listener is rrweb's.
+  const realAddEventListener = EventTarget.prototype.addEventListener;
+  EventTarget.prototype.addEventListener = function (type, listener, options) {
+    if (type === "message" && this === window) {
+      messageHandlers.push(listener);
+      return;
+    }
+    return realAddEventListener.call(this, type, listener, options);
+  };
+  if (!isTop) {
+    const realParent = window.parent;
+    const standIn = {
+      // Reading it throws for a cross-origin parent: rrweb's test for child mode.
+      get document() {
+        return realParent.document;
+      },
+      postMessage(message) {
+        enqueueMessage(message);
+      },
+    };
+    Object.defineProperty(window, "parent", { value: standIn, configurable: true });
+  }
+}
+
+const maskPatterns = (config.maskTextPatterns || []).map((p) => new RegExp(p, "g"));
+
+// rrweb only calls maskTextFn for text it already decided to mask (class/selector match).
+// With patterns (emails, card numbers) every text must pass through it, so rrweb is told to
+// mask everything and this function masks fully what the class/selector names, and only
+// the pattern matches elsewhere.
+function fullyMasked(element) {
+  if (!element || !element.closest) return false;
+  if (config.maskTextClass && element.closest("." + CSS.escape(config.maskTextClass))) return true;
+  return Boolean(config.maskTextSelector && element.closest(config.maskTextSelector));
+}
+function maskTextFn(text, element) {
+  if (fullyMasked(element)) return text.replace(/[\S]/g, "*");
+  let masked = text;
+  for (const pattern of maskPatterns) masked = masked.replace(pattern, (m) => "*".repeat(m.length));
+  return masked;
+}
+
+const privacy = {
+  maskAllInputs: config.maskAllInputs,
+  // Password fields stay masked whatever the other options say.
+  maskInputOptions: config.maskAllInputs ? undefined : { password: true },
+  maskTextClass: config.maskTextClass,
+  maskTextSelector: maskPatterns.length ? "*" : config.maskTextSelector || null,
+  maskTextFn: maskPatterns.length ? maskTextFn : undefined,
+  // No maskInputFn: rrweb would call it *instead of* masking inputs, passwords included.
+  blockClass: config.blockClass,
+  blockSelector: config.blockSelector || null,
+  recordCrossOriginIframes: true,
+  recordAfter: "DOMContentLoaded",
+  slimDOMOptions: "all",
+  inlineStylesheet: true,
+  // Never sampling.input 'last': it drops text typed by automation.
+};
+
+const doc = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+// Items: JSON strings of events (top) or of rrweb child-frame messages (children).
+const queue = [];
+let queuedChars = 0;
+let droppedEvents = 0;
+let sentCount = 0;
+let microtaskQueued = false;
+let timer = null;
+let retries = 0;
+let started = false;
+let lastSnapshotAt = 0;
+
+function findBinding() {
+  const candidate = globalThis[config.binding];
+  return typeof candidate === "function" ? candidate : null;
+}
+
+function urgent(event) {
+  if (event.type !== EVENT_INCREMENTAL) return true;
+  const source = event.data && event.data.source;
+  return source === SOURCE_INPUT || source === SOURCE_MOUSE_INTERACTION;
+}
+
+// The oldest queued items as one payload (what the binding is called with).
+function nextPayload() {
+  const batch = [];
+  let chars = 0;
+  while (queue.length && (batch.length === 0 || chars + queue[0].length <= config.maxPayloadChars)) {
+    const item = queue.shift();
+    chars += item.length;
+    batch.push(item);
+  }
+  queuedChars -= chars;
+  const dropped = droppedEvents;
+  droppedEvents = 0;
+  const key = isTop ? "events" : "messages";
+  return '{"v":1,"doc":"' + doc + '","id":"' + doc + "." + ++sentCount + '","dropped":' + dropped +
+    ',"' + key + '":[' + batch.join(",") + "]}";
+}
+
+function flush() {
+  microtaskQueued = false;
+  if (timer !== null) {
+    clearTimeout(timer);
+    timer = null;
+  }
+  if (!queue.length && !droppedEvents) return;
+  const send = findBinding();
+  if (!send) {
+    // Not added yet (it comes 12-100 ms after this script starts): try again shortly.
+    if (retries++ < config.bindingRetries) timer = setTimeout(flush, config.bindingRetryMs);
+    return;
+  }
+  while (queue.length || droppedEvents) {
+    try {
+      send(nextPayload());
+    } catch (error) {
+      return; /* the document is going away */
+    }
+  }
+}
+
+function schedule(now) {
+  if (now || queuedChars > config.maxPayloadChars) {
+    if (!microtaskQueued) {
+      microtaskQueued = true;
+      queueMicrotask(flush);
+    }
+  } else if (timer === null && !microtaskQueued) {
+    timer = setTimeout(flush, config.batchMs);
+  }
+}
+
+// Bounded in-page memory: an item too big to ship, or a queue the binding never drains,
+// drops events (counted and reported) instead of growing without limit.
+function push(json, now) {
+  if (json.length > config.maxEventChars || queuedChars + json.length > config.maxQueuedChars) {
+    droppedEvents++;
+    schedule(true);
+    return;
+  }
+  queue.push(json);
+  queuedChars += json.length;
+  schedule(now);
+}
+
+function enqueue(event) {
+  if (event.type === EVENT_FULL_SNAPSHOT) {
+    lastSnapshotAt = event.timestamp;
+  } else if (
+    event.type === EVENT_INCREMENTAL &&
+    event.data.source === SOURCE_ADOPTED_STYLE_SHEET &&
+    event.timestamp - lastSnapshotAt <= ADOPTED_AFTER_SNAPSHOT_MS
+  ) {
+    // rrweb adopts a document's constructed sheets just after its snapshot (a shadow root's
+    // one task later): stamped with the snapshot's time, the replay's first frame is styled.
+    event.timestamp = lastSnapshotAt;
+  }
+  let json;
+  try {
+    json = JSON.stringify(event);
+  } catch (error) {
+    droppedEvents++;
+    return;
+  }
+  if (event.type === EVENT_FULL_SNAPSHOT && json.length > config.partChars) {
+    for (const part of snapshotParts(event, json.length)) push(JSON.stringify(part), true);
+    return;
+  }
+  push(json, urgent(event));
+}
+
+// A full snapshot bigger than `config.partChars` (a 20,000-row table: ~13 MB) is sent as a
+// snapshot of the document's outline followed by Mutation events that add the rest, each
+// about half a part, all at the snapshot's time: the replay rebuilds the same DOM, nothing
+// is dropped, and no single payload holds Python's event loop for long.
+function snapshotParts(event, size) {
+  const target = Math.max(Math.floor(config.partChars / 2), 1024);
+  const adds = [];
+  // Children of the biggest nodes move out, deepest-first order kept by parent then index.
+  (function detach(node) {
+    const children = node.childNodes;
+    if (!children || !children.length) return;
+    const json = JSON.stringify(children);
+    if (json.length <= target) return;
+    if (children.length === 1) {
+      detach(children[0]);
+      return;
+    }
+    node.childNodes = [];
+    for (const child of children) adds.push({ parentId: node.id, node: child });
+  })(event.data.node);
+  const parts = [event];
+  let batch = [];
+  let chars = 0;
+  const emitBatch = () => {
+    if (!batch.length) return;
+    parts.push({
+      type: EVENT_INCREMENTAL,
+      timestamp: event.timestamp,
+      data: { source: SOURCE_MUTATION, adds: batch, removes: [], texts: [], attributes: [] },
+    });
+    batch = [];
+    chars = 0;
+  };
+  for (const add of adds) {
+    const length = JSON.stringify(add.node).length;
+    if (chars + length > target) emitBatch();
+    batch.push({ parentId: add.parentId, nextId: null, node: add.node });
+    chars += length;
+  }
+  emitBatch();
+  parts.push({
+    type: EVENT_CUSTOM,
+    timestamp: event.timestamp,
+    data: { tag: "getgather.snapshot.parts", payload: { bytes: size, parts: parts.length - 1 } },
+  });
+  return parts;
+}
+
+function enqueueMessage(message) {
+  if (message && message.event && message.event.type === EVENT_FULL_SNAPSHOT) started = true;
+  let json;
+  try {
+    json = JSON.stringify(message);
+  } catch (error) {
+    droppedEvents++;
+    return;
+  }
+  push(json, !message || !message.event || urgent(message.event));
+}
+
+// State that page scripts change through APIs rrweb hooks in the page's own world (input
+// values and checked set by script, CSSOM rules, adopted sheets, shadow roots attached
+// later) is out of this world's sight; `settle()` compares it with what was recorded and
+// takes a checkpoint (a fresh full snapshot) when it differs.
+const recordedValues = new WeakMap();
+let seenStructure = "";
+
+function valueOf(element) {
+  return element.type === "checkbox" || element.type === "radio" ? String(element.checked) : element.value;
+}
+
+// Stylesheet rule counts, adopted sheets and shadow roots: what rrweb here cannot hook.
+function structure() {
+  const parts = [];
+  for (const sheet of document.styleSheets) {
+    try {
+      parts.push(sheet.cssRules.length);
+    } catch (error) {
+      parts.push("x"); /* a cross-origin sheet */
+    }
+  }
+  for (const sheet of document.adoptedStyleSheets || []) parts.push("a" + sheet.cssRules.length);
+  const walker = document.createTreeWalker(document.documentElement || document, NodeFilter.SHOW_ELEMENT);
+  for (let node = walker.currentNode; node; node = walker.nextNode()) {
+    const root = node.shadowRoot;
+    if (root) parts.push("s" + root.childNodes.length + "." + (root.adoptedStyleSheets || []).length);
+  }
+  return parts.join(",");
+}
+
+function inputsChanged() {
+  let changed = false;
+  for (const element of document.querySelectorAll("input, textarea, select")) {
+    const value = valueOf(element);
+    const recorded = recordedValues.get(element);
+    if (recorded === undefined) recordedValues.set(element, value);
+    else if (recorded !== value) changed = true;
+  }
+  return changed;
+}
+
+function noteRecorded(event) {
+  if (event.type === EVENT_FULL_SNAPSHOT) {
+    for (const element of document.querySelectorAll("input, textarea, select")) {
+      recordedValues.set(element, valueOf(element));
+    }
+    seenStructure = structure();
+  } else if (event.type === EVENT_INCREMENTAL && event.data.source === SOURCE_INPUT) {
+    const element = rrwebRecord.mirror.getNode(event.data.id);
+    if (element) recordedValues.set(element, valueOf(element));
+  }
+}
+
+function takeSnapshot() {
+  if (!started) return false;
+  rrwebRecord.takeFullSnapshot(true);
+  return true;
+}
+
+const api = {
+  // Called by Python when a new activity starts using this page: a marker saying which
+  // segment the following events belong to, then a fresh full snapshot so that segment
+  // replays on its own.
+  checkpoint(segment) {
+    enqueue({ type: EVENT_CUSTOM, timestamp: Date.now(), data: { tag: "getgather.segment", payload: { segment } } });
+    takeSnapshot();
+    flush();
+    return true;
+  },
+  // Called by Python when a browser action settles and when an activity ends: a fresh
+  // snapshot only if page scripts changed what this world cannot observe.
+  settle() {
+    const stale = started && isTop && (inputsChanged() || structure() !== seenStructure);
+    if (stale) takeSnapshot();
+    flush();
+    return stale;
+  },
+  // A fresh snapshot of this document (a child frame, after its parent's snapshot).
+  snapshot() {
+    const taken = takeSnapshot();
+    flush();
+    return taken;
+  },
+  // Messages of the child frame `iframe` (an element of this document), from Python.
+  deliverChild(iframe, json) {
+    let messages;
+    try {
+      messages = JSON.parse(json);
+    } catch (error) {
+      return 0;
+    }
+    const source = iframe.contentWindow;
+    if (!source || !Array.isArray(messages)) return 0;
+    for (const data of messages) {
+      if (!data || data.type !== "rrweb") continue;
+      for (const handler of messageHandlers) {
+        try {
+          handler({ data, origin: data.origin, source });
+        } catch (error) {
+          /* one bad message must not stop the others */
+        }
+      }
+    }
+    return messages.length;
+  },
+  // Whatever is still queued, as payloads returned to Python (before a close, or when the
+  // binding has not called back); they count as sent.
+  drain() {
+    if (timer !== null) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    const payloads = [];
+    while (queue.length || droppedEvents) payloads.push(nextPayload());
+    return payloads;
+  },
+  doc,
+  isTop,
+};
+Object.defineProperty(document, GUARD, { value: api });
+
+// Injected into a document that already belongs to a later segment: mark it first.
+if (config.segment !== null && isTop) {
+  enqueue({
+    type: EVENT_CUSTOM,
+    timestamp: Date.now(),
+    data: { tag: "getgather.segment", payload: { segment: config.segment } },
+  });
+}
+try {
+  rrwebRecord(
+    Object.assign(
+      {
+        emit(event) {
+          // rrweb marks DOMContentLoaded/load with empty events that replay ignores; they
+          // would only stand in front of a document's Meta + FullSnapshot.
+          if (event.type === EVENT_DOM_CONTENT_LOADED || event.type === EVENT_LOAD) return;
+          if (event.type === EVENT_FULL_SNAPSHOT) started = true;
+          noteRecorded(event);
+          enqueue(event);
+        },
+      },
+      privacy,
+    ),
+  );
+} catch (error) {
+  enqueue({
+    type: EVENT_CUSTOM,
+    timestamp: Date.now(),
+    data: { tag: "getgather.error", payload: { message: String(error) } },
+  });
+}
+// A document that is about to go sends what it holds at once: calls made at `pagehide` never
+// arrive (measured), calls made when a navigation starts do (Navigation API `navigate` for
+// what the page or a link starts, `beforeunload` for what the browser starts).
+addEventListener("beforeunload", flush, { capture: true });
+if (globalThis.navigation) navigation.addEventListener("navigate", flush);
