@@ -21,6 +21,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from patchright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser as PlaywrightBrowser
+from playwright.async_api import async_playwright as async_playwright_plain
 
 import getgather_otel
 from collectors.receiver import build_app
@@ -78,20 +80,26 @@ STRICT_CSP = {
 
 @dataclass(frozen=True)
 class Sites:
-    """The fixture brand on two loopback origins (two ports: two origins for iframes and popups)."""
+    """The fixture brand on four loopback origins: `main` and `other` are one site on two ports
+    (same site, cross origin); `far` (127.0.0.2) and `third` (127.0.0.3) are other sites, which
+    Chromium's site isolation puts in processes of their own (out-of-process iframes)."""
 
     main: str
     other: str
+    far: str
+    third: str
 
 
 @pytest.fixture
 async def sites() -> AsyncIterator[Sites]:
-    headers = {"csp.html": STRICT_CSP}
+    headers = {"csp.html": STRICT_CSP, "detect-csp.html": STRICT_CSP}
     async with (
         serve_asgi(brand_site(SITES_DIR, headers)) as main,
         serve_asgi(brand_site(SITES_DIR, headers)) as other,
+        serve_asgi(brand_site(SITES_DIR, headers), host="127.0.0.2") as far,
+        serve_asgi(brand_site(SITES_DIR, headers), host="127.0.0.3") as third,
     ):
-        yield Sites(main, other)
+        yield Sites(main, other, far, third)
 
 
 @pytest.fixture
@@ -105,6 +113,15 @@ async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     browser = await playwright.chromium.launch(**launch_options())
     yield browser
     await browser.close()
+
+
+@pytest.fixture
+async def pw_browser() -> AsyncIterator[PlaywrightBrowser]:
+    """The same Chromium driven by plain Playwright (init scripts and bindings over CDP, no document routing)."""
+    async with async_playwright_plain() as playwright:
+        browser = await playwright.chromium.launch(**launch_options())
+        yield browser
+        await browser.close()
 
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
