@@ -30,6 +30,7 @@ from collectors.stores import ReceiverSettings, Stores
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.demo.site import brand_site
+from getgather_otel.recording import hooks
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.telemetry import Telemetry
@@ -43,6 +44,15 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def telemetry(db_path: Path) -> Iterator[Telemetry]:
     t = getgather_otel.configure(service_name="getgather-test", duckdb_path=db_path)
+    yield t
+    t.shutdown()
+
+
+@pytest.fixture
+def quiet_telemetry(db_path: Path) -> Iterator[Telemetry]:
+    """Telemetry that records only the contexts given to `record_browser`, so a control run can be unrecorded."""
+    t = getgather_otel.configure(service_name="getgather-test", duckdb_path=db_path, record_browsers=False)
+    hooks.uninstall_auto_recording()  # an earlier configure() in this process may have installed them
     yield t
     t.shutdown()
 

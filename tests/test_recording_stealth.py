@@ -12,35 +12,22 @@ change, the typed input, masked), so a recorder that records nothing cannot pass
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 from patchright.async_api import Browser
 from patchright.async_api import Page as PatchrightPage
 from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import Page as PlaywrightPage
 
-import getgather_otel
 from getgather_otel import activity, record_browser
-from getgather_otel.recording import hooks
 from getgather_otel.telemetry import Telemetry
 from tests.conftest import Sites, rows
 from tests.test_recording import PASSWORD, stored_text, streams, text_of, until_recorded
 
 TYPED_NAME = "Grace Hopper typed this"
 LATER_CHANGE = "a later change by the page in "
-
-
-@pytest.fixture
-def quiet_telemetry(db_path: Path) -> Iterator[Telemetry]:
-    """Telemetry that records only the contexts given to `record_browser`, so the control run is unrecorded."""
-    telemetry = getgather_otel.configure(service_name="getgather-test", duckdb_path=db_path, record_browsers=False)
-    hooks.uninstall_auto_recording()  # an earlier configure() in this process may have installed them
-    yield telemetry
-    telemetry.shutdown()
 
 
 def documents(sites: Sites) -> list[str]:
