@@ -7,6 +7,11 @@ test runs the same flow twice in one browser, in a context that is not recorded 
 over three documents (a cross-origin iframe on the same site, then on another site, then a strict
 CSP page), and requires identical reports. The recorded run must also hold the pages (text, a later
 change, the typed input, masked), so a recorder that records nothing cannot pass.
+
+The drivers leave traces of their own: Patchright's and Playwright's selector engine runs in the
+main world (`wait_for_selector`, `fill`), so an unrecorded page already counts ~180 foreign calls
+to its wrapped built-ins. They are the same on every run of the same flow, so they are part of the
+baseline; only what recording adds differs.
 """
 
 from __future__ import annotations
