@@ -21,6 +21,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from patchright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser as PlaywrightBrowser
+from playwright.async_api import async_playwright as async_playwright_plain
 
 import getgather_otel
 from collectors.receiver import build_app
@@ -28,6 +30,7 @@ from collectors.stores import ReceiverSettings, Stores
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.demo.site import brand_site
+from getgather_otel.recording import hooks
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.telemetry import Telemetry
@@ -41,6 +44,15 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def telemetry(db_path: Path) -> Iterator[Telemetry]:
     t = getgather_otel.configure(service_name="getgather-test", duckdb_path=db_path)
+    yield t
+    t.shutdown()
+
+
+@pytest.fixture
+def quiet_telemetry(db_path: Path) -> Iterator[Telemetry]:
+    """Telemetry that records only the contexts given to `record_browser`, so a control run can be unrecorded."""
+    t = getgather_otel.configure(service_name="getgather-test", duckdb_path=db_path, record_browsers=False)
+    hooks.uninstall_auto_recording()  # an earlier configure() in this process may have installed them
     yield t
     t.shutdown()
 
@@ -78,20 +90,26 @@ STRICT_CSP = {
 
 @dataclass(frozen=True)
 class Sites:
-    """The fixture brand on two loopback origins (two ports: two origins for iframes and popups)."""
+    """The fixture brand on four loopback origins: `main` and `other` are one site on two ports
+    (same site, cross origin); `far` (127.0.0.2) and `third` (127.0.0.3) are other sites, which
+    Chromium's site isolation puts in processes of their own (out-of-process iframes)."""
 
     main: str
     other: str
+    far: str
+    third: str
 
 
 @pytest.fixture
 async def sites() -> AsyncIterator[Sites]:
-    headers = {"csp.html": STRICT_CSP}
+    headers = {"csp.html": STRICT_CSP, "detect-csp.html": STRICT_CSP}
     async with (
         serve_asgi(brand_site(SITES_DIR, headers)) as main,
         serve_asgi(brand_site(SITES_DIR, headers)) as other,
+        serve_asgi(brand_site(SITES_DIR, headers), host="127.0.0.2") as far,
+        serve_asgi(brand_site(SITES_DIR, headers), host="127.0.0.3") as third,
     ):
-        yield Sites(main, other)
+        yield Sites(main, other, far, third)
 
 
 @pytest.fixture
@@ -105,6 +123,15 @@ async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     browser = await playwright.chromium.launch(**launch_options())
     yield browser
     await browser.close()
+
+
+@pytest.fixture
+async def pw_browser() -> AsyncIterator[PlaywrightBrowser]:
+    """The same Chromium driven by plain Playwright (init scripts and bindings over CDP, no document routing)."""
+    async with async_playwright_plain() as playwright:
+        browser = await playwright.chromium.launch(**launch_options())
+        yield browser
+        await browser.close()
 
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

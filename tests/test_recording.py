@@ -32,6 +32,8 @@ PASSWORD = "Tr0ub4dor&3-very-secret"
 CARD = "4242 4242 4242 4242"
 CVC = "987"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# The document the replayer shows, from the replay page's main world.
+STAGE = "window.replayer.getReplayer().iframe.contentDocument"
 
 
 def streams(db: Path, activity_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -84,6 +86,29 @@ async def until_recorded(telemetry: Telemetry, db: Path, activity_id: str, text:
         if any(text in zstandard.ZstdDecompressor().decompress(c["data"]).decode() for c in chunks):
             return
         assert asyncio.get_running_loop().time() < deadline, f"{text!r} never reached the recording"
+
+
+async def open_replay(
+    browser: Browser, db: Path, activity_id: str, tmp_path: Path, requested: list[str]
+) -> tuple[Page, str]:
+    """Write the activity's replay page with the CLI and open it in a fresh context.
+
+    Returns the viewer page and what the CLI said; every URL the viewer requests goes into `requested`.
+    """
+    output = tmp_path / "replay.html"
+    out = io.StringIO()
+    assert cli_main(["replay", activity_id[:8], "--db", str(db), "-o", str(output)], out=out) == 0
+    viewer = await (await browser.new_context()).new_page()
+    viewer.on("request", lambda request: requested.append(request.url))
+    await viewer.goto(output.as_uri())
+    return viewer, out.getvalue()
+
+
+async def seek_to_end(viewer: Page) -> None:
+    """Show the replay's last frame (paused there)."""
+    await viewer.evaluate(
+        "() => { const r = window.replayer.getReplayer(); r.pause(r.getMetaData().totalTime); }", isolated_context=False
+    )
 
 
 async def settle(telemetry: Telemetry, seconds: float = 0.3) -> None:
@@ -493,29 +518,20 @@ async def test_replay_page_plays_the_recording_offline(
     await until_recorded(telemetry, db_path, act.activity_id, order_titles(2)[0])
     await context.close()
 
-    output = tmp_path / "replay.html"
-    out = io.StringIO()
-    assert cli_main(["replay", act.activity_id[:8], "--db", str(db_path), "-o", str(output)], out=out) == 0
-    assert "1 page(s)" in out.getvalue()
-
-    viewer = await (await browser.new_context()).new_page()
     requested: list[str] = []
-    viewer.on("request", lambda request: requested.append(request.url))
-    await viewer.goto(output.as_uri())
-    stage = "window.replayer.getReplayer().iframe.contentDocument"
-    await until_true(viewer, f"() => {stage}.querySelector('#email') !== null")
-    first_frame = await viewer.evaluate(f"() => {stage}.body.innerText", isolated_context=False)
+    viewer, said = await open_replay(browser, db_path, act.activity_id, tmp_path, requested)
+    assert "1 page(s)" in said
+    await until_true(viewer, f"() => {STAGE}.querySelector('#email') !== null")
+    first_frame = await viewer.evaluate(f"() => {STAGE}.body.innerText", isolated_context=False)
     assert first_frame.startswith("Sign in"), "the replay opens on the first real page, not about:blank"
     markers = await viewer.evaluate(
         "() => Array.from(document.querySelectorAll('.rr-progress div[title]'), d => d.title)", isolated_context=False
     )
     assert {"browser.navigation", "browser.action", "getgather.activity.start"} <= set(markers)
 
-    await viewer.evaluate(
-        "() => { const r = window.replayer.getReplayer(); r.pause(r.getMetaData().totalTime); }", isolated_context=False
-    )
-    await until_true(viewer, f"() => /page 2 of 3/.test({stage}.body.innerText)")
-    last_frame = await viewer.evaluate(f"() => {stage}.body.innerText", isolated_context=False)
+    await seek_to_end(viewer)
+    await until_true(viewer, f"() => /page 2 of 3/.test({STAGE}.body.innerText)")
+    last_frame = await viewer.evaluate(f"() => {STAGE}.body.innerText", isolated_context=False)
     assert order_titles(2)[0] in last_frame and PASSWORD not in last_frame
     sandbox = await viewer.evaluate(
         "() => window.replayer.getReplayer().iframe.getAttribute('sandbox')", isolated_context=False

@@ -7,26 +7,15 @@ routing, so here cross-origin iframes are recorded too (rrweb's cross-origin ifr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from getgather_otel import activity, record_browser
-from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.site import order_titles
 from getgather_otel.telemetry import Telemetry
 from tests.conftest import Sites, rows
 from tests.test_recording import PASSWORD, login, metas, settle, starts_with_snapshot, stored_text, streams, text_of
-
-
-@pytest.fixture
-async def pw_browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(**launch_options())
-        yield browser
-        await browser.close()
 
 
 async def test_playwright_context_records_navigation_iframes_and_popups(
