@@ -105,9 +105,10 @@ async def open_replay(
 
 
 async def seek_to_end(viewer: Page) -> None:
-    """Show the replay's last frame (paused there)."""
+    """Show the replay's last frame (paused there: rrweb applies the events *before* a pause's time, so 1 ms on)."""
     await viewer.evaluate(
-        "() => { const r = window.replayer.getReplayer(); r.pause(r.getMetaData().totalTime); }", isolated_context=False
+        "() => { const r = window.replayer.getReplayer(); r.pause(r.getMetaData().totalTime + 1); }",
+        isolated_context=False,
     )
 
 

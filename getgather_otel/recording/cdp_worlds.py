@@ -78,6 +78,7 @@ class WorldSession:
         self.cdp = cdp
         self.frames: dict[str, FrameInfo] = {}
         self.root_frame_id = ""
+        self.target_id = ""
         self.closed = False
         self._script = script
         self._binding = binding
@@ -102,6 +103,7 @@ class WorldSession:
             {"source": self._script, "worldName": self._world, "runImmediately": True},
         )
         await self._add_binding()
+        self.target_id = (await self.cdp.send("Target.getTargetInfo"))["targetInfo"]["targetId"]
         tree = await self.cdp.send("Page.getFrameTree")
         self.root_frame_id = tree["frameTree"]["frame"]["id"]
         self._add_tree(tree["frameTree"])
@@ -319,11 +321,17 @@ class PageWorlds:
         finally:
             self._attaching.discard(frame)
         try:
+            target = (await cdp.send("Target.getTargetInfo"))["targetInfo"]["targetId"]
+            if any(s.target_id == target and not s.closed for s in self.sessions):
+                await cdp.detach()  # this frame's process already has our session
+                return
+            # A frame that navigated to another site moved to a new process (a new target, the
+            # same frame id): the old process's session is gone with it.
             tree = await cdp.send("Page.getFrameTree")
             frame_id = tree["frameTree"]["frame"]["id"]
-            if any(s.root_frame_id == frame_id and not s.closed for s in self.sessions):
-                await cdp.detach()
-                return
+            for old in [s for s in self.sessions if s.root_frame_id == frame_id and s is not self.main]:
+                self.sessions.remove(old)
+                await old.close()
             await self._session(cdp)
         except Exception as error:  # detached or crashed meanwhile
             logger.debug("could not record an out-of-process frame: %s", error)

@@ -30,9 +30,13 @@
     if (data && data.probe === "hello") hellos.push(String(data.name));
     else foreignMessages.push(data && typeof data === "object" ? `object:${String(data.type)}` : typeof data);
   });
-  // The frames come after the listener, so no hello can arrive before it.
+  // The frames come after the listener, so no hello can arrive before it. Their resource
+  // timing entries appear in this page when they finish loading, which can come after their
+  // hello: the report waits for both.
+  const loadedFrames = [];
   for (const name of expectedHellos) {
     const frame = document.createElement("iframe");
+    frame.addEventListener("load", () => loadedFrames.push(name));
     frame.id = name;
     frame.src = `${name === "cross" ? other : ""}/detect-frame.html?name=${name}`;
     document.getElementById("frames").append(frame);
@@ -246,7 +250,7 @@
     wrapBuiltins();
     const started = performance.now();
     const check = () => {
-      const done = expectedHellos.every((name) => hellos.includes(name));
+      const done = expectedHellos.every((name) => hellos.includes(name) && loadedFrames.includes(name));
       if (done || performance.now() - started > 1000) document.getElementById("status").textContent = "ready";
       else setTimeout(check, 20);
     };
