@@ -1,8 +1,7 @@
-"""The same recorder on plain Playwright (not Patchright), with Debian's Chromium on 127.0.0.1.
-
-Playwright implements init scripts and bindings over CDP, without Patchright's document
-routing, so here cross-origin iframes are recorded too (rrweb's cross-origin iframe mode).
-"""
+"""The same recorder on plain Playwright (not Patchright), with Debian's Chromium on 127.0.0.1,
+and the opt-in main-world fallback (`RecordingOptions(world="main")`, for browsers without CDP),
+which is tested here on Chromium: Playwright's Firefox and WebKit builds cannot be installed on
+this machine (no download but the package registries)."""
 
 from __future__ import annotations
 
@@ -11,8 +10,10 @@ from pathlib import Path
 
 from playwright.async_api import Browser
 
+import getgather_otel
 from getgather_otel import activity, record_browser
 from getgather_otel.demo.site import order_titles
+from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.telemetry import Telemetry
 from tests.conftest import Sites, rows
 from tests.test_recording import PASSWORD, login, metas, settle, starts_with_snapshot, stored_text, streams, text_of
@@ -65,3 +66,25 @@ async def test_playwright_context_records_navigation_iframes_and_popups(
     first_again = streams(db_path, act.activity_id)
     assert order_titles(3)[0] not in text_of(list(first_again.values())), "the first recording ended with its activity"
     await context.close()
+
+
+async def test_main_world_fallback_records_and_is_visible_to_the_page(
+    pw_browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    telemetry = getgather_otel.configure(duckdb_path=db_path, recording=RecordingOptions(world="main"))
+    context = await pw_browser.new_context()
+    async with activity(name="fallback") as act:
+        page = await context.new_page()
+        await login(page, sites.main)  # type: ignore[arg-type]
+        await page.evaluate("document.body.append('changed by the page')")
+        # What the isolated world hides, this mode shows: the binding is a page global.
+        seen = await page.evaluate("typeof window.__ggRec")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    [events] = streams(db_path, act.activity_id).values()
+    assert starts_with_snapshot(events) and "changed by the page" in text_of(events)
+    assert order_titles(1)[0] in text_of(events)
+    assert PASSWORD not in stored_text(db_path)
+    assert seen == "function", "the fallback runs in the page's own world, as documented"
+    await context.close()
+    telemetry.shutdown()
