@@ -10,7 +10,6 @@ stacking processors, and `Telemetry.shutdown()` detaches them.
 
 from __future__ import annotations
 
-import atexit
 import os
 import signal
 import threading
@@ -38,7 +37,7 @@ from getgather_otel.otlp_guard import GuardedSpanExporter
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import flush_open_streams
-from getgather_otel.shutdown import SHUTDOWN_BUDGET_S, Deadline, report_undelivered, run_within
+from getgather_otel.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, report_undelivered, run_within
 from getgather_otel.store.buffered import WriteStats
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.paths import resolve_db_path
@@ -348,7 +347,7 @@ def configure(
             hooks.install_auto_recording()
         telemetry = Telemetry(provider, router, settings, duckdb, otlp_pipeline, companions, otlp_extras)
         router.pipelines = router.pipelines + telemetry._pipelines
-        atexit.register(telemetry.shutdown)
+        at_exit(telemetry.shutdown)
         install_sigterm_flush()
         logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)
         _active = telemetry
