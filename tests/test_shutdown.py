@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from getgather_otel.demo.loopback import free_ports, wait_until_listening
 from tests.conftest import PROTOBUF, _post, rows
-from tests.test_collect import _request_body, table
+from tests.test_collect import _request_body, collect_process, table
 
 HELPERS = Path(__file__).parent / "helpers"
 INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
@@ -197,13 +197,7 @@ def test_collect_exits_within_2s_of_sigterm_despite_a_stalled_client(tmp_path: P
     """A client that sent half a request body and stalls cannot hold the collector up, and
     what was accepted before SIGTERM is written."""
     db, (port, grpc_port) = tmp_path / "fleet.duckdb", free_ports(2)
-    command = ["collect", "--db", str(db), "--port", str(port), "--grpc-port", str(grpc_port), "--no-ui"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "getgather_otel.cli", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = collect_process(db, port, grpc_port, "--no-ui")
     try:
         wait_until_listening(port, process, timeout_s=20)
         with socket.create_connection(("127.0.0.1", port)) as stalled:
