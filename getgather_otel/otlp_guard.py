@@ -86,7 +86,11 @@ for _name in SDK_LOGGERS:
 
 
 def _answer(records: list[logging.LogRecord]) -> tuple[bool, str]:
-    """(permanent?, what the receiver answered) from the SDK's records of one failed export."""
+    """(permanent?, what the receiver answered) from the SDK's records of one failed export.
+
+    A final answer names its status code; retries that ran out do not, and then the first
+    record (the first attempt's error, e.g. "Transient error Service Unavailable ...") says most.
+    """
     for record in reversed(records):
         for arg in record.args if isinstance(record.args, tuple) else ():
             code_name = getattr(arg, "name", None)
@@ -94,7 +98,7 @@ def _answer(records: list[logging.LogRecord]) -> tuple[bool, str]:
                 return code_name in PERMANENT_GRPC_CODES, code_name
             if type(arg) is int and 100 <= arg <= 599:
                 return arg in PERMANENT_HTTP_STATUSES, f"HTTP {arg}"
-    return False, records[-1].getMessage() if records else "no answer"
+    return False, records[0].getMessage() if records else "no answer"
 
 
 class ExportGuard:
@@ -107,6 +111,7 @@ class ExportGuard:
         self.delivered = 0
         self.undelivered = 0
         self.in_flight = 0  # inside the SDK exporter now: undelivered if the process ends meanwhile
+        self.reported = 0  # undelivered items a warning already counted (an outage's end)
         self.switched_off = False
         self._outage_lost: int | None = None  # None: no outage
         self._closed = False
@@ -180,6 +185,7 @@ class ExportGuard:
     def _end_outage(self) -> None:
         with self._lock:
             lost, self._outage_lost = self._outage_lost, None
+            self.reported += lost or 0
         if lost is not None:
             logger.warning(
                 "OTLP %s export to %s works again; %d %s did not get there meanwhile",

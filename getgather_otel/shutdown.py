@@ -95,20 +95,23 @@ def _run_step(name: str, call: Callable[[], object], done: threading.Event) -> N
 
 
 def report_undelivered(guards: Iterable[ExportGuard], deadline: Deadline, spans_not_delivered: int | None) -> None:
-    """One line naming what did not reach OTLP and how much (nothing when everything arrived).
+    """One line naming what did not reach OTLP and how much, not counted by a warning before.
 
-    `spans_not_delivered`: spans ended minus spans delivered, which also counts spans that never
-    left the batch queue (the guard only sees exports); None to use the guard's own count.
+    Nothing when everything arrived. A switched-off signal was announced once and stays out.
+    `spans_not_delivered`: spans ended minus spans delivered, which also counts spans that
+    never left the batch queue (a guard only sees exports); None to use the guard's own count.
     """
     parts = []
     endpoints = []
     for guard in guards:
+        if guard.switched_off:
+            continue
         missing = guard.undelivered + guard.in_flight
         if guard.signal == "traces" and spans_not_delivered is not None:
             missing = spans_not_delivered
+        missing -= guard.reported
         if missing > 0:
-            why = " (switched off)" if guard.switched_off else ""
-            parts.append(f"{missing} {UNITS[guard.signal]}{why}")
+            parts.append(f"{missing} {UNITS[guard.signal]}")
             endpoints.append(guard.endpoint)
     if parts:
         logger.warning(

@@ -51,23 +51,27 @@ def never_answering() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+class OtlpHandler(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver's request handler: `answer(path, body)` gives the status; empty replies."""
+
+    def answer(self, path: str, body: bytes) -> int:
+        raise NotImplementedError
+
+    def do_POST(self) -> None:
+        status = self.answer(self.path, self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @contextmanager
-def answering_slowly() -> Iterator[str]:
-    """A real HTTP server that accepts every export, 5 s after receiving it."""
-
-    class Slow(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            time.sleep(5)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+def serving(handler: type[OtlpHandler]) -> Iterator[str]:
+    """A real HTTP server on loopback, in a thread; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -75,6 +79,19 @@ def answering_slowly() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def answering_slowly() -> Iterator[str]:
+    """A real HTTP server that accepts every export, 5 s after receiving it."""
+
+    class Slow(OtlpHandler):
+        def answer(self, path: str, body: bytes) -> int:
+            time.sleep(5)
+            return 200
+
+    with serving(Slow) as url:
+        yield url
 
 
 ENDPOINTS: dict[str, Callable[[], AbstractContextManager[str]]] = {
