@@ -38,6 +38,7 @@ from collectors.otlp_decode import JSON, RequestError, decompress, media_type, p
 from collectors.stores import ReceiverSettings, Stores, WriterBehindError
 from getgather_otel._log import logger
 from getgather_otel.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
+from getgather_otel.shutdown import REQUEST_GRACE_S
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.version import __version__
 from getgather_otel.viewer.app import ReplayOrigin, ViewerSettings, replay_server, viewer_routes
@@ -123,7 +124,7 @@ def build_app(
                 yield
         finally:
             if grpc_server is not None:
-                await grpc_server.stop(grace=5)
+                await grpc_server.stop(grace=REQUEST_GRACE_S)
             stores.flush()
             stores.shutdown()
             stats = exporter.stats

@@ -27,7 +27,7 @@ from collectors.otlp_logs import to_chunk_rows
 from collectors.otlp_metrics import to_metric_rows
 from collectors.otlp_traces import to_trace_rows
 from getgather_otel.recording.chunks import CHUNKS_TABLE
-from getgather_otel.store.buffered import BufferedTableWriter, concat_tables
+from getgather_otel.store.buffered import BufferedTableWriter, concat_tables, newest_rows
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.metric_tables import METRIC_TABLES
 
@@ -82,6 +82,7 @@ class Stores:
                 size_of=lambda t: t.num_rows,
                 max_pending=settings.max_pending_metric_points,
                 unit=f"{table} points",
+                keep_newest=newest_rows,
             )
             for table in METRIC_TABLES
         }

@@ -23,15 +23,23 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable, Collection
+from functools import partial
 from typing import Any, ClassVar
 
 from fastmcp import FastMCP
+from opentelemetry import metrics, trace
+from opentelemetry._logs import get_logger_provider
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
 
+from getgather_otel._log import logger
 from getgather_otel.companions import Companions
 from getgather_otel.mcp import ActivityMiddleware, instrument_mcp
 from getgather_otel.recording import hooks
 from getgather_otel.recording.recorder import flush_open_streams
+from getgather_otel.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, run_within
 from getgather_otel.store.exporter import DuckDBSpanExporter
 
 
@@ -41,6 +49,8 @@ class DuckDBTracesExporter(DuckDBSpanExporter):
     def __init__(self, **_sdk_arguments: Any) -> None:
         super().__init__()
         self.companions = Companions.start(self, retention=True, retention_interval_s=3600.0)
+        _duckdb_exporters.add(self)
+        install_exit_budget()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         flush_open_streams()
@@ -51,6 +61,65 @@ class DuckDBTracesExporter(DuckDBSpanExporter):
         flush_open_streams()
         self.companions.stop()
         super().shutdown()
+
+
+_duckdb_exporters: weakref.WeakSet[DuckDBTracesExporter] = weakref.WeakSet()
+
+
+def install_exit_budget() -> None:
+    """Run `shut_down_sdk_within_budget` at exit, before the SDK providers' own exit hooks.
+
+    atexit runs hooks last-registered first, and the SDK registers one per provider as it
+    creates them: the tracer provider before our exporter exists, the meter and logger
+    providers after it. So this is (re)registered by the exporter and again by the
+    instrumentor, which `opentelemetry-instrument` loads after creating every provider.
+    """
+    at_exit(shut_down_sdk_within_budget)
+
+
+def shut_down_sdk_within_budget() -> None:
+    """The zero-code side of the shutdown budget (`shutdown.py`): DuckDB first, then OTLP.
+
+    Here the SDK's configurator built the providers and the OTLP exporters, so there are no
+    guards to count with: the DuckDB exporters' span processors are found among the tracer
+    provider's (a private list of the SDK's; without it every processor is shut down together),
+    shut down first, then every provider gets what is left of the budget on daemon threads.
+    The SDK's own exit hooks then find everything shut down and return at once.
+    """
+    deadline = Deadline(SHUTDOWN_BUDGET_S)
+    provider = trace.get_tracer_provider()
+    processors = list(getattr(getattr(provider, "_active_span_processor", None), "_span_processors", ()))
+    ours = [p for p in processors if getattr(p, "span_exporter", None) in _duckdb_exporters]
+    for processor in ours:
+        processor.shutdown()
+    steps: dict[str, Callable[[], object]] = {}
+    if isinstance(provider, TracerProvider):
+        steps["traces"] = provider.shutdown
+    meter_provider = metrics.get_meter_provider()
+    if isinstance(meter_provider, MeterProvider):
+        steps["metrics"] = partial(_shut_down_meter_provider, meter_provider, deadline)
+    logger_provider = get_logger_provider()
+    if isinstance(logger_provider, LoggerProvider):
+        steps["logs"] = logger_provider.shutdown
+    unfinished = run_within(steps, deadline)
+    if "traces" in unfinished:
+        for processor in processors:
+            exporter = getattr(processor, "span_exporter", None)
+            if processor not in ours and exporter is not None:
+                exporter.shutdown()  # stops an OTLP exporter's retries on the abandoned thread
+    if unfinished:
+        logger.warning(
+            "shut down in %.1f s; the OTLP export of %s did not finish: what was queued or in flight did not reach it",
+            deadline.elapsed(),
+            " and ".join(unfinished),
+        )
+
+
+def _shut_down_meter_provider(provider: MeterProvider, deadline: Deadline) -> None:
+    try:
+        provider.shutdown(timeout_millis=deadline.remaining() * 1000)
+    except Exception as error:  # raised when its readers ran out of time
+        logger.debug("metrics shut down without a last export: %s", error)
 
 
 class GetgatherOtelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -87,6 +156,8 @@ class GetgatherOtelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         self._original_init = original
         FastMCP.__init__ = init  # type: ignore[method-assign,assignment]
+        if _duckdb_exporters:
+            install_exit_budget()
         if kwargs.get("record_browsers", True):
             hooks.install_auto_recording()
 

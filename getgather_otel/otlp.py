@@ -21,9 +21,8 @@ import urllib.error
 import urllib.request
 from typing import Any, Literal
 
-from opentelemetry.sdk.trace.export import SpanExporter
+from getgather_otel.otlp_guard import GuardedSpanExporter, Signal, guarded
 
-Signal = Literal["traces", "metrics", "logs"]
 ENV_OTLP_RECORDINGS = "GETGATHER_OTEL_OTLP_RECORDINGS"
 # What `getgather-otel collect` answers at GET /getgather-otel, so senders can tell it apart.
 RECEIVER_INFO_PATH = "/getgather-otel"
@@ -68,31 +67,39 @@ _EXPORTERS: dict[tuple[str, Signal], tuple[str, str]] = {
 
 
 def _exporter(signal: Signal, otlp: bool | str | None) -> Any:
+    """The SDK's exporter for `signal`, behind an `otlp_guard` (partial backends, quiet outages)."""
     protocol = otlp_protocol(signal)
     if protocol == "grpc":
         module, name = _EXPORTERS[("grpc", signal)]
-        return getattr(importlib.import_module(module), name)(endpoint=otlp if isinstance(otlp, str) else None)
-    if protocol in ("http/protobuf", "http/json"):
+        sdk = getattr(importlib.import_module(module), name)(endpoint=otlp if isinstance(otlp, str) else None)
+    elif protocol in ("http/protobuf", "http/json"):
         module, name = _EXPORTERS[("http", signal)]
-        return getattr(importlib.import_module(module), name)(endpoint=http_endpoint(otlp, signal))
-    raise ValueError(f"unsupported OTLP protocol {protocol!r}: use http/protobuf or grpc")
+        sdk = getattr(importlib.import_module(module), name)(endpoint=http_endpoint(otlp, signal))
+    else:
+        raise ValueError(f"unsupported OTLP protocol {protocol!r}: use http/protobuf or grpc")
+    return guarded(signal, sdk)
 
 
-def otlp_span_exporter(otlp: bool | str | None) -> SpanExporter | None:
-    """An OTLP span exporter for `configure(otlp=...)`, or None when OTLP is off."""
-    return _exporter("traces", otlp) if otlp_enabled(otlp, "traces") else None
+def _wanted(otlp: bool | str | None, signal: Signal) -> bool:
+    """OTLP is on for `signal`, and OTEL_<SIGNAL>_EXPORTER does not say none (the silencing
+    variable the partial-backend warning names)."""
+    chosen = _env(f"OTEL_{signal.upper()}_EXPORTER") or "otlp"
+    return chosen.lower() != "none" and otlp_enabled(otlp, signal)
+
+
+def otlp_span_exporter(otlp: bool | str | None) -> GuardedSpanExporter | None:
+    """An OTLP span exporter for `configure(otlp=...)`, or None when OTLP is off or OTEL_TRACES_EXPORTER says none."""
+    return _exporter("traces", otlp) if _wanted(otlp, "traces") else None
 
 
 def otlp_metric_exporter(otlp: bool | str | None) -> Any:
     """An OTLP metric exporter, or None when OTLP is off or OTEL_METRICS_EXPORTER says none."""
-    if (_env("OTEL_METRICS_EXPORTER") or "otlp") == "none" or not otlp_enabled(otlp, "metrics"):
-        return None
-    return _exporter("metrics", otlp)
+    return _exporter("metrics", otlp) if _wanted(otlp, "metrics") else None
 
 
 def otlp_log_exporter(otlp: bool | str | None) -> Any:
-    """An OTLP log exporter for recordings, or None when OTLP is off."""
-    return _exporter("logs", otlp) if otlp_enabled(otlp, "logs") else None
+    """An OTLP log exporter for recordings, or None when OTLP is off or OTEL_LOGS_EXPORTER says none."""
+    return _exporter("logs", otlp) if _wanted(otlp, "logs") else None
 
 
 def recordings_mode(explicit: bool | None) -> Literal["on", "off", "auto"]:

@@ -14,15 +14,20 @@ from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
+from getgather_otel._log import logger
 from getgather_otel.otlp import otlp_log_exporter, otlp_metric_exporter, receiver_info_url, recordings_mode
+from getgather_otel.otlp_guard import ExportGuard
 from getgather_otel.recording import recordings as recordings_module
 from getgather_otel.recording.otlp_chunks import OtlpChunkSink
+from getgather_otel.shutdown import Deadline
 
 
 @dataclass
 class OtlpExtras:
     meter_provider: SdkMeterProvider | None
     recordings: OtlpChunkSink | None
+    # The guards of the metric and log exporters above, for the exit report.
+    guards: tuple[ExportGuard, ...] = ()
 
     @classmethod
     def start(
@@ -35,9 +40,12 @@ class OtlpExtras:
         metric_interval_s: float,
     ) -> OtlpExtras:
         meter_provider = None
+        guards = []
         if want_meter_provider and (metric_exporter := otlp_metric_exporter(otlp)) is not None:
             reader = PeriodicExportingMetricReader(metric_exporter, export_interval_millis=metric_interval_s * 1000)
-            meter_provider = SdkMeterProvider(metric_readers=[reader], resource=resource)
+            # Shut down by `stop()`, within the shutdown budget, not by the SDK's own unbounded atexit hook.
+            meter_provider = SdkMeterProvider(metric_readers=[reader], resource=resource, shutdown_on_exit=False)
+            guards.append(metric_exporter.guard)
         sink = None
         mode = recordings_mode(otlp_recordings)
         # In auto mode, only a receiver that can be asked (OTLP/HTTP) can turn out to be ours.
@@ -47,7 +55,8 @@ class OtlpExtras:
             if log_exporter is not None:
                 sink = OtlpChunkSink(log_exporter, resource, info_url=info_url)
                 recordings_module.add_sink(sink)
-        return cls(meter_provider, sink)
+                guards.append(log_exporter.guard)
+        return cls(meter_provider, sink, tuple(guards))
 
     def flush(self, timeout_s: float) -> bool:
         done = True
@@ -57,9 +66,15 @@ class OtlpExtras:
             done = self.meter_provider.force_flush(int(timeout_s * 1000)) and done
         return done
 
-    def stop(self) -> None:
+    def stop(self, deadline: Deadline) -> None:
+        """Send what is left within `deadline`: the last metric collection, queued recordings."""
         if self.recordings is not None:
             recordings_module.remove_sink(self.recordings)
-            self.recordings.shutdown()
+            # flush, then join: each may take the time given.
+            self.recordings.shutdown(timeout_s=deadline.remaining() / 2)
         if self.meter_provider is not None:
-            self.meter_provider.shutdown()
+            # The SDK's own knob: the reader's last export gets the time left, then its exporter is shut down.
+            try:
+                self.meter_provider.shutdown(timeout_millis=deadline.remaining() * 1000)
+            except Exception as error:  # raised when no time was left; the exit report counts what was lost
+                logger.debug("metrics shut down without a last export: %s", error)

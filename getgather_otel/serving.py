@@ -13,6 +13,8 @@ import socket
 import sys
 from typing import Any
 
+from getgather_otel.shutdown import REQUEST_GRACE_S
+
 # What uvicorn itself exits with when the app's startup fails.
 STARTUP_FAILURE = 3
 
@@ -53,7 +55,10 @@ def serve(app: Any, sock: socket.socket) -> None:
     """Run the ASGI `app` on `sock` until SIGINT/SIGTERM; exit like uvicorn if its startup fails."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    # uvicorn waits for requests in progress without limit by default; a stalled client would keep
+    # the process from stopping.
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=REQUEST_GRACE_S)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
     finally:

@@ -10,12 +10,12 @@ stacking processors, and `Telemetry.shutdown()` detaches them.
 
 from __future__ import annotations
 
-import atexit
 import os
 import signal
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,11 @@ from getgather_otel import metrics as metrics_module
 from getgather_otel._log import logger
 from getgather_otel.companions import Companions
 from getgather_otel.otlp_extras import OtlpExtras
+from getgather_otel.otlp_guard import GuardedSpanExporter
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import flush_open_streams
+from getgather_otel.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, report_undelivered, run_within
 from getgather_otel.store.buffered import WriteStats
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.paths import resolve_db_path
@@ -107,18 +109,21 @@ class Telemetry:
         self,
         provider: TracerProvider | None,
         router: _PipelineRouter | None,
-        pipelines: tuple[SpanProcessor, ...],
-        duckdb_exporter: DuckDBSpanExporter | None,
         settings: tuple[Any, ...],
+        duckdb: tuple[SpanProcessor, DuckDBSpanExporter] | None = None,
+        otlp: tuple[SpanProcessor, GuardedSpanExporter] | None = None,
         companions: Companions | None = None,
         otlp_extras: OtlpExtras | None = None,
     ) -> None:
         self.tracer_provider = provider
-        self.duckdb_exporter = duckdb_exporter
+        self.duckdb_exporter = duckdb[1] if duckdb else None
         self.companions = companions
         self.otlp_extras = otlp_extras
         self._router = router
-        self._pipelines = pipelines
+        self._duckdb_pipeline = duckdb[0] if duckdb else None
+        self._otlp_pipeline = otlp[0] if otlp else None
+        self._pipelines = tuple(p for p in (self._duckdb_pipeline, self._otlp_pipeline) if p is not None)
+        self._otlp_guards = ((otlp[1].guard,) if otlp else ()) + (otlp_extras.guards if otlp_extras else ())
         self._settings = settings
         self._ended_at_start = router.ended if router else 0
         self._shut_down = False
@@ -137,37 +142,55 @@ class Telemetry:
 
         True when all pipelines finished in time.
         """
-        deadline = time.monotonic() + timeout_s
-        done = all(p.force_flush(int(timeout_s * 1000)) for p in self._pipelines)
+        deadline = Deadline(timeout_s)
+        # The SDK's BatchSpanProcessor.force_flush ignores its timeout and exports in the calling
+        # thread (an OTLP export can block for the exporter's whole timeout): bound it.
+        flushes = {f"flush-{n}": partial(p.force_flush, int(timeout_s * 1000)) for n, p in enumerate(self._pipelines)}
+        done = not run_within(flushes, deadline)
         # Once for every recording sink (DuckDB, OTLP): what open page streams hold becomes chunks.
         flush_open_streams()
         if self.companions is not None:
-            done = self.companions.flush(max(deadline - time.monotonic(), 0.0)) and done
+            done = self.companions.flush(deadline.remaining()) and done
         if self.otlp_extras is not None:
-            done = self.otlp_extras.flush(max(deadline - time.monotonic(), 0.0)) and done
+            done = self.otlp_extras.flush(deadline.remaining()) and done
         if self.duckdb_exporter is not None:
             # The batch processor hands spans to export() but does not flush the exporter,
             # whose writer thread may still be inserting them.
-            remaining_ms = max(int((deadline - time.monotonic()) * 1000), 0)
-            done = self.duckdb_exporter.force_flush(remaining_ms) and done
+            done = self.duckdb_exporter.force_flush(int(deadline.remaining() * 1000)) and done
             self.duckdb_exporter.release_file()
         return done
 
-    def shutdown(self) -> None:
-        """Flush and stop the pipelines; spans ended afterwards go nowhere. Idempotent."""
+    def shutdown(self, timeout_s: float = SHUTDOWN_BUDGET_S) -> None:
+        """Write everything to DuckDB, send what `timeout_s` allows over OTLP, stop. Idempotent.
+
+        Runs at exit and on SIGTERM too. DuckDB comes first and is waited for (only another
+        process holding the file makes that slow); OTLP gets the time left and is then cut
+        off whatever its endpoint does, with one line saying what did not reach it
+        (`shutdown.py`). Spans ended afterwards go nowhere.
+        """
         with self._lock:
             if self._shut_down:
                 return
             self._shut_down = True
+        deadline = Deadline(timeout_s)
         if self._router is not None:
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
         flush_open_streams()
+        if self._duckdb_pipeline is not None:
+            self._duckdb_pipeline.shutdown()  # hands every queued span over; the exporter writes them all
         if self.companions is not None:
             self.companions.stop()
+        otlp_steps: dict[str, Callable[[], object]] = {}
+        if self._otlp_pipeline is not None:
+            otlp_steps["otlp-traces"] = self._otlp_pipeline.shutdown
         if self.otlp_extras is not None:
-            self.otlp_extras.stop()
-        for processor in self._pipelines:
-            processor.shutdown()
+            otlp_steps["otlp-metrics-and-recordings"] = partial(self.otlp_extras.stop, deadline)
+        run_within(otlp_steps, deadline)
+        for guard in self._otlp_guards:
+            guard.close()  # stops the SDK exporters' retries still running on abandoned threads
+        if self._otlp_guards:
+            spans_delivered = self._otlp_guards[0].delivered if self._otlp_pipeline is not None else 0
+            report_undelivered(self._otlp_guards, deadline, self.stats().spans_ended - spans_delivered)
         global _active
         if _active is self:
             _active = None
@@ -286,7 +309,7 @@ def configure(
         if _active is not None:
             _active.shutdown()
         if _sdk_disabled():
-            _active = Telemetry(None, None, (), None, settings)
+            _active = Telemetry(None, None, settings)
             return _active
 
         provider = _join_or_create_provider(tracer_provider, service_name)
@@ -309,24 +332,22 @@ def configure(
                 schedule_delay_millis=schedule_delay_millis,
             )
 
-        pipelines: list[SpanProcessor] = []
-        duckdb_exporter = None
+        duckdb = None
         if resolved_path is not None:
             duckdb_exporter = DuckDBSpanExporter(resolved_path)
-            pipelines.append(batch(duckdb_exporter))
+            duckdb = (batch(duckdb_exporter), duckdb_exporter)
         otlp_exporter = otlp_span_exporter(otlp)
-        if otlp_exporter is not None:
-            pipelines.append(batch(otlp_exporter))
-        router.pipelines = router.pipelines + tuple(pipelines)
+        otlp_pipeline = None if otlp_exporter is None else (batch(otlp_exporter), otlp_exporter)
         companions = None
-        if duckdb_exporter is not None:
-            companions = Companions.start(duckdb_exporter, retention, retention_interval_s)
+        if duckdb is not None:
+            companions = Companions.start(duckdb[1], retention, retention_interval_s)
         if recording is not None:
             hooks.use_default_options(recording)
         if record_browsers:
             hooks.install_auto_recording()
-        telemetry = Telemetry(provider, router, tuple(pipelines), duckdb_exporter, settings, companions, otlp_extras)
-        atexit.register(telemetry.shutdown)
+        telemetry = Telemetry(provider, router, settings, duckdb, otlp_pipeline, companions, otlp_extras)
+        router.pipelines = router.pipelines + telemetry._pipelines
+        at_exit(telemetry.shutdown)
         install_sigterm_flush()
         logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)
         _active = telemetry

@@ -181,15 +181,20 @@ def _request_body(provider: TracerProvider) -> bytes:
     return body
 
 
-def test_collect_command_flushes_everything_on_sigterm(tmp_path: Path) -> None:
-    db, (port, grpc_port) = tmp_path / "fleet.duckdb", free_ports(2)
-    command = ["collect", "--db", str(db), "--port", str(port), "--grpc-port", str(grpc_port)]
-    process = subprocess.Popen(
+def collect_process(db: Path, port: int, grpc_port: int, *options: str) -> subprocess.Popen[str]:
+    """`getgather-otel collect` in a subprocess (stdout and stderr piped)."""
+    command = ["collect", "--db", str(db), "--port", str(port), "--grpc-port", str(grpc_port), *options]
+    return subprocess.Popen(
         [sys.executable, "-m", "getgather_otel.cli", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_collect_command_flushes_everything_on_sigterm(tmp_path: Path) -> None:
+    db, (port, grpc_port) = tmp_path / "fleet.duckdb", free_ports(2)
+    process = collect_process(db, port, grpc_port)
     try:
         wait_until_listening(port, process, timeout_s=20)
         servers = [TracerProvider(resource=Resource.create({"service.name": f"mcp-{n}"})) for n in range(3)]

@@ -7,9 +7,15 @@ recording chunks) and inserts it through the shared `DuckDBWriter`. Batches grow
 load, which is what DuckDB likes.
 
 When the file is locked, corrupt, unwritable or the disk is full, the converted table is
-kept and retried with backoff, the failure is logged once (and recovery once), and items
-beyond `max_pending` (measured by `size_of`: rows, bytes, ...) are dropped oldest-first
+kept and retried with backoff, the failure is logged once (and recovery once), and data
+beyond `max_pending` (measured by `size_of`: rows, bytes, ...) is dropped oldest-first
 and counted.
+
+The bound is exact: everything held (queued items, the batch being converted or waiting
+for the file, a failed batch) never exceeds `max_pending` once `submit()` returns, whatever
+the batch sizes and the timing. Only a batch whose INSERT has begun cannot be dropped, so a
+new item that does not fit beside it keeps just its newest part (`keep_newest`) or goes.
+Every unit submitted is, at any moment, exactly one of written, pending or dropped.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class BufferedTableWriter(Generic[Item]):
         size_of: Callable[[Item], int],
         max_pending: int,
         unit: str,
+        keep_newest: Callable[[Item, int], Item] | None = None,
         retry_interval_s: float = 0.5,
         max_retry_interval_s: float = 30.0,
     ) -> None:
@@ -59,6 +66,8 @@ class BufferedTableWriter(Generic[Item]):
         self.table_name = table_name
         self._to_table = to_table
         self._size_of = size_of
+        # The newest n units of an item (n < its size); None: items are kept or dropped whole.
+        self._keep_newest = keep_newest
         self._max_pending = max_pending
         self._unit = unit
         self._retry_interval_s = retry_interval_s
@@ -67,7 +76,9 @@ class BufferedTableWriter(Generic[Item]):
         self._pending_size = 0
         # A converted batch whose insert failed: retried before anything newer.
         self._retry: tuple[pa.Table, int] | None = None
+        # The batch the writer thread took: droppable until its INSERT begins (`_committing`).
         self._in_flight = 0
+        self._committing = False
         self._cond = threading.Condition()
         self._flush_requested = False
         self._stopping = False
@@ -118,11 +129,12 @@ class BufferedTableWriter(Generic[Item]):
             thread.join(timeout=timeout_s)
         if not flushed:
             with self._cond:
-                lost = self._pending_size + (self._retry[1] if self._retry else 0)
+                lost = self._pending_size + (self._retry[1] if self._retry else 0) + self._in_flight
                 self._stats.dropped += lost
                 self._pending.clear()
                 self._pending_size = 0
                 self._retry = None
+                self._in_flight = 0  # a write still running after the join is not counted twice
             logger.error("shut down with %d %s not written to %s", lost, self._unit, self.writer.path)
         if self._stats.dropped:
             logger.warning(
@@ -141,27 +153,35 @@ class BufferedTableWriter(Generic[Item]):
     def _busy_locked(self) -> bool:
         return bool(self._pending or self._in_flight or self._retry)
 
-    def count_dropped(self, size: int) -> None:
-        """Count items a producer dropped before submitting (e.g. the oldest part of an oversized batch)."""
-        with self._cond:
-            self._stats.dropped += size
-
     def _enforce_bound_locked(self) -> None:
-        """Drop the oldest data beyond `max_pending`: the failed batch first, then queued items.
+        """Drop the oldest data beyond `max_pending`: failed batch, taken batch, queued items.
 
-        The batch being converted or written counts towards the bound (it is held in memory
-        too, and `stats.pending`, which the collector's back-pressure reads, includes it) but
-        cannot be dropped. The newest item is always kept; producers keep single items
-        within the bound.
+        Everything held counts (the collector's back-pressure reads `stats.pending`). A batch
+        whose INSERT has begun cannot be dropped; when even the newest item does not fit
+        beside it, the item keeps only its newest units (`keep_newest`) or is dropped.
         """
-        held = self._pending_size + self._in_flight
-        if self._retry is not None and held + self._retry[1] > self._max_pending:
+        excess = self._pending_size + self._in_flight + (self._retry[1] if self._retry else 0) - self._max_pending
+        if excess <= 0:
+            return
+        if self._retry is not None:
+            excess -= self._retry[1]
             self._stats.dropped += self._retry[1]
             self._retry = None
-        while len(self._pending) > 1 and self._pending_size + self._in_flight > self._max_pending:
-            _, size = self._pending.popleft()
-            self._pending_size -= size
-            self._stats.dropped += size
+        if excess > 0 and self._in_flight and not self._committing:
+            excess -= self._in_flight
+            self._stats.dropped += self._in_flight
+            self._in_flight = 0  # the writer thread sees its batch was disowned and discards it
+        while excess > 0 and self._pending:
+            item, size = self._pending[0]
+            if size > excess and self._keep_newest is not None:
+                self._pending[0] = (self._keep_newest(item, size - excess), size - excess)
+                dropped = excess
+            else:
+                self._pending.popleft()
+                dropped = size
+            self._pending_size -= dropped
+            self._stats.dropped += dropped
+            excess -= dropped
 
     def _ensure_thread_locked(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -191,23 +211,31 @@ class BufferedTableWriter(Generic[Item]):
         except Exception:
             logger.exception("could not convert %d %s for %s; dropping them", size, self._unit, self.table_name)
             with self._cond:
-                self._stats.dropped += size
+                self._stats.dropped += self._in_flight  # unless the bound already dropped them
                 self._in_flight = 0
                 self._cond.notify_all()
             return self._next_batch()
+
+    def _begin_insert(self) -> bool:
+        """Called with the file open, just before the INSERT: False when the batch was disowned."""
+        with self._cond:
+            self._committing = self._in_flight > 0
+            return self._committing
 
     def _run(self) -> None:
         backoff = self._retry_interval_s
         while (batch := self._next_batch()) is not None:
             table, size = batch
             try:
-                self.writer.write(self.table_name, table)
+                inserted = self.writer.write(self.table_name, table, before_insert=self._begin_insert)
             except StoreError as error:
                 with self._cond:
                     self._stats.failed_writes += 1
-                    self._retry = batch
-                    self._in_flight = 0
-                    self._enforce_bound_locked()
+                    if self._in_flight:  # still ours: keep it for the next attempt
+                        self._retry = batch
+                        self._in_flight = 0
+                        self._enforce_bound_locked()
+                    self._committing = False
                     self._cond.notify_all()
                 self.last_error = error
                 self._reporter.failed(error)
@@ -220,8 +248,10 @@ class BufferedTableWriter(Generic[Item]):
                 backoff = min(backoff * 2, self._max_retry_interval_s)
                 continue
             with self._cond:
-                self._stats.written += size
+                if inserted and self._in_flight:
+                    self._stats.written += size
                 self._in_flight = 0
+                self._committing = False
                 self._cond.notify_all()
             self.last_error = None
             if self._reporter.failing:
@@ -232,3 +262,8 @@ class BufferedTableWriter(Generic[Item]):
 def concat_tables(tables: list[pa.Table]) -> pa.Table:
     """`to_table` for writers whose items are ready Arrow tables."""
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def newest_rows(table: pa.Table, rows: int) -> pa.Table:
+    """`keep_newest` for items that are Arrow tables measured in rows (newest rows last)."""
+    return table.slice(table.num_rows - rows)

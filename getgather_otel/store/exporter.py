@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from getgather_otel.store.arrow_spans import spans_to_arrow
-from getgather_otel.store.buffered import BufferedTableWriter, WriteStats, concat_tables
+from getgather_otel.store.buffered import BufferedTableWriter, WriteStats, concat_tables, newest_rows
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.writer import DuckDBWriter
 
@@ -44,7 +44,6 @@ class DuckDBSpanExporter(SpanExporter):
         self.path: Path = resolve_db_path(path) if writer is None else writer.path
         # One writer per file and process: browser recordings share it (`writer`).
         self.writer = writer or DuckDBWriter(self.path)
-        self._max_pending = max_pending_spans
         self._shutdown_timeout_s = shutdown_timeout_s
         self._buffer: BufferedTableWriter[pa.Table] = BufferedTableWriter(
             self.writer,
@@ -53,6 +52,7 @@ class DuckDBSpanExporter(SpanExporter):
             size_of=lambda table: table.num_rows,
             max_pending=max_pending_spans,
             unit="spans",
+            keep_newest=newest_rows,
             retry_interval_s=retry_interval_s,
             max_retry_interval_s=max_retry_interval_s,
         )
@@ -67,9 +67,6 @@ class DuckDBSpanExporter(SpanExporter):
 
     def export_rows(self, table: pa.Table) -> None:
         """Queue ready `otel_traces` rows (the collector decodes OTLP straight into them)."""
-        if table.num_rows > self._max_pending:
-            self._buffer.count_dropped(table.num_rows - self._max_pending)
-            table = table.slice(table.num_rows - self._max_pending)
         self._buffer.submit(table)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:

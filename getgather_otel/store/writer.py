@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -57,16 +57,21 @@ class DuckDBWriter:
         self._migrated = False
         self._hold: IO[bytes] | None = None
 
-    def write(self, table_name: str, table: pa.Table) -> None:
-        """Insert every row of `table` into `table_name` in one statement.
+    def write(self, table_name: str, table: pa.Table, before_insert: Callable[[], bool] | None = None) -> bool:
+        """Insert every row of `table` into `table_name` in one statement; True when inserted.
 
+        `before_insert` is asked once the file is open (which can take up to `lock_wait_s`),
+        right before the INSERT; False skips it (the caller no longer wants those rows).
         Raises a `StoreError` subclass (locked, corrupt, unwritable, ...) on failure;
         the caller decides whether to keep the rows and retry.
         """
         if table.num_rows == 0:
-            return
+            return True
         with self._lock:
             conn = self._connection()
+            if before_insert is not None and not before_insert():
+                self._schedule_close()
+                return False
             try:
                 conn.register("_getgather_batch", table)
                 try:
@@ -81,6 +86,7 @@ class DuckDBWriter:
                 self._close_locked()
             else:
                 self._schedule_close()
+        return True
 
     @contextmanager
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
