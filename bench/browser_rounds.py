@@ -104,18 +104,15 @@ def print_rounds(rounds: Sequence[Round]) -> None:
         print(line)
 
 
-def chunk_bytes(
-    db: Path, span_ids: Sequence[str] | None = None, *, with_snapshots: bool = True
-) -> tuple[int, int, float]:
+def chunk_bytes(db: Path, span_ids: Sequence[str] | None = None) -> tuple[int, int, float]:
     """(raw rrweb JSON bytes, stored bytes, seconds of recording covered) over the chunks of the
-    recordings of `span_ids` (every chunk when None); `with_snapshots=False` leaves out the
-    chunks that start with a full snapshot (what a page costs while it only changes)."""
-    params = [span_ids is None, list(span_ids or ()), with_snapshots]
+    recordings of `span_ids` (every chunk when None)."""
+    params = [span_ids is None, list(span_ids or ())]
     with duckdb.connect(str(db), read_only=True) as conn:
         row = conn.execute(
             "SELECT sum(raw_bytes), sum(stored_bytes), "
             "sum(date_diff('millisecond', first_event_time, last_event_time)) / 1000.0 "
-            "FROM recording_chunks WHERE (? OR list_contains(?, span_id)) AND (? OR NOT starts_with_full_snapshot)",
+            "FROM recording_chunks WHERE ? OR list_contains(?, span_id)",
             params,
         ).fetchone()
     assert row is not None

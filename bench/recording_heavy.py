@@ -33,7 +33,7 @@ from patchright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from bench.browser_rounds import RECORDED, Round, chunk_bytes, interleaved_rounds, mode_contexts, of_mode, print_rounds
 from bench.heavy_site import PATH, heavy_site, order_text
-from bench.stored_snapshots import StoredSnapshot, stored_recordings, stored_snapshots
+from bench.stored_snapshots import StoredSnapshot, incremental_bytes, stored_recordings, stored_snapshots
 from getgather_otel import activity, record_browser
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.loopback import serve_asgi
@@ -291,9 +291,9 @@ async def heavy(rows: int, rounds: int, visits: int, dwell_s: float, db: Path, t
             f" per minute ({raw / minutes / 1024:.0f} KiB raw, {raw / max(stored, 1):.1f}x smaller),"
             " first snapshot included"
         )
-        raw, stored, covered_s = chunk_bytes(db, [dwelled], with_snapshots=False)
+        raw, stored, covered_s = incremental_bytes(db, dwelled)
         minutes = max(covered_s, 1.0) / 60
         print(
-            f"  the chunks without a full snapshot: {stored / minutes / 1024:.0f} KiB stored per minute"
+            f"  its incremental events alone: {stored / minutes / 1024:.1f} KiB per minute compressed as a chunk"
             f" ({raw / minutes / 1024:.0f} KiB raw) over {covered_s:.0f} s"
         )

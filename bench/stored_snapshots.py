@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import zstandard
 
 from getgather_otel import attributes as attr
 from getgather_otel.recording import rrweb_events
-from getgather_otel.recording.chunks import decode, encode
+from getgather_otel.recording.chunks import ZSTD_LEVEL, decode, encode
 
 ELEMENT_NODE = 2  # rrweb-snapshot's NodeType.Element
 
@@ -133,3 +134,20 @@ def stored_recordings(db: Path, span_ids: Sequence[str]) -> list[StoredRecording
             [list(span_ids)],
         ).fetchall()
     return [StoredRecording(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in rows]
+
+
+def incremental_bytes(db: Path, span_id: str) -> tuple[int, int, float]:
+    """What a page costs while it only changes: (raw JSON bytes, bytes compressed as the store
+    compresses a chunk, seconds covered) of the incremental events of `span_id`'s recording.
+
+    Chunks are cut at full snapshots and when a stream's first batch is 10 s old, so a short
+    recording is one chunk that mixes snapshot and changes: the changes are measured here.
+    """
+    with duckdb.connect(str(db), read_only=True) as conn:
+        events = _events(conn, [span_id])[span_id]
+    changes = [event for event in events if event["type"] == rrweb_events.INCREMENTAL_SNAPSHOT]
+    if not changes:
+        return 0, 0, 0.0
+    raw = encode(changes)
+    stored = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
+    return len(raw), len(stored), (changes[-1]["timestamp"] - changes[0]["timestamp"]) / 1000
