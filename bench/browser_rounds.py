@@ -67,12 +67,14 @@ async def interleaved_rounds(
     trace_path: Path,
     *,
     brand: str = "bench",
+    warm_up: Flow | None = None,
     after_round: Callable[[Round], Awaitable[None]] | None = None,
 ) -> list[Round]:
-    """One untimed warm-up per mode (first navigation, code caches), then `rounds` rounds, the
-    order of the modes rotating each round. `after_round` runs outside the timing."""
+    """One untimed warm-up per mode (first navigation, code caches: `warm_up`, else `flow`
+    itself), then `rounds` rounds, the order of the modes rotating each round. `after_round`
+    runs outside the timing."""
     for mode in MODES:
-        await timed_round(contexts[mode], mode, flow, trace_path, brand)
+        await timed_round(contexts[mode], mode, warm_up or flow, trace_path, brand)
     done: list[Round] = []
     for i in range(rounds):
         for mode in MODES[i % len(MODES) :] + MODES[: i % len(MODES)]:

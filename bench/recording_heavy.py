@@ -52,6 +52,10 @@ NAVIGATION_JS = """() => {
 }"""
 ROWS_JS = "() => document.querySelector('#orders tbody').rows.length"
 ARRIVAL_TIMEOUT_S = 30.0
+# A recorded 20,000-row page took 30-40 s to load on this machine under load: Playwright's 30 s default fails it.
+PAGE_TIMEOUT_MS = 180_000
+# The warm-up's page: enough to warm caches, without a minute of 20,000-row rounds that are not timed.
+WARM_UP_ROWS = 500
 LOOP_TICK_S = 0.005
 
 
@@ -154,6 +158,7 @@ async def written(telemetry: Telemetry, timeout_s: float) -> float | None:
 async def arrivals(browser: Browser, telemetry: Telemetry, origin: str, rows: int, visits: int) -> list[Arrival]:
     """`visits` recorded visits on a fresh context whose every batch becomes its own chunk."""
     context = await browser.new_context()
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
     await record_browser(context, options=RecordingOptions(max_chunk_bytes=1))
     probe, loop = ArrivalProbe(), LoopStalls()
     add_sink(probe)
@@ -224,7 +229,8 @@ def print_navigation(navs_by_mode: dict[str, list[dict[str, Any]]]) -> None:
         to_load = [n["load_end"] - n["start"] for n in navs]
         print(
             f"  {mode:>10}: DOMContentLoaded at {_median(to_dcl)} ms, its handlers {_median(dcl)} ms,"
-            f" load event done at {_median(to_load)} ms"
+            f" load event done at {_median(to_load)} ms",
+            flush=True,
         )
 
 
@@ -249,6 +255,8 @@ async def heavy(rows: int, rounds: int, visits: int, dwell_s: float, db: Path, t
     async with serve_asgi(heavy_site()) as origin, async_playwright() as playwright:
         browser = await playwright.chromium.launch(**launch_options())
         contexts = await mode_contexts(browser)
+        for context in contexts.values():
+            context.set_default_timeout(PAGE_TIMEOUT_MS)
 
         async def note_navigation(done: Round) -> None:
             nav = await navigation(contexts[done.mode].pages[0])
@@ -256,20 +264,24 @@ async def heavy(rows: int, rounds: int, visits: int, dwell_s: float, db: Path, t
             if done.mode == RECORDED:
                 recorded_navs[done.activity_id] = nav
 
-        with_trace = Path(str(db) + ".trace.zip")
         done = await interleaved_rounds(
-            contexts, lambda c: heavy_flow(c, origin, rows), rounds, with_trace, after_round=note_navigation
+            contexts,
+            lambda c: heavy_flow(c, origin, rows),
+            rounds,
+            Path(str(db) + ".trace.zip"),
+            warm_up=lambda c: heavy_flow(c, origin, min(rows, WARM_UP_ROWS)),
+            after_round=note_navigation,
         )
+        print(f"\n{rounds} interleaved rounds on {rows:,} rows: goto, read the table, one click (ms, wall time)")
+        print_rounds(done)
+        print("page milestones (navigation timing of the flow's document, median):")
+        print_navigation(navs_by_mode)
         found = await arrivals(browser, telemetry, origin, rows, visits)
         dwelled = await dwell(contexts[RECORDED], origin, rows, dwell_s) if dwell_s > 0 else None
         await browser.close()
     telemetry.shutdown()
 
     recorded = [r.activity_id for r in of_mode(done, RECORDED)]
-    print(f"\n{rounds} interleaved rounds on {rows:,} rows: goto, read the table, one click (ms, wall time)")
-    print_rounds(done)
-    print("page milestones (navigation timing of the flow's document, median):")
-    print_navigation(navs_by_mode)
     print("full snapshots stored by the recorded rounds:")
     print_documents(stored_snapshots(db, recorded), recorded_navs, rows)
     print("one snapshot's way out (a separate recorded context, each batch its own chunk):")
