@@ -89,14 +89,15 @@ class ArrivalProbe:
     def __init__(self) -> None:
         # FullSnapshot timestamp -> (its Meta's timestamp, arrival)
         self.arrived: dict[float, tuple[float, float]] = {}
+        self._meta_ms = 0.0  # the last Meta seen: a snapshot over the page's batch size comes on its own
 
     def submit(self, chunk: Chunk) -> None:
         now = time.time() * 1000
-        for i, event in enumerate(chunk.events):
-            if event["type"] == rrweb_events.FULL_SNAPSHOT:
-                before = chunk.events[i - 1] if i > 0 else event
-                meta_ms = before["timestamp"] if before["type"] == rrweb_events.META else event["timestamp"]
-                self.arrived.setdefault(event["timestamp"], (meta_ms, now))
+        for event in chunk.events:
+            if event["type"] == rrweb_events.META:
+                self._meta_ms = event["timestamp"]
+            elif event["type"] == rrweb_events.FULL_SNAPSHOT:
+                self.arrived.setdefault(event["timestamp"], (self._meta_ms or event["timestamp"], now))
 
     def first_since(self, start_ms: float) -> tuple[float, float, float] | None:
         """(Meta, FullSnapshot, arrival) of the first snapshot taken after `start_ms`, if one arrived."""
