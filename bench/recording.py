@@ -1,32 +1,37 @@
 """Browser recording costs: tool wall time, stored bytes, and in-page memory over a long recording.
 
 `overhead`: the demo's scripted browser tool (`demo.shop.read_orders`: navigate, fill,
-submit, read a list over 3 pages) on two persistent contexts of one Chromium, one
-recorded and one not, in interleaved rounds, each call inside an activity. Reports the
-ratio of median wall times, and the recording's raw rrweb JSON against stored bytes.
+submit, read a list over 3 pages) on three persistent contexts of one Chromium: not
+recorded, recorded, and under Playwright's own tracing (bench/browser_rounds.py), in
+interleaved rounds, each call inside an activity. Reports the ratios of median wall
+times, and the recording's raw rrweb JSON against stored bytes.
 
 `soak`: a page that never stops changing (bench/pages/soak.*) open for N minutes in a
 recorded and an unrecorded context side by side. Samples each page's JS heap after a
 forced GC (CDP `Runtime.getHeapUsage`) and reports bytes stored per minute.
 
+`heavy`: a big order page (bench/heavy_site.py, issue 13) the same three ways, plus where
+a snapshot's time goes and what is stored; see bench/recording_heavy.py.
+
 Run: .venv/bin/python -m bench.recording overhead [--rounds 15] [--server-delay-ms 0]
      .venv/bin/python -m bench.recording soak [--minutes 5]
+     .venv/bin/python -m bench.recording heavy [--rows 5000] [--rounds 5] [--visits 2] [--dwell-s 60]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 from patchright.async_api import BrowserContext, Page, async_playwright
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import getgather_otel
+from bench.browser_rounds import RECORDED, chunk_bytes, interleaved_rounds, mode_contexts, of_mode, print_rounds
+from bench.recording_heavy import heavy
 from getgather_otel import activity, record_browser
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.loopback import serve_asgi
@@ -37,24 +42,10 @@ from getgather_otel.telemetry import Telemetry
 PAGES = Path(__file__).resolve().parent / "pages"
 
 
-def chunk_bytes(db: Path) -> tuple[int, int, float]:
-    """(raw rrweb JSON bytes, stored bytes, seconds of recording covered) over all chunks."""
-    with duckdb.connect(str(db), read_only=True) as conn:
-        row = conn.execute(
-            "SELECT sum(raw_bytes), sum(stored_bytes), "
-            "sum(date_diff('millisecond', first_event_time, last_event_time)) / 1000.0 FROM recording_chunks"
-        ).fetchone()
-    assert row is not None
-    return int(row[0] or 0), int(row[1] or 0), float(row[2] or 0)
-
-
-async def timed_tool(context: BrowserContext, origin: str, name: str) -> float:
-    started = time.perf_counter()
-    async with activity(name=name, brand_id="shop", kind="tool"):
-        titles = await read_orders(context, origin)
-    elapsed = time.perf_counter() - started
+async def signed_in_orders(context: BrowserContext, origin: str) -> None:
+    """The demo's `read_orders` (sign in, then 3 pages of orders), checked."""
+    titles = await read_orders(context, origin)
     assert len(titles) == 15, titles
-    return elapsed * 1000
 
 
 def with_latency(app: ASGIApp, delay_ms: float) -> ASGIApp:
@@ -70,28 +61,26 @@ def with_latency(app: ASGIApp, delay_ms: float) -> ASGIApp:
 
 async def overhead(rounds: int, db: Path, delay_ms: float) -> None:
     telemetry = getgather_otel.configure(service_name="bench", duckdb_path=db, record_browsers=False)
-    times: dict[bool, list[float]] = {False: [], True: []}
     site = with_latency(brand_site(), delay_ms)
     async with serve_asgi(site) as origin, async_playwright() as playwright:
         browser = await playwright.chromium.launch(**launch_options())
-        contexts = {False: await browser.new_context(), True: await browser.new_context()}
-        await record_browser(contexts[True])
-        for recorded in (False, True):  # warm-up: first navigation, code caches
-            await timed_tool(contexts[recorded], origin, "warm_up")
-        for i in range(rounds):
-            for recorded in (False, True) if i % 2 == 0 else (True, False):
-                times[recorded].append(await timed_tool(contexts[recorded], origin, f"tool_{recorded}"))
+        contexts = await mode_contexts(browser)
+        with tempfile.TemporaryDirectory() as tmp:
+            done = await interleaved_rounds(
+                contexts,
+                lambda context: signed_in_orders(context, origin),
+                rounds,
+                Path(tmp) / "trace.zip",
+                brand="shop",
+            )
         await browser.close()
     telemetry.shutdown()
-    base, rec = statistics.median(times[False]), statistics.median(times[True])
-    raw, stored, _ = chunk_bytes(db)
+    raw, stored, _ = chunk_bytes(db, [r.activity_id for r in of_mode(done, RECORDED)])
     print(
         f"{rounds} interleaved rounds of read_orders (navigate, fill, submit, 3 list pages) on one Chromium, "
         f"site answering after {delay_ms:.0f} ms"
     )
-    print(f"without recording: {base:.1f} ms (median; min {min(times[False]):.1f})")
-    print(f"with recording:    {rec:.1f} ms (median; min {min(times[True]):.1f})")
-    print(f"ratio: {rec / base:.3f}x")
+    print_rounds(done)
     print(f"stored {stored:,} bytes for {raw:,} bytes of rrweb JSON: {raw / max(stored, 1):.1f}x smaller")
 
 
@@ -163,14 +152,22 @@ def main() -> None:
     p.add_argument("--server-delay-ms", type=float, default=0.0, help="the fixture site's time to first byte")
     p = sub.add_parser("soak")
     p.add_argument("--minutes", type=float, default=5.0)
+    p = sub.add_parser("heavy")
+    p.add_argument("--rows", type=int, default=5000, help="rows of the order table (5 DOM nodes each)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--visits", type=int, default=2, help="visits timed on their way to storage")
+    p.add_argument("--dwell-s", type=float, default=60.0, help="seconds the page stays open for bytes per minute")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         if args.what == "overhead":
             asyncio.run(overhead(args.rounds, db, args.server_delay_ms))
-        else:
-            telemetry = getgather_otel.configure(service_name="bench", duckdb_path=db, record_browsers=False)
+            return
+        telemetry = getgather_otel.configure(service_name="bench", duckdb_path=db, record_browsers=False)
+        if args.what == "soak":
             asyncio.run(soak(args.minutes, db, telemetry))
+        else:
+            asyncio.run(heavy(args.rows, args.rounds, args.visits, args.dwell_s, db, telemetry))
 
 
 if __name__ == "__main__":
