@@ -341,8 +341,9 @@ def configure(
         companions = None
         if duckdb is not None:
             companions = Companions.start(duckdb[1], retention, retention_interval_s)
-        if recording is not None:
-            hooks.use_default_options(recording)
+        # Each configure() states the whole configuration: no options means the defaults,
+        # not whatever an earlier call set.
+        hooks.use_default_options(recording if recording is not None else RecordingOptions())
         if record_browsers:
             hooks.install_auto_recording()
         telemetry = Telemetry(provider, router, settings, duckdb, otlp_pipeline, companions, otlp_extras)
