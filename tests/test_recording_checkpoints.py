@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from patchright.async_api import Browser, Page
 
 from getgather_otel import activity, record_browser
@@ -77,12 +76,6 @@ async def replayed(viewer: Page, js: str) -> dict[str, Any]:
     return result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay.py opens each tab with pause(0), which shows only the first full snapshot (rrweb applies "
-    "events before a pause's time, and nothing is before time 0), never the adopted sheets stamped with the "
-    "snapshot's time; pausing at the first snapshot's offset + 1 ms, after the page's load, opens it styled",
-)
 async def test_adopted_stylesheets_style_the_replays_first_frame(
     telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
 ) -> None:

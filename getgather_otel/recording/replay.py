@@ -250,8 +250,21 @@ _TEMPLATE = """<!doctype html>
     }});
     var props = {{ events: pages[index].events, tags: tags, autoPlay: false, width: 1024, height: 576 }};
     current = new Player({{ target: target, props: props }});
-    // Show the first recorded frame right away instead of an empty stage until "play".
-    current.getReplayer().pause(0);
+    // Show the first recorded frame right away instead of an empty stage until "play". rrweb
+    // applies only the events before a pause's time: 1 ms past the first full snapshot brings
+    // the constructed stylesheets stamped with its time, so that frame is styled. (Before this
+    // page's load event, rrweb-player must first be paused at 0, or the page never loads.)
+    var events = pages[index].events;
+    var snapshot = events.find(function (e) {{ return e.type === 2; }}) || events[0];
+    var firstFrame = snapshot.timestamp - events[0].timestamp + 1;
+    if (document.readyState === "complete") {{
+      current.getReplayer().pause(firstFrame);
+    }} else {{
+      current.getReplayer().pause(0);
+      window.addEventListener("load", function () {{
+        if (shown === index) current.getReplayer().pause(firstFrame);
+      }});
+    }}
     window.replayer = current;
   }}
   pages.forEach(function (page, index) {{
