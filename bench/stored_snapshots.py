@@ -77,6 +77,39 @@ def orders_rows(node: dict[str, Any]) -> int:
     return 0
 
 
+def snapshot_parts(events: Sequence[dict[str, Any]], index: int) -> list[dict[str, Any]]:
+    """The full snapshot at `index` and the parts that complete it.
+
+    A snapshot over the recorder's part size is stored as an outline plus Mutation adds at the
+    snapshot's time, ended by a `getgather.snapshot.parts` custom event (js/world.js); the
+    replay applies them in one tick, and so does `assembled`.
+    """
+    snapshot = events[index]
+    for end in range(index + 1, len(events)):
+        event = events[end]
+        data = event["data"]
+        if event["timestamp"] != snapshot["timestamp"]:
+            break
+        if event["type"] == rrweb_events.CUSTOM and data.get("tag") == "getgather.snapshot.parts":
+            return list(events[index : end + 1])
+        if event["type"] != rrweb_events.INCREMENTAL_SNAPSHOT or data.get("source") != 0:
+            break
+    return [snapshot]
+
+
+def assembled(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The node tree `snapshot_parts` describe, as one serialised document (changes the events)."""
+    root: dict[str, Any] = parts[0]["data"]["node"]
+    by_id = {node["id"]: node for node in _walk(root)}
+    for event in parts[1:]:
+        for add in event["data"].get("adds", ()):
+            parent = by_id.get(add["parentId"])
+            if parent is not None:
+                parent.setdefault("childNodes", []).append(add["node"])
+                by_id.update((node["id"], node) for node in _walk(add["node"]))
+    return root
+
+
 def _events(conn: duckdb.DuckDBPyConnection, span_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Each recording's events in stored order (page, then chunk sequence)."""
     rows = conn.execute(
@@ -100,8 +133,10 @@ def stored_snapshots(db: Path, span_ids: Sequence[str]) -> list[StoredSnapshot]:
             if event["type"] != rrweb_events.FULL_SNAPSHOT:
                 continue
             meta = events[i - 1] if i > 0 and events[i - 1]["type"] == rrweb_events.META else None
-            later = events[i + 1] if i + 1 < len(events) else None
-            node = event["data"]["node"]
+            taken = snapshot_parts(events, i)
+            json_bytes = len(encode(taken))
+            node = assembled(taken)
+            later = events[i + len(taken)] if i + len(taken) < len(events) else None
             found.append(
                 StoredSnapshot(
                     span_id=span_id,
@@ -109,7 +144,7 @@ def stored_snapshots(db: Path, span_ids: Sequence[str]) -> list[StoredSnapshot]:
                     meta_ms=meta["timestamp"] if meta else event["timestamp"],
                     snapshot_ms=event["timestamp"],
                     next_event_ms=later["timestamp"] if later else None,
-                    json_bytes=len(encode([event])),
+                    json_bytes=json_bytes,
                     nodes=sum(1 for _ in _walk(node)),
                     table_rows=orders_rows(node),
                 )
@@ -145,7 +180,14 @@ def incremental_bytes(db: Path, span_id: str) -> tuple[int, int, float]:
     """
     with duckdb.connect(str(db), read_only=True) as conn:
         events = _events(conn, [span_id])[span_id]
-    changes = [event for event in events if event["type"] == rrweb_events.INCREMENTAL_SNAPSHOT]
+    parts = {
+        id(part)
+        for i, event in enumerate(events)
+        if event["type"] == rrweb_events.FULL_SNAPSHOT
+        for part in snapshot_parts(events, i)
+    }
+    # A big snapshot's parts are Mutation events too, but they are the snapshot, not changes.
+    changes = [e for e in events if e["type"] == rrweb_events.INCREMENTAL_SNAPSHOT and id(e) not in parts]
     if not changes:
         return 0, 0, 0.0
     raw = encode(changes)

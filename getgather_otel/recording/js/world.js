@@ -233,20 +233,33 @@ function enqueue(event) {
 // is dropped, and no single payload holds Python's event loop for long.
 function snapshotParts(event, size) {
   const target = Math.max(Math.floor(config.partChars / 2), 1024);
+  // Subtree sizes estimated from node counts (one walk) rather than serialised again per level.
+  const counts = new Map();
+  const count = (node) => {
+    let n = 1;
+    for (const child of node.childNodes || []) n += count(child);
+    counts.set(node, n);
+    return n;
+  };
+  const perNode = size / count(event.data.node);
+  const weight = new Map();
   const adds = [];
-  // Children of the biggest nodes move out, deepest-first order kept by parent then index.
-  (function detach(node) {
+  // The document and <html> keep their children; below them, a node too big for one part
+  // gives its children to Mutation adds (each right after its parent's, so order is kept).
+  (function split(node, depth) {
     const children = node.childNodes;
-    if (!children || !children.length) return;
-    const json = JSON.stringify(children);
-    if (json.length <= target) return;
-    if (children.length === 1) {
-      detach(children[0]);
+    if (!children || !children.length || counts.get(node) * perNode <= target) return;
+    if (depth < 2) {
+      for (const child of children) split(child, depth + 1);
       return;
     }
     node.childNodes = [];
-    for (const child of children) adds.push({ parentId: node.id, node: child });
-  })(event.data.node);
+    weight.set(node, perNode);
+    for (const child of children) {
+      adds.push({ parentId: node.id, node: child });
+      split(child, depth + 1);
+    }
+  })(event.data.node, 0);
   const parts = [event];
   let batch = [];
   let chars = 0;
@@ -261,7 +274,7 @@ function snapshotParts(event, size) {
     chars = 0;
   };
   for (const add of adds) {
-    const length = JSON.stringify(add.node).length;
+    const length = weight.has(add.node) ? perNode : counts.get(add.node) * perNode;
     if (chars + length > target) emitBatch();
     batch.push({ parentId: add.parentId, nextId: null, node: add.node });
     chars += length;
