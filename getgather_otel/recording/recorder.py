@@ -5,22 +5,13 @@ Mechanics (the reasons are measured facts in docs/architecture.md):
   out-of-process iframe (`cdp_worlds.PageWorlds`), out of the page's reach, and events come
   back through that world's binding as they happen. Other browsers are recorded only with
   `RecordingOptions(world="main")` (`main_world.py`), which sites can detect.
-- Attribution: the context has one owner at a time, the root activity that uses it
-  (`claim`). Which page called the binding is known from the CDP session it came through,
-  never from the payload, so a page can only add to its own stream, and contexts never
-  share streams.
-- A new owner gets its own segment: every open page is asked for a checkpoint (a
-  `getgather.segment` marker, then a fresh full snapshot), and events move to the new
-  owner's stream exactly at that marker (or at the next new document), so each
-  recording replays on its own. A page the claiming call is about to navigate skips the
-  checkpoint: its next document starts the segment by itself.
+- Attribution and segments (who owns the context, which recording each page's events go
+  to) are `segments.Ownership`'s; this module asks the pages for the checkpoints a new owner
+  needs. A page the claiming call is about to navigate skips the checkpoint: its next
+  document starts the segment by itself.
 - Out of the world's sight: page scripts that set input values, insert CSS rules, adopt
   stylesheets or attach shadow roots change what rrweb in the world cannot hook; after each
   browser action and when the activity ends, `settle` takes a fresh snapshot if they did.
-- Shared context rule: while its owner activity runs, a context is not taken over; another
-  root activity using it meanwhile gets a `browser.context.shared` span event naming the
-  owner's recording. After the owner ends, late events still go to its recording for
-  `grace_s`, and the next activity to use the context becomes the owner at once.
 """
 
 from __future__ import annotations
@@ -30,7 +21,6 @@ import contextlib
 import itertools
 import time
 import weakref
-from collections import deque
 from collections.abc import Coroutine, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -42,9 +32,10 @@ from getgather_otel.recording import main_world
 from getgather_otel.recording.cdp_worlds import FrameInfo, PageWorlds, WorldGoneError
 from getgather_otel.recording.main_world import MainWorldPage
 from getgather_otel.recording.options import RecordingOptions
-from getgather_otel.recording.payloads import Payload, PayloadRejectedError, parse, segment_marker
-from getgather_otel.recording.recordings import PageStream, Recording, recording_for
+from getgather_otel.recording.payloads import Payload, PayloadRejectedError, parse
+from getgather_otel.recording.recordings import Recording
 from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
+from getgather_otel.recording.segments import Ownership, PageRoute
 from getgather_otel.recording.urls import UrlRedactor
 from getgather_otel.recording.world_script import api_call, world_script
 
@@ -59,7 +50,6 @@ DRAIN_TIMEOUT_S = 0.5
 # polled: its binding is added again and its queue taken by evaluate, up to UNANSWERED_POLLS times.
 UNANSWERED_POLL_S = 0.5
 UNANSWERED_POLLS = 20
-SEEN_IDS = 4096
 MAX_SELECTOR_CHARS = 200
 
 # Protocol methods that are user-visible browser actions: each becomes a span event.
@@ -131,51 +121,16 @@ class _RateLimit:
         return True
 
 
-class _PageState:
-    """What the recorder knows about one page: its id, stream, worlds and pending segment switch."""
-
-    __slots__ = (
-        "closed",
-        "doc",
-        "limit",
-        "page",
-        "page_id",
-        "pending",
-        "ready",
-        "seen",
-        "seen_order",
-        "stream",
-        "url",
-        "worlds",
-    )
+class _PageState(PageRoute):
+    """What the recorder knows about one page: its route, rate limit and worlds."""
 
     def __init__(self, page: Any, page_id: str, limit: _RateLimit) -> None:
+        super().__init__(page_id)
         self.page = page
-        self.page_id = page_id
         self.limit = limit
-        self.stream: PageStream | None = None
-        # (segment, recording, claim time in ms): the switch the page's next events make.
-        self.pending: tuple[int, Recording, float] | None = None
-        self.doc = ""
-        self.url = ""
         self.closed = False
         self.ready: asyncio.Task[None] | None = None
         self.worlds: PageWorlds | MainWorldPage | None = None
-        # Payload ids already routed (a payload taken by `drain()` may also arrive by call).
-        self.seen: set[str] = set()
-        self.seen_order: deque[str] = deque()
-
-    def first_time(self, payload_id: str | None) -> bool:
-        """False for a payload id routed before; remembers the last SEEN_IDS ids."""
-        if payload_id is None:
-            return True
-        if payload_id in self.seen:
-            return False
-        self.seen.add(payload_id)
-        self.seen_order.append(payload_id)
-        if len(self.seen_order) > SEEN_IDS:
-            self.seen.discard(self.seen_order.popleft())
-        return True
 
 
 class ContextRecorder:
@@ -185,14 +140,11 @@ class ContextRecorder:
         self.context = context
         self.options = options
         self.rejected_payloads = 0
-        self.unowned_events = 0
         self._id = next(_ids)
         self._urls = UrlRedactor(options.url_secret_words, redact_fragments=options.redact_url_fragments)
         self._pages: dict[Any, _PageState] = {}
         self._page_ids = itertools.count(1)
-        self._owner: Recording | None = None
-        self._segments = itertools.count(1)
-        self._shared_noted: set[str] = set()
+        self._ownership = Ownership(options)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._rejection_logged = False
@@ -205,12 +157,17 @@ class ContextRecorder:
 
     @property
     def owner(self) -> Recording | None:
-        return self._owner
+        return self._ownership.owner
+
+    @property
+    def unowned_events(self) -> int:
+        """Events that arrived while no activity owned the context (not stored)."""
+        return self._ownership.unowned_events
 
     async def attach(self) -> None:
         # A missing bundle fails here, before anything is attached.
         self._script = world_script(self.options, isolated=self._isolated)
-        self._loop = asyncio.get_running_loop()
+        self._loop = self._ownership.loop = asyncio.get_running_loop()
         setattr(getattr(self.context, "_impl_obj", self.context), RECORDER_ATTRIBUTE, self)
         live_recorders.add(self)
         if not self._isolated:
@@ -317,25 +274,13 @@ class ContextRecorder:
         return None
 
     async def claim(self, activity: Activity, *, navigating: _PageState | None = None) -> None:
-        """Make `activity`'s root the owner of this context, unless another live activity owns it."""
-        root = activity.root
-        owner = self._owner
-        if owner is not None and owner.activity is root:
-            return
-        if owner is not None and not owner.ended:
-            if root.activity_id not in self._shared_noted:
-                self._shared_noted.add(root.activity_id)
-                root.add_event(attr.EVENT_CONTEXT_SHARED, {attr.RECORDING_ID: owner.recording_id})
-            return
-        recording = recording_for(root)
-        recording.on_finish(self._owner_finished)
-        self._owner = recording
-        self._shared_noted.clear()
-        segment = next(self._segments)
-        claimed_ms = time.time() * 1000
+        """Make `activity`'s root the owner of this context (see segments.py); checkpoint its pages."""
         states = [state for state in self._pages.values() if not state.closed]
-        for state in states:
-            state.pending = (segment, recording, claimed_ms)
+        claimed = self._ownership.claim(activity, list(states))
+        if claimed is None:
+            return
+        segment, recording = claimed
+        recording.on_finish(self._owner_finished)
         checkpoints = [self._checkpoint(state, segment) for state in states if state is not navigating]
         if checkpoints:
             try:
@@ -363,14 +308,7 @@ class ContextRecorder:
         self._spawn(settle_and_drain())
 
     def _release(self, recording: Recording) -> None:
-        """End of the grace period: the recording gets no more events from this context."""
-        if self._owner is recording:
-            self._owner = None
-        for state in self._pages.values():
-            if state.stream is not None and state.stream.recording is recording:
-                state.stream.cut()
-                state.stream = None
-        recording.cut_all()
+        self._ownership.release(recording, list(self._pages.values()))
 
     # --- pages ---
 
@@ -383,9 +321,7 @@ class ContextRecorder:
             _RateLimit(self.options.max_calls_per_s, self.options.max_calls_burst),
         )
         self._pages[page] = state
-        owner = self._owner
-        if owner is not None:
-            state.stream = self._new_stream(owner, state)
+        self._ownership.open_page(state)
         page.on("framenavigated", lambda frame: self._on_navigated(state, frame))
         page.on("close", lambda _page: self._on_page_gone(state, attr.EVENT_PAGE_CLOSED))
         page.on("crash", lambda _page: self._on_page_gone(state, attr.EVENT_PAGE_CRASHED))
@@ -393,22 +329,13 @@ class ContextRecorder:
             page.on("domcontentloaded", lambda _page: self._spawn(self._attach_page(state)))
         state.ready = self._spawn(self._attach_page(state))
 
-    def _new_stream(self, recording: Recording, state: _PageState) -> PageStream:
-        return recording.new_stream(
-            state.page_id,
-            state.url,
-            interval_s=self.options.chunk_interval_s,
-            max_chunk_bytes=self.options.max_chunk_bytes,
-            loop=self._loop,
-        )
-
     def _on_navigated(self, state: _PageState, frame: Any) -> None:
         if frame != state.page.main_frame:
             return
         state.url = self._urls.redact(frame.url)
         if state.stream is not None:
             state.stream.url = state.url
-        owner = self._owner
+        owner = self._ownership.owner
         if owner is not None and not owner.ended:
             owner.activity.add_event(
                 attr.EVENT_NAVIGATION, {attr.URL_FULL: state.url, attr.RECORDING_PAGE_ID: state.page_id}
@@ -419,7 +346,7 @@ class ContextRecorder:
         if state.closed:
             return
         state.closed = True
-        owner = self._owner
+        owner = self._ownership.owner
         if owner is not None and not owner.ended:
             owner.activity.add_event(event_name, {attr.RECORDING_PAGE_ID: state.page_id, attr.URL_FULL: state.url})
         if state.stream is not None:
@@ -506,7 +433,7 @@ class ContextRecorder:
     def _parse(self, state: _PageState, raw: object) -> Payload | None:
         """Rate-limited, validated payload, or None (counted)."""
         if not state.limit.take():
-            self._count_dropped(state, 1)
+            self._ownership.count_dropped(state, 1)
             return None
         try:
             return parse(
@@ -524,7 +451,7 @@ class ContextRecorder:
         payload = self._parse(state, raw)
         if payload is None or payload.messages is not None or not state.first_time(payload.id):
             return False
-        self._route(state, payload)
+        self._ownership.route(state, payload)
         return any(event["type"] == FULL_SNAPSHOT for event in payload.events)
 
     def _parse_child(self, state: _PageState, raw: object) -> list[dict[str, Any]] | None:
@@ -533,52 +460,8 @@ class ContextRecorder:
         if payload is None or payload.messages is None:
             return None
         if payload.dropped_in_page:
-            self._count_dropped(state, payload.dropped_in_page)
+            self._ownership.count_dropped(state, payload.dropped_in_page)
         return payload.messages
-
-    def _route(self, state: _PageState, payload: Payload) -> None:
-        events = payload.events
-        new_doc = payload.doc != state.doc
-        state.doc = payload.doc
-        batch: list[dict[str, Any]] = []
-        for index, event in enumerate(events):
-            pending = state.pending
-            if pending is not None:
-                marker = segment_marker(event)
-                # A document that began after the claim never saw the checkpoint: it starts the
-                # new segment by itself. One from before (sent late, or again after a
-                # hand-over) still belongs to the previous owner.
-                began_after_claim = new_doc and index == 0 and event.get("timestamp", 0) >= pending[2]
-                if marker == pending[0] or began_after_claim:
-                    self._deliver(state, batch, payload)
-                    batch = []
-                    if state.stream is not None:
-                        state.stream.cut()
-                    state.stream = self._new_stream(pending[1], state)
-                    state.pending = None
-                    if marker is not None:
-                        continue
-            batch.append(event)
-        self._deliver(state, batch, payload)
-        if payload.dropped_in_page:
-            self._count_dropped(state, payload.dropped_in_page)
-
-    def _deliver(self, state: _PageState, events: list[dict[str, Any]], payload: Payload) -> None:
-        if not events:
-            return
-        stream = state.stream
-        if stream is None:
-            self.unowned_events += len(events)
-            return
-        approx_bytes = payload.size * len(events) // max(len(payload.events), 1)
-        if stream.bytes + approx_bytes > self.options.max_bytes_per_page:
-            stream.recording.count_dropped(len(events))
-            return
-        stream.add(events, approx_bytes)
-
-    def _count_dropped(self, state: _PageState, events: int) -> None:
-        if state.stream is not None:
-            state.stream.recording.count_dropped(events)
 
     def _reject(self, state: _PageState, reason: str) -> None:
         """Count a bad binding call; the first one per context is logged (a page can send millions)."""
