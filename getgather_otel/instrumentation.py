@@ -103,10 +103,10 @@ def shut_down_sdk_within_budget() -> None:
         steps["logs"] = logger_provider.shutdown
     unfinished = run_within(steps, deadline)
     if "traces" in unfinished:
-        for processor in processors:
-            exporter = getattr(processor, "span_exporter", None)
-            if processor not in ours and exporter is not None:
-                exporter.shutdown()  # stops an OTLP exporter's retries on the abandoned thread
+        exporters = [p.span_exporter for p in processors if p not in ours and hasattr(p, "span_exporter")]
+        # Stops an OTLP exporter's retries on the abandoned thread. Its shutdown can itself wait
+        # for the export in flight (gRPC takes its export lock), so it is not waited for either.
+        run_within({"stop-exporters": lambda: [exporter.shutdown() for exporter in exporters]}, Deadline(0.05))
     if unfinished:
         logger.warning(
             "shut down in %.1f s; the OTLP export of %s did not finish: what was queued or in flight did not reach it",
