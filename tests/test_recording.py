@@ -248,6 +248,25 @@ async def test_a_document_that_navigates_away_keeps_its_last_batch(
     await context.close()
 
 
+async def test_a_page_that_rewrites_itself_is_recorded_again(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    async with activity(name="rewrite") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/rewrite.html")
+        await page.wait_for_selector("#rewritten")
+        await page.fill("#rewritten-password", PASSWORD)  # the settle after it sees the new tree
+        await page.evaluate("document.body.append('changed after the rewrite')", isolated_context=False)
+        await until_recorded(telemetry, db_path, act.activity_id, "changed after the rewrite")
+    await settle(telemetry)
+    [events] = streams(db_path, act.activity_id).values()
+    text = text_of(events)
+    assert "before the rewrite" in text and "rewritten by document.write" in text
+    assert PASSWORD not in stored_text(db_path)
+    await context.close()
+
+
 async def test_tabs_and_popups_same_cross_origin_and_blank(
     telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
 ) -> None:

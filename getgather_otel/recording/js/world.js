@@ -306,6 +306,9 @@ function enqueueMessage(message) {
 // takes a checkpoint (a fresh full snapshot) when it differs.
 const recordedValues = new WeakMap();
 let seenStructure = "";
+// The root element of the last snapshot: another one means the page rewrote itself
+// (`document.open()` / `write()`).
+let seenRoot = null;
 
 function valueOf(element) {
   return element.type === "checkbox" || element.type === "radio" ? String(element.checked) : element.value;
@@ -355,6 +358,7 @@ function noteRecorded(event) {
       recordedValues.set(element, valueOf(element));
     }
     seenStructure = structure();
+    seenRoot = document.documentElement;
   } else if (event.type === EVENT_INCREMENTAL && event.data.source === SOURCE_INPUT) {
     const element = rrwebRecord.mirror.getNode(event.data.id);
     if (element) recordedValues.set(element, valueOf(element));
@@ -380,6 +384,11 @@ const api = {
   // Called by Python when a browser action settles and when an activity ends: a fresh
   // snapshot only if page scripts changed what this world cannot observe.
   settle() {
+    if (started && isTop && document.documentElement !== seenRoot) {
+      restart();
+      flush();
+      return true;
+    }
     const stale = started && isTop && (inputsChanged() || structure() !== seenStructure);
     if (stale) takeSnapshot();
     flush();
@@ -437,31 +446,47 @@ if (config.segment !== null && isTop) {
     data: { tag: "getgather.segment", payload: { segment: config.segment } },
   });
 }
-try {
-  rrwebRecord(
-    Object.assign(
-      {
-        emit(event) {
-          // rrweb marks DOMContentLoaded/load with empty events that replay ignores; they
-          // would only stand in front of a document's Meta + FullSnapshot.
-          if (event.type === EVENT_DOM_CONTENT_LOADED || event.type === EVENT_LOAD) return;
-          if (event.type === EVENT_FULL_SNAPSHOT) started = true;
-          noteRecorded(event);
-          enqueue(event);
+// rrweb started in this document; `restart()` starts it again after `document.open()`, which
+// erases every listener of the document and its window (rrweb's included) and replaces the
+// whole tree: from then on only a new start records the document.
+let stopRecording = null;
+function startRecording() {
+  try {
+    stopRecording = rrwebRecord(
+      Object.assign(
+        {
+          emit(event) {
+            // rrweb marks DOMContentLoaded/load with empty events that replay ignores; they
+            // would only stand in front of a document's Meta + FullSnapshot.
+            if (event.type === EVENT_DOM_CONTENT_LOADED || event.type === EVENT_LOAD) return;
+            if (event.type === EVENT_FULL_SNAPSHOT) started = true;
+            noteRecorded(event);
+            enqueue(event);
+          },
         },
-      },
-      privacy,
-    ),
-  );
-} catch (error) {
-  enqueue({
-    type: EVENT_CUSTOM,
-    timestamp: Date.now(),
-    data: { tag: "getgather.error", payload: { message: String(error) } },
-  });
+        privacy,
+      ),
+    );
+  } catch (error) {
+    enqueue({
+      type: EVENT_CUSTOM,
+      timestamp: Date.now(),
+      data: { tag: "getgather.error", payload: { message: String(error) } },
+    });
+  }
+  addEventListener("beforeunload", flush, { capture: true });
 }
+function restart() {
+  try {
+    if (stopRecording) stopRecording();
+  } catch (error) {
+    /* its listeners are already gone */
+  }
+  startRecording();
+}
+startRecording();
+
 // A document that is about to go sends what it holds at once: calls made at `pagehide` never
 // arrive (measured), calls made when a navigation starts do (Navigation API `navigate` for
 // what the page or a link starts, `beforeunload` for what the browser starts).
-addEventListener("beforeunload", flush, { capture: true });
 if (globalThis.navigation) navigation.addEventListener("navigate", flush);
