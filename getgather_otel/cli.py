@@ -218,6 +218,8 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
+    # The library's one way into collectors/ (tests/test_layers.py holds it there): imported here,
+    # inside the command, so no other command loads the collection tier.
     from collectors.receiver import build_app
     from collectors.stores import ReceiverSettings
     from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -284,6 +286,8 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
+    # The one import of the demo outside demo/ (tests/test_layers.py): inside the command, so that
+    # no other command loads FastMCP.
     from getgather_otel.demo.run import run_demo
 
     asyncio.run(run_demo(args.db, out))
