@@ -34,9 +34,9 @@ from bench.browser_rounds import RECORDED, chunk_bytes, interleaved_rounds, mode
 from bench.recording_heavy import heavy
 from getgather_otel import activity, record_browser
 from getgather_otel.demo.browser import launch_options
-from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.demo.shop import read_orders
 from getgather_otel.demo.site import brand_site
+from getgather_otel.serving import serve_asgi
 from getgather_otel.telemetry import Telemetry
 
 PAGES = Path(__file__).resolve().parent / "pages"

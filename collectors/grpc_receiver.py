@@ -10,7 +10,6 @@ success in the response for rejected items. It runs on the HTTP server's event l
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from collectors.stores import Stores, WriterBehindError
+from getgather_otel.bearer import bearer_allows
 
 # Largest request accepted, as for HTTP bodies (gRPC's own default is 4 MiB).
 _MESSAGE_OPTIONS = "grpc.max_receive_message_length"
@@ -34,10 +34,9 @@ class _Service:
         self._token = token
 
     async def Export(self, request: Message, context: grpc.aio.ServicerContext) -> Message:  # noqa: N802 - RPC name
-        if self._token is not None:
-            given = dict(context.invocation_metadata() or ()).get("authorization", "")
-            if not hmac.compare_digest(str(given).encode(), f"Bearer {self._token}".encode()):
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        given = dict(context.invocation_metadata() or ()).get("authorization", "")
+        if not bearer_allows(str(given), self._token):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
             return self._store(request)
         except WriterBehindError:

@@ -14,7 +14,6 @@ accepted is written. `GET /getgather-otel` tells senders this receiver wants rec
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -37,6 +36,7 @@ from collectors.grpc_receiver import start_grpc
 from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request
 from collectors.stores import ReceiverSettings, Stores, WriterBehindError
 from getgather_otel._log import logger
+from getgather_otel.bearer import bearer_allows
 from getgather_otel.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
 from getgather_otel.shutdown import REQUEST_GRACE_S
 from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -81,17 +81,11 @@ def build_app(
                 raise RequestError(413, f"the body is larger than {settings.max_body_bytes} bytes")
         return bytes(body)
 
-    def authorized(request: Request) -> bool:
-        if settings.token is None:
-            return True
-        given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {settings.token}".encode())
-
     def endpoint(new_request: Callable[[], Message], store: Callable[[Message], Message]) -> Callable[..., object]:
         async def handle(request: Request) -> Response:
             media = JSON if "json" in request.headers.get("content-type", "") else "application/x-protobuf"
             try:
-                if not authorized(request):
+                if not bearer_allows(request.headers.get("authorization", ""), settings.token):
                     return _error(401, "missing or wrong bearer token", media, {"WWW-Authenticate": "Bearer"})
                 media = media_type(request.headers.get("content-type"))
                 raw = await read_body(request)

@@ -19,7 +19,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +32,7 @@ from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
 from getgather_otel.store.queries import ActivityFilter, activities_query, parse_since, stats_queries
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 from getgather_otel.store.schema import SchemaTooNewError
+from getgather_otel.store.values import plain
 from getgather_otel.telemetry import exit_on_sigterm
 
 ENV_TOKEN = "GETGATHER_OTEL_COLLECT_TOKEN"
@@ -47,17 +47,7 @@ class CliError(Exception):
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, dict):
-        return {str(k): _cell(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_cell(v) for v in value]
-    return value
+    return plain(value, lambda moment: moment.isoformat(sep=" "))
 
 
 def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO) -> None:
@@ -228,6 +218,8 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
+    # The library's one way into collectors/ (tests/test_layers.py holds it there): imported here,
+    # inside the command, so no other command loads the collection tier.
     from collectors.receiver import build_app
     from collectors.stores import ReceiverSettings
     from getgather_otel.store.exporter import DuckDBSpanExporter
@@ -294,6 +286,8 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
+    # The one import of the demo outside demo/ (tests/test_layers.py): inside the command, so that
+    # no other command loads FastMCP.
     from getgather_otel.demo.run import run_demo
 
     asyncio.run(run_demo(args.db, out))

@@ -23,7 +23,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
-from getgather_otel.demo.loopback import free_ports, serve_asgi, wait_until_listening
+from getgather_otel.serving import free_ports, serve_asgi, wait_until_listening
 from getgather_otel.store.compaction import acquire_lock, release
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from tests.conftest import PROTOBUF, Collector, Reply, post, tuples

@@ -19,9 +19,9 @@ from starlette.routing import Route
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.cli import main
-from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.demo.shop import DEMO_PASSWORD
 from getgather_otel.recording import assets
+from getgather_otel.serving import serve_asgi
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.viewer.api import api_routes
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Frame, Page, async_playwright
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.demo.browser import launch_options
-from getgather_otel.demo.loopback import serve_asgi
+from getgather_otel.serving import serve_asgi
 from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads

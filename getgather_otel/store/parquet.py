@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -24,6 +23,8 @@ from getgather_otel.store.compaction import exclusive_connection, sql_text
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseMissingError, StoreError
 from getgather_otel.store.metric_tables import METRIC_TABLES
+from getgather_otel.store.progress import Progress, quiet
+from getgather_otel.store.queries import naive_utc
 from getgather_otel.store.schema import CURRENT_VERSION, stored_version
 
 MANIFEST = "manifest.json"
@@ -68,10 +69,6 @@ class TableTransfer:
     seconds: float
 
 
-def _quiet(_message: str) -> None:
-    return None
-
-
 def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*.parquet"))
 
@@ -83,7 +80,7 @@ def export(
     since: datetime | None = None,
     until: datetime | None = None,
     wait_s: float = 30.0,
-    progress: Callable[[str], None] = _quiet,
+    progress: Progress = quiet,
 ) -> list[TableTransfer]:
     """Write the rows of `db` between `since` and `until` (UTC) under `out_dir`, partitioned by day."""
     if not db.is_file():
@@ -131,19 +128,14 @@ def export(
     return transfers
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    """The stored convention: TIMESTAMP columns hold UTC without a zone."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
 def _time_filter(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[datetime]]:
     clauses, params = [], []
     if since is not None:
         clauses.append(f"{column} >= ?")
-        params.append(_naive_utc(since))
+        params.append(naive_utc(since))
     if until is not None:
         clauses.append(f"{column} < ?")
-        params.append(_naive_utc(until))
+        params.append(naive_utc(until))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
@@ -166,9 +158,7 @@ def read_manifest(in_dir: Path) -> dict[str, object]:
     return dict(manifest)
 
 
-def import_into(
-    db: Path, in_dir: Path, *, wait_s: float = 30.0, progress: Callable[[str], None] = _quiet
-) -> list[TableTransfer]:
+def import_into(db: Path, in_dir: Path, *, wait_s: float = 30.0, progress: Progress = quiet) -> list[TableTransfer]:
     """Add the rows of export `in_dir` to `db` (created if missing), skipping rows it already has."""
     read_manifest(in_dir)
     transfers = []
@@ -187,9 +177,7 @@ def import_into(
     return transfers
 
 
-def _import_table(
-    conn: duckdb.DuckDBPyConnection, spec: TableSpec, source: Path, progress: Callable[[str], None]
-) -> TableTransfer:
+def _import_table(conn: duckdb.DuckDBPyConnection, spec: TableSpec, source: Path, progress: Progress) -> TableTransfer:
     started = time.monotonic()
     files = sorted(source.rglob("*.parquet")) if source.exists() else []
     if not files:

@@ -9,12 +9,12 @@ callback so the CLI can print it and the background job can log it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from getgather_otel.store.compaction import CompactionResult, compact, exclusive_connection
 from getgather_otel.store.errors import DatabaseMissingError
+from getgather_otel.store.progress import Progress, quiet
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.store.retention import PrunePlan, RetentionPolicy, apply_prune, plan_prune
 
@@ -27,10 +27,6 @@ class PruneResult:
     seconds: float
 
 
-def _quiet(_message: str) -> None:
-    return None
-
-
 def prune_file(
     db: Path,
     policy: RetentionPolicy,
@@ -38,7 +34,7 @@ def prune_file(
     dry_run: bool = False,
     reclaim_space: bool = True,
     wait_s: float = 30.0,
-    progress: Callable[[str], None] = _quiet,
+    progress: Progress = quiet,
 ) -> PruneResult:
     """Remove what `policy` says should go from `db` (or only plan it, with `dry_run`)."""
     started = time.monotonic()

@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from getgather_otel.demo.loopback import serve_asgi
 from getgather_otel.recording import assets
 from getgather_otel.recording.replay import RecordingNotFoundError, replay_page
+from getgather_otel.serving import serve_asgi
 from getgather_otel.version import __version__
 from getgather_otel.viewer.api import api_routes, error_response, guarded, json_error_for_unknown_api
 from getgather_otel.viewer.auth import allowed, login_redirect

@@ -9,10 +9,10 @@ viewer binds to 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
-import hmac
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+
+from getgather_otel.bearer import bearer_token, same_token
 
 COOKIE = "getgather_otel_token"
 
@@ -20,15 +20,14 @@ COOKIE = "getgather_otel_token"
 def allowed(request: Request, token: str | None) -> bool:
     if token is None:
         return True
-    header = request.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
-    return hmac.compare_digest(given.encode(), token.encode())
+    given = bearer_token(request.headers.get("authorization", ""))
+    return same_token(request.cookies.get(COOKIE, "") if given is None else given, token)
 
 
 def login_redirect(request: Request, token: str | None) -> Response | None:
     """For `?token=` matching the configured token: a redirect that stores it as a cookie."""
     given = request.query_params.get("token")
-    if token is None or given is None or not hmac.compare_digest(given.encode(), token.encode()):
+    if token is None or given is None or not same_token(given, token):
         return None
     response = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict")

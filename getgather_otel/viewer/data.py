@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -25,6 +24,7 @@ from getgather_otel.store.queries import (
     stats_queries,
     stats_series_query,
 )
+from getgather_otel.store.values import plain
 
 SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -59,22 +59,8 @@ def micros(moment: dt.datetime) -> int:
 
 
 def jsonable(value: Any) -> Any:
-    """A DuckDB value as JSON: timestamps as ISO text, maps as objects, blobs as their size."""
-    if isinstance(value, dt.datetime):
-        return iso(value)
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN is not JSON
-        return None
-    return value
+    """A DuckDB value as JSON: timestamps as ISO text, maps as objects, blobs as their size, NaN as null."""
+    return plain(value, iso, nan_as_none=True)
 
 
 def records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -1,0 +1,185 @@
+"""The import layers, read from the source with `ast` (nothing is imported to check them).
+
+- Production code (`getgather_otel` but `demo/`, and `collectors/`) never imports
+  `getgather_otel.demo`: the demo depends on the library, not the other way round.
+- `getgather_otel` never imports `collectors` (the collection tier sits on top of the
+  library).
+- The one way through each rule is a seam in `SEAMS`: a CLI command that starts the demo or
+  the collector, importing it inside the command so that no other command loads it.
+
+The checker is itself tested against small sources with planted upward imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("getgather_otel", "collectors")
+DEMO = "getgather_otel.demo"
+LIBRARY = "getgather_otel"
+COLLECTORS = "collectors"
+
+# (importing module, imported module): why the rule has a way through there. Each seam must be
+# imported inside a function (the command), never at the top of the module.
+SEAMS = {
+    ("getgather_otel.cli", "getgather_otel.demo.run"): "`getgather-otel demo` runs the demo",
+    ("getgather_otel.cli", "collectors.receiver"): "`getgather-otel collect` builds the receiver app",
+    ("getgather_otel.cli", "collectors.stores"): "`getgather-otel collect` passes the receiver its settings",
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    target: str  # a module, or module.name for `from module import name`
+    line: int
+    lazy: bool  # inside a function: runs only when it is called
+
+
+def _within(name: str, area: str) -> bool:
+    return name == area or name.startswith(area + ".")
+
+
+def _resolve(module: str, is_package: bool, level: int, target: str | None) -> str:
+    """The absolute name of a relative import `from {'.' * level}{target} import ...` in `module`."""
+    parts = module.split(".")
+    base = parts if is_package else parts[:-1]
+    base = base[: len(base) - (level - 1)] if level > 1 else base
+    return ".".join([*base, target] if target else base)
+
+
+def imports_of(source: str, module: str, is_package: bool = False) -> list[Import]:
+    """Every import in `source` (statements anywhere, and `import_module("literal")` calls)."""
+    found: list[Import] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        if isinstance(node, ast.Import):
+            found.extend(Import(alias.name, node.lineno, lazy) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            origin = _resolve(module, is_package, node.level, node.module) if node.level else (node.module or "")
+            found.extend(Import(f"{origin}.{alias.name}", node.lineno, lazy) for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and (getattr(node.func, "attr", None) or getattr(node.func, "id", None)) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append(Import(node.args[0].value, node.lineno, lazy))
+        inside = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        for child in ast.iter_child_nodes(node):
+            visit(child, inside)
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def _seam(module: str, target: str) -> str | None:
+    for (importer, imported), _why in SEAMS.items():
+        if importer == module and _within(target, imported):
+            return imported
+    return None
+
+
+def violations(module: str, imports: list[Import]) -> list[str]:
+    """What in `imports` (made by `module`) crosses a layer other than through a lazy seam."""
+    problems = []
+    for imp in imports:
+        if _within(imp.target, DEMO) and not _within(module, DEMO):
+            rule = "production code imports the demo"
+        elif _within(imp.target, COLLECTORS) and _within(module, LIBRARY):
+            rule = "getgather_otel imports collectors/"
+        else:
+            continue
+        seam = _seam(module, imp.target)
+        if seam is None:
+            problems.append(f"{module}:{imp.line}: {rule} ({imp.target})")
+        elif not imp.lazy:
+            problems.append(f"{module}:{imp.line}: the seam to {seam} must be imported inside the command")
+    return problems
+
+
+def _modules() -> dict[str, Path]:
+    modules = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def test_the_source_tree_keeps_its_layers() -> None:
+    modules = _modules()
+    assert len(modules) > 50 and "getgather_otel.cli" in modules and "collectors.receiver" in modules
+    problems = []
+    for module, path in modules.items():
+        source = path.read_text(encoding="utf-8")
+        problems += violations(module, imports_of(source, module, path.name == "__init__.py"))
+    assert problems == []
+
+
+def test_every_seam_is_still_used() -> None:
+    """A seam nothing goes through any more is one fewer: take it out of `SEAMS`."""
+    modules = _modules()
+    used = set()
+    for importer, imported in SEAMS:
+        path = modules[importer]
+        targets = imports_of(path.read_text(encoding="utf-8"), importer, path.name == "__init__.py")
+        if any(_within(imp.target, imported) for imp in targets):
+            used.add((importer, imported))
+    assert used == set(SEAMS)
+
+
+UPWARD = [
+    ("getgather_otel.viewer.app", "from getgather_otel.demo.loopback import serve_streamable_http\n"),
+    ("getgather_otel.viewer.app", "from ..demo import loopback\n"),
+    ("getgather_otel.viewer", "from ..demo import loopback\n"),
+    ("getgather_otel.store.writer", "import getgather_otel.demo.site\n"),
+    ("getgather_otel.telemetry", "from getgather_otel import demo\n"),
+    ("getgather_otel.otlp", "import importlib\nimportlib.import_module('getgather_otel.demo.server')\n"),
+    ("collectors.receiver", "def build():\n    from getgather_otel.demo.run import run_demo\n"),
+    ("getgather_otel.store.writer", "from collectors.stores import Stores\n"),
+    ("getgather_otel.demo.run", "from collectors.receiver import build_app\n"),
+    ("getgather_otel.cli", "from collectors.receiver import build_app\n"),  # the seam, but at the top
+    ("getgather_otel.cli", "from getgather_otel.demo.run import run_demo\n"),  # the seam, but at the top
+    ("getgather_otel.cli", "def cmd_collect():\n    from collectors.otlp_decode import parse_request\n"),
+    ("getgather_otel.cli", "def cmd_ui():\n    from getgather_otel.demo.loopback import serve_streamable_http\n"),
+]
+
+ALLOWED = [
+    ("getgather_otel.demo.run", "from getgather_otel.demo.loopback import serve_streamable_http\n"),
+    ("getgather_otel.demo.run", "from .loopback import serve_streamable_http\n"),
+    ("getgather_otel.viewer.app", "from getgather_otel.serving import serve_asgi\n"),
+    ("collectors.receiver", "from getgather_otel.viewer.app import viewer_routes\n"),
+    ("getgather_otel.cli", "def cmd_collect():\n    from collectors.receiver import build_app\n"),
+    ("getgather_otel.cli", "def cmd_demo():\n    from getgather_otel.demo.run import run_demo\n"),
+    ("getgather_otel.demo_notes", "import getgather_otel.store\n"),  # a name that only starts like demo
+]
+
+
+@pytest.mark.parametrize(("module", "source"), UPWARD)
+def test_the_check_fails_on_a_planted_upward_import(module: str, source: str) -> None:
+    is_package = module == "getgather_otel.viewer"
+    assert violations(module, imports_of(source, module, is_package)) != []
+
+
+@pytest.mark.parametrize(("module", "source"), ALLOWED)
+def test_the_check_passes_imports_along_the_layers(module: str, source: str) -> None:
+    assert violations(module, imports_of(source, module)) == []
+
+
+def test_cli_ui_and_collect_load_no_fastmcp() -> None:
+    """What `ui` and `collect` import (the demo command aside) loads no FastMCP."""
+    code = (
+        "import sys, getgather_otel.cli, getgather_otel.viewer.app, getgather_otel.viewer.reads, collectors.receiver; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'fastmcp'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
