@@ -295,3 +295,17 @@ def test_sigterm_flushes_everything_ended(db_path: Path) -> None:
     stored = rows(db_path, "SELECT max(CAST(attributes['seq'] AS INTEGER)) AS last, count(*) AS n FROM activities")
     assert stored[0]["n"] >= 200
     assert stored[0]["n"] == stored[0]["last"] + 1, "every ended activity up to the signal is stored"
+
+
+def test_a_reader_waits_for_this_process_s_own_writer(tmp_path: Path) -> None:
+    # DuckDB refuses a read-only open of a file this process has open read-write ("different
+    # configuration than existing connections"); the writer holds it only for one batch, so a
+    # reader in the same process (the tests, the viewer beside `collect`) waits like one elsewhere.
+    db = tmp_path / "held.duckdb"
+    writer = duckdb.connect(str(db))
+    writer.execute("CREATE TABLE t AS SELECT 1 AS x")
+    with pytest.raises(DatabaseLockedError, match="this process"), open_for_reading(db, wait_s=0.2):
+        pass
+    threading.Timer(0.3, writer.close).start()
+    with open_for_reading(db, wait_s=10) as conn:
+        assert conn.execute("SELECT x FROM t").fetchone() == (1,)

@@ -7,6 +7,7 @@ user sees the same plain sentence (which file, which process, what to do) everyw
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -89,6 +90,10 @@ def classify(path: Path, error: BaseException) -> StoreError:
         pid = int(match.group("pid")) if match else None
         program = match.group("program") if match else None
         return DatabaseLockedError(path, pid, program)
+    if "different configuration than existing connections" in lowered:
+        # This process's own writer has the file open (read-write, for one batch): a
+        # read-only open in the same process waits for it like one in another process.
+        return DatabaseLockedError(path, os.getpid(), "this process")
     if isinstance(error, duckdb.SerializationException) or any(hint in lowered for hint in _CORRUPT_HINTS):
         return CorruptDatabaseError(
             f"{path} is not a readable DuckDB database ({first_line(text)}). Move it aside "
