@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from getgather_otel._log import logger
 from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
+from getgather_otel.recording.tasks import BackgroundTasks
 from getgather_otel.recording.world_script import api_call
 
 WORLD_NAME = "getgather_otel"
@@ -90,7 +91,7 @@ class WorldSession:
         self._owners: dict[str, str] = {}
         # Binding calls are handled in order, one at a time (an unknown context is looked up first).
         self._calls: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
 
     async def start(self) -> None:
         """Enable the Page domain, install the world and its binding; raises if the target is gone."""
@@ -110,7 +111,7 @@ class WorldSession:
         for frame in list(self.frames.values()):
             await self._resolve_context(frame)
         # Calls that came meanwhile waited in the queue: handled now that the frames are known.
-        self._spawn(self._handle_calls())
+        self._tasks.spawn(self._handle_calls())
 
     def _add_tree(self, node: dict[str, Any]) -> None:
         frame = node["frame"]
@@ -129,13 +130,8 @@ class WorldSession:
         frame = FrameInfo(raw["id"], raw.get("parentId"), raw.get("url", ""), loader_id=raw.get("loaderId", ""))
         self.frames[frame.frame_id] = frame
         self._owners.clear()  # elements resolved in a document that is gone
-        self._spawn(self._after_navigation(frame))
+        self._tasks.spawn(self._after_navigation(frame))
         self._on_navigated(self, frame)
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _after_navigation(self, frame: FrameInfo) -> None:
         try:
@@ -282,7 +278,7 @@ class PageWorlds:
         self._deliver = f"function (json) {{ return {deliver}; }}"
         self._snapshot_call = api_call(guard, "snapshot()", "false")
         self._attaching: set[Any] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks()
 
     async def start(self) -> None:
         """Attach to the page (raises where the browser has no CDP) and follow its out-of-process frames."""
@@ -310,7 +306,7 @@ class PageWorlds:
         if frame == self.page.main_frame or frame in self._attaching:
             return
         self._attaching.add(frame)
-        self._spawn(self._attach_frame(frame))
+        self._tasks.spawn(self._attach_frame(frame))
 
     async def _attach_frame(self, frame: Any) -> None:
         """A CDP session of its own if `frame` is out of process (Chromium says so by refusing otherwise)."""
@@ -378,7 +374,7 @@ class PageWorlds:
         for session in list(self.sessions):
             for child in list(session.frames.values()):
                 if child.parent_id == frame_id:
-                    self._spawn(self._snapshot(session, child))
+                    self._tasks.spawn(self._snapshot(session, child))
 
     async def _snapshot(self, session: WorldSession, frame: FrameInfo) -> None:
         try:
@@ -406,11 +402,6 @@ class PageWorlds:
         frame = self.top_frame()
         if main is not None and frame is not None:
             await main.reinstall(frame)
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         for session in self.sessions:

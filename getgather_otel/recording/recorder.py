@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import time
 import weakref
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -36,6 +36,7 @@ from getgather_otel.recording.payloads import Payload, PayloadRejectedError, par
 from getgather_otel.recording.recordings import Recording
 from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
 from getgather_otel.recording.segments import Ownership, PageRoute
+from getgather_otel.recording.tasks import BackgroundTasks
 from getgather_otel.recording.urls import UrlRedactor
 from getgather_otel.recording.world_script import api_call, world_script
 
@@ -146,7 +147,7 @@ class ContextRecorder:
         self._page_ids = itertools.count(1)
         self._ownership = Ownership(options)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
         self._rejection_logged = False
         self._isolated = options.world == "isolated"
         self._script = ""
@@ -210,7 +211,7 @@ class ContextRecorder:
             state.worlds = worlds
             top = worlds.top_frame()
             if top is not None:
-                self._spawn(self._watch_document(state, top))
+                self._tasks.spawn(self._watch_document(state, top))
 
     def _not_attached(self, state: _PageState, error: Exception) -> None:
         """No CDP session for the page: closed meanwhile, or a browser without CDP (said once per browser)."""
@@ -305,7 +306,7 @@ class ContextRecorder:
                 await asyncio.wait([asyncio.ensure_future(self._settle(s)) for s in states], timeout=DRAIN_TIMEOUT_S)
             await self.drain()
 
-        self._spawn(settle_and_drain())
+        self._tasks.spawn(settle_and_drain())
 
     def _release(self, recording: Recording) -> None:
         self._ownership.release(recording, list(self._pages.values()))
@@ -326,8 +327,8 @@ class ContextRecorder:
         page.on("close", lambda _page: self._on_page_gone(state, attr.EVENT_PAGE_CLOSED))
         page.on("crash", lambda _page: self._on_page_gone(state, attr.EVENT_PAGE_CRASHED))
         if not self._isolated:
-            page.on("domcontentloaded", lambda _page: self._spawn(self._attach_page(state)))
-        state.ready = self._spawn(self._attach_page(state))
+            page.on("domcontentloaded", lambda _page: self._tasks.spawn(self._attach_page(state)))
+        state.ready = self._tasks.spawn(self._attach_page(state))
 
     def _on_navigated(self, state: _PageState, frame: Any) -> None:
         if frame != state.page.main_frame:
@@ -354,10 +355,10 @@ class ContextRecorder:
         self._pages.pop(state.page, None)
         worlds = state.worlds
         if worlds is not None and self._loop is not None and not self._loop.is_closed():
-            self._spawn(worlds.close())
+            self._tasks.spawn(worlds.close())
 
     def _watch_in_background(self, state: _PageState, frame: FrameInfo) -> None:
-        self._spawn(self._watch_document(state, frame))
+        self._tasks.spawn(self._watch_document(state, frame))
 
     async def _watch_document(self, state: _PageState, frame: FrameInfo) -> None:
         """Until a new top document has called its binding, add the binding again and take its queue.
@@ -405,12 +406,6 @@ class ContextRecorder:
                 await asyncio.wait_for(worlds.evaluate_top(self._settle_call), CHECKPOINT_TIMEOUT_S)
             except Exception as error:
                 logger.debug("recording settle failed in page %s: %s", state.page_id, error)
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # --- events from pages ---
 
