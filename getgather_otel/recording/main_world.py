@@ -1,6 +1,7 @@
 """The opt-in main-world fallback, for browsers without CDP (Playwright's Firefox and WebKit).
 
-`RecordingOptions(world="main")`: the same `js/world.js` runs as a context init script in
+Never used for Chromium (`recorder.browser_name`). With `RecordingOptions(world="main")`,
+the same `js/world.js` runs as a context init script in
 each page's own world and calls a context binding (`expose_binding`). Everything the
 isolated world hides is visible here (docs/architecture.md lists what a page can read: the
 binding, a symbol on `document`, rrweb's hooks on input setters and stylesheets, its

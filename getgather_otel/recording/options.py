@@ -53,11 +53,10 @@ class RecordingOptions:
     batch_ms: int = 100
     binding: str = "__ggRec"
     guard: str = "getgather_otel.recorder"
-    # Where rrweb runs. "isolated": a CDP isolated world, out of the page's reach (Chromium;
-    # other browsers are then not recorded, with a warning). "main": the page's own world
-    # through an init script and an exposed binding, for browsers without CDP (Playwright's
-    # Firefox and WebKit); sites can detect it, and under Patchright it breaks
-    # cross-origin iframes, so it is only ever used when asked for.
+    # Where rrweb runs on browsers without CDP (Playwright's Firefox and WebKit). "isolated":
+    # they are not recorded, with a warning. "main": the page's own world through an init
+    # script and an exposed binding, which sites can detect. Chromium is always recorded from
+    # a CDP isolated world, out of the page's reach, whatever this says.
     world: str = "isolated"
 
     def __post_init__(self) -> None:

@@ -88,6 +88,24 @@ live_recorders: weakref.WeakSet[ContextRecorder] = weakref.WeakSet()
 _unsupported_noted: set[str] = set()
 
 
+def browser_name(context: Any) -> str | None:
+    """ "chromium", "firefox" or "webkit" for a Patchright/Playwright context (persistent ones too), else None.
+
+    Read from the client's object tree: a context's browser has its browser type, and a
+    persistent context's parent is the browser type itself.
+    """
+    owner = getattr(context, "_impl_obj", context)
+    for _ in range(4):
+        if owner is None:
+            return None
+        browser_type = owner if type(owner).__name__ == "BrowserType" else getattr(owner, "_browser_type", None)
+        name = getattr(browser_type, "name", None)
+        if isinstance(name, str):
+            return name
+        owner = getattr(owner, "_parent", None)
+    return None
+
+
 def in_internal_call() -> bool:
     return _internal.get()
 
@@ -149,7 +167,9 @@ class ContextRecorder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks = BackgroundTasks()
         self._rejection_logged = False
-        self._isolated = options.world == "isolated"
+        # The main-world fallback is for browsers without CDP only: a Chromium page is
+        # always recorded from an isolated world, whatever the options ask.
+        self._isolated = options.world == "isolated" or browser_name(context) == "chromium"
         self._script = ""
         g = options.guard
         self._checkpoint_call = api_call(g, "checkpoint(%d)", "'missing'")
@@ -166,6 +186,10 @@ class ContextRecorder:
         return self._ownership.unowned_events
 
     async def attach(self) -> None:
+        if self.options.world == "main" and self._isolated:
+            logger.info(
+                "RecordingOptions(world='main') is for browsers without CDP: Chromium records from an isolated world"
+            )
         # A missing bundle fails here, before anything is attached.
         self._script = world_script(self.options, isolated=self._isolated)
         self._loop = self._ownership.loop = asyncio.get_running_loop()
