@@ -235,15 +235,14 @@ class ContextRecorder:
             state.worlds = worlds
             top = worlds.top_frame()
             if top is not None:
-                self._tasks.spawn(self._watch_document(state, top))
+                self._watch_in_background(state, top)
 
     def _not_attached(self, state: _PageState, error: Exception) -> None:
         """No CDP session for the page: closed meanwhile, or a browser without CDP (said once per browser)."""
         if state.closed or state.page.is_closed():
             logger.debug("page %s closed before its recorder attached: %s", state.page_id, error)
             return
-        browser = getattr(getattr(self.context, "browser", None), "browser_type", None)
-        name = getattr(browser, "name", "this browser")
+        name = browser_name(self.context) or "this browser"
         if name not in _unsupported_noted:
             _unsupported_noted.add(name)
             logger.warning(
