@@ -32,7 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from bench.ingest import measure_exporter
 from bench.spans import make_spans
 from collectors.otlp_traces import to_trace_rows
-from getgather_otel.serving import free_ports, wait_until_listening
+from getgather_otel.web.serving import free_ports, wait_until_listening
 
 
 def _send(port: int, bodies: list[bytes], counters: dict[str, int], lock: threading.Lock) -> None:

@@ -53,7 +53,7 @@ def heavy_page(rows: int) -> str:
 
 
 def heavy_site() -> Starlette:
-    """The fixture as an ASGI app (serve it with `getgather_otel.serving.serve_asgi`)."""
+    """The fixture as an ASGI app (serve it with `getgather_otel.web.serving.serve_asgi`)."""
 
     async def orders(request: Request) -> Response:
         try:

@@ -20,9 +20,9 @@ import duckdb
 from opentelemetry.sdk.trace import ReadableSpan
 
 from bench.spans import make_spans
-from getgather_otel.store.arrow_spans import spans_to_arrow
-from getgather_otel.store.exporter import DuckDBSpanExporter
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.store.schema import migrate
+from getgather_otel.store.write.arrow_spans import spans_to_arrow
 
 
 def measure_exporter(spans: list[ReadableSpan], batch: int, path: Path) -> float:

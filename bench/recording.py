@@ -36,8 +36,8 @@ from getgather_otel import activity, record_browser
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.shop import read_orders
 from getgather_otel.demo.site import brand_site
-from getgather_otel.serving import serve_asgi
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.web.serving import serve_asgi
 
 PAGES = Path(__file__).resolve().parent / "pages"
 

@@ -36,12 +36,12 @@ from bench.heavy_site import PATH, heavy_site, order_text
 from bench.stored_snapshots import StoredSnapshot, incremental_bytes, stored_recordings, stored_snapshots
 from getgather_otel import activity, record_browser
 from getgather_otel.demo.browser import launch_options
+from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recordings import add_sink, remove_sink
-from getgather_otel.serving import serve_asgi
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.web.serving import serve_asgi
 
 # Epoch ms of the current document's milestones (the page's clock, the one rrweb stamps events with).
 NAVIGATION_JS = """() => {

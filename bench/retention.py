@@ -24,9 +24,9 @@ from pathlib import Path
 import duckdb
 
 from bench.synthetic import insert_activity_spans, insert_recordings
-from getgather_otel.store.parquet import TABLES, export
-from getgather_otel.store.prune import prune_file
-from getgather_otel.store.retention import RetentionPolicy
+from getgather_otel.store.maintenance.parquet import TABLES, export
+from getgather_otel.store.maintenance.prune import prune_file
+from getgather_otel.store.maintenance.retention import RetentionPolicy
 from getgather_otel.store.schema import migrate
 
 CHUNK_BYTES = 30_000

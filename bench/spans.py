@@ -6,7 +6,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 
 
 class _Collect(SpanProcessor):

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from bench.synthetic import activity_file
-from getgather_otel.store.queries import stats_queries
+from getgather_otel.store.queries.activities import stats_queries
 
 
 def timed(argv: list[str]) -> float:

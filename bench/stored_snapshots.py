@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import zstandard
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunks import ZSTD_LEVEL, decode, encode
 

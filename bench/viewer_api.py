@@ -23,11 +23,11 @@ from pathlib import Path
 import duckdb
 
 from bench.synthetic import activity_file
-from getgather_otel.serving import serve_asgi
-from getgather_otel.store.queries import ActivityFilter, activities_count_query, activities_query
+from getgather_otel.store.queries.activities import ActivityFilter, activities_count_query, activities_query
 from getgather_otel.viewer import data
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
+from getgather_otel.web.serving import serve_asgi
 
 START = datetime(2026, 6, 1)
 

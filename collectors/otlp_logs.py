@@ -1,6 +1,6 @@
 """OTLP log records in, `recording_chunks` rows out: browser recordings sent by instrumented servers.
 
-Only records named `getgather.recording.chunk` (see `getgather_otel.recording.chunk_logs`)
+Only records named `getgather.recording.chunk` (see `getgather_otel.export.chunk_log_records`)
 are kept; any other log record, or a chunk with a bad id or missing attribute, is counted
 as rejected for OTLP's partial success with the first reason, and the rest is stored.
 """
@@ -11,7 +11,7 @@ import pyarrow as pa
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from collectors.otlp_decode import DecodedRows, attributes_of, hex_id
-from getgather_otel.recording.chunk_logs import NotAChunkError, log_parts_to_row
+from getgather_otel.export.chunk_log_records import NotAChunkError, log_parts_to_row
 from getgather_otel.recording.chunks import CHUNK_SCHEMA
 
 

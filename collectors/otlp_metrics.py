@@ -15,8 +15,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from collectors.otlp_decode import attributes_of
-from getgather_otel.store.arrow_spans import attribute_value_to_string
-from getgather_otel.store.metric_tables import arrow_schema
+from getgather_otel.store.tables import arrow_schema
+from getgather_otel.store.write.arrow_spans import attribute_value_to_string
 
 
 @dataclass

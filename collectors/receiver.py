@@ -36,13 +36,13 @@ from collectors.grpc_receiver import start_grpc
 from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request
 from collectors.stores import ReceiverSettings, Stores, WriterBehindError
 from getgather_otel._log import logger
-from getgather_otel.bearer import bearer_allows
-from getgather_otel.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
-from getgather_otel.shutdown import REQUEST_GRACE_S
-from getgather_otel.store.exporter import DuckDBSpanExporter
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
+from getgather_otel.export.shutdown import REQUEST_GRACE_S
 from getgather_otel.version import __version__
 from getgather_otel.viewer.app import ReplayOrigin, ViewerSettings, replay_server, viewer_routes
 from getgather_otel.viewer.reads import WriterReads
+from getgather_otel.web.bearer import bearer_allows
 
 RETRY_AFTER_S = 1
 

@@ -26,10 +26,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from collectors.otlp_logs import to_chunk_rows
 from collectors.otlp_metrics import to_metric_rows
 from collectors.otlp_traces import to_trace_rows
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.recording.chunks import CHUNKS_TABLE
-from getgather_otel.store.buffered import BufferedTableWriter, concat_tables, newest_rows
-from getgather_otel.store.exporter import DuckDBSpanExporter
-from getgather_otel.store.metric_tables import METRIC_TABLES
+from getgather_otel.store.tables import METRIC_TABLES
+from getgather_otel.store.write.buffered import BufferedTableWriter, concat_tables, newest_rows
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 

@@ -13,26 +13,26 @@ from typing import TYPE_CHECKING, Any
 from getgather_otel.version import __version__
 
 if TYPE_CHECKING:
-    from getgather_otel.activities import Activity, activity, current_activity
-    from getgather_otel.brands import default_brand_resolver
-    from getgather_otel.mcp import ActivityMiddleware, instrument_mcp
+    from getgather_otel.capture.activity import Activity, activity, current_activity
+    from getgather_otel.capture.brands import default_brand_resolver
+    from getgather_otel.capture.middleware import ActivityMiddleware, instrument_mcp
+    from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+    from getgather_otel.export.pipeline import Telemetry, configure
     from getgather_otel.recording.hooks import record_browser
     from getgather_otel.recording.options import RecordingOptions
-    from getgather_otel.store.exporter import DuckDBSpanExporter
-    from getgather_otel.telemetry import Telemetry, configure
 
 _EXPORTS = {
-    "Activity": "getgather_otel.activities",
-    "activity": "getgather_otel.activities",
-    "current_activity": "getgather_otel.activities",
-    "default_brand_resolver": "getgather_otel.brands",
-    "ActivityMiddleware": "getgather_otel.mcp",
-    "instrument_mcp": "getgather_otel.mcp",
+    "Activity": "getgather_otel.capture.activity",
+    "activity": "getgather_otel.capture.activity",
+    "current_activity": "getgather_otel.capture.activity",
+    "default_brand_resolver": "getgather_otel.capture.brands",
+    "ActivityMiddleware": "getgather_otel.capture.middleware",
+    "instrument_mcp": "getgather_otel.capture.middleware",
     "record_browser": "getgather_otel.recording.hooks",
     "RecordingOptions": "getgather_otel.recording.options",
-    "DuckDBSpanExporter": "getgather_otel.store.exporter",
-    "Telemetry": "getgather_otel.telemetry",
-    "configure": "getgather_otel.telemetry",
+    "DuckDBSpanExporter": "getgather_otel.export.duckdb_spans",
+    "Telemetry": "getgather_otel.export.pipeline",
+    "configure": "getgather_otel.export.pipeline",
 }
 
 __all__ = [

@@ -24,16 +24,16 @@ from typing import Any, TextIO
 
 import duckdb
 
+from getgather_otel.export.pipeline import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
-from getgather_otel.serving import PortInUseError, bound_port, listening_socket, require_free_ports, serve
 from getgather_otel.store.errors import StoreError, first_line
 from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
-from getgather_otel.store.queries import ActivityFilter, activities_query, parse_since, stats_queries
+from getgather_otel.store.queries.activities import ActivityFilter, activities_query, parse_since, stats_queries
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.store.values import plain
-from getgather_otel.telemetry import exit_on_sigterm
+from getgather_otel.web.serving import PortInUseError, bound_port, listening_socket, require_free_ports, serve
 
 ENV_TOKEN = "GETGATHER_OTEL_COLLECT_TOKEN"
 ENV_UI_TOKEN = "GETGATHER_OTEL_UI_TOKEN"
@@ -155,20 +155,20 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
 
 def _limit(text: str) -> float | None:
     """A CLI day count, or 'none' for no limit."""
-    from getgather_otel.store.retention import parse_limit
+    from getgather_otel.store.maintenance.retention import parse_limit
 
     return parse_limit(text, float)
 
 
 def _size_limit(text: str) -> int | None:
-    from getgather_otel.store.retention import parse_limit, parse_size
+    from getgather_otel.store.maintenance.retention import parse_limit, parse_size
 
     return parse_limit(text, parse_size)
 
 
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
-    from getgather_otel.store.prune import prune_file
-    from getgather_otel.store.retention import RetentionPolicy
+    from getgather_otel.store.maintenance.prune import prune_file
+    from getgather_otel.store.maintenance.retention import RetentionPolicy
 
     fields = ("span_days", "recording_days", "error_recording_days", "max_recording_bytes")
     given = {name: getattr(args, name) for name in fields if hasattr(args, name)}
@@ -200,7 +200,7 @@ def _print_transfers(verb: str, transfers: list[Any], out: TextIO) -> None:
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> None:
-    from getgather_otel.store.parquet import export
+    from getgather_otel.store.maintenance.parquet import export
 
     since = parse_since(args.since) if args.since else None
     until = parse_since(args.until) if args.until else None
@@ -211,7 +211,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
-    from getgather_otel.store.parquet import import_into
+    from getgather_otel.store.maintenance.parquet import import_into
 
     transfers = import_into(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
     _print_transfers(f"imported into {args.db}:", transfers, out)
@@ -222,9 +222,9 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     # inside the command, so no other command loads the collection tier.
     from collectors.receiver import build_app
     from collectors.stores import ReceiverSettings
-    from getgather_otel.store.exporter import DuckDBSpanExporter
-    from getgather_otel.store.retention import RetentionPolicy
-    from getgather_otel.store.retention_job import RetentionJob
+    from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+    from getgather_otel.store.maintenance.retention import RetentionPolicy
+    from getgather_otel.store.maintenance.retention_job import RetentionJob
     from getgather_otel.viewer.app import ViewerSettings
 
     later = {"--grpc-port": args.grpc_port, "--replay-port": -1 if args.no_ui else args.replay_port}

@@ -29,11 +29,11 @@ from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings, Stores
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.site import brand_site
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording import hooks
-from getgather_otel.serving import serve_asgi
-from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.store.reader import open_for_reading
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.web.serving import serve_asgi
 
 
 @pytest.fixture

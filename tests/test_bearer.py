@@ -1,10 +1,10 @@
-"""The bearer check `ui` and `collect` share (`getgather_otel/bearer.py`)."""
+"""The bearer check `ui` and `collect` share (`getgather_otel/web/bearer.py`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from getgather_otel.bearer import bearer_allows, bearer_token
+from getgather_otel.web.bearer import bearer_allows, bearer_token
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from getgather_otel.store.buffered import BufferedTableWriter, concat_tables, newest_rows
-from getgather_otel.store.exporter import TRACES_TABLE
-from getgather_otel.store.writer import DuckDBWriter
+from getgather_otel.export.duckdb_spans import TRACES_TABLE
+from getgather_otel.store.write.buffered import BufferedTableWriter, concat_tables, newest_rows
+from getgather_otel.store.write.writer import DuckDBWriter
 from tests.conftest import rows
 from tests.test_store import lock_held_by_other_process, span_rows
 

@@ -20,7 +20,8 @@ import pytest
 
 from bench.synthetic import insert_activity_spans
 from getgather_otel import activity
-from getgather_otel.store.queries import (
+from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.store.queries.activities import (
     ActivityFilter,
     activities_count_query,
     activities_query,
@@ -28,7 +29,6 @@ from getgather_otel.store.queries import (
     stats_series_query,
 )
 from getgather_otel.store.reader import open_for_reading
-from getgather_otel.telemetry import Telemetry
 
 chdb_session = pytest.importorskip("chdb.session")
 

@@ -23,9 +23,9 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
-from getgather_otel.serving import free_ports, serve_asgi, wait_until_listening
-from getgather_otel.store.compaction import acquire_lock, release
-from getgather_otel.store.exporter import DuckDBSpanExporter
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.store.maintenance.compaction import acquire_lock, release
+from getgather_otel.web.serving import free_ports, serve_asgi, wait_until_listening
 from tests.conftest import PROTOBUF, Collector, Reply, post, tuples
 
 

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
-from getgather_otel.store.exporter import DuckDBSpanExporter
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 
 
 def _valid_request() -> bytes:

@@ -25,9 +25,9 @@ from starlette.routing import Route
 
 import getgather_otel
 from getgather_otel import activity
-from getgather_otel.recording.chunk_logs import EVENT_NAME
+from getgather_otel.export.chunk_log_records import EVENT_NAME
 from getgather_otel.recording.chunks import decode
-from getgather_otel.serving import serve_asgi
+from getgather_otel.web.serving import serve_asgi
 from tests.conftest import PROTOBUF, Collector, Sites, post, rows, tuples
 
 CHUNK_COLUMNS = "trace_id, span_id, recording_id, page_id, sequence, first_event_time, last_event_time, " + (

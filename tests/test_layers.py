@@ -140,11 +140,11 @@ UPWARD = [
     ("getgather_otel.viewer.app", "from getgather_otel.demo.loopback import serve_streamable_http\n"),
     ("getgather_otel.viewer.app", "from ..demo import loopback\n"),
     ("getgather_otel.viewer", "from ..demo import loopback\n"),
-    ("getgather_otel.store.writer", "import getgather_otel.demo.site\n"),
-    ("getgather_otel.telemetry", "from getgather_otel import demo\n"),
-    ("getgather_otel.otlp", "import importlib\nimportlib.import_module('getgather_otel.demo.server')\n"),
+    ("getgather_otel.store.write.writer", "import getgather_otel.demo.site\n"),
+    ("getgather_otel.export.pipeline", "from getgather_otel import demo\n"),
+    ("getgather_otel.export.otlp", "import importlib\nimportlib.import_module('getgather_otel.demo.server')\n"),
     ("collectors.receiver", "def build():\n    from getgather_otel.demo.run import run_demo\n"),
-    ("getgather_otel.store.writer", "from collectors.stores import Stores\n"),
+    ("getgather_otel.store.write.writer", "from collectors.stores import Stores\n"),
     ("getgather_otel.demo.run", "from collectors.receiver import build_app\n"),
     ("getgather_otel.cli", "from collectors.receiver import build_app\n"),  # the seam, but at the top
     ("getgather_otel.cli", "from getgather_otel.demo.run import run_demo\n"),  # the seam, but at the top
@@ -155,7 +155,7 @@ UPWARD = [
 ALLOWED = [
     ("getgather_otel.demo.run", "from getgather_otel.demo.loopback import serve_streamable_http\n"),
     ("getgather_otel.demo.run", "from .loopback import serve_streamable_http\n"),
-    ("getgather_otel.viewer.app", "from getgather_otel.serving import serve_asgi\n"),
+    ("getgather_otel.viewer.app", "from getgather_otel.web.serving import serve_asgi\n"),
     ("collectors.receiver", "from getgather_otel.viewer.app import viewer_routes\n"),
     ("getgather_otel.cli", "def cmd_collect():\n    from collectors.receiver import build_app\n"),
     ("getgather_otel.cli", "def cmd_demo():\n    from getgather_otel.demo.run import run_demo\n"),

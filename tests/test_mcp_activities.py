@@ -19,7 +19,7 @@ from getgather_otel import activity, current_activity, instrument_mcp
 from getgather_otel.demo.loopback import serve_streamable_http
 from getgather_otel.demo.run import DEMO_CALLS
 from getgather_otel.demo.server import build_demo_server
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.export.pipeline import Telemetry
 from tests.conftest import flushed, rows
 
 

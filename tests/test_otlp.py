@@ -81,7 +81,7 @@ def test_same_spans_go_to_duckdb_and_otlp(
 
 
 def test_otlp_off_by_default_and_bad_protocol_is_clear(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from getgather_otel.otlp import otlp_span_exporter
+    from getgather_otel.export.otlp import otlp_span_exporter
 
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)

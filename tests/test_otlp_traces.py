@@ -24,7 +24,7 @@ from opentelemetry.trace import (
 from opentelemetry.util.types import AttributeValue
 
 from collectors.otlp_traces import to_trace_rows
-from getgather_otel.store.arrow_spans import spans_to_arrow
+from getgather_otel.store.write.arrow_spans import spans_to_arrow
 
 TRACE = bytes.fromhex("5b8efff798038103d269b633813fc60c")
 SPAN = bytes.fromhex("eee19b7ec3c1b174")

@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import getgather_otel
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.export.pipeline import Telemetry
 from tests.test_shutdown import OtlpHandler, serving
 
 INTERVAL_S = 0.2

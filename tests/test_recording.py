@@ -19,12 +19,12 @@ from getgather_otel import activity, record_browser
 from getgather_otel.cli import main as cli_main
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.site import order_titles
+from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.replay import load_streams
 from getgather_otel.recording.urls import UrlRedactor
 from getgather_otel.store.reader import open_for_reading
-from getgather_otel.telemetry import Telemetry
 from tests.conftest import Sites, flushed, rows
 
 EMAIL = "ada.lovelace@example.com"

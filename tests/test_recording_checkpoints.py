@@ -16,7 +16,7 @@ from typing import Any
 from patchright.async_api import Browser, Page
 
 from getgather_otel import activity, record_browser
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.export.pipeline import Telemetry
 from tests.conftest import Sites
 from tests.test_recording import STAGE, open_replay, until_recorded, until_true
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from patchright.async_api import Browser, Frame, Page
 
 from getgather_otel import activity, record_browser
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.export.pipeline import Telemetry
 from tests.conftest import Sites
 from tests.test_recording import (
     STAGE,

@@ -14,8 +14,8 @@ from playwright.async_api import Browser
 import getgather_otel
 from getgather_otel import activity, record_browser
 from getgather_otel.demo.site import order_titles
+from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.options import RecordingOptions
-from getgather_otel.telemetry import Telemetry
 from tests.conftest import Sites, rows
 from tests.test_recording import (
     PASSWORD,

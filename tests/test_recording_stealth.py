@@ -27,7 +27,7 @@ from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import Page as PlaywrightPage
 
 from getgather_otel import activity, record_browser
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.export.pipeline import Telemetry
 from tests.conftest import Sites, rows
 from tests.test_recording import PASSWORD, stored_text, streams, text_of, until_recorded
 

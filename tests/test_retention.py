@@ -13,11 +13,11 @@ import pytest
 
 from bench.synthetic import insert_activity_spans, insert_recordings
 from getgather_otel.cli import main as cli_main
-from getgather_otel.store.metric_tables import METRIC_TABLES
-from getgather_otel.store.prune import prune_file
-from getgather_otel.store.retention import RetentionPolicy, parse_size
+from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.store.maintenance.prune import prune_file
+from getgather_otel.store.maintenance.retention import RetentionPolicy, parse_size
 from getgather_otel.store.schema import migrate
-from getgather_otel.telemetry import Telemetry
+from getgather_otel.store.tables import METRIC_TABLES
 from tests.conftest import rows
 
 DAYS = 120

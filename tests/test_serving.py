@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from getgather_otel.serving import STARTUP_FAILURE, PortInUseError, listening_socket, require_free_ports
+from getgather_otel.web.serving import STARTUP_FAILURE, PortInUseError, listening_socket, require_free_ports
 
 PROBE = Path(__file__).parent / "helpers" / "serve_probe.py"
 

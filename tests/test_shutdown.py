@@ -24,7 +24,7 @@ import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from getgather_otel.serving import free_ports, wait_until_listening
+from getgather_otel.web.serving import free_ports, wait_until_listening
 from tests.conftest import PROTOBUF, _post, rows
 from tests.test_collect import _request_body, collect_process, table
 

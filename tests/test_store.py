@@ -24,13 +24,13 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 import getgather_otel
 from getgather_otel import DuckDBSpanExporter, activity, instrument_mcp
 from getgather_otel.demo.server import build_demo_server
-from getgather_otel.store.arrow_spans import spans_to_arrow
-from getgather_otel.store.buffered import BufferedTableWriter, concat_tables
+from getgather_otel.export.duckdb_spans import TRACES_TABLE
 from getgather_otel.store.errors import DatabaseLockedError
-from getgather_otel.store.exporter import TRACES_TABLE
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.store.schema import CURRENT_VERSION, SCHEMA_VERSION_TABLE, SchemaTooNewError, migrate
-from getgather_otel.store.writer import DuckDBWriter
+from getgather_otel.store.write.arrow_spans import spans_to_arrow
+from getgather_otel.store.write.buffered import BufferedTableWriter, concat_tables
+from getgather_otel.store.write.writer import DuckDBWriter
 from tests.conftest import rows
 
 HELPERS = Path(__file__).parent / "helpers"

@@ -20,14 +20,14 @@ from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.cli import main
 from getgather_otel.demo.shop import DEMO_PASSWORD
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.recording import assets
-from getgather_otel.serving import serve_asgi
-from getgather_otel.store.exporter import DuckDBSpanExporter
 from getgather_otel.viewer.api import api_routes
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.auth import COOKIE
 from getgather_otel.viewer.openapi import openapi_document
 from getgather_otel.viewer.reads import FileReads
+from getgather_otel.web.serving import serve_asgi
 from tests.conftest import OtlpSender, Reply, post
 from tests.test_store import HELPERS, lock_held_by_other_process
 

@@ -17,10 +17,10 @@ from playwright.async_api import Browser, Frame, Page, async_playwright
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.demo.browser import launch_options
-from getgather_otel.serving import serve_asgi
-from getgather_otel.store.exporter import DuckDBSpanExporter
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
+from getgather_otel.web.serving import serve_asgi
 from tests.conftest import OtlpSender
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "viewer"

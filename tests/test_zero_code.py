@@ -17,9 +17,9 @@ from fastmcp import Client, FastMCP
 from fastmcp.client.transports import StdioTransport
 from fastmcp.exceptions import ToolError
 
+from getgather_otel.capture.middleware import ActivityMiddleware
 from getgather_otel.demo.browser import chromium_executable
-from getgather_otel.instrumentation import GetgatherOtelInstrumentor
-from getgather_otel.mcp import ActivityMiddleware
+from getgather_otel.export.zero_code import GetgatherOtelInstrumentor
 from getgather_otel.recording import hooks
 from getgather_otel.recording.replay import load_streams
 from getgather_otel.store.reader import open_for_reading

@@ -2,7 +2,7 @@
 
 Binds port 0 so parallel runs never collide, and reports the real URL. Used by the demo,
 the tests and the benchmarks; the generic serving (`serve_asgi`, `free_ports`,
-`wait_until_listening`) is in `getgather_otel.serving`.
+`wait_until_listening`) is in `getgather_otel.web.serving`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastmcp import FastMCP
 
-from getgather_otel.serving import serve_asgi
+from getgather_otel.web.serving import serve_asgi
 
 
 @asynccontextmanager

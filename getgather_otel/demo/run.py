@@ -15,13 +15,13 @@ from typing import Any, TextIO
 from fastmcp import Client, FastMCP
 from patchright.async_api import Error as PlaywrightError
 
+from getgather_otel.capture.middleware import instrument_mcp
 from getgather_otel.demo.loopback import serve_streamable_http
 from getgather_otel.demo.server import build_demo_server
 from getgather_otel.demo.shop import BRAND, ShopBrowser, build_shop_brand, shop_browser
 from getgather_otel.demo.site import brand_site
-from getgather_otel.mcp import instrument_mcp
-from getgather_otel.serving import serve_asgi
-from getgather_otel.telemetry import configure
+from getgather_otel.export.pipeline import configure
+from getgather_otel.web.serving import serve_asgi
 
 DEMO_CALLS: tuple[tuple[str, dict[str, object]], ...] = (
     ("list_brands", {}),

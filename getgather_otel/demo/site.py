@@ -55,7 +55,7 @@ def _orders_page(page: int) -> str:
 
 
 def brand_site(static_dir: Path | None = None, headers: Mapping[str, Mapping[str, str]] | None = None) -> Starlette:
-    """The fixture brand as an ASGI app (serve it with `getgather_otel.serving.serve_asgi`)."""
+    """The fixture brand as an ASGI app (serve it with `getgather_otel.web.serving.serve_asgi`)."""
     sessions: set[str] = set()
     file_headers = headers or {}
 

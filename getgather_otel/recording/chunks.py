@@ -18,8 +18,8 @@ import pyarrow as pa
 import zstandard
 
 from getgather_otel.recording import rrweb_events
-from getgather_otel.store.buffered import BufferedTableWriter, WriteStats
-from getgather_otel.store.writer import DuckDBWriter
+from getgather_otel.store.write.buffered import BufferedTableWriter, WriteStats
+from getgather_otel.store.write.writer import DuckDBWriter
 
 CHUNKS_TABLE = "recording_chunks"
 COMPRESSION = "zstd"

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from getgather_otel._log import logger
-from getgather_otel.activities import current_activity
+from getgather_otel.capture.activity import current_activity
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import RECORDER_ATTRIBUTE, ContextRecorder, in_internal_call
 from getgather_otel.recording.recordings import install_activity_hooks

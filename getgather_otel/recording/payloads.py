@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.urls import UrlRedactor
 

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from getgather_otel import attributes as attr
 from getgather_otel._log import logger
-from getgather_otel.activities import Activity
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.activity import Activity
 from getgather_otel.recording import main_world
 from getgather_otel.recording.cdp_worlds import FrameInfo, PageWorlds, WorldGoneError
 from getgather_otel.recording.main_world import MainWorldPage

@@ -19,9 +19,9 @@ from typing import Any
 
 from opentelemetry.util.types import AttributeValue
 
-from getgather_otel import activities
-from getgather_otel import attributes as attr
-from getgather_otel.activities import Activity
+from getgather_otel.capture import activity as activities
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.activity import Activity
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunks import Chunk, ChunkConsumer
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import assets, rrweb_events
 from getgather_otel.recording.chunks import decode
 

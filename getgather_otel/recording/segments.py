@@ -26,8 +26,8 @@ import time
 from collections import deque
 from typing import Any
 
-from getgather_otel import attributes as attr
-from getgather_otel.activities import Activity
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.activity import Activity
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.payloads import Payload, segment_marker
 from getgather_otel.recording.recordings import PageStream, Recording, recording_for

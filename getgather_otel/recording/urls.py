@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from getgather_otel.redaction import REDACTED, Redactor
+from getgather_otel.capture.redaction import REDACTED, Redactor
 
 MAX_URL_CHARS = 2048
 

@@ -25,7 +25,7 @@ _READ_CONFIG = {"enable_external_access": False}
 
 def _upgrade_if_old(path: Path, wait_s: float) -> None:
     """Readers cannot migrate; an old file is upgraded once with a brief write open."""
-    from getgather_otel.store.writer import DuckDBWriter
+    from getgather_otel.store.write.writer import DuckDBWriter
 
     writer = DuckDBWriter(path, lock_wait_s=wait_s)
     writer.open_and_migrate()

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from getgather_otel import attributes as attr
-from getgather_otel.store import metric_tables, queries
+from getgather_otel.capture import attributes as attr
+from getgather_otel.store import tables as metric_tables
+from getgather_otel.store.queries import activities as queries
 
 SCHEMA_VERSION_TABLE = "getgather_otel_schema"
 

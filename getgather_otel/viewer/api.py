@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from getgather_otel.recording.chunks import decompress_json
 from getgather_otel.store.errors import DatabaseLockedError, StoreError
-from getgather_otel.store.queries import SORT_KEYS, STATUSES, ActivityFilter, SortKey, Status, parse_since
+from getgather_otel.store.queries.activities import SORT_KEYS, STATUSES, ActivityFilter, SortKey, Status, parse_since
 from getgather_otel.viewer import data
 from getgather_otel.viewer.auth import allowed
 from getgather_otel.viewer.reads import Reads

@@ -27,12 +27,12 @@ from starlette.routing import BaseRoute, Route
 
 from getgather_otel.recording import assets
 from getgather_otel.recording.replay import RecordingNotFoundError, replay_page
-from getgather_otel.serving import serve_asgi
 from getgather_otel.version import __version__
 from getgather_otel.viewer.api import api_routes, error_response, guarded, json_error_for_unknown_api
 from getgather_otel.viewer.auth import allowed, login_redirect
 from getgather_otel.viewer.openapi import openapi_document
 from getgather_otel.viewer.reads import Reads
+from getgather_otel.web.serving import serve_asgi
 
 _STATIC = resources.files("getgather_otel.viewer") / "static"
 # Our own files (committed) and the npm bundles (built into recording/assets).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from getgather_otel.bearer import bearer_token, same_token
+from getgather_otel.web.bearer import bearer_token, same_token
 
 COOKIE = "getgather_otel_token"
 

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from getgather_otel.recording.replay import RecordingNotFoundError, recording_owner
-from getgather_otel.store.queries import (
+from getgather_otel.store.queries.activities import (
     ActivityFilter,
     activities_count_query,
     activities_query,

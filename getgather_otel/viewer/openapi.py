@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from getgather_otel.store.queries import SORT_KEYS, STATUSES
+from getgather_otel.store.queries.activities import SORT_KEYS, STATUSES
 from getgather_otel.version import __version__
 from getgather_otel.viewer.api import MAX_PAGE
 from getgather_otel.viewer.data import RECORDING_ID, SPAN_ID, TRACE_ID

@@ -17,7 +17,7 @@ from typing import Protocol
 import duckdb
 
 from getgather_otel.store.reader import open_for_reading
-from getgather_otel.store.writer import DuckDBWriter
+from getgather_otel.store.write.writer import DuckDBWriter
 
 
 class Reads(Protocol):

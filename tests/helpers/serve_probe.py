@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from getgather_otel.serving import bound_port, listening_socket, serve
+from getgather_otel.web.serving import bound_port, listening_socket, serve
 
 sock = listening_socket("127.0.0.1", 0, "--port")
 

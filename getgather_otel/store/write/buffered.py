@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from getgather_otel._log import FailureReporter, logger
 from getgather_otel.store.errors import DatabaseLockedError, StoreError
-from getgather_otel.store.writer import DuckDBWriter
+from getgather_otel.store.write.writer import DuckDBWriter
 
 Item = TypeVar("Item")
 

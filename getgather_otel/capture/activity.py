@@ -19,9 +19,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from getgather_otel import attributes as attr
 from getgather_otel._log import logger
-from getgather_otel.metrics import instruments
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.metrics import instruments
 from getgather_otel.version import __version__
 
 # FastMCP's spans (request seam, mounted-server delegation) are plumbing around a tool

@@ -22,12 +22,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
-from getgather_otel import attributes as attr
 from getgather_otel._log import logger
-from getgather_otel.otlp import receiver_is_ours
-from getgather_otel.recording.chunk_logs import EVENT_NAME, row_to_log_parts
+from getgather_otel.capture import attributes as attr
+from getgather_otel.export.chunk_log_records import EVENT_NAME, row_to_log_parts
+from getgather_otel.export.otlp import receiver_is_ours
 from getgather_otel.recording.chunks import Chunk, chunks_to_arrow
-from getgather_otel.store.buffered import WriteStats
+from getgather_otel.store.write.buffered import WriteStats
 from getgather_otel.version import __version__
 
 _SCOPE = InstrumentationScope(attr.SCOPE_NAME, __version__)

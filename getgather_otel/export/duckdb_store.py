@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.recording import recordings as recordings_module
 from getgather_otel.recording.chunks import ChunkSink
-from getgather_otel.store.exporter import DuckDBSpanExporter
-from getgather_otel.store.retention import RetentionPolicy
-from getgather_otel.store.retention_job import RetentionJob
+from getgather_otel.store.maintenance.retention import RetentionPolicy
+from getgather_otel.store.maintenance.retention_job import RetentionJob
 
 
 @dataclass

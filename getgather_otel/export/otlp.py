@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Literal
 
-from getgather_otel.otlp_guard import GuardedSpanExporter, Signal, guarded
+from getgather_otel.export.otlp_guard import GuardedSpanExporter, Signal, guarded
 
 ENV_OTLP_RECORDINGS = "GETGATHER_OTEL_OTLP_RECORDINGS"
 # What `getgather-otel collect` answers at GET /getgather-otel, so senders can tell it apart.

@@ -20,10 +20,10 @@ import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from getgather_otel.store.arrow_spans import spans_to_arrow
-from getgather_otel.store.buffered import BufferedTableWriter, WriteStats, concat_tables, newest_rows
 from getgather_otel.store.paths import resolve_db_path
-from getgather_otel.store.writer import DuckDBWriter
+from getgather_otel.store.write.arrow_spans import spans_to_arrow
+from getgather_otel.store.write.buffered import BufferedTableWriter, WriteStats, concat_tables, newest_rows
+from getgather_otel.store.write.writer import DuckDBWriter
 
 TRACES_TABLE = "otel_traces"
 

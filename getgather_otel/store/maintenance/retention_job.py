@@ -14,8 +14,8 @@ from pathlib import Path
 
 from getgather_otel._log import logger
 from getgather_otel.store.errors import StoreError
-from getgather_otel.store.prune import PruneResult, prune_file
-from getgather_otel.store.retention import RetentionPolicy
+from getgather_otel.store.maintenance.prune import PruneResult, prune_file
+from getgather_otel.store.maintenance.retention import RetentionPolicy
 
 
 class RetentionJob:

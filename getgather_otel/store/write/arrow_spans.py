@@ -17,7 +17,7 @@ import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 
 KIND_NAMES = {
     SpanKind.INTERNAL: "Internal",

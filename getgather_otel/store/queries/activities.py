@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 
 Dialect = Literal["duckdb", "clickhouse"]
 

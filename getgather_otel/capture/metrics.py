@@ -11,7 +11,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import Histogram, MeterProvider
 from opentelemetry.util.types import Attributes
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 from getgather_otel.version import __version__
 
 

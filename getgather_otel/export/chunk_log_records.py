@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 
 EVENT_NAME: Final = "getgather.recording.chunk"
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
 from getgather_otel._log import logger
-from getgather_otel.otlp_guard import UNITS, ExportGuard
+from getgather_otel.export.otlp_guard import UNITS, ExportGuard
 
 # Measured on the 2-core test machine under load: the interpreter's own teardown after
 # atexit (pyarrow, DuckDB, gRPC modules) takes 0.3-0.8 s, and with two CPU burners and other

@@ -35,12 +35,12 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from getgather_otel._log import logger
-from getgather_otel.companions import Companions
-from getgather_otel.mcp import ActivityMiddleware, instrument_mcp
+from getgather_otel.capture.middleware import ActivityMiddleware, instrument_mcp
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import Companions
+from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, run_within
 from getgather_otel.recording import hooks
 from getgather_otel.recording.recorder import flush_open_streams
-from getgather_otel.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, run_within
-from getgather_otel.store.exporter import DuckDBSpanExporter
 
 
 class DuckDBTracesExporter(DuckDBSpanExporter):

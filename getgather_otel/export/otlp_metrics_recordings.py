@@ -15,11 +15,11 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from getgather_otel._log import logger
-from getgather_otel.otlp import otlp_log_exporter, otlp_metric_exporter, receiver_info_url, recordings_mode
-from getgather_otel.otlp_guard import ExportGuard
+from getgather_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, receiver_info_url, recordings_mode
+from getgather_otel.export.otlp_guard import ExportGuard
+from getgather_otel.export.otlp_recordings import OtlpChunkSink
+from getgather_otel.export.shutdown import Deadline
 from getgather_otel.recording import recordings as recordings_module
-from getgather_otel.recording.otlp_chunks import OtlpChunkSink
-from getgather_otel.shutdown import Deadline
 
 
 @dataclass

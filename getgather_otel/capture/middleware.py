@@ -28,12 +28,12 @@ from fastmcp.telemetry import native_spans_enabled
 from fastmcp.tools.base import ToolResult
 from opentelemetry.util.types import AttributeValue
 
-from getgather_otel import attributes as attr
 from getgather_otel._log import logger
-from getgather_otel.activities import Activity, activity
-from getgather_otel.brands import BrandResolver, activity_kind, default_brand_resolver, tool_tags
-from getgather_otel.metrics import instruments
-from getgather_otel.redaction import Redactor
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.activity import Activity, activity
+from getgather_otel.capture.brands import BrandResolver, activity_kind, default_brand_resolver, tool_tags
+from getgather_otel.capture.metrics import instruments
+from getgather_otel.capture.redaction import Redactor
 
 TOOL_CACHE_TTL_S = 10.0
 TOOL_CACHE_SIZE = 1024

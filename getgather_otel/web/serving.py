@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
-from getgather_otel.shutdown import REQUEST_GRACE_S
+from getgather_otel.export.shutdown import REQUEST_GRACE_S
 
 # What uvicorn itself exits with when the app's startup fails.
 STARTUP_FAILURE = 3

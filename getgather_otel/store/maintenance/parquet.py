@@ -19,13 +19,13 @@ from pathlib import Path
 
 import duckdb
 
-from getgather_otel.store.compaction import exclusive_connection, sql_text
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseMissingError, StoreError
-from getgather_otel.store.metric_tables import METRIC_TABLES
+from getgather_otel.store.maintenance.compaction import exclusive_connection, sql_text
 from getgather_otel.store.progress import Progress, quiet
-from getgather_otel.store.queries import naive_utc
+from getgather_otel.store.queries.activities import naive_utc
 from getgather_otel.store.schema import CURRENT_VERSION, stored_version
+from getgather_otel.store.tables import METRIC_TABLES
 
 MANIFEST = "manifest.json"
 

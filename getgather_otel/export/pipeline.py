@@ -28,20 +28,20 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from getgather_otel import activities as activities_module
-from getgather_otel import metrics as metrics_module
 from getgather_otel._log import logger
-from getgather_otel.companions import Companions
-from getgather_otel.otlp_extras import OtlpExtras
-from getgather_otel.otlp_guard import GuardedSpanExporter
+from getgather_otel.capture import activity as activities_module
+from getgather_otel.capture import metrics as metrics_module
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import Companions
+from getgather_otel.export.otlp_guard import GuardedSpanExporter
+from getgather_otel.export.otlp_metrics_recordings import OtlpExtras
+from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, report_undelivered, run_within
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import flush_open_streams
-from getgather_otel.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, report_undelivered, run_within
-from getgather_otel.store.buffered import WriteStats
-from getgather_otel.store.exporter import DuckDBSpanExporter
+from getgather_otel.store.maintenance.retention import RetentionPolicy
 from getgather_otel.store.paths import resolve_db_path
-from getgather_otel.store.retention import RetentionPolicy
+from getgather_otel.store.write.buffered import WriteStats
 
 ENV_SDK_DISABLED = "OTEL_SDK_DISABLED"
 
@@ -284,7 +284,7 @@ def configure(
     ones, the previous pipelines are flushed and replaced, never duplicated.
     """
     global _active
-    from getgather_otel.otlp import otlp_span_exporter
+    from getgather_otel.export.otlp import otlp_span_exporter
 
     with _configure_lock:
         resolved_path = None if duckdb_path is False else resolve_db_path(None if duckdb_path is True else duckdb_path)

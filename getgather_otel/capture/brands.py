@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from getgather_otel import attributes as attr
+from getgather_otel.capture import attributes as attr
 
 BrandResolver = Callable[[str, Any], str]
 

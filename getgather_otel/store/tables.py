@@ -14,7 +14,7 @@ from typing import Final
 
 import pyarrow as pa
 
-from getgather_otel.store.arrow_spans import STRING_MAP
+from getgather_otel.store.write.arrow_spans import STRING_MAP
 
 _COMMON: Final = (
     ("ResourceAttributes", STRING_MAP, "MAP(VARCHAR, VARCHAR)"),

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from getgather_otel.store.compaction import CompactionResult, compact, exclusive_connection
 from getgather_otel.store.errors import DatabaseMissingError
+from getgather_otel.store.maintenance.compaction import CompactionResult, compact, exclusive_connection
+from getgather_otel.store.maintenance.retention import PrunePlan, RetentionPolicy, apply_prune, plan_prune
 from getgather_otel.store.progress import Progress, quiet
 from getgather_otel.store.reader import open_for_reading
-from getgather_otel.store.retention import PrunePlan, RetentionPolicy, apply_prune, plan_prune
 
 
 @dataclass(frozen=True)

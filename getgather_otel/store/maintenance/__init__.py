@@ -1,0 +1,1 @@
+"""Keeping a file in shape: retention, pruning, compaction, Parquet export and import."""

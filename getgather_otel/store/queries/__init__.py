@@ -1,0 +1,1 @@
+"""Every SQL statement the store runs, one module per area."""

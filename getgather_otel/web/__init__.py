@@ -1,0 +1,1 @@
+"""Serving HTTP: binding sockets before starting, bearer tokens (shared by the viewer and `collect`)."""
