@@ -26,6 +26,10 @@ TOOL_TAGS: Final = "getgather.tool.tags"
 TOOL_ARGUMENTS: Final = "getgather.tool.arguments"
 TOOL_RESULT: Final = "getgather.tool.result"
 RECORDING_ID: Final = "getgather.recording.id"
+# On activities imported from getgather's SQLite tables (`getgather-otel import-getgather`).
+IMPORT_SOURCE: Final = "getgather.import.source"
+IMPORT_ID: Final = "getgather.import.id"
+IMPORT_CREATED_AT: Final = "getgather.import.created_at"
 
 # Activity kinds a span may carry in ACTIVITY_KIND.
 KIND_TOOL: Final = "tool"

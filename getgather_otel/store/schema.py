@@ -88,7 +88,13 @@ CREATE TABLE IF NOT EXISTS recording_chunks (
 """
 
 
-def _activities_view(has_recording_sql: str, recording_pruned_sql: str = "NULL") -> str:
+# getgather's own column names (its `activities` table), after ours so positions do not move.
+_GETGATHER_COLUMNS = f""",
+    t."SpanId" AS id,
+    {queries.CREATED_AT_SQL} AS created_at"""
+
+
+def _activities_view(has_recording_sql: str, recording_pruned_sql: str = "NULL", getgather: bool = False) -> str:
     """The `activities` view: one row per activity span, in getgather's own vocabulary."""
     return f"""
 CREATE OR REPLACE VIEW activities AS
@@ -110,7 +116,7 @@ SELECT
     t."ServiceName" AS service_name,
     t."SpanAttributes" AS attributes,
     {has_recording_sql} AS has_recording,
-    {recording_pruned_sql} AS recording_pruned
+    {recording_pruned_sql} AS recording_pruned{_GETGATHER_COLUMNS if getgather else ""}
 FROM otel_traces AS t
 WHERE {queries.IS_ACTIVITY_SQL}
 """
@@ -172,6 +178,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "otel_metrics_histogram, otel_metrics_sum, otel_metrics_gauge (ClickHouse exporter layout)",
         metric_tables.create_statements(),
+    ),
+    Migration(
+        5,
+        "activities view: getgather's column names id and created_at too",
+        (_activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL, getgather=True),),
     ),
 )
 
