@@ -31,7 +31,7 @@ from getgather_otel.store.errors import StoreError, first_line
 from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
 from getgather_otel.store.queries.activities import ActivityFilter, activities_query, parse_since, stats_queries
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
-from getgather_otel.store.rrweb_recordings import add_rrweb_recordings
+from getgather_otel.store.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.store.values import plain
 from getgather_otel.web.serving import PortInUseError, bound_port, listening_socket, require_free_ports, serve
@@ -95,8 +95,8 @@ def _run_query(
 
 
 def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
-    with open_for_reading(args.db, args.wait) as conn:
-        columns, rows = _run_query(add_rrweb_recordings(conn), args.query)
+    with open_for_reading(args.db, args.wait) as conn, rrweb_recordings_view(conn):
+        columns, rows = _run_query(conn, args.query)
     write_rows(columns, rows, args.format, out)
 
 

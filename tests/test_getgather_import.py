@@ -18,12 +18,16 @@ import pytest
 from patchright.async_api import Browser
 
 import getgather_otel
+from collectors.receiver import build_app
+from collectors.stores import ReceiverSettings
 from getgather_otel.cli import main
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.store.maintenance import getgather_import
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
 from getgather_otel.web.serving import serve_asgi
-from tests.conftest import rows
+from tests.conftest import flushed, rows
 from tests.test_recording import STAGE, open_replay, seek_to_end, until_true
 from tests.test_viewer_api import Viewer
 
@@ -234,3 +238,25 @@ async def test_a_replay_of_an_imported_recording_renders(
     await until_true(viewer, f"() => /Watch history/.test({STAGE}.body.innerText)")
     await seek_to_end(viewer)
     await until_true(viewer, f"() => /Watched: Arrival/.test({STAGE}.body.innerText)")
+
+
+async def test_collects_viewer_answers_rrweb_recordings_from_the_writers_connection(
+    imported: Imported, db_path: Path
+) -> None:
+    exporter = DuckDBSpanExporter(db_path)
+    app = build_app(exporter, ReceiverSettings(), ViewerSettings())
+    async with serve_asgi(app) as url:
+        viewer = Viewer(url, "", db_path)
+        for _ in range(2):  # each request reads on a fresh cursor of the writer's connection
+            reply = await viewer.sql({"sql": "SELECT event_count FROM rrweb_recordings ORDER BY event_count"})
+            assert reply.status_code == 200, reply.text
+            assert json.loads(reply.text)["rows"] == [[3], [6]]
+
+
+def test_live_activities_answer_getgathers_columns(telemetry: Telemetry, db_path: Path) -> None:
+    with getgather_otel.activity(name="get_orders", brand_id="amazon", kind="tool") as act:
+        pass
+    flushed(telemetry)
+    [row] = sql(db_path, "SELECT id, activity_id, created_at, start_time FROM activities ORDER BY created_at DESC")
+    assert row["id"] == row["activity_id"] == act.activity_id
+    assert row["created_at"] == row["start_time"]

@@ -18,6 +18,7 @@ below it), so `WHERE activity_id = ?` decompresses one recording.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from os import PathLike
@@ -66,19 +67,43 @@ def events_json(data: list[bytes], compressions: list[str], pages: list[str]) ->
     return encode(events).decode()
 
 
+def _register(conn: duckdb.DuckDBPyConnection) -> str:
+    """Add the function (under a name of its own) and the temp view on it; returns the function's name.
+
+    Functions live in the database instance, which every connection and cursor to one file
+    in a process shares, but call back into the Python connection that registered them:
+    calling one after that connection closed crashes the process (measured, DuckDB 2.0).
+    A name per registration keeps each temp view (per connection) on its own function.
+    """
+    name = f"{FUNCTION}_{uuid.uuid4().hex[:12]}"
+    conn.complete()  # create_function refuses while a result is pending
+    conn.create_function(
+        name,
+        events_json,
+        [duckdb.list_type(BLOB), duckdb.list_type(VARCHAR), duckdb.list_type(VARCHAR)],
+        VARCHAR,
+        side_effects=False,
+    )
+    conn.execute(_VIEW_SQL.replace(FUNCTION, name))
+    return name
+
+
 def add_rrweb_recordings(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Give `conn` the `rrweb_recordings` view (and the function under it); safe to call again."""
-    known = conn.execute("SELECT 1 FROM duckdb_functions() WHERE function_name = ?", [FUNCTION]).fetchall()
-    if not known:
-        conn.create_function(
-            FUNCTION,
-            events_json,
-            [duckdb.list_type(BLOB), duckdb.list_type(VARCHAR), duckdb.list_type(VARCHAR)],
-            VARCHAR,
-            side_effects=False,
-        )
-    conn.execute(_VIEW_SQL)
+    """Give `conn` the `rrweb_recordings` view, for as long as `conn` is open (call it before your queries)."""
+    _register(conn)
     return conn
+
+
+@contextmanager
+def rrweb_recordings_view(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`rrweb_recordings` on `conn` for the length of the block, removed after (for connections that outlive it)."""
+    name = _register(conn)
+    try:
+        yield conn
+    finally:
+        conn.execute(f"DROP VIEW IF EXISTS temp.{VIEW}")
+        conn.complete()
+        conn.remove_function(name)
 
 
 @contextmanager
@@ -89,5 +114,5 @@ def open_database(
 
     Waits up to `wait_s` while a writer holds the file, like the CLI; closed when the block ends.
     """
-    with open_for_reading(resolve_db_path(path), wait_s) as conn:
-        yield add_rrweb_recordings(conn)
+    with open_for_reading(resolve_db_path(path), wait_s) as conn, rrweb_recordings_view(conn):
+        yield conn
