@@ -222,17 +222,15 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     # inside the command, so no other command loads the collection tier.
     from collectors.receiver import build_app
     from collectors.stores import ReceiverSettings
-    from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
-    from getgather_otel.store.maintenance.retention import RetentionPolicy
-    from getgather_otel.store.maintenance.retention_job import RetentionJob
+    from getgather_otel.export.duckdb_store import DuckDBStore
     from getgather_otel.viewer.app import ViewerSettings
 
     later = {"--grpc-port": args.grpc_port, "--replay-port": -1 if args.no_ui else args.replay_port}
     require_free_ports(args.host, later)
     sock = listening_socket(args.host, args.port, "--port")
-    exporter = DuckDBSpanExporter(args.db)
+    store = DuckDBStore(args.db)
     try:
-        exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
+        store.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
     except BaseException:
         sock.close()
         raise
@@ -247,7 +245,7 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
         grpc_host=args.host,
         grpc_port=None if args.grpc_port < 0 else args.grpc_port,
     )
-    retention = RetentionJob(args.db, RetentionPolicy.from_env(), interval_s=3600.0).start()
+    store.start_retention(True)
     grpc_note = "" if settings.grpc_port is None else f" and OTLP/gRPC on {args.host}:{args.grpc_port}"
     port = bound_port(sock)
     ui_note = "" if viewer is None else f"; the viewer is at http://{args.host}:{port}/"
@@ -260,9 +258,9 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     # and then re-raises the signal to the previous handler: after a clean stop, exit 0.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     try:
-        serve(build_app(exporter, settings, viewer), sock)
+        serve(build_app(store, settings, viewer), sock)
     finally:
-        retention.stop()
+        store.shutdown()  # done by the app's lifespan unless the server never started
 
 
 def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:

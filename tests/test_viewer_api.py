@@ -20,7 +20,7 @@ from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.cli import main
 from getgather_otel.demo.shop import DEMO_PASSWORD
-from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.recording import assets
 from getgather_otel.viewer.api import api_routes
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
@@ -263,8 +263,7 @@ async def test_ui_beside_a_process_holding_the_file_says_what_to_do(demo_db: Pat
 
 async def test_collect_serves_the_viewer_from_the_writing_process(tmp_path: Path) -> None:
     db = tmp_path / "collected.duckdb"
-    exporter = DuckDBSpanExporter(db)
-    app = build_app(exporter, ReceiverSettings(), ViewerSettings())
+    app = build_app(DuckDBStore(db), ReceiverSettings(), ViewerSettings())
     async with serve_asgi(app) as url:
         sender = OtlpSender(url, "fleet-1")
         for brand in ("netflix", "amazon"):

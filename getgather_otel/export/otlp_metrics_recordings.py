@@ -23,7 +23,7 @@ from getgather_otel.recording import recordings as recordings_module
 
 
 @dataclass
-class OtlpExtras:
+class OtlpMetricsAndRecordings:
     meter_provider: SdkMeterProvider | None
     recordings: OtlpChunkSink | None
     # The guards of the metric and log exporters above, for the exit report.
@@ -38,7 +38,7 @@ class OtlpExtras:
         want_meter_provider: bool,
         otlp_recordings: bool | None,
         metric_interval_s: float,
-    ) -> OtlpExtras:
+    ) -> OtlpMetricsAndRecordings:
         meter_provider = None
         guards = []
         if want_meter_provider and (metric_exporter := otlp_metric_exporter(otlp)) is not None:

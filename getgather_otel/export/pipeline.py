@@ -32,9 +32,9 @@ from getgather_otel._log import logger
 from getgather_otel.capture import activity as activities_module
 from getgather_otel.capture import metrics as metrics_module
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
-from getgather_otel.export.duckdb_store import Companions
+from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.otlp_guard import GuardedSpanExporter
-from getgather_otel.export.otlp_metrics_recordings import OtlpExtras
+from getgather_otel.export.otlp_metrics_recordings import OtlpMetricsAndRecordings
 from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, report_undelivered, run_within
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
@@ -112,18 +112,18 @@ class Telemetry:
         settings: tuple[Any, ...],
         duckdb: tuple[SpanProcessor, DuckDBSpanExporter] | None = None,
         otlp: tuple[SpanProcessor, GuardedSpanExporter] | None = None,
-        companions: Companions | None = None,
-        otlp_extras: OtlpExtras | None = None,
+        otlp_signals: OtlpMetricsAndRecordings | None = None,
     ) -> None:
         self.tracer_provider = provider
         self.duckdb_exporter = duckdb[1] if duckdb else None
-        self.companions = companions
-        self.otlp_extras = otlp_extras
+        # The owner of the DuckDB file: spans, recordings, retention (`duckdb_store.py`).
+        self.store: DuckDBStore | None = duckdb[1].store if duckdb else None
+        self.otlp_signals = otlp_signals
         self._router = router
         self._duckdb_pipeline = duckdb[0] if duckdb else None
         self._otlp_pipeline = otlp[0] if otlp else None
         self._pipelines = tuple(p for p in (self._duckdb_pipeline, self._otlp_pipeline) if p is not None)
-        self._otlp_guards = ((otlp[1].guard,) if otlp else ()) + (otlp_extras.guards if otlp_extras else ())
+        self._otlp_guards = ((otlp[1].guard,) if otlp else ()) + (otlp_signals.guards if otlp_signals else ())
         self._settings = settings
         self._ended_at_start = router.ended if router else 0
         self._shut_down = False
@@ -131,7 +131,7 @@ class Telemetry:
 
     @property
     def duckdb_path(self) -> Path | None:
-        return self.duckdb_exporter.path if self.duckdb_exporter else None
+        return self.store.path if self.store else None
 
     @property
     def enabled(self) -> bool:
@@ -149,15 +149,12 @@ class Telemetry:
         done = not run_within(flushes, deadline)
         # Once for every recording sink (DuckDB, OTLP): what open page streams hold becomes chunks.
         flush_open_streams()
-        if self.companions is not None:
-            done = self.companions.flush(deadline.remaining()) and done
-        if self.otlp_extras is not None:
-            done = self.otlp_extras.flush(deadline.remaining()) and done
-        if self.duckdb_exporter is not None:
-            # The batch processor hands spans to export() but does not flush the exporter,
-            # whose writer thread may still be inserting them.
-            done = self.duckdb_exporter.force_flush(int(deadline.remaining() * 1000)) and done
-            self.duckdb_exporter.release_file()
+        if self.store is not None:
+            # The batch processor hands spans to export() but does not flush the store, whose
+            # writer threads may still be inserting them; the store also releases the file.
+            done = self.store.flush(deadline.remaining()) and done
+        if self.otlp_signals is not None:
+            done = self.otlp_signals.flush(deadline.remaining()) and done
         return done
 
     def shutdown(self, timeout_s: float = SHUTDOWN_BUDGET_S) -> None:
@@ -177,14 +174,13 @@ class Telemetry:
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
         flush_open_streams()
         if self._duckdb_pipeline is not None:
-            self._duckdb_pipeline.shutdown()  # hands every queued span over; the exporter writes them all
-        if self.companions is not None:
-            self.companions.stop()
+            # Hands every queued span over, then shuts the exporter's store down: everything is written.
+            self._duckdb_pipeline.shutdown()
         otlp_steps: dict[str, Callable[[], object]] = {}
         if self._otlp_pipeline is not None:
             otlp_steps["otlp-traces"] = self._otlp_pipeline.shutdown
-        if self.otlp_extras is not None:
-            otlp_steps["otlp-metrics-and-recordings"] = partial(self.otlp_extras.stop, deadline)
+        if self.otlp_signals is not None:
+            otlp_steps["otlp-metrics-and-recordings"] = partial(self.otlp_signals.stop, deadline)
         run_within(otlp_steps, deadline)
         for guard in self._otlp_guards:
             guard.close()  # stops the SDK exporters' retries still running on abandoned threads
@@ -199,9 +195,9 @@ class Telemetry:
         ended = (self._router.ended - self._ended_at_start) if self._router else 0
         return TelemetryStats(
             ended,
-            self.duckdb_exporter.stats if self.duckdb_exporter else None,
-            self.companions.chunk_sink.stats if self.companions else None,
-            sink.stats if self.otlp_extras and (sink := self.otlp_extras.recordings) else None,
+            self.store.stats.spans if self.store else None,
+            self.store.stats.recordings if self.store else None,
+            sink.stats if self.otlp_signals and (sink := self.otlp_signals.recordings) else None,
         )
 
 
@@ -315,14 +311,14 @@ def configure(
         provider = _join_or_create_provider(tracer_provider, service_name)
         router = _router_for(provider)
         activities_module.use_tracer_provider(provider)
-        otlp_extras = OtlpExtras.start(
+        otlp_signals = OtlpMetricsAndRecordings.start(
             otlp,
             provider.resource,
             want_meter_provider=meter_provider is None and not isinstance(get_meter_provider(), SdkMeterProvider),
             otlp_recordings=otlp_recordings,
             metric_interval_s=metric_interval_s,
         )
-        metrics_module.use_meter_provider(meter_provider or otlp_extras.meter_provider)
+        metrics_module.use_meter_provider(meter_provider or otlp_signals.meter_provider)
 
         def batch(exporter: Any) -> BatchSpanProcessor:
             return BatchSpanProcessor(
@@ -334,19 +330,18 @@ def configure(
 
         duckdb = None
         if resolved_path is not None:
-            duckdb_exporter = DuckDBSpanExporter(resolved_path)
+            store = DuckDBStore(resolved_path, retention=retention, retention_interval_s=retention_interval_s)
+            store.record_browsers()
+            duckdb_exporter = DuckDBSpanExporter(store=store)
             duckdb = (batch(duckdb_exporter), duckdb_exporter)
         otlp_exporter = otlp_span_exporter(otlp)
         otlp_pipeline = None if otlp_exporter is None else (batch(otlp_exporter), otlp_exporter)
-        companions = None
-        if duckdb is not None:
-            companions = Companions.start(duckdb[1], retention, retention_interval_s)
         # Each configure() states the whole configuration: no options means the defaults,
         # not whatever an earlier call set.
         hooks.use_default_options(recording if recording is not None else RecordingOptions())
         if record_browsers:
             hooks.install_auto_recording()
-        telemetry = Telemetry(provider, router, settings, duckdb, otlp_pipeline, companions, otlp_extras)
+        telemetry = Telemetry(provider, router, settings, duckdb, otlp_pipeline, otlp_signals)
         router.pipelines = router.pipelines + telemetry._pipelines
         at_exit(telemetry.shutdown)
         install_sigterm_flush()

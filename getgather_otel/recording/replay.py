@@ -18,7 +18,7 @@ import duckdb
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import assets, rrweb_events
-from getgather_otel.recording.chunks import decode
+from getgather_otel.recording.chunk_codec import decode
 
 # Span events shown on the replay timeline, and their marker colours.
 MARKER_TAGS: dict[str, str] = {
