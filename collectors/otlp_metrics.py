@@ -15,8 +15,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from collectors.otlp_decode import attributes_of
-from getgather_otel.store.tables import METRIC_TABLES
-from getgather_otel.store.write.arrow_spans import attribute_value_to_string
+from getgather_otel.collection import METRIC_TABLES, attribute_value_to_string
 
 
 @dataclass

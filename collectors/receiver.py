@@ -14,6 +14,7 @@ accepted is written. `GET /getgather-otel` tells senders this receiver wants rec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -35,16 +36,22 @@ from starlette.routing import Route
 from collectors.grpc_receiver import start_grpc
 from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request
 from collectors.stores import ReceiverSettings, Stores, WriterBehindError
-from getgather_otel._log import logger
-from getgather_otel.export.duckdb_store import DuckDBStore
-from getgather_otel.export.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
-from getgather_otel.export.shutdown import REQUEST_GRACE_S
-from getgather_otel.version import __version__
-from getgather_otel.viewer.app import ReplayOrigin, ViewerSettings, replay_server, viewer_routes
-from getgather_otel.viewer.reads import WriterReads
-from getgather_otel.web.bearer import bearer_allows
+from getgather_otel.collection import (
+    RECEIVER_INFO_PATH,
+    RECEIVER_NAME,
+    REQUEST_GRACE_S,
+    DuckDBStore,
+    ReplayOrigin,
+    ViewerSettings,
+    WriterReads,
+    __version__,
+    bearer_allows,
+    replay_server,
+    viewer_routes,
+)
 
 RETRY_AFTER_S = 1
+logger = logging.getLogger("getgather_otel.collect")
 
 
 def _encode(message: Message, media: str) -> tuple[bytes, str]:

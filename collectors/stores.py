@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from collectors.otlp_logs import to_chunk_rows
 from collectors.otlp_metrics import to_metric_rows
 from collectors.otlp_traces import to_trace_rows
-from getgather_otel.export.duckdb_store import DuckDBStore
+from getgather_otel.collection import DuckDBStore
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 

@@ -76,7 +76,8 @@ class DuckDBStore:
     Args:
         path: the file; None for $GETGATHER_OTEL_DUCKDB or `./getgather-otel.duckdb`.
         retention: prune in the background every `retention_interval_s` seconds (True: the
-            policy from the GETGATHER_OTEL_RETAIN_* variables; a `RetentionPolicy`; False: never).
+            defaults with the GETGATHER_OTEL_RETAIN_* variables applied; a `RetentionPolicy`,
+            used as it is; False: never).
         retention_interval_s: seconds between prunes; the first runs at most 60 s after start.
         limits: the memory bounds of the write buffers.
         shutdown_timeout_s: how long `shutdown()` waits for each buffer to be written.
@@ -172,7 +173,7 @@ class DuckDBStore:
         """Prune the file every `interval_s` seconds under `retention` (see the class); the job, or None."""
         if retention is False or self.retention_job is not None:
             return self.retention_job
-        policy = RetentionPolicy.from_env(base=None if retention is True else retention)
+        policy = RetentionPolicy.from_env() if retention is True else retention
         self.retention_job = RetentionJob(
             self.path, policy, interval_s=interval_s, first_delay_s=min(60.0, interval_s)
         ).start()

@@ -25,6 +25,7 @@ import duckdb
 
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.file_lock import acquire_lock, release
+from getgather_otel.store.queries.files import copy_database
 from getgather_otel.store.schema import migrate
 
 
@@ -68,19 +69,10 @@ def compact(db: Path, wait_s: float = 30.0) -> CompactionResult:
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
             leftover.unlink(missing_ok=True)
         try:
-            conn.execute("CHECKPOINT")
-            conn.execute(f"ATTACH {sql_text(str(scratch))} AS compacted")
-            source = conn.execute("SELECT current_database()").fetchone()
-            conn.execute(f'COPY FROM DATABASE "{source[0] if source else "memory"}" TO compacted')
-            conn.execute("DETACH compacted")
+            copy_database(conn, scratch)
         except BaseException:
             scratch.unlink(missing_ok=True)
             raise
         # Renamed while the old file is still open and locked: no writer can slip in between.
         os.replace(scratch, db)
     return CompactionResult(before, _size(db), time.monotonic() - started)
-
-
-def sql_text(value: str) -> str:
-    """`value` as a SQL string literal (paths go into ATTACH/COPY, which take no parameters)."""
-    return "'" + value.replace("'", "''") + "'"
