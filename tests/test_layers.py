@@ -1,9 +1,11 @@
 """The import layers, read from the source with `ast` (nothing is imported to check them).
 
+- The stages of `getgather_otel` import only downwards, in the order of `STAGES` (the tree
+  of docs/architecture.md): a module may import its own stage and the ones listed before it.
 - Production code (`getgather_otel` but `demo/`, and `collectors/`) never imports
   `getgather_otel.demo`: the demo depends on the library, not the other way round.
 - `getgather_otel` never imports `collectors` (the collection tier sits on top of the
-  library).
+  library), and `collectors/` imports the library only through `getgather_otel.collection`.
 - The one way through each rule is a seam in `SEAMS`: a CLI command that starts the demo or
   the collector, importing it inside the command so that no other command loads it.
 
@@ -25,6 +27,21 @@ PACKAGES = ("getgather_otel", "collectors")
 DEMO = "getgather_otel.demo"
 LIBRARY = "getgather_otel"
 COLLECTORS = "collectors"
+COLLECTION_SEAM = "getgather_otel.collection"
+
+# The stages, bottom first. Modules not listed (the package's `__init__`, `cli`, `demo`)
+# sit on top and may import any stage.
+STAGES: tuple[tuple[str, ...], ...] = (
+    # The vocabulary every stage shares: logging, the version, environment variables, attribute names.
+    ("getgather_otel._log", "getgather_otel.version", "getgather_otel.env", "getgather_otel.capture.attributes"),
+    ("getgather_otel.store",),
+    ("getgather_otel.capture",),
+    ("getgather_otel.recording",),
+    ("getgather_otel.export",),
+    ("getgather_otel.web",),
+    ("getgather_otel.viewer",),
+    (COLLECTION_SEAM,),
+)
 
 # (importing module, imported module): why the rule has a way through there. Each seam must be
 # imported inside a function (the command), never at the top of the module.
@@ -87,10 +104,27 @@ def _seam(module: str, target: str) -> str | None:
     return None
 
 
+def stage_of(name: str) -> int | None:
+    """The index in `STAGES` of the module or name `name` (its longest matching prefix), or None."""
+    best: tuple[int, int] | None = None
+    for index, prefixes in enumerate(STAGES):
+        for prefix in prefixes:
+            if _within(name, prefix) and (best is None or len(prefix) > best[1]):
+                best = (index, len(prefix))
+    return None if best is None else best[0]
+
+
 def violations(module: str, imports: list[Import]) -> list[str]:
     """What in `imports` (made by `module`) crosses a layer other than through a lazy seam."""
     problems = []
     for imp in imports:
+        below, above = stage_of(imp.target), stage_of(module)
+        if _within(module, COLLECTORS) and _within(imp.target, LIBRARY) and not _within(imp.target, COLLECTION_SEAM):
+            problems.append(f"{module}:{imp.line}: collectors/ reaches past {COLLECTION_SEAM} ({imp.target})")
+            continue
+        if below is not None and above is not None and below > above:
+            problems.append(f"{module}:{imp.line}: a lower stage imports a higher one ({imp.target})")
+            continue
         if _within(imp.target, DEMO) and not _within(module, DEMO):
             rule = "production code imports the demo"
         elif _within(imp.target, COLLECTORS) and _within(module, LIBRARY):
@@ -137,6 +171,14 @@ def test_every_seam_is_still_used() -> None:
 
 
 UPWARD = [
+    ("getgather_otel.store.schema", "from getgather_otel.export.pipeline import configure\n"),
+    ("getgather_otel.store.write.writer", "from getgather_otel.capture.activity import Activity\n"),
+    ("getgather_otel.capture.middleware", "from getgather_otel.recording import hooks\n"),
+    ("getgather_otel.recording.recorder", "def later():\n    from getgather_otel.export import pipeline\n"),
+    ("getgather_otel.export.pipeline", "from getgather_otel.viewer.app import ViewerSettings\n"),
+    ("getgather_otel.capture.attributes", "from getgather_otel.store import tables\n"),
+    ("collectors.receiver", "from getgather_otel._log import logger\n"),
+    ("collectors.stores", "from getgather_otel.export.duckdb_store import DuckDBStore\n"),
     ("getgather_otel.viewer.app", "from getgather_otel.demo.loopback import serve_streamable_http\n"),
     ("getgather_otel.viewer.app", "from ..demo import loopback\n"),
     ("getgather_otel.viewer", "from ..demo import loopback\n"),
@@ -153,10 +195,14 @@ UPWARD = [
 ]
 
 ALLOWED = [
+    ("getgather_otel.export.pipeline", "from getgather_otel.store.tables import OTEL_TRACES\n"),
+    ("getgather_otel.recording.recorder", "from getgather_otel.capture import attributes as attr\n"),
+    ("getgather_otel.store.schema", "from getgather_otel.capture import attributes as attr\n"),
+    ("getgather_otel.collection", "from getgather_otel.viewer.app import viewer_routes\n"),
+    ("collectors.stores", "from getgather_otel.collection import DuckDBStore\n"),
     ("getgather_otel.demo.run", "from getgather_otel.demo.loopback import serve_streamable_http\n"),
     ("getgather_otel.demo.run", "from .loopback import serve_streamable_http\n"),
     ("getgather_otel.viewer.app", "from getgather_otel.web.serving import serve_asgi\n"),
-    ("collectors.receiver", "from getgather_otel.viewer.app import viewer_routes\n"),
     ("getgather_otel.cli", "def cmd_collect():\n    from collectors.receiver import build_app\n"),
     ("getgather_otel.cli", "def cmd_demo():\n    from getgather_otel.demo.run import run_demo\n"),
     ("getgather_otel.demo_notes", "import getgather_otel.store\n"),  # a name that only starts like demo

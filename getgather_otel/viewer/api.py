@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from getgather_otel.recording.chunks import decompress_json
+from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.store.errors import DatabaseLockedError, StoreError
 from getgather_otel.store.queries.activities import SORT_KEYS, STATUSES, ActivityFilter, SortKey, Status, parse_since
 from getgather_otel.viewer import data
