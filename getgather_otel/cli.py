@@ -27,11 +27,11 @@ from getgather_otel import env
 from getgather_otel.export.pipeline import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
+from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.store.errors import StoreError, first_line
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.queries.activities import ActivityFilter, activities_query, parse_since, stats_queries
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
-from getgather_otel.store.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.store.values import plain
 from getgather_otel.web.serving import PortInUseError, bound_port, listening_socket, require_free_ports, serve
@@ -217,7 +217,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_import_getgather(args: argparse.Namespace, out: TextIO) -> None:
-    from getgather_otel.store.maintenance.getgather_import import import_getgather
+    from getgather_otel.export.getgather_import import import_getgather
 
     result = import_getgather(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
     out.write(f"imported {args.source} into {args.db}: {result.summary()}\n")

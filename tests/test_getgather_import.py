@@ -21,9 +21,9 @@ import getgather_otel
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.cli import main
-from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export import getgather_import
+from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.pipeline import Telemetry
-from getgather_otel.store.maintenance import getgather_import
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
 from getgather_otel.web.serving import serve_asgi
@@ -243,8 +243,7 @@ async def test_a_replay_of_an_imported_recording_renders(
 async def test_collects_viewer_answers_rrweb_recordings_from_the_writers_connection(
     imported: Imported, db_path: Path
 ) -> None:
-    exporter = DuckDBSpanExporter(db_path)
-    app = build_app(exporter, ReceiverSettings(), ViewerSettings())
+    app = build_app(DuckDBStore(db_path), ReceiverSettings(), ViewerSettings())
     async with serve_asgi(app) as url:
         viewer = Viewer(url, "", db_path)
         for _ in range(2):  # each request reads on a fresh cursor of the writer's connection

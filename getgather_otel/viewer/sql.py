@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 
+from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.store.errors import first_line
-from getgather_otel.store.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.viewer.data import jsonable
 
 DEFAULT_ROW_LIMIT = 1000

@@ -36,11 +36,14 @@ import duckdb
 import pyarrow as pa
 
 from getgather_otel.capture import attributes as attr
+from getgather_otel.export.chunk_rows import chunks_to_arrow
 from getgather_otel.recording import rrweb_events
-from getgather_otel.recording.chunks import CHUNKS_TABLE, Chunk, chunks_to_arrow, encode
+from getgather_otel.recording.chunk_codec import encode
+from getgather_otel.recording.chunks import Chunk
 from getgather_otel.store.errors import StoreError
 from getgather_otel.store.maintenance.compaction import exclusive_connection
 from getgather_otel.store.progress import Progress, quiet
+from getgather_otel.store.tables import OTEL_TRACES, RECORDING_CHUNKS
 from getgather_otel.store.write.arrow_spans import TraceRows, resource_columns
 from getgather_otel.version import __version__
 
@@ -314,7 +317,7 @@ def import_getgather(db: Path, source_path: Path, *, wait_s: float = 30.0, progr
             try:
                 if has_recordings:
                     _import_recordings(conn, source, activities, result, progress)
-                spans = _insert_new(conn, "otel_traces", _spans(list(activities.values())), ("SpanId", "TraceId"))
+                spans = _insert_new(conn, OTEL_TRACES.name, _spans(list(activities.values())), ("SpanId", "TraceId"))
                 result.activities_added = len(spans)
                 conn.execute("COMMIT")
             except BaseException as error:
@@ -342,7 +345,8 @@ def _import_recordings(
     added: set[str] = set()
 
     def flush() -> None:
-        added.update(_insert_new(conn, CHUNKS_TABLE, chunks_to_arrow(batch), ("recording_id", "page_id", "sequence")))
+        key = ("recording_id", "page_id", "sequence")
+        added.update(_insert_new(conn, RECORDING_CHUNKS.name, chunks_to_arrow(batch), key))
         batch.clear()
 
     pending = 0

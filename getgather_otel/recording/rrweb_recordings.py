@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 from duckdb.sqltypes import BLOB, VARCHAR
 
-from getgather_otel.recording.chunks import decode, encode
+from getgather_otel.recording.chunk_codec import decode, encode
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 
