@@ -24,6 +24,7 @@ from getgather_otel.cli import main
 from getgather_otel.export import getgather_import
 from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.recording.chunks import Chunk
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
 from getgather_otel.web.serving import serve_asgi
@@ -259,3 +260,23 @@ def test_live_activities_answer_getgathers_columns(telemetry: Telemetry, db_path
     [row] = sql(db_path, "SELECT id, activity_id, created_at, start_time FROM activities ORDER BY created_at DESC")
     assert row["id"] == row["activity_id"] == act.activity_id
     assert row["created_at"] == row["start_time"]
+
+
+def test_rrweb_recordings_merges_every_page_in_time_order(db_path: Path) -> None:
+    """A live recording's pages (chunks per page, cut by sequence) become one array in time order, tagged by page."""
+    store = DuckDBStore(db_path)
+    ids = {"trace_id": "a" * 32, "span_id": "b" * 16, "recording_id": "r1", "url": "https://shop.example/"}
+
+    def chunk(page: str, sequence: int, times: list[int]) -> Chunk:
+        events = [{"type": 3, "timestamp": t, "data": {"source": 1}} for t in times]
+        return Chunk(**ids, page_id=page, sequence=sequence, events=events, approx_bytes=100)
+
+    for item in (chunk("c1p1", 0, [10, 40]), chunk("c1p2", 0, [20, 40, 50]), chunk("c1p1", 1, [60])):
+        store.submit(item)
+    assert store.flush(20)
+    store.shutdown()
+    [recording] = sql(db_path, "SELECT * FROM rrweb_recordings")
+    order = [(e["timestamp"], e["page_id"]) for e in json.loads(recording["events_json"])]
+    assert order == [(10, "c1p1"), (20, "c1p2"), (40, "c1p1"), (40, "c1p2"), (50, "c1p2"), (60, "c1p1")]
+    assert (recording["activity_id"], recording["event_count"]) == ("b" * 16, 6)
+    assert (recording["start_timestamp"], recording["end_timestamp"]) == (10, 60)
