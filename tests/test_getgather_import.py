@@ -280,3 +280,22 @@ def test_rrweb_recordings_merges_every_page_in_time_order(db_path: Path) -> None
     assert order == [(10, "c1p1"), (20, "c1p2"), (40, "c1p1"), (40, "c1p2"), (50, "c1p2"), (60, "c1p1")]
     assert (recording["activity_id"], recording["event_count"]) == ("b" * 16, 6)
     assert (recording["start_timestamp"], recording["end_timestamp"]) == (10, 60)
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("2026-11-27T18:56:24.250000", datetime(2026, 11, 27, 18, 56, 24, 250000)),  # datetime.isoformat(), naive UTC
+        ("2026-11-27T18:56:24.250000+00:00", datetime(2026, 11, 27, 18, 56, 24, 250000)),
+        ("2026-11-28T01:56:24+07:00", datetime(2026, 11, 27, 18, 56, 24)),
+        ("2026-11-27 18:56:24", datetime(2026, 11, 27, 18, 56, 24)),  # SQLite's CURRENT_TIMESTAMP
+    ],
+)
+def test_getgathers_timestamps_are_read_as_utc(written: str, utc: datetime) -> None:
+    assert getgather_import._timestamp(written, "start_time") == utc
+
+
+@pytest.mark.parametrize("written", [1732733784, "", "27/11/2026", None])
+def test_a_timestamp_that_is_not_one_is_malformed(written: object) -> None:
+    with pytest.raises(getgather_import.MalformedRowError, match="start_time"):
+        getgather_import._timestamp(written, "start_time")
