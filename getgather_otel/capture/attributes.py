@@ -7,6 +7,52 @@ stock SQL, the views and the docs all refer to these constants, so a rename happ
 
 from typing import Final
 
+__all__ = [
+    "ACTIVITY_KIND",
+    "ACTIVITY_KINDS",
+    "ACTIVITY_NAME",
+    "BRAND_ID",
+    "BROWSER_ACTION",
+    "BROWSER_SELECTOR",
+    "DURATION_BUCKETS_S",
+    "ERROR_TYPE",
+    "ERROR_TYPE_TOOL_ERROR",
+    "EVENT_ACTION",
+    "EVENT_CONTEXT_SHARED",
+    "EVENT_NAVIGATION",
+    "EVENT_PAGE_CLOSED",
+    "EVENT_PAGE_CRASHED",
+    "EVENT_RECORDING_START",
+    "EVENT_RECORDING_STOP",
+    "GEN_AI_OPERATION_EXECUTE_TOOL",
+    "GEN_AI_OPERATION_NAME",
+    "GEN_AI_TOOL_NAME",
+    "JSONRPC_REQUEST_ID",
+    "KIND_AUTH",
+    "KIND_CUSTOM",
+    "KIND_GENERAL",
+    "KIND_TOOL",
+    "MCP_METHOD_NAME",
+    "MCP_SESSION_ID",
+    "METRIC_ACTIVITY_DURATION",
+    "METRIC_MCP_OPERATION_DURATION",
+    "RECORDING_BYTES",
+    "RECORDING_DROPPED_EVENTS",
+    "RECORDING_EVENTS",
+    "RECORDING_ID",
+    "RECORDING_PAGES",
+    "RECORDING_PAGE_ID",
+    "SCOPE_NAME",
+    "SERVICE_NAME",
+    "TAG_ACTIVITY_END",
+    "TAG_ACTIVITY_START",
+    "TAG_SEGMENT",
+    "TOOL_ARGUMENTS",
+    "TOOL_RESULT",
+    "TOOL_TAGS",
+    "URL_FULL",
+]
+
 # --- OpenTelemetry semantic conventions (MCP, GenAI, errors, JSON-RPC) ---
 MCP_METHOD_NAME: Final = "mcp.method.name"
 MCP_SESSION_ID: Final = "mcp.session.id"
