@@ -22,6 +22,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from collectors.stores import Stores, WriterBehindError
 from getgather_otel.collection import bearer_allows
 
+__all__ = ["start_grpc"]
+
 # Largest request accepted, as for HTTP bodies (gRPC's own default is 4 MiB).
 _MESSAGE_OPTIONS = "grpc.max_receive_message_length"
 

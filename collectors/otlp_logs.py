@@ -13,6 +13,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from collectors.otlp_decode import DecodedRows, attributes_of, hex_id
 from getgather_otel.collection import RECORDING_CHUNKS, NotAChunkError, log_parts_to_row
 
+__all__ = ["to_chunk_rows"]
+
 
 def to_chunk_rows(request: ExportLogsServiceRequest) -> DecodedRows:
     rows = []

@@ -17,6 +17,8 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from collectors.otlp_decode import attributes_of
 from getgather_otel.collection import METRIC_TABLES, attribute_value_to_string
 
+__all__ = ["DecodedMetrics", "to_metric_rows"]
+
 
 @dataclass
 class DecodedMetrics:

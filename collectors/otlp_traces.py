@@ -26,6 +26,8 @@ from getgather_otel.collection import (
     resource_columns,
 )
 
+__all__ = ["to_trace_rows"]
+
 _KINDS = {
     trace_pb2.Span.SPAN_KIND_SERVER: KIND_NAMES[SpanKind.SERVER],
     trace_pb2.Span.SPAN_KIND_CLIENT: KIND_NAMES[SpanKind.CLIENT],

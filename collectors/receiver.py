@@ -50,6 +50,8 @@ from getgather_otel.collection import (
     viewer_routes,
 )
 
+__all__ = ["RETRY_AFTER_S", "build_app", "logger"]
+
 RETRY_AFTER_S = 1
 logger = logging.getLogger("getgather_otel.collect")
 

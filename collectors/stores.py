@@ -27,6 +27,8 @@ from collectors.otlp_metrics import to_metric_rows
 from collectors.otlp_traces import to_trace_rows
 from getgather_otel.collection import DuckDBStore
 
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ReceiverSettings", "Stores", "WriterBehindError"]
+
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 

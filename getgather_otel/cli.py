@@ -36,6 +36,24 @@ from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.store.values import plain
 from getgather_otel.web.serving import PortInUseError, bound_port, listening_socket, require_free_ports, serve
 
+__all__ = [
+    "FORMATS",
+    "CliError",
+    "build_parser",
+    "cmd_activities",
+    "cmd_collect",
+    "cmd_demo",
+    "cmd_export",
+    "cmd_import",
+    "cmd_prune",
+    "cmd_replay",
+    "cmd_sql",
+    "cmd_stats",
+    "cmd_ui",
+    "main",
+    "write_rows",
+]
+
 FORMATS = ("table", "csv", "json")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

@@ -14,6 +14,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
+__all__ = [
+    "CHROMIUM",
+    "COLLECT_TOKEN",
+    "DUCKDB_PATH",
+    "OTLP_ENDPOINT",
+    "OTLP_PROTOCOL",
+    "OTLP_RECORDINGS",
+    "RETAIN_ERROR_RECORDINGS_DAYS",
+    "RETAIN_PREFIX",
+    "RETAIN_RECORDINGS_DAYS",
+    "RETAIN_RECORDINGS_MAX_BYTES",
+    "RETAIN_SPANS_DAYS",
+    "SDK_DISABLED",
+    "SERVICE_NAME",
+    "UI_TOKEN",
+    "EnvVar",
+    "Signal",
+    "first",
+    "otlp_signal_endpoint",
+    "otlp_signal_protocol",
+    "signal_exporter",
+]
+
 Signal = Literal["traces", "metrics", "logs"]
 
 

@@ -229,3 +229,65 @@ def test_cli_ui_and_collect_load_no_fastmcp() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _all_of(path: Path) -> set[str] | None:
+    """The names a module's `__all__` lists (None when it has none), read with `ast`."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        named = any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+        if named and isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            return {str(item.value) for item in getattr(node.value, "elts", []) if isinstance(item, ast.Constant)}
+    return None
+
+
+def interface_violations(module: str, source: str, modules: dict[str, Path]) -> list[str]:
+    """Names `module` takes from another module of the package that are not in that module's `__all__`.
+
+    Both `from a.b import name` and `from a import b as alias` followed by `alias.name` count.
+    """
+    problems = []
+    aliases: dict[str, str] = {}
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level or node.module not in modules:
+            continue
+        for alias in node.names:
+            submodule = f"{node.module}.{alias.name}"
+            if submodule in modules:
+                aliases[alias.asname or alias.name] = submodule
+                continue
+            exported = _all_of(modules[node.module])
+            if exported is not None and alias.name not in exported:
+                problems.append(f"{module}:{node.lineno}: {alias.name} is not in {node.module}.__all__")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            target = aliases[node.value.id]
+            exported = _all_of(modules[target])
+            if exported is not None and node.attr not in exported and f"{target}.{node.attr}" not in modules:
+                problems.append(f"{module}:{node.lineno}: {node.attr} is not in {target}.__all__")
+    return problems
+
+
+def test_every_module_says_what_it_offers_and_others_take_only_that() -> None:
+    """Each module lists its interface in `__all__`; the package's public API is `getgather_otel.__all__`
+    (and `getgather_otel.collection` for collectors/). Across modules only listed names are used."""
+    modules = _modules()
+    missing = [
+        name for name, path in modules.items() if _all_of(path) is None and path.read_text().strip().count("\n") > 8
+    ]
+    assert missing == []
+    problems = []
+    for module, path in modules.items():
+        problems += interface_violations(module, path.read_text(encoding="utf-8"), modules)
+    assert problems == []
+
+
+def test_the_interface_check_fails_on_a_private_name() -> None:
+    modules = _modules()
+    assert interface_violations("x", "from getgather_otel.store.tables import _table\n", modules) != []
+    source = "from getgather_otel.capture import attributes as attr\nattr.NOT_A_NAME\n"
+    assert interface_violations("x", source, modules) != []
+    assert interface_violations("x", "from getgather_otel.store.tables import OTEL_TRACES\n", modules) == []

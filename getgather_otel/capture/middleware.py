@@ -35,6 +35,8 @@ from getgather_otel.capture.brands import BrandResolver, activity_kind, default_
 from getgather_otel.capture.metrics import instruments
 from getgather_otel.capture.redaction import Redactor
 
+__all__ = ["TOOL_CACHE_SIZE", "TOOL_CACHE_TTL_S", "ActivityMiddleware", "instrument_mcp"]
+
 TOOL_CACHE_TTL_S = 10.0
 TOOL_CACHE_SIZE = 1024
 

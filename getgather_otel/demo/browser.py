@@ -14,6 +14,8 @@ from typing import Any
 
 from getgather_otel import env
 
+__all__ = ["QUIET_ARGS", "SYSTEM_CHROMIUM_NAMES", "chromium_executable", "launch_options"]
+
 SYSTEM_CHROMIUM_NAMES = ("chromium", "chromium-browser")
 QUIET_ARGS = (
     "--disable-gpu",

@@ -16,6 +16,8 @@ from getgather_otel.recording.chunk_codec import COMPRESSION, ZSTD_LEVEL, encode
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.store.tables import RECORDING_CHUNKS
 
+__all__ = ["chunks_to_arrow"]
+
 
 def _utc(ms: float) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)

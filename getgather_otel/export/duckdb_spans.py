@@ -22,6 +22,8 @@ from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
 from getgather_otel.store.write.arrow_spans import spans_to_arrow
 from getgather_otel.store.write.buffered import WriteStats
 
+__all__ = ["DuckDBSpanExporter"]
+
 
 class DuckDBSpanExporter(SpanExporter):
     """Export spans into a DuckDB file laid out like the ClickHouse exporter's `otel_traces`.

@@ -34,6 +34,8 @@ from getgather_otel.store.tables import METRIC_TABLES, OTEL_TRACES, RECORDING_CH
 from getgather_otel.store.write.buffered import BufferedTableWriter, WriteStats, concat_tables, newest_rows
 from getgather_otel.store.write.writer import DuckDBWriter
 
+__all__ = ["DuckDBStore", "StoreLimits", "StoreStats"]
+
 
 @dataclass(frozen=True)
 class StoreLimits:

@@ -47,6 +47,8 @@ from getgather_otel.store.tables import OTEL_TRACES, RECORDING_CHUNKS
 from getgather_otel.store.write.arrow_spans import TraceRows, resource_columns
 from getgather_otel.version import __version__
 
+__all__ = ["GetgatherImportError", "ImportResult", "MalformedRowError", "import_getgather"]
+
 SOURCE = "getgather"
 SERVICE_NAME = "getgather"
 SCOPE = ("getgather_otel.import_getgather", __version__)

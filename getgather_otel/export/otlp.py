@@ -23,6 +23,20 @@ from typing import Any, Literal
 from getgather_otel import env
 from getgather_otel.export.otlp_guard import GuardedSpanExporter, Signal, guarded
 
+__all__ = [
+    "RECEIVER_INFO_PATH",
+    "RECEIVER_NAME",
+    "http_endpoint",
+    "otlp_enabled",
+    "otlp_log_exporter",
+    "otlp_metric_exporter",
+    "otlp_protocol",
+    "otlp_span_exporter",
+    "receiver_info_url",
+    "receiver_is_ours",
+    "recordings_mode",
+]
+
 # What `getgather-otel collect` answers at GET /getgather-otel, so senders can tell it apart.
 RECEIVER_INFO_PATH = "/getgather-otel"
 RECEIVER_NAME = "getgather-otel collect"

@@ -22,6 +22,8 @@ from getgather_otel.export.otlp_recordings import OtlpChunkSink
 from getgather_otel.export.shutdown import Deadline
 from getgather_otel.recording import recordings as recordings_module
 
+__all__ = ["OtlpMetricsAndRecordings"]
+
 
 @dataclass
 class OtlpMetricsAndRecordings:

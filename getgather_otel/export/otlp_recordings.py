@@ -31,6 +31,8 @@ from getgather_otel.recording.chunks import Chunk
 from getgather_otel.store.write.buffered import WriteStats
 from getgather_otel.version import __version__
 
+__all__ = ["OtlpChunkSink", "chunk_log_records"]
+
 _SCOPE = InstrumentationScope(attr.SCOPE_NAME, __version__)
 
 

@@ -51,6 +51,8 @@ from getgather_otel.store.maintenance.retention import RetentionPolicy
 from getgather_otel.store.maintenance.retention_job import DEFAULT_INTERVAL_S
 from getgather_otel.store.write.buffered import WriteStats
 
+__all__ = ["Telemetry", "TelemetryStats", "active_telemetry", "configure", "exit_on_sigterm", "install_sigterm_flush"]
+
 
 class _PipelineRouter(SpanProcessor):
     """The one processor getgather-otel adds to a provider; forwards to live pipelines."""

@@ -21,6 +21,8 @@ from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.store.maintenance.retention import RetentionPolicy
 from getgather_otel.store.paths import resolve_db_path
 
+__all__ = ["BatchSettings", "Settings", "duckdb_path_setting", "retention_setting", "sdk_disabled"]
+
 
 @dataclass(frozen=True)
 class BatchSettings:

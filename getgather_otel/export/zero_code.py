@@ -41,6 +41,8 @@ from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, run_within
 from getgather_otel.recording import hooks
 
+__all__ = ["DuckDBTracesExporter", "GetgatherOtelInstrumentor", "install_exit_budget", "shut_down_sdk_within_budget"]
+
 
 class DuckDBTracesExporter(DuckDBSpanExporter):
     """The `duckdb` traces exporter of OTEL_TRACES_EXPORTER, configured from the environment."""

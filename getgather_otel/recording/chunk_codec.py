@@ -11,6 +11,8 @@ from typing import Any
 
 import zstandard
 
+__all__ = ["COMPRESSION", "ZSTD_LEVEL", "decode", "decompress_json", "encode"]
+
 COMPRESSION = "zstd"
 ZSTD_LEVEL = 3
 

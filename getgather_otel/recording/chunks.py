@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from getgather_otel.recording import rrweb_events
 
+__all__ = ["Chunk", "ChunkConsumer"]
+
 
 @dataclass(frozen=True)
 class Chunk:

@@ -22,6 +22,18 @@ from getgather_otel.recording.chunk_codec import decode
 from getgather_otel.store.queries import recordings as recording_reads
 from getgather_otel.store.queries.traces import span_events_of_trace
 
+__all__ = [
+    "MARKER_TAGS",
+    "PageRecording",
+    "RecordingNotFoundError",
+    "load_streams",
+    "playable",
+    "render_html",
+    "replay_page",
+    "resolve_activity",
+    "span_event_markers",
+]
+
 # Span events shown on the replay timeline, and their marker colours.
 MARKER_TAGS: dict[str, str] = {
     attr.EVENT_NAVIGATION: "#2f80ed",

@@ -31,6 +31,8 @@ from getgather_otel.recording.chunk_codec import decode, encode
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 
+__all__ = ["FUNCTION", "VIEW", "add_rrweb_recordings", "events_json", "open_database", "rrweb_recordings_view"]
+
 VIEW = "rrweb_recordings"
 FUNCTION = "getgather_rrweb_events_json"
 PAGE_KEY = "page_id"

@@ -15,6 +15,8 @@ from typing import IO
 
 from getgather_otel.store.errors import CompactionLockHeldError, DatabaseUnwritableError
 
+__all__ = ["acquire_lock", "lock_path", "release"]
+
 
 def lock_path(db: Path) -> Path:
     return db.with_name(db.name + ".lock")

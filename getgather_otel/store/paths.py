@@ -7,6 +7,8 @@ from pathlib import Path
 
 from getgather_otel import env
 
+__all__ = ["DEFAULT_DUCKDB_FILENAME", "resolve_db_path"]
+
 DEFAULT_DUCKDB_FILENAME = "getgather-otel.duckdb"
 
 

@@ -16,6 +16,16 @@ from getgather_otel.capture import attributes as attr
 from getgather_otel.store.queries import activities as queries
 from getgather_otel.store.tables import METRIC_TABLES, OTEL_TRACES, RECORDING_CHUNKS, RECORDING_PRUNES
 
+__all__ = [
+    "CURRENT_VERSION",
+    "MIGRATIONS",
+    "SCHEMA_VERSION_TABLE",
+    "Migration",
+    "SchemaTooNewError",
+    "migrate",
+    "stored_version",
+]
+
 SCHEMA_VERSION_TABLE = "getgather_otel_schema"
 
 

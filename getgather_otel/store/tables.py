@@ -18,6 +18,17 @@ from typing import Final
 
 import pyarrow as pa
 
+__all__ = [
+    "METRIC_TABLES",
+    "OTEL_TRACES",
+    "RECORDING_CHUNKS",
+    "RECORDING_PRUNES",
+    "STRING_MAP",
+    "TIMESTAMP_US",
+    "Column",
+    "Table",
+]
+
 STRING_MAP: Final = pa.map_(pa.string(), pa.string())
 TIMESTAMP_US: Final = pa.timestamp("us")
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+__all__ = ["naive_utc", "plain"]
+
 
 def plain(value: Any, moment: Callable[[dt.datetime], str], nan_as_none: bool = False) -> Any:
     """`value` with DuckDB's types replaced by plain ones.

@@ -39,6 +39,20 @@ from getgather_otel.viewer.sql import (
     run_read_only,
 )
 
+__all__ = [
+    "ACTIVITY_PARAMETERS",
+    "DEFAULT_STATS_WINDOW",
+    "MAX_PAGE",
+    "MAX_SQL_BODY_BYTES",
+    "Handler",
+    "ParameterError",
+    "activity_filter",
+    "api_routes",
+    "error_response",
+    "guarded",
+    "json_error_for_unknown_api",
+]
+
 T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_PAGE = 500

@@ -26,6 +26,27 @@ from getgather_otel.store.queries.activities import (
 from getgather_otel.store.queries.traces import trace_spans
 from getgather_otel.store.values import naive_utc, plain
 
+__all__ = [
+    "BUCKETS_S",
+    "RECORDING_ID",
+    "SPAN_ID",
+    "TRACE_ID",
+    "BadIdError",
+    "NotFoundError",
+    "activity",
+    "bucket_for",
+    "check_id",
+    "iso",
+    "jsonable",
+    "list_activities",
+    "micros",
+    "recording_chunks",
+    "recordings",
+    "records",
+    "stats",
+    "trace",
+]
+
 SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 RECORDING_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")

@@ -18,6 +18,8 @@ import duckdb
 
 from getgather_otel.store.reader import open_for_reading
 
+__all__ = ["FileOwner", "FileReads", "Reads", "WriterReads"]
+
 
 class Reads(Protocol):
     """A source of connections for the viewer's queries, each held only for one request."""

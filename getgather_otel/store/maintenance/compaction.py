@@ -28,6 +28,8 @@ from getgather_otel.store.file_lock import acquire_lock, release
 from getgather_otel.store.queries.files import copy_database
 from getgather_otel.store.schema import migrate
 
+__all__ = ["CompactionResult", "compact", "exclusive_connection"]
+
 
 @contextmanager
 def exclusive_connection(db: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -27,6 +27,17 @@ from getgather_otel.store.queries.files import copy_to_parquet, insert_missing_f
 from getgather_otel.store.schema import CURRENT_VERSION, stored_version
 from getgather_otel.store.tables import METRIC_TABLES
 
+__all__ = [
+    "MANIFEST",
+    "TABLES",
+    "ParquetTransferError",
+    "TableSpec",
+    "TableTransfer",
+    "export",
+    "import_into",
+    "read_manifest",
+]
+
 MANIFEST = "manifest.json"
 
 

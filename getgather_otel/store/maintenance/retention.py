@@ -27,6 +27,20 @@ from getgather_otel import env as env_vars
 from getgather_otel.store.queries import retention as retention_sql
 from getgather_otel.store.tables import RECORDING_PRUNES
 
+__all__ = [
+    "REASON_AGE",
+    "REASON_ERROR_AGE",
+    "REASON_SIZE_CAP",
+    "REASON_SPAN_PRUNED",
+    "DoomedRecording",
+    "PrunePlan",
+    "RetentionPolicy",
+    "apply_prune",
+    "parse_limit",
+    "parse_size",
+    "plan_prune",
+]
+
 T = TypeVar("T")
 REASON_AGE = "age"
 REASON_ERROR_AGE = "age (error activity)"

@@ -17,6 +17,8 @@ from getgather_otel.store.errors import StoreError
 from getgather_otel.store.maintenance.prune import PruneResult, prune_file
 from getgather_otel.store.maintenance.retention import RetentionPolicy
 
+__all__ = ["DEFAULT_INTERVAL_S", "RetentionJob"]
+
 DEFAULT_INTERVAL_S = 3600.0
 
 

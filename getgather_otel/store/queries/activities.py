@@ -22,6 +22,36 @@ import duckdb
 from getgather_otel.capture import attributes as attr
 from getgather_otel.store.values import naive_utc
 
+__all__ = [
+    "BRAND_SQL",
+    "CREATED_AT_SQL",
+    "ERROR_SQL",
+    "ERROR_TYPES",
+    "HAS_RECORDING_SQL",
+    "IS_ACTIVITY_SQL",
+    "KIND_SQL",
+    "NAME_SQL",
+    "SORT_KEYS",
+    "STATS_BY_BRAND",
+    "STATS_BY_TOOL",
+    "STATUSES",
+    "STATUS_SQL",
+    "ActivityFilter",
+    "Dialect",
+    "SortKey",
+    "Status",
+    "activities_count_query",
+    "activities_query",
+    "activity_row",
+    "attribute",
+    "parse_since",
+    "render",
+    "round_sql",
+    "stats_queries",
+    "stats_series_query",
+    "window_sql",
+]
+
 Dialect = Literal["duckdb", "clickhouse"]
 
 _QUANTILE = re.compile(r"\{quantile\((?P<q>0\.\d+), (?P<expr>[^}]+)\)\}")

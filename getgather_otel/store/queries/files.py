@@ -13,6 +13,8 @@ import duckdb
 
 from getgather_otel.store.values import naive_utc
 
+__all__ = ["copy_database", "copy_to_parquet", "insert_missing_from_parquet", "sql_text", "time_filter"]
+
 
 def sql_text(value: str) -> str:
     """`value` as a SQL string literal."""

@@ -12,6 +12,18 @@ from typing import Any
 
 import duckdb
 
+__all__ = [
+    "MAX_ANCESTORS",
+    "activities_by_prefix",
+    "activity_recording_state",
+    "activity_title",
+    "latest_recorded_activity",
+    "owner_chunks",
+    "owner_pages",
+    "recording_chunk_data",
+    "recording_owner",
+]
+
 # A nested activity's recording is its nearest recorded ancestor's; traces are never this deep.
 MAX_ANCESTORS = 64
 

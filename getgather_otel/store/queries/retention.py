@@ -8,6 +8,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+__all__ = ["count_spans_before", "delete_recordings", "delete_spans_before", "recordings_oldest_first"]
+
 
 def count_spans_before(conn: duckdb.DuckDBPyConnection, cutoff: datetime) -> int:
     row = conn.execute('SELECT count(*) FROM otel_traces WHERE "Timestamp" < ?', [cutoff]).fetchone()

@@ -6,6 +6,8 @@ from typing import Any
 
 import duckdb
 
+__all__ = ["span_events_of_trace", "trace_spans"]
+
 _SPANS = """
 SELECT "SpanId" AS span_id, "ParentSpanId" AS parent_span_id, "SpanName" AS name, "SpanKind" AS kind,
        "ServiceName" AS service_name, "ScopeName" AS scope_name, "Timestamp" AS start, "Duration" AS duration_ns,

@@ -20,6 +20,18 @@ from opentelemetry.trace import SpanKind, StatusCode
 from getgather_otel.capture import attributes as attr
 from getgather_otel.store.tables import OTEL_TRACES, STRING_MAP, TIMESTAMP_US
 
+__all__ = [
+    "KIND_NAMES",
+    "OTEL_TRACES_SCHEMA",
+    "STATUS_NAMES",
+    "ResourceColumns",
+    "TraceRows",
+    "attribute_value_to_string",
+    "plain_attributes",
+    "resource_columns",
+    "spans_to_arrow",
+]
+
 KIND_NAMES = {
     SpanKind.INTERNAL: "Internal",
     SpanKind.SERVER: "Server",

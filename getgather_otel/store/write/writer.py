@@ -28,6 +28,8 @@ from getgather_otel.store.errors import DatabaseUnwritableError, classify
 from getgather_otel.store.file_lock import acquire_lock, release
 from getgather_otel.store.schema import migrate
 
+__all__ = ["DuckDBWriter"]
+
 _WRITE_CONFIG = {"enable_external_access": False}
 
 
