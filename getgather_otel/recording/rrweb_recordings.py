@@ -91,7 +91,14 @@ def _register(conn: duckdb.DuckDBPyConnection) -> str:
 
 
 def add_rrweb_recordings(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Give `conn` the `rrweb_recordings` view, for as long as `conn` is open (call it before your queries)."""
+    """Give `conn` the `rrweb_recordings` view, for as long as `conn` is open (call it before your queries).
+
+    Args:
+        conn: a DuckDB connection to a getgather-otel file (read-only is enough).
+
+    Returns `conn`. The view decompresses chunks in Python, so it exists only on connections
+    given it here (or opened by `open_database`, `getgather-otel sql`, the viewer's SQL API).
+    """
     _register(conn)
     return conn
 
@@ -114,7 +121,12 @@ def open_database(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the getgather-otel file (found as `configure()` finds it), with `rrweb_recordings`.
 
-    Waits up to `wait_s` while a writer holds the file, like the CLI; closed when the block ends.
+    Args:
+        path: the file; None for $GETGATHER_OTEL_DUCKDB or `./getgather-otel.duckdb`.
+        wait_s: seconds to wait while a writer holds the file, like the CLI.
+
+    Raises a `StoreError` subclass (missing, locked past `wait_s`, corrupt, newer schema)
+    whose message says what to do. The connection closes when the block ends.
     """
     with open_for_reading(resolve_db_path(path), wait_s) as conn, rrweb_recordings_view(conn):
         yield conn
