@@ -125,6 +125,9 @@ def parse_request(body: bytes, media: str, request: RequestT) -> RequestT:
 
 
 def attribute_value(value: AnyValue) -> Any:
+    """An OTLP AnyValue as the Python value pdata's `AsRaw()` holds: str, bool, int, float, bytes,
+    list, dict, or None for an empty value (`attribute_value_to_string` then writes it as the
+    ClickHouse exporter does)."""
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return value.string_value
@@ -135,16 +138,12 @@ def attribute_value(value: AnyValue) -> Any:
     if kind == "double_value":
         return value.double_value
     if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
+        return value.bytes_value
     if kind == "array_value":
-        items = [attribute_value(v) for v in value.array_value.values]
-        # SDK attribute sequences are homogeneous primitives; anything else travels as JSON text.
-        if items and all(isinstance(i, type(items[0])) and isinstance(i, str | bool | int | float) for i in items):
-            return tuple(items)
-        return json.dumps(items, default=str)
+        return [attribute_value(v) for v in value.array_value.values]
     if kind == "kvlist_value":
-        return json.dumps({kv.key: attribute_value(kv.value) for kv in value.kvlist_value.values}, default=str)
-    return ""
+        return {kv.key: attribute_value(kv.value) for kv in value.kvlist_value.values}
+    return None
 
 
 def attributes_of(pairs: Any) -> dict[str, Any]:

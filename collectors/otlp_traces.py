@@ -4,9 +4,10 @@ The collector used to turn each protobuf span into an SDK `ReadableSpan` and the
 Arrow, which cost ~47 us per realistic span and capped ingest at ~25k spans/s (see
 BENCHMARKS.md). Here the protobuf fields go straight into the same `TraceRows` builder
 the in-process exporter fills, so both write identical rows; the values are normalised
-exactly as the SDK path would (trace state re-serialised, end never before start, an
-unspecified kind stored as Internal). A span with an invalid trace or span id is
-rejected on its own and counted for OTLP's partial success; the rest is kept.
+exactly as the SDK path would (trace state re-serialised, end never before start), and
+kind and status spelled as the ClickHouse exporter spells them (pdata's `SpanKind.String()`:
+an unspecified kind is `Unspecified`, a kind or status code outside the enum is ''). A span
+with an invalid trace or span id is rejected on its own and counted for OTLP's partial success; the rest is kept.
 """
 
 from __future__ import annotations
@@ -29,18 +30,18 @@ from getgather_otel.collection import (
 __all__ = ["to_trace_rows"]
 
 _KINDS = {
+    trace_pb2.Span.SPAN_KIND_UNSPECIFIED: "Unspecified",
+    trace_pb2.Span.SPAN_KIND_INTERNAL: KIND_NAMES[SpanKind.INTERNAL],
     trace_pb2.Span.SPAN_KIND_SERVER: KIND_NAMES[SpanKind.SERVER],
     trace_pb2.Span.SPAN_KIND_CLIENT: KIND_NAMES[SpanKind.CLIENT],
     trace_pb2.Span.SPAN_KIND_PRODUCER: KIND_NAMES[SpanKind.PRODUCER],
     trace_pb2.Span.SPAN_KIND_CONSUMER: KIND_NAMES[SpanKind.CONSUMER],
 }
-# Unspecified and unknown kinds become Internal, as the SDK's default kind.
-_INTERNAL = KIND_NAMES[SpanKind.INTERNAL]
 _STATUS = {
+    trace_pb2.Status.STATUS_CODE_UNSET: STATUS_NAMES[StatusCode.UNSET],
     trace_pb2.Status.STATUS_CODE_OK: STATUS_NAMES[StatusCode.OK],
     trace_pb2.Status.STATUS_CODE_ERROR: STATUS_NAMES[StatusCode.ERROR],
 }
-_UNSET = STATUS_NAMES[StatusCode.UNSET]
 _INVALID_ID = "a span has an invalid trace_id or span_id (16 and 8 non-zero bytes)"
 
 
@@ -96,10 +97,10 @@ def to_trace_rows(request: ExportTraceServiceRequest) -> DecodedRows:
                     (trace_id, span_id, hex_id(span.parent_span_id, 8) or ""),
                     _trace_state(span.trace_state),
                     span.name,
-                    _KINDS.get(span.kind, _INTERNAL),
+                    _KINDS.get(span.kind, ""),
                     resource,
                     scope,
                     _string_attributes(span.attributes),
-                    (_STATUS.get(status.code, _UNSET), status.message),
+                    (_STATUS.get(status.code, ""), status.message),
                 )
     return DecodedRows(rows.to_table(), rejected, _INVALID_ID if rejected else "")

@@ -25,9 +25,9 @@ from getgather_otel.store.write.arrow_spans import (
     KIND_NAMES,
     STATUS_NAMES,
     TraceRows,
-    attribute_value_to_string,
     resource_columns,
 )
+from getgather_otel.store.write.pdata_strings import attribute_value_to_string
 from getgather_otel.version import __version__
 from getgather_otel.viewer.app import ReplayOrigin, ViewerSettings, replay_server, viewer_routes
 from getgather_otel.viewer.reads import WriterReads

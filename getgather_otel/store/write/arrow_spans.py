@@ -3,13 +3,12 @@
 Columns are built as flat Python lists plus offsets and converted once per batch
 (`MapArray.from_arrays`, `ListArray.from_arrays`), because per-row Python objects and
 DuckDB's row-by-row `executemany` are two orders of magnitude slower (see BENCHMARKS.md).
-Attribute values become strings the way the ClickHouse exporter writes them: booleans as
-`true`/`false`, numbers in decimal, sequences as JSON.
+Attribute values become strings exactly as the ClickHouse exporter writes them (pdata
+`Value.AsString()`, see `pdata_strings.py`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.store.tables import OTEL_TRACES, STRING_MAP, TIMESTAMP_US
+from getgather_otel.store.write.pdata_strings import attribute_value_to_string
 
 __all__ = [
     "KIND_NAMES",
@@ -26,7 +26,6 @@ __all__ = [
     "STATUS_NAMES",
     "ResourceColumns",
     "TraceRows",
-    "attribute_value_to_string",
     "plain_attributes",
     "resource_columns",
     "spans_to_arrow",
@@ -42,21 +41,6 @@ KIND_NAMES = {
 STATUS_NAMES = {StatusCode.UNSET: "Unset", StatusCode.OK: "Ok", StatusCode.ERROR: "Error"}
 
 OTEL_TRACES_SCHEMA = OTEL_TRACES.arrow_schema
-
-
-def attribute_value_to_string(value: Any) -> str:
-    """Stringify an OTel attribute value as the ClickHouse exporter does."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, Sequence):
-        return json.dumps(list(value), separators=(",", ":"), default=str)
-    return str(value)
 
 
 def plain_attributes(holder: Any, public: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -132,7 +116,7 @@ ResourceColumns = tuple[str, list[str], list[str]]
 def resource_columns(attributes: Mapping[str, Any]) -> ResourceColumns:
     """ServiceName and the ResourceAttributes keys and values of one resource (computed once per resource)."""
     return (
-        str(attributes.get(attr.SERVICE_NAME, "")),
+        attribute_value_to_string(attributes.get(attr.SERVICE_NAME)),
         list(attributes.keys()),
         [attribute_value_to_string(v) for v in attributes.values()],
     )
