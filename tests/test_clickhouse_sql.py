@@ -3,7 +3,10 @@
 The same spans (real activities from `activity()` plus 3,000 synthetic ones with missing,
 empty and present attributes) go into a DuckDB file and, through Parquet, into chdb (the
 ClickHouse engine in process) with the table the OTel Collector's ClickHouse exporter
-creates. Every stock query runs rendered for each dialect from one template.
+creates. Every stock query runs rendered for each dialect from one template, on ClickHouse
+three ways: a UTC session, sessions in other time zones (ClickHouse reads literals and prints
+`DateTime64` in the session's zone), and rows spelled as exporters before contrib PR 34799
+wrote them (`STATUS_CODE_ERROR`, `SPAN_KIND_SERVER`), which must count the same errors.
 """
 
 from __future__ import annotations
@@ -59,6 +62,16 @@ async def engines(telemetry: Telemetry, db_path: Path, tmp_path: Path) -> AsyncI
     session = chdb_session.Session()
     session.query(CLICKHOUSE_DDL.read_text())
     session.query(f"INSERT INTO otel_traces SELECT * FROM file('{parquet}', Parquet)")
+    session.query("CREATE DATABASE old_spelling")
+    session.query("USE old_spelling")
+    session.query(CLICKHOUSE_DDL.read_text())
+    session.query(
+        "INSERT INTO otel_traces SELECT * REPLACE ("
+        "concat('STATUS_CODE_', upper(StatusCode)) AS StatusCode, concat('SPAN_KIND_', upper(SpanKind)) AS SpanKind"
+        f") FROM file('{parquet}', Parquet)"
+    )
+    olds = json.loads(str(session.query("SELECT groupUniqArray(StatusCode) FROM otel_traces", "JSONCompact")))
+    assert "STATUS_CODE_ERROR" in olds["data"][0][0]
     yield db_path, session
     session.close()
 
@@ -81,11 +94,34 @@ def _duckdb_rows(db: Path, sql: str, params: dict[str, object] | None = None) ->
         return [[_normal(v) for v in row] for row in conn.execute(sql, params or {}).fetchall()]
 
 
-def _clickhouse_rows(session: Any, sql: str, params: dict[str, object] | None = None) -> list[list[Any]]:
+# (session time zone, database): the exporter's spelling in UTC and two other zones, the old spelling.
+CLICKHOUSE_SESSIONS = [
+    ("UTC", "default"),
+    ("Asia/Kolkata", "default"),
+    ("America/Los_Angeles", "default"),
+    ("Asia/Kolkata", "old_spelling"),
+]
+
+
+def _clickhouse_rows(
+    session: Any, sql: str, params: dict[str, object] | None = None, where: tuple[str, str] = ("UTC", "default")
+) -> list[list[Any]]:
+    zone, database = where
+    session.query(f"USE {database}")
+    session.query(f"SET session_timezone = '{zone}'")
     # An output setting only: 64-bit integers as JSON numbers rather than quoted text.
     unquoted = f"{sql} SETTINGS output_format_json_quote_64bit_integers = 0"
     result = session.query(unquoted, "JSONCompact", params=params or {})
     return [[_normal(v) for v in row] for row in json.loads(str(result))["data"]]
+
+
+def _same_everywhere(duck: list[list[Any]], session: Any, sql: str, params: dict[str, object]) -> None:
+    """The DuckDB rows equal ClickHouse's in every session time zone and on old-spelling rows."""
+    for where in CLICKHOUSE_SESSIONS:
+        try:
+            _same(duck, _clickhouse_rows(session, sql, params, where))
+        except AssertionError as error:
+            raise AssertionError(f"ClickHouse session {where}: {error}") from None
 
 
 def _same(left: list[list[Any]], right: list[list[Any]]) -> None:
@@ -105,14 +141,14 @@ async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> Non
     duck_queries, duck_params = stats_queries(since, "duckdb")
     house_queries, house_params = stats_queries(since, "clickhouse")
     duck = _duckdb_rows(db, duck_queries[title], duck_params)
-    _same(duck, _clickhouse_rows(session, house_queries[title], house_params))
+    _same_everywhere(duck, session, house_queries[title], house_params)
     if title == "by brand":
         brands = [row[0] for row in duck]
         assert "" in brands and "netflix" in brands, "real activities (one without a brand) are included"
     duck_queries, duck_params = stats_queries(since, "duckdb", brand="amazon")
     house_queries, house_params = stats_queries(since, "clickhouse", brand="amazon")
     one_brand = _duckdb_rows(db, duck_queries[title], duck_params)
-    _same(one_brand, _clickhouse_rows(session, house_queries[title], house_params))
+    _same_everywhere(one_brand, session, house_queries[title], house_params)
     assert one_brand == [row for row in duck if row[0] == "amazon"], "the same rows as every brand's, filtered"
 
 
@@ -133,9 +169,10 @@ async def test_activities_query_agrees(engines: tuple[Path, Any], filters: Activ
     sql, params = activities_query(filters, "duckdb")
     duck = _duckdb_rows(db, sql, params)
     house_sql, house_params = activities_query(filters, "clickhouse")
-    house = _clickhouse_rows(session, house_sql, house_params)
-    # has_recording is the last column: DuckDB knows recordings, ClickHouse holds spans only.
-    _same([row[:-1] for row in duck], [row[:-1] for row in house])
+    for where in CLICKHOUSE_SESSIONS:
+        house = _clickhouse_rows(session, house_sql, house_params, where)
+        # has_recording is the last column: DuckDB knows recordings, ClickHouse holds spans only.
+        _same([row[:-1] for row in duck], [row[:-1] for row in house])
     assert len(duck) == min(filters.limit, len(duck))
 
 
@@ -144,11 +181,11 @@ async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any])
     for filters in (ActivityFilter(), ActivityFilter(brand="amazon", status="error")):
         sql, params = activities_count_query(filters, "duckdb")
         house_sql, house_params = activities_count_query(filters, "clickhouse")
-        _same(_duckdb_rows(db, sql, params), _clickhouse_rows(session, house_sql, house_params))
+        _same_everywhere(_duckdb_rows(db, sql, params), session, house_sql, house_params)
     until = START + dt.timedelta(days=4)
     for brand in (None, "netflix"):
         sql, params = stats_series_query(START, until, 6 * 3600, "duckdb", brand)
         duck = _duckdb_rows(db, sql, params)
         house_sql, house_params = stats_series_query(START, until, 6 * 3600, "clickhouse", brand)
-        _same(duck, _clickhouse_rows(session, house_sql, house_params))
+        _same_everywhere(duck, session, house_sql, house_params)
         assert len({row[1] for row in duck}) == 14, "3,000 spans 97 s apart fill 14 six-hour buckets"

@@ -8,6 +8,15 @@ really differ the template names the operation (`{quantile(q, expr)}`, `{has_rec
 `{param:Type}` placeholders) and `render()` fills in the engine's spelling. Values from
 users never go into the text except as validated timestamps; everything else is a bound
 parameter.
+
+Time zones: ClickHouse reads a timestamp literal and prints a `DateTime64` column in the
+session's time zone, so on a server whose zone is not UTC a plain `'2026-11-01 00:00:00'`
+window shifts and `start_time` prints local time. Every literal is therefore
+`{utc_literal('...')}` (ClickHouse `toDateTime64('...', 6, 'UTC')`) and every timestamp
+returned is `{utc(expr)}` (ClickHouse `toTimeZone(expr, 'UTC')`); DuckDB's `TIMESTAMP`
+columns hold naive UTC already. Spellings: ClickHouse exporters before contrib PR 34799
+wrote `STATUS_CODE_ERROR` and `SPAN_KIND_SERVER` where newer ones (and we) write `Error`
+and `Server`; every status and kind test accepts both (`IS_ERROR_SQL`, `SPAN_KIND_SQL`).
 """
 
 from __future__ import annotations
@@ -29,12 +38,15 @@ __all__ = [
     "ERROR_TYPES",
     "HAS_RECORDING_SQL",
     "IS_ACTIVITY_SQL",
+    "IS_ERROR_SQL",
     "KIND_SQL",
     "NAME_SQL",
     "SORT_KEYS",
+    "SPAN_KIND_SQL",
     "STATS_BY_BRAND",
     "STATS_BY_TOOL",
     "STATUSES",
+    "STATUS_CODE_SQL",
     "STATUS_SQL",
     "ActivityFilter",
     "Dialect",
@@ -56,6 +68,8 @@ Dialect = Literal["duckdb", "clickhouse"]
 
 _QUANTILE = re.compile(r"\{quantile\((?P<q>0\.\d+), (?P<expr>[^}]+)\)\}")
 _EPOCH_S = re.compile(r"\{epoch_s\((?P<expr>[^}]+)\)\}")
+_UTC_LITERAL = re.compile(r"\{utc_literal\('(?P<text>[0-9: .-]+)'\)\}")
+_UTC = re.compile(r"\{utc\((?P<expr>[^}]+)\)\}")
 _PARAMETER = re.compile(r"\{(?P<name>[a-z_]+):(?P<type>[A-Za-z0-9()]+)\}")
 _HAS_RECORDING = "{has_recording}"
 
@@ -70,7 +84,9 @@ def render(template: str, dialect: Dialect) -> str:
 
     Quantiles interpolate linearly in both engines (DuckDB's `quantile_cont` and
     ClickHouse's `quantileExactInclusive` are the same R7 estimator); `{epoch_s(expr)}` is
-    whole Unix seconds; parameters become DuckDB's `$name` or stay ClickHouse's `{name:Type}`.
+    whole Unix seconds; `{utc_literal('...')}` a UTC timestamp literal and `{utc(expr)}` a
+    timestamp shown in UTC whatever the session's zone; parameters become DuckDB's `$name` or
+    stay ClickHouse's `{name:Type}`.
     """
 
     def quantile(match: re.Match[str]) -> str:
@@ -83,8 +99,18 @@ def render(template: str, dialect: Dialect) -> str:
         expr = match.group("expr")
         return f"CAST(floor(epoch({expr})) AS BIGINT)" if dialect == "duckdb" else f"toUnixTimestamp({expr})"
 
+    def utc_literal(match: re.Match[str]) -> str:
+        text = match.group("text")
+        return f"TIMESTAMP '{text}'" if dialect == "duckdb" else f"toDateTime64('{text}', 6, 'UTC')"
+
+    def utc(match: re.Match[str]) -> str:
+        expr = match.group("expr")
+        return expr if dialect == "duckdb" else f"toTimeZone({expr}, 'UTC')"
+
     text = _QUANTILE.sub(quantile, template)
     text = _EPOCH_S.sub(epoch_s, text)
+    text = _UTC_LITERAL.sub(utc_literal, text)
+    text = _UTC.sub(utc, text)
     text = text.replace(_HAS_RECORDING, HAS_RECORDING_SQL if dialect == "duckdb" else "false")
     if dialect == "duckdb":
         text = _PARAMETER.sub(lambda match: f"${match.group('name')}", text)
@@ -107,14 +133,29 @@ IS_ACTIVITY_SQL = f"{attribute(attr.ACTIVITY_NAME)} IS NOT NULL"
 BRAND_SQL = f"coalesce({attribute(attr.BRAND_ID)}, '')"
 NAME_SQL = attribute(attr.ACTIVITY_NAME)
 KIND_SQL = f"coalesce({attribute(attr.ACTIVITY_KIND)}, '{attr.KIND_CUSTOM}')"
-STATUS_SQL = "CASE WHEN t.\"StatusCode\" = 'Error' THEN 'error' ELSE 'ok' END"
+# Both spellings of an error: the exporter's since contrib PR 34799 (and ours), and before it.
+IS_ERROR_SQL = "t.\"StatusCode\" IN ('Error', 'STATUS_CODE_ERROR')"
+STATUS_SQL = f"CASE WHEN {IS_ERROR_SQL} THEN 'error' ELSE 'ok' END"
+SPAN_KIND_SQL = (
+    'CASE t."SpanKind" '
+    + " ".join(
+        f"WHEN 'SPAN_KIND_{name.upper()}' THEN '{name}'"
+        for name in ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
+    )
+    + ' ELSE t."SpanKind" END'
+)
+STATUS_CODE_SQL = (
+    'CASE t."StatusCode" '
+    + " ".join(f"WHEN 'STATUS_CODE_{name.upper()}' THEN '{name}'" for name in ("Unset", "Ok", "Error"))
+    + ' ELSE t."StatusCode" END'
+)
 ERROR_SQL = (
-    "CASE WHEN t.\"StatusCode\" = 'Error' "
+    f"CASE WHEN {IS_ERROR_SQL} "
     f"THEN coalesce(nullif(t.\"StatusMessage\", ''), {attribute(attr.ERROR_TYPE)}, 'error') END"
 )
 # getgather's own `activities.created_at`: when the activity started; an import keeps getgather's value.
 CREATED_AT_SQL = f'coalesce(TRY_CAST({attribute(attr.IMPORT_CREATED_AT)} AS TIMESTAMP), t."Timestamp")'
-_ERRORS = "sum(CASE WHEN t.\"StatusCode\" = 'Error' THEN 1 ELSE 0 END)"
+_ERRORS = f"sum(CASE WHEN {IS_ERROR_SQL} THEN 1 ELSE 0 END)"
 
 
 def _stats_template(group_columns: str, group_by: str) -> str:
@@ -141,7 +182,7 @@ SELECT {BRAND_SQL} AS brand_id,
        coalesce({attribute(attr.ERROR_TYPE)}, '') AS error_type,
        count(*) AS errors
 FROM otel_traces AS t
-WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND {{window}}
+WHERE {IS_ACTIVITY_SQL} AND {IS_ERROR_SQL} AND {{window}}
 GROUP BY brand_id, error_type
 ORDER BY errors DESC, brand_id, error_type
 """
@@ -155,9 +196,9 @@ def window_sql(since: datetime | None, until: datetime | None) -> str:
     """`t."Timestamp"` within [since, until) as validated literals both engines read ("true" when open)."""
     clauses = []
     if since is not None:
-        clauses.append(f"t.\"Timestamp\" >= '{_timestamp_literal(since)}'")
+        clauses.append(f"t.\"Timestamp\" >= {{utc_literal('{_timestamp_literal(since)}')}}")
     if until is not None:
-        clauses.append(f"t.\"Timestamp\" < '{_timestamp_literal(until)}'")
+        clauses.append(f"t.\"Timestamp\" < {{utc_literal('{_timestamp_literal(until)}')}}")
     return " AND ".join(clauses) or "true"
 
 
@@ -261,7 +302,7 @@ def activities_query(filters: ActivityFilter, dialect: Dialect = "duckdb") -> tu
     where, params = _activity_where(filters)
     direction = "DESC" if filters.descending else "ASC"
     template = f"""
-SELECT t."SpanId" AS activity_id, t."Timestamp" AS start_time, {BRAND_SQL} AS brand_id, {NAME_SQL} AS name,
+SELECT t."SpanId" AS activity_id, {{utc(t."Timestamp")}} AS start_time, {BRAND_SQL} AS brand_id, {NAME_SQL} AS name,
        {KIND_SQL} AS kind, {round_sql('t."Duration" / 1e6', 1)} AS ms, {STATUS_SQL} AS status,
        {ERROR_SQL} AS error, {{has_recording}} AS has_recording
 FROM otel_traces AS t

@@ -8,6 +8,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from getgather_otel.store.queries.activities import IS_ERROR_SQL
+
 __all__ = ["count_spans_before", "delete_recordings", "delete_spans_before", "recordings_oldest_first"]
 
 
@@ -20,9 +22,9 @@ def recordings_oldest_first(conn: duckdb.DuckDBPyConnection) -> list[tuple[Any, 
     """(recording id, trace id, span id, stored bytes, last event time, whether its activity failed) per
     recording, the one that ended first first."""
     return conn.execute(
-        """
+        f"""
         SELECT c.recording_id, any_value(c.trace_id), any_value(c.span_id), sum(c.stored_bytes),
-               max(c.last_event_time) AS ended, bool_or(t."StatusCode" = 'Error') AS failed
+               max(c.last_event_time) AS ended, bool_or({IS_ERROR_SQL}) AS failed
         FROM recording_chunks AS c
         LEFT JOIN otel_traces AS t ON t."SpanId" = c.span_id AND t."TraceId" = c.trace_id
         GROUP BY c.recording_id

@@ -6,15 +6,18 @@ from typing import Any
 
 import duckdb
 
+from getgather_otel.store.queries.activities import SPAN_KIND_SQL, STATUS_CODE_SQL
+
 __all__ = ["span_events_of_trace", "trace_spans"]
 
-_SPANS = """
-SELECT "SpanId" AS span_id, "ParentSpanId" AS parent_span_id, "SpanName" AS name, "SpanKind" AS kind,
+# Kind and status as `Server`/`Error` also where an older ClickHouse exporter wrote `SPAN_KIND_SERVER`.
+_SPANS = f"""
+SELECT "SpanId" AS span_id, "ParentSpanId" AS parent_span_id, "SpanName" AS name, {SPAN_KIND_SQL} AS kind,
        "ServiceName" AS service_name, "ScopeName" AS scope_name, "Timestamp" AS start, "Duration" AS duration_ns,
-       "StatusCode" AS status_code, "StatusMessage" AS status_message, "SpanAttributes" AS attributes,
+       {STATUS_CODE_SQL} AS status_code, "StatusMessage" AS status_message, "SpanAttributes" AS attributes,
        "ResourceAttributes" AS resource_attributes, "Events.Timestamp" AS event_times, "Events.Name" AS event_names,
        "Events.Attributes" AS event_attributes, "Links.TraceId" AS link_trace_ids, "Links.SpanId" AS link_span_ids
-FROM otel_traces WHERE "TraceId" = ? ORDER BY "Timestamp", "SpanId"
+FROM otel_traces AS t WHERE "TraceId" = ? ORDER BY "Timestamp", "SpanId"
 """
 
 
