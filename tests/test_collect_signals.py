@@ -172,9 +172,12 @@ async def test_metrics_keep_what_they_can_and_count_the_rest(collector: Collecto
     exponential.name = "latency.exp"
     exponential.exponential_histogram.data_points.add().count = 4
     exponential.exponential_histogram.data_points.add().count = 5
+    scope.metrics.add().name = "no.data"
     reply = await post(collector.url + "/v1/metrics", request.SerializeToString(), PROTOBUF)
-    assert reply.status_code == 200 and "exponential_histogram" in reply.text
+    assert reply.status_code == 200 and "no.data" in reply.text
     collector.settle()
+    counts = tuples(collector.db, 'SELECT list("Count" ORDER BY "Count") FROM otel_metrics_exponential_histogram')
+    assert counts == [([4, 5],)], "exponential histograms are stored, not rejected"
     stored = tuples(collector.db, 'SELECT "MetricName", "Value", "Attributes" FROM otel_metrics_gauge')
     assert stored == [("browser.pages.open", 3.0, {"headless": "true"})], "values stringified as span attributes are"
 

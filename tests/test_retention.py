@@ -212,19 +212,34 @@ def table_rows(db: Path, table: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
+_COMMON_COLUMNS = (
+    '"ResourceAttributes", "ServiceName", "ScopeName", "ScopeVersion", "MetricName", "MetricDescription", '
+    '"MetricUnit", "Attributes", "StartTimeUnix", "TimeUnix"'
+)
+
+
 def add_metric_points(db: Path) -> None:
     """A day's worth of each metric point type, as `collect` stores them."""
     conn = duckdb.connect(str(db))
     common = """MAP {'service.name': 'getgather'}, 'getgather', 'getgather_otel', '0.1.0', ?, '', 'ms',
                 MAP {'getgather.brand.id': 'netflix'}, ?::TIMESTAMP - INTERVAL 1 MINUTE, ?::TIMESTAMP"""
+    histogram = '"Count", "Sum", "BucketCounts", "ExplicitBounds", "Flags", "Min", "Max", "AggregationTemporality"'
     for hour in range(24):
         moment = NOW - timedelta(hours=hour)
         conn.execute(
-            f"INSERT INTO otel_metrics_histogram VALUES ({common}, 4, 812.5, [1, 2, 1], [100.0, 500.0], 0, 90, 410, 2)",
+            f"INSERT INTO otel_metrics_histogram ({_COMMON_COLUMNS}, {histogram}) "
+            f"VALUES ({common}, 4, 812.5, [1, 2, 1], [100.0, 500.0], 0, 90, 410, 2)",
             ["getgather.activity.duration", moment, moment],
         )
-        conn.execute(f"INSERT INTO otel_metrics_sum VALUES ({common}, ?, 0, 1, true)", ["calls", moment, moment, hour])
-        conn.execute(f"INSERT INTO otel_metrics_gauge VALUES ({common}, 3, 0)", ["browser.pages.open", moment, moment])
+        conn.execute(
+            f'INSERT INTO otel_metrics_sum ({_COMMON_COLUMNS}, "Value", "Flags", "AggregationTemporality", '
+            f'"IsMonotonic") VALUES ({common}, ?, 0, 1, true)',
+            ["calls", moment, moment, hour],
+        )
+        conn.execute(
+            f'INSERT INTO otel_metrics_gauge ({_COMMON_COLUMNS}, "Value", "Flags") VALUES ({common}, 3, 0)',
+            ["browser.pages.open", moment, moment],
+        )
     conn.close()
 
 

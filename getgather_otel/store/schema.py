@@ -4,6 +4,12 @@
 (same column names and value conventions), so the stock SQL runs on both engines. Every
 change to the schema is a new numbered migration; opening an older file upgrades it,
 opening a file written by a newer release is refused rather than guessed at.
+
+Attribute values (v6): from v6 on every writer stores values as the ClickHouse exporter does
+(pdata `AsString`: `1` not `1.0`, base64 not hex bytes, compact JSON). Rows written before
+keep their old text: that is a cut-over, not a rewrite, because the old text cannot be told
+apart from a string attribute (a stored `1.0` may have been the float 1.0 or the string
+"1.0"). The `applied_at` of version 6 in `getgather_otel_schema` is when a file cut over.
 """
 
 from __future__ import annotations
@@ -106,6 +112,8 @@ _RECORDING_PRUNED_SQL = (
     '(SELECT any_value(p.reason) FROM recording_prunes AS p WHERE p.span_id = t."SpanId" AND p.trace_id = t."TraceId")'
 )
 
+_V4_METRIC_TABLES = ("otel_metrics_histogram", "otel_metrics_sum", "otel_metrics_gauge")
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -129,12 +137,22 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4,
         "otel_metrics_histogram, otel_metrics_sum, otel_metrics_gauge (ClickHouse exporter layout)",
-        tuple(table.create_statement() for table in METRIC_TABLES.values()),
+        tuple(METRIC_TABLES[name].create_statement() for name in _V4_METRIC_TABLES),
     ),
     Migration(
         5,
         "activities view: getgather's column names id and created_at too",
         (_activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL, getgather=True),),
+    ),
+    Migration(
+        6,
+        "metric tables with the exporter's columns in its order (ResourceSchemaUrl, ScopeAttributes, "
+        "ScopeDroppedAttrCount, ScopeSchemaUrl, Exemplars.*); otel_metrics_exponential_histogram and "
+        "otel_metrics_summary; attribute values as the exporter writes them (pdata AsString) from here on",
+        (
+            *(statement for name in _V4_METRIC_TABLES for statement in METRIC_TABLES[name].rebuild_statements()),
+            *(table.create_statement() for name, table in METRIC_TABLES.items() if name not in _V4_METRIC_TABLES),
+        ),
     ),
 )
 

@@ -8,7 +8,15 @@ in opentelemetry-collector-contrib), so queries written for one engine run on th
 `recording_chunks` and `recording_prunes` are getgather-otel's own.
 
 A migration always creates a table in its current shape; a later migration that adds a
-column must therefore use `ADD COLUMN IF NOT EXISTS`.
+column must therefore use `ADD COLUMN IF NOT EXISTS`, or, where the column goes anywhere but
+last (to keep the exporter's order), rebuild the table with `Table.rebuild_statements()`:
+create `<name>__rebuild` in the current shape, `INSERT ... BY NAME SELECT *` from the old
+one (a column the old table lacks takes its `DEFAULT`, so every added column needs one),
+drop the old table and rename. Schema v6 did this to the metric tables.
+
+Times: `TIMESTAMP` columns keep microseconds; the exporter's `DateTime64(9)` keeps
+nanoseconds. A value read from ClickHouse and the same value read from DuckDB can differ
+below the microsecond (`Duration` is nanoseconds in both).
 """
 
 from __future__ import annotations
@@ -54,6 +62,17 @@ class Table:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
+
+    def rebuild_statements(self) -> tuple[str, ...]:
+        """Statements that give an existing table this shape, keeping its rows (matched by column name)."""
+        staging = f"{self.name}__rebuild"
+        return (
+            f"DROP TABLE IF EXISTS {staging}",
+            self.create_statement().replace(f"EXISTS {self.name} (", f"EXISTS {staging} (", 1),
+            f"INSERT INTO {staging} BY NAME SELECT * FROM {self.name}",
+            f"DROP TABLE {self.name}",
+            f"ALTER TABLE {staging} RENAME TO {self.name}",
+        )
 
     def create_statement(self) -> str:
         """`CREATE TABLE IF NOT EXISTS` with every column, quoted (names such as `Events.Name` hold dots)."""
@@ -123,9 +142,13 @@ RECORDING_PRUNES: Final = _table(
 
 _METRIC_COMMON: Final = (
     ("ResourceAttributes", STRING_MAP, "MAP(VARCHAR, VARCHAR)"),
-    ("ServiceName", pa.string(), "VARCHAR NOT NULL"),
+    ("ResourceSchemaUrl", pa.string(), "VARCHAR NOT NULL DEFAULT ''"),
     ("ScopeName", pa.string(), "VARCHAR NOT NULL"),
     ("ScopeVersion", pa.string(), "VARCHAR NOT NULL"),
+    ("ScopeAttributes", STRING_MAP, "MAP(VARCHAR, VARCHAR) DEFAULT MAP {}"),
+    ("ScopeDroppedAttrCount", pa.uint32(), "UINTEGER NOT NULL DEFAULT 0"),
+    ("ScopeSchemaUrl", pa.string(), "VARCHAR NOT NULL DEFAULT ''"),
+    ("ServiceName", pa.string(), "VARCHAR NOT NULL"),
     ("MetricName", pa.string(), "VARCHAR NOT NULL"),
     ("MetricDescription", pa.string(), "VARCHAR NOT NULL"),
     ("MetricUnit", pa.string(), "VARCHAR NOT NULL"),
@@ -134,37 +157,78 @@ _METRIC_COMMON: Final = (
     ("TimeUnix", TIMESTAMP_US, "TIMESTAMP NOT NULL"),
 )
 
-# What `getgather-otel collect` stores from /v1/metrics, one table per point type: histograms
-# (the activity and MCP duration histograms), sums and gauges. Exemplars, exponential
-# histograms and summaries are not kept (the receiver reports them as rejected).
+# The exporter's `Exemplars Nested(...)`: one list per field, one item per exemplar.
+_EXEMPLARS: Final = (
+    ("Exemplars.FilteredAttributes", pa.list_(STRING_MAP), "MAP(VARCHAR, VARCHAR)[] DEFAULT []"),
+    ("Exemplars.TimeUnix", pa.list_(TIMESTAMP_US), "TIMESTAMP[] DEFAULT []"),
+    ("Exemplars.Value", pa.list_(pa.float64()), "DOUBLE[] DEFAULT []"),
+    ("Exemplars.SpanId", pa.list_(pa.string()), "VARCHAR[] DEFAULT []"),
+    ("Exemplars.TraceId", pa.list_(pa.string()), "VARCHAR[] DEFAULT []"),
+)
+
+_FLAGS: Final = ("Flags", pa.uint32(), "UINTEGER NOT NULL")
+_TEMPORALITY: Final = ("AggregationTemporality", pa.int32(), "INTEGER NOT NULL")
+_COUNT_SUM: Final = (
+    ("Count", pa.uint64(), "UBIGINT NOT NULL"),
+    ("Sum", pa.float64(), "DOUBLE NOT NULL"),
+)
+# The exporter writes pdata's Min()/Max(), 0 when a point has none; nullable here for rows written before v6.
+_MIN_MAX: Final = (("Min", pa.float64(), "DOUBLE"), ("Max", pa.float64(), "DOUBLE"))
+
+# What `getgather-otel collect` stores from /v1/metrics: one table per point type, columns in
+# the exporter's order (`sqltemplates/metrics_*_table.sql`), named as its default config names them.
 METRIC_TABLES: Final = {
     table.name: table
     for table in (
         _table(
             "otel_metrics_histogram",
             *_METRIC_COMMON,
-            ("Count", pa.uint64(), "UBIGINT NOT NULL"),
-            ("Sum", pa.float64(), "DOUBLE NOT NULL"),
+            *_COUNT_SUM,
             ("BucketCounts", pa.list_(pa.uint64()), "UBIGINT[]"),
             ("ExplicitBounds", pa.list_(pa.float64()), "DOUBLE[]"),
-            ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
-            ("Min", pa.float64(), "DOUBLE"),
-            ("Max", pa.float64(), "DOUBLE"),
-            ("AggregationTemporality", pa.int32(), "INTEGER NOT NULL"),
+            *_EXEMPLARS,
+            _FLAGS,
+            *_MIN_MAX,
+            _TEMPORALITY,
         ),
         _table(
             "otel_metrics_sum",
             *_METRIC_COMMON,
             ("Value", pa.float64(), "DOUBLE NOT NULL"),
-            ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
-            ("AggregationTemporality", pa.int32(), "INTEGER NOT NULL"),
+            _FLAGS,
+            *_EXEMPLARS,
+            _TEMPORALITY,
             ("IsMonotonic", pa.bool_(), "BOOLEAN NOT NULL"),
         ),
         _table(
             "otel_metrics_gauge",
             *_METRIC_COMMON,
             ("Value", pa.float64(), "DOUBLE NOT NULL"),
-            ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
+            _FLAGS,
+            *_EXEMPLARS,
+        ),
+        _table(
+            "otel_metrics_exponential_histogram",
+            *_METRIC_COMMON,
+            *_COUNT_SUM,
+            ("Scale", pa.int32(), "INTEGER NOT NULL"),
+            ("ZeroCount", pa.uint64(), "UBIGINT NOT NULL"),
+            ("PositiveOffset", pa.int32(), "INTEGER NOT NULL"),
+            ("PositiveBucketCounts", pa.list_(pa.uint64()), "UBIGINT[]"),
+            ("NegativeOffset", pa.int32(), "INTEGER NOT NULL"),
+            ("NegativeBucketCounts", pa.list_(pa.uint64()), "UBIGINT[]"),
+            *_EXEMPLARS,
+            _FLAGS,
+            *_MIN_MAX,
+            _TEMPORALITY,
+        ),
+        _table(
+            "otel_metrics_summary",
+            *_METRIC_COMMON,
+            *_COUNT_SUM,
+            ("ValueAtQuantiles.Quantile", pa.list_(pa.float64()), "DOUBLE[]"),
+            ("ValueAtQuantiles.Value", pa.list_(pa.float64()), "DOUBLE[]"),
+            _FLAGS,
         ),
     )
 }

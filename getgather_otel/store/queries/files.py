@@ -54,16 +54,10 @@ def copy_to_parquet(
 
 def insert_missing_from_parquet(conn: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], source: Path) -> int:
     """Insert the rows of every Parquet file under `source` that `table` lacks (same `key`); rows added."""
-    columns = [
-        f'"{name}"'
-        for (name,) in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-            [table],
-        ).fetchall()
-    ]
     matches = " AND ".join(f"d.{column} = s.{column}" for column in key)
     row = conn.execute(
-        f"INSERT INTO {table} SELECT {', '.join('s.' + c for c in columns)} "
+        # By name: an export made before a migration added columns fills them with their defaults.
+        f"INSERT INTO {table} BY NAME SELECT s.* "
         f"FROM read_parquet({sql_text(str(source) + '/**/*.parquet')}, hive_partitioning = false) AS s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS d WHERE {matches})"
     ).fetchone()
