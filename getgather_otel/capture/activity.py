@@ -72,6 +72,11 @@ def _tracer() -> trace.Tracer:
     return _cached_tracer
 
 
+def tracer() -> trace.Tracer:
+    """The tracer getgather-otel's own spans come from (activities, MCP request spans)."""
+    return _tracer()
+
+
 def current_activity() -> Activity | None:
     """The innermost activity active in this context, or None."""
     return _current.get()
