@@ -20,7 +20,7 @@ import zstandard
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
-from getgather_otel.recording.chunks import ZSTD_LEVEL, decode, encode
+from getgather_otel.recording.chunk_codec import ZSTD_LEVEL, decode, encode
 
 ELEMENT_NODE = 2  # rrweb-snapshot's NodeType.Element
 

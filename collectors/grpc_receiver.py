@@ -20,7 +20,9 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from collectors.stores import Stores, WriterBehindError
-from getgather_otel.web.bearer import bearer_allows
+from getgather_otel.collection import bearer_allows
+
+__all__ = ["start_grpc"]
 
 # Largest request accepted, as for HTTP bodies (gRPC's own default is 4 MiB).
 _MESSAGE_OPTIONS = "grpc.max_receive_message_length"

@@ -19,6 +19,20 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+__all__ = [
+    "JSON",
+    "PROTOBUF",
+    "DecodedRows",
+    "RequestError",
+    "RequestT",
+    "attribute_value",
+    "attributes_of",
+    "decompress",
+    "hex_id",
+    "media_type",
+    "parse_request",
+]
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 

@@ -11,8 +11,9 @@ import pyarrow as pa
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from collectors.otlp_decode import DecodedRows, attributes_of, hex_id
-from getgather_otel.export.chunk_log_records import NotAChunkError, log_parts_to_row
-from getgather_otel.recording.chunks import CHUNK_SCHEMA
+from getgather_otel.collection import RECORDING_CHUNKS, NotAChunkError, log_parts_to_row
+
+__all__ = ["to_chunk_rows"]
 
 
 def to_chunk_rows(request: ExportLogsServiceRequest) -> DecodedRows:
@@ -39,4 +40,4 @@ def to_chunk_rows(request: ExportLogsServiceRequest) -> DecodedRows:
                 except NotAChunkError as error:
                     rejected += 1
                     problem = problem or str(error)
-    return DecodedRows(pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA), rejected, problem)
+    return DecodedRows(pa.Table.from_pylist(rows, schema=RECORDING_CHUNKS.arrow_schema), rejected, problem)

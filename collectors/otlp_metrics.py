@@ -15,8 +15,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from collectors.otlp_decode import attributes_of
-from getgather_otel.store.tables import arrow_schema
-from getgather_otel.store.write.arrow_spans import attribute_value_to_string
+from getgather_otel.collection import METRIC_TABLES, attribute_value_to_string
+
+__all__ = ["DecodedMetrics", "to_metric_rows"]
 
 
 @dataclass
@@ -98,7 +99,7 @@ def to_metric_rows(request: ExportMetricsServiceRequest) -> DecodedMetrics:
                     decoded.rejected += _point_count(metric, kind)
                     decoded.first_problem = decoded.first_problem or f"{kind or 'empty'} metrics are not stored"
     decoded.tables = {
-        table: pa.Table.from_pylist(table_rows, schema=arrow_schema(table))
+        table: pa.Table.from_pylist(table_rows, schema=METRIC_TABLES[table].arrow_schema)
         for table, table_rows in rows.items()
         if table_rows
     }

@@ -18,13 +18,15 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.trace import SpanKind, StatusCode, TraceState
 
 from collectors.otlp_decode import DecodedRows, attribute_value, attributes_of, hex_id
-from getgather_otel.store.write.arrow_spans import (
+from getgather_otel.collection import (
     KIND_NAMES,
     STATUS_NAMES,
     TraceRows,
     attribute_value_to_string,
     resource_columns,
 )
+
+__all__ = ["to_trace_rows"]
 
 _KINDS = {
     trace_pb2.Span.SPAN_KIND_SERVER: KIND_NAMES[SpanKind.SERVER],

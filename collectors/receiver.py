@@ -1,8 +1,8 @@
 """`getgather-otel collect`: an OTLP/HTTP receiver that writes into DuckDB through the same writer.
 
 Many MCP server processes export over OTLP to one collector, which owns the DuckDB file
-(DuckDB allows one writing process). `/v1/traces` spans go through `DuckDBSpanExporter`
-as in process; `/v1/logs` recording chunks land in `recording_chunks` and `/v1/metrics`
+(DuckDB allows one writing process). `/v1/traces` spans go into its `DuckDBStore` as in
+process; `/v1/logs` recording chunks land in `recording_chunks` and `/v1/metrics`
 points in the `otel_metrics_*` tables, through the same file writer. Answers follow
 OTLP/HTTP: 200 with an `Export*ServiceResponse` (partial success counts rejected items),
 400 for bodies that are not OTLP, 401 without the bearer token when one is set, 413 past
@@ -14,6 +14,7 @@ accepted is written. `GET /getgather-otel` tells senders this receiver wants rec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -35,16 +36,24 @@ from starlette.routing import Route
 from collectors.grpc_receiver import start_grpc
 from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request
 from collectors.stores import ReceiverSettings, Stores, WriterBehindError
-from getgather_otel._log import logger
-from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
-from getgather_otel.export.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
-from getgather_otel.export.shutdown import REQUEST_GRACE_S
-from getgather_otel.version import __version__
-from getgather_otel.viewer.app import ReplayOrigin, ViewerSettings, replay_server, viewer_routes
-from getgather_otel.viewer.reads import WriterReads
-from getgather_otel.web.bearer import bearer_allows
+from getgather_otel.collection import (
+    RECEIVER_INFO_PATH,
+    RECEIVER_NAME,
+    REQUEST_GRACE_S,
+    DuckDBStore,
+    ReplayOrigin,
+    ViewerSettings,
+    WriterReads,
+    __version__,
+    bearer_allows,
+    replay_server,
+    viewer_routes,
+)
+
+__all__ = ["RETRY_AFTER_S", "build_app", "logger"]
 
 RETRY_AFTER_S = 1
+logger = logging.getLogger("getgather_otel.collect")
 
 
 def _encode(message: Message, media: str) -> tuple[bytes, str]:
@@ -58,16 +67,14 @@ def _error(status: int, message: str, media: str, headers: dict[str, str] | None
     return Response(body, status_code=status, media_type=content_type, headers=headers)
 
 
-def build_app(
-    exporter: DuckDBSpanExporter, settings: ReceiverSettings, viewer: ViewerSettings | None = None
-) -> Starlette:
-    """The receiver as an ASGI app writing through `exporter` (shut down with the app).
+def build_app(store: DuckDBStore, settings: ReceiverSettings, viewer: ViewerSettings | None = None) -> Starlette:
+    """The receiver as an ASGI app writing into `store` (shut down with the app).
 
     With `viewer`, the same app also serves the web viewer and its API, reading through the
     writer's own connection (this process owns the file), and starts the replay origin.
     """
-    stores = Stores(exporter, settings)
-    reads = WriterReads(exporter.writer)
+    stores = Stores(store, settings)
+    reads = WriterReads(store)
     replay = ReplayOrigin()
 
     async def read_body(request: Request) -> bytes:
@@ -119,9 +126,9 @@ def build_app(
         finally:
             if grpc_server is not None:
                 await grpc_server.stop(grace=REQUEST_GRACE_S)
-            stores.flush()
-            stores.shutdown()
-            stats = exporter.stats
+            store.flush()
+            store.shutdown()
+            stats = store.stats.spans
             logger.info("collector stopped: %d spans written, %d dropped", stats.written, stats.dropped)
 
     routes = [

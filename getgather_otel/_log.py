@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 
+__all__ = ["FailureReporter", "logger"]
+
 logger = logging.getLogger("getgather_otel")
 
 

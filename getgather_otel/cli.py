@@ -14,7 +14,6 @@ import csv
 import dataclasses
 import datetime as dt
 import json
-import os
 import signal
 import sys
 import time
@@ -24,19 +23,35 @@ from typing import Any, TextIO
 
 import duckdb
 
+from getgather_otel import env
 from getgather_otel.export.pipeline import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
 from getgather_otel.store.errors import StoreError, first_line
-from getgather_otel.store.paths import ENV_DUCKDB_PATH, resolve_db_path
+from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.queries.activities import ActivityFilter, activities_query, parse_since, stats_queries
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.store.values import plain
 from getgather_otel.web.serving import PortInUseError, bound_port, listening_socket, require_free_ports, serve
 
-ENV_TOKEN = "GETGATHER_OTEL_COLLECT_TOKEN"
-ENV_UI_TOKEN = "GETGATHER_OTEL_UI_TOKEN"
+__all__ = [
+    "FORMATS",
+    "CliError",
+    "build_parser",
+    "cmd_activities",
+    "cmd_collect",
+    "cmd_demo",
+    "cmd_export",
+    "cmd_import",
+    "cmd_prune",
+    "cmd_replay",
+    "cmd_sql",
+    "cmd_stats",
+    "cmd_ui",
+    "main",
+    "write_rows",
+]
 
 FORMATS = ("table", "csv", "json")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -131,7 +146,8 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
-    from getgather_otel.recording.replay import latest_recorded_activity, replay_page
+    from getgather_otel.recording.replay import replay_page
+    from getgather_otel.store.queries.recordings import latest_recorded_activity
 
     started = time.monotonic()
     with open_for_reading(args.db, args.wait) as conn:
@@ -222,21 +238,19 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     # inside the command, so no other command loads the collection tier.
     from collectors.receiver import build_app
     from collectors.stores import ReceiverSettings
-    from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
-    from getgather_otel.store.maintenance.retention import RetentionPolicy
-    from getgather_otel.store.maintenance.retention_job import RetentionJob
+    from getgather_otel.export.duckdb_store import DuckDBStore
     from getgather_otel.viewer.app import ViewerSettings
 
     later = {"--grpc-port": args.grpc_port, "--replay-port": -1 if args.no_ui else args.replay_port}
     require_free_ports(args.host, later)
     sock = listening_socket(args.host, args.port, "--port")
-    exporter = DuckDBSpanExporter(args.db)
+    store = DuckDBStore(args.db)
     try:
-        exporter.writer.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
+        store.open_and_migrate()  # a bad path or a newer schema fails now, not on the first request
     except BaseException:
         sock.close()
         raise
-    token = args.token or os.environ.get(ENV_TOKEN)
+    token = args.token or env.COLLECT_TOKEN.read()
     viewer = None if args.no_ui else ViewerSettings(token=token, replay_host=args.host, replay_port=args.replay_port)
     if viewer is not None and not assets.is_built():
         print(f"the viewer is off: its browser bundles are not built ({BUILD_HINT})", file=sys.stderr)
@@ -247,7 +261,7 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
         grpc_host=args.host,
         grpc_port=None if args.grpc_port < 0 else args.grpc_port,
     )
-    retention = RetentionJob(args.db, RetentionPolicy.from_env(), interval_s=3600.0).start()
+    store.start_retention(True)
     grpc_note = "" if settings.grpc_port is None else f" and OTLP/gRPC on {args.host}:{args.grpc_port}"
     port = bound_port(sock)
     ui_note = "" if viewer is None else f"; the viewer is at http://{args.host}:{port}/"
@@ -260,9 +274,9 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     # and then re-raises the signal to the previous handler: after a clean stop, exit 0.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     try:
-        serve(build_app(exporter, settings, viewer), sock)
+        serve(build_app(store, settings, viewer), sock)
     finally:
-        retention.stop()
+        store.shutdown()  # done by the app's lifespan unless the server never started
 
 
 def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
@@ -278,7 +292,7 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
     require_free_ports(args.host, {"--replay-port": args.replay_port})
     sock = listening_socket(args.host, args.port, "--port")
     settings = ViewerSettings(
-        token=args.token or os.environ.get(ENV_UI_TOKEN), replay_host=args.host, replay_port=args.replay_port
+        token=args.token or env.UI_TOKEN.read(), replay_host=args.host, replay_port=args.replay_port
     )
     address = f"http://{args.host}:{bound_port(sock)}/" + ("?token=…" if settings.token else "")
     print(f"viewing {args.db} at {address} (Ctrl-C to stop)", file=sys.stderr)
@@ -328,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--db",
         type=Path,
         default=None,
-        help=f"DuckDB file (default: ${ENV_DUCKDB_PATH} or ./getgather-otel.duckdb)",
+        help=f"DuckDB file (default: ${env.DUCKDB_PATH.name} or ./getgather-otel.duckdb)",
     )
     common.add_argument(
         "--wait",
@@ -390,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=4318, help="OTLP/HTTP port")
     p.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port (-1: no gRPC)")
     p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="413 beyond this (after gzip)")
-    p.add_argument("--token", help=f"require 'Authorization: Bearer TOKEN' (or ${ENV_TOKEN}); the viewer too")
+    p.add_argument(
+        "--token", help=f"require 'Authorization: Bearer TOKEN' (or ${env.COLLECT_TOKEN.name}); the viewer too"
+    )
     p.add_argument("--no-ui", action="store_true", help="do not serve the web viewer on the OTLP/HTTP port")
     p.add_argument("--replay-port", type=int, default=0, help="the viewer's replay origin port (default: any free)")
     p.set_defaults(func=cmd_collect)
@@ -399,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=4320, help="viewer port (default: %(default)s)")
     p.add_argument("--replay-port", type=int, default=0, help="replay origin port (default: any free)")
-    p.add_argument("--token", help=f"require this token (or ${ENV_UI_TOKEN}); open /?token=TOKEN once")
+    p.add_argument("--token", help=f"require this token (or ${env.UI_TOKEN.name}); open /?token=TOKEN once")
     p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("demo", parents=[common], help="run the demo server and show what it stored")

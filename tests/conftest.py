@@ -29,7 +29,7 @@ from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings, Stores
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.site import brand_site
-from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording import hooks
 from getgather_otel.store.reader import open_for_reading
@@ -189,25 +189,24 @@ class OtlpSender:
 @dataclass
 class Collector:
     url: str
-    exporter: DuckDBSpanExporter
+    store: DuckDBStore
     db: Path
     stores: Stores
     grpc_target: str  # host:port of the OTLP/gRPC side
 
     def settle(self) -> None:
         """Everything accepted so far is in the file, and the file is free for a reader."""
-        assert self.stores.flush(20)
-        self.exporter.release_file()
+        assert self.store.flush(20)
 
 
 @pytest.fixture
 async def collector(tmp_path: Path) -> AsyncIterator[Collector]:
     db = tmp_path / "collected.duckdb"
-    exporter = DuckDBSpanExporter(db)
+    store = DuckDBStore(db)
     settings = ReceiverSettings(max_body_bytes=256 * 1024, token=None, grpc_port=0)
-    app = build_app(exporter, settings)
+    app = build_app(store, settings)
     async with serve_asgi(app) as origin:
-        yield Collector(origin, exporter, db, app.state.stores, f"127.0.0.1:{app.state.grpc_port}")
+        yield Collector(origin, store, db, app.state.stores, f"127.0.0.1:{app.state.grpc_port}")
 
 
 @pytest.fixture(scope="session")

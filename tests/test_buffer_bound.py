@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from getgather_otel.export.duckdb_spans import TRACES_TABLE
+from getgather_otel.store.tables import OTEL_TRACES
 from getgather_otel.store.write.buffered import BufferedTableWriter, concat_tables, newest_rows
 from getgather_otel.store.write.writer import DuckDBWriter
 from tests.conftest import rows
@@ -30,7 +30,7 @@ def span_buffer(
 ) -> BufferedTableWriter[pa.Table]:
     return BufferedTableWriter(
         writer,
-        TRACES_TABLE,
+        OTEL_TRACES.name,
         to_table=to_table,
         size_of=lambda table: table.num_rows,
         max_pending=max_pending,

@@ -24,7 +24,8 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
-from getgather_otel.store.maintenance.compaction import acquire_lock, release
+from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
+from getgather_otel.store.file_lock import acquire_lock, release
 from getgather_otel.web.serving import free_ports, serve_asgi, wait_until_listening
 from tests.conftest import PROTOBUF, Collector, Reply, post, tuples
 
@@ -133,15 +134,15 @@ async def test_bad_requests_get_clear_4xx_and_nothing_accepted_is_lost(collector
 
 async def test_bearer_token_and_backpressure(tmp_path: Path) -> None:
     db = tmp_path / "locked.duckdb"
-    exporter = DuckDBSpanExporter(db, retry_interval_s=0.05)
+    store = DuckDBStore(db, limits=StoreLimits(retry_interval_s=0.05))
     settings = ReceiverSettings(token="s3cret", max_pending_spans=3)
-    exporter.writer.open_and_migrate()
-    exporter.release_file()
+    store.open_and_migrate()
+    store.writer.close()
     # A compaction (or another writer) holding the file: the collector's writer falls behind.
     holder = acquire_lock(db, 1.0)
     held = True
     try:
-        async with serve_asgi(build_app(exporter, settings)) as origin:
+        async with serve_asgi(build_app(store, settings)) as origin:
             url = origin + "/v1/traces"
             provider = TracerProvider()
             replies: list[int] = []
@@ -158,16 +159,16 @@ async def test_bearer_token_and_backpressure(tmp_path: Path) -> None:
             assert replies[:1] == [200] and 429 in replies, replies
             limited = await send("Bearer s3cret")
             assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
-            assert exporter.stats.pending <= 3, "memory stays bounded: nothing beyond the limit was taken"
+            assert store.stats.spans.pending <= 3, "memory stays bounded: nothing beyond the limit was taken"
             release(holder)
             held = False
-            exporter.force_flush(10_000)
+            store.flush(10)
             assert (await send("Bearer s3cret")).status_code == 200
-        assert exporter.stats.dropped == 0
+        assert store.stats.spans.dropped == 0
     finally:
         if held:
             release(holder)
-    exporter.shutdown()
+    store.shutdown()
     assert len(table(db)) >= 4
 
 

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
-from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import DuckDBStore
 
 
 def _valid_request() -> bytes:
@@ -67,11 +67,11 @@ bodies = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, DuckDBSpanExporter, Path]]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, DuckDBStore, Path]]:
     db = tmp_path_factory.mktemp("fuzz") / "fuzz.duckdb"
-    exporter = DuckDBSpanExporter(db)
-    with TestClient(build_app(exporter, ReceiverSettings(max_body_bytes=64 * 1024))) as test_client:
-        yield test_client, exporter, db
+    store = DuckDBStore(db)
+    with TestClient(build_app(store, ReceiverSettings(max_body_bytes=64 * 1024))) as test_client:
+        yield test_client, store, db
 
 
 DEEP_JSON = b'{"resourceSpans": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
@@ -88,7 +88,7 @@ DEEP_PROTOBUF = b"\x0a\x80\x01" * 15_000  # nested length-delimited fields, past
     gzipped=st.booleans(),
 )
 def test_malformed_bodies_never_get_a_server_error(
-    client: tuple[TestClient, DuckDBSpanExporter, Path], body: bytes, path: str, content_type: str, gzipped: bool
+    client: tuple[TestClient, DuckDBStore, Path], body: bytes, path: str, content_type: str, gzipped: bool
 ) -> None:
     test_client, _, _ = client
     headers = {"Content-Type": content_type}
@@ -99,10 +99,10 @@ def test_malformed_bodies_never_get_a_server_error(
     assert reply.status_code in (200, 400, 413, 415), (reply.status_code, reply.text)
 
 
-def test_the_receiver_still_stores_after_fuzzing(client: tuple[TestClient, DuckDBSpanExporter, Path]) -> None:
-    test_client, exporter, _ = client
-    before = exporter.stats.written + exporter.stats.pending
+def test_the_receiver_still_stores_after_fuzzing(client: tuple[TestClient, DuckDBStore, Path]) -> None:
+    test_client, store, _ = client
+    before = store.stats.spans.written + store.stats.spans.pending
     reply = test_client.post("/v1/traces", content=VALID, headers={"Content-Type": "application/x-protobuf"})
     assert reply.status_code == 200
-    assert exporter.force_flush(10_000)
-    assert exporter.stats.written >= before + 1 and exporter.stats.dropped == 0
+    assert store.flush(10)
+    assert store.stats.spans.written >= before + 1 and store.stats.spans.dropped == 0

@@ -174,7 +174,7 @@ def test_background_retention_in_the_writing_process(months: Path) -> None:
     )
     ids = []
     try:
-        job = telemetry.companions.retention_job if telemetry.companions else None
+        job = telemetry.store.retention_job if telemetry.store else None
         assert job is not None
         deadline = time.monotonic() + 30
         while job.runs == 0:
@@ -199,7 +199,7 @@ def test_retention_off_keeps_everything(months: Path) -> None:
 
     telemetry = getgather_otel.configure(duckdb_path=months, record_browsers=False, retention=False)
     try:
-        assert telemetry.companions is not None and telemetry.companions.retention_job is None
+        assert telemetry.store is not None and telemetry.store.retention_job is None
     finally:
         telemetry.shutdown()
 

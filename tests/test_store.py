@@ -24,10 +24,10 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 import getgather_otel
 from getgather_otel import DuckDBSpanExporter, activity, instrument_mcp
 from getgather_otel.demo.server import build_demo_server
-from getgather_otel.export.duckdb_spans import TRACES_TABLE
 from getgather_otel.store.errors import DatabaseLockedError
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.store.schema import CURRENT_VERSION, SCHEMA_VERSION_TABLE, SchemaTooNewError, migrate
+from getgather_otel.store.tables import OTEL_TRACES
 from getgather_otel.store.write.arrow_spans import spans_to_arrow
 from getgather_otel.store.write.buffered import BufferedTableWriter, concat_tables
 from getgather_otel.store.write.writer import DuckDBWriter
@@ -206,7 +206,7 @@ def test_the_bound_counts_the_batch_being_written(db_path: Path) -> None:
 
     buffer: BufferedTableWriter[pa.Table] = BufferedTableWriter(
         DuckDBWriter(db_path),
-        TRACES_TABLE,
+        OTEL_TRACES.name,
         to_table=slow_conversion,
         size_of=lambda table: table.num_rows,
         max_pending=50,

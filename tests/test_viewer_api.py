@@ -20,7 +20,7 @@ from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.cli import main
 from getgather_otel.demo.shop import DEMO_PASSWORD
-from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.recording import assets
 from getgather_otel.viewer.api import api_routes
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
@@ -263,14 +263,14 @@ async def test_ui_beside_a_process_holding_the_file_says_what_to_do(demo_db: Pat
 
 async def test_collect_serves_the_viewer_from_the_writing_process(tmp_path: Path) -> None:
     db = tmp_path / "collected.duckdb"
-    exporter = DuckDBSpanExporter(db)
-    app = build_app(exporter, ReceiverSettings(), ViewerSettings())
+    store = DuckDBStore(db)
+    app = build_app(store, ReceiverSettings(), ViewerSettings())
     async with serve_asgi(app) as url:
         sender = OtlpSender(url, "fleet-1")
         for brand in ("netflix", "amazon"):
             await sender.activity("login", brand)
         await sender.close()
-        assert app.state.stores.flush(10)
+        assert store.flush(10)
         listed = json.loads((await post(url + "/api/activities", b"", {}, method="GET")).text)
         assert {a["brand_id"] for a in listed["activities"]} == {"netflix", "amazon"}
         count = await post(url + "/api/sql", b'{"sql": "SELECT count(*) FROM otel_traces"}', JSON_BODY)

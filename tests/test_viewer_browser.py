@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Frame, Page, async_playwright
 from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.demo.browser import launch_options
-from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
 from getgather_otel.web.serving import serve_asgi
@@ -132,8 +132,7 @@ async def test_filter_open_activity_see_waterfall_and_replay_then_seek(page: Pag
 
 
 async def test_activities_refresh_live_while_collect_writes(page: Page, tmp_path: Path) -> None:
-    exporter = DuckDBSpanExporter(tmp_path / "live.duckdb")
-    app = build_app(exporter, ReceiverSettings(), ViewerSettings(refresh_s=0.3))
+    app = build_app(DuckDBStore(tmp_path / "live.duckdb"), ReceiverSettings(), ViewerSettings(refresh_s=0.3))
     async with serve_asgi(app) as url:
         sender = OtlpSender(url, "fleet")
         await sender.activity("netflix_orders", "netflix")

@@ -24,6 +24,18 @@ from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.metrics import instruments
 from getgather_otel.version import __version__
 
+__all__ = [
+    "FASTMCP_SCOPE",
+    "Activity",
+    "ActivityHook",
+    "activity",
+    "add_lifecycle_hooks",
+    "current_activity",
+    "error_type_of",
+    "tracer",
+    "use_tracer_provider",
+]
+
 # FastMCP's spans (request seam, mounted-server delegation) are plumbing around a tool
 # call; an activity opened inside the tool belongs under the tool's activity instead.
 FASTMCP_SCOPE = "fastmcp"

@@ -14,6 +14,20 @@ from typing import Any
 
 from getgather_otel.capture import attributes as attr
 
+__all__ = [
+    "AUTH_TOOL_TAGS",
+    "BRAND_TAG_PREFIX",
+    "GENERAL_TOOL_TAG",
+    "KIND_TAG_PREFIX",
+    "BrandResolver",
+    "activity_kind",
+    "brand_from_name",
+    "declared_brand",
+    "default_brand_resolver",
+    "tool_meta",
+    "tool_tags",
+]
+
 BrandResolver = Callable[[str, Any], str]
 
 GENERAL_TOOL_TAG = "general_tool"

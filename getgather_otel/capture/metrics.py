@@ -14,6 +14,8 @@ from opentelemetry.util.types import Attributes
 from getgather_otel.capture import attributes as attr
 from getgather_otel.version import __version__
 
+__all__ = ["Instruments", "instruments", "use_meter_provider"]
+
 
 class Instruments:
     """Histograms recorded at the end of every MCP request, MCP session and activity."""

@@ -51,6 +51,8 @@ from getgather_otel.capture.brands import BrandResolver, activity_kind, default_
 from getgather_otel.capture.redaction import Redactor
 from getgather_otel.capture.requests import McpRequest, RequestMiddleware, current_request, describe
 
+__all__ = ["TOOL_CACHE_SIZE", "TOOL_CACHE_TTL_S", "ActivityMiddleware", "instrument_mcp", "uninstrument_mcp"]
+
 TOOL_CACHE_TTL_S = 10.0
 TOOL_CACHE_SIZE = 1024
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+__all__ = ["DEFAULT_SECRET_WORDS", "REDACTED", "Redactor"]
+
 REDACTED = "[REDACTED]"
 DEFAULT_SECRET_WORDS: frozenset[str] = frozenset(
     {

@@ -54,12 +54,22 @@ from opentelemetry.util.types import AttributeValue
 from pydantic import ValidationError
 
 from getgather_otel._log import logger
-from getgather_otel.capture import activity as activity_module
 from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.activity import FASTMCP_SCOPE, tracer
 from getgather_otel.capture.metrics import instruments
 from getgather_otel.capture.redaction import Redactor
 
-FASTMCP_SCOPE = "fastmcp"
+__all__ = [
+    "CLIENT_INFO_META",
+    "NOT_SERVER_ERRORS",
+    "SESSION_ID_HEADER",
+    "McpRequest",
+    "Outcome",
+    "RequestMiddleware",
+    "current_request",
+    "describe",
+]
+
 CLIENT_INFO_META = "io.modelcontextprotocol/clientInfo"
 SESSION_ID_HEADER = "mcp-session-id"
 INVALID_PARAMS = -32602
@@ -320,7 +330,7 @@ class RequestMiddleware:
             fastmcp_span.set_attributes(request.span_attributes)
             _correct_before_end(request, fastmcp_span)
         else:
-            request.span = activity_module.tracer().start_span(
+            request.span = tracer().start_span(
                 request.span_name,
                 context=_parent_context(ctx),
                 kind=SpanKind.SERVER,

@@ -12,7 +12,10 @@ import os
 import shutil
 from typing import Any
 
-ENV_CHROMIUM = "GETGATHER_OTEL_CHROMIUM"
+from getgather_otel import env
+
+__all__ = ["QUIET_ARGS", "SYSTEM_CHROMIUM_NAMES", "chromium_executable", "launch_options"]
+
 SYSTEM_CHROMIUM_NAMES = ("chromium", "chromium-browser")
 QUIET_ARGS = (
     "--disable-gpu",
@@ -25,7 +28,7 @@ QUIET_ARGS = (
 
 def chromium_executable() -> str | None:
     """$GETGATHER_OTEL_CHROMIUM, else a system Chromium on PATH, else None (Patchright's own)."""
-    named = os.environ.get(ENV_CHROMIUM)
+    named = env.CHROMIUM.read()
     if named:
         return named
     return next((path for name in SYSTEM_CHROMIUM_NAMES if (path := shutil.which(name))), None)

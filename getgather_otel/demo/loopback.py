@@ -14,6 +14,8 @@ from fastmcp import FastMCP
 
 from getgather_otel.web.serving import serve_asgi
 
+__all__ = ["serve_streamable_http"]
+
 
 @asynccontextmanager
 async def serve_streamable_http(server: FastMCP, path: str = "/mcp") -> AsyncIterator[str]:

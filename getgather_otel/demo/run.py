@@ -23,6 +23,8 @@ from getgather_otel.demo.site import brand_site
 from getgather_otel.export.pipeline import configure
 from getgather_otel.web.serving import serve_asgi
 
+__all__ = ["BROWSER_CALLS", "DEMO_CALLS", "run_demo"]
+
 DEMO_CALLS: tuple[tuple[str, dict[str, object]], ...] = (
     ("list_brands", {}),
     ("netflix_get_history", {"limit": 2}),

@@ -9,6 +9,8 @@ from fastmcp.exceptions import ToolError
 
 from getgather_otel import activity
 
+__all__ = ["build_demo_server"]
+
 
 def build_demo_server() -> FastMCP:
     """Brands mounted under their namespace, as getgather does (`netflix_get_history`, ...)."""

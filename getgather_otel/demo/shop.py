@@ -18,6 +18,8 @@ from patchright.async_api import BrowserContext, async_playwright
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.site import ORDER_PAGES
 
+__all__ = ["BRAND", "DEMO_EMAIL", "DEMO_PASSWORD", "ShopBrowser", "build_shop_brand", "read_orders", "shop_browser"]
+
 BRAND = "shop"
 # The demo profile's stored sign-in (what a user would have given getgather once).
 DEMO_EMAIL = "ada.lovelace@example.com"

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+__all__ = ["ORDERS_PER_PAGE", "ORDER_PAGES", "SESSION_COOKIE", "brand_site", "order_titles"]
+
 ORDERS_PER_PAGE = 5
 ORDER_PAGES = 3
 SESSION_COOKIE = "brand_session"

@@ -16,6 +16,21 @@ from typing import Any, Final
 
 from getgather_otel.capture import attributes as attr
 
+__all__ = [
+    "COMPRESSION",
+    "EVENT_COUNT",
+    "EVENT_NAME",
+    "FIRST_EVENT_NS",
+    "FULL_SNAPSHOT",
+    "LAST_EVENT_NS",
+    "RAW_BYTES",
+    "SEQUENCE",
+    "URL",
+    "NotAChunkError",
+    "log_parts_to_row",
+    "row_to_log_parts",
+]
+
 EVENT_NAME: Final = "getgather.recording.chunk"
 
 SEQUENCE: Final = "getgather.recording.sequence"

@@ -1,13 +1,12 @@
 """`DuckDBSpanExporter`: a plain OpenTelemetry `SpanExporter` that writes `otel_traces`.
 
 The exporter must never hurt the MCP server it observes. `export()` only converts the
-spans to Arrow (in the span processor's thread) and queues the table; the table's
-`BufferedTableWriter` inserts whatever has queued up in one statement from its own
-thread, so conversion (Python) and insertion (DuckDB, which releases the GIL) overlap on
-two cores. Locked, corrupt or unwritable files and full disks are handled there: rows
-wait in a bounded buffer and are retried, drops are counted (`stats`). `export` reports
-SUCCESS for rows it has taken custody of: retrying is this exporter's job, not the span
-processor's.
+spans to Arrow (in the span processor's thread) and hands the table to its `DuckDBStore`,
+whose buffer inserts whatever has queued up in one statement from its own thread, so
+conversion (Python) and insertion (DuckDB, which releases the GIL) overlap on two cores.
+Locked, corrupt or unwritable files and full disks are handled there: rows wait in a
+bounded buffer and are retried, drops are counted (`stats`). `export` reports SUCCESS for
+rows it has taken custody of: retrying is this exporter's job, not the span processor's.
 """
 
 from __future__ import annotations
@@ -16,74 +15,66 @@ from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
-import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from getgather_otel.store.paths import resolve_db_path
+from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
 from getgather_otel.store.write.arrow_spans import spans_to_arrow
-from getgather_otel.store.write.buffered import BufferedTableWriter, WriteStats, concat_tables, newest_rows
-from getgather_otel.store.write.writer import DuckDBWriter
+from getgather_otel.store.write.buffered import WriteStats
 
-TRACES_TABLE = "otel_traces"
+__all__ = ["DuckDBSpanExporter"]
 
 
 class DuckDBSpanExporter(SpanExporter):
-    """Export spans into a DuckDB file laid out like the ClickHouse exporter's `otel_traces`."""
+    """Export spans into a DuckDB file laid out like the ClickHouse exporter's `otel_traces`.
+
+    Args:
+        path: the file; None for $GETGATHER_OTEL_DUCKDB or `./getgather-otel.duckdb`.
+        max_pending_spans: spans held in memory while the file cannot be written (a lock held
+            elsewhere, a full disk) before the oldest are dropped and counted in `stats`.
+        retry_interval_s, max_retry_interval_s: the first and the longest wait (seconds)
+            between attempts to write a batch that failed; the wait doubles in between.
+        store: the `DuckDBStore` to write through instead of one of its own (then the other
+            arguments are the store's). Shutting the exporter down shuts the
+            store down: the span processor's shutdown is where a process's telemetry ends.
+    """
 
     def __init__(
         self,
         path: str | PathLike[str] | None = None,
         *,
-        max_pending_spans: int = 100_000,
-        retry_interval_s: float = 0.5,
-        max_retry_interval_s: float = 30.0,
-        shutdown_timeout_s: float = 10.0,
-        writer: DuckDBWriter | None = None,
+        max_pending_spans: int = StoreLimits.max_pending_spans,
+        retry_interval_s: float = StoreLimits.retry_interval_s,
+        max_retry_interval_s: float = StoreLimits.max_retry_interval_s,
+        store: DuckDBStore | None = None,
     ) -> None:
-        self.path: Path = resolve_db_path(path) if writer is None else writer.path
-        # One writer per file and process: browser recordings share it (`writer`).
-        self.writer = writer or DuckDBWriter(self.path)
-        self._shutdown_timeout_s = shutdown_timeout_s
-        self._buffer: BufferedTableWriter[pa.Table] = BufferedTableWriter(
-            self.writer,
-            TRACES_TABLE,
-            to_table=concat_tables,
-            size_of=lambda table: table.num_rows,
-            max_pending=max_pending_spans,
-            unit="spans",
-            keep_newest=newest_rows,
+        limits = StoreLimits(
+            max_pending_spans=max_pending_spans,
             retry_interval_s=retry_interval_s,
             max_retry_interval_s=max_retry_interval_s,
         )
+        self.store = store or DuckDBStore(path, limits=limits)
         self._shut_down = False
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shut_down:
             return SpanExportResult.FAILURE
         if spans:
-            self.export_rows(spans_to_arrow(spans))
+            self.store.submit_spans(spans_to_arrow(spans))
         return SpanExportResult.SUCCESS
 
-    def export_rows(self, table: pa.Table) -> None:
-        """Queue ready `otel_traces` rows (the collector decodes OTLP straight into them)."""
-        self._buffer.submit(table)
-
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Wait until everything taken so far is written; False if the deadline passed first."""
-        return self._buffer.force_flush(timeout_millis / 1000)
-
-    def release_file(self) -> None:
-        """Close the DuckDB file now rather than after the linger, so readers get it at once."""
-        self.writer.close()
+        """Write everything the store took so far and release the file; False if the deadline passed first."""
+        return self.store.flush(timeout_millis / 1000)
 
     def shutdown(self) -> None:
-        if self._shut_down:
-            return
         self._shut_down = True
-        self._buffer.shutdown(self._shutdown_timeout_s)
-        self.writer.close()
+        self.store.shutdown()
 
     @property
     def stats(self) -> WriteStats:
-        return self._buffer.stats
+        return self.store.stats.spans

@@ -16,32 +16,41 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import urllib.error
 import urllib.request
 from typing import Any, Literal
 
+from getgather_otel import env
 from getgather_otel.export.otlp_guard import GuardedSpanExporter, Signal, guarded
 
-ENV_OTLP_RECORDINGS = "GETGATHER_OTEL_OTLP_RECORDINGS"
+__all__ = [
+    "RECEIVER_INFO_PATH",
+    "RECEIVER_NAME",
+    "http_endpoint",
+    "otlp_enabled",
+    "otlp_log_exporter",
+    "otlp_metric_exporter",
+    "otlp_protocol",
+    "otlp_span_exporter",
+    "receiver_info_url",
+    "receiver_is_ours",
+    "recordings_mode",
+]
+
 # What `getgather-otel collect` answers at GET /getgather-otel, so senders can tell it apart.
 RECEIVER_INFO_PATH = "/getgather-otel"
 RECEIVER_NAME = "getgather-otel collect"
 
 
-def _env(*names: str) -> str | None:
-    return next((value.strip() for name in names if (value := os.environ.get(name, "")).strip()), None)
-
-
 def otlp_protocol(signal: Signal = "traces") -> str:
-    return _env(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    return env.first(env.otlp_signal_protocol(signal), env.OTLP_PROTOCOL) or env.OTLP_PROTOCOL.default or ""
 
 
 def otlp_enabled(otlp: bool | str | None, signal: Signal = "traces") -> bool:
     if otlp is False:
         return False
     if otlp is None:
-        return _env(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT") is not None
+        return env.first(env.otlp_signal_endpoint(signal), env.OTLP_ENDPOINT) is not None
     return True
 
 
@@ -83,7 +92,7 @@ def _exporter(signal: Signal, otlp: bool | str | None) -> Any:
 def _wanted(otlp: bool | str | None, signal: Signal) -> bool:
     """OTLP is on for `signal`, and OTEL_<SIGNAL>_EXPORTER does not say none (the silencing
     variable the partial-backend warning names)."""
-    chosen = _env(f"OTEL_{signal.upper()}_EXPORTER") or "otlp"
+    chosen = env.signal_exporter(signal).read() or ""
     return chosen.lower() != "none" and otlp_enabled(otlp, signal)
 
 
@@ -106,22 +115,22 @@ def recordings_mode(explicit: bool | None) -> Literal["on", "off", "auto"]:
     """`configure(otlp_recordings=...)`, else GETGATHER_OTEL_OTLP_RECORDINGS (auto, true, false)."""
     if explicit is not None:
         return "on" if explicit else "off"
-    value = (_env(ENV_OTLP_RECORDINGS) or "auto").lower()
+    value = (env.OTLP_RECORDINGS.read() or "auto").lower()
     if value in ("auto", ""):
         return "auto"
     if value in ("true", "1", "yes", "on"):
         return "on"
     if value in ("false", "0", "no", "off"):
         return "off"
-    raise ValueError(f"{ENV_OTLP_RECORDINGS} must be auto, true or false, not {value!r}")
+    raise ValueError(f"{env.OTLP_RECORDINGS.name} must be auto, true or false, not {value!r}")
 
 
 def receiver_info_url(otlp: bool | str | None) -> str | None:
     """Where to ask whether the OTLP/HTTP logs receiver is `getgather-otel collect` (None for gRPC)."""
     if otlp_protocol("logs") == "grpc":
         return None
-    logs_url = http_endpoint(otlp, "logs") or _env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
-    base = logs_url.rstrip("/").removesuffix("/v1/logs") if logs_url else _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    logs_url = http_endpoint(otlp, "logs") or env.otlp_signal_endpoint("logs").read()
+    base = logs_url.rstrip("/").removesuffix("/v1/logs") if logs_url else env.OTLP_ENDPOINT.read()
     return None if base is None else base.rstrip("/") + RECEIVER_INFO_PATH
 
 

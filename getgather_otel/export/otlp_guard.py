@@ -35,6 +35,20 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from getgather_otel._log import logger
 
+__all__ = [
+    "PERMANENT_GRPC_CODES",
+    "PERMANENT_HTTP_STATUSES",
+    "SDK_LOGGERS",
+    "SILENCE",
+    "UNITS",
+    "ExportGuard",
+    "GuardedLogExporter",
+    "GuardedMetricExporter",
+    "GuardedSpanExporter",
+    "Signal",
+    "guarded",
+]
+
 Signal = Literal["traces", "metrics", "logs"]
 
 # Answers that mean "this receiver does not take this signal": retrying cannot help.

@@ -2,28 +2,31 @@
 
 Metrics: when OTLP is on and the application gave no MeterProvider, getgather-otel makes
 one with a periodic OTLP reader for its own histograms (never replacing a global provider
-the application set). Recordings: an `OtlpChunkSink` when `recordings_mode()` allows it
+the application set). Recordings: an `OtlpChunkSink` when the recordings mode (`Settings.otlp_recordings`) allows it
 (by default only towards `getgather-otel collect`, see `otlp.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from getgather_otel._log import logger
-from getgather_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, receiver_info_url, recordings_mode
+from getgather_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, receiver_info_url
 from getgather_otel.export.otlp_guard import ExportGuard
 from getgather_otel.export.otlp_recordings import OtlpChunkSink
 from getgather_otel.export.shutdown import Deadline
 from getgather_otel.recording import recordings as recordings_module
 
+__all__ = ["OtlpMetricsAndRecordings"]
+
 
 @dataclass
-class OtlpExtras:
+class OtlpMetricsAndRecordings:
     meter_provider: SdkMeterProvider | None
     recordings: OtlpChunkSink | None
     # The guards of the metric and log exporters above, for the exit report.
@@ -36,9 +39,9 @@ class OtlpExtras:
         resource: Resource,
         *,
         want_meter_provider: bool,
-        otlp_recordings: bool | None,
+        recordings: Literal["on", "off", "auto"],
         metric_interval_s: float,
-    ) -> OtlpExtras:
+    ) -> OtlpMetricsAndRecordings:
         meter_provider = None
         guards = []
         if want_meter_provider and (metric_exporter := otlp_metric_exporter(otlp)) is not None:
@@ -47,7 +50,7 @@ class OtlpExtras:
             meter_provider = SdkMeterProvider(metric_readers=[reader], resource=resource, shutdown_on_exit=False)
             guards.append(metric_exporter.guard)
         sink = None
-        mode = recordings_mode(otlp_recordings)
+        mode = recordings
         # In auto mode, only a receiver that can be asked (OTLP/HTTP) can turn out to be ours.
         info_url = receiver_info_url(otlp) if mode == "auto" else None
         if mode == "on" or info_url is not None:

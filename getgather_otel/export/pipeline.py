@@ -10,7 +10,6 @@ stacking processors, and `Telemetry.shutdown()` detaches them.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Callable
@@ -28,22 +27,31 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from getgather_otel import env
 from getgather_otel._log import logger
 from getgather_otel.capture import activity as activities_module
 from getgather_otel.capture import metrics as metrics_module
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
-from getgather_otel.export.duckdb_store import Companions
+from getgather_otel.export.duckdb_store import DuckDBStore
+from getgather_otel.export.otlp import otlp_span_exporter, recordings_mode
 from getgather_otel.export.otlp_guard import GuardedSpanExporter
-from getgather_otel.export.otlp_metrics_recordings import OtlpExtras
+from getgather_otel.export.otlp_metrics_recordings import OtlpMetricsAndRecordings
+from getgather_otel.export.settings import (
+    BatchSettings,
+    Settings,
+    duckdb_path_setting,
+    retention_setting,
+    sdk_disabled,
+)
 from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, report_undelivered, run_within
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import flush_open_streams
 from getgather_otel.store.maintenance.retention import RetentionPolicy
-from getgather_otel.store.paths import resolve_db_path
+from getgather_otel.store.maintenance.retention_job import DEFAULT_INTERVAL_S
 from getgather_otel.store.write.buffered import WriteStats
 
-ENV_SDK_DISABLED = "OTEL_SDK_DISABLED"
+__all__ = ["Telemetry", "TelemetryStats", "active_telemetry", "configure", "exit_on_sigterm", "install_sigterm_flush"]
 
 
 class _PipelineRouter(SpanProcessor):
@@ -109,29 +117,29 @@ class Telemetry:
         self,
         provider: TracerProvider | None,
         router: _PipelineRouter | None,
-        settings: tuple[Any, ...],
+        settings: Settings,
         duckdb: tuple[SpanProcessor, DuckDBSpanExporter] | None = None,
         otlp: tuple[SpanProcessor, GuardedSpanExporter] | None = None,
-        companions: Companions | None = None,
-        otlp_extras: OtlpExtras | None = None,
+        otlp_signals: OtlpMetricsAndRecordings | None = None,
     ) -> None:
         self.tracer_provider = provider
         self.duckdb_exporter = duckdb[1] if duckdb else None
-        self.companions = companions
-        self.otlp_extras = otlp_extras
+        # The owner of the DuckDB file: spans, recordings, retention (`duckdb_store.py`).
+        self.store: DuckDBStore | None = duckdb[1].store if duckdb else None
+        self.otlp_signals = otlp_signals
         self._router = router
         self._duckdb_pipeline = duckdb[0] if duckdb else None
         self._otlp_pipeline = otlp[0] if otlp else None
         self._pipelines = tuple(p for p in (self._duckdb_pipeline, self._otlp_pipeline) if p is not None)
-        self._otlp_guards = ((otlp[1].guard,) if otlp else ()) + (otlp_extras.guards if otlp_extras else ())
-        self._settings = settings
+        self._otlp_guards = ((otlp[1].guard,) if otlp else ()) + (otlp_signals.guards if otlp_signals else ())
+        self.settings = settings
         self._ended_at_start = router.ended if router else 0
         self._shut_down = False
         self._lock = threading.Lock()
 
     @property
     def duckdb_path(self) -> Path | None:
-        return self.duckdb_exporter.path if self.duckdb_exporter else None
+        return self.store.path if self.store else None
 
     @property
     def enabled(self) -> bool:
@@ -149,15 +157,12 @@ class Telemetry:
         done = not run_within(flushes, deadline)
         # Once for every recording sink (DuckDB, OTLP): what open page streams hold becomes chunks.
         flush_open_streams()
-        if self.companions is not None:
-            done = self.companions.flush(deadline.remaining()) and done
-        if self.otlp_extras is not None:
-            done = self.otlp_extras.flush(deadline.remaining()) and done
-        if self.duckdb_exporter is not None:
-            # The batch processor hands spans to export() but does not flush the exporter,
-            # whose writer thread may still be inserting them.
-            done = self.duckdb_exporter.force_flush(int(deadline.remaining() * 1000)) and done
-            self.duckdb_exporter.release_file()
+        if self.store is not None:
+            # The batch processor hands spans to export() but does not flush the store, whose
+            # writer threads may still be inserting them; the store also releases the file.
+            done = self.store.flush(deadline.remaining()) and done
+        if self.otlp_signals is not None:
+            done = self.otlp_signals.flush(deadline.remaining()) and done
         return done
 
     def shutdown(self, timeout_s: float = SHUTDOWN_BUDGET_S) -> None:
@@ -177,14 +182,13 @@ class Telemetry:
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
         flush_open_streams()
         if self._duckdb_pipeline is not None:
-            self._duckdb_pipeline.shutdown()  # hands every queued span over; the exporter writes them all
-        if self.companions is not None:
-            self.companions.stop()
+            # Hands every queued span over, then shuts the exporter's store down: everything is written.
+            self._duckdb_pipeline.shutdown()
         otlp_steps: dict[str, Callable[[], object]] = {}
         if self._otlp_pipeline is not None:
             otlp_steps["otlp-traces"] = self._otlp_pipeline.shutdown
-        if self.otlp_extras is not None:
-            otlp_steps["otlp-metrics-and-recordings"] = partial(self.otlp_extras.stop, deadline)
+        if self.otlp_signals is not None:
+            otlp_steps["otlp-metrics-and-recordings"] = partial(self.otlp_signals.stop, deadline)
         run_within(otlp_steps, deadline)
         for guard in self._otlp_guards:
             guard.close()  # stops the SDK exporters' retries still running on abandoned threads
@@ -199,9 +203,9 @@ class Telemetry:
         ended = (self._router.ended - self._ended_at_start) if self._router else 0
         return TelemetryStats(
             ended,
-            self.duckdb_exporter.stats if self.duckdb_exporter else None,
-            self.companions.chunk_sink.stats if self.companions else None,
-            sink.stats if self.otlp_extras and (sink := self.otlp_extras.recordings) else None,
+            self.store.stats.spans if self.store else None,
+            self.store.stats.recordings if self.store else None,
+            sink.stats if self.otlp_signals and (sink := self.otlp_signals.recordings) else None,
         )
 
 
@@ -227,11 +231,8 @@ def install_sigterm_flush() -> None:
         signal.signal(signal.SIGTERM, exit_on_sigterm)
 
 
-def _sdk_disabled() -> bool:
-    return os.environ.get(ENV_SDK_DISABLED, "").strip().lower() == "true"
-
-
-def _join_or_create_provider(tracer_provider: TracerProvider | None, service_name: str | None) -> TracerProvider:
+def _join_or_create_provider(settings: Settings) -> TracerProvider:
+    tracer_provider = settings.tracer_provider
     if tracer_provider is not None:
         if not isinstance(trace.get_tracer_provider(), TracerProvider):
             trace.set_tracer_provider(tracer_provider)
@@ -241,8 +242,8 @@ def _join_or_create_provider(tracer_provider: TracerProvider | None, service_nam
         return existing
     # OTEL_SERVICE_NAME (an operator's choice) wins over the name in code; OTEL_RESOURCE_ATTRIBUTES
     # is read by Resource.create.
-    name_from_env = os.environ.get("OTEL_SERVICE_NAME", "").strip()
-    attributes = {"service.name": service_name} if service_name and not name_from_env else {}
+    named_in_code = settings.service_name and not settings.service_name_from_env
+    attributes = {"service.name": settings.service_name} if named_in_code else {}
     provider = TracerProvider(resource=Resource.create(attributes))
     trace.set_tracer_provider(provider)
     return provider
@@ -258,101 +259,119 @@ def configure(
     record_browsers: bool = True,
     recording: RecordingOptions | None = None,
     retention: RetentionPolicy | bool = True,
-    retention_interval_s: float = 3600.0,
+    retention_interval_s: float = DEFAULT_INTERVAL_S,
     otlp_recordings: bool | None = None,
     metric_interval_s: float = 60.0,
     max_queue_size: int = 8192,
     max_export_batch_size: int = 2048,
     schedule_delay_millis: int = 500,
 ) -> Telemetry:
-    """Send spans to DuckDB (default `./getgather-otel.duckdb`) and optionally OTLP.
+    """Send spans to DuckDB (default `./getgather-otel.duckdb`) and optionally OTLP; returns the `Telemetry`.
 
-    `duckdb_path`: a path, None for $GETGATHER_OTEL_DUCKDB or the default, False for no
-    DuckDB. `otlp`: True (endpoint from the standard OTEL_EXPORTER_OTLP_* variables), an
-    endpoint URL, or None (on when those variables name an endpoint). `record_browsers`:
-    record every Patchright/Playwright context with rrweb (stored in DuckDB), with the
-    privacy and limits of `recording`. `retention`: prune the DuckDB file in the
-    background every `retention_interval_s` (True: `RetentionPolicy()` with the
-    GETGATHER_OTEL_RETAIN_* variables applied; a policy; False: keep everything).
-    With OTLP on, the duration histograms go over OTLP every `metric_interval_s` (unless
-    a MeterProvider is given or already global, or OTEL_METRICS_EXPORTER=none), and
-    recordings travel as log records when `otlp_recordings` (None: $GETGATHER_OTEL_OTLP_RECORDINGS,
-    default auto = only to a `getgather-otel collect` receiver). `service_name` is used
-    when getgather-otel creates the provider, unless OTEL_SERVICE_NAME is set; an existing
-    provider keeps its resource. OTEL_SDK_DISABLED=true turns everything off.
-    Calling again with the same arguments returns the same Telemetry; with different
-    ones, the previous pipelines are flushed and replaced, never duplicated.
+    Calling again with the same settings returns the same Telemetry; with different ones,
+    the previous pipelines are flushed and replaced, never duplicated. Every call states
+    the whole configuration: an argument left out means its default, not an earlier call's.
+
+    Args:
+        service_name: `service.name` of the TracerProvider getgather-otel creates, unless
+            OTEL_SERVICE_NAME is set; a provider that already exists keeps its resource.
+        duckdb_path: the DuckDB file; None for $GETGATHER_OTEL_DUCKDB or the default, False
+            for no DuckDB.
+        otlp: True (endpoint from the standard OTEL_EXPORTER_OTLP_* variables), an endpoint
+            URL (base for all signals), False, or None (on when those variables name an endpoint).
+        tracer_provider: the provider to add our span processor to (default: the global one,
+            or a new one made global).
+        meter_provider: where the duration histograms go (default: the global one; with OTLP
+            on and none set, one getgather-otel makes, unless OTEL_METRICS_EXPORTER=none).
+        record_browsers: record every Patchright/Playwright context with rrweb.
+        recording: the privacy and limits of recordings (`RecordingOptions`).
+        retention: prune the DuckDB file in the background (True: `RetentionPolicy()` with the
+            GETGATHER_OTEL_RETAIN_* variables applied; a policy, the variables applied over it;
+            False: keep everything).
+        retention_interval_s: seconds between prunes.
+        otlp_recordings: send recordings as OTLP log records (None: $GETGATHER_OTEL_OTLP_RECORDINGS,
+            default auto = only to a `getgather-otel collect` receiver).
+        metric_interval_s: seconds between OTLP exports of the duration histograms.
+        max_queue_size, max_export_batch_size, schedule_delay_millis: each span pipeline's
+            `BatchSpanProcessor` (the SDK's knobs).
+
+    Raises:
+        ValueError: a malformed GETGATHER_OTEL_* variable (the message names it) or OTLP protocol.
+
+    OTEL_SDK_DISABLED=true turns everything off (a disabled Telemetry is returned). The
+    variables are listed in `getgather_otel/env.py`.
     """
-    global _active
-    from getgather_otel.export.otlp import otlp_span_exporter
-
+    settings = Settings(
+        service_name=service_name,
+        service_name_from_env=env.SERVICE_NAME.read(),
+        duckdb_path=duckdb_path_setting(duckdb_path),
+        otlp=otlp,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        record_browsers=record_browsers,
+        # No options means the defaults, not whatever an earlier call set.
+        recording=recording if recording is not None else RecordingOptions(),
+        retention=retention_setting(retention),
+        retention_interval_s=retention_interval_s,
+        otlp_recordings=recordings_mode(otlp_recordings),
+        metric_interval_s=metric_interval_s,
+        batch=BatchSettings(max_queue_size, max_export_batch_size, schedule_delay_millis),
+        sdk_disabled=sdk_disabled(),
+    )
     with _configure_lock:
-        resolved_path = None if duckdb_path is False else resolve_db_path(None if duckdb_path is True else duckdb_path)
-        settings = (
-            service_name,
-            resolved_path,
-            otlp,
-            id(tracer_provider),
-            id(meter_provider),
-            record_browsers,
-            recording,
-            retention,
-            retention_interval_s,
-            otlp_recordings,
-            metric_interval_s,
-            max_queue_size,
-            max_export_batch_size,
-            schedule_delay_millis,
-        )
-        if _active is not None and _active.enabled and _active._settings == settings:
+        global _active
+        if _active is not None and _active.enabled and _active.settings == settings:
             return _active
         if _active is not None:
             _active.shutdown()
-        if _sdk_disabled():
-            _active = Telemetry(None, None, settings)
-            return _active
+        _active = Telemetry(None, None, settings) if settings.sdk_disabled else _start(settings)
+        return _active
 
-        provider = _join_or_create_provider(tracer_provider, service_name)
-        router = _router_for(provider)
-        activities_module.use_tracer_provider(provider)
-        otlp_extras = OtlpExtras.start(
-            otlp,
-            provider.resource,
-            want_meter_provider=meter_provider is None and not isinstance(get_meter_provider(), SdkMeterProvider),
-            otlp_recordings=otlp_recordings,
-            metric_interval_s=metric_interval_s,
+
+def _start(settings: Settings) -> Telemetry:
+    """Build and attach the pipelines `settings` ask for."""
+    provider = _join_or_create_provider(settings)
+    router = _router_for(provider)
+    activities_module.use_tracer_provider(provider)
+    otlp_signals = OtlpMetricsAndRecordings.start(
+        settings.otlp,
+        provider.resource,
+        want_meter_provider=settings.meter_provider is None and not isinstance(get_meter_provider(), SdkMeterProvider),
+        recordings=settings.otlp_recordings,
+        metric_interval_s=settings.metric_interval_s,
+    )
+    metrics_module.use_meter_provider(settings.meter_provider or otlp_signals.meter_provider)
+
+    def batch(exporter: Any) -> BatchSpanProcessor:
+        b = settings.batch
+        return BatchSpanProcessor(
+            exporter,
+            max_queue_size=b.max_queue_size,
+            max_export_batch_size=b.max_export_batch_size,
+            schedule_delay_millis=b.schedule_delay_millis,
         )
-        metrics_module.use_meter_provider(meter_provider or otlp_extras.meter_provider)
 
-        def batch(exporter: Any) -> BatchSpanProcessor:
-            return BatchSpanProcessor(
-                exporter,
-                max_queue_size=max_queue_size,
-                max_export_batch_size=max_export_batch_size,
-                schedule_delay_millis=schedule_delay_millis,
-            )
-
-        duckdb = None
-        if resolved_path is not None:
-            duckdb_exporter = DuckDBSpanExporter(resolved_path)
-            duckdb = (batch(duckdb_exporter), duckdb_exporter)
-        otlp_exporter = otlp_span_exporter(otlp)
-        otlp_pipeline = None if otlp_exporter is None else (batch(otlp_exporter), otlp_exporter)
-        companions = None
-        if duckdb is not None:
-            companions = Companions.start(duckdb[1], retention, retention_interval_s)
-        # Each configure() states the whole configuration: no options means the defaults,
-        # not whatever an earlier call set.
-        hooks.use_default_options(recording if recording is not None else RecordingOptions())
-        if record_browsers:
-            hooks.install_auto_recording()
-        telemetry = Telemetry(provider, router, settings, duckdb, otlp_pipeline, companions, otlp_extras)
-        router.pipelines = router.pipelines + telemetry._pipelines
-        at_exit(telemetry.shutdown)
-        install_sigterm_flush()
-        logger.debug("getgather-otel configured: duckdb=%s otlp=%s", resolved_path, otlp_exporter)
-        _active = telemetry
-        return telemetry
+    duckdb = None
+    if settings.duckdb_path is not None:
+        store = DuckDBStore(
+            settings.duckdb_path,
+            retention=settings.retention or False,
+            retention_interval_s=settings.retention_interval_s,
+        )
+        store.record_browsers()
+        duckdb_exporter = DuckDBSpanExporter(store=store)
+        duckdb = (batch(duckdb_exporter), duckdb_exporter)
+    otlp_exporter = otlp_span_exporter(settings.otlp)
+    otlp_pipeline = None if otlp_exporter is None else (batch(otlp_exporter), otlp_exporter)
+    hooks.use_default_options(settings.recording)
+    if settings.record_browsers:
+        hooks.install_auto_recording()
+    telemetry = Telemetry(provider, router, settings, duckdb, otlp_pipeline, otlp_signals)
+    router.pipelines = router.pipelines + telemetry._pipelines
+    at_exit(telemetry.shutdown)
+    install_sigterm_flush()
+    logger.debug("getgather-otel configured: duckdb=%s otlp=%s", settings.duckdb_path, otlp_exporter)
+    return telemetry
 
 
 def active_telemetry() -> Telemetry | None:

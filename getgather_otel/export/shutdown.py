@@ -30,6 +30,8 @@ from functools import partial
 from getgather_otel._log import logger
 from getgather_otel.export.otlp_guard import UNITS, ExportGuard
 
+__all__ = ["REQUEST_GRACE_S", "SHUTDOWN_BUDGET_S", "Deadline", "at_exit", "report_undelivered", "run_within"]
+
 # Measured on the 2-core test machine under load: the interpreter's own teardown after
 # atexit (pyarrow, DuckDB, gRPC modules) takes 0.3-0.8 s, and with two CPU burners and other
 # test suites beside it (load average ~12) DuckDB's last write took up to 0.8 s more: 0.8 s

@@ -37,30 +37,22 @@ from opentelemetry.sdk.trace import TracerProvider
 from getgather_otel._log import logger
 from getgather_otel.capture.middleware import instrument_mcp, uninstrument_mcp
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
-from getgather_otel.export.duckdb_store import Companions
+from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, run_within
 from getgather_otel.recording import hooks
-from getgather_otel.recording.recorder import flush_open_streams
+
+__all__ = ["DuckDBTracesExporter", "GetgatherOtelInstrumentor", "install_exit_budget", "shut_down_sdk_within_budget"]
 
 
 class DuckDBTracesExporter(DuckDBSpanExporter):
     """The `duckdb` traces exporter of OTEL_TRACES_EXPORTER, configured from the environment."""
 
     def __init__(self, **_sdk_arguments: Any) -> None:
-        super().__init__()
-        self.companions = Companions.start(self, retention=True, retention_interval_s=3600.0)
+        store = DuckDBStore(retention=True)
+        store.record_browsers()
+        super().__init__(store=store)
         _duckdb_exporters.add(self)
         install_exit_budget()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        flush_open_streams()
-        recordings_done = self.companions.flush(timeout_millis / 2000)
-        return super().force_flush(timeout_millis // 2) and recordings_done
-
-    def shutdown(self) -> None:
-        flush_open_streams()
-        self.companions.stop()
-        super().shutdown()
 
 
 _duckdb_exporters: weakref.WeakSet[DuckDBTracesExporter] = weakref.WeakSet()

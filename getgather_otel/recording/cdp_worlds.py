@@ -35,6 +35,8 @@ from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
 from getgather_otel.recording.tasks import BackgroundTasks
 from getgather_otel.recording.world_script import api_call
 
+__all__ = ["WORLD_NAME", "FrameHandler", "FrameInfo", "PageWorlds", "PayloadHandler", "WorldGoneError", "WorldSession"]
+
 WORLD_NAME = "getgather_otel"
 
 

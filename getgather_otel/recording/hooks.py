@@ -33,6 +33,15 @@ from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import RECORDER_ATTRIBUTE, ContextRecorder, in_internal_call
 from getgather_otel.recording.recordings import install_activity_hooks
 
+__all__ = [
+    "LIBRARIES",
+    "MAX_PARENT_DEPTH",
+    "install_auto_recording",
+    "record_browser",
+    "uninstall_auto_recording",
+    "use_default_options",
+]
+
 LIBRARIES = ("patchright", "playwright")
 _HOOKED = "_getgather_otel_hooked"
 # How far up the channel-owner tree a context is found (handle -> frame -> page -> context).

@@ -18,6 +18,8 @@ from typing import Any
 
 from getgather_otel._log import logger
 
+__all__ = ["INJECT_TIMEOUT_MS", "MainWorldPage", "attach_context", "evaluate_main"]
+
 INJECT_TIMEOUT_MS = 10_000
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+__all__ = ["DEFAULT_URL_SECRET_WORDS", "PART_CHARS", "TEXT_PATTERNS", "RecordingOptions"]
+
 # Named text patterns for `mask_text_patterns` (JavaScript regular expressions, run in the page).
 TEXT_PATTERNS: dict[str, str] = {
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",

@@ -22,6 +22,17 @@ from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.urls import UrlRedactor
 
+__all__ = [
+    "MAX_CLOCK_SKEW_MS",
+    "MAX_DOC_ID_CHARS",
+    "MAX_EVENTS_PER_PAYLOAD",
+    "MAX_PAYLOAD_ID_CHARS",
+    "Payload",
+    "PayloadRejectedError",
+    "parse",
+    "segment_marker",
+]
+
 MAX_DOC_ID_CHARS = 64
 MAX_PAYLOAD_ID_CHARS = 96
 MAX_EVENTS_PER_PAYLOAD = 10_000

@@ -40,6 +40,23 @@ from getgather_otel.recording.tasks import BackgroundTasks
 from getgather_otel.recording.urls import UrlRedactor
 from getgather_otel.recording.world_script import api_call, world_script
 
+__all__ = [
+    "ACTIONS",
+    "ATTACH_TIMEOUT_S",
+    "CHECKPOINT_TIMEOUT_S",
+    "DRAIN_TIMEOUT_S",
+    "MAX_SELECTOR_CHARS",
+    "NAVIGATIONS",
+    "RECORDER_ATTRIBUTE",
+    "UNANSWERED_POLLS",
+    "UNANSWERED_POLL_S",
+    "ContextRecorder",
+    "browser_name",
+    "flush_open_streams",
+    "in_internal_call",
+    "live_recorders",
+]
+
 RECORDER_ATTRIBUTE = "_getgather_otel_recorder"
 CHECKPOINT_TIMEOUT_S = 0.5
 # How long a browser call inside an activity waits for a new page's worlds (a handful of

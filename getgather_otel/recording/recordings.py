@@ -25,6 +25,16 @@ from getgather_otel.capture.activity import Activity
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunks import Chunk, ChunkConsumer
 
+__all__ = [
+    "PageStream",
+    "Recording",
+    "add_sink",
+    "custom_event",
+    "install_activity_hooks",
+    "recording_for",
+    "remove_sink",
+]
+
 _sinks: tuple[ChunkConsumer, ...] = ()
 _unsinkable_chunks = 0
 

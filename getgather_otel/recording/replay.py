@@ -1,4 +1,4 @@
-"""Reading recordings back and turning one activity's recording into a self-contained replay page.
+"""Turning one activity's recording into a self-contained replay page (the reads: `store/queries/recordings.py`).
 
 The page inlines rrweb-player (script and CSS from the package assets) and the events,
 so it works offline and from file://. Each page stream of the recording is one tab in
@@ -18,7 +18,21 @@ import duckdb
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import assets, rrweb_events
-from getgather_otel.recording.chunks import decode
+from getgather_otel.recording.chunk_codec import decode
+from getgather_otel.store.queries import recordings as recording_reads
+from getgather_otel.store.queries.traces import span_events_of_trace
+
+__all__ = [
+    "MARKER_TAGS",
+    "PageRecording",
+    "RecordingNotFoundError",
+    "load_streams",
+    "playable",
+    "render_html",
+    "replay_page",
+    "resolve_activity",
+    "span_event_markers",
+]
 
 # Span events shown on the replay timeline, and their marker colours.
 MARKER_TAGS: dict[str, str] = {
@@ -49,49 +63,25 @@ def resolve_activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple
     """(span id, trace id) of the activity whose id is `activity_id` or starts with it (>= 6 chars)."""
     if len(activity_id) < 6:
         raise RecordingNotFoundError("give at least 6 characters of the activity id")
-    found = conn.execute(
-        "SELECT DISTINCT activity_id, trace_id FROM activities WHERE activity_id LIKE ? || '%' LIMIT 2",
-        [activity_id.lower()],
-    ).fetchall()
+    found = recording_reads.activities_by_prefix(conn, activity_id)
     if not found:
         raise RecordingNotFoundError(f"no activity with id {activity_id!r}")
     if len(found) > 1:
         raise RecordingNotFoundError(f"{activity_id!r} matches more than one activity; give more characters")
-    return str(found[0][0]), str(found[0][1])
-
-
-def recording_owner(conn: duckdb.DuckDBPyConnection, span_id: str, trace_id: str) -> str:
-    """The span that owns the recording an activity is part of: itself, or its nearest recorded ancestor."""
-    current = span_id
-    for _ in range(64):
-        has = conn.execute(
-            "SELECT count(*) FROM recording_chunks WHERE span_id = ? AND trace_id = ?", [current, trace_id]
-        ).fetchone()
-        if has and has[0]:
-            return current
-        parent = conn.execute(
-            'SELECT "ParentSpanId" FROM otel_traces WHERE "SpanId" = ? AND "TraceId" = ? LIMIT 1', [current, trace_id]
-        ).fetchone()
-        if not parent or not parent[0]:
-            break
-        current = str(parent[0])
-    raise RecordingNotFoundError(f"activity {span_id} has no browser recording")
+    return found[0]
 
 
 def load_streams(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple[str, list[PageRecording]]:
     """The recorded pages of an activity (or of the activity its recording belongs to): (owner span id, pages)."""
     span_id, trace_id = resolve_activity(conn, activity_id)
-    owner = recording_owner(conn, span_id, trace_id)
-    rows = conn.execute(
-        "SELECT page_id, url, data, compression FROM recording_chunks WHERE span_id = ? AND trace_id = ? "
-        "ORDER BY page_id, sequence",
-        [owner, trace_id],
-    ).fetchall()
+    owner = recording_reads.recording_owner(conn, span_id, trace_id)
+    if owner is None:
+        raise RecordingNotFoundError(f"activity {span_id} has no browser recording")
     pages: dict[str, PageRecording] = {}
-    for page_id, url, data, compression in rows:
+    for page_id, url, data, compression in recording_reads.owner_chunks(conn, owner, trace_id):
         page = pages.setdefault(page_id, PageRecording(page_id, url))
         page.url = url or page.url
-        page.events.extend(decode(bytes(data), compression))
+        page.events.extend(decode(data, compression))
     return owner, list(pages.values())
 
 
@@ -101,14 +91,7 @@ def _ms(timestamp: datetime) -> int:
 
 def span_event_markers(conn: duckdb.DuckDBPyConnection, span_id: str) -> list[dict[str, Any]]:
     """The span events of the activity and everything under it, as rrweb custom events."""
-    trace = conn.execute('SELECT "TraceId" FROM otel_traces WHERE "SpanId" = ? LIMIT 1', [span_id]).fetchone()
-    if trace is None:
-        return []
-    spans = conn.execute(
-        'SELECT "SpanId", "ParentSpanId", "SpanName", "Events.Timestamp", "Events.Name", "Events.Attributes" '
-        'FROM otel_traces WHERE "TraceId" = ?',
-        [trace[0]],
-    ).fetchall()
+    spans = span_events_of_trace(conn, span_id)
     children: dict[str, list[tuple[Any, ...]]] = {}
     for span in spans:
         children.setdefault(span[1], []).append(span)
@@ -169,17 +152,9 @@ def replay_page(
     """
     owner, pages = load_streams(conn, activity_id)
     markers = span_event_markers(conn, owner)
-    name = conn.execute("SELECT name, brand_id FROM activities WHERE activity_id = ?", [owner]).fetchone()
+    name = recording_reads.activity_title(conn, owner)
     title = f"Replay of {name[0]} ({name[1] or 'no brand'}), activity {owner}" if name else f"Replay of {owner}"
     return render_html(title, pages, markers, nonce), pages
-
-
-def latest_recorded_activity(conn: duckdb.DuckDBPyConnection) -> str | None:
-    """The id of the most recent activity that has a browser recording, if any."""
-    row = conn.execute(
-        "SELECT activity_id FROM activities WHERE has_recording ORDER BY start_time DESC LIMIT 1"
-    ).fetchone()
-    return str(row[0]) if row else None
 
 
 def _script_json(value: Any) -> str:

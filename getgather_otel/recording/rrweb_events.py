@@ -2,6 +2,17 @@
 
 from typing import Final
 
+__all__ = [
+    "ALL_TYPES",
+    "CUSTOM",
+    "DOM_CONTENT_LOADED",
+    "FULL_SNAPSHOT",
+    "INCREMENTAL_SNAPSHOT",
+    "LOAD",
+    "META",
+    "PLUGIN",
+]
+
 DOM_CONTENT_LOADED: Final = 0
 LOAD: Final = 1
 FULL_SNAPSHOT: Final = 2

@@ -32,6 +32,8 @@ from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.payloads import Payload, segment_marker
 from getgather_otel.recording.recordings import PageStream, Recording, recording_for
 
+__all__ = ["SEEN_IDS", "Ownership", "PageRoute"]
+
 # Payload ids remembered per page (a payload taken by `drain()` may also arrive by call).
 SEEN_IDS = 4096
 

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+__all__ = ["BackgroundTasks"]
+
 T = TypeVar("T")
 
 

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from getgather_otel.capture.redaction import REDACTED, Redactor
 
+__all__ = ["MAX_URL_CHARS", "UrlRedactor"]
+
 MAX_URL_CHARS = 2048
 
 

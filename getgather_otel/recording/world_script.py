@@ -11,6 +11,8 @@ import json
 from getgather_otel.recording import assets
 from getgather_otel.recording.options import RecordingOptions
 
+__all__ = ["api_call", "world_script"]
+
 
 def world_script(options: RecordingOptions, *, isolated: bool, segment: int | None = None) -> str:
     """rrweb and the recorder as one expression; `segment` marks a document injected after a claim.

@@ -18,6 +18,8 @@ import duckdb
 
 from getgather_otel.store.errors import DatabaseLockedError, classify
 
+__all__ = ["connect_waiting_for_lock"]
+
 
 def connect_waiting_for_lock(
     path: Path, wait_s: float, *, read_only: bool = False, config: dict[str, Any] | None = None

@@ -13,6 +13,17 @@ from pathlib import Path
 
 import duckdb
 
+__all__ = [
+    "CompactionLockHeldError",
+    "CorruptDatabaseError",
+    "DatabaseLockedError",
+    "DatabaseMissingError",
+    "DatabaseUnwritableError",
+    "StoreError",
+    "classify",
+    "first_line",
+]
+
 
 class StoreError(RuntimeError):
     """A DuckDB file could not be used; the message says why and what to do."""

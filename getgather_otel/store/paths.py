@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ENV_DUCKDB_PATH = "GETGATHER_OTEL_DUCKDB"
+from getgather_otel import env
+
+__all__ = ["DEFAULT_DUCKDB_FILENAME", "resolve_db_path"]
+
 DEFAULT_DUCKDB_FILENAME = "getgather-otel.duckdb"
 
 
@@ -14,6 +17,6 @@ def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
     Absolute so that a later `chdir` in the host program cannot move where spans go.
     """
-    chosen = explicit if explicit not in (None, "") else os.environ.get(ENV_DUCKDB_PATH)
+    chosen = explicit if explicit not in (None, "") else env.DUCKDB_PATH.read()
     path = Path(chosen) if chosen else Path(DEFAULT_DUCKDB_FILENAME)
     return path.expanduser().absolute()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+__all__ = ["Progress", "quiet"]
+
 Progress = Callable[[str], None]
 
 

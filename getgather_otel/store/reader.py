@@ -19,6 +19,8 @@ from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseMissingError
 from getgather_otel.store.schema import CURRENT_VERSION, SchemaTooNewError, stored_version
 
+__all__ = ["DEFAULT_WAIT_S", "open_for_reading"]
+
 DEFAULT_WAIT_S = 10.0
 _READ_CONFIG = {"enable_external_access": False}
 

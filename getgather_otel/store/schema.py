@@ -13,8 +13,18 @@ from dataclasses import dataclass
 import duckdb
 
 from getgather_otel.capture import attributes as attr
-from getgather_otel.store import tables as metric_tables
 from getgather_otel.store.queries import activities as queries
+from getgather_otel.store.tables import METRIC_TABLES, OTEL_TRACES, RECORDING_CHUNKS, RECORDING_PRUNES
+
+__all__ = [
+    "CURRENT_VERSION",
+    "MIGRATIONS",
+    "SCHEMA_VERSION_TABLE",
+    "Migration",
+    "SchemaTooNewError",
+    "migrate",
+    "stored_version",
+]
 
 SCHEMA_VERSION_TABLE = "getgather_otel_schema"
 
@@ -30,33 +40,6 @@ class Migration:
     statements: tuple[str, ...]
 
 
-_OTEL_TRACES = """
-CREATE TABLE IF NOT EXISTS otel_traces (
-    "Timestamp"          TIMESTAMP NOT NULL,
-    "TraceId"            VARCHAR NOT NULL,
-    "SpanId"             VARCHAR NOT NULL,
-    "ParentSpanId"       VARCHAR NOT NULL,
-    "TraceState"         VARCHAR NOT NULL,
-    "SpanName"           VARCHAR NOT NULL,
-    "SpanKind"           VARCHAR NOT NULL,
-    "ServiceName"        VARCHAR NOT NULL,
-    "ResourceAttributes" MAP(VARCHAR, VARCHAR),
-    "ScopeName"          VARCHAR NOT NULL,
-    "ScopeVersion"       VARCHAR NOT NULL,
-    "SpanAttributes"     MAP(VARCHAR, VARCHAR),
-    "Duration"           UBIGINT NOT NULL,
-    "StatusCode"         VARCHAR NOT NULL,
-    "StatusMessage"      VARCHAR NOT NULL,
-    "Events.Timestamp"   TIMESTAMP[],
-    "Events.Name"        VARCHAR[],
-    "Events.Attributes"  MAP(VARCHAR, VARCHAR)[],
-    "Links.TraceId"      VARCHAR[],
-    "Links.SpanId"       VARCHAR[],
-    "Links.TraceState"   VARCHAR[],
-    "Links.Attributes"   MAP(VARCHAR, VARCHAR)[]
-)
-"""
-
 # ClickHouse keeps this as a materialized table fed by a materialized view; a plain view
 # answers the same question ("when did trace X run?") here.
 _TRACE_ID_TS = """
@@ -66,25 +49,6 @@ SELECT "TraceId",
        max("Timestamp" + to_microseconds(CAST("Duration" // 1000 AS BIGINT))) AS "End"
 FROM otel_traces
 GROUP BY "TraceId"
-"""
-
-_RECORDING_CHUNKS = """
-CREATE TABLE IF NOT EXISTS recording_chunks (
-    trace_id          VARCHAR NOT NULL,
-    span_id           VARCHAR NOT NULL,
-    recording_id      VARCHAR NOT NULL,
-    page_id           VARCHAR NOT NULL,
-    sequence          INTEGER NOT NULL,
-    first_event_time  TIMESTAMP NOT NULL,
-    last_event_time   TIMESTAMP NOT NULL,
-    event_count       INTEGER NOT NULL,
-    raw_bytes         UBIGINT NOT NULL,
-    stored_bytes      UBIGINT NOT NULL,
-    compression       VARCHAR NOT NULL,
-    starts_with_full_snapshot BOOLEAN NOT NULL,
-    url               VARCHAR NOT NULL,
-    data              BLOB NOT NULL
-)
 """
 
 
@@ -132,18 +96,6 @@ FROM recording_chunks
 GROUP BY recording_id
 """
 
-# Why an activity no longer has its recording: one row per pruned recording.
-_RECORDING_PRUNES = """
-CREATE TABLE IF NOT EXISTS recording_prunes (
-    trace_id      VARCHAR NOT NULL,
-    span_id       VARCHAR NOT NULL,
-    recording_id  VARCHAR NOT NULL,
-    pruned_at     TIMESTAMP NOT NULL,
-    reason        VARCHAR NOT NULL,
-    stored_bytes  UBIGINT NOT NULL
-)
-"""
-
 _RECORDING_PRUNED_SQL = (
     '(SELECT any_value(p.reason) FROM recording_prunes AS p WHERE p.span_id = t."SpanId" AND p.trace_id = t."TraceId")'
 )
@@ -152,13 +104,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "otel_traces (ClickHouse exporter layout), trace id view, activities view",
-        (_OTEL_TRACES, _TRACE_ID_TS, _activities_view("false")),
+        (OTEL_TRACES.create_statement(), _TRACE_ID_TS, _activities_view("false")),
     ),
     Migration(
         2,
         "recording_chunks table, recordings view, activities.has_recording from chunks",
         (
-            _RECORDING_CHUNKS,
+            RECORDING_CHUNKS.create_statement(),
             _RECORDINGS_VIEW,
             _activities_view(queries.HAS_RECORDING_SQL),
         ),
@@ -166,12 +118,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         3,
         "recording_prunes table; activities.recording_pruned says why a recording was removed",
-        (_RECORDING_PRUNES, _activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL)),
+        (RECORDING_PRUNES.create_statement(), _activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL)),
     ),
     Migration(
         4,
         "otel_metrics_histogram, otel_metrics_sum, otel_metrics_gauge (ClickHouse exporter layout)",
-        metric_tables.create_statements(),
+        tuple(table.create_statement() for table in METRIC_TABLES.values()),
     ),
 )
 

@@ -1,22 +1,127 @@
-"""Metric tables in the layout of the ClickHouse exporter's `otel_metrics_*`, one per point type.
+"""Every table getgather-otel writes, defined once: column names, Arrow types and DuckDB types.
 
-`getgather-otel collect` stores what arrives on /v1/metrics here: histograms (the
-activity and MCP duration histograms), sums and gauges, with the ClickHouse exporter's
-column names so queries written for one run on the other. Exemplars, exponential
-histograms and summaries are not kept (the receiver reports them as rejected). The
-column list below is the single source of both the DuckDB DDL and the Arrow schema the
-receiver inserts.
+The Arrow schema that writers insert and the `CREATE TABLE` statement that the schema
+migrations run are both derived from the lists below, so the two cannot drift apart.
+`otel_traces` and the `otel_metrics_*` tables follow the OpenTelemetry Collector's
+ClickHouse exporter (column names and order: `exporter/clickhouseexporter/internal/sqltemplates`
+in opentelemetry-collector-contrib), so queries written for one engine run on the other.
+`recording_chunks` and `recording_prunes` are getgather-otel's own.
+
+A migration always creates a table in its current shape; a later migration that adds a
+column must therefore use `ADD COLUMN IF NOT EXISTS`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import pyarrow as pa
 
-from getgather_otel.store.write.arrow_spans import STRING_MAP
+__all__ = [
+    "METRIC_TABLES",
+    "OTEL_TRACES",
+    "RECORDING_CHUNKS",
+    "RECORDING_PRUNES",
+    "STRING_MAP",
+    "TIMESTAMP_US",
+    "Column",
+    "Table",
+]
 
-_COMMON: Final = (
+STRING_MAP: Final = pa.map_(pa.string(), pa.string())
+TIMESTAMP_US: Final = pa.timestamp("us")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    arrow: pa.DataType
+    sql: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: its name and columns in storage order."""
+
+    name: str
+    columns: tuple[Column, ...]
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([(column.name, column.arrow) for column in self.columns])
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def create_statement(self) -> str:
+        """`CREATE TABLE IF NOT EXISTS` with every column, quoted (names such as `Events.Name` hold dots)."""
+        body = ",\n".join(f'    "{column.name}" {column.sql}' for column in self.columns)
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n{body}\n)"
+
+
+def _table(name: str, *columns: tuple[str, pa.DataType, str]) -> Table:
+    return Table(name, tuple(Column(*column) for column in columns))
+
+
+OTEL_TRACES: Final = _table(
+    "otel_traces",
+    ("Timestamp", TIMESTAMP_US, "TIMESTAMP NOT NULL"),
+    ("TraceId", pa.string(), "VARCHAR NOT NULL"),
+    ("SpanId", pa.string(), "VARCHAR NOT NULL"),
+    ("ParentSpanId", pa.string(), "VARCHAR NOT NULL"),
+    ("TraceState", pa.string(), "VARCHAR NOT NULL"),
+    ("SpanName", pa.string(), "VARCHAR NOT NULL"),
+    ("SpanKind", pa.string(), "VARCHAR NOT NULL"),
+    ("ServiceName", pa.string(), "VARCHAR NOT NULL"),
+    ("ResourceAttributes", STRING_MAP, "MAP(VARCHAR, VARCHAR)"),
+    ("ScopeName", pa.string(), "VARCHAR NOT NULL"),
+    ("ScopeVersion", pa.string(), "VARCHAR NOT NULL"),
+    ("SpanAttributes", STRING_MAP, "MAP(VARCHAR, VARCHAR)"),
+    ("Duration", pa.uint64(), "UBIGINT NOT NULL"),
+    ("StatusCode", pa.string(), "VARCHAR NOT NULL"),
+    ("StatusMessage", pa.string(), "VARCHAR NOT NULL"),
+    ("Events.Timestamp", pa.list_(TIMESTAMP_US), "TIMESTAMP[]"),
+    ("Events.Name", pa.list_(pa.string()), "VARCHAR[]"),
+    ("Events.Attributes", pa.list_(STRING_MAP), "MAP(VARCHAR, VARCHAR)[]"),
+    ("Links.TraceId", pa.list_(pa.string()), "VARCHAR[]"),
+    ("Links.SpanId", pa.list_(pa.string()), "VARCHAR[]"),
+    ("Links.TraceState", pa.list_(pa.string()), "VARCHAR[]"),
+    ("Links.Attributes", pa.list_(STRING_MAP), "MAP(VARCHAR, VARCHAR)[]"),
+)
+
+# One row per cut piece of one page's rrweb stream; `data` is the zstd of the events' JSON array.
+RECORDING_CHUNKS: Final = _table(
+    "recording_chunks",
+    ("trace_id", pa.string(), "VARCHAR NOT NULL"),
+    ("span_id", pa.string(), "VARCHAR NOT NULL"),
+    ("recording_id", pa.string(), "VARCHAR NOT NULL"),
+    ("page_id", pa.string(), "VARCHAR NOT NULL"),
+    ("sequence", pa.int32(), "INTEGER NOT NULL"),
+    ("first_event_time", TIMESTAMP_US, "TIMESTAMP NOT NULL"),
+    ("last_event_time", TIMESTAMP_US, "TIMESTAMP NOT NULL"),
+    ("event_count", pa.int32(), "INTEGER NOT NULL"),
+    ("raw_bytes", pa.uint64(), "UBIGINT NOT NULL"),
+    ("stored_bytes", pa.uint64(), "UBIGINT NOT NULL"),
+    ("compression", pa.string(), "VARCHAR NOT NULL"),
+    ("starts_with_full_snapshot", pa.bool_(), "BOOLEAN NOT NULL"),
+    ("url", pa.string(), "VARCHAR NOT NULL"),
+    ("data", pa.binary(), "BLOB NOT NULL"),
+)
+
+# Why an activity no longer has its recording: one row per pruned recording.
+RECORDING_PRUNES: Final = _table(
+    "recording_prunes",
+    ("trace_id", pa.string(), "VARCHAR NOT NULL"),
+    ("span_id", pa.string(), "VARCHAR NOT NULL"),
+    ("recording_id", pa.string(), "VARCHAR NOT NULL"),
+    ("pruned_at", TIMESTAMP_US, "TIMESTAMP NOT NULL"),
+    ("reason", pa.string(), "VARCHAR NOT NULL"),
+    ("stored_bytes", pa.uint64(), "UBIGINT NOT NULL"),
+)
+
+_METRIC_COMMON: Final = (
     ("ResourceAttributes", STRING_MAP, "MAP(VARCHAR, VARCHAR)"),
     ("ServiceName", pa.string(), "VARCHAR NOT NULL"),
     ("ScopeName", pa.string(), "VARCHAR NOT NULL"),
@@ -25,46 +130,41 @@ _COMMON: Final = (
     ("MetricDescription", pa.string(), "VARCHAR NOT NULL"),
     ("MetricUnit", pa.string(), "VARCHAR NOT NULL"),
     ("Attributes", STRING_MAP, "MAP(VARCHAR, VARCHAR)"),
-    ("StartTimeUnix", pa.timestamp("us"), "TIMESTAMP NOT NULL"),
-    ("TimeUnix", pa.timestamp("us"), "TIMESTAMP NOT NULL"),
+    ("StartTimeUnix", TIMESTAMP_US, "TIMESTAMP NOT NULL"),
+    ("TimeUnix", TIMESTAMP_US, "TIMESTAMP NOT NULL"),
 )
 
+# What `getgather-otel collect` stores from /v1/metrics, one table per point type: histograms
+# (the activity and MCP duration histograms), sums and gauges. Exemplars, exponential
+# histograms and summaries are not kept (the receiver reports them as rejected).
 METRIC_TABLES: Final = {
-    "otel_metrics_histogram": (
-        *_COMMON,
-        ("Count", pa.uint64(), "UBIGINT NOT NULL"),
-        ("Sum", pa.float64(), "DOUBLE NOT NULL"),
-        ("BucketCounts", pa.list_(pa.uint64()), "UBIGINT[]"),
-        ("ExplicitBounds", pa.list_(pa.float64()), "DOUBLE[]"),
-        ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
-        ("Min", pa.float64(), "DOUBLE"),
-        ("Max", pa.float64(), "DOUBLE"),
-        ("AggregationTemporality", pa.int32(), "INTEGER NOT NULL"),
-    ),
-    "otel_metrics_sum": (
-        *_COMMON,
-        ("Value", pa.float64(), "DOUBLE NOT NULL"),
-        ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
-        ("AggregationTemporality", pa.int32(), "INTEGER NOT NULL"),
-        ("IsMonotonic", pa.bool_(), "BOOLEAN NOT NULL"),
-    ),
-    "otel_metrics_gauge": (
-        *_COMMON,
-        ("Value", pa.float64(), "DOUBLE NOT NULL"),
-        ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
-    ),
-}
-
-
-def arrow_schema(table: str) -> pa.Schema:
-    return pa.schema([(name, kind) for name, kind, _ in METRIC_TABLES[table]])
-
-
-def create_statements() -> tuple[str, ...]:
-    """CREATE TABLE for every metric table (schema migration 4)."""
-    return tuple(
-        f"CREATE TABLE IF NOT EXISTS {table} (\n"
-        + ",\n".join(f'    "{name}" {sql}' for name, _, sql in columns)
-        + "\n)"
-        for table, columns in METRIC_TABLES.items()
+    table.name: table
+    for table in (
+        _table(
+            "otel_metrics_histogram",
+            *_METRIC_COMMON,
+            ("Count", pa.uint64(), "UBIGINT NOT NULL"),
+            ("Sum", pa.float64(), "DOUBLE NOT NULL"),
+            ("BucketCounts", pa.list_(pa.uint64()), "UBIGINT[]"),
+            ("ExplicitBounds", pa.list_(pa.float64()), "DOUBLE[]"),
+            ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
+            ("Min", pa.float64(), "DOUBLE"),
+            ("Max", pa.float64(), "DOUBLE"),
+            ("AggregationTemporality", pa.int32(), "INTEGER NOT NULL"),
+        ),
+        _table(
+            "otel_metrics_sum",
+            *_METRIC_COMMON,
+            ("Value", pa.float64(), "DOUBLE NOT NULL"),
+            ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
+            ("AggregationTemporality", pa.int32(), "INTEGER NOT NULL"),
+            ("IsMonotonic", pa.bool_(), "BOOLEAN NOT NULL"),
+        ),
+        _table(
+            "otel_metrics_gauge",
+            *_METRIC_COMMON,
+            ("Value", pa.float64(), "DOUBLE NOT NULL"),
+            ("Flags", pa.uint32(), "UINTEGER NOT NULL"),
+        ),
     )
+}

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+__all__ = ["naive_utc", "plain"]
+
 
 def plain(value: Any, moment: Callable[[dt.datetime], str], nan_as_none: bool = False) -> Any:
     """`value` with DuckDB's types replaced by plain ones.
@@ -36,3 +38,8 @@ def plain(value: Any, moment: Callable[[dt.datetime], str], nan_as_none: bool = 
     if nan_as_none and isinstance(value, float) and value != value:
         return None
     return value
+
+
+def naive_utc(moment: dt.datetime) -> dt.datetime:
+    """`moment` as the naive UTC timestamp the stored timestamp columns hold (naive = already UTC)."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from getgather_otel.recording.chunks import decompress_json
+from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.store.errors import DatabaseLockedError, StoreError
 from getgather_otel.store.queries.activities import SORT_KEYS, STATUSES, ActivityFilter, SortKey, Status, parse_since
 from getgather_otel.viewer import data
@@ -38,6 +38,20 @@ from getgather_otel.viewer.sql import (
     RefusedQueryError,
     run_read_only,
 )
+
+__all__ = [
+    "ACTIVITY_PARAMETERS",
+    "DEFAULT_STATS_WINDOW",
+    "MAX_PAGE",
+    "MAX_SQL_BODY_BYTES",
+    "Handler",
+    "ParameterError",
+    "activity_filter",
+    "api_routes",
+    "error_response",
+    "guarded",
+    "json_error_for_unknown_api",
+]
 
 T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[Response]]

@@ -34,6 +34,8 @@ from getgather_otel.viewer.openapi import openapi_document
 from getgather_otel.viewer.reads import Reads
 from getgather_otel.web.serving import serve_asgi
 
+__all__ = ["ReplayOrigin", "ViewerSettings", "build_viewer_app", "replay_app", "replay_server", "viewer_routes"]
+
 _STATIC = resources.files("getgather_otel.viewer") / "static"
 # Our own files (committed) and the npm bundles (built into recording/assets).
 _OWN_FILES = {"viewer.js": "text/javascript", "viewer.css": "text/css"}

@@ -14,6 +14,8 @@ from starlette.responses import RedirectResponse, Response
 
 from getgather_otel.web.bearer import bearer_token, same_token
 
+__all__ = ["COOKIE", "allowed", "login_redirect"]
+
 COOKIE = "getgather_otel_token"
 
 

@@ -3,8 +3,7 @@
 Every function takes an open connection and returns plain dicts and lists (timestamps as
 ISO-8601 UTC text plus integer microseconds, which the waterfall and the replay need to
 line up). Ids are checked before any query so a wrong id is a clear 404 or 422, never a
-query error. The stock SQL lives in `store/queries.py`; only reads of our own tables
-(recordings, whole traces) are written here.
+query error. Every query is in `store/queries/`; this module shapes what they return.
 """
 
 from __future__ import annotations
@@ -15,16 +14,38 @@ from typing import Any
 
 import duckdb
 
-from getgather_otel.recording.replay import RecordingNotFoundError, recording_owner
+from getgather_otel.store.queries import recordings as recording_reads
 from getgather_otel.store.queries.activities import (
     ActivityFilter,
     activities_count_query,
     activities_query,
-    naive_utc,
+    activity_row,
     stats_queries,
     stats_series_query,
 )
-from getgather_otel.store.values import plain
+from getgather_otel.store.queries.traces import trace_spans
+from getgather_otel.store.values import naive_utc, plain
+
+__all__ = [
+    "BUCKETS_S",
+    "RECORDING_ID",
+    "SPAN_ID",
+    "TRACE_ID",
+    "BadIdError",
+    "NotFoundError",
+    "activity",
+    "bucket_for",
+    "check_id",
+    "iso",
+    "jsonable",
+    "list_activities",
+    "micros",
+    "recording_chunks",
+    "recordings",
+    "records",
+    "stats",
+    "trace",
+]
 
 SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -81,21 +102,11 @@ def list_activities(conn: duckdb.DuckDBPyConnection, filters: ActivityFilter) ->
 def activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> dict[str, Any]:
     """The activity's row (the `activities` view), its trace's spans and whether it has a recording."""
     check_id(activity_id, SPAN_ID, "activity id")
-    found = records(conn.execute("SELECT * FROM activities WHERE activity_id = ? LIMIT 1", [activity_id]))
+    found = records(activity_row(conn, activity_id))
     if not found:
         raise NotFoundError(f"no activity with id {activity_id}")
     row = found[0]
     return {"activity": row, "trace": trace(conn, row["trace_id"])}
-
-
-_SPAN_COLUMNS = """
-SELECT "SpanId" AS span_id, "ParentSpanId" AS parent_span_id, "SpanName" AS name, "SpanKind" AS kind,
-       "ServiceName" AS service_name, "ScopeName" AS scope_name, "Timestamp" AS start, "Duration" AS duration_ns,
-       "StatusCode" AS status_code, "StatusMessage" AS status_message, "SpanAttributes" AS attributes,
-       "ResourceAttributes" AS resource_attributes, "Events.Timestamp" AS event_times, "Events.Name" AS event_names,
-       "Events.Attributes" AS event_attributes, "Links.TraceId" AS link_trace_ids, "Links.SpanId" AS link_span_ids
-FROM otel_traces WHERE "TraceId" = ? ORDER BY "Timestamp", "SpanId"
-"""
 
 
 def _span(row: dict[str, Any]) -> dict[str, Any]:
@@ -118,9 +129,7 @@ def _span(row: dict[str, Any]) -> dict[str, Any]:
 def trace(conn: duckdb.DuckDBPyConnection, trace_id: str) -> dict[str, Any]:
     """Every stored span of a trace, in start order, with events and links."""
     check_id(trace_id, TRACE_ID, "trace id")
-    cursor = conn.execute(_SPAN_COLUMNS, [trace_id])
-    columns = [d[0] for d in cursor.description or []]
-    spans = [_span(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
+    spans = [_span(row) for row in trace_spans(conn, trace_id)]
     if not spans:
         raise NotFoundError(f"no spans with trace id {trace_id}")
     return {"trace_id": trace_id, "spans": spans}
@@ -129,27 +138,15 @@ def trace(conn: duckdb.DuckDBPyConnection, trace_id: str) -> dict[str, Any]:
 def recordings(conn: duckdb.DuckDBPyConnection, activity_id: str) -> dict[str, Any]:
     """The recordings an activity's browser work is in (its own, or its nearest recorded ancestor's), by page."""
     check_id(activity_id, SPAN_ID, "activity id")
-    found = conn.execute(
-        "SELECT trace_id, recording_pruned FROM activities WHERE activity_id = ? LIMIT 1", [activity_id]
-    ).fetchone()
+    found = recording_reads.activity_recording_state(conn, activity_id)
     if found is None:
         raise NotFoundError(f"no activity with id {activity_id}")
-    trace_id, pruned = str(found[0]), found[1]
+    trace_id, pruned = found
     answer: dict[str, Any] = {"activity_id": activity_id, "recorded_by": None, "pruned": pruned, "recordings": []}
-    try:
-        owner = recording_owner(conn, activity_id, trace_id)
-    except RecordingNotFoundError:
+    owner = recording_reads.recording_owner(conn, activity_id, trace_id)
+    if owner is None:
         return answer
-    cursor = conn.execute(
-        """
-SELECT recording_id, page_id, arg_max(url, sequence) AS url, count(*) AS chunks, sum(event_count) AS events,
-       min(first_event_time) AS first_event_time, max(last_event_time) AS last_event_time,
-       sum(raw_bytes) AS raw_bytes, sum(stored_bytes) AS stored_bytes
-FROM recording_chunks WHERE span_id = ? AND trace_id = ?
-GROUP BY recording_id, page_id ORDER BY min(first_event_time), page_id
-""",
-        [owner, trace_id],
-    )
+    cursor = recording_reads.owner_pages(conn, owner, trace_id)
     by_recording: dict[str, list[dict[str, Any]]] = {}
     for page in records(cursor):
         by_recording.setdefault(page.pop("recording_id"), []).append(page)
@@ -163,16 +160,11 @@ def recording_chunks(
 ) -> list[tuple[bytes, str]]:
     """(compressed data, compression) of a recording's chunks, page by page in sequence order."""
     check_id(recording_id, RECORDING_ID, "recording id")
-    where, params = "recording_id = ?", [recording_id]
-    if page_id is not None:
-        where, params = where + " AND page_id = ?", [*params, page_id]
-    rows = conn.execute(
-        f"SELECT data, compression FROM recording_chunks WHERE {where} ORDER BY page_id, sequence", params
-    ).fetchall()
+    rows = recording_reads.recording_chunk_data(conn, recording_id, page_id)
     if not rows:
         page = f" page {page_id}" if page_id is not None else ""
         raise NotFoundError(f"no recording {recording_id}{page} (it may have been pruned)")
-    return [(bytes(data), str(compression)) for data, compression in rows]
+    return rows
 
 
 def bucket_for(since: dt.datetime, until: dt.datetime) -> int:

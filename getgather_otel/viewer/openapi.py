@@ -15,6 +15,8 @@ from getgather_otel.viewer.api import MAX_PAGE
 from getgather_otel.viewer.data import RECORDING_ID, SPAN_ID, TRACE_ID
 from getgather_otel.viewer.sql import DEFAULT_ROW_LIMIT, DEFAULT_TIME_LIMIT_S, MAX_ROW_LIMIT, MAX_TIME_LIMIT_S
 
+__all__ = ["ACTIVITY_ID", "openapi_document"]
+
 _TIME = "30m, 2h, 7d, 1w ago, or an ISO time (UTC unless it has a zone)"
 
 

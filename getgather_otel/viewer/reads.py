@@ -4,7 +4,7 @@ DuckDB gives a file to one process at a time, with one configuration. `ui --db` 
 beside a server that writes the file in short bursts, so it opens the file read-only per
 request, exactly like the CLI (`open_for_reading` waits out the writer's batches).
 `collect` owns the file and keeps writing it, so its viewer reads through the writer's
-own connection between batches (`DuckDBWriter.reading`).
+own connection between batches (`DuckDBStore.reading`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Protocol
 import duckdb
 
 from getgather_otel.store.reader import open_for_reading
-from getgather_otel.store.write.writer import DuckDBWriter
+
+__all__ = ["FileOwner", "FileReads", "Reads", "WriterReads"]
 
 
 class Reads(Protocol):
@@ -40,15 +41,24 @@ class FileReads:
         return open_for_reading(self.path, self.wait_s)
 
 
+class FileOwner(Protocol):
+    """What owns the file in the writing process (a `DuckDBStore`)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def reading(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
+
 @dataclass(frozen=True)
 class WriterReads:
     """Cursors on the writing process's own connection (`getgather-otel collect`)."""
 
-    writer: DuckDBWriter
+    owner: FileOwner
 
     @property
     def path(self) -> Path:
-        return self.writer.path
+        return self.owner.path
 
     def connection(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        return self.writer.reading()
+        return self.owner.reading()

@@ -19,6 +19,18 @@ import duckdb
 from getgather_otel.store.errors import first_line
 from getgather_otel.viewer.data import jsonable
 
+__all__ = [
+    "DEFAULT_ROW_LIMIT",
+    "DEFAULT_TIME_LIMIT_S",
+    "MAX_ROW_LIMIT",
+    "MAX_TIME_LIMIT_S",
+    "InvalidQueryError",
+    "QueryTimeoutError",
+    "RefusedQueryError",
+    "check_read_only",
+    "run_read_only",
+]
+
 DEFAULT_ROW_LIMIT = 1000
 MAX_ROW_LIMIT = 10_000
 DEFAULT_TIME_LIMIT_S = 10.0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hmac
 
+__all__ = ["bearer_allows", "bearer_token", "same_token"]
+
 _SCHEME = "bearer "
 
 

@@ -24,6 +24,18 @@ from typing import Any
 
 from getgather_otel.export.shutdown import REQUEST_GRACE_S
 
+__all__ = [
+    "STARTUP_FAILURE",
+    "PortInUseError",
+    "bound_port",
+    "free_ports",
+    "listening_socket",
+    "require_free_ports",
+    "serve",
+    "serve_asgi",
+    "wait_until_listening",
+]
+
 # What uvicorn itself exits with when the app's startup fails.
 STARTUP_FAILURE = 3
 

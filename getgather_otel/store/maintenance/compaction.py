@@ -14,25 +14,21 @@ is lost; readers are unaffected (a reader holding the old file keeps reading it)
 
 from __future__ import annotations
 
-import fcntl
 import os
-import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import duckdb
 
 from getgather_otel.store.connect import connect_waiting_for_lock
-from getgather_otel.store.errors import CompactionLockHeldError, DatabaseUnwritableError
+from getgather_otel.store.file_lock import acquire_lock, release
+from getgather_otel.store.queries.files import copy_database
 from getgather_otel.store.schema import migrate
 
-
-def lock_path(db: Path) -> Path:
-    return db.with_name(db.name + ".lock")
+__all__ = ["CompactionResult", "compact", "exclusive_connection"]
 
 
 @contextmanager
@@ -52,31 +48,6 @@ def exclusive_connection(db: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyCon
             conn.close()
     finally:
         release(handle)
-
-
-def acquire_lock(db: Path, wait_s: float) -> IO[bytes]:
-    """Hold `<db>.lock` exclusively (polling up to `wait_s`; then CompactionLockHeldError); `release` it."""
-    try:
-        handle = open(lock_path(db), "ab")  # noqa: SIM115 - held across calls by the writer
-    except OSError as error:
-        raise DatabaseUnwritableError(f"cannot create {lock_path(db)}: {error.strerror or error}") from error
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return handle
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                handle.close()
-                raise CompactionLockHeldError(db, lock_path(db)) from None
-            time.sleep(random.uniform(0.01, 0.03))
-
-
-def release(handle: IO[bytes]) -> None:
-    try:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        handle.close()
 
 
 @dataclass(frozen=True)
@@ -100,19 +71,10 @@ def compact(db: Path, wait_s: float = 30.0) -> CompactionResult:
         for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
             leftover.unlink(missing_ok=True)
         try:
-            conn.execute("CHECKPOINT")
-            conn.execute(f"ATTACH {sql_text(str(scratch))} AS compacted")
-            source = conn.execute("SELECT current_database()").fetchone()
-            conn.execute(f'COPY FROM DATABASE "{source[0] if source else "memory"}" TO compacted')
-            conn.execute("DETACH compacted")
+            copy_database(conn, scratch)
         except BaseException:
             scratch.unlink(missing_ok=True)
             raise
         # Renamed while the old file is still open and locked: no writer can slip in between.
         os.replace(scratch, db)
     return CompactionResult(before, _size(db), time.monotonic() - started)
-
-
-def sql_text(value: str) -> str:
-    """`value` as a SQL string literal (paths go into ATTACH/COPY, which take no parameters)."""
-    return "'" + value.replace("'", "''") + "'"

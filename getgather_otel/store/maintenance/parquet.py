@@ -21,11 +21,22 @@ import duckdb
 
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseMissingError, StoreError
-from getgather_otel.store.maintenance.compaction import exclusive_connection, sql_text
+from getgather_otel.store.maintenance.compaction import exclusive_connection
 from getgather_otel.store.progress import Progress, quiet
-from getgather_otel.store.queries.activities import naive_utc
+from getgather_otel.store.queries.files import copy_to_parquet, insert_missing_from_parquet
 from getgather_otel.store.schema import CURRENT_VERSION, stored_version
 from getgather_otel.store.tables import METRIC_TABLES
+
+__all__ = [
+    "MANIFEST",
+    "TABLES",
+    "ParquetTransferError",
+    "TableSpec",
+    "TableTransfer",
+    "export",
+    "import_into",
+    "read_manifest",
+]
 
 MANIFEST = "manifest.json"
 
@@ -102,16 +113,9 @@ def export(
             )
         for spec in TABLES:
             started = time.monotonic()
-            where, params = _time_filter(spec.time_column, since, until)
             target = out_dir / spec.directory
             progress(f"exporting {spec.table} ...")
-            row = conn.execute(
-                f"COPY (SELECT *, CAST({spec.time_column} AS DATE) AS date FROM {spec.table}{where}) "
-                f"TO {sql_text(str(target))} (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd, "
-                "WRITE_PARTITION_COLUMNS false)",
-                params,
-            ).fetchone()
-            rows = int(row[0]) if row else 0
+            rows = copy_to_parquet(conn, spec.table, spec.time_column, target, since, until)
             size = _dir_bytes(target) if target.exists() else 0
             transfers.append(TableTransfer(spec.table, rows, size, time.monotonic() - started))
             progress(f"  {rows:,} rows, {size / 1e6:.1f} MB in {transfers[-1].seconds:.2f} s")
@@ -126,17 +130,6 @@ def export(
     }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return transfers
-
-
-def _time_filter(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list[datetime]]:
-    clauses, params = [], []
-    if since is not None:
-        clauses.append(f"{column} >= ?")
-        params.append(naive_utc(since))
-    if until is not None:
-        clauses.append(f"{column} < ?")
-        params.append(naive_utc(until))
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def read_manifest(in_dir: Path) -> dict[str, object]:
@@ -183,20 +176,7 @@ def _import_table(conn: duckdb.DuckDBPyConnection, spec: TableSpec, source: Path
     if not files:
         return TableTransfer(spec.table, 0, 0, 0.0)
     progress(f"importing {spec.table} from {len(files)} file(s) ...")
-    columns = [
-        f'"{name}"'
-        for (name,) in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-            [spec.table],
-        ).fetchall()
-    ]
-    matches = " AND ".join(f"d.{column} = s.{column}" for column in spec.key)
-    row = conn.execute(
-        f"INSERT INTO {spec.table} SELECT {', '.join('s.' + c for c in columns)} "
-        f"FROM read_parquet({sql_text(str(source) + '/**/*.parquet')}, hive_partitioning = false) AS s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {spec.table} AS d WHERE {matches})"
-    ).fetchone()
-    rows = int(row[0]) if row else 0
+    rows = insert_missing_from_parquet(conn, spec.table, spec.key, source)
     transfer = TableTransfer(spec.table, rows, _dir_bytes(source), time.monotonic() - started)
     progress(f"  {rows:,} new rows in {transfer.seconds:.2f} s")
     return transfer

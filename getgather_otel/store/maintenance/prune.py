@@ -18,6 +18,8 @@ from getgather_otel.store.maintenance.retention import PrunePlan, RetentionPolic
 from getgather_otel.store.progress import Progress, quiet
 from getgather_otel.store.reader import open_for_reading
 
+__all__ = ["PruneResult", "prune_file"]
+
 
 @dataclass(frozen=True)
 class PruneResult:

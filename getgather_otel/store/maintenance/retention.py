@@ -14,7 +14,6 @@ never touched.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,24 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-ENV_PREFIX = "GETGATHER_OTEL_RETAIN_"
+from getgather_otel import env as env_vars
+from getgather_otel.store.queries import retention as retention_sql
+from getgather_otel.store.tables import RECORDING_PRUNES
+
+__all__ = [
+    "REASON_AGE",
+    "REASON_ERROR_AGE",
+    "REASON_SIZE_CAP",
+    "REASON_SPAN_PRUNED",
+    "DoomedRecording",
+    "PrunePlan",
+    "RetentionPolicy",
+    "apply_prune",
+    "parse_limit",
+    "parse_size",
+    "plan_prune",
+]
+
 T = TypeVar("T")
 REASON_AGE = "age"
 REASON_ERROR_AGE = "age (error activity)"
@@ -71,22 +87,21 @@ class RetentionPolicy:
         SPANS_DAYS, RECORDINGS_DAYS, ERROR_RECORDINGS_DAYS (days; 'none' for no limit) and
         RECORDINGS_MAX_BYTES ('5GB', '500MiB', 'none').
         """
-        env = os.environ if env is None else env
         policy = base or cls()
         values: dict[str, Any] = {}
-        for name, key, parse in (
-            ("span_days", "SPANS_DAYS", float),
-            ("recording_days", "RECORDINGS_DAYS", float),
-            ("error_recording_days", "ERROR_RECORDINGS_DAYS", float),
-            ("max_recording_bytes", "RECORDINGS_MAX_BYTES", parse_size),
+        for name, variable, parse in (
+            ("span_days", env_vars.RETAIN_SPANS_DAYS, float),
+            ("recording_days", env_vars.RETAIN_RECORDINGS_DAYS, float),
+            ("error_recording_days", env_vars.RETAIN_ERROR_RECORDINGS_DAYS, float),
+            ("max_recording_bytes", env_vars.RETAIN_RECORDINGS_MAX_BYTES, parse_size),
         ):
-            raw = env.get(ENV_PREFIX + key)
-            if raw is None or not raw.strip():
+            raw = variable.read(env)
+            if raw is None:
                 continue
             try:
                 values[name] = parse_limit(raw, parse)
             except ValueError as error:
-                raise ValueError(f"{ENV_PREFIX}{key}={raw!r}: {error}") from None
+                raise ValueError(f"{variable.name}={raw!r}: {error}") from None
         return replace(policy, **values)
 
 
@@ -133,18 +148,8 @@ def plan_prune(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, now: da
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     plan = PrunePlan(now=now, span_cutoff=_days_before(now, policy.span_days))
     if plan.span_cutoff is not None:
-        row = conn.execute('SELECT count(*) FROM otel_traces WHERE "Timestamp" < ?', [plan.span_cutoff]).fetchone()
-        plan.spans = int(row[0]) if row else 0
-    recordings = conn.execute(
-        """
-        SELECT c.recording_id, any_value(c.trace_id), any_value(c.span_id), sum(c.stored_bytes),
-               max(c.last_event_time) AS ended, bool_or(t."StatusCode" = 'Error') AS failed
-        FROM recording_chunks AS c
-        LEFT JOIN otel_traces AS t ON t."SpanId" = c.span_id AND t."TraceId" = c.trace_id
-        GROUP BY c.recording_id
-        ORDER BY ended, c.recording_id
-        """
-    ).fetchall()
+        plan.spans = retention_sql.count_spans_before(conn, plan.span_cutoff)
+    recordings = retention_sql.recordings_oldest_first(conn)
     ok_cutoff = _days_before(now, policy.recording_days)
     error_cutoff = _days_before(now, policy.error_recording_days)
     kept: list[tuple[str, str, str, int]] = []
@@ -171,30 +176,20 @@ def apply_prune(conn: duckdb.DuckDBPyConnection, plan: PrunePlan) -> None:
     conn.execute("BEGIN TRANSACTION")
     try:
         if plan.recordings:
-            # One columnar insert, never row by row (executemany runs ~500 rows/s).
-            doomed = pa.table(
+            notes = pa.table(
                 {
                     "trace_id": [r.trace_id for r in plan.recordings],
                     "span_id": [r.span_id for r in plan.recordings],
                     "recording_id": [r.recording_id for r in plan.recordings],
-                    "pruned_at": pa.array([plan.now] * len(plan.recordings), pa.timestamp("us")),
+                    "pruned_at": [plan.now] * len(plan.recordings),
                     "reason": [r.reason for r in plan.recordings],
-                    "stored_bytes": pa.array([r.stored_bytes for r in plan.recordings], pa.uint64()),
-                }
+                    "stored_bytes": [r.stored_bytes for r in plan.recordings],
+                },
+                schema=RECORDING_PRUNES.arrow_schema,
             )
-            conn.register("_doomed", doomed)
-            try:
-                conn.execute("INSERT INTO recording_prunes SELECT * FROM _doomed")
-                conn.execute("DELETE FROM recording_chunks WHERE recording_id IN (SELECT recording_id FROM _doomed)")
-            finally:
-                conn.unregister("_doomed")
+            retention_sql.delete_recordings(conn, notes)
         if plan.span_cutoff is not None:
-            conn.execute('DELETE FROM otel_traces WHERE "Timestamp" < ?', [plan.span_cutoff])
-            # A note about a recording is kept as long as its activity is.
-            conn.execute(
-                "DELETE FROM recording_prunes AS p WHERE NOT EXISTS "
-                '(SELECT 1 FROM otel_traces AS t WHERE t."SpanId" = p.span_id AND t."TraceId" = p.trace_id)'
-            )
+            retention_sql.delete_spans_before(conn, plan.span_cutoff)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

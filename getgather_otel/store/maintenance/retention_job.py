@@ -17,12 +17,21 @@ from getgather_otel.store.errors import StoreError
 from getgather_otel.store.maintenance.prune import PruneResult, prune_file
 from getgather_otel.store.maintenance.retention import RetentionPolicy
 
+__all__ = ["DEFAULT_INTERVAL_S", "RetentionJob"]
+
+DEFAULT_INTERVAL_S = 3600.0
+
 
 class RetentionJob:
     """Prunes `path` under `policy` on a timer until `stop()`."""
 
     def __init__(
-        self, path: Path, policy: RetentionPolicy, *, interval_s: float = 3600.0, first_delay_s: float = 60.0
+        self,
+        path: Path,
+        policy: RetentionPolicy,
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        first_delay_s: float = 60.0,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("retention interval must be positive")

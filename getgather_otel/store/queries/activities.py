@@ -17,7 +17,39 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
+import duckdb
+
 from getgather_otel.capture import attributes as attr
+from getgather_otel.store.values import naive_utc
+
+__all__ = [
+    "BRAND_SQL",
+    "ERROR_SQL",
+    "ERROR_TYPES",
+    "HAS_RECORDING_SQL",
+    "IS_ACTIVITY_SQL",
+    "KIND_SQL",
+    "NAME_SQL",
+    "SORT_KEYS",
+    "STATS_BY_BRAND",
+    "STATS_BY_TOOL",
+    "STATUSES",
+    "STATUS_SQL",
+    "ActivityFilter",
+    "Dialect",
+    "SortKey",
+    "Status",
+    "activities_count_query",
+    "activities_query",
+    "activity_row",
+    "attribute",
+    "parse_since",
+    "render",
+    "round_sql",
+    "stats_queries",
+    "stats_series_query",
+    "window_sql",
+]
 
 Dialect = Literal["duckdb", "clickhouse"]
 
@@ -110,11 +142,6 @@ WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND {{window}}
 GROUP BY brand_id, error_type
 ORDER BY errors DESC, brand_id, error_type
 """
-
-
-def naive_utc(moment: datetime) -> datetime:
-    """`moment` as the naive UTC timestamp the `Timestamp` column holds (naive = already UTC)."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _timestamp_literal(moment: datetime) -> str:
@@ -265,3 +292,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
             f"cannot read --since {text!r}: use 30m, 2h, 7d, 1w or an ISO time like 2026-11-24T08:00"
         ) from error
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def activity_row(conn: duckdb.DuckDBPyConnection, activity_id: str) -> duckdb.DuckDBPyConnection:
+    """A cursor over the `activities` row of one activity (none when there is no such activity)."""
+    return conn.execute("SELECT * FROM activities WHERE activity_id = ? LIMIT 1", [activity_id])

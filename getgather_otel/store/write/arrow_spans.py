@@ -18,6 +18,19 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from getgather_otel.capture import attributes as attr
+from getgather_otel.store.tables import OTEL_TRACES, STRING_MAP, TIMESTAMP_US
+
+__all__ = [
+    "KIND_NAMES",
+    "OTEL_TRACES_SCHEMA",
+    "STATUS_NAMES",
+    "ResourceColumns",
+    "TraceRows",
+    "attribute_value_to_string",
+    "plain_attributes",
+    "resource_columns",
+    "spans_to_arrow",
+]
 
 KIND_NAMES = {
     SpanKind.INTERNAL: "Internal",
@@ -28,35 +41,7 @@ KIND_NAMES = {
 }
 STATUS_NAMES = {StatusCode.UNSET: "Unset", StatusCode.OK: "Ok", StatusCode.ERROR: "Error"}
 
-STRING_MAP = pa.map_(pa.string(), pa.string())
-TIMESTAMP_US = pa.timestamp("us")
-
-OTEL_TRACES_SCHEMA = pa.schema(
-    [
-        ("Timestamp", TIMESTAMP_US),
-        ("TraceId", pa.string()),
-        ("SpanId", pa.string()),
-        ("ParentSpanId", pa.string()),
-        ("TraceState", pa.string()),
-        ("SpanName", pa.string()),
-        ("SpanKind", pa.string()),
-        ("ServiceName", pa.string()),
-        ("ResourceAttributes", STRING_MAP),
-        ("ScopeName", pa.string()),
-        ("ScopeVersion", pa.string()),
-        ("SpanAttributes", STRING_MAP),
-        ("Duration", pa.uint64()),
-        ("StatusCode", pa.string()),
-        ("StatusMessage", pa.string()),
-        ("Events.Timestamp", pa.list_(TIMESTAMP_US)),
-        ("Events.Name", pa.list_(pa.string())),
-        ("Events.Attributes", pa.list_(STRING_MAP)),
-        ("Links.TraceId", pa.list_(pa.string())),
-        ("Links.SpanId", pa.list_(pa.string())),
-        ("Links.TraceState", pa.list_(pa.string())),
-        ("Links.Attributes", pa.list_(STRING_MAP)),
-    ]
-)
+OTEL_TRACES_SCHEMA = OTEL_TRACES.arrow_schema
 
 
 def attribute_value_to_string(value: Any) -> str:

@@ -33,6 +33,8 @@ from getgather_otel._log import FailureReporter, logger
 from getgather_otel.store.errors import DatabaseLockedError, StoreError
 from getgather_otel.store.write.writer import DuckDBWriter
 
+__all__ = ["BufferedTableWriter", "WriteStats", "concat_tables", "newest_rows"]
+
 Item = TypeVar("Item")
 
 

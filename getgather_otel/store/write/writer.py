@@ -25,8 +25,10 @@ import pyarrow as pa
 
 from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseUnwritableError, classify
-from getgather_otel.store.maintenance.compaction import acquire_lock, release
+from getgather_otel.store.file_lock import acquire_lock, release
 from getgather_otel.store.schema import migrate
+
+__all__ = ["DuckDBWriter"]
 
 _WRITE_CONFIG = {"enable_external_access": False}
 

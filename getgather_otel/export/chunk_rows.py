@@ -1,0 +1,50 @@
+"""A chunk as its `recording_chunks` row: the Arrow encoder shared by the DuckDB and OTLP sinks.
+
+The events are compressed once here (`chunk_codec`), on the sink's thread; the OTLP sink
+turns the same rows into log records (`chunk_log_records.py`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import zstandard
+
+from getgather_otel.recording.chunk_codec import COMPRESSION, ZSTD_LEVEL, encode
+from getgather_otel.recording.chunks import Chunk
+from getgather_otel.store.tables import RECORDING_CHUNKS
+
+__all__ = ["chunks_to_arrow"]
+
+
+def _utc(ms: float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
+
+
+_SCHEMA = RECORDING_CHUNKS.arrow_schema
+
+
+def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    columns: dict[str, list[Any]] = {field.name: [] for field in _SCHEMA}
+    for chunk in chunks:
+        raw = encode(chunk.events)
+        data = compressor.compress(raw)
+        times = [event["timestamp"] for event in chunk.events]
+        columns["trace_id"].append(chunk.trace_id)
+        columns["span_id"].append(chunk.span_id)
+        columns["recording_id"].append(chunk.recording_id)
+        columns["page_id"].append(chunk.page_id)
+        columns["sequence"].append(chunk.sequence)
+        columns["first_event_time"].append(_utc(min(times)))
+        columns["last_event_time"].append(_utc(max(times)))
+        columns["event_count"].append(len(chunk.events))
+        columns["raw_bytes"].append(len(raw))
+        columns["stored_bytes"].append(len(data))
+        columns["compression"].append(COMPRESSION)
+        columns["starts_with_full_snapshot"].append(chunk.starts_with_full_snapshot)
+        columns["url"].append(chunk.url)
+        columns["data"].append(data)
+    return pa.table(columns, schema=_SCHEMA)
