@@ -43,6 +43,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastmcp.telemetry import native_spans_enabled
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
@@ -323,13 +324,14 @@ class RequestMiddleware:
         request = describe(ctx)
         if self.capture_arguments and ctx.method == "prompts/get":
             request.span_attributes.update(self._prompt_variables(ctx.params or {}))
-        fastmcp_span = _fastmcp_request_span()
+        native = native_spans_enabled()
+        fastmcp_span = _fastmcp_request_span() if native else None
         otel_token = None
         if fastmcp_span is not None:
             request.span = fastmcp_span
             fastmcp_span.set_attributes(request.span_attributes)
             _correct_before_end(request, fastmcp_span)
-        else:
+        elif not native:  # (native with a span that records nothing, e.g. sampled out: no second one)
             request.span = tracer().start_span(
                 request.span_name,
                 context=_parent_context(ctx),
@@ -343,7 +345,7 @@ class RequestMiddleware:
             result = await call_next(ctx)
             if ctx.method == "tools/call" and _is_tool_error(result):
                 request.outcome.error_type = attr.ERROR_TYPE_TOOL_ERROR
-                request.outcome.message = request.outcome.message or "isError"
+                request.outcome.message = _first_text(result) or attr.ERROR_TYPE_TOOL_ERROR
             return result
         except MCPError as error:
             request.outcome.jsonrpc_error(error.error.code, error.error.message)
@@ -354,16 +356,15 @@ class RequestMiddleware:
         except Exception as error:
             request.outcome.error_type = type(error).__qualname__
             request.outcome.message = str(error) or type(error).__name__
-            if fastmcp_span is None:
+            if otel_token is not None:
                 request.span.record_exception(error)
             raise
         finally:
             _current.reset(token)
-            if fastmcp_span is None:
+            if otel_token is not None:
                 _apply(request, request.span)
                 request.span.end()
-                if otel_token is not None:
-                    otel_context.detach(otel_token)
+                otel_context.detach(otel_token)
             instruments().record_mcp_operation(
                 time.perf_counter() - started, {**request.metric_attributes, **request.outcome.attributes()}
             )
@@ -374,9 +375,21 @@ class RequestMiddleware:
             return {}
         redacted = self.redactor.redact(dict(arguments))
         return {
-            attr.GEN_AI_PROMPT_VARIABLE_PREFIX + str(k): v if isinstance(v, str) else self.redactor.to_json(v)
+            attr.GEN_AI_PROMPT_VARIABLE_PREFIX + str(k): self.redactor.cap(v)
+            if isinstance(v, str)
+            else self.redactor.to_json(v)
             for k, v in redacted.items()
         }
+
+
+def _first_text(result: Any) -> str:
+    """The first text block of a tool result (wire dict or model), for the status message."""
+    content = result.get("content") if isinstance(result, Mapping) else getattr(result, "content", None)
+    for block in content or ():
+        text = block.get("text") if isinstance(block, Mapping) else getattr(block, "text", None)
+        if isinstance(text, str):
+            return text[:500]
+    return ""
 
 
 def _is_tool_error(result: Any) -> bool:
