@@ -98,6 +98,8 @@ async def exercise(client: Client[Any]) -> None:
     await client.read_resource("data://catalog")
     with pytest.raises(Exception, match="data://missing"):
         await client.read_resource("data://missing")
+    with pytest.raises(Exception, match="the catalog is down"):
+        await client.read_resource("data://broken")
     await client.list_prompts()
     await client.get_prompt("summarize", {"topic": "tv"})
 
@@ -193,6 +195,10 @@ def check_every_request(run: Run, transport: str, legacy: bool = False) -> None:
     else:  # -32601 is the caller's mistake too
         assert ping["attrs"][attr.RPC_RESPONSE_STATUS_CODE] == "-32601"
         assert attr.ERROR_TYPE not in ping["attrs"] and ping["StatusCode"] == "Unset"
+    broken = one("resources/read", **{attr.MCP_RESOURCE_URI: "data://broken"})
+    # -32603 (internal error) is the server's own failure: an error, named by its code
+    assert broken["attrs"][attr.ERROR_TYPE] == broken["attrs"][attr.RPC_RESPONSE_STATUS_CODE] == "-32603"
+    assert broken["StatusCode"] == "Error" and "the catalog is down" in broken["StatusMessage"]
     prompt = one("prompts/get", "summarize")
     assert prompt["attrs"][attr.GEN_AI_PROMPT_NAME] == "summarize"
     assert prompt["attrs"][attr.GEN_AI_PROMPT_VARIABLE_PREFIX + "topic"] == "tv"
@@ -232,6 +238,8 @@ def check_every_request(run: Run, transport: str, legacy: bool = False) -> None:
     assert tool_points == {"netflix_title": None, "fail": "tool_error", "no_such_tool": "tool_error"}
     missing_points = [p for p in points if p["attributes"].get(attr.RPC_RESPONSE_STATUS_CODE) == "-32602"]
     assert len(missing_points) == 1 and attr.ERROR_TYPE not in missing_points[0]["attributes"]
+    broken_points = [p for p in points if p["attributes"].get(attr.RPC_RESPONSE_STATUS_CODE) == "-32603"]
+    assert len(broken_points) == 1 and broken_points[0]["attributes"][attr.ERROR_TYPE] == "-32603"
     if transport == "stdio":
         assert all(p["attributes"][attr.NETWORK_TRANSPORT] == "pipe" for p in points)
     if transport == "http":

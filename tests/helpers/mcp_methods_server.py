@@ -50,6 +50,10 @@ def build_server() -> tuple[FastMCP, Ledger]:
     def catalog() -> str:
         return "dark, severance"
 
+    @server.resource("data://broken")
+    def broken() -> str:
+        raise RuntimeError("the catalog is down")
+
     @server.prompt
     def summarize(topic: str) -> str:
         return f"Summarize {topic}"
