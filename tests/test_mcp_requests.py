@@ -21,7 +21,7 @@ from typing import Any
 import fastmcp
 import mcp_types
 import pytest
-from fastmcp import Client
+from fastmcp import Client, FastMCP
 from fastmcp.client.transports import StdioTransport
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 import getgather_otel
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture import metrics as metrics_module
-from getgather_otel.capture.middleware import uninstrument_mcp
+from getgather_otel.capture.middleware import ActivityMiddleware, uninstrument_mcp
 from getgather_otel.demo.loopback import serve_streamable_http
 from getgather_otel.export.pipeline import Telemetry
 from tests.conftest import flushed, rows
@@ -332,6 +332,27 @@ def test_instrumenting_twice_replaces_and_uninstrument_removes() -> None:
     uninstrument_mcp(server)
     assert "RequestMiddleware" not in [type(m).__name__ for m in server._mcp_server.middleware]
     assert "ActivityMiddleware" not in [type(m).__name__ for m in server.middleware]
+
+
+async def test_activity_middleware_alone_still_knows_the_request(
+    telemetry_with_metrics: Telemetry, db_path: Path
+) -> None:
+    """`server.add_middleware(ActivityMiddleware())` without `instrument_mcp`: no request
+    spans of ours, but the activity still names the client and the request."""
+    server = FastMCP("bare")
+
+    @server.tool
+    def hello() -> str:
+        return "hi"
+
+    server.add_middleware(ActivityMiddleware())
+    async with Client(server, client_info=CLIENT_INFO) as client:
+        await client.call_tool("hello", {})
+    flushed(telemetry_with_metrics)
+    (act,) = rows(db_path, "SELECT attributes FROM activities")
+    assert act["attributes"][attr.CLIENT_NAME] == "agent-under-test"
+    assert act["attributes"][attr.JSONRPC_REQUEST_ID]
+    assert attr.MCP_SESSION_ID not in act["attributes"]
 
 
 def test_convention_names_exist_in_the_conventions() -> None:
