@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from getgather_otel.export.pipeline import Telemetry, configure
     from getgather_otel.recording.hooks import record_browser
     from getgather_otel.recording.options import RecordingOptions
+    from getgather_otel.recording.rrweb_recordings import add_rrweb_recordings, open_database
 
 _EXPORTS = {
     "Activity": "getgather_otel.capture.activity",
@@ -33,6 +34,8 @@ _EXPORTS = {
     "DuckDBSpanExporter": "getgather_otel.export.duckdb_spans",
     "Telemetry": "getgather_otel.export.pipeline",
     "configure": "getgather_otel.export.pipeline",
+    "open_database": "getgather_otel.recording.rrweb_recordings",
+    "add_rrweb_recordings": "getgather_otel.recording.rrweb_recordings",
 }
 
 __all__ = [
@@ -43,10 +46,12 @@ __all__ = [
     "Telemetry",
     "__version__",
     "activity",
+    "add_rrweb_recordings",
     "configure",
     "current_activity",
     "default_brand_resolver",
     "instrument_mcp",
+    "open_database",
     "record_browser",
 ]
 

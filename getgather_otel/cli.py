@@ -27,6 +27,7 @@ from getgather_otel import env
 from getgather_otel.export.pipeline import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
+from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.store.errors import StoreError, first_line
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.queries.activities import ActivityFilter, activities_query, parse_since, stats_queries
@@ -109,7 +110,7 @@ def _run_query(
 
 
 def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
-    with open_for_reading(args.db, args.wait) as conn:
+    with open_for_reading(args.db, args.wait) as conn, rrweb_recordings_view(conn):
         columns, rows = _run_query(conn, args.query)
     write_rows(columns, rows, args.format, out)
 
@@ -231,6 +232,15 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
 
     transfers = import_into(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
     _print_transfers(f"imported into {args.db}:", transfers, out)
+
+
+def cmd_import_getgather(args: argparse.Namespace, out: TextIO) -> None:
+    from getgather_otel.export.getgather_import import import_getgather
+
+    result = import_getgather(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
+    out.write(f"imported {args.source} into {args.db}: {result.summary()}\n")
+    for reason in result.reasons:
+        out.write(f"  skipped {reason}\n")
 
 
 def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
@@ -398,6 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", parents=[common], help="add a Parquet export to a database (skips rows it has)")
     p.add_argument("source", type=Path, help="a directory written by `getgather-otel export`")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("import-getgather", parents=[common], help="add getgather's SQLite activities and recordings")
+    p.add_argument("source", type=Path, help="getgather's SQLite database (activities, rrweb_recordings)")
+    p.set_defaults(func=cmd_import_getgather)
 
     p = sub.add_parser("collect", parents=[common], help="receive OTLP from many servers into the database")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")

@@ -237,9 +237,9 @@ def _all_of(path: Path) -> set[str] | None:
         targets = (
             node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         )
-        value = getattr(node, "value", None)
-        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and value is not None:
-            return {str(item.value) for item in getattr(value, "elts", []) if isinstance(item, ast.Constant)}
+        named = any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+        if named and isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            return {str(item.value) for item in getattr(node.value, "elts", []) if isinstance(item, ast.Constant)}
     return None
 
 

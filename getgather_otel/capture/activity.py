@@ -183,11 +183,22 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
 
     The span is a child of the current span. The one exception: inside a FastMCP tool
     call in native telemetry mode the current span is one of FastMCP's own request spans
-    (see `mcp.py` for why the tool activity is not made current there), so a nested
+    (see `middleware.py` for why the tool activity is not made current there), so a nested
     activity attaches to the enclosing activity instead, keeping the activity tree intact.
 
-    `attach=False` creates the span without making it the current OTel span; the
-    ContextVar is set either way, so `current_activity()` always works.
+    Args:
+        name: what the activity does (`getgather.activity.name`; span name `activity NAME`).
+        brand_id: the site it works on, e.g. "netflix" (`getgather.brand.id`; "" for none).
+        kind: one of `attributes.ACTIVITY_KINDS` (`getgather.activity.kind`).
+        attach: False creates the span without making it the current OTel span; the
+            ContextVar is set either way, so `current_activity()` always works.
+        **attributes: more span attributes (OTel attribute values).
+
+    Raises:
+        ValueError: an empty name or an unknown kind.
+
+    An exception leaving the block is recorded on the span (status Error, `error.type`) and
+    re-raised; the span ends and the `getgather.activity.duration` histogram gets a point.
     """
 
     def __init__(

@@ -41,6 +41,9 @@ __all__ = [
     "GEN_AI_TOOL_CALL_ARGUMENTS",
     "GEN_AI_TOOL_CALL_RESULT",
     "GEN_AI_TOOL_NAME",
+    "IMPORT_CREATED_AT",
+    "IMPORT_ID",
+    "IMPORT_SOURCE",
     "JSONRPC_REQUEST_ID",
     "KIND_AUTH",
     "KIND_CUSTOM",
@@ -113,6 +116,10 @@ CLIENT_VERSION: Final = "getgather.client.version"
 LEGACY_TOOL_ARGUMENTS: Final = "getgather.tool.arguments"
 LEGACY_TOOL_RESULT: Final = "getgather.tool.result"
 RECORDING_ID: Final = "getgather.recording.id"
+# On activities imported from getgather's SQLite tables (`getgather-otel import-getgather`).
+IMPORT_SOURCE: Final = "getgather.import.source"
+IMPORT_ID: Final = "getgather.import.id"
+IMPORT_CREATED_AT: Final = "getgather.import.created_at"
 
 # Activity kinds a span may carry in ACTIVITY_KIND.
 KIND_TOOL: Final = "tool"

@@ -66,7 +66,14 @@ def brand_from_name(tool_name: str) -> str:
 
 
 def default_brand_resolver(brand_from_prefix: bool = False) -> BrandResolver:
-    """The resolver `instrument_mcp` uses when none is given (see module docstring)."""
+    """The resolver `instrument_mcp` uses when none is given (see module docstring).
+
+    Args:
+        brand_from_prefix: when a tool declares no brand (tag `brand:X` or meta), take the
+            part of its name before the first `_` (`netflix_get_history` -> `netflix`).
+
+    Returns a function (tool name, FastMCP tool) -> brand id ("" for none).
+    """
 
     def resolve(tool_name: str, tool: Any) -> str:
         declared = declared_brand(tool_tags(tool), tool_meta(tool))

@@ -148,7 +148,10 @@ class Telemetry:
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Export everything ended so far and release the DuckDB file for readers.
 
-        True when all pipelines finished in time.
+        Args:
+            timeout_s: seconds for everything together (spans, recordings, metrics; DuckDB and OTLP).
+
+        Returns True when all pipelines finished in time; what did not stays queued.
         """
         deadline = Deadline(timeout_s)
         # The SDK's BatchSpanProcessor.force_flush ignores its timeout and exports in the calling
@@ -166,7 +169,7 @@ class Telemetry:
         return done
 
     def shutdown(self, timeout_s: float = SHUTDOWN_BUDGET_S) -> None:
-        """Write everything to DuckDB, send what `timeout_s` allows over OTLP, stop. Idempotent.
+        """Write everything to DuckDB, send what `timeout_s` (seconds) allows over OTLP, stop. Idempotent.
 
         Runs at exit and on SIGTERM too. DuckDB comes first and is waited for (only another
         process holding the file makes that slow); OTLP gets the time left and is then cut

@@ -192,6 +192,14 @@ async def record_browser(context: Any, *, options: RecordingOptions | None = Non
     pages already open. Attaching twice returns the existing recorder. Each activity that
     uses the context gets its own recording, linked to its span. Needs `configure()` (with
     DuckDB) for the recordings to be stored; without it they are counted and dropped.
+
+    Args:
+        context: the async API's `BrowserContext` (Chromium is recorded from a CDP isolated
+            world; other browsers only with `RecordingOptions(world="main")`).
+        options: privacy and limits; default the options of the last `configure()`.
+
+    Returns the context's `ContextRecorder`. Failing to record never fails the browser: a
+    recorder that cannot attach to a page logs it and the page works unrecorded.
     """
     impl = getattr(context, "_impl_obj", context)
     existing = getattr(impl, RECORDER_ATTRIBUTE, None)

@@ -52,7 +52,13 @@ GROUP BY "TraceId"
 """
 
 
-def _activities_view(has_recording_sql: str, recording_pruned_sql: str = "NULL") -> str:
+# getgather's own column names (its `activities` table), after ours so positions do not move.
+_GETGATHER_COLUMNS = f""",
+    t."SpanId" AS id,
+    {queries.CREATED_AT_SQL} AS created_at"""
+
+
+def _activities_view(has_recording_sql: str, recording_pruned_sql: str = "NULL", getgather: bool = False) -> str:
     """The `activities` view: one row per activity span, in getgather's own vocabulary."""
     return f"""
 CREATE OR REPLACE VIEW activities AS
@@ -74,7 +80,7 @@ SELECT
     t."ServiceName" AS service_name,
     t."SpanAttributes" AS attributes,
     {has_recording_sql} AS has_recording,
-    {recording_pruned_sql} AS recording_pruned
+    {recording_pruned_sql} AS recording_pruned{_GETGATHER_COLUMNS if getgather else ""}
 FROM otel_traces AS t
 WHERE {queries.IS_ACTIVITY_SQL}
 """
@@ -124,6 +130,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "otel_metrics_histogram, otel_metrics_sum, otel_metrics_gauge (ClickHouse exporter layout)",
         tuple(table.create_statement() for table in METRIC_TABLES.values()),
+    ),
+    Migration(
+        5,
+        "activities view: getgather's column names id and created_at too",
+        (_activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL, getgather=True),),
     ),
 )
 

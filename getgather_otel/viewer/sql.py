@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.store.errors import first_line
 from getgather_otel.viewer.data import jsonable
 
@@ -66,6 +67,11 @@ def check_read_only(conn: duckdb.DuckDBPyConnection, sql: str) -> None:
 def run_read_only(conn: duckdb.DuckDBPyConnection, sql: str, limit: int, time_limit_s: float) -> dict[str, Any]:
     """Run one checked SELECT; returns columns, up to `limit` rows, whether more existed, and the time taken."""
     check_read_only(conn, sql)
+    with rrweb_recordings_view(conn):  # getgather's table, for this query (`collect` reads on the writer's cursor)
+        return _run_checked(conn, sql, limit, time_limit_s)
+
+
+def _run_checked(conn: duckdb.DuckDBPyConnection, sql: str, limit: int, time_limit_s: float) -> dict[str, Any]:
     started = time.monotonic()
     timed_out = threading.Event()
 

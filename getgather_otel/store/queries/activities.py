@@ -24,6 +24,7 @@ from getgather_otel.store.values import naive_utc
 
 __all__ = [
     "BRAND_SQL",
+    "CREATED_AT_SQL",
     "ERROR_SQL",
     "ERROR_TYPES",
     "HAS_RECORDING_SQL",
@@ -111,6 +112,8 @@ ERROR_SQL = (
     "CASE WHEN t.\"StatusCode\" = 'Error' "
     f"THEN coalesce(nullif(t.\"StatusMessage\", ''), {attribute(attr.ERROR_TYPE)}, 'error') END"
 )
+# getgather's own `activities.created_at`: when the activity started; an import keeps getgather's value.
+CREATED_AT_SQL = f'coalesce(TRY_CAST({attribute(attr.IMPORT_CREATED_AT)} AS TIMESTAMP), t."Timestamp")'
 _ERRORS = "sum(CASE WHEN t.\"StatusCode\" = 'Error' THEN 1 ELSE 0 END)"
 
 
