@@ -4,9 +4,9 @@ OpenTelemetry semantic-convention names are used where they exist so that generi
 OpenTelemetry backends understand the spans; the `getgather.*` names are ours. The
 stock SQL, the views and the docs all refer to these constants, so a rename happens here.
 
-`CONVENTION_NAMES` lists every name below that comes from a convention (the MCP
-conventions of open-telemetry/semantic-conventions-genai, `model/mcp/`, and the registry
-names they reference); `tests/semconv/mcp_names.txt` keeps the conventions' own list with
+`CONVENTION_NAMES` lists every name below that the MCP conventions define or reference
+(open-telemetry/semantic-conventions-genai, `model/mcp/`; `service.name` and `url.full` come
+from the general OpenTelemetry conventions); `tests/semconv/mcp_names.txt` keeps the conventions' own list with
 its source commit, and a test checks each of ours is in it, so a renamed convention fails.
 """
 
@@ -112,7 +112,7 @@ TOOL_TAGS: Final = "getgather.tool.tags"
 # `io.modelcontextprotocol/clientInfo` of protocol 2026-07-28). No convention names it.
 CLIENT_NAME: Final = "getgather.client.name"
 CLIENT_VERSION: Final = "getgather.client.version"
-# Opt-in capture wrote these until issue 16; now GEN_AI_TOOL_CALL_*. Still read (old files).
+# Opt-in capture wrote these until issue 16 (now GEN_AI_TOOL_CALL_*); files written before hold them.
 LEGACY_TOOL_ARGUMENTS: Final = "getgather.tool.arguments"
 LEGACY_TOOL_RESULT: Final = "getgather.tool.result"
 RECORDING_ID: Final = "getgather.recording.id"
@@ -175,7 +175,8 @@ TAG_ACTIVITY_START: Final = "getgather.activity.start"
 TAG_ACTIVITY_END: Final = "getgather.activity.end"
 TAG_SEGMENT: Final = "getgather.segment"
 
-# Every name above that a convention defines (checked against tests/semconv/mcp_names.txt).
+# Every name above that the MCP conventions define or reference (checked against
+# tests/semconv/mcp_names.txt).
 CONVENTION_NAMES: Final = frozenset(
     {
         MCP_METHOD_NAME,
