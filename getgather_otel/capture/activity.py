@@ -32,6 +32,7 @@ __all__ = [
     "add_lifecycle_hooks",
     "current_activity",
     "error_type_of",
+    "tracer",
     "use_tracer_provider",
 ]
 
@@ -81,6 +82,11 @@ def _tracer() -> trace.Tracer:
     if _cached_tracer is None:
         _cached_tracer = trace.get_tracer(attr.SCOPE_NAME, __version__, tracer_provider=_tracer_provider)
     return _cached_tracer
+
+
+def tracer() -> trace.Tracer:
+    """The tracer getgather-otel's own spans come from (activities, MCP request spans)."""
+    return _tracer()
 
 
 def current_activity() -> Activity | None:

@@ -1,8 +1,13 @@
-"""Every attribute and event name this package writes, in one place.
+"""Every attribute, metric and event name this package writes, in one place.
 
-MCP and GenAI semantic-convention names are used where they exist so that generic
+OpenTelemetry semantic-convention names are used where they exist so that generic
 OpenTelemetry backends understand the spans; the `getgather.*` names are ours. The
 stock SQL, the views and the docs all refer to these constants, so a rename happens here.
+
+`CONVENTION_NAMES` lists every name below that the MCP conventions define or reference
+(open-telemetry/semantic-conventions-genai, `model/mcp/`; `service.name` and `url.full` come
+from the general OpenTelemetry conventions); `tests/semconv/mcp_names.txt` keeps the conventions' own list with
+its source commit, and a test checks each of ours is in it, so a renamed convention fails.
 """
 
 from typing import Final
@@ -14,6 +19,11 @@ __all__ = [
     "BRAND_ID",
     "BROWSER_ACTION",
     "BROWSER_SELECTOR",
+    "CLIENT_ADDRESS",
+    "CLIENT_NAME",
+    "CLIENT_PORT",
+    "CLIENT_VERSION",
+    "CONVENTION_NAMES",
     "DURATION_BUCKETS_S",
     "ERROR_TYPE",
     "ERROR_TYPE_TOOL_ERROR",
@@ -26,6 +36,10 @@ __all__ = [
     "EVENT_RECORDING_STOP",
     "GEN_AI_OPERATION_EXECUTE_TOOL",
     "GEN_AI_OPERATION_NAME",
+    "GEN_AI_PROMPT_NAME",
+    "GEN_AI_PROMPT_VARIABLE_PREFIX",
+    "GEN_AI_TOOL_CALL_ARGUMENTS",
+    "GEN_AI_TOOL_CALL_RESULT",
     "GEN_AI_TOOL_NAME",
     "IMPORT_CREATED_AT",
     "IMPORT_ID",
@@ -35,45 +49,72 @@ __all__ = [
     "KIND_CUSTOM",
     "KIND_GENERAL",
     "KIND_TOOL",
+    "LEGACY_TOOL_ARGUMENTS",
+    "LEGACY_TOOL_RESULT",
     "MCP_METHOD_NAME",
+    "MCP_PROTOCOL_VERSION",
+    "MCP_RESOURCE_URI",
     "MCP_SESSION_ID",
     "METRIC_ACTIVITY_DURATION",
     "METRIC_MCP_OPERATION_DURATION",
+    "METRIC_MCP_SESSION_DURATION",
+    "NETWORK_PROTOCOL_NAME",
+    "NETWORK_PROTOCOL_VERSION",
+    "NETWORK_TRANSPORT",
     "RECORDING_BYTES",
     "RECORDING_DROPPED_EVENTS",
     "RECORDING_EVENTS",
     "RECORDING_ID",
     "RECORDING_PAGES",
     "RECORDING_PAGE_ID",
+    "RPC_RESPONSE_STATUS_CODE",
     "SCOPE_NAME",
     "SERVICE_NAME",
     "TAG_ACTIVITY_END",
     "TAG_ACTIVITY_START",
     "TAG_SEGMENT",
-    "TOOL_ARGUMENTS",
-    "TOOL_RESULT",
     "TOOL_TAGS",
     "URL_FULL",
 ]
 
-# --- OpenTelemetry semantic conventions (MCP, GenAI, errors, JSON-RPC) ---
+# --- OpenTelemetry semantic conventions: MCP (model/mcp/registry.yaml) ---
 MCP_METHOD_NAME: Final = "mcp.method.name"
-MCP_SESSION_ID: Final = "mcp.session.id"
-JSONRPC_REQUEST_ID: Final = "jsonrpc.request.id"
+MCP_SESSION_ID: Final = "mcp.session.id"  # only the Mcp-Session-Id of a handshake-era session
+MCP_RESOURCE_URI: Final = "mcp.resource.uri"
+MCP_PROTOCOL_VERSION: Final = "mcp.protocol.version"
+# --- referenced by the MCP conventions (model/mcp/common.yaml, spans.yaml, metrics.yaml) ---
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_PROMPT_NAME: Final = "gen_ai.prompt.name"
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"  # opt-in (capture_arguments)
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"  # opt-in (capture_arguments)
+GEN_AI_PROMPT_VARIABLE_PREFIX: Final = "gen_ai.prompt.variable."  # opt-in: + the argument's name
+JSONRPC_REQUEST_ID: Final = "jsonrpc.request.id"
+RPC_RESPONSE_STATUS_CODE: Final = "rpc.response.status_code"
 ERROR_TYPE: Final = "error.type"
 ERROR_TYPE_TOOL_ERROR: Final = "tool_error"
+NETWORK_TRANSPORT: Final = "network.transport"  # `pipe` for stdio, `tcp` for HTTP
+NETWORK_PROTOCOL_NAME: Final = "network.protocol.name"
+NETWORK_PROTOCOL_VERSION: Final = "network.protocol.version"
+CLIENT_ADDRESS: Final = "client.address"
+CLIENT_PORT: Final = "client.port"
+# --- other OpenTelemetry conventions ---
 SERVICE_NAME: Final = "service.name"
+URL_FULL: Final = "url.full"
 
 # --- getgather's own names ---
 ACTIVITY_NAME: Final = "getgather.activity.name"
 ACTIVITY_KIND: Final = "getgather.activity.kind"
 BRAND_ID: Final = "getgather.brand.id"
 TOOL_TAGS: Final = "getgather.tool.tags"
-TOOL_ARGUMENTS: Final = "getgather.tool.arguments"
-TOOL_RESULT: Final = "getgather.tool.result"
+# The calling MCP client, from its `clientInfo` (the handshake's, or the per-request
+# `io.modelcontextprotocol/clientInfo` of protocol 2026-07-28). No convention names it.
+CLIENT_NAME: Final = "getgather.client.name"
+CLIENT_VERSION: Final = "getgather.client.version"
+# Opt-in capture wrote these until issue 16 (now GEN_AI_TOOL_CALL_*); files written before hold them.
+LEGACY_TOOL_ARGUMENTS: Final = "getgather.tool.arguments"
+LEGACY_TOOL_RESULT: Final = "getgather.tool.result"
 RECORDING_ID: Final = "getgather.recording.id"
 # On activities imported from getgather's SQLite tables (`getgather-otel import-getgather`).
 IMPORT_SOURCE: Final = "getgather.import.source"
@@ -89,6 +130,7 @@ ACTIVITY_KINDS: Final = frozenset({KIND_TOOL, KIND_AUTH, KIND_GENERAL, KIND_CUST
 
 # --- metrics ---
 METRIC_MCP_OPERATION_DURATION: Final = "mcp.server.operation.duration"
+METRIC_MCP_SESSION_DURATION: Final = "mcp.server.session.duration"
 METRIC_ACTIVITY_DURATION: Final = "getgather.activity.duration"
 DURATION_BUCKETS_S: Final = (
     0.01,
@@ -118,7 +160,6 @@ RECORDING_DROPPED_EVENTS: Final = "getgather.recording.dropped_events"
 RECORDING_PAGE_ID: Final = "getgather.recording.page_id"
 BROWSER_ACTION: Final = "getgather.browser.action"
 BROWSER_SELECTOR: Final = "getgather.browser.selector"
-URL_FULL: Final = "url.full"
 
 # Span events.
 EVENT_RECORDING_START: Final = "browser.recording.start"
@@ -133,3 +174,30 @@ EVENT_CONTEXT_SHARED: Final = "browser.context.shared"
 TAG_ACTIVITY_START: Final = "getgather.activity.start"
 TAG_ACTIVITY_END: Final = "getgather.activity.end"
 TAG_SEGMENT: Final = "getgather.segment"
+
+# Every name above that the MCP conventions define or reference (checked against
+# tests/semconv/mcp_names.txt).
+CONVENTION_NAMES: Final = frozenset(
+    {
+        MCP_METHOD_NAME,
+        MCP_SESSION_ID,
+        MCP_RESOURCE_URI,
+        MCP_PROTOCOL_VERSION,
+        GEN_AI_TOOL_NAME,
+        GEN_AI_PROMPT_NAME,
+        GEN_AI_OPERATION_NAME,
+        GEN_AI_TOOL_CALL_ARGUMENTS,
+        GEN_AI_TOOL_CALL_RESULT,
+        GEN_AI_PROMPT_VARIABLE_PREFIX.rstrip("."),
+        JSONRPC_REQUEST_ID,
+        RPC_RESPONSE_STATUS_CODE,
+        ERROR_TYPE,
+        NETWORK_TRANSPORT,
+        NETWORK_PROTOCOL_NAME,
+        NETWORK_PROTOCOL_VERSION,
+        CLIENT_ADDRESS,
+        CLIENT_PORT,
+        METRIC_MCP_OPERATION_DURATION,
+        METRIC_MCP_SESSION_DURATION,
+    }
+)

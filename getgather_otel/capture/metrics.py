@@ -1,4 +1,4 @@
-"""The two duration histograms: MCP's semconv one, and ours per brand.
+"""The duration histograms: MCP's two (requests, sessions), and ours per brand.
 
 Instruments come from the MeterProvider given to `configure()` (or the global one, which
 stays a no-op until an application or the OTLP setup installs an SDK provider). Buckets
@@ -18,7 +18,7 @@ __all__ = ["Instruments", "instruments", "use_meter_provider"]
 
 
 class Instruments:
-    """Histograms recorded at the end of every tool call and activity."""
+    """Histograms recorded at the end of every MCP request, MCP session and activity."""
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         meter = (meter_provider or metrics.get_meter_provider()).get_meter(attr.SCOPE_NAME, __version__)
@@ -28,6 +28,12 @@ class Instruments:
             unit="s",
             description="Duration of MCP requests handled by the server",
             explicit_bucket_boundaries_advisory=buckets,
+        )
+        self.mcp_session_duration: Histogram = meter.create_histogram(
+            attr.METRIC_MCP_SESSION_DURATION,
+            unit="s",
+            description="Duration of MCP sessions (handshake-era protocol versions only)",
+            explicit_bucket_boundaries_advisory=[*buckets, 600.0, 1800.0, 3600.0],
         )
         self.activity_duration: Histogram = meter.create_histogram(
             attr.METRIC_ACTIVITY_DURATION,
@@ -41,6 +47,9 @@ class Instruments:
 
     def record_mcp_operation(self, seconds: float, attributes: Attributes) -> None:
         self.mcp_operation_duration.record(seconds, attributes)
+
+    def record_mcp_session(self, seconds: float, attributes: Attributes) -> None:
+        self.mcp_session_duration.record(seconds, attributes)
 
 
 _instruments = Instruments()

@@ -1,14 +1,30 @@
 """FastMCP middleware that makes every tool call an activity span.
 
-Placement in FastMCP's span tree (FastMCP 4.x): FastMCP opens one SERVER span per
-request at its dispatch seam, and later *enriches* that span into "tools/call NAME" only
-if the seam span is still the current span when the tool runs; otherwise it opens a
-second SERVER span. So, in FastMCP's `native` telemetry mode, the activity span is
-created as a child of FastMCP's span but is not made the current OTel span: FastMCP keeps
-exactly one SERVER span per call, and code inside the tool finds its activity through
-`current_activity()` (nested `activity()` blocks attach to it). In `propagation_only`
-and `off` modes FastMCP makes no span, and the activity becomes the current span, so
-spans made by the tool nest under it and incoming trace context still parents it.
+Where the activity sits: it is the INTERNAL child of the request's SERVER span
+("tools/call NAME"), never the SERVER span itself, in every FastMCP telemetry mode
+(`requests.py` makes sure there is exactly one SERVER span per request: FastMCP's in
+`native` mode, ours otherwise). Why a child:
+
+- The SERVER span is the protocol's view, the same for every MCP method, with the
+  conventions' `error.type` (`tool_error` for an `isError` result, the JSON-RPC code
+  otherwise); the activity is getgather's view (brand, kind, browser recordings, the
+  original exception class such as `TimeoutError`), which also exists outside MCP
+  (`activity()` in plain code, nested auth steps) and is always INTERNAL. One span cannot
+  carry both `error.type`s.
+- In `native` mode FastMCP owns the SERVER span: it starts it before any middleware runs,
+  names it, records errors on it after the middleware has returned, and ends it. An
+  activity that was that span would have a lifetime, status and scope it does not own,
+  and a different shape in each mode. As a child it looks the same in every mode and in
+  files written before this change.
+- The cost is one span per tool call (measured by `bench.tool_latency`).
+
+FastMCP 4.x opens its SERVER span at its dispatch seam and *enriches* it into
+"tools/call NAME" only if the seam span is still the current span when the tool runs;
+otherwise it opens a second SERVER span. So in `native` mode the activity is created as a
+child of FastMCP's span but is not made the current OTel span: code inside the tool finds
+its activity through `current_activity()` (nested `activity()` blocks attach to it). In
+`propagation_only` and `off` modes the activity becomes the current span, so spans made by
+the tool nest under it.
 
 Exactly one activity per tool call: a mounted sub-server that is instrumented too (its
 middleware runs inside the parent's for the same call) does not open a second one.
@@ -30,12 +46,12 @@ from opentelemetry.util.types import AttributeValue
 
 from getgather_otel._log import logger
 from getgather_otel.capture import attributes as attr
-from getgather_otel.capture.activity import Activity, activity
+from getgather_otel.capture.activity import activity
 from getgather_otel.capture.brands import BrandResolver, activity_kind, default_brand_resolver, tool_tags
-from getgather_otel.capture.metrics import instruments
 from getgather_otel.capture.redaction import Redactor
+from getgather_otel.capture.requests import McpRequest, RequestMiddleware, current_request, describe
 
-__all__ = ["TOOL_CACHE_SIZE", "TOOL_CACHE_TTL_S", "ActivityMiddleware", "instrument_mcp"]
+__all__ = ["TOOL_CACHE_SIZE", "TOOL_CACHE_TTL_S", "ActivityMiddleware", "instrument_mcp", "uninstrument_mcp"]
 
 TOOL_CACHE_TTL_S = 10.0
 TOOL_CACHE_SIZE = 1024
@@ -59,6 +75,7 @@ class ActivityMiddleware(Middleware):
         self._brand_resolver = brand_resolver or self._fallback_resolver
         self._capture_arguments = capture_arguments
         self._redactor = Redactor(redact_keys, max_chars=max_captured_chars)
+        self.redactor = self._redactor
         self._resolver_failed = False
         self._tools: dict[tuple[int, str], tuple[float, Any]] = {}
 
@@ -69,30 +86,42 @@ class ActivityMiddleware(Middleware):
     ) -> ToolResult:
         if _inside_tool_call.get():
             return await call_next(context)
-        started = time.perf_counter()
         name = context.message.name
         tool = await self._lookup_tool(context, name)
         brand = self._resolve_brand(name, tool)
         kind = activity_kind(tool)
-        span_attributes = self._span_attributes(context, name, tool)
-        tool_activity: Activity | None = None
+        request = self._request(context)
+        span_attributes = self._span_attributes(context, name, tool, request)
+        if self._capture_arguments and request is not None:
+            request.span.set_attribute(
+                attr.GEN_AI_TOOL_CALL_ARGUMENTS, span_attributes[attr.GEN_AI_TOOL_CALL_ARGUMENTS]
+            )
         token = _inside_tool_call.set(True)
         try:
             with activity(name, brand, kind, attach=not native_spans_enabled(), **span_attributes) as act:
-                tool_activity = act
                 result = await call_next(context)
                 if result.is_error:
                     act.mark_error(attr.ERROR_TYPE_TOOL_ERROR, _first_text(result))
                 if self._capture_arguments:
-                    act.set_attribute(attr.TOOL_RESULT, self._redactor.to_json(_result_payload(result)))
+                    captured = self._redactor.to_json(_result_payload(result))
+                    act.set_attribute(attr.GEN_AI_TOOL_CALL_RESULT, captured)
+                    if request is not None:
+                        request.span.set_attribute(attr.GEN_AI_TOOL_CALL_RESULT, captured)
                 return result
         finally:
             _inside_tool_call.reset(token)
-            metric_attributes = {attr.MCP_METHOD_NAME: "tools/call", attr.GEN_AI_TOOL_NAME: name}
-            error_type = tool_activity.error_type if tool_activity else None
-            if error_type:
-                metric_attributes[attr.ERROR_TYPE] = error_type
-            instruments().record_mcp_operation(time.perf_counter() - started, metric_attributes)
+
+    @staticmethod
+    def _request(context: MiddlewareContext[Any]) -> McpRequest | None:
+        """The request `RequestMiddleware` described, or a description made here when this
+        middleware was added without it (`server.add_middleware(ActivityMiddleware())`)."""
+        request = current_request()
+        if request is not None:
+            return request
+        fctx = context.fastmcp_context
+        request_context = fctx.request_context if fctx is not None else None
+        sdk_context = getattr(request_context, "_srctx", None)  # FastMCP's wrapper keeps the SDK's
+        return describe(sdk_context) if sdk_context is not None else None
 
     async def _lookup_tool(self, context: MiddlewareContext[Any], name: str) -> Any:
         """The tool, for its tags and meta (labels only; FastMCP does the authorization).
@@ -129,26 +158,29 @@ class ActivityMiddleware(Middleware):
             return self._fallback_resolver(name, tool)
 
     def _span_attributes(
-        self, context: MiddlewareContext[mt.CallToolRequestParams], name: str, tool: Any
+        self,
+        context: MiddlewareContext[mt.CallToolRequestParams],
+        name: str,
+        tool: Any,
+        request: McpRequest | None,
     ) -> dict[str, AttributeValue]:
         attributes: dict[str, AttributeValue] = {
             attr.GEN_AI_TOOL_NAME: name,
             attr.GEN_AI_OPERATION_NAME: attr.GEN_AI_OPERATION_EXECUTE_TOOL,
             attr.MCP_METHOD_NAME: "tools/call",
         }
-        fctx = context.fastmcp_context
-        if fctx is not None and fctx.request_context is not None:
-            session_id = fctx.session_id
-            if session_id:
-                attributes[attr.MCP_SESSION_ID] = session_id
-            request_id = fctx.request_id
+        if request is not None:
+            request_id = request.span_attributes.get(attr.JSONRPC_REQUEST_ID)
             if request_id is not None:
-                attributes[attr.JSONRPC_REQUEST_ID] = str(request_id)
+                attributes[attr.JSONRPC_REQUEST_ID] = request_id
+            if request.session_id:
+                attributes[attr.MCP_SESSION_ID] = request.session_id
+            attributes.update(request.client_attributes())
         tags = tool_tags(tool)
         if tags:
             attributes[attr.TOOL_TAGS] = sorted(tags)
         if self._capture_arguments:
-            attributes[attr.TOOL_ARGUMENTS] = self._redactor.to_json(context.message.arguments or {})
+            attributes[attr.GEN_AI_TOOL_CALL_ARGUMENTS] = self._redactor.to_json(context.message.arguments or {})
         return attributes
 
 
@@ -174,11 +206,13 @@ def instrument_mcp(
     brand_from_prefix: bool = False,
     redact_keys: Collection[str] | None = None,
 ) -> None:
-    """Make every tool call on `server` (mounted sub-servers' tools included) an activity.
+    """Make every tool call on `server` (mounted sub-servers' tools included) an activity,
+    and every request it answers a SERVER span and an `mcp.server.operation.duration` point.
 
-    The middleware goes first in the chain so the activity covers the whole call as the
-    client sees it, other middleware included. Instrumenting a server twice replaces the
-    earlier middleware instead of adding a second one.
+    The activity middleware goes first in FastMCP's chain so the activity covers the whole
+    call as the client sees it, other middleware included. `RequestMiddleware` goes into
+    the MCP SDK's middleware list right inside FastMCP's request seam (see `requests.py`).
+    Instrumenting a server twice replaces the earlier middleware instead of adding more.
     """
     middleware = ActivityMiddleware(
         brand_resolver=brand_resolver,
@@ -186,5 +220,28 @@ def instrument_mcp(
         capture_arguments=capture_arguments,
         redact_keys=redact_keys,
     )
-    server.middleware[:] = [m for m in server.middleware if not isinstance(m, ActivityMiddleware)]
+    uninstrument_mcp(server)
     server.middleware.insert(0, middleware)
+    sdk_middleware = _sdk_middleware(server)
+    if sdk_middleware is None:
+        logger.warning("this FastMCP has no MCP SDK middleware list: only tools/call is instrumented")
+        return
+    seam = next((i for i, m in enumerate(sdk_middleware) if type(m).__name__ == "FastMCPServerMiddleware"), -1)
+    sdk_middleware.insert(
+        seam + 1, RequestMiddleware(capture_arguments=capture_arguments, redactor=middleware.redactor)
+    )
+
+
+def uninstrument_mcp(server: FastMCP) -> None:
+    """Take getgather-otel's middleware off `server` (both lists)."""
+    server.middleware[:] = [m for m in server.middleware if not isinstance(m, ActivityMiddleware)]
+    sdk_middleware = _sdk_middleware(server)
+    if sdk_middleware is not None:
+        sdk_middleware[:] = [m for m in sdk_middleware if not isinstance(m, RequestMiddleware)]
+
+
+def _sdk_middleware(server: FastMCP) -> list[Any] | None:
+    """The MCP SDK's context-tier middleware list of FastMCP's low-level server."""
+    low_level = getattr(server, "_mcp_server", None)
+    middleware = getattr(low_level, "middleware", None)
+    return middleware if isinstance(middleware, list) else None

@@ -67,7 +67,10 @@ class Redactor:
 
     def to_json(self, value: Any) -> str:
         """Redacted JSON, truncated to `max_chars` with a marker saying how much was cut."""
-        text = json.dumps(self.redact(value), default=str, ensure_ascii=False)
+        return self.cap(json.dumps(self.redact(value), default=str, ensure_ascii=False))
+
+    def cap(self, text: str) -> str:
+        """`text` truncated to `max_chars` with a marker saying how much was cut."""
         if len(text) <= self.max_chars:
             return text
         return text[: self.max_chars] + f"...[truncated {len(text) - self.max_chars} chars]"

@@ -35,7 +35,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from getgather_otel._log import logger
-from getgather_otel.capture.middleware import ActivityMiddleware, instrument_mcp
+from getgather_otel.capture.middleware import instrument_mcp, uninstrument_mcp
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, run_within
@@ -158,6 +158,6 @@ class GetgatherOtelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             FastMCP.__init__ = self._original_init  # type: ignore[method-assign]
             self._original_init = None
         for server in list(self._servers):
-            server.middleware[:] = [m for m in server.middleware if not isinstance(m, ActivityMiddleware)]
+            uninstrument_mcp(server)
         self._servers.clear()
         hooks.uninstall_auto_recording()
