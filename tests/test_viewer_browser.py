@@ -174,3 +174,12 @@ async def test_filter_by_client_and_list_one_trace(quiet_telemetry: Telemetry, d
         await page.wait_for_function(f"() => location.hash === '#/?trace={agents.cursor}&since='")
         await page.wait_for_selector("#range >> text=of 3")
         await _shot(page, "7-one-trace")
+
+        await page.click("header nav >> text=Brands")
+        await page.wait_for_selector("#clients")
+        labels = await page.locator("#clients td:first-child").all_inner_texts()
+        assert labels == ["claude-code 2.0.1", "cursor 1.7.0"]
+        assert await page.locator("#clients td:nth-child(2)").all_inner_texts() == ["3", "3"]
+        await page.click("#clients >> text=cursor 1.7.0")
+        await page.wait_for_selector("#range >> text=of 3")
+        assert await page.locator("#activities td.client").all_inner_texts() == ["cursor"] * 3

@@ -189,6 +189,18 @@
                 axes: [{}, { size: 60 }] }, [xs].concat(columns), holder);
   }
 
+  // One row per group of a stats report: its label (text or a node), then count, errors and latency.
+  function statsTable(what, rows, label, id) {
+    return el("table", { "class": "grid", id: id || null },
+      el("tr", null, [what, "calls", "errors", "error %", "p50", "p95", "p99"].map(function (t) { return el("th", { text: t }); })),
+      rows.map(function (r) {
+        return el("tr", null, el("td", null, label(r)), el("td", { "class": "num", text: r.activities }),
+          el("td", { "class": "num", text: r.errors }), el("td", { "class": "num", text: r.error_rate_pct }),
+          el("td", { "class": "num", text: fmtMs(r.p50_ms) }), el("td", { "class": "num", text: fmtMs(r.p95_ms) }),
+          el("td", { "class": "num", text: fmtMs(r.p99_ms) }));
+      }));
+  }
+
   function brandsView(params, only) {
     var since = params.get("since") || "24h";
     var query = new URLSearchParams({ since: since });
@@ -227,14 +239,15 @@
       });
       if (only !== null && stats.by_tool.length) {
         app.appendChild(el("h2", { text: "Tools" }));
-        app.appendChild(el("table", { "class": "grid" },
-          el("tr", null, ["tool", "calls", "errors", "error %", "p50", "p95", "p99"].map(function (t) { return el("th", { text: t }); })),
-          stats.by_tool.map(function (t) {
-            return el("tr", null, el("td", { text: t.name }), el("td", { "class": "num", text: t.activities }),
-              el("td", { "class": "num", text: t.errors }), el("td", { "class": "num", text: t.error_rate_pct }),
-              el("td", { "class": "num", text: fmtMs(t.p50_ms) }), el("td", { "class": "num", text: fmtMs(t.p95_ms) }),
-              el("td", { "class": "num", text: fmtMs(t.p99_ms) }));
-          })));
+        app.appendChild(statsTable("tool", stats.by_tool, function (t) { return t.name; }));
+      }
+      if (stats.by_client.length) {
+        app.appendChild(el("h2", { text: "Clients" }));
+        app.appendChild(statsTable("client", stats.by_client, function (c) {
+          if (!c.client_name) return "(no client)";
+          var href = "#/?client=" + encodeURIComponent(c.client_name) + "&since=" + since + (only ? "&brand=" + encodeURIComponent(only) : "");
+          return el("a", { href: href, text: c.client_name + (c.client_version ? " " + c.client_version : "") });
+        }, "clients"));
       }
     }).catch(showError);
   }
