@@ -18,9 +18,11 @@ import duckdb
 import fastmcp
 import mcp_types
 import pytest
-from fastmcp import Client
+from fastmcp import Client, FastMCP
 from opentelemetry import trace
 
+import getgather_otel
+from getgather_otel import activity
 from getgather_otel.demo.loopback import serve_streamable_http
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.store.reader import open_for_reading
@@ -135,6 +137,37 @@ async def test_activities_by_client_and_by_trace(
         one = await api_json(url, "/api/stats?since=1h&client=cursor")
         assert [r["client_name"] for r in one["by_client"]] == ["cursor"]
         assert sum(r["activities"] for r in one["by_brand"]) == sum(p["activities"] for p in one["series"]) == 3
+
+
+@pytest.mark.parametrize("mode", ["native", "off"])
+async def test_activities_nested_in_a_tool_call_name_its_client(
+    mode: str, monkeypatch: pytest.MonkeyPatch, telemetry: Telemetry, db_path: Path
+) -> None:
+    """A login inside a tool is part of the client's call: listed and counted under the client too."""
+    monkeypatch.setattr(fastmcp.settings, "telemetry_mode", mode)
+    server = FastMCP("nested")
+
+    @server.tool
+    async def netflix_history() -> str:
+        async with activity("login", "netflix", kind="auth"), activity("fill_password", "netflix"):
+            pass
+        return "history"
+
+    getgather_otel.instrument_mcp(server)
+    async with Client(server, client_info=CLAUDE) as client:
+        await client.call_tool("netflix_history", {})
+    async with activity("housekeeping"):  # outside any call: no client
+        pass
+    flushed(telemetry)
+    found = rows(db_path, "SELECT name, client_name, client_version FROM activities ORDER BY start_time")
+    assert [tuple(a.values()) for a in found] == [
+        ("netflix_history", "claude-code", "2.0.1"),
+        ("login", "claude-code", "2.0.1"),
+        ("fill_password", "claude-code", "2.0.1"),
+        ("housekeeping", None, None),
+    ]
+    listed = cli_json(db_path, "activities", "--client", "claude-code")
+    assert sorted(a["name"] for a in listed) == ["fill_password", "login", "netflix_history"]
 
 
 def test_a_schema_5_file_gets_the_client_columns(db_path: Path) -> None:
