@@ -64,8 +64,17 @@ _GETGATHER_COLUMNS = f""",
     {queries.CREATED_AT_SQL} AS created_at"""
 
 
-def _activities_view(has_recording_sql: str, recording_pruned_sql: str = "NULL", getgather: bool = False) -> str:
+# The calling MCP client (issue 16), after getgather's columns so positions do not move.
+_CLIENT_COLUMNS = f""",
+    {queries.CLIENT_NAME_SQL} AS client_name,
+    {queries.CLIENT_VERSION_SQL} AS client_version"""
+
+
+def _activities_view(
+    has_recording_sql: str, recording_pruned_sql: str = "NULL", getgather: bool = False, client: bool = False
+) -> str:
     """The `activities` view: one row per activity span, in getgather's own vocabulary."""
+    later = (_GETGATHER_COLUMNS if getgather else "") + (_CLIENT_COLUMNS if client else "")
     return f"""
 CREATE OR REPLACE VIEW activities AS
 SELECT
@@ -86,7 +95,7 @@ SELECT
     t."ServiceName" AS service_name,
     t."SpanAttributes" AS attributes,
     {has_recording_sql} AS has_recording,
-    {recording_pruned_sql} AS recording_pruned{_GETGATHER_COLUMNS if getgather else ""}
+    {recording_pruned_sql} AS recording_pruned{later}
 FROM otel_traces AS t
 WHERE {queries.IS_ACTIVITY_SQL}
 """
@@ -146,6 +155,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         6,
+        "activities view: the calling MCP client's client_name and client_version",
+        (_activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL, getgather=True, client=True),),
+    ),
+    Migration(
+        7,
         "metric tables with the exporter's columns in its order (ResourceSchemaUrl, ScopeAttributes, "
         "ScopeDroppedAttrCount, ScopeSchemaUrl, Exemplars.*); otel_metrics_exponential_histogram and "
         "otel_metrics_summary; attribute values as the exporter writes them (pdata AsString) from here on",

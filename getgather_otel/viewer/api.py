@@ -163,7 +163,25 @@ async def _query(reads: Reads, work: Callable[[duckdb.DuckDBPyConnection], T]) -
     return await asyncio.to_thread(run)
 
 
-ACTIVITY_PARAMETERS = ("brand", "name", "kind", "status", "since", "until", "limit", "offset", "sort", "order")
+ACTIVITY_PARAMETERS = (
+    "brand",
+    "name",
+    "kind",
+    "status",
+    "client",
+    "trace",
+    "since",
+    "until",
+    "limit",
+    "offset",
+    "sort",
+    "order",
+)
+
+
+def _trace_id(request: Request) -> str | None:
+    text = _text(request, "trace")
+    return None if text is None else data.check_id(text.strip().lower(), data.TRACE_ID, "trace id")
 
 
 def activity_filter(request: Request) -> ActivityFilter:
@@ -177,6 +195,8 @@ def activity_filter(request: Request) -> ActivityFilter:
         name=_text(request, "name"),
         kind=_text(request, "kind"),
         status=cast(Status | None, status),  # checked against STATUSES
+        client=_text(request, "client"),
+        trace_id=_trace_id(request),
         since=since,
         until=until,
         limit=_int(request, "limit", 50, 1, MAX_PAGE),
@@ -251,12 +271,12 @@ def api_routes(reads: Reads, token: str | None) -> list[Route]:
         return JSONResponse(await _query(reads, lambda conn: data.trace(conn, trace_id)))
 
     async def stats(request: Request) -> Response:
-        _known(request, ("since", "until", "brand"))
+        _known(request, ("since", "until", "brand", "client"))
         since, until = _window(request, DEFAULT_STATS_WINDOW)
-        brand = _text(request, "brand")
+        brand, client = _text(request, "brand"), _text(request, "client")
         start = since or dt.datetime.now(dt.UTC)
         end = until or dt.datetime.now(dt.UTC)
-        return JSONResponse(await _query(reads, lambda conn: data.stats(conn, start, end, brand)))
+        return JSONResponse(await _query(reads, lambda conn: data.stats(conn, start, end, brand, client)))
 
     async def sql(request: Request) -> Response:
         _known(request, ())

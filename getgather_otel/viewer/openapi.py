@@ -74,6 +74,12 @@ def openapi_document() -> dict[str, Any]:
                     _query("name", "Only this activity (tool) name"),
                     _query("kind", "Only this kind (tool, auth, ...)"),
                     _query("status", "ok or error", {"type": "string", "enum": list(STATUSES)}),
+                    _query("client", "Only calls from this MCP client (its clientInfo name)"),
+                    _query(
+                        "trace",
+                        "Only this trace (32 hex digits): an agent's calls under the trace context its client sent",
+                        {"type": "string", "pattern": TRACE_ID.pattern},
+                    ),
                     _query("since", f"Started at or after: {_TIME}"),
                     _query("until", f"Started before: {_TIME}"),
                     _query("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}),
@@ -117,13 +123,14 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/stats": {
             "get": {
-                "summary": "Per brand and tool: count, errors, error rate, p50/p95/p99; per brand over time",
+                "summary": "Per brand, tool and client: count, errors, error rate, p50/p95/p99; per brand over time",
                 "parameters": [
                     _query("since", f"Window start (default 7d): {_TIME}"),
                     _query("until", f"Window end (default now): {_TIME}"),
                     _query("brand", "Only this brand"),
+                    _query("client", "Only calls from this MCP client"),
                 ],
-                "responses": _answers("since, until, bucket_s, by_brand, by_tool, errors, series", 422),
+                "responses": _answers("since, until, bucket_s, by_brand, by_tool, by_client, errors, series", 422),
             }
         },
         "/api/sql": {
