@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from bench.synthetic import activity_file
+from getgather_otel.store.engine import DuckDBEngine
 from getgather_otel.store.queries.activities import ActivityFilter, activities_count_query, activities_query
 from getgather_otel.viewer import data
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
@@ -65,8 +66,8 @@ async def measure(db: Path, spans: int, repeat: int) -> list[tuple[str, float, f
         "activities, first page": page_in_process(ActivityFilter(limit=50)),
         "activities, brand + errors": page_in_process(brand_errors),
         "activities, page 100 by duration": page_in_process(ActivityFilter(limit=50, offset=5000, sort="duration")),
-        "activity detail (trace)": lambda: data.activity(conn, activity_id),
-        "stats, last 7 days": lambda: data.stats(conn, since, until, None),
+        "activity detail (trace)": lambda: data.activity(DuckDBEngine(conn), activity_id),
+        "stats, last 7 days": lambda: data.stats(DuckDBEngine(conn), since, until, None),
     }
     window = f"since={since.isoformat()}&until={until.isoformat()}"
     paths = {

@@ -17,7 +17,8 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +29,7 @@ from getgather_otel.export.pipeline import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
+from getgather_otel.store.engine import DuckDBEngine, Engine
 from getgather_otel.store.errors import StoreError, first_line
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.queries.activities import ActivityFilter, activities_query, parse_since, stats_queries
@@ -110,7 +112,46 @@ def _run_query(
     return columns, cursor.fetchall()
 
 
+def _clickhouse_url(args: argparse.Namespace) -> str | None:
+    return getattr(args, "clickhouse", None)
+
+
+@contextmanager
+def _engine(args: argparse.Namespace) -> Iterator[Engine]:
+    """The stock reads' engine: ClickHouse with `--clickhouse URL`, else the DuckDB file (read-only)."""
+    url = _clickhouse_url(args)
+    if url:
+        from getgather_otel.store.clickhouse import open_clickhouse
+
+        engine = open_clickhouse(url)
+        try:
+            yield engine
+        finally:
+            engine.close()
+        return
+    with open_for_reading(args.db, args.wait) as conn:
+        yield DuckDBEngine(conn, str(args.db))
+
+
+# `sql` on ClickHouse: at most this many rows, for at most this long.
+_CLICKHOUSE_SQL_ROWS = 1_000_000
+_CLICKHOUSE_SQL_SECONDS = 600.0
+
+
 def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
+    url = _clickhouse_url(args)
+    if url:
+        from getgather_otel.store.clickhouse import ClickHouseQueryError, open_clickhouse
+
+        engine = open_clickhouse(url)
+        try:
+            found, _ = engine.read_only(args.query, _CLICKHOUSE_SQL_ROWS, _CLICKHOUSE_SQL_SECONDS)
+        except ClickHouseQueryError as error:
+            raise CliError(f"query failed (`sql` runs one read-only SELECT): {error}") from error
+        finally:
+            engine.close()
+        write_rows(found.columns, found.rows, args.format, out)
+        return
     with open_for_reading(args.db, args.wait) as conn, rrweb_recordings_view(conn):
         columns, rows = _run_query(conn, args.query)
     write_rows(columns, rows, args.format, out)
@@ -136,19 +177,20 @@ def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
         status="error" if args.errors else None,
         limit=args.limit,
     )
-    sql, params = activities_query(filters)
-    with open_for_reading(args.db, args.wait) as conn:
-        columns, rows = _run_query(conn, sql, params)
-    write_rows(columns, rows, args.format, out)
+    with _engine(args) as engine:
+        sql, params = activities_query(filters, engine.dialect)
+        found = engine.rows(sql, params)
+    write_rows(found.columns, found.rows, args.format, out)
 
 
 def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
     since = parse_since(args.since) if args.since else _EPOCH
     results = {}
-    with open_for_reading(args.db, args.wait) as conn:
-        queries, params = stats_queries(since, "duckdb")
+    with _engine(args) as engine:
+        queries, params = stats_queries(since, engine.dialect)
         for title, sql in queries.items():
-            results[title] = _run_query(conn, sql, params)
+            found = engine.rows(sql, params)
+            results[title] = (found.columns, found.rows)
     if args.format == "json":
         payload = {t: [dict(zip(c, map(_cell, r), strict=True)) for r in rows] for t, (c, rows) in results.items()}
         json.dump(payload, out, indent=2, default=str)
@@ -164,13 +206,13 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.store.queries.recordings import latest_recorded_activity
 
     started = time.monotonic()
-    with open_for_reading(args.db, args.wait) as conn:
+    with _engine(args) as engine:
         activity_id = args.activity_id
         if activity_id == "latest":
-            activity_id = latest_recorded_activity(conn)
+            activity_id = latest_recorded_activity(engine)
             if activity_id is None:
-                raise CliError(f"no activity in {args.db} has a browser recording")
-        page, pages = replay_page(conn, activity_id)
+                raise CliError(f"no activity in {engine.label} has a browser recording")
+        page, pages = replay_page(engine, activity_id)
     try:
         args.output.write_text(page, encoding="utf-8")
     except OSError as error:
@@ -304,22 +346,31 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
 
 def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
-    from getgather_otel.viewer.reads import FileReads
+    from getgather_otel.viewer.reads import ClickHouseReads, FileReads, Reads
 
     if not assets.is_built():
         raise MissingAssetError(
             f"the viewer's browser bundles are not built; from the source checkout run: {BUILD_HINT}"
         )
-    with open_for_reading(args.db, args.wait):  # a missing, corrupt or held file fails now, clearly
-        pass
+    reads: Reads
+    if args.clickhouse:
+        from getgather_otel.store.clickhouse import open_clickhouse
+
+        engine = open_clickhouse(args.clickhouse)
+        engine.rows("SELECT count() FROM otel_traces")  # unreachable or without the table: fails now, clearly
+        reads = ClickHouseReads(engine)
+    else:
+        with open_for_reading(args.db, args.wait):  # a missing, corrupt or held file fails now, clearly
+            pass
+        reads = FileReads(args.db, args.wait)
     require_free_ports(args.host, {"--replay-port": args.replay_port})
     sock = listening_socket(args.host, args.port, "--port")
     settings = ViewerSettings(
         token=args.token or env.UI_TOKEN.read(), replay_host=args.host, replay_port=args.replay_port
     )
     address = f"http://{args.host}:{bound_port(sock)}/" + ("?token=…" if settings.token else "")
-    print(f"viewing {args.db} at {address} (Ctrl-C to stop)", file=sys.stderr)
-    serve(build_viewer_app(FileReads(args.db, args.wait), settings), sock)
+    print(f"viewing {reads.label} at {address} (Ctrl-C to stop)", file=sys.stderr)
+    serve(build_viewer_app(reads, settings), sock)
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
@@ -377,13 +428,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fmt = argparse.ArgumentParser(add_help=False)
     fmt.add_argument("--format", choices=FORMATS, default="table")
+    clickhouse = argparse.ArgumentParser(add_help=False)
+    clickhouse.add_argument(
+        "--clickhouse",
+        metavar="URL",
+        help="read ClickHouse's otel_traces and otel_logs (the OTel Collector's ClickHouse exporter) instead "
+        "of --db: http(s)://user:password@host:8123/database, or chdb:PATH for chdb in process",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("sql", parents=[common, fmt], help="run a read-only SQL query")
+    p = sub.add_parser("sql", parents=[common, fmt, clickhouse], help="run a read-only SQL query")
     p.add_argument("query")
     p.set_defaults(func=cmd_sql)
 
-    p = sub.add_parser("activities", parents=[common, fmt], help="list recent activities")
+    p = sub.add_parser("activities", parents=[common, fmt, clickhouse], help="list recent activities")
     p.add_argument("--brand")
     p.add_argument("--name")
     p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
@@ -393,11 +451,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_activities)
 
-    p = sub.add_parser("stats", parents=[common, fmt], help="count, error rate, p50/p95/p99 per brand, tool and client")
+    p = sub.add_parser(
+        "stats", parents=[common, fmt, clickhouse], help="count, error rate, p50/p95/p99 per brand, tool and client"
+    )
     p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("replay", parents=[common], help="write a self-contained HTML replay of an activity")
+    p = sub.add_parser("replay", parents=[common, clickhouse], help="write a self-contained HTML replay of an activity")
     p.add_argument("activity_id", help="the activity id (or its first 6+ characters), or 'latest'")
     p.add_argument("-o", "--output", type=Path, default=Path("replay.html"), help="HTML file (default: %(default)s)")
     p.set_defaults(func=cmd_replay)
@@ -442,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay-port", type=int, default=0, help="the viewer's replay origin port (default: any free)")
     p.set_defaults(func=cmd_collect)
 
-    p = sub.add_parser("ui", parents=[common], help="serve the web viewer (activities, traces, replays)")
+    p = sub.add_parser("ui", parents=[common, clickhouse], help="serve the web viewer (activities, traces, replays)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=4320, help="viewer port (default: %(default)s)")
     p.add_argument("--replay-port", type=int, default=0, help="replay origin port (default: any free)")

@@ -25,8 +25,8 @@ from starlette.routing import Route
 
 import getgather_otel
 from getgather_otel import activity
-from getgather_otel.export.chunk_log_records import EVENT_NAME
 from getgather_otel.recording.chunk_codec import decode
+from getgather_otel.store.log_chunks import EVENT_NAME
 from getgather_otel.web.serving import serve_asgi
 from tests.conftest import PROTOBUF, Collector, Sites, post, rows, tuples
 

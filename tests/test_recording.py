@@ -24,6 +24,7 @@ from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.replay import load_streams
 from getgather_otel.recording.urls import UrlRedactor
+from getgather_otel.store.engine import DuckDBEngine
 from getgather_otel.store.reader import open_for_reading
 from tests.conftest import Sites, flushed, rows
 
@@ -38,7 +39,7 @@ STAGE = "window.replayer.getReplayer().iframe.contentDocument"
 
 def streams(db: Path, activity_id: str) -> dict[str, list[dict[str, Any]]]:
     with open_for_reading(db, wait_s=10) as conn:
-        _, pages = load_streams(conn, activity_id)
+        _, pages = load_streams(DuckDBEngine(conn), activity_id)
     return {page.page_id: page.events for page in pages}
 
 

@@ -22,6 +22,7 @@ from getgather_otel.demo.browser import chromium_executable
 from getgather_otel.export.zero_code import GetgatherOtelInstrumentor
 from getgather_otel.recording import hooks
 from getgather_otel.recording.replay import load_streams
+from getgather_otel.store.engine import DuckDBEngine
 from getgather_otel.store.reader import open_for_reading
 from tests.conftest import Sites, rows
 
@@ -62,7 +63,7 @@ async def test_unmodified_server_under_opentelemetry_instrument(sites: Sites, db
     [resource] = rows(db_path, """SELECT DISTINCT "ResourceAttributes" AS r FROM otel_traces""")
     assert resource["r"]["team"] == "gather" and resource["r"]["deployment.environment.name"] == "test"
     with open_for_reading(db_path, wait_s=10) as conn:
-        _, [page] = load_streams(conn, activities[0]["activity_id"])
+        _, [page] = load_streams(DuckDBEngine(conn), activities[0]["activity_id"])
     events = page.events
     assert any(e["type"] == 2 for e in events), "a full snapshot of the page was recorded"
     assert "hunter2" not in str(events), "typed passwords never reach storage"

@@ -5,7 +5,8 @@ and span ids), named by `event_name` `getgather.recording.chunk`, with the zstd-
 rrweb JSON as its bytes body and the row's other columns as attributes. The sender
 builds records from rows of `recording_chunks` (`chunks_to_arrow` compresses once, as for
 DuckDB); `getgather-otel collect` turns records back into the same rows, so a chunk lands
-in the collector's `recording_chunks` byte for byte.
+in the collector's `recording_chunks` byte for byte. The names live in `store/log_chunks.py`,
+which also reads such records back from ClickHouse's `otel_logs`.
 """
 
 from __future__ import annotations
@@ -15,32 +16,23 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from getgather_otel.capture import attributes as attr
+from getgather_otel.store.log_chunks import (
+    COMPRESSION,
+    EVENT_COUNT,
+    EVENT_NAME,
+    FIRST_EVENT_NS,
+    FULL_SNAPSHOT,
+    LAST_EVENT_NS,
+    RAW_BYTES,
+    SEQUENCE,
+    URL,
+)
 
 __all__ = [
-    "COMPRESSION",
-    "EVENT_COUNT",
-    "EVENT_NAME",
-    "FIRST_EVENT_NS",
-    "FULL_SNAPSHOT",
-    "LAST_EVENT_NS",
-    "RAW_BYTES",
-    "SEQUENCE",
-    "URL",
     "NotAChunkError",
     "log_parts_to_row",
     "row_to_log_parts",
 ]
-
-EVENT_NAME: Final = "getgather.recording.chunk"
-
-SEQUENCE: Final = "getgather.recording.sequence"
-COMPRESSION: Final = "getgather.recording.compression"
-EVENT_COUNT: Final = "getgather.recording.event_count"
-RAW_BYTES: Final = "getgather.recording.raw_bytes"
-FIRST_EVENT_NS: Final = "getgather.recording.first_event_time_unix_nano"
-LAST_EVENT_NS: Final = "getgather.recording.last_event_time_unix_nano"
-FULL_SNAPSHOT: Final = "getgather.recording.starts_with_full_snapshot"
-URL: Final = "url.full"
 
 # Attribute -> (row column, type) for everything but ids, times and the body.
 _COLUMNS: Final = {

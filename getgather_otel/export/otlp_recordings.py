@@ -24,10 +24,11 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 
 from getgather_otel._log import logger
 from getgather_otel.capture import attributes as attr
-from getgather_otel.export.chunk_log_records import EVENT_NAME, row_to_log_parts
+from getgather_otel.export.chunk_log_records import row_to_log_parts
 from getgather_otel.export.chunk_rows import chunks_to_arrow
 from getgather_otel.export.otlp import receiver_is_ours
 from getgather_otel.recording.chunks import Chunk
+from getgather_otel.store.log_chunks import EVENT_NAME
 from getgather_otel.store.write.buffered import WriteStats
 from getgather_otel.version import __version__
 

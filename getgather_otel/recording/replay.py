@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import assets, rrweb_events
 from getgather_otel.recording.chunk_codec import decode
+from getgather_otel.store.engine import Engine
 from getgather_otel.store.queries import recordings as recording_reads
 from getgather_otel.store.queries.traces import span_events_of_trace
 
@@ -59,11 +58,11 @@ class PageRecording:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def resolve_activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple[str, str]:
+def resolve_activity(engine: Engine, activity_id: str) -> tuple[str, str]:
     """(span id, trace id) of the activity whose id is `activity_id` or starts with it (>= 6 chars)."""
     if len(activity_id) < 6:
         raise RecordingNotFoundError("give at least 6 characters of the activity id")
-    found = recording_reads.activities_by_prefix(conn, activity_id)
+    found = recording_reads.activities_by_prefix(engine, activity_id)
     if not found:
         raise RecordingNotFoundError(f"no activity with id {activity_id!r}")
     if len(found) > 1:
@@ -71,14 +70,14 @@ def resolve_activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple
     return found[0]
 
 
-def load_streams(conn: duckdb.DuckDBPyConnection, activity_id: str) -> tuple[str, list[PageRecording]]:
+def load_streams(engine: Engine, activity_id: str) -> tuple[str, list[PageRecording]]:
     """The recorded pages of an activity (or of the activity its recording belongs to): (owner span id, pages)."""
-    span_id, trace_id = resolve_activity(conn, activity_id)
-    owner = recording_reads.recording_owner(conn, span_id, trace_id)
+    span_id, trace_id = resolve_activity(engine, activity_id)
+    owner = recording_reads.recording_owner(engine, span_id, trace_id)
     if owner is None:
         raise RecordingNotFoundError(f"activity {span_id} has no browser recording")
     pages: dict[str, PageRecording] = {}
-    for page_id, url, data, compression in recording_reads.owner_chunks(conn, owner, trace_id):
+    for page_id, url, data, compression in recording_reads.owner_chunks(engine, owner, trace_id):
         page = pages.setdefault(page_id, PageRecording(page_id, url))
         page.url = url or page.url
         page.events.extend(decode(data, compression))
@@ -89,9 +88,9 @@ def _ms(timestamp: datetime) -> int:
     return int(timestamp.replace(tzinfo=UTC).timestamp() * 1000)
 
 
-def span_event_markers(conn: duckdb.DuckDBPyConnection, span_id: str) -> list[dict[str, Any]]:
+def span_event_markers(engine: Engine, span_id: str) -> list[dict[str, Any]]:
     """The span events of the activity and everything under it, as rrweb custom events."""
-    spans = span_events_of_trace(conn, span_id)
+    spans = span_events_of_trace(engine, span_id)
     children: dict[str, list[tuple[Any, ...]]] = {}
     for span in spans:
         children.setdefault(span[1], []).append(span)
@@ -143,16 +142,14 @@ def _is_blank_document(ordered: list[dict[str, Any]], snapshot: int) -> bool:
     return bool(meta and meta["type"] == rrweb_events.META and meta["data"].get("href") == "about:blank")
 
 
-def replay_page(
-    conn: duckdb.DuckDBPyConnection, activity_id: str, nonce: str | None = None
-) -> tuple[str, list[PageRecording]]:
+def replay_page(engine: Engine, activity_id: str, nonce: str | None = None) -> tuple[str, list[PageRecording]]:
     """The replay HTML of an activity's recording (or its recorded ancestor's), and the pages in it.
 
     `nonce` marks the page's scripts for a Content-Security-Policy that allows only them.
     """
-    owner, pages = load_streams(conn, activity_id)
-    markers = span_event_markers(conn, owner)
-    name = recording_reads.activity_title(conn, owner)
+    owner, pages = load_streams(engine, activity_id)
+    markers = span_event_markers(engine, owner)
+    name = recording_reads.activity_title(engine, owner)
     title = f"Replay of {name[0]} ({name[1] or 'no brand'}), activity {owner}" if name else f"Replay of {owner}"
     return render_html(title, pages, markers, nonce), pages
 

@@ -1,12 +1,13 @@
 """The viewer's JSON API (documented in `openapi.py`): every route, its parameters and its errors.
 
 Queries run in a worker thread (`asyncio.to_thread`), so the event loop, which in
-`collect` also receives OTLP, never waits for DuckDB. Each request holds a connection
-only while it queries; recording events are decompressed and streamed after the
-connection is released. Errors are JSON `{"error": ..., "status": ...}`: 401 without the
-token, 403 for a refused SQL statement, 404 for ids that are not stored, 408 for a query
-past its time limit, 422 for malformed ids, parameters and bodies, 503 when the file
-cannot be read (with what to do about it).
+`collect` also receives OTLP, never waits for DuckDB or ClickHouse. Each request holds an
+engine (a DuckDB connection, or ClickHouse: `reads.py`) only while it queries; recording
+events are decompressed and streamed after it is released. Errors are JSON
+`{"error": ..., "status": ...}`: 401 without the token, 403 for a refused SQL statement,
+404 for ids that are not stored, 408 for a query past its time limit, 422 for malformed
+ids, parameters and bodies, 503 when the file or ClickHouse cannot be read (with what to
+do about it).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar, cast
 
-import duckdb
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from getgather_otel.recording.chunk_codec import decompress_json
+from getgather_otel.store.engine import Engine
 from getgather_otel.store.errors import DatabaseLockedError, StoreError
 from getgather_otel.store.queries.activities import SORT_KEYS, STATUSES, ActivityFilter, SortKey, Status, parse_since
 from getgather_otel.viewer import data
@@ -36,7 +37,7 @@ from getgather_otel.viewer.sql import (
     InvalidQueryError,
     QueryTimeoutError,
     RefusedQueryError,
-    run_read_only,
+    run_user_query,
 )
 
 __all__ = [
@@ -155,10 +156,10 @@ def _window(request: Request, default_since: str | None) -> tuple[dt.datetime | 
     return since, until
 
 
-async def _query(reads: Reads, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+async def _query(reads: Reads, work: Callable[[Engine], T]) -> T:
     def run() -> T:
-        with reads.connection() as conn:
-            return work(conn)
+        with reads.engine() as engine:
+            return work(engine)
 
     return await asyncio.to_thread(run)
 
@@ -247,28 +248,28 @@ def api_routes(reads: Reads, token: str | None) -> list[Route]:
 
     async def activities(request: Request) -> Response:
         filters = activity_filter(request)
-        return JSONResponse(await _query(reads, lambda conn: data.list_activities(conn, filters)))
+        return JSONResponse(await _query(reads, lambda engine: data.list_activities(engine, filters)))
 
     async def activity(request: Request) -> Response:
         _known(request, ())
         activity_id = request.path_params["activity_id"]
-        return JSONResponse(await _query(reads, lambda conn: data.activity(conn, activity_id)))
+        return JSONResponse(await _query(reads, lambda engine: data.activity(engine, activity_id)))
 
     async def activity_recordings(request: Request) -> Response:
         _known(request, ())
         activity_id = request.path_params["activity_id"]
-        return JSONResponse(await _query(reads, lambda conn: data.recordings(conn, activity_id)))
+        return JSONResponse(await _query(reads, lambda engine: data.recordings(engine, activity_id)))
 
     async def recording_events(request: Request) -> Response:
         _known(request, ("page_id",))
         recording_id, page_id = request.path_params["recording_id"], _text(request, "page_id")
-        chunks = await _query(reads, lambda conn: data.recording_chunks(conn, recording_id, page_id))
+        chunks = await _query(reads, lambda engine: data.recording_chunks(engine, recording_id, page_id))
         return StreamingResponse(_event_stream(chunks), media_type="application/json")
 
     async def trace(request: Request) -> Response:
         _known(request, ())
         trace_id = request.path_params["trace_id"]
-        return JSONResponse(await _query(reads, lambda conn: data.trace(conn, trace_id)))
+        return JSONResponse(await _query(reads, lambda engine: data.trace(engine, trace_id)))
 
     async def stats(request: Request) -> Response:
         _known(request, ("since", "until", "brand", "client"))
@@ -276,12 +277,12 @@ def api_routes(reads: Reads, token: str | None) -> list[Route]:
         brand, client = _text(request, "brand"), _text(request, "client")
         start = since or dt.datetime.now(dt.UTC)
         end = until or dt.datetime.now(dt.UTC)
-        return JSONResponse(await _query(reads, lambda conn: data.stats(conn, start, end, brand, client)))
+        return JSONResponse(await _query(reads, lambda engine: data.stats(engine, start, end, brand, client)))
 
     async def sql(request: Request) -> Response:
         _known(request, ())
         text, limit, time_limit_s = await _sql_body(request)
-        return JSONResponse(await _query(reads, lambda conn: run_read_only(conn, text, limit, time_limit_s)))
+        return JSONResponse(await _query(reads, lambda engine: run_user_query(engine, text, limit, time_limit_s)))
 
     def route(path: str, handler: Handler, methods: tuple[str, ...] = ("GET",)) -> Route:
         return Route(path, guarded(token, handler), methods=list(methods))

@@ -101,7 +101,7 @@ def viewer_routes(reads: Reads, settings: ViewerSettings, replay: ReplayOrigin) 
         return JSONResponse(
             {
                 "version": __version__,
-                "database": str(reads.path),
+                "database": reads.label,
                 "replay_port": replay.port,
                 "refresh_s": settings.refresh_s,
             }
@@ -131,8 +131,8 @@ def replay_app(reads: Reads, settings: ViewerSettings) -> Starlette:
         nonce = secrets.token_urlsafe(16)
 
         def render() -> str:
-            with reads.connection() as conn:
-                return replay_page(conn, activity_id, nonce)[0]
+            with reads.engine() as engine:
+                return replay_page(engine, activity_id, nonce)[0]
 
         try:
             page = await asyncio.to_thread(render)

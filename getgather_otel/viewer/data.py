@@ -1,6 +1,6 @@
 """The viewer's reads: activities, traces, recordings and stats as JSON-ready values.
 
-Every function takes an open connection and returns plain dicts and lists (timestamps as
+Every function takes an `Engine` (the DuckDB file, or ClickHouse) and returns plain dicts and lists (timestamps as
 ISO-8601 UTC text plus integer microseconds, which the waterfall and the replay need to
 line up). Ids are checked before any query so a wrong id is a clear 404 or 422, never a
 query error. Every query is in `store/queries/`; this module shapes what they return.
@@ -12,8 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
-import duckdb
-
+from getgather_otel.store.engine import Engine, Rows
 from getgather_otel.store.queries import recordings as recording_reads
 from getgather_otel.store.queries.activities import (
     ActivityFilter,
@@ -84,29 +83,28 @@ def jsonable(value: Any) -> Any:
     return plain(value, iso, nan_as_none=True)
 
 
-def records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Rows of the cursor's last result as JSON-ready dicts keyed by column name."""
-    columns = [d[0] for d in cursor.description or []]
-    return [{column: jsonable(v) for column, v in zip(columns, row, strict=True)} for row in cursor.fetchall()]
+def records(rows: Rows) -> list[dict[str, Any]]:
+    """Rows of a read as JSON-ready dicts keyed by column name."""
+    return [{column: jsonable(v) for column, v in zip(rows.columns, row, strict=True)} for row in rows.rows]
 
 
-def list_activities(conn: duckdb.DuckDBPyConnection, filters: ActivityFilter) -> dict[str, Any]:
-    sql, params = activities_query(filters)
-    rows = records(conn.execute(sql, params))
-    count_sql, count_params = activities_count_query(filters)
-    total = conn.execute(count_sql, count_params).fetchone()
+def list_activities(engine: Engine, filters: ActivityFilter) -> dict[str, Any]:
+    sql, params = activities_query(filters, engine.dialect)
+    rows = records(engine.rows(sql, params))
+    count_sql, count_params = activities_count_query(filters, engine.dialect)
+    total = engine.rows(count_sql, count_params).first()
     count = int(total[0]) if total else 0
     return {"activities": rows, "total": count, "limit": filters.limit, "offset": filters.offset}
 
 
-def activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> dict[str, Any]:
+def activity(engine: Engine, activity_id: str) -> dict[str, Any]:
     """The activity's row (the `activities` view), its trace's spans and whether it has a recording."""
     check_id(activity_id, SPAN_ID, "activity id")
-    found = records(activity_row(conn, activity_id))
+    found = records(activity_row(engine, activity_id))
     if not found:
         raise NotFoundError(f"no activity with id {activity_id}")
     row = found[0]
-    return {"activity": row, "trace": trace(conn, row["trace_id"])}
+    return {"activity": row, "trace": trace(engine, row["trace_id"])}
 
 
 def _span(row: dict[str, Any]) -> dict[str, Any]:
@@ -126,41 +124,38 @@ def _span(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def trace(conn: duckdb.DuckDBPyConnection, trace_id: str) -> dict[str, Any]:
+def trace(engine: Engine, trace_id: str) -> dict[str, Any]:
     """Every stored span of a trace, in start order, with events and links."""
     check_id(trace_id, TRACE_ID, "trace id")
-    spans = [_span(row) for row in trace_spans(conn, trace_id)]
+    spans = [_span(row) for row in trace_spans(engine, trace_id)]
     if not spans:
         raise NotFoundError(f"no spans with trace id {trace_id}")
     return {"trace_id": trace_id, "spans": spans}
 
 
-def recordings(conn: duckdb.DuckDBPyConnection, activity_id: str) -> dict[str, Any]:
+def recordings(engine: Engine, activity_id: str) -> dict[str, Any]:
     """The recordings an activity's browser work is in (its own, or its nearest recorded ancestor's), by page."""
     check_id(activity_id, SPAN_ID, "activity id")
-    found = recording_reads.activity_recording_state(conn, activity_id)
+    found = recording_reads.activity_recording_state(engine, activity_id)
     if found is None:
         raise NotFoundError(f"no activity with id {activity_id}")
     trace_id, pruned = found
     answer: dict[str, Any] = {"activity_id": activity_id, "recorded_by": None, "pruned": pruned, "recordings": []}
-    owner = recording_reads.recording_owner(conn, activity_id, trace_id)
+    owner = recording_reads.recording_owner(engine, activity_id, trace_id)
     if owner is None:
         return answer
-    cursor = recording_reads.owner_pages(conn, owner, trace_id)
     by_recording: dict[str, list[dict[str, Any]]] = {}
-    for page in records(cursor):
+    for page in records(recording_reads.owner_pages(engine, owner, trace_id)):
         by_recording.setdefault(page.pop("recording_id"), []).append(page)
     answer["recorded_by"] = owner
     answer["recordings"] = [{"recording_id": rid, "pages": pages} for rid, pages in by_recording.items()]
     return answer
 
 
-def recording_chunks(
-    conn: duckdb.DuckDBPyConnection, recording_id: str, page_id: str | None
-) -> list[tuple[bytes, str]]:
+def recording_chunks(engine: Engine, recording_id: str, page_id: str | None) -> list[tuple[bytes, str]]:
     """(compressed data, compression) of a recording's chunks, page by page in sequence order."""
     check_id(recording_id, RECORDING_ID, "recording id")
-    rows = recording_reads.recording_chunk_data(conn, recording_id, page_id)
+    rows = recording_reads.recording_chunk_data(engine, recording_id, page_id)
     if not rows:
         page = f" page {page_id}" if page_id is not None else ""
         raise NotFoundError(f"no recording {recording_id}{page} (it may have been pruned)")
@@ -173,17 +168,17 @@ def bucket_for(since: dt.datetime, until: dt.datetime) -> int:
 
 
 def stats(
-    conn: duckdb.DuckDBPyConnection,
+    engine: Engine,
     since: dt.datetime,
     until: dt.datetime,
     brand: str | None,
     client: str | None = None,
 ) -> dict[str, Any]:
     """Per brand, tool and client over [since, until), and per brand over time for the charts."""
-    queries, params = stats_queries(since, "duckdb", until, brand, client)
-    report = {title: records(conn.execute(sql, params)) for title, sql in queries.items()}
+    queries, params = stats_queries(since, engine.dialect, until, brand, client)
+    report = {title: records(engine.rows(sql, params)) for title, sql in queries.items()}
     bucket_s = bucket_for(since, until)
-    sql, params = stats_series_query(since, until, bucket_s, "duckdb", brand, client)
+    sql, params = stats_series_query(since, until, bucket_s, engine.dialect, brand, client)
     return {
         "since": iso(since),
         "until": iso(until),
@@ -192,5 +187,5 @@ def stats(
         "by_tool": report["by tool"],
         "by_client": report["by client"],
         "errors": report["errors"],
-        "series": records(conn.execute(sql, params)),
+        "series": records(engine.rows(sql, params)),
     }

@@ -6,6 +6,9 @@ sets or loads is refused before it runs. The connection underneath cannot touch 
 files either way (external access is off for readers and the writer). A timer interrupts
 the query at the time limit, and at most `limit` rows are fetched, so a careless query
 cannot hold the file (and, in `collect`, the writer) for long.
+
+On ClickHouse (`ui --clickhouse`) the query runs as a subquery (so only a SELECT parses),
+with `readonly` set and ClickHouse's own `max_execution_time`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 import duckdb
 
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
+from getgather_otel.store.clickhouse import ClickHouseQueryError
+from getgather_otel.store.engine import DuckDBEngine, Engine
 from getgather_otel.store.errors import first_line
 from getgather_otel.viewer.data import jsonable
 
@@ -30,6 +35,7 @@ __all__ = [
     "RefusedQueryError",
     "check_read_only",
     "run_read_only",
+    "run_user_query",
 ]
 
 DEFAULT_ROW_LIMIT = 1000
@@ -62,6 +68,28 @@ def check_read_only(conn: duckdb.DuckDBPyConnection, sql: str) -> None:
     if kind != duckdb.StatementType.SELECT:
         name = getattr(kind, "name", str(kind))
         raise RefusedQueryError(f"the SQL API is read-only: a {name} statement is refused (send one SELECT)")
+
+
+def run_user_query(engine: Engine, sql: str, limit: int, time_limit_s: float) -> dict[str, Any]:
+    """`POST /api/sql` on whichever engine the viewer reads: DuckDB's checks, or ClickHouse's."""
+    if isinstance(engine, DuckDBEngine):
+        return run_read_only(engine.conn, sql, limit, time_limit_s)
+    read_only = getattr(engine, "read_only", None)
+    if read_only is None:
+        raise RefusedQueryError(f"{engine.label} takes no SQL queries")
+    started = time.monotonic()
+    try:
+        found, truncated = read_only(sql, limit, time_limit_s)
+    except ClickHouseQueryError as error:
+        if "TIMEOUT_EXCEEDED" in str(error) or "Timeout exceeded" in str(error):
+            raise QueryTimeoutError(f"the query ran longer than {time_limit_s:g} s and was stopped") from None
+        raise InvalidQueryError(f"the query failed: {error}") from None
+    return {
+        "columns": found.columns,
+        "rows": [[jsonable(value) for value in row] for row in found.rows],
+        "truncated": truncated,
+        "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+    }
 
 
 def run_read_only(conn: duckdb.DuckDBPyConnection, sql: str, limit: int, time_limit_s: float) -> dict[str, Any]:

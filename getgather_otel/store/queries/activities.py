@@ -24,12 +24,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
-
-import duckdb
+from typing import TYPE_CHECKING, Literal, get_args
 
 from getgather_otel.capture import attributes as attr
+from getgather_otel.store.log_chunks import CLICKHOUSE_RECORDING_CHUNKS
 from getgather_otel.store.values import naive_utc
+
+if TYPE_CHECKING:  # the engine renders with this module's render(): no import at run time
+    from getgather_otel.store.engine import Engine, Rows
 
 __all__ = [
     "BRAND_SQL",
@@ -73,12 +75,19 @@ _QUANTILE = re.compile(r"\{quantile\((?P<q>0\.\d+), (?P<expr>[^}]+)\)\}")
 _EPOCH_S = re.compile(r"\{epoch_s\((?P<expr>[^}]+)\)\}")
 _UTC_LITERAL = re.compile(r"\{utc_literal\('(?P<text>[0-9: .-]+)'\)\}")
 _UTC = re.compile(r"\{utc\((?P<expr>[^}]+)\)\}")
+_UTC_LIST = re.compile(r"\{utc_list\((?P<expr>[^}]+)\)\}")
 _PARAMETER = re.compile(r"\{(?P<name>[a-z_]+):(?P<type>[A-Za-z0-9()]+)\}")
 _HAS_RECORDING = "{has_recording}"
+_ACTIVITIES = "{activities}"
+_RECORDING_CHUNKS = "{recording_chunks}"
 
-# DuckDB only: ClickHouse holds spans, not the recordings getgather-otel stores beside them.
+# DuckDB's (and the `activities` view's): a correlated EXISTS on the chunk table.
 HAS_RECORDING_SQL = (
     'EXISTS (SELECT 1 FROM recording_chunks AS c WHERE c.span_id = t."SpanId" AND c.trace_id = t."TraceId")'
+)
+# ClickHouse's: recordings are `otel_logs` rows (see store/log_chunks.py); a tuple IN, no correlation.
+_CLICKHOUSE_HAS_RECORDING = (
+    f'CAST((t."TraceId", t."SpanId") IN (SELECT trace_id, span_id FROM {_RECORDING_CHUNKS}) AS Bool)'
 )
 
 
@@ -88,8 +97,10 @@ def render(template: str, dialect: Dialect) -> str:
     Quantiles interpolate linearly in both engines (DuckDB's `quantile_cont` and
     ClickHouse's `quantileExactInclusive` are the same R7 estimator); `{epoch_s(expr)}` is
     whole Unix seconds; `{utc_literal('...')}` a UTC timestamp literal and `{utc(expr)}` a
-    timestamp shown in UTC whatever the session's zone; parameters become DuckDB's `$name` or
-    stay ClickHouse's `{name:Type}`.
+    timestamp shown in UTC whatever the session's zone; `{has_recording}` whether the span of
+    `otel_traces AS t` has a recording; `{activities}` and `{recording_chunks}` the DuckDB view
+    and table, or on ClickHouse the same columns computed from `otel_traces` and `otel_logs`;
+    parameters become DuckDB's `$name` or stay ClickHouse's `{name:Type}`.
     """
 
     def quantile(match: re.Match[str]) -> str:
@@ -108,13 +119,25 @@ def render(template: str, dialect: Dialect) -> str:
 
     def utc(match: re.Match[str]) -> str:
         expr = match.group("expr")
-        return expr if dialect == "duckdb" else f"toTimeZone({expr}, 'UTC')"
+        # Microseconds in UTC, as DuckDB's TIMESTAMP holds them (ClickHouse keeps nanoseconds).
+        return expr if dialect == "duckdb" else f"toDateTime64({expr}, 6, 'UTC')"
 
-    text = _QUANTILE.sub(quantile, template)
+    def utc_list(match: re.Match[str]) -> str:
+        expr = match.group("expr")
+        return expr if dialect == "duckdb" else f"arrayMap(x -> toDateTime64(x, 6, 'UTC'), {expr})"
+
+    if dialect == "duckdb":
+        text = template.replace(_HAS_RECORDING, HAS_RECORDING_SQL)
+    else:
+        text = template.replace(_HAS_RECORDING, _CLICKHOUSE_HAS_RECORDING)
+        text = text.replace(_ACTIVITIES, _CLICKHOUSE_ACTIVITIES)
+        text = text.replace(_RECORDING_CHUNKS, CLICKHOUSE_RECORDING_CHUNKS)
+    text = text.replace(_ACTIVITIES, "activities").replace(_RECORDING_CHUNKS, "recording_chunks")
+    text = _QUANTILE.sub(quantile, text)
     text = _EPOCH_S.sub(epoch_s, text)
     text = _UTC_LITERAL.sub(utc_literal, text)
     text = _UTC.sub(utc, text)
-    text = text.replace(_HAS_RECORDING, HAS_RECORDING_SQL if dialect == "duckdb" else "false")
+    text = _UTC_LIST.sub(utc_list, text)
     if dialect == "duckdb":
         text = _PARAMETER.sub(lambda match: f"${match.group('name')}", text)
     return text
@@ -163,6 +186,25 @@ CLIENT_NAME_SQL = attribute(attr.CLIENT_NAME)
 CLIENT_VERSION_SQL = attribute(attr.CLIENT_VERSION)
 _CLIENT_SQL = f"coalesce({CLIENT_NAME_SQL}, '')"
 _ERRORS = f"sum(CASE WHEN {IS_ERROR_SQL} THEN 1 ELSE 0 END)"
+
+# The DuckDB `activities` view's columns (store/schema.py), in its order, from the exporter's
+# `otel_traces` and `otel_logs` on ClickHouse. Pruning is ClickHouse's TTL there: no pruned reason.
+_CLICKHOUSE_ACTIVITIES = f"""(
+    SELECT t."SpanId" AS activity_id, t."TraceId" AS trace_id, t."ParentSpanId" AS parent_span_id,
+           {BRAND_SQL} AS brand_id, {NAME_SQL} AS name, {KIND_SQL} AS kind,
+           {{utc(t."Timestamp")}} AS start_time,
+           {{utc(t."Timestamp" + toIntervalMicrosecond(intDiv(t."Duration", 1000)))}} AS end_time,
+           t."Duration" / 1e6 AS execution_time_ms, {STATUS_SQL} AS status, {ERROR_SQL} AS error,
+           {attribute(attr.ERROR_TYPE)} AS error_type, {attribute(attr.GEN_AI_TOOL_NAME)} AS tool_name,
+           {attribute(attr.MCP_SESSION_ID)} AS session_id, t."ServiceName" AS service_name,
+           t."SpanAttributes" AS attributes, {_CLICKHOUSE_HAS_RECORDING} AS has_recording,
+           CAST(NULL AS Nullable(String)) AS recording_pruned, t."SpanId" AS id,
+           coalesce(parseDateTime64BestEffortOrNull({attribute(attr.IMPORT_CREATED_AT)}, 6, 'UTC'),
+                    {{utc(t."Timestamp")}}) AS created_at,
+           {CLIENT_NAME_SQL} AS client_name, {CLIENT_VERSION_SQL} AS client_version
+    FROM otel_traces AS t
+    WHERE {IS_ACTIVITY_SQL}
+)"""
 
 
 def _stats_template(group_columns: str, group_by: str) -> str:
@@ -371,6 +413,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def activity_row(conn: duckdb.DuckDBPyConnection, activity_id: str) -> duckdb.DuckDBPyConnection:
-    """A cursor over the `activities` row of one activity (none when there is no such activity)."""
-    return conn.execute("SELECT * FROM activities WHERE activity_id = ? LIMIT 1", [activity_id])
+def activity_row(engine: Engine, activity_id: str) -> Rows:
+    """The `activities` row of one activity (no rows when there is no such activity)."""
+    return engine.rows(
+        "SELECT * FROM {activities} WHERE activity_id = {activity:String} LIMIT 1", {"activity": activity_id}
+    )

@@ -1,0 +1,192 @@
+"""Reading the OTel Collector's ClickHouse tables: one engine interface, two implementations.
+
+`ClickHouseServer` talks to a ClickHouse server over HTTP with clickhouse-connect
+(`pip install 'getgather-otel[clickhouse]'`); `ChdbEngine` runs chdb, the ClickHouse engine
+in process (tests, and a local chdb data directory). Both render the stock templates for
+ClickHouse (`render()`), bind `{name:Type}` parameters server-side and return `Rows` of
+plain values as `DuckDBEngine` does: timestamps naive UTC (the stock SQL asks for them in
+UTC at microsecond precision, whatever the session's time zone), maps as dicts.
+
+`open_clickhouse(url)` picks one: `http://user:password@host:8123/database` (or https) for
+a server, `chdb:` or `chdb:/path/to/data` for chdb. Failures to reach or read ClickHouse are
+`ClickHouseError` (a `StoreError`: the viewer answers 503 with the message).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+
+from getgather_otel.store.engine import Rows, naive_utc_value
+from getgather_otel.store.errors import StoreError, first_line
+from getgather_otel.store.queries.activities import Dialect, render
+
+__all__ = [
+    "ChdbEngine",
+    "ClickHouseError",
+    "ClickHouseQueryError",
+    "ClickHouseServer",
+    "open_clickhouse",
+    "public_url",
+]
+
+_NO_LOGS = (
+    "has no otel_logs table, where browser recordings are: route the logs pipeline to the clickhouse "
+    "exporter (otel-collector.yaml does) or create it with the exporter's DDL"
+)
+
+
+class ClickHouseError(StoreError):
+    """ClickHouse cannot be reached or read; the message says which and why."""
+
+
+class ClickHouseQueryError(ValueError):
+    """A user's query (`sql`, `POST /api/sql`) failed on ClickHouse: ClickHouse's first line."""
+
+
+def public_url(url: str) -> str:
+    """`url` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _wrapped(sql: str, limit: int) -> str:
+    """A user's query as a subquery: ClickHouse parses anything but a SELECT there as an error."""
+    return f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) LIMIT {int(limit) + 1}"
+
+
+class _ClickHouse:
+    """What both engines share: rendering, the otel_logs check, value shapes."""
+
+    label: str
+
+    def __init__(self) -> None:
+        self._has_logs: bool | None = None
+
+    @property
+    def dialect(self) -> Dialect:
+        return "clickhouse"
+
+    def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
+        raise NotImplementedError
+
+    def rows(self, template: str, params: Mapping[str, object] | None = None) -> Rows:
+        sql = render(template, "clickhouse")
+        if "otel_logs" in sql and not self._logs_exist():
+            raise ClickHouseError(f"ClickHouse at {self.label} {_NO_LOGS}")
+        try:
+            return self._run(sql, params or {}, {})
+        except ClickHouseQueryError as error:
+            raise ClickHouseError(f"ClickHouse at {self.label}: {error}") from error
+
+    def _logs_exist(self) -> bool:
+        if self._has_logs is None:
+            found = self._run("EXISTS TABLE otel_logs", {}, {}).first()
+            self._has_logs = bool(found and found[0])
+        return self._has_logs
+
+    def read_only(self, sql: str, limit: int, time_limit_s: float) -> tuple[Rows, bool]:
+        """A user's SELECT, at most `limit` rows (and whether there were more), stopped after `time_limit_s`."""
+        settings = {"readonly": 2, "max_execution_time": max(1, round(time_limit_s))}
+        found = self._run(_wrapped(sql, limit), {}, settings)
+        return Rows(found.columns, found.rows[:limit]), len(found.rows) > limit
+
+
+def _plain(value: Any, kind: pa.DataType) -> Any:
+    """An Arrow value from chdb as the Python value DuckDB gives (maps as dicts, at any depth)."""
+    if value is None:
+        return None
+    if pa.types.is_map(kind):
+        return {key: _plain(item, kind.item_type) for key, item in value}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return [_plain(item, kind.value_type) for item in value]
+    return value
+
+
+class ChdbEngine(_ClickHouse):
+    """ClickHouse in process (chdb): a session over a data directory, or in memory."""
+
+    def __init__(self, session: Any = None, path: str | None = None) -> None:
+        super().__init__()
+        created = session is None
+        if session is None:
+            try:
+                from chdb import session as chdb_session  # optional: only this engine needs it
+            except ImportError as error:
+                raise ClickHouseError("chdb is not installed: pip install chdb") from error
+            session = chdb_session.Session(path) if path else chdb_session.Session()  # type: ignore[no-untyped-call]
+        self.session = session
+        self._owns_session = created
+        self.label = f"chdb:{path or ''}"
+        self._lock = threading.Lock()  # one query at a time on a chdb session
+
+    def close(self) -> None:
+        """Close the chdb session if this engine opened it (chdb keeps one per process)."""
+        if self._owns_session:
+            self.session.close()
+
+    def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
+        if settings:
+            sql += " SETTINGS " + ", ".join(f"{name} = {value}" for name, value in settings.items())
+        try:
+            with self._lock:
+                table = self.session.query(sql, "ArrowTable", params=dict(params))
+        except Exception as error:
+            raise ClickHouseQueryError(first_line(str(error))) from error
+        if not isinstance(table, pa.Table):  # a statement without a result (EXISTS answers one)
+            return Rows([], [])
+        columns = [
+            [naive_utc_value(_plain(value, field.type)) for value in table.column(index).to_pylist()]
+            for index, field in enumerate(table.schema)
+        ]
+        return Rows(list(table.column_names), list(zip(*columns, strict=True)) if columns else [])
+
+
+class ClickHouseServer(_ClickHouse):
+    """A ClickHouse server over HTTP (clickhouse-connect)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.label = public_url(url)
+        try:
+            import clickhouse_connect  # optional: pip install 'getgather-otel[clickhouse]'
+        except ImportError as error:
+            raise ClickHouseError(
+                "reading ClickHouse needs clickhouse-connect: pip install 'getgather-otel[clickhouse]'"
+            ) from error
+        try:
+            self.client = clickhouse_connect.get_client(dsn=url)
+        except Exception as error:
+            raise ClickHouseError(f"cannot reach ClickHouse at {self.label}: {first_line(str(error))}") from error
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
+        try:
+            result = self.client.query(sql, parameters=dict(params), settings=dict(settings))
+        except Exception as error:
+            message = first_line(str(error))
+            if type(error).__name__ in ("OperationalError", "ProgrammingError") and "Code:" not in message:
+                raise ClickHouseError(f"ClickHouse at {self.label}: {message}") from error
+            raise ClickHouseQueryError(message) from error
+        rows = [tuple(naive_utc_value(value) for value in row) for row in result.result_rows]
+        return Rows(list(result.column_names), rows)
+
+
+def open_clickhouse(url: str) -> ChdbEngine | ClickHouseServer:
+    """The engine for `--clickhouse URL`: `http(s)://...` for a server, `chdb:[path]` for chdb in process."""
+    if url.startswith("chdb:"):
+        return ChdbEngine(path=url.removeprefix("chdb:") or None)
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ClickHouseError(
+            f"--clickhouse {public_url(url)!r}: give http(s)://user:password@host:8123/database or chdb:PATH"
+        )
+    return ClickHouseServer(url)

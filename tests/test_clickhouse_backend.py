@@ -1,0 +1,156 @@
+"""The viewer, the CLI and replays read ClickHouse (chdb here) and answer exactly as they do on DuckDB.
+
+One data set, the database the real `demo` command produces, goes into chdb the way an
+OTel Collector with the ClickHouse exporter would put it there (tests/helpers/clickhouse_exporter.py:
+spans as the exporter's `otel_traces` rows, each recording chunk as the log record our sender
+emits and then as the exporter's `otel_logs` row, Body base64). Every API answer, every
+replay and the CLI's output must be the same from both, in a UTC session and in one whose
+time zone is not UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from getgather_otel.recording.replay import load_streams, replay_page
+from getgather_otel.store.clickhouse import ChdbEngine, ClickHouseError, open_clickhouse, public_url
+from getgather_otel.store.engine import DuckDBEngine
+from getgather_otel.store.reader import open_for_reading
+from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
+from getgather_otel.viewer.reads import ClickHouseReads, FileReads, Reads
+from getgather_otel.web.serving import serve_asgi
+from tests.conftest import post
+from tests.helpers.clickhouse_exporter import load_database
+
+chdb_session = pytest.importorskip("chdb.session")
+
+ZONES = ("UTC", "America/Los_Angeles")
+JSON_BODY = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def house(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A chdb session holding the demo's spans and recordings as the exporter writes them."""
+    session = chdb_session.Session()
+    loaded = load_database(session, demo_db, tmp_path_factory.mktemp("exporter"))
+    assert loaded > 0, "the demo recorded browser pages"
+    yield session
+    session.close()
+
+
+def _recorded_activities(db: Path) -> list[str]:
+    with open_for_reading(db, wait_s=10) as conn:
+        rows = conn.execute("SELECT activity_id FROM activities WHERE has_recording ORDER BY activity_id").fetchall()
+    return [str(row[0]) for row in rows]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_replays_from_otel_logs_equal_duckdbs_byte_for_byte(demo_db: Path, house: Any, zone: str) -> None:
+    house.query(f"SET session_timezone = '{zone}'")
+    engine = ChdbEngine(house)
+    activities = _recorded_activities(demo_db)
+    assert activities
+    with open_for_reading(demo_db, wait_s=10) as conn:
+        duck = DuckDBEngine(conn)
+        for activity_id in activities:
+            owner, pages = load_streams(duck, activity_id)
+            assert (owner, pages) == load_streams(engine, activity_id)
+            assert pages and all(page.events for page in pages)
+            assert (
+                replay_page(duck, activity_id, "fixed-nonce")[0] == replay_page(engine, activity_id, "fixed-nonce")[0]
+            )
+
+
+async def _answers(reads: Reads, paths: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    async with serve_asgi(build_viewer_app(reads, ViewerSettings())) as url:
+        for path in paths:
+            reply = await post(url + path, b"", {}, method="GET")
+            out[path] = (
+                reply.status_code,
+                json.loads(reply.text) if path.startswith("/api/") and "/events" not in path else reply.text,
+            )
+        reply = await post(
+            url + "/api/sql",
+            json.dumps(
+                {"sql": "SELECT count(*) AS spans, count(DISTINCT TraceId) AS traces FROM otel_traces"}
+            ).encode(),
+            {"Content-Type": "application/json"},
+        )
+        body = json.loads(reply.text)
+        out["sql"] = (reply.status_code, body["columns"], body["rows"])
+    return out
+
+
+def _paths(db: Path) -> list[str]:
+    with open_for_reading(db, wait_s=10) as conn:
+        activities = [
+            str(r[0]) for r in conn.execute("SELECT activity_id FROM activities ORDER BY activity_id").fetchall()
+        ]
+        traces = [str(r[0]) for r in conn.execute("SELECT DISTINCT trace_id FROM activities ORDER BY 1").fetchall()]
+        recordings = conn.execute(
+            "SELECT DISTINCT recording_id, page_id FROM recording_chunks ORDER BY 1, 2"
+        ).fetchall()
+    window = "since=2020-01-01T00:00:00Z&until=2100-01-01T00:00:00Z"
+    paths = [
+        "/api/activities?limit=500",
+        "/api/activities?status=error",
+        "/api/activities?sort=duration&order=asc&limit=5&offset=1",
+        f"/api/stats?{window}",
+        f"/api/stats?{window}&brand=shop",
+        "/api/activities/0000000000000000",
+        "/api/traces/00000000000000000000000000000000",
+    ]
+    for activity_id in activities:
+        paths += [f"/api/activities/{activity_id}", f"/api/activities/{activity_id}/recordings"]
+    paths += [f"/api/traces/{trace_id}" for trace_id in traces]
+    for recording_id, page_id in recordings:
+        paths += [f"/api/recordings/{recording_id}/events", f"/api/recordings/{recording_id}/events?page_id={page_id}"]
+    return paths
+
+
+@pytest.mark.parametrize("zone", ZONES)
+async def test_the_viewer_api_answers_the_same_from_duckdb_and_clickhouse(demo_db: Path, house: Any, zone: str) -> None:
+    house.query(f"SET session_timezone = '{zone}'")
+    paths = _paths(demo_db)
+    duck = await _answers(FileReads(demo_db), paths)
+    clickhouse = await _answers(ClickHouseReads(ChdbEngine(house)), paths)
+    assert duck["sql"] == (200, ["spans", "traces"], duck["sql"][2]) and duck["sql"][2][0][0] > 0
+    for path in [*paths, "sql"]:
+        assert clickhouse[path] == duck[path], path
+    statuses = {status for status, _ in (duck[path][:2] for path in paths)}
+    assert statuses == {200, 404}, "both found and missing ids were asked for"
+    recorded = [path for path in paths if path.endswith("/recordings")]
+    assert any(duck[path][1]["recordings"] for path in recorded), "recordings are compared, not only empty lists"
+
+
+async def test_a_write_through_the_clickhouse_sql_api_is_refused(house: Any) -> None:
+    before = house.query("SELECT count() FROM otel_traces", "CSV")
+    async with serve_asgi(build_viewer_app(ClickHouseReads(ChdbEngine(house)), ViewerSettings())) as url:
+        for text in ("DROP TABLE otel_traces", "INSERT INTO otel_traces (TraceId) VALUES ('x')"):
+            reply = await post(
+                url + "/api/sql", json.dumps({"sql": text}).encode(), {"Content-Type": "application/json"}
+            )
+            assert reply.status_code == 422, reply.text
+    assert str(house.query("SELECT count() FROM otel_traces", "CSV")) == str(before)
+
+
+def test_clickhouse_urls_and_missing_logs(house: Any) -> None:
+    assert public_url("http://otel:s3cret@ch.internal:8123/otel") == "http://otel:***@ch.internal:8123/otel"
+    with pytest.raises(ClickHouseError, match="http"):
+        open_clickhouse("tcp://ch.internal:9000")
+    house.query("CREATE DATABASE IF NOT EXISTS traces_only")
+    house.query("USE traces_only")
+    try:
+        house.query((Path(__file__).parent / "clickhouse" / "otel_traces.sql").read_text())
+        engine = ChdbEngine(house)
+        assert engine.rows("SELECT count() FROM otel_traces").rows == [(0,)]
+        with pytest.raises(ClickHouseError, match="no otel_logs table"):
+            engine.rows("SELECT count() FROM {recording_chunks}")
+    finally:
+        house.query("USE default")

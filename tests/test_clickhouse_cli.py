@@ -1,0 +1,45 @@
+"""`activities`, `stats`, `sql` and `replay` with `--clickhouse` print what they print from `--db`.
+
+The demo's database goes into a chdb data directory as the OTel Collector's ClickHouse
+exporter would write it (tests/helpers/clickhouse_exporter.py); the CLI then opens it with
+`--clickhouse chdb:PATH` (a server would be `http://user:password@host:8123/database`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from getgather_otel.cli import main
+from tests.helpers.clickhouse_exporter import load_database
+
+chdb_session = pytest.importorskip("chdb.session")
+
+
+def _cli(*argv: str) -> str:
+    out = io.StringIO()
+    assert main(list(argv), out=out) == 0
+    return out.getvalue()
+
+
+def test_the_cli_reads_clickhouse(demo_db: Path, tmp_path: Path) -> None:
+    data = tmp_path / "chdb"
+    session = chdb_session.Session(str(data))
+    load_database(session, demo_db, tmp_path)
+    session.close()
+    url = f"chdb:{data}"
+    for command in (["activities", "--limit", "50"], ["activities", "--errors"], ["stats"]):
+        from_clickhouse = _cli(*command, "--clickhouse", url, "--format", "json")
+        assert from_clickhouse == _cli(*command, "--db", str(demo_db), "--format", "json"), command
+        assert json.loads(from_clickhouse), command
+    count = "SELECT count() AS spans FROM otel_traces"
+    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["spans"] > 0
+    duck_html, house_html = tmp_path / "duck.html", tmp_path / "house.html"
+    _cli("replay", "latest", "-o", str(duck_html), "--db", str(demo_db))
+    _cli("replay", "latest", "-o", str(house_html), "--clickhouse", url)
+    assert house_html.read_bytes() == duck_html.read_bytes()
+    assert main(["sql", "DROP TABLE otel_traces", "--clickhouse", url], out=io.StringIO()) == 2
+    assert int(json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["spans"]) > 0
