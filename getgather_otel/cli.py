@@ -246,6 +246,9 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
     given = {name: getattr(args, name) for name in fields if hasattr(args, name)}
     policy = dataclasses.replace(RetentionPolicy.from_env(), **given)
     out.write(f"policy: {policy}\n")
+    if _clickhouse_url(args):
+        _prune_clickhouse(args, policy, out)
+        return
     result = prune_file(
         args.db,
         policy,
@@ -262,6 +265,27 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
         c = result.compaction
         summary += f"; file {c.bytes_before / 1e6:.1f} MB -> {c.bytes_after / 1e6:.1f} MB"
     out.write(summary + "\n")
+
+
+def _prune_clickhouse(args: argparse.Namespace, policy: Any, out: TextIO) -> None:
+    """Recordings past the policy in ClickHouse's otel_logs (spans and the rest: the exporter's `ttl`)."""
+    from getgather_otel.store.queries.retention import clickhouse_expired_recordings
+
+    now = dt.datetime.now(dt.UTC)
+    if policy.recording_days is None:
+        out.write("recordings are kept without limit (RECORDINGS_DAYS none): nothing to do\n")
+        return
+    cutoff = now - dt.timedelta(days=policy.recording_days)
+    error_days = policy.error_recording_days
+    error_cutoff = now - dt.timedelta(days=error_days) if error_days is not None else dt.datetime(1970, 1, 1)
+    with _engine(args) as engine:
+        where, rows, size = clickhouse_expired_recordings(engine, cutoff, error_cutoff)
+        if args.dry_run:
+            out.write(f"would remove {rows:,} recording rows ({size / 1e6:.1f} MB) (dry run: nothing changed)\n")
+            return
+        if rows:
+            engine.command(f"DELETE FROM otel_logs WHERE {where}")  # type: ignore[attr-defined]
+    out.write(f"removed {rows:,} recording rows ({size / 1e6:.1f} MB) from otel_logs\n")
 
 
 def _print_transfers(verb: str, transfers: list[Any], out: TextIO) -> None:
@@ -462,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, default=Path("replay.html"), help="HTML file (default: %(default)s)")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("prune", parents=[common], help="apply the retention policy and give the space back")
+    p = sub.add_parser("prune", parents=[common, clickhouse], help="apply the retention policy and give the space back")
     p.add_argument("--dry-run", action="store_true", help="show what would be removed, change nothing")
     p.add_argument("--no-compact", action="store_true", help="delete but do not rewrite the file")
     for flag, dest, kind in (

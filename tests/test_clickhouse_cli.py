@@ -11,6 +11,7 @@ import io
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from getgather_otel.cli import main
@@ -43,3 +44,30 @@ def test_the_cli_reads_clickhouse(demo_db: Path, tmp_path: Path) -> None:
     assert house_html.read_bytes() == duck_html.read_bytes()
     assert main(["sql", "DROP TABLE otel_traces", "--clickhouse", url], out=io.StringIO()) == 2
     assert int(json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["spans"]) > 0
+
+
+def test_prune_applies_the_recording_policy_to_clickhouse(demo_db: Path, tmp_path: Path) -> None:
+    """Recordings past `--recordings-days` go, a failed activity's stay until `--error-recordings-days`."""
+    data = tmp_path / "chdb"
+    session = chdb_session.Session(str(data))
+    load_database(session, demo_db, tmp_path)
+    session.close()
+    url = f"chdb:{data}"
+    [[failed, total]] = (
+        duckdb.connect(str(demo_db), read_only=True)
+        .execute(
+            """SELECT count(*) FILTER (WHERE t."StatusCode" = 'Error'), count(*) FROM recording_chunks AS c
+           JOIN otel_traces AS t ON t."SpanId" = c.span_id AND t."TraceId" = c.trace_id"""
+        )
+        .fetchall()
+    )
+    assert total > failed
+    count = "SELECT count() AS n FROM otel_logs"
+    assert "would remove 0 recording rows" in _cli("prune", "--dry-run", "--clickhouse", url)
+    dry = _cli("prune", "--dry-run", "--recordings-days", "0", "--clickhouse", url)
+    assert f"would remove {total - failed:,} recording rows" in dry
+    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] == total, "a dry run"
+    assert f"removed {total - failed:,}" in _cli("prune", "--recordings-days", "0", "--clickhouse", url)
+    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] == failed
+    _cli("prune", "--recordings-days", "0", "--error-recordings-days", "0", "--clickhouse", url)
+    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] == 0

@@ -30,3 +30,27 @@ def test_pipelines_reference_defined_components() -> None:
     traces = pipelines["traces"]["exporters"]
     assert "otlphttp/getgather" in traces and "clickhouse" in traces, "fan-out to collect and ClickHouse"
     assert config["exporters"]["clickhouse"]["traces_table_name"] == "otel_traces", "the table our SQL reads"
+
+
+def _days(ttl: str) -> float:
+    assert ttl.endswith("h"), "the exporter's ttl is a Go duration; we write hours"
+    return float(ttl[:-1]) / 24
+
+
+def test_clickhouse_keeps_what_getgather_otel_keeps() -> None:
+    """Spans 90 days; recordings in otel_logs until a failed activity's 60 days (`prune --clickhouse` takes the
+    others at 14): the defaults of the DuckDB file's retention."""
+    from getgather_otel.store.maintenance.retention import RetentionPolicy
+
+    config = yaml.safe_load(CONFIG.read_text())
+    pipelines, exporters = config["service"]["pipelines"], config["exporters"]
+    policy = RetentionPolicy()
+    spans = exporters["clickhouse"]
+    assert spans["traces_table_name"] == "otel_traces" and _days(spans["ttl"]) == policy.span_days
+    assert "clickhouse" in pipelines["metrics"]["exporters"], "the metric tables are the exporter's layout too"
+    logs = [name for name in pipelines["logs"]["exporters"] if name.startswith("clickhouse")]
+    assert logs == ["clickhouse/recordings"] and "otlphttp/getgather" in pipelines["logs"]["exporters"]
+    recordings = exporters["clickhouse/recordings"]
+    assert recordings["logs_table_name"] == "otel_logs" and _days(recordings["ttl"]) == policy.error_recording_days
+    assert "otlp/backend" not in pipelines["logs"]["exporters"], "recordings never reach a general backend"
+    assert policy.recording_days == 14 and "prune --clickhouse" in CONFIG.read_text()

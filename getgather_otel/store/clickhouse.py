@@ -92,6 +92,13 @@ class _ClickHouse:
             self._has_logs = bool(found and found[0])
         return self._has_logs
 
+    def command(self, template: str, params: Mapping[str, object] | None = None) -> None:
+        """Run one statement that changes data (retention's DELETE); needs a user allowed to."""
+        try:
+            self._run(render(template, "clickhouse"), params or {}, {})
+        except ClickHouseQueryError as error:
+            raise ClickHouseError(f"ClickHouse at {self.label}: {error}") from error
+
     def read_only(self, sql: str, limit: int, time_limit_s: float) -> tuple[Rows, bool]:
         """A user's SELECT, at most `limit` rows (and whether there were more), stopped after `time_limit_s`."""
         settings = {"readonly": 2, "max_execution_time": max(1, round(time_limit_s))}
@@ -171,6 +178,9 @@ class ClickHouseServer(_ClickHouse):
 
     def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
         try:
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH", "EXISTS")):
+                self.client.command(sql, parameters=dict(params), settings=dict(settings))
+                return Rows([], [])
             result = self.client.query(sql, parameters=dict(params), settings=dict(settings))
         except Exception as error:
             message = first_line(str(error))

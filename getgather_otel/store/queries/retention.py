@@ -8,9 +8,17 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from getgather_otel.store.queries.activities import IS_ERROR_SQL
+from getgather_otel.store.engine import Engine
+from getgather_otel.store.queries.activities import IS_ERROR_SQL, window_sql
 
-__all__ = ["count_spans_before", "delete_recordings", "delete_spans_before", "recordings_oldest_first"]
+__all__ = [
+    "CLICKHOUSE_EXPIRED_RECORDINGS",
+    "clickhouse_expired_recordings",
+    "count_spans_before",
+    "delete_recordings",
+    "delete_spans_before",
+    "recordings_oldest_first",
+]
 
 
 def count_spans_before(conn: duckdb.DuckDBPyConnection, cutoff: datetime) -> int:
@@ -54,3 +62,31 @@ def delete_spans_before(conn: duckdb.DuckDBPyConnection, cutoff: datetime) -> No
         "DELETE FROM recording_prunes AS p WHERE NOT EXISTS "
         '(SELECT 1 FROM otel_traces AS t WHERE t."SpanId" = p.span_id AND t."TraceId" = p.trace_id)'
     )
+
+
+# ClickHouse (`prune --clickhouse`): recording rows of `otel_logs` recorded before the cutoff whose
+# activity (its span in otel_traces) is not kept: kept while it started after `{keep_all}`'s cutoff,
+# or, failed (either status spelling), after `{keep_failed}`'s. Filled in by the function below.
+CLICKHOUSE_EXPIRED_RECORDINGS = f"""
+LogAttributes['getgather.recording.id'] != '' AND {{recorded_before}}
+AND (TraceId, SpanId) NOT IN (
+    SELECT t."TraceId", t."SpanId" FROM otel_traces AS t WHERE ({IS_ERROR_SQL} AND {{keep_failed}}) OR {{keep_all}}
+)
+"""
+
+
+def clickhouse_expired_recordings(engine: Engine, cutoff: datetime, error_cutoff: datetime) -> tuple[str, int, int]:
+    """(the WHERE of a DELETE on otel_logs, rows, stored bytes) of recordings past retention on ClickHouse.
+
+    A recording is kept while its activity started after `cutoff`, or after `error_cutoff` if it failed.
+    """
+    where = (
+        CLICKHOUSE_EXPIRED_RECORDINGS.replace("{recorded_before}", window_sql(None, cutoff).replace("t.", "", 1))
+        .replace("{keep_failed}", window_sql(error_cutoff, None))
+        .replace("{keep_all}", window_sql(cutoff, None))
+    )
+    found = engine.rows(
+        f"SELECT count(), sum(toUInt64(length(tryBase64Decode(Body)))) FROM otel_logs WHERE {where}"
+    ).first()
+    rows, size = (int(found[0] or 0), int(found[1] or 0)) if found else (0, 0)
+    return where, rows, size
