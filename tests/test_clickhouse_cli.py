@@ -26,12 +26,17 @@ def _cli(*argv: str) -> str:
     return out.getvalue()
 
 
-def test_the_cli_reads_clickhouse(demo_db: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def url(demo_db: Path, tmp_path: Path) -> str:
+    """`--clickhouse` for a chdb data directory holding the demo as the exporter writes it."""
     data = tmp_path / "chdb"
     session = chdb_session.Session(str(data))
     load_database(session, demo_db, tmp_path)
     session.close()
-    url = f"chdb:{data}"
+    return f"chdb:{data}"
+
+
+def test_the_cli_reads_clickhouse(demo_db: Path, tmp_path: Path, url: str) -> None:
     for command in (["activities", "--limit", "50"], ["activities", "--errors"], ["stats"]):
         from_clickhouse = _cli(*command, "--clickhouse", url, "--format", "json")
         assert from_clickhouse == _cli(*command, "--db", str(demo_db), "--format", "json"), command
@@ -46,13 +51,8 @@ def test_the_cli_reads_clickhouse(demo_db: Path, tmp_path: Path) -> None:
     assert int(json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["spans"]) > 0
 
 
-def test_prune_applies_the_recording_policy_to_clickhouse(demo_db: Path, tmp_path: Path) -> None:
+def test_prune_applies_the_recording_policy_to_clickhouse(demo_db: Path, url: str) -> None:
     """Recordings past `--recordings-days` go, a failed activity's stay until `--error-recordings-days`."""
-    data = tmp_path / "chdb"
-    session = chdb_session.Session(str(data))
-    load_database(session, demo_db, tmp_path)
-    session.close()
-    url = f"chdb:{data}"
     [[failed, total]] = (
         duckdb.connect(str(demo_db), read_only=True)
         .execute(
