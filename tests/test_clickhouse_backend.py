@@ -10,6 +10,7 @@ time zone is not UTC.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +19,14 @@ from typing import Any
 import pytest
 
 from getgather_otel.recording.replay import load_streams, replay_page
-from getgather_otel.store.clickhouse import ChdbEngine, ClickHouseError, open_clickhouse, public_url
+from getgather_otel.store.clickhouse import ChdbEngine, ClickHouseError, ClickHouseServer, open_clickhouse, public_url
 from getgather_otel.store.engine import DuckDBEngine
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import ClickHouseReads, FileReads, Reads
 from getgather_otel.web.serving import serve_asgi
 from tests.conftest import post
-from tests.helpers.clickhouse_exporter import load_database
+from tests.helpers.clickhouse_exporter import create_tables, load_database
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -39,6 +40,16 @@ def house(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     session = chdb_session.Session()
     loaded = load_database(session, demo_db, tmp_path_factory.mktemp("exporter"))
     assert loaded > 0, "the demo recorded browser pages"
+    # The same rows as exporters before contrib PR 34799 spelled kinds and status codes.
+    session.query("CREATE DATABASE old_spelling")
+    session.query("USE old_spelling")
+    create_tables(session)
+    session.query(
+        "INSERT INTO otel_traces SELECT * REPLACE (concat('STATUS_CODE_', upper(StatusCode)) AS StatusCode, "
+        "concat('SPAN_KIND_', upper(SpanKind)) AS SpanKind) FROM default.otel_traces"
+    )
+    session.query("INSERT INTO otel_logs SELECT * FROM default.otel_logs")
+    session.query("USE default")
     yield session
     session.close()
 
@@ -114,12 +125,18 @@ def _paths(db: Path) -> list[str]:
     return paths
 
 
-@pytest.mark.parametrize("zone", ZONES)
-async def test_the_viewer_api_answers_the_same_from_duckdb_and_clickhouse(demo_db: Path, house: Any, zone: str) -> None:
+@pytest.mark.parametrize(("zone", "database"), [*((zone, "default") for zone in ZONES), (ZONES[1], "old_spelling")])
+async def test_the_viewer_api_answers_the_same_from_duckdb_and_clickhouse(
+    demo_db: Path, house: Any, zone: str, database: str
+) -> None:
     house.query(f"SET session_timezone = '{zone}'")
     paths = _paths(demo_db)
     duck = await _answers(FileReads(demo_db), paths)
-    clickhouse = await _answers(ClickHouseReads(ChdbEngine(house)), paths)
+    house.query(f"USE {database}")
+    try:
+        clickhouse = await _answers(ClickHouseReads(ChdbEngine(house)), paths)
+    finally:
+        house.query("USE default")
     assert duck["sql"] == (200, ["spans", "traces"], duck["sql"][2]) and duck["sql"][2][0][0] > 0
     for path in [*paths, "sql"]:
         assert clickhouse[path] == duck[path], path
@@ -154,3 +171,51 @@ def test_clickhouse_urls_and_missing_logs(house: Any) -> None:
             engine.rows("SELECT count() FROM {recording_chunks}")
     finally:
         house.query("USE default")
+
+
+def test_the_server_engine_binds_parameters_and_returns_plain_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ClickHouseServer` (clickhouse-connect) against a stand-in client: no ClickHouse server runs here."""
+    clickhouse_connect = pytest.importorskip("clickhouse_connect")
+    calls: list[tuple[Any, ...]] = []
+    kolkata = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+    class Result:
+        def __init__(self) -> None:
+            self.column_names = ("start", "attributes")
+            self.result_rows = [(dt.datetime(2026, 11, 1, 5, 30, tzinfo=kolkata), {"a": "b"})]
+
+    class Client:
+        def query(self, sql: str, parameters: dict[str, object], settings: dict[str, object]) -> Result:
+            calls.append(("query", sql, parameters, settings))
+            return Result()
+
+        def command(self, sql: str, parameters: dict[str, object], settings: dict[str, object]) -> None:
+            calls.append(("command", sql, parameters, settings))
+
+        def close(self) -> None:
+            calls.append(("close",))
+
+    def get_client(dsn: str) -> Client:
+        calls.append(("connect", dsn))
+        return Client()
+
+    monkeypatch.setattr(clickhouse_connect, "get_client", get_client)
+    engine = open_clickhouse("http://viewer:pw@ch.internal:8123/otel")
+    assert isinstance(engine, ClickHouseServer) and engine.label == "http://viewer:***@ch.internal:8123/otel"
+    found = engine.rows(
+        'SELECT {utc(t."Timestamp")} AS start, t."SpanAttributes" AS attributes FROM otel_traces AS t '
+        'WHERE t."TraceId" = {trace:String}',
+        {"trace": "ab"},
+    )
+    assert found.rows == [(dt.datetime(2026, 11, 1, 0, 0), {"a": "b"})], "aware times become naive UTC"
+    _, sql, parameters, settings = calls[1]
+    assert "toDateTime64(t.\"Timestamp\", 6, 'UTC')" in sql and "{trace:String}" in sql, "bound server-side"
+    assert (parameters, settings) == ({"trace": "ab"}, {})
+    engine.read_only("SELECT 1 AS one;", 10, 5.0)
+    _, sql, _, settings = calls[2]
+    assert sql.startswith("SELECT * FROM (\nSELECT 1 AS one\n) LIMIT 11")
+    assert settings == {"readonly": 2, "max_execution_time": 5}
+    engine.command("DELETE FROM otel_logs WHERE {keep:String} = ''", {"keep": "x"})
+    assert calls[3][:2] == ("command", "DELETE FROM otel_logs WHERE {keep:String} = ''")
+    engine.close()
+    assert calls[-1] == ("close",)
