@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.resources import Resource
 
 from getgather_otel.recording.replay import load_streams, replay_page
 from getgather_otel.store.clickhouse import ChdbEngine, ClickHouseError, ClickHouseServer, open_clickhouse, public_url
@@ -26,7 +27,7 @@ from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import ClickHouseReads, FileReads, Reads
 from getgather_otel.web.serving import serve_asgi
 from tests.conftest import post
-from tests.helpers.clickhouse_exporter import create_tables, load_database
+from tests.helpers.clickhouse_exporter import chunk_log_request, create_tables, exporter_log_rows, load_database
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -219,3 +220,29 @@ def test_the_server_engine_binds_parameters_and_returns_plain_values(monkeypatch
     assert calls[3][:2] == ("command", "DELETE FROM otel_logs WHERE {keep:String} = ''")
     engine.close()
     assert calls[-1] == ("close",)
+
+
+def test_duckdbs_otel_logs_view_is_what_the_exporter_writes_for_our_chunks(demo_db: Path) -> None:
+    """The DuckDB file's `otel_logs` (a view over recording_chunks) equals, row for row, the `otel_logs`
+    rows the ClickHouse exporter writes for the log records our sender emits for the same chunks."""
+    with open_for_reading(demo_db, wait_s=10) as conn:
+        [(resource, version)] = conn.execute(
+            'SELECT DISTINCT "ResourceAttributes", "ScopeVersion" FROM otel_traces WHERE "ScopeName" = ?',
+            ["getgather_otel"],
+        ).fetchall()
+        cursor = conn.execute('SELECT * FROM otel_logs ORDER BY "Timestamp", "SpanId", "LogAttributes"')
+        columns = [d[0] for d in cursor.description or []]
+        ours = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    expected = exporter_log_rows(chunk_log_request(demo_db, Resource(dict(resource)), version)).to_pylist()
+    assert ours and len(ours) == len(expected)
+
+    def comparable(row: dict[str, Any]) -> tuple[Any, ...]:
+        moment = row["Timestamp"]
+        naive = moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        return tuple(
+            dict(value) if isinstance(value, list) else naive if name == "Timestamp" else value
+            for name, value in sorted(row.items())
+            if name != "TimestampTime"
+        )
+
+    assert sorted(map(comparable, ours), key=repr) == sorted(map(comparable, expected), key=repr)

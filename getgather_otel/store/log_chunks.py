@@ -19,6 +19,7 @@ from getgather_otel.capture import attributes as attr
 __all__ = [
     "CLICKHOUSE_RECORDING_CHUNKS",
     "COMPRESSION",
+    "DUCKDB_OTEL_LOGS_VIEW",
     "EVENT_COUNT",
     "EVENT_NAME",
     "FIRST_EVENT_NS",
@@ -68,3 +69,51 @@ CLICKHOUSE_RECORDING_CHUNKS: Final = f"""(
     FROM otel_logs AS l
     WHERE {_attribute(attr.RECORDING_ID)} != ''
 )"""
+
+
+def _text(column: str) -> str:
+    return f"CAST(c.{column} AS VARCHAR)"
+
+
+def _nanos(column: str) -> str:
+    return f"CAST(epoch_us(c.{column}) * 1000 AS VARCHAR)"
+
+
+# DuckDB: `otel_logs` as the exporter lays it out (exporter_logs.go, tests/clickhouse/otel_logs.sql),
+# row for row what it writes for the chunks' log records: Timestamp the first event's time,
+# the sampled flag our sender sets, Body base64 (pdata AsString of bytes), every attribute as
+# text, resource, service and scope those of the activity span the chunk belongs to (the
+# sender's, which is the same provider's). Only recordings are log records here.
+DUCKDB_OTEL_LOGS_VIEW: Final = f"""
+CREATE OR REPLACE VIEW otel_logs AS
+SELECT c.first_event_time AS "Timestamp",
+       date_trunc('second', c.first_event_time) AS "TimestampTime",
+       c.trace_id AS "TraceId",
+       c.span_id AS "SpanId",
+       CAST(1 AS UTINYINT) AS "TraceFlags",
+       '' AS "SeverityText",
+       CAST(0 AS UTINYINT) AS "SeverityNumber",
+       coalesce(t."ServiceName", '') AS "ServiceName",
+       to_base64(c.data) AS "Body",
+       '' AS "ResourceSchemaUrl",
+       coalesce(t."ResourceAttributes", MAP {{}}) AS "ResourceAttributes",
+       '' AS "ScopeSchemaUrl",
+       '{attr.SCOPE_NAME}' AS "ScopeName",
+       coalesce(t."ScopeVersion", '') AS "ScopeVersion",
+       CAST(MAP {{}} AS MAP(VARCHAR, VARCHAR)) AS "ScopeAttributes",
+       MAP {{
+           '{attr.RECORDING_ID}': c.recording_id,
+           '{attr.RECORDING_PAGE_ID}': c.page_id,
+           '{SEQUENCE}': {_text("sequence")},
+           '{COMPRESSION}': c.compression,
+           '{EVENT_COUNT}': {_text("event_count")},
+           '{RAW_BYTES}': {_text("raw_bytes")},
+           '{FULL_SNAPSHOT}': CASE WHEN c.starts_with_full_snapshot THEN 'true' ELSE 'false' END,
+           '{URL}': c.url,
+           '{FIRST_EVENT_NS}': {_nanos("first_event_time")},
+           '{LAST_EVENT_NS}': {_nanos("last_event_time")}
+       }} AS "LogAttributes",
+       '{EVENT_NAME}' AS "EventName"
+FROM recording_chunks AS c
+LEFT JOIN otel_traces AS t ON t."SpanId" = c.span_id AND t."TraceId" = c.trace_id
+"""

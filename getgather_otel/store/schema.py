@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import duckdb
 
 from getgather_otel.capture import attributes as attr
+from getgather_otel.store.log_chunks import DUCKDB_OTEL_LOGS_VIEW
 from getgather_otel.store.queries import activities as queries
 from getgather_otel.store.tables import METRIC_TABLES, OTEL_TRACES, RECORDING_CHUNKS, RECORDING_PRUNES
 
@@ -162,8 +163,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         7,
         "metric tables with the exporter's columns in its order (ResourceSchemaUrl, ScopeAttributes, "
         "ScopeDroppedAttrCount, ScopeSchemaUrl, Exemplars.*); otel_metrics_exponential_histogram and "
-        "otel_metrics_summary; attribute values as the exporter writes them (pdata AsString) from here on",
+        "otel_metrics_summary; attribute values as the exporter writes them (pdata AsString) from here on; "
+        "otel_logs view (the exporter's layout) over the recording chunks",
         (
+            DUCKDB_OTEL_LOGS_VIEW,
             *(statement for name in _V4_METRIC_TABLES for statement in METRIC_TABLES[name].rebuild_statements()),
             *(table.create_statement() for name, table in METRIC_TABLES.items() if name not in _V4_METRIC_TABLES),
         ),

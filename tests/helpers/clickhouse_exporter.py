@@ -67,7 +67,7 @@ def load_traces(session: Any, db: Path, tmp: Path) -> None:
     session.query(f"INSERT INTO otel_traces SELECT * FROM file('{parquet}', Parquet)")
 
 
-def chunk_log_request(db: Path, resource: Resource) -> ExportLogsServiceRequest:
+def chunk_log_request(db: Path, resource: Resource, scope_version: str = "0.test") -> ExportLogsServiceRequest:
     """Every stored chunk as the OTLP log record our sender emits for it, encoded as the SDK encodes it."""
     conn = duckdb.connect(str(db), read_only=True)
     try:
@@ -76,7 +76,7 @@ def chunk_log_request(db: Path, resource: Resource) -> ExportLogsServiceRequest:
         rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     finally:
         conn.close()
-    scope = InstrumentationScope("getgather_otel", "0.test")
+    scope = InstrumentationScope("getgather_otel", scope_version)
     observed = time.time_ns()
     records = []
     for row in rows:
