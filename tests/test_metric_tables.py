@@ -151,26 +151,26 @@ def test_every_point_type_is_stored_as_the_exporter_writes_it(tmp_path: Path) ->
     session.close()
 
 
-# The metric tables as releases up to schema v5 created them (a migration creates tables in the current shape).
-_V5_COMMON = """"ResourceAttributes" MAP(VARCHAR, VARCHAR), "ServiceName" VARCHAR NOT NULL,
+# The metric tables as releases up to schema v6 created them (a migration creates tables in the current shape).
+_V6_COMMON = """"ResourceAttributes" MAP(VARCHAR, VARCHAR), "ServiceName" VARCHAR NOT NULL,
     "ScopeName" VARCHAR NOT NULL, "ScopeVersion" VARCHAR NOT NULL, "MetricName" VARCHAR NOT NULL,
     "MetricDescription" VARCHAR NOT NULL, "MetricUnit" VARCHAR NOT NULL, "Attributes" MAP(VARCHAR, VARCHAR),
     "StartTimeUnix" TIMESTAMP NOT NULL, "TimeUnix" TIMESTAMP NOT NULL"""
-V5_METRIC_TABLES = {
-    "otel_metrics_histogram": f"""{_V5_COMMON}, "Count" UBIGINT NOT NULL, "Sum" DOUBLE NOT NULL,
+V6_METRIC_TABLES = {
+    "otel_metrics_histogram": f"""{_V6_COMMON}, "Count" UBIGINT NOT NULL, "Sum" DOUBLE NOT NULL,
         "BucketCounts" UBIGINT[], "ExplicitBounds" DOUBLE[], "Flags" UINTEGER NOT NULL, "Min" DOUBLE, "Max" DOUBLE,
         "AggregationTemporality" INTEGER NOT NULL""",
-    "otel_metrics_sum": f"""{_V5_COMMON}, "Value" DOUBLE NOT NULL, "Flags" UINTEGER NOT NULL,
+    "otel_metrics_sum": f"""{_V6_COMMON}, "Value" DOUBLE NOT NULL, "Flags" UINTEGER NOT NULL,
         "AggregationTemporality" INTEGER NOT NULL, "IsMonotonic" BOOLEAN NOT NULL""",
-    "otel_metrics_gauge": f"""{_V5_COMMON}, "Value" DOUBLE NOT NULL, "Flags" UINTEGER NOT NULL""",
+    "otel_metrics_gauge": f"""{_V6_COMMON}, "Value" DOUBLE NOT NULL, "Flags" UINTEGER NOT NULL""",
 }
 
 
-def test_a_v5_file_upgrades_keeping_its_rows_and_cuts_over_to_exporter_values(tmp_path: Path) -> None:
-    db = tmp_path / "v5.duckdb"
+def test_a_v6_file_upgrades_keeping_its_rows_and_cuts_over_to_exporter_values(tmp_path: Path) -> None:
+    db = tmp_path / "v6.duckdb"
     conn = duckdb.connect(str(db))
-    migrate(conn, target=5)
-    for name, columns in V5_METRIC_TABLES.items():
+    migrate(conn, target=6)
+    for name, columns in V6_METRIC_TABLES.items():
         conn.execute(f"DROP TABLE {name}")
         conn.execute(f"CREATE TABLE {name} ({columns})")
     common = """MAP {'service.name': 'getgather'}, 'getgather', 'getgather_otel', '0.1.0', ?, '', 'ms',
@@ -182,7 +182,7 @@ def test_a_v5_file_upgrades_keeping_its_rows_and_cuts_over_to_exporter_values(tm
     )
     conn.execute(f"INSERT INTO otel_metrics_sum VALUES ({common}, 7, 0, 1, true)", ["calls"])
     conn.execute(f"INSERT INTO otel_metrics_gauge VALUES ({common}, 3, 0)", ["browser.pages.open"])
-    # A span as getgather-otel wrote it before v6: Python's float text.
+    # A span as getgather-otel wrote it before v7: Python's float text.
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -195,9 +195,9 @@ def test_a_v5_file_upgrades_keeping_its_rows_and_cuts_over_to_exporter_values(tm
     conn.execute("INSERT INTO otel_traces SELECT * FROM old_span")
     conn.execute("""UPDATE otel_traces SET "SpanAttributes" = MAP {'ratio': '1.0'}""")
     conn.unregister("old_span")
-    assert stored_version(conn) == 5
+    assert stored_version(conn) == 6
 
-    assert migrate(conn) == CURRENT_VERSION == 6
+    assert migrate(conn) == CURRENT_VERSION == 7
     for name, table in METRIC_TABLES.items():
         found = conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
@@ -213,7 +213,7 @@ def test_a_v5_file_upgrades_keeping_its_rows_and_cuts_over_to_exporter_values(tm
     assert conn.execute('SELECT "Value", "Exemplars.TraceId" FROM otel_metrics_gauge').fetchall() == [(3.0, [])]
     assert conn.execute("SELECT count(*) FROM otel_metrics_summary").fetchall() == [(0,)]
 
-    # The cut-over: rows written before v6 keep their text, rows written after are the exporter's.
+    # The cut-over: rows written before v7 keep their text, rows written after are the exporter's.
     new_span = spans_to_arrow(memory.get_finished_spans()).slice(1, 1)
     conn.register("new_span", new_span)
     conn.execute("INSERT INTO otel_traces SELECT * FROM new_span")
@@ -221,6 +221,6 @@ def test_a_v5_file_upgrades_keeping_its_rows_and_cuts_over_to_exporter_values(tm
         """SELECT "SpanName", "SpanAttributes"['ratio'] FROM otel_traces ORDER BY "SpanName" DESC"""
     ).fetchall()
     assert ratios == [("old", "1.0"), ("new", "1")]
-    [(applied,)] = conn.execute("SELECT applied_at FROM getgather_otel_schema WHERE version = 6").fetchall()
+    [(applied,)] = conn.execute("SELECT applied_at FROM getgather_otel_schema WHERE version = 7").fetchall()
     assert applied is not None, "when the file cut over is recorded"
     conn.close()
