@@ -5,11 +5,11 @@
 change to the schema is a new numbered migration; opening an older file upgrades it,
 opening a file written by a newer release is refused rather than guessed at.
 
-Attribute values (v6): from v6 on every writer stores values as the ClickHouse exporter does
+Attribute values (v7): from v7 on every writer stores values as the ClickHouse exporter does
 (pdata `AsString`: `1` not `1.0`, base64 not hex bytes, compact JSON). Rows written before
 keep their old text: that is a cut-over, not a rewrite, because the old text cannot be told
 apart from a string attribute (a stored `1.0` may have been the float 1.0 or the string
-"1.0"). The `applied_at` of version 6 in `getgather_otel_schema` is when a file cut over.
+"1.0"). The `applied_at` of version 7 in `getgather_otel_schema` is when a file cut over.
 """
 
 from __future__ import annotations

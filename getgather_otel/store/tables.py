@@ -12,7 +12,7 @@ column must therefore use `ADD COLUMN IF NOT EXISTS`, or, where the column goes 
 last (to keep the exporter's order), rebuild the table with `Table.rebuild_statements()`:
 create `<name>__rebuild` in the current shape, `INSERT ... BY NAME SELECT *` from the old
 one (a column the old table lacks takes its `DEFAULT`, so every added column needs one),
-drop the old table and rename. Schema v6 did this to the metric tables.
+drop the old table and rename. Schema v7 did this to the metric tables.
 
 Times: `TIMESTAMP` columns keep microseconds; the exporter's `DateTime64(9)` keeps
 nanoseconds. A value read from ClickHouse and the same value read from DuckDB can differ
@@ -172,7 +172,7 @@ _COUNT_SUM: Final = (
     ("Count", pa.uint64(), "UBIGINT NOT NULL"),
     ("Sum", pa.float64(), "DOUBLE NOT NULL"),
 )
-# The exporter writes pdata's Min()/Max(), 0 when a point has none; nullable here for rows written before v6.
+# The exporter writes pdata's Min()/Max(), 0 when a point has none; nullable here for rows written before v7.
 _MIN_MAX: Final = (("Min", pa.float64(), "DOUBLE"), ("Max", pa.float64(), "DOUBLE"))
 
 # What `getgather-otel collect` stores from /v1/metrics: one table per point type, columns in
