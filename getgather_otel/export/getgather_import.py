@@ -40,6 +40,8 @@ from getgather_otel.export.chunk_rows import chunks_to_arrow
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunk_codec import encode
 from getgather_otel.recording.chunks import Chunk
+from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.urls import UrlRedactor
 from getgather_otel.store.errors import StoreError
 from getgather_otel.store.maintenance.compaction import exclusive_connection
 from getgather_otel.store.progress import Progress, quiet
@@ -197,8 +199,15 @@ def _pieces(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     yield events[start:]
 
 
+# Imported recordings get the URL redaction of recordings made here (default options).
+_URLS = UrlRedactor(RecordingOptions().url_secret_words, redact_fragments=RecordingOptions().redact_url_fragments)
+
+
 def _recording_chunks(owner: _Activity, row: dict[str, Any]) -> list[Chunk]:
     events = _events(row["events_json"])
+    for event in events:
+        if event["type"] == rrweb_events.META and isinstance(event.get("data"), dict):
+            event["data"]["href"] = _URLS.redact(str(event["data"].get("href", "")))
     created_at = row["created_at"]
     key = f"{SOURCE}-recording\0{owner.trace_id}\0{row['id']}\0{created_at}"
     recording_id = hashlib.sha256(key.encode()).hexdigest()[:32]
