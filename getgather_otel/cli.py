@@ -121,6 +121,7 @@ def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
         name=args.name,
         since=parse_since(args.since) if args.since else None,
         status="error" if args.errors else None,
+        failure_class=args.failure_class,
         limit=args.limit,
     )
     sql, params = activities_query(filters)
@@ -373,6 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
     p.add_argument("--errors", action="store_true", help="only failed activities")
+    p.add_argument(
+        "--failure-class",
+        help="only failed activities of this class: bot_challenge, signed_out, element_missing, "
+        "navigation_error, site_error, browser_crash, tool_error, unknown (or a classifier's own)",
+    )
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_activities)
 

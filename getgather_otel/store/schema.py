@@ -58,7 +58,14 @@ _GETGATHER_COLUMNS = f""",
     {queries.CREATED_AT_SQL} AS created_at"""
 
 
-def _activities_view(has_recording_sql: str, recording_pruned_sql: str = "NULL", getgather: bool = False) -> str:
+# Issue 18: why a failed activity failed, after every earlier column.
+_FAILURE_COLUMNS = f""",
+    {queries.FAILURE_CLASS_SQL} AS failure_class"""
+
+
+def _activities_view(
+    has_recording_sql: str, recording_pruned_sql: str = "NULL", getgather: bool = False, failure: bool = False
+) -> str:
     """The `activities` view: one row per activity span, in getgather's own vocabulary."""
     return f"""
 CREATE OR REPLACE VIEW activities AS
@@ -80,7 +87,9 @@ SELECT
     t."ServiceName" AS service_name,
     t."SpanAttributes" AS attributes,
     {has_recording_sql} AS has_recording,
-    {recording_pruned_sql} AS recording_pruned{_GETGATHER_COLUMNS if getgather else ""}
+    {recording_pruned_sql} AS recording_pruned{_GETGATHER_COLUMNS if getgather else ""}{
+        _FAILURE_COLUMNS if failure else ""
+    }
 FROM otel_traces AS t
 WHERE {queries.IS_ACTIVITY_SQL}
 """
@@ -135,6 +144,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         5,
         "activities view: getgather's column names id and created_at too",
         (_activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL, getgather=True),),
+    ),
+    # 6 and 7 are being added beside this one (numbers may be renumbered at merge).
+    Migration(
+        8,
+        "activities view: failure_class (getgather.failure.class; 'unknown' for a failed span without one)",
+        (_activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL, getgather=True, failure=True),),
     ),
 )
 

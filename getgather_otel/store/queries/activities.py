@@ -27,6 +27,8 @@ __all__ = [
     "CREATED_AT_SQL",
     "ERROR_SQL",
     "ERROR_TYPES",
+    "FAILURES_BY_BRAND",
+    "FAILURE_CLASS_SQL",
     "HAS_RECORDING_SQL",
     "IS_ACTIVITY_SQL",
     "KIND_SQL",
@@ -44,6 +46,7 @@ __all__ = [
     "activities_query",
     "activity_row",
     "attribute",
+    "failure_series_query",
     "parse_since",
     "render",
     "round_sql",
@@ -112,6 +115,10 @@ ERROR_SQL = (
     "CASE WHEN t.\"StatusCode\" = 'Error' "
     f"THEN coalesce(nullif(t.\"StatusMessage\", ''), {attribute(attr.ERROR_TYPE)}, 'error') END"
 )
+# Why a failed activity failed (issue 18, capture/failures.py); a failed span written without one is 'unknown'.
+FAILURE_CLASS_SQL = (
+    f"CASE WHEN t.\"StatusCode\" = 'Error' THEN coalesce({attribute(attr.FAILURE_CLASS)}, 'unknown') END"
+)
 # getgather's own `activities.created_at`: when the activity started; an import keeps getgather's value.
 CREATED_AT_SQL = f'coalesce(TRY_CAST({attribute(attr.IMPORT_CREATED_AT)} AS TIMESTAMP), t."Timestamp")'
 _ERRORS = "sum(CASE WHEN t.\"StatusCode\" = 'Error' THEN 1 ELSE 0 END)"
@@ -144,6 +151,22 @@ FROM otel_traces AS t
 WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND {{window}}
 GROUP BY brand_id, error_type
 ORDER BY errors DESC, brand_id, error_type
+"""
+
+
+# Failures per brand and class, with each class's share of the brand's activities.
+FAILURES_BY_BRAND = f"""
+SELECT {BRAND_SQL} AS brand_id,
+       {FAILURE_CLASS_SQL} AS failure_class,
+       count(*) AS failures,
+       {round_sql("100.0 * count(*) / max(b.activities)", 2)} AS failure_rate_pct
+FROM otel_traces AS t
+JOIN (SELECT {BRAND_SQL} AS brand, count(*) AS activities
+      FROM otel_traces AS t WHERE {IS_ACTIVITY_SQL} AND {{window}} GROUP BY brand) AS b
+  ON b.brand = {BRAND_SQL}
+WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND {{window}}
+GROUP BY brand_id, failure_class
+ORDER BY failures DESC, brand_id, failure_class
 """
 
 
@@ -181,6 +204,7 @@ def stats_queries(
             ("by brand", STATS_BY_BRAND),
             ("by tool", STATS_BY_TOOL),
             ("errors", ERROR_TYPES),
+            ("failures", FAILURES_BY_BRAND),
         )
     }
     return queries, params
@@ -209,6 +233,31 @@ ORDER BY brand_id, bucket_start_s
     return render(template, dialect), params
 
 
+def failure_series_query(
+    since: datetime, until: datetime, bucket_s: int, dialect: Dialect, brand: str | None = None
+) -> tuple[str, dict[str, object]]:
+    """Per brand, failure class and time bucket of `bucket_s` seconds: failures, and their share of the
+    bucket's activities."""
+    bucket = f'floor({{epoch_s(t."Timestamp")}} / {int(bucket_s)}) * {int(bucket_s)}'
+    brand_clauses, params = _brand_filter(brand)
+    clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *brand_clauses]
+    errors = "t.\"StatusCode\" = 'Error'"
+    template = f"""
+SELECT f.brand_id, f.bucket_start_s, f.failure_class, f.failures,
+       {round_sql("100.0 * f.failures / a.activities", 2)} AS failure_rate_pct
+FROM (SELECT {BRAND_SQL} AS brand_id, {bucket} AS bucket_start_s, {FAILURE_CLASS_SQL} AS failure_class,
+             count(*) AS failures
+      FROM otel_traces AS t WHERE {" AND ".join([*clauses, errors])}
+      GROUP BY brand_id, bucket_start_s, failure_class) AS f
+JOIN (SELECT {BRAND_SQL} AS brand_id, {bucket} AS bucket_start_s, count(*) AS activities
+      FROM otel_traces AS t WHERE {" AND ".join(clauses)}
+      GROUP BY brand_id, bucket_start_s) AS a
+  ON a.brand_id = f.brand_id AND a.bucket_start_s = f.bucket_start_s
+ORDER BY f.brand_id, f.bucket_start_s, f.failure_class
+"""
+    return render(template, dialect), params
+
+
 Status = Literal["ok", "error"]
 SortKey = Literal["start_time", "duration", "brand_id", "name", "kind", "status"]
 STATUSES: tuple[str, ...] = get_args(Status)
@@ -231,6 +280,7 @@ class ActivityFilter:
     name: str | None = None
     kind: str | None = None
     status: Status | None = None
+    failure_class: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 20
@@ -247,6 +297,7 @@ def _activity_where(filters: ActivityFilter) -> tuple[str, dict[str, object]]:
         ("name", filters.name, NAME_SQL),
         ("kind", filters.kind, KIND_SQL),
         ("status", filters.status, STATUS_SQL),
+        ("failure_class", filters.failure_class, FAILURE_CLASS_SQL),
     ):
         if value is not None:
             clauses.append(f"{sql} = {{{column}:String}}")
@@ -263,7 +314,7 @@ def activities_query(filters: ActivityFilter, dialect: Dialect = "duckdb") -> tu
     template = f"""
 SELECT t."SpanId" AS activity_id, t."Timestamp" AS start_time, {BRAND_SQL} AS brand_id, {NAME_SQL} AS name,
        {KIND_SQL} AS kind, {round_sql('t."Duration" / 1e6', 1)} AS ms, {STATUS_SQL} AS status,
-       {ERROR_SQL} AS error, {{has_recording}} AS has_recording
+       {ERROR_SQL} AS error, {FAILURE_CLASS_SQL} AS failure_class, {{has_recording}} AS has_recording
 FROM otel_traces AS t
 WHERE {where}
 ORDER BY {_SORT_SQL[filters.sort]} {direction} NULLS LAST, t."SpanId" {direction}
