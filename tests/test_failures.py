@@ -37,8 +37,12 @@ from getgather_otel.capture.failures import Document, Evidence, FailureContext, 
 from getgather_otel.cli import main as cli_main
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
+from getgather_otel.viewer.reads import FileReads
 from getgather_otel.web.serving import serve_asgi
-from tests.conftest import flushed, rows
+from tests.conftest import flushed, post, rows
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "viewer"
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -122,6 +126,16 @@ async def site() -> AsyncIterator[str]:
 
 
 WAIT_MS = 600
+
+
+@pytest.fixture
+async def client(browser: Browser, site: str) -> AsyncIterator[Client[Any]]:
+    """An MCP client of the tool server, whose tools share one recorded context."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with Client(tool_server(context, site)) as connected:
+        yield connected
+    await context.close()
 
 
 def tool_server(context: BrowserContext, origin: str) -> FastMCP:
@@ -254,17 +268,13 @@ CASES = [
 
 
 async def test_each_failing_tool_gets_its_class_evidence_and_a_replay_ending_on_the_failing_page(
-    telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+    telemetry: Telemetry, client: Client[Any], db_path: Path
 ) -> None:
-    context = await browser.new_context()
-    await record_browser(context)
-    server = tool_server(context, site)
-    async with Client(server) as client:
-        for tool, _class, _event, _text in CASES:
-            await call(client, tool)
-        await call(client, "fixture_read_refused")
-        await call(client, "fixture_read_crash")
-        await call(client, "fixture_no_browser")
+    for tool, _class, _event, _text in CASES:
+        await call(client, tool)
+    await call(client, "fixture_read_refused")
+    await call(client, "fixture_read_crash")
+    await call(client, "fixture_no_browser")
     for tool, expected, event_name, text in CASES:
         row = await until_stored(telemetry, db_path, tool, text)
         assert (row["status"], row["failure_class"]) == ("error", expected), tool
@@ -309,12 +319,9 @@ async def test_each_failing_tool_gets_its_class_evidence_and_a_replay_ending_on_
 
 
 async def test_a_successful_activity_that_meets_a_404_image_is_no_failure_and_keeps_the_evidence(
-    telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+    telemetry: Telemetry, client: Client[Any], db_path: Path
 ) -> None:
-    context = await browser.new_context()
-    await record_browser(context)
-    async with Client(tool_server(context, site)) as client:
-        await client.call_tool("fixture_read_good", {})
+    await client.call_tool("fixture_read_good", {})
     await asyncio.sleep(0.3)
     flushed(telemetry)
     row = activity_row(db_path, "fixture_read_good")
@@ -462,3 +469,57 @@ def test_a_user_classifier_extends_the_rules(telemetry: Telemetry, db_path: Path
         pass
     flushed(telemetry)
     assert activity_row(db_path, "fine")["failure_class"] is None
+
+
+# --- stats, API and viewer ---
+
+
+async def test_api_stats_and_the_activity_page_show_class_and_evidence_and_seek_to_the_first(
+    telemetry: Telemetry, client: Client[Any], browser: Browser, db_path: Path
+) -> None:
+    await call(client, "fixture_read_challenge")
+    await client.call_tool("fixture_read_good", {})
+    await call(client, "fixture_no_browser")
+    challenge = await until_stored(telemetry, db_path, "fixture_read_challenge", "CHALLENGE-PAGE")
+    telemetry.shutdown()  # the viewer reads the file as another process would
+
+    app = build_viewer_app(FileReads(db_path), ViewerSettings())
+    async with serve_asgi(app) as url:
+
+        async def get(path: str) -> Any:
+            reply = await post(url + path, b"", {}, method="GET")
+            assert reply.status_code == 200, reply.text
+            return json.loads(reply.text)
+
+        listed = await get("/api/activities?failure_class=bot_challenge&since=1d")
+        assert [a["name"] for a in listed["activities"]] == ["fixture_read_challenge"]
+        assert listed["activities"][0]["failure_class"] == "bot_challenge"
+        stats = await get("/api/stats?since=1d")
+        failed = {(f["brand_id"], f["failure_class"]): f for f in stats["failures"]}
+        assert failed[("fixture", "bot_challenge")]["failures"] == 1
+        assert failed[("fixture", "tool_error")]["failure_rate_pct"] == pytest.approx(100 / 3, abs=0.01)
+        assert {p["failure_class"] for p in stats["failure_series"]} == {"bot_challenge", "tool_error"}
+        detail = await get(f"/api/activities/{challenge['activity_id']}")
+        assert detail["activity"]["failure_class"] == "bot_challenge"
+        names = [e["name"] for e in detail["evidence"]]
+        assert names[0] == attr.EVENT_HTTP_ERROR and attr.EVENT_CHALLENGE in names
+        assert names == sorted(names, key=lambda n: names.index(n))
+
+        viewer = await (await browser.new_context(viewport={"width": 1400, "height": 1000})).new_page()
+        await viewer.goto(f"{url}/#/activity/{challenge['activity_id']}")
+        assert await viewer.inner_text("#failure-class") == "bot_challenge"
+        rows = await viewer.locator("#evidence tr").all_inner_texts()
+        assert "browser.http.error" in rows[0] and "403" in rows[0] and "Document" in rows[0]
+        # The replay opens on the first piece of evidence.
+        await viewer.wait_for_selector("#replay-status[data-first-evidence='browser.http.error'][data-offset-ms]")
+        replay = next(f for f in viewer.frames if "/replay/" in f.url)
+        offset_ms = float(await viewer.get_attribute("#replay-status", "data-offset-ms") or "nan")
+        player_ms = float(
+            await replay.evaluate("window.replayer.getReplayer().getCurrentTime()", isolated_context=False)
+        )
+        assert offset_ms >= 0 and abs(player_ms - offset_ms) < 50, "the player stands at the first evidence"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await viewer.screenshot(path=str(ARTIFACTS / "6-failure-evidence.png"), full_page=True)
+        await viewer.goto(f"{url}/#/brand/fixture?since=24h")
+        await viewer.wait_for_selector("table.failures tr[data-class='bot_challenge']")
+        await viewer.screenshot(path=str(ARTIFACTS / "7-brand-failures.png"), full_page=True)

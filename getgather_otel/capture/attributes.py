@@ -52,6 +52,7 @@ __all__ = [
     "EVENT_SIGN_IN_FORM",
     "EVIDENCE_DROPPED",
     "EVIDENCE_EVENTS",
+    "EVIDENCE_EVENT_NAMES",
     "FAILURE_CLASS",
     "FAILURE_SELECTOR_MATCHES",
     "GEN_AI_OPERATION_EXECUTE_TOOL",
@@ -215,6 +216,19 @@ BROWSER_CHALLENGE_PROVIDER: Final = "getgather.browser.challenge.provider"
 # Whether the timed-out selector matches in the page as the failure checkpoint snapshotted it:
 # true = the element came (a slow page), false = it is not there (a changed page).
 FAILURE_SELECTOR_MATCHES: Final = "getgather.failure.selector_matches"
+# Every span event that is evidence (the viewer lists these and seeks the replay to the first).
+EVIDENCE_EVENT_NAMES: Final = (
+    EVENT_HTTP_ERROR,
+    EVENT_REQUEST_FAILED,
+    EVENT_NAVIGATION_ERROR,
+    EVENT_DIALOG,
+    EVENT_DOWNLOAD,
+    EVENT_CHALLENGE,
+    EVENT_SIGN_IN_FORM,
+    EVENT_BROWSER_CALL_FAILED,
+    EVENT_ELEMENT_MISSING,
+    EVENT_PAGE_CRASHED,
+)
 # On every failed activity: bot_challenge, signed_out, element_missing, navigation_error,
 # site_error, browser_crash, tool_error, unknown (capture/failures.py), or a user class.
 FAILURE_CLASS: Final = "getgather.failure.class"

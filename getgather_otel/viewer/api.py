@@ -163,7 +163,19 @@ async def _query(reads: Reads, work: Callable[[duckdb.DuckDBPyConnection], T]) -
     return await asyncio.to_thread(run)
 
 
-ACTIVITY_PARAMETERS = ("brand", "name", "kind", "status", "since", "until", "limit", "offset", "sort", "order")
+ACTIVITY_PARAMETERS = (
+    "brand",
+    "name",
+    "kind",
+    "status",
+    "failure_class",
+    "since",
+    "until",
+    "limit",
+    "offset",
+    "sort",
+    "order",
+)
 
 
 def activity_filter(request: Request) -> ActivityFilter:
@@ -177,6 +189,7 @@ def activity_filter(request: Request) -> ActivityFilter:
         name=_text(request, "name"),
         kind=_text(request, "kind"),
         status=cast(Status | None, status),  # checked against STATUSES
+        failure_class=_text(request, "failure_class"),
         since=since,
         until=until,
         limit=_int(request, "limit", 50, 1, MAX_PAGE),

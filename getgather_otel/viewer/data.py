@@ -14,12 +14,14 @@ from typing import Any
 
 import duckdb
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.store.queries import recordings as recording_reads
 from getgather_otel.store.queries.activities import (
     ActivityFilter,
     activities_count_query,
     activities_query,
     activity_row,
+    failure_series_query,
     stats_queries,
     stats_series_query,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "activity",
     "bucket_for",
     "check_id",
+    "evidence",
     "iso",
     "jsonable",
     "list_activities",
@@ -106,7 +109,28 @@ def activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> dict[str, Any
     if not found:
         raise NotFoundError(f"no activity with id {activity_id}")
     row = found[0]
-    return {"activity": row, "trace": trace(conn, row["trace_id"])}
+    spans = trace(conn, row["trace_id"])
+    return {"activity": row, "trace": spans, "evidence": evidence(spans["spans"], activity_id)}
+
+
+def evidence(spans: list[dict[str, Any]], activity_id: str) -> list[dict[str, Any]]:
+    """The evidence events (issue 18) of the activity and the spans below it, in time order, each with its span id."""
+    children: dict[str, list[str]] = {}
+    for span in spans:
+        children.setdefault(span["parent_span_id"], []).append(span["span_id"])
+    inside, todo = set(), [activity_id]
+    while todo:
+        span_id = todo.pop()
+        inside.add(span_id)
+        todo.extend(children.get(span_id, []))
+    found = [
+        {**event, "span_id": span["span_id"]}
+        for span in spans
+        if span["span_id"] in inside
+        for event in span["events"]
+        if event["name"] in attr.EVIDENCE_EVENT_NAMES
+    ]
+    return sorted(found, key=lambda event: event["time_us"])
 
 
 def _span(row: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +202,7 @@ def stats(conn: duckdb.DuckDBPyConnection, since: dt.datetime, until: dt.datetim
     report = {title: records(conn.execute(sql, params)) for title, sql in queries.items()}
     bucket_s = bucket_for(since, until)
     sql, params = stats_series_query(since, until, bucket_s, "duckdb", brand)
+    failure_sql, failure_params = failure_series_query(since, until, bucket_s, "duckdb", brand)
     return {
         "since": iso(since),
         "until": iso(until),
@@ -185,5 +210,7 @@ def stats(conn: duckdb.DuckDBPyConnection, since: dt.datetime, until: dt.datetim
         "by_brand": report["by brand"],
         "by_tool": report["by tool"],
         "errors": report["errors"],
+        "failures": report["failures"],
         "series": records(conn.execute(sql, params)),
+        "failure_series": records(conn.execute(failure_sql, failure_params)),
     }
