@@ -325,6 +325,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
             name=None,
             since=None,
             errors=False,
+            failure_class=None,
             limit=10,
             format="table",
         ),

@@ -25,6 +25,7 @@ from getgather_otel.store.queries.activities import (
     ActivityFilter,
     activities_count_query,
     activities_query,
+    failure_series_query,
     stats_queries,
     stats_series_query,
 )
@@ -98,7 +99,7 @@ def _same(left: list[list[Any]], right: list[list[Any]]) -> None:
                 assert a == b, (a_row, b_row)
 
 
-@pytest.mark.parametrize("title", ["by brand", "by tool", "errors"])
+@pytest.mark.parametrize("title", ["by brand", "by tool", "errors", "failures"])
 async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> None:
     db, session = engines
     since = START - dt.timedelta(days=1)
@@ -141,7 +142,12 @@ async def test_activities_query_agrees(engines: tuple[Path, Any], filters: Activ
 
 async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any]) -> None:
     db, session = engines
-    for filters in (ActivityFilter(), ActivityFilter(brand="amazon", status="error")):
+    for filters in (
+        ActivityFilter(),
+        ActivityFilter(brand="amazon", status="error"),
+        ActivityFilter(failure_class="unknown"),  # a failed span written without a class
+        ActivityFilter(failure_class="tool_error"),
+    ):
         sql, params = activities_count_query(filters, "duckdb")
         house_sql, house_params = activities_count_query(filters, "clickhouse")
         _same(_duckdb_rows(db, sql, params), _clickhouse_rows(session, house_sql, house_params))
@@ -152,3 +158,6 @@ async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any])
         house_sql, house_params = stats_series_query(START, until, 6 * 3600, "clickhouse", brand)
         _same(duck, _clickhouse_rows(session, house_sql, house_params))
         assert len({row[1] for row in duck}) == 14, "3,000 spans 97 s apart fill 14 six-hour buckets"
+        sql, params = failure_series_query(START, until, 6 * 3600, "duckdb", brand)
+        house_sql, house_params = failure_series_query(START, until, 6 * 3600, "clickhouse", brand)
+        _same(_duckdb_rows(db, sql, params), _clickhouse_rows(session, house_sql, house_params))
