@@ -34,6 +34,7 @@ from getgather_otel.store.queries.activities import ActivityFilter, activities_q
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.store.values import plain
+from getgather_otel.viewer.data import TRACE_ID
 from getgather_otel.web.serving import PortInUseError, bound_port, listening_socket, require_free_ports, serve
 
 __all__ = [
@@ -115,10 +116,22 @@ def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
     write_rows(columns, rows, args.format, out)
 
 
+def _trace_id(text: str | None) -> str | None:
+    """`--trace` as stored: 32 lowercase hex digits."""
+    if text is None:
+        return None
+    trace_id = text.strip().lower()
+    if not TRACE_ID.match(trace_id):
+        raise CliError(f"--trace {text[:80]!r} is not a trace id (32 hex digits)")
+    return trace_id
+
+
 def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
     filters = ActivityFilter(
         brand=args.brand,
         name=args.name,
+        client=args.client,
+        trace_id=_trace_id(args.trace),
         since=parse_since(args.since) if args.since else None,
         status="error" if args.errors else None,
         failure_class=args.failure_class,
@@ -323,6 +336,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
             wait=args.wait,
             brand=None,
             name=None,
+            client=None,
+            trace=None,
             since=None,
             errors=False,
             failure_class=None,
@@ -380,10 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="only failed activities of this class: bot_challenge, signed_out, element_missing, "
         "navigation_error, site_error, browser_crash, tool_error, unknown (or a classifier's own)",
     )
+    p.add_argument("--client", help="only calls from this MCP client (its clientInfo name)")
+    p.add_argument("--trace", help="only this trace: an agent's calls under one trace context")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_activities)
 
-    p = sub.add_parser("stats", parents=[common, fmt], help="count, error rate, p50/p95/p99 per brand and tool")
+    p = sub.add_parser("stats", parents=[common, fmt], help="count, error rate, p50/p95/p99 per brand, tool and client")
     p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
     p.set_defaults(func=cmd_stats)
 

@@ -9,6 +9,7 @@ creates. Every stock query runs rendered for each dialect from one template.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 from collections.abc import AsyncIterator
@@ -99,7 +100,7 @@ def _same(left: list[list[Any]], right: list[list[Any]]) -> None:
                 assert a == b, (a_row, b_row)
 
 
-@pytest.mark.parametrize("title", ["by brand", "by tool", "errors", "failures"])
+@pytest.mark.parametrize("title", ["by brand", "by tool", "by client", "errors", "failures"])
 async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> None:
     db, session = engines
     since = START - dt.timedelta(days=1)
@@ -110,11 +111,17 @@ async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> Non
     if title == "by brand":
         brands = [row[0] for row in duck]
         assert "" in brands and "netflix" in brands, "real activities (one without a brand) are included"
-    duck_queries, duck_params = stats_queries(since, "duckdb", brand="amazon")
-    house_queries, house_params = stats_queries(since, "clickhouse", brand="amazon")
-    one_brand = _duckdb_rows(db, duck_queries[title], duck_params)
-    _same(one_brand, _clickhouse_rows(session, house_queries[title], house_params))
-    assert one_brand == [row for row in duck if row[0] == "amazon"], "the same rows as every brand's, filtered"
+    if title == "by client":
+        clients = [row[:2] for row in duck]
+        assert clients == [["", ""], ["claude-code", "2.0.1"], ["cursor", "1.7.0"]], "missing and empty are ''"
+    by_client = title == "by client"
+    one = "cursor" if by_client else "amazon"
+    brand, client = (None, one) if by_client else (one, None)
+    duck_queries, duck_params = stats_queries(since, "duckdb", brand=brand, client=client)
+    house_queries, house_params = stats_queries(since, "clickhouse", brand=brand, client=client)
+    only = _duckdb_rows(db, duck_queries[title], duck_params)
+    _same(only, _clickhouse_rows(session, house_queries[title], house_params))
+    assert only == [row for row in duck if row[0] == one], "the same rows as every brand's (client's), filtered"
 
 
 @pytest.mark.parametrize(
@@ -127,6 +134,9 @@ async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> Non
         ActivityFilter(status="ok", kind="tool", sort="duration", limit=25, offset=10),
         ActivityFilter(sort="name", descending=False, until=START + dt.timedelta(days=3), limit=30),
         ActivityFilter(since=START + dt.timedelta(days=2), brand="goodreads", limit=10),
+        ActivityFilter(client="cursor", sort="client_name", limit=30),
+        ActivityFilter(client="", status="ok", sort="client_name", descending=False, limit=30),
+        ActivityFilter(trace_id=hashlib.md5(b"42").hexdigest()),  # one synthetic activity's trace (md5(i))
     ],
 )
 async def test_activities_query_agrees(engines: tuple[Path, Any], filters: ActivityFilter) -> None:
@@ -145,6 +155,7 @@ async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any])
     for filters in (
         ActivityFilter(),
         ActivityFilter(brand="amazon", status="error"),
+        ActivityFilter(client="claude-code", status="error"),
         ActivityFilter(failure_class="unknown"),  # a failed span written without a class
         ActivityFilter(failure_class="tool_error"),
     ):

@@ -18,10 +18,12 @@ from collectors.receiver import build_app
 from collectors.stores import ReceiverSettings
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.export.duckdb_store import DuckDBStore
+from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
 from getgather_otel.web.serving import serve_asgi
 from tests.conftest import OtlpSender
+from tests.test_client_traces import record_two_agents
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "viewer"
 
@@ -141,3 +143,43 @@ async def test_activities_refresh_live_while_collect_writes(page: Page, tmp_path
         await sender.activity("amazon_orders", "amazon")
         await page.wait_for_selector("#activities >> text=amazon_orders", timeout=10_000)
         await sender.close()
+
+
+async def test_filter_by_client_and_list_one_trace(quiet_telemetry: Telemetry, db_path: Path, page: Page) -> None:
+    """Two agents' calls (tests/test_client_traces.py): the client column and filter, and one
+    trace's activities from the list's trace link and from an activity's page."""
+    agents = await record_two_agents(quiet_telemetry)
+    async with serve_asgi(build_viewer_app(FileReads(db_path), ViewerSettings())) as url:
+        await page.goto(url + "/#/?live=0")
+        await page.wait_for_selector("#range >> text=of 6")
+        await page.wait_for_selector("select[name=client] option[value=cursor]", state="attached")
+        await page.select_option("select[name=client]", "cursor")
+        await page.wait_for_function("() => location.hash.includes('client=cursor')")
+        await page.wait_for_selector("#range >> text=of 3")
+        assert await page.locator("#activities td.client").all_inner_texts() == ["cursor"] * 3
+        await _shot(page, "6-activities-by-client")
+
+        await page.select_option("select[name=client]", "")
+        await page.wait_for_selector("#range >> text=of 6")
+        await page.locator(f"#activities a.trace[href*='{agents.claude}']").first.click()
+        await page.wait_for_selector("#range >> text=of 2")
+        assert await page.input_value("input[name=trace]") == agents.claude
+        assert await page.locator("#activities td.client").all_inner_texts() == ["claude-code"] * 2
+
+        await page.goto(url + f"/#/?trace={agents.cursor}&status=error&since=&live=0")
+        await page.click("#activities tr.row >> text=fail")
+        await page.wait_for_selector("#activity-trace")
+        assert "client cursor 1.7.0" in await page.inner_text("h1 + p")
+        await page.click("#activity-trace")
+        await page.wait_for_function(f"() => location.hash === '#/?trace={agents.cursor}&since='")
+        await page.wait_for_selector("#range >> text=of 3")
+        await _shot(page, "7-one-trace")
+
+        await page.click("header nav >> text=Brands")
+        await page.wait_for_selector("#clients")
+        labels = await page.locator("#clients td:first-child").all_inner_texts()
+        assert labels == ["claude-code 2.0.1", "cursor 1.7.0"]
+        assert await page.locator("#clients td:nth-child(2)").all_inner_texts() == ["3", "3"]
+        await page.click("#clients >> text=cursor 1.7.0")
+        await page.wait_for_selector("#range >> text=of 3")
+        assert await page.locator("#activities td.client").all_inner_texts() == ["cursor"] * 3

@@ -28,6 +28,7 @@ from getgather_otel.version import __version__
 __all__ = [
     "FAILURE_HOOK_TIMEOUT_S",
     "FASTMCP_SCOPE",
+    "INHERITED_ATTRIBUTES",
     "Activity",
     "ActivityHook",
     "FailureHook",
@@ -43,6 +44,9 @@ __all__ = [
 # FastMCP's spans (request seam, mounted-server delegation) are plumbing around a tool
 # call; an activity opened inside the tool belongs under the tool's activity instead.
 FASTMCP_SCOPE = "fastmcp"
+
+# What a nested activity takes from the one it runs in: the MCP client whose call it serves.
+INHERITED_ATTRIBUTES = (attr.CLIENT_NAME, attr.CLIENT_VERSION)
 
 _current: ContextVar[Activity | None] = ContextVar("getgather_otel_activity", default=None)
 _tracer_provider: TracerProvider | None = None
@@ -144,14 +148,23 @@ def error_type_of(error: BaseException) -> str:
 class Activity:
     """A running activity: its span, ids and identity (name, brand, kind)."""
 
-    __slots__ = ("_error_type", "_started", "brand_id", "kind", "name", "parent", "span")
+    __slots__ = ("_error_type", "_started", "brand_id", "inherited", "kind", "name", "parent", "span")
 
-    def __init__(self, name: str, brand_id: str, kind: str, span: Span, parent: Activity | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        brand_id: str,
+        kind: str,
+        span: Span,
+        parent: Activity | None = None,
+        inherited: Mapping[str, AttributeValue] | None = None,
+    ) -> None:
         self.name = name
         self.parent = parent
         self.brand_id = brand_id
         self.kind = kind
         self.span = span
+        self.inherited = inherited or {}  # the INHERITED_ATTRIBUTES it has, for activities nested in it
         self._started = time.perf_counter()
         self._error_type: str | None = None
 
@@ -267,16 +280,19 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         return None
 
     def __enter__(self) -> Activity:
+        outer = _current.get()
         span_attributes: dict[str, AttributeValue] = {
             attr.ACTIVITY_NAME: self._name,
             attr.ACTIVITY_KIND: self._kind,
             attr.BRAND_ID: self._brand_id,
+            **(outer.inherited if outer is not None else {}),
             **self._attributes,
         }
+        inherited = {key: span_attributes[key] for key in INHERITED_ATTRIBUTES if key in span_attributes}
         span = _tracer().start_span(
             f"activity {self._name}", context=self._parent_context(), attributes=span_attributes
         )
-        self._activity = Activity(self._name, self._brand_id, self._kind, span, _current.get())
+        self._activity = Activity(self._name, self._brand_id, self._kind, span, outer, inherited)
         self._var_token = _current.set(self._activity)
         if self._attach:
             self._otel_token = otel_context.attach(trace.set_span_in_context(span))

@@ -169,6 +169,8 @@ ACTIVITY_PARAMETERS = (
     "kind",
     "status",
     "failure_class",
+    "client",
+    "trace",
     "since",
     "until",
     "limit",
@@ -176,6 +178,11 @@ ACTIVITY_PARAMETERS = (
     "sort",
     "order",
 )
+
+
+def _trace_id(request: Request) -> str | None:
+    text = _text(request, "trace")
+    return None if text is None else data.check_id(text.strip().lower(), data.TRACE_ID, "trace id")
 
 
 def activity_filter(request: Request) -> ActivityFilter:
@@ -190,6 +197,8 @@ def activity_filter(request: Request) -> ActivityFilter:
         kind=_text(request, "kind"),
         status=cast(Status | None, status),  # checked against STATUSES
         failure_class=_text(request, "failure_class"),
+        client=_text(request, "client"),
+        trace_id=_trace_id(request),
         since=since,
         until=until,
         limit=_int(request, "limit", 50, 1, MAX_PAGE),
@@ -264,12 +273,12 @@ def api_routes(reads: Reads, token: str | None) -> list[Route]:
         return JSONResponse(await _query(reads, lambda conn: data.trace(conn, trace_id)))
 
     async def stats(request: Request) -> Response:
-        _known(request, ("since", "until", "brand"))
+        _known(request, ("since", "until", "brand", "client"))
         since, until = _window(request, DEFAULT_STATS_WINDOW)
-        brand = _text(request, "brand")
+        brand, client = _text(request, "brand"), _text(request, "client")
         start = since or dt.datetime.now(dt.UTC)
         end = until or dt.datetime.now(dt.UTC)
-        return JSONResponse(await _query(reads, lambda conn: data.stats(conn, start, end, brand)))
+        return JSONResponse(await _query(reads, lambda conn: data.stats(conn, start, end, brand, client)))
 
     async def sql(request: Request) -> Response:
         _known(request, ())

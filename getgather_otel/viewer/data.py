@@ -196,19 +196,26 @@ def bucket_for(since: dt.datetime, until: dt.datetime) -> int:
     return next((bucket for bucket in BUCKETS_S if window_s / bucket < 61), BUCKETS_S[-1])
 
 
-def stats(conn: duckdb.DuckDBPyConnection, since: dt.datetime, until: dt.datetime, brand: str | None) -> dict[str, Any]:
-    """Per brand and tool over [since, until), and per brand over time for the charts."""
-    queries, params = stats_queries(since, "duckdb", until, brand)
+def stats(
+    conn: duckdb.DuckDBPyConnection,
+    since: dt.datetime,
+    until: dt.datetime,
+    brand: str | None,
+    client: str | None = None,
+) -> dict[str, Any]:
+    """Per brand, tool and client over [since, until), and per brand over time for the charts."""
+    queries, params = stats_queries(since, "duckdb", until, brand, client)
     report = {title: records(conn.execute(sql, params)) for title, sql in queries.items()}
     bucket_s = bucket_for(since, until)
-    sql, params = stats_series_query(since, until, bucket_s, "duckdb", brand)
-    failure_sql, failure_params = failure_series_query(since, until, bucket_s, "duckdb", brand)
+    sql, params = stats_series_query(since, until, bucket_s, "duckdb", brand, client)
+    failure_sql, failure_params = failure_series_query(since, until, bucket_s, "duckdb", brand, client)
     return {
         "since": iso(since),
         "until": iso(until),
         "bucket_s": bucket_s,
         "by_brand": report["by brand"],
         "by_tool": report["by tool"],
+        "by_client": report["by client"],
         "errors": report["errors"],
         "failures": report["failures"],
         "series": records(conn.execute(sql, params)),

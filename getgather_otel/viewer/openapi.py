@@ -79,6 +79,12 @@ def openapi_document() -> dict[str, Any]:
                         "Only failed activities of this class (bot_challenge, signed_out, element_missing, "
                         "navigation_error, site_error, browser_crash, tool_error, unknown, or a classifier's own)",
                     ),
+                    _query("client", "Only calls from this MCP client (its clientInfo name)"),
+                    _query(
+                        "trace",
+                        "Only this trace (32 hex digits): an agent's calls under the trace context its client sent",
+                        {"type": "string", "pattern": TRACE_ID.pattern},
+                    ),
                     _query("since", f"Started at or after: {_TIME}"),
                     _query("until", f"Started before: {_TIME}"),
                     _query("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}),
@@ -123,15 +129,17 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/stats": {
             "get": {
-                "summary": "Per brand and tool: count, errors, error rate, p50/p95/p99; failures per brand and "
-                "class with their rate; per brand (and per brand and failure class) over time",
+                "summary": "Per brand, tool and client: count, errors, error rate, p50/p95/p99; failures per "
+                "brand and class with their rate; per brand (and per brand and failure class) over time",
                 "parameters": [
                     _query("since", f"Window start (default 7d): {_TIME}"),
                     _query("until", f"Window end (default now): {_TIME}"),
                     _query("brand", "Only this brand"),
+                    _query("client", "Only calls from this MCP client"),
                 ],
                 "responses": _answers(
-                    "since, until, bucket_s, by_brand, by_tool, errors, failures, series, failure_series", 422
+                    "since, until, bucket_s, by_brand, by_tool, by_client, errors, failures, series, failure_series",
+                    422,
                 ),
             }
         },

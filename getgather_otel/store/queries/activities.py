@@ -24,6 +24,8 @@ from getgather_otel.store.values import naive_utc
 
 __all__ = [
     "BRAND_SQL",
+    "CLIENT_NAME_SQL",
+    "CLIENT_VERSION_SQL",
     "CREATED_AT_SQL",
     "ERROR_SQL",
     "ERROR_TYPES",
@@ -35,6 +37,7 @@ __all__ = [
     "NAME_SQL",
     "SORT_KEYS",
     "STATS_BY_BRAND",
+    "STATS_BY_CLIENT",
     "STATS_BY_TOOL",
     "STATUSES",
     "STATUS_SQL",
@@ -121,6 +124,10 @@ FAILURE_CLASS_SQL = (
 )
 # getgather's own `activities.created_at`: when the activity started; an import keeps getgather's value.
 CREATED_AT_SQL = f'coalesce(TRY_CAST({attribute(attr.IMPORT_CREATED_AT)} AS TIMESTAMP), t."Timestamp")'
+# The calling MCP client (its clientInfo), NULL for activities outside a request or written before issue 16.
+CLIENT_NAME_SQL = attribute(attr.CLIENT_NAME)
+CLIENT_VERSION_SQL = attribute(attr.CLIENT_VERSION)
+_CLIENT_SQL = f"coalesce({CLIENT_NAME_SQL}, '')"
 _ERRORS = "sum(CASE WHEN t.\"StatusCode\" = 'Error' THEN 1 ELSE 0 END)"
 
 
@@ -142,6 +149,10 @@ ORDER BY {group_by}
 
 STATS_BY_BRAND = _stats_template(f"{BRAND_SQL} AS brand_id", "brand_id")
 STATS_BY_TOOL = _stats_template(f"{BRAND_SQL} AS brand_id, {NAME_SQL} AS name", "brand_id, name")
+STATS_BY_CLIENT = _stats_template(
+    f"{_CLIENT_SQL} AS client_name, coalesce({CLIENT_VERSION_SQL}, '') AS client_version",
+    "client_name, client_version",
+)
 
 ERROR_TYPES = f"""
 SELECT {BRAND_SQL} AS brand_id,
@@ -184,25 +195,40 @@ def window_sql(since: datetime | None, until: datetime | None) -> str:
     return " AND ".join(clauses) or "true"
 
 
-def _brand_filter(brand: str | None) -> tuple[list[str], dict[str, object]]:
-    """The clause (a bound parameter) and parameters that keep one brand's activities, if any."""
-    if brand is None:
-        return [], {}
-    return [f"{BRAND_SQL} = {{brand:String}}"], {"brand": brand}
+def _equalities(*wanted: tuple[str, object, str]) -> tuple[list[str], dict[str, object]]:
+    """`sql = {name:String}` clauses (bound parameters) for each (name, value, sql) whose value is given."""
+    clauses: list[str] = []
+    params: dict[str, object] = {}
+    for name, value, sql in wanted:
+        if value is not None:
+            clauses.append(f"{sql} = {{{name}:String}}")
+            params[name] = value
+    return clauses, params
+
+
+def _scope_filter(brand: str | None, client: str | None = None) -> tuple[list[str], dict[str, object]]:
+    """The clauses and parameters that keep one brand's and one client's activities, if any."""
+    return _equalities(("brand", brand, BRAND_SQL), ("client", client, _CLIENT_SQL))
 
 
 def stats_queries(
-    since: datetime, dialect: Dialect, until: datetime | None = None, brand: str | None = None
+    since: datetime,
+    dialect: Dialect,
+    until: datetime | None = None,
+    brand: str | None = None,
+    client: str | None = None,
 ) -> tuple[dict[str, str], dict[str, object]]:
-    """The `stats` report: per brand, per tool, and error types, in [since, until) (UTC),
-    for every brand or one; the queries by title, and their named parameters."""
-    brand_clauses, params = _brand_filter(brand)
-    where = " AND ".join([window_sql(since, until), *brand_clauses])
+    """The `stats` report: per brand, per tool, per client (name and version) and error types,
+    in [since, until) (UTC), for every brand and client or one; the queries by title, and
+    their named parameters."""
+    clauses, params = _scope_filter(brand, client)
+    where = " AND ".join([window_sql(since, until), *clauses])
     queries = {
         title: render(template.replace("{window}", where), dialect)
         for title, template in (
             ("by brand", STATS_BY_BRAND),
             ("by tool", STATS_BY_TOOL),
+            ("by client", STATS_BY_CLIENT),
             ("errors", ERROR_TYPES),
             ("failures", FAILURES_BY_BRAND),
         )
@@ -211,12 +237,17 @@ def stats_queries(
 
 
 def stats_series_query(
-    since: datetime, until: datetime, bucket_s: int, dialect: Dialect, brand: str | None = None
+    since: datetime,
+    until: datetime,
+    bucket_s: int,
+    dialect: Dialect,
+    brand: str | None = None,
+    client: str | None = None,
 ) -> tuple[str, dict[str, object]]:
     """Per brand and time bucket of `bucket_s` seconds: count, errors, error rate and latency percentiles."""
     bucket = f'floor({{epoch_s(t."Timestamp")}} / {int(bucket_s)}) * {int(bucket_s)}'
-    brand_clauses, params = _brand_filter(brand)
-    clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *brand_clauses]
+    scope, params = _scope_filter(brand, client)
+    clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *scope]
     template = f"""
 SELECT {BRAND_SQL} AS brand_id,
        {bucket} AS bucket_start_s,
@@ -234,13 +265,18 @@ ORDER BY brand_id, bucket_start_s
 
 
 def failure_series_query(
-    since: datetime, until: datetime, bucket_s: int, dialect: Dialect, brand: str | None = None
+    since: datetime,
+    until: datetime,
+    bucket_s: int,
+    dialect: Dialect,
+    brand: str | None = None,
+    client: str | None = None,
 ) -> tuple[str, dict[str, object]]:
     """Per brand, failure class and time bucket of `bucket_s` seconds: failures, and their share of the
     bucket's activities."""
     bucket = f'floor({{epoch_s(t."Timestamp")}} / {int(bucket_s)}) * {int(bucket_s)}'
-    brand_clauses, params = _brand_filter(brand)
-    clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *brand_clauses]
+    scope, params = _scope_filter(brand, client)
+    clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *scope]
     errors = "t.\"StatusCode\" = 'Error'"
     template = f"""
 SELECT f.brand_id, f.bucket_start_s, f.failure_class, f.failures,
@@ -259,7 +295,7 @@ ORDER BY f.brand_id, f.bucket_start_s, f.failure_class
 
 
 Status = Literal["ok", "error"]
-SortKey = Literal["start_time", "duration", "brand_id", "name", "kind", "status"]
+SortKey = Literal["start_time", "duration", "brand_id", "name", "kind", "status", "client_name"]
 STATUSES: tuple[str, ...] = get_args(Status)
 SORT_KEYS: tuple[str, ...] = get_args(SortKey)
 _SORT_SQL: dict[str, str] = {
@@ -269,6 +305,7 @@ _SORT_SQL: dict[str, str] = {
     "name": NAME_SQL,
     "kind": KIND_SQL,
     "status": STATUS_SQL,
+    "client_name": CLIENT_NAME_SQL,
 }
 
 
@@ -281,6 +318,8 @@ class ActivityFilter:
     kind: str | None = None
     status: Status | None = None
     failure_class: str | None = None
+    client: str | None = None  # the calling MCP client's name ('' for activities without one)
+    trace_id: str | None = None  # one trace: an agent's calls under the trace context its client sent
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 20
@@ -290,18 +329,16 @@ class ActivityFilter:
 
 
 def _activity_where(filters: ActivityFilter) -> tuple[str, dict[str, object]]:
-    clauses = [IS_ACTIVITY_SQL]
-    params: dict[str, object] = {}
-    for column, value, sql in (
+    equal, params = _equalities(
         ("brand", filters.brand, BRAND_SQL),
         ("name", filters.name, NAME_SQL),
         ("kind", filters.kind, KIND_SQL),
         ("status", filters.status, STATUS_SQL),
         ("failure_class", filters.failure_class, FAILURE_CLASS_SQL),
-    ):
-        if value is not None:
-            clauses.append(f"{sql} = {{{column}:String}}")
-            params[column] = value
+        ("client", filters.client, _CLIENT_SQL),
+        ("trace_id", filters.trace_id, 't."TraceId"'),
+    )
+    clauses = [IS_ACTIVITY_SQL, *equal]
     if filters.since is not None or filters.until is not None:
         clauses.append(window_sql(filters.since, filters.until))
     return " AND ".join(clauses), params
@@ -314,7 +351,8 @@ def activities_query(filters: ActivityFilter, dialect: Dialect = "duckdb") -> tu
     template = f"""
 SELECT t."SpanId" AS activity_id, t."Timestamp" AS start_time, {BRAND_SQL} AS brand_id, {NAME_SQL} AS name,
        {KIND_SQL} AS kind, {round_sql('t."Duration" / 1e6', 1)} AS ms, {STATUS_SQL} AS status,
-       {ERROR_SQL} AS error, {FAILURE_CLASS_SQL} AS failure_class, {{has_recording}} AS has_recording
+       {ERROR_SQL} AS error, {CLIENT_NAME_SQL} AS client_name, t."TraceId" AS trace_id,
+       {FAILURE_CLASS_SQL} AS failure_class, {{has_recording}} AS has_recording
 FROM otel_traces AS t
 WHERE {where}
 ORDER BY {_SORT_SQL[filters.sort]} {direction} NULLS LAST, t."SpanId" {direction}

@@ -74,7 +74,10 @@
 
   // ---- Activities list ---------------------------------------------------------------
   var COLUMNS = [["start_time", "started"], ["brand_id", "brand"], ["name", "name"], ["kind", "kind"],
-                 ["duration", "duration"], ["status", "status"], [null, "failure"], [null, "error"], [null, "replay"]];
+                 ["duration", "duration"], ["status", "status"], [null, "failure"], ["client_name", "client"], [null, "trace"],
+                 [null, "error"], [null, "replay"]];
+  // One trace's activities (an agent's calls under the trace context its client sent), over all time.
+  function traceHref(traceId) { return "#/?trace=" + encodeURIComponent(traceId) + "&since="; }
 
   function activitiesView(params) {
     var filters = new URLSearchParams(params);
@@ -82,6 +85,7 @@
     var live = filters.get("live") !== "0";
     var table = el("div", null, el("p", { "class": "muted", text: "Loading…" }));
     var brands = el("select", { name: "brand", onchange: change }, el("option", { value: "", text: "any brand" }));
+    var clients = el("select", { name: "client", onchange: change }, el("option", { value: "", text: "any client" }));
 
     function change() {
       var next = new URLSearchParams(filters);
@@ -94,7 +98,7 @@
     }
     function query() {
       var q = new URLSearchParams();
-      ["brand", "name", "status", "failure_class", "since", "sort", "order", "offset"].forEach(function (key) {
+      ["brand", "name", "status", "failure_class", "client", "trace", "since", "sort", "order", "offset"].forEach(function (key) {
         if (filters.get(key)) q.set(key, filters.get(key));
       });
       q.set("limit", "50");
@@ -127,6 +131,9 @@
           el("td", { text: a.name }), el("td", { text: a.kind }),
           el("td", { "class": "num", text: fmtMs(a.ms) }), el("td", null, badge(a.status)),
           el("td", { "class": "failure-class", text: a.failure_class || "" }),
+          el("td", { "class": "client", text: a.client_name || "" }),
+          el("td", null, el("a", { "class": "trace", href: traceHref(a.trace_id), title: "this trace's activities: " + a.trace_id,
+            onclick: function (e) { e.stopPropagation(); }, text: a.trace_id.slice(0, 8) })),
           el("td", { text: a.error || "" }), el("td", { text: a.has_recording ? "▶" : "" }));
       });
       var offset = page.offset, shown = page.activities.length;
@@ -152,6 +159,8 @@
         select("status", "status", [["", "any"], ["ok", "ok"], ["error", "error"]], filters.get("status") || "", change),
         select("failure_class", "failure", [["", "any"]].concat(FAILURE_CLASSES.map(function (c) { return [c, c]; })),
                filters.get("failure_class") || "", change),
+        el("label", null, "client", clients),
+        el("label", null, "trace", el("input", { type: "text", name: "trace", value: filters.get("trace") || "", onchange: change, placeholder: "trace id" })),
         select("since", "time", SINCE_CHOICES, filters.get("since") || "", change),
         el("label", null, "live", el("input", { type: "checkbox", id: "live", checked: live, onchange: function (e) {
           var next = new URLSearchParams(filters);
@@ -162,6 +171,12 @@
     api("/api/stats?since=30d").then(function (stats) {
       stats.by_brand.forEach(function (row) {
         brands.appendChild(el("option", { value: row.brand_id, selected: row.brand_id === filters.get("brand"), text: row.brand_id || "(no brand)" }));
+      });
+      var names = [];
+      if (filters.get("client")) names.push(filters.get("client"));
+      stats.by_client.forEach(function (row) { if (row.client_name && names.indexOf(row.client_name) < 0) names.push(row.client_name); });
+      names.sort().forEach(function (name) {
+        clients.appendChild(el("option", { value: name, selected: name === filters.get("client"), text: name }));
       });
     }).catch(function () {});
     load();
@@ -178,6 +193,18 @@
     new uPlot({ width: width, height: 160, series: [{}].concat(series),
                 scales: { x: { time: true, range: function () { return window; } } },
                 axes: [{}, { size: 60 }] }, [xs].concat(columns), holder);
+  }
+
+  // One row per group of a stats report: its label (text or a node), then count, errors and latency.
+  function statsTable(what, rows, label, id) {
+    return el("table", { "class": "grid", id: id || null },
+      el("tr", null, [what, "calls", "errors", "error %", "p50", "p95", "p99"].map(function (t) { return el("th", { text: t }); })),
+      rows.map(function (r) {
+        return el("tr", null, el("td", null, label(r)), el("td", { "class": "num", text: r.activities }),
+          el("td", { "class": "num", text: r.errors }), el("td", { "class": "num", text: r.error_rate_pct }),
+          el("td", { "class": "num", text: fmtMs(r.p50_ms) }), el("td", { "class": "num", text: fmtMs(r.p95_ms) }),
+          el("td", { "class": "num", text: fmtMs(r.p99_ms) }));
+      }));
   }
 
   function brandsView(params, only) {
@@ -219,14 +246,15 @@
       });
       if (only !== null && stats.by_tool.length) {
         app.appendChild(el("h2", { text: "Tools" }));
-        app.appendChild(el("table", { "class": "grid" },
-          el("tr", null, ["tool", "calls", "errors", "error %", "p50", "p95", "p99"].map(function (t) { return el("th", { text: t }); })),
-          stats.by_tool.map(function (t) {
-            return el("tr", null, el("td", { text: t.name }), el("td", { "class": "num", text: t.activities }),
-              el("td", { "class": "num", text: t.errors }), el("td", { "class": "num", text: t.error_rate_pct }),
-              el("td", { "class": "num", text: fmtMs(t.p50_ms) }), el("td", { "class": "num", text: fmtMs(t.p95_ms) }),
-              el("td", { "class": "num", text: fmtMs(t.p99_ms) }));
-          })));
+        app.appendChild(statsTable("tool", stats.by_tool, function (t) { return t.name; }));
+      }
+      if (stats.by_client.length) {
+        app.appendChild(el("h2", { text: "Clients" }));
+        app.appendChild(statsTable("client", stats.by_client, function (c) {
+          if (!c.client_name) return "(no client)";
+          var href = "#/?client=" + encodeURIComponent(c.client_name) + "&since=" + since + (only ? "&brand=" + encodeURIComponent(only) : "");
+          return el("a", { href: href, text: c.client_name + (c.client_version ? " " + c.client_version : "") });
+        }, "clients"));
       }
     }).catch(showError);
   }
@@ -377,7 +405,9 @@
       el("h1", null, a.name + " ", badge(a.status),
         a.failure_class ? el("span", { "class": "badge failure", id: "failure-class", text: a.failure_class }) : null),
       el("p", { "class": "muted" }, el("a", { href: "#/brand/" + encodeURIComponent(a.brand_id || ""), text: a.brand_id || "(no brand)" }),
-        " · " + a.kind + " · " + fmtMs(a.execution_time_ms) + " · started " + fmtTime(a.start_time) + " · trace " + a.trace_id),
+        " · " + a.kind + " · " + fmtMs(a.execution_time_ms) + " · started " + fmtTime(a.start_time),
+        a.client_name ? " · client " + a.client_name + (a.client_version ? " " + a.client_version : "") : null,
+        " · trace ", el("a", { id: "activity-trace", href: traceHref(a.trace_id), title: "this trace's activities", text: a.trace_id })),
       a.error ? el("div", { "class": "error-box", id: "activity-error", text: (a.error_type ? a.error_type + ": " : "") + a.error }) : null,
       el("h2", { text: "Evidence (" + evidence.length + ")" }), evidenceList,
       el("h2", { text: "Trace (" + spans.length + " spans)" }),
