@@ -26,7 +26,6 @@ from getgather_otel.store.queries.activities import (
     ActivityFilter,
     activities_count_query,
     activities_query,
-    failure_series_query,
     stats_queries,
     stats_series_query,
 )
@@ -169,6 +168,6 @@ async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any])
         house_sql, house_params = stats_series_query(START, until, 6 * 3600, "clickhouse", brand)
         _same(duck, _clickhouse_rows(session, house_sql, house_params))
         assert len({row[1] for row in duck}) == 14, "3,000 spans 97 s apart fill 14 six-hour buckets"
-        sql, params = failure_series_query(START, until, 6 * 3600, "duckdb", brand)
-        house_sql, house_params = failure_series_query(START, until, 6 * 3600, "clickhouse", brand)
+        sql, params = stats_series_query(START, until, 6 * 3600, "duckdb", brand, by_failure_class=True)
+        house_sql, house_params = stats_series_query(START, until, 6 * 3600, "clickhouse", brand, by_failure_class=True)
         _same(_duckdb_rows(db, sql, params), _clickhouse_rows(session, house_sql, house_params))

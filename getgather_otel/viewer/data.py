@@ -21,7 +21,6 @@ from getgather_otel.store.queries.activities import (
     activities_count_query,
     activities_query,
     activity_row,
-    failure_series_query,
     stats_queries,
     stats_series_query,
 )
@@ -208,7 +207,9 @@ def stats(
     report = {title: records(conn.execute(sql, params)) for title, sql in queries.items()}
     bucket_s = bucket_for(since, until)
     sql, params = stats_series_query(since, until, bucket_s, "duckdb", brand, client)
-    failure_sql, failure_params = failure_series_query(since, until, bucket_s, "duckdb", brand, client)
+    failure_sql, failure_params = stats_series_query(
+        since, until, bucket_s, "duckdb", brand, client, by_failure_class=True
+    )
     return {
         "since": iso(since),
         "until": iso(until),

@@ -49,7 +49,6 @@ __all__ = [
     "activities_query",
     "activity_row",
     "attribute",
-    "failure_series_query",
     "parse_since",
     "render",
     "round_sql",
@@ -243,11 +242,17 @@ def stats_series_query(
     dialect: Dialect,
     brand: str | None = None,
     client: str | None = None,
+    *,
+    by_failure_class: bool = False,
 ) -> tuple[str, dict[str, object]]:
-    """Per brand and time bucket of `bucket_s` seconds: count, errors, error rate and latency percentiles."""
+    """Per brand and time bucket of `bucket_s` seconds: count, errors, error rate and latency percentiles;
+    with `by_failure_class`, per brand, bucket and failure class: failures and their share of the bucket's
+    activities."""
     bucket = f'floor({{epoch_s(t."Timestamp")}} / {int(bucket_s)}) * {int(bucket_s)}'
     scope, params = _scope_filter(brand, client)
     clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *scope]
+    if by_failure_class:
+        return render(_failure_series(bucket, " AND ".join(clauses)), dialect), params
     template = f"""
 SELECT {BRAND_SQL} AS brand_id,
        {bucket} AS bucket_start_s,
@@ -264,34 +269,20 @@ ORDER BY brand_id, bucket_start_s
     return render(template, dialect), params
 
 
-def failure_series_query(
-    since: datetime,
-    until: datetime,
-    bucket_s: int,
-    dialect: Dialect,
-    brand: str | None = None,
-    client: str | None = None,
-) -> tuple[str, dict[str, object]]:
-    """Per brand, failure class and time bucket of `bucket_s` seconds: failures, and their share of the
-    bucket's activities."""
-    bucket = f'floor({{epoch_s(t."Timestamp")}} / {int(bucket_s)}) * {int(bucket_s)}'
-    scope, params = _scope_filter(brand, client)
-    clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *scope]
-    errors = "t.\"StatusCode\" = 'Error'"
-    template = f"""
+def _failure_series(bucket: str, where: str) -> str:
+    return f"""
 SELECT f.brand_id, f.bucket_start_s, f.failure_class, f.failures,
        {round_sql("100.0 * f.failures / a.activities", 2)} AS failure_rate_pct
 FROM (SELECT {BRAND_SQL} AS brand_id, {bucket} AS bucket_start_s, {FAILURE_CLASS_SQL} AS failure_class,
              count(*) AS failures
-      FROM otel_traces AS t WHERE {" AND ".join([*clauses, errors])}
+      FROM otel_traces AS t WHERE {where} AND t."StatusCode" = 'Error'
       GROUP BY brand_id, bucket_start_s, failure_class) AS f
 JOIN (SELECT {BRAND_SQL} AS brand_id, {bucket} AS bucket_start_s, count(*) AS activities
-      FROM otel_traces AS t WHERE {" AND ".join(clauses)}
+      FROM otel_traces AS t WHERE {where}
       GROUP BY brand_id, bucket_start_s) AS a
   ON a.brand_id = f.brand_id AND a.bucket_start_s = f.bucket_start_s
 ORDER BY f.brand_id, f.bucket_start_s, f.failure_class
 """
-    return render(template, dialect), params
 
 
 Status = Literal["ok", "error"]
