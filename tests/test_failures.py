@@ -24,6 +24,8 @@ import zstandard
 from fastmcp import Client, FastMCP
 from fastmcp.exceptions import ToolError
 from patchright.async_api import Browser, BrowserContext
+from playwright.async_api import Browser as PlaywrightBrowser
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -523,3 +525,23 @@ async def test_api_stats_and_the_activity_page_show_class_and_evidence_and_seek_
         await viewer.goto(f"{url}/#/brand/fixture?since=24h")
         await viewer.wait_for_selector("table.failures tr[data-class='bot_challenge']")
         await viewer.screenshot(path=str(ARTIFACTS / "7-brand-failures.png"), full_page=True)
+
+
+async def test_plain_playwright_gets_the_same_evidence_and_class(
+    quiet_telemetry: Telemetry, pw_browser: PlaywrightBrowser, site: str, db_path: Path
+) -> None:
+    """Playwright >= 1.65 funnels calls through `Channel._call`, Patchright through `send`: both report failures."""
+    context = await pw_browser.new_context()
+    await record_browser(context)
+    with pytest.raises(PlaywrightTimeoutError):
+        async with activity("pw_changed", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/changed")
+            await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "pw_changed")
+    assert row["failure_class"] == failures.ELEMENT_MISSING
+    [missing] = [a for n, a in events_of(db_path, row["activity_id"]) if n == attr.EVENT_ELEMENT_MISSING]
+    assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
+    await context.close()
