@@ -545,3 +545,33 @@ async def test_plain_playwright_gets_the_same_evidence_and_class(
     [missing] = [a for n, a in events_of(db_path, row["activity_id"]) if n == attr.EVENT_ELEMENT_MISSING]
     assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
     await context.close()
+
+
+def test_a_timeout_the_tool_handled_is_no_missing_element() -> None:
+    """A timed-out selector followed by a browser call that returned: the tool caught it and moved on."""
+    handled = _context([_timeout()], [Document("p1", 200, "u")])
+    later = FailureContext(**{**handled.__dict__, "last_ok_call": handled.evidence[0].at + 1})
+    assert failures.classify(handled) == failures.ELEMENT_MISSING
+    assert failures.classify(later) == failures.UNKNOWN
+
+
+async def test_a_caught_timeout_then_a_later_error_is_classified_by_the_later_error(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    with pytest.raises(RuntimeError):
+        async with activity("optional_banner_then_broken", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/good")
+            with contextlib.suppress(Exception):
+                await page.wait_for_selector("#cookie-banner", timeout=200)  # optional: absent is fine
+            await page.goto(f"{site}/broken")
+            raise RuntimeError("no orders on the page")
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "optional_banner_then_broken")
+    assert row["failure_class"] == failures.SITE_ERROR
+    names = [n for n, _ in events_of(db_path, row["activity_id"])]
+    assert attr.EVENT_BROWSER_CALL_FAILED in names and attr.EVENT_ELEMENT_MISSING not in names
+    await context.close()

@@ -21,8 +21,9 @@ loaded in that time, the failing page's when a browser call failed, else the lat
 4. `site_error`: the document answered 5xx.
 5. `navigation_error`: the main frame's document failed to load (refused, DNS, TLS,
    aborted by the network), or a navigation call raised with a `net::` error.
-6. `element_missing`: a browser call waiting for a selector timed out (the page loaded:
-   rules 2-5 did not match). `browser.element.missing` names the selector and whether it
+6. `element_missing`: a browser call waiting for a selector timed out, and no browser call
+   returned normally after it (a timeout the tool caught and moved on from does not count;
+   the page loaded: rules 2-5 did not match). `browser.element.missing` names the selector and whether it
    matches in the page as snapshotted at the failure (`getgather.failure.selector_matches`).
 7. `tool_error`: the activity failed with no browser evidence at all.
 8. `unknown`: browser evidence, but none of the rules above.
@@ -72,6 +73,7 @@ __all__ = [
     "default_failure_classifier",
     "install",
     "ledger_of",
+    "note_call_succeeded",
     "note_document",
     "note_page_state",
     "pages_touched",
@@ -208,6 +210,8 @@ class _Ledger:
     seen: int = 0
     emitted: int = 0
     dropped: int = 0
+    # When a browser call last returned normally (`time.perf_counter()`): a timeout before it was handled.
+    last_ok_call: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,8 @@ class FailureContext:
     documents: tuple[Document, ...]
     pages: tuple[PageState, ...]
     default: str = UNKNOWN
+    # When a browser call last returned normally: a selector timeout before it was caught and handled.
+    last_ok_call: float = 0.0
 
     def document(self) -> Document | None:
         """The document that counts: the failing page's last one (the page of the last failed call), else the latest."""
@@ -318,6 +324,13 @@ def pages_touched(activity: Activity) -> set[str]:
         }
 
 
+def note_call_succeeded(activity: Activity) -> None:
+    """A browser call of `activity` returned normally (cheap: only a root that already met evidence notes it)."""
+    ledger = _ledgers.get(activity.root)
+    if ledger is not None:
+        ledger.last_ok_call = time.perf_counter()
+
+
 def started_at(activity: Activity) -> float:
     """When `activity` started, on `time.perf_counter()`'s clock."""
     return time.perf_counter() - activity.elapsed_s
@@ -348,7 +361,10 @@ def classify(context: FailureContext) -> str:
     ):
         return NAVIGATION_ERROR
     if attr.EVENT_ELEMENT_MISSING in kinds or any(
-        e.kind == attr.EVENT_BROWSER_CALL_FAILED and attr.BROWSER_SELECTOR in e.attributes and _timed_out(e)
+        e.kind == attr.EVENT_BROWSER_CALL_FAILED
+        and attr.BROWSER_SELECTOR in e.attributes
+        and _timed_out(e)
+        and e.at > context.last_ok_call
         for e in evidence
     ):
         return ELEMENT_MISSING
@@ -368,7 +384,9 @@ def _context_for(ending: Activity) -> FailureContext:
         pages = tuple(p for p in ledger.pages if p.at >= since)
     status = getattr(ending.span, "status", None)
     message = str(getattr(status, "description", "") or "")
-    return FailureContext(ending, ending.error_type or "", message, evidence, documents, pages)
+    return FailureContext(
+        ending, ending.error_type or "", message, evidence, documents, pages, last_ok_call=ledger.last_ok_call
+    )
 
 
 def _decide(ending: Activity) -> str:

@@ -60,6 +60,7 @@ __all__ = [
     "PROBE_TIMEOUT_S",
     "EvidenceWatcher",
     "call_failed",
+    "call_succeeded",
     "watch",
 ]
 
@@ -337,6 +338,12 @@ class EvidenceWatcher:
             activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=page_id, cap=self.options.max_evidence_events
         )
 
+    def call_succeeded(self, activity: Activity) -> None:
+        root = activity.root
+        if self._timeouts:
+            self._timeouts.pop(root, None)
+        failures.note_call_succeeded(root)
+
     async def probe(self, failing: Activity) -> None:
         """The failure checkpoint: snapshots, page states and the timed-out selector (module docstring)."""
         root = failing.root
@@ -415,6 +422,14 @@ async def watch(context: Any, recorder: ContextRecorder, options: RecordingOptio
     with internal_call():
         await watcher.attach()
     return watcher
+
+
+def call_succeeded(recorder: ContextRecorder | None) -> None:
+    """A browser call made inside an activity returned (hooks.py): an earlier timeout was handled by the tool."""
+    watcher = _watchers.get(recorder) if recorder is not None else None
+    activity = current_activity() if watcher is not None else None
+    if watcher is not None and activity is not None:
+        watcher.call_succeeded(activity)
 
 
 def call_failed(recorder: ContextRecorder | None, target: Any, method: str, params: Any, error: BaseException) -> None:

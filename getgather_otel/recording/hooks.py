@@ -107,6 +107,8 @@ def _wrap_async_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., A
         except Exception as error:
             evidence.call_failed(recorder, self._object, method, params, error)
             raise
+        if recorder is not None:
+            evidence.call_succeeded(recorder)
         await _settle_after(recorder, self, method)
         return result
 
@@ -134,6 +136,8 @@ def _wrap_sync_call(original: Callable[..., Awaitable[Any]]) -> Callable[..., Aw
             except Exception as error:
                 evidence.call_failed(recorder, self._object, method, params, error)
                 raise
+            if recorder is not None:
+                evidence.call_succeeded(recorder)
             await _settle_after(recorder, self, method)
             return result
 
