@@ -246,10 +246,14 @@ _user_classifier: FailureClassifier | None = None
 
 
 def set_failure_classifier(classifier: FailureClassifier | None) -> None:
-    """Decide failure classes with `classifier` first (None: the built-in rules only).
+    """Decide failure classes with `classifier` first, for every activity of this process.
 
-    It gets a `FailureContext` (its `default` is the built-in rules' class) and returns a
-    class name, or None for the default. One that raises is logged and the default is used.
+    Args:
+        classifier: called once per failed activity, just before its span ends, with a
+            `FailureContext` (the activity, its `error.type` and message, the evidence, the
+            main-frame documents and page states met since it started, and `default`, the
+            class the built-in rules chose); returns a class name, or None to keep `default`.
+            One that raises is logged and `default` is used. None: the built-in rules only.
     """
     global _user_classifier
     _user_classifier = classifier
