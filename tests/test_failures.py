@@ -522,6 +522,12 @@ async def test_api_stats_and_the_activity_page_show_class_and_evidence_and_seek_
         assert offset_ms >= 0 and abs(player_ms - offset_ms) < 50, "the player stands at the first evidence"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await viewer.screenshot(path=str(ARTIFACTS / "6-failure-evidence.png"), full_page=True)
+        await viewer.goto(f"{url}/#/?since=&live=0")
+        await viewer.wait_for_selector("#activities tr.row")
+        await viewer.select_option("select[name=failure_class]", "bot_challenge")
+        await viewer.wait_for_function("() => location.hash.includes('failure_class=bot_challenge')")
+        await viewer.wait_for_selector("#range >> text=of 1")
+        assert await viewer.locator("#activities tr.row td.failure-class").all_inner_texts() == ["bot_challenge"]
         await viewer.goto(f"{url}/#/brand/fixture?since=24h")
         await viewer.wait_for_selector("table.failures tr[data-class='bot_challenge']")
         await viewer.screenshot(path=str(ARTIFACTS / "7-brand-failures.png"), full_page=True)
