@@ -16,9 +16,11 @@ import io
 import json
 import socket
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
 import pytest
 import zstandard
 from fastmcp import Client, FastMCP
@@ -32,6 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 import getgather_otel
+from bench.synthetic import insert_activity_spans
 from getgather_otel import activity, instrument_mcp, record_browser
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture import failures
@@ -39,6 +42,7 @@ from getgather_otel.capture.failures import Document, Evidence, FailureContext, 
 from getgather_otel.cli import main as cli_main
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.store.schema import CURRENT_VERSION, migrate
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
 from getgather_otel.web.serving import serve_asgi
@@ -581,3 +585,15 @@ async def test_a_caught_timeout_then_a_later_error_is_classified_by_the_later_er
     names = [n for n, _ in events_of(db_path, row["activity_id"])]
     assert attr.EVENT_BROWSER_CALL_FAILED in names and attr.EVENT_ELEMENT_MISSING not in names
     await context.close()
+
+
+def test_migration_8_adds_failure_class_to_an_older_file(tmp_path: Path) -> None:
+    """An older file gets `activities.failure_class`: 'unknown' for its failed spans, NULL for the rest."""
+    conn = duckdb.connect(str(tmp_path / "old.duckdb"))
+    migrate(conn, target=6)
+    insert_activity_spans(conn, 34, start=datetime(2026, 11, 30), step_s=1.0)  # every 17th one failed
+    assert "failure_class" not in [c[0] for c in conn.execute("DESCRIBE activities").fetchall()]
+    assert migrate(conn) == CURRENT_VERSION >= 8
+    found = conn.execute("SELECT status, failure_class, count(*) FROM activities GROUP BY ALL ORDER BY 1").fetchall()
+    assert found == [("error", "unknown", 2), ("ok", None, 32)]
+    conn.close()
