@@ -134,6 +134,20 @@ async def site() -> AsyncIterator[str]:
 WAIT_MS = 600
 
 
+async def until_evidence(count: int) -> None:
+    """Inside an activity: wait (up to 5 s) until its root has met `count` pieces of evidence.
+
+    Evidence reaches an activity only while it runs, and a response's CDP event can come a
+    little after the page has used the response.
+    """
+    current = getgather_otel.current_activity()
+    assert current is not None
+    for _ in range(100):
+        if failures.ledger_of(current).seen >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
 @pytest.fixture
 async def client(browser: Browser, site: str) -> AsyncIterator[Client[Any]]:
     """An MCP client of the tool server, whose tools share one recorded context."""
@@ -205,6 +219,7 @@ def tool_server(context: BrowserContext, origin: str) -> FastMCP:
         await page.goto(f"{origin}/good")
         await page.wait_for_selector("#done")
         await page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+        await until_evidence(1)  # the 404's CDP event may still be on its way when the image is complete
         return "ok"
 
     instrument_mcp(server, brand_from_prefix=True)
@@ -353,6 +368,7 @@ async def test_dialogs_and_downloads_are_evidence_and_the_cap_counts_the_rest(
         await (await download.value).path()
         for _ in range(4):  # four more 404s: over the cap of 3
             await page.evaluate("(u) => fetch(u).then((r) => r.status)", f"{site}/missing.png")
+        await until_evidence(6)
     await asyncio.sleep(0.3)
     flushed(telemetry)
     names = [n for n, _ in events_of(db_path, act.activity_id)]
