@@ -25,7 +25,7 @@ from typing import Any, TextIO
 import duckdb
 
 from getgather_otel import env
-from getgather_otel.export.pipeline import exit_on_sigterm
+from getgather_otel.export.shutdown import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
@@ -175,6 +175,7 @@ def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
         trace_id=_trace_id(args.trace),
         since=parse_since(args.since) if args.since else None,
         status="error" if args.errors else None,
+        failure_class=args.failure_class,
         limit=args.limit,
     )
     with _engine(args) as engine:
@@ -414,6 +415,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
             trace=None,
             since=None,
             errors=False,
+            failure_class=None,
             limit=10,
             format="table",
         ),
@@ -470,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
     p.add_argument("--errors", action="store_true", help="only failed activities")
+    p.add_argument(
+        "--failure-class",
+        help="only failed activities of this class: bot_challenge, signed_out, element_missing, "
+        "navigation_error, site_error, browser_crash, tool_error, unknown (or a classifier's own)",
+    )
     p.add_argument("--client", help="only calls from this MCP client (its clientInfo name)")
     p.add_argument("--trace", help="only this trace: an agent's calls under one trace context")
     p.add_argument("--limit", type=int, default=20)

@@ -169,6 +169,7 @@ ACTIVITY_PARAMETERS = (
     "name",
     "kind",
     "status",
+    "failure_class",
     "client",
     "trace",
     "since",
@@ -196,6 +197,7 @@ def activity_filter(request: Request) -> ActivityFilter:
         name=_text(request, "name"),
         kind=_text(request, "kind"),
         status=cast(Status | None, status),  # checked against STATUSES
+        failure_class=_text(request, "failure_class"),
         client=_text(request, "client"),
         trace_id=_trace_id(request),
         since=since,

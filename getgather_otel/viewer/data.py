@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.store.engine import Engine, Rows
 from getgather_otel.store.queries import recordings as recording_reads
 from getgather_otel.store.queries.activities import (
@@ -35,6 +36,7 @@ __all__ = [
     "activity",
     "bucket_for",
     "check_id",
+    "evidence",
     "iso",
     "jsonable",
     "list_activities",
@@ -104,7 +106,28 @@ def activity(engine: Engine, activity_id: str) -> dict[str, Any]:
     if not found:
         raise NotFoundError(f"no activity with id {activity_id}")
     row = found[0]
-    return {"activity": row, "trace": trace(engine, row["trace_id"])}
+    spans = trace(engine, row["trace_id"])
+    return {"activity": row, "trace": spans, "evidence": evidence(spans["spans"], activity_id)}
+
+
+def evidence(spans: list[dict[str, Any]], activity_id: str) -> list[dict[str, Any]]:
+    """The evidence events (issue 18) of the activity and the spans below it, in time order, each with its span id."""
+    children: dict[str, list[str]] = {}
+    for span in spans:
+        children.setdefault(span["parent_span_id"], []).append(span["span_id"])
+    inside, todo = set(), [activity_id]
+    while todo:
+        span_id = todo.pop()
+        inside.add(span_id)
+        todo.extend(children.get(span_id, []))
+    found = [
+        {**event, "span_id": span["span_id"]}
+        for span in spans
+        if span["span_id"] in inside
+        for event in span["events"]
+        if event["name"] in attr.EVIDENCE_EVENT_NAMES
+    ]
+    return sorted(found, key=lambda event: event["time_us"])
 
 
 def _span(row: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +202,9 @@ def stats(
     report = {title: records(engine.rows(sql, params)) for title, sql in queries.items()}
     bucket_s = bucket_for(since, until)
     sql, params = stats_series_query(since, until, bucket_s, engine.dialect, brand, client)
+    failure_sql, failure_params = stats_series_query(
+        since, until, bucket_s, engine.dialect, brand, client, by_failure_class=True
+    )
     return {
         "since": iso(since),
         "until": iso(until),
@@ -187,5 +213,7 @@ def stats(
         "by_tool": report["by tool"],
         "by_client": report["by client"],
         "errors": report["errors"],
+        "failures": report["failures"],
         "series": records(engine.rows(sql, params)),
+        "failure_series": records(engine.rows(failure_sql, failure_params)),
     }
