@@ -209,4 +209,4 @@ async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any])
         assert len({row[1] for row in duck}) == 14, "3,000 spans 97 s apart fill 14 six-hour buckets"
         sql, params = stats_series_query(START, until, 6 * 3600, "duckdb", brand, by_failure_class=True)
         house_sql, house_params = stats_series_query(START, until, 6 * 3600, "clickhouse", brand, by_failure_class=True)
-        _same(_duckdb_rows(db, sql, params), _clickhouse_rows(session, house_sql, house_params))
+        _same_everywhere(_duckdb_rows(db, sql, params), session, house_sql, house_params)
