@@ -196,7 +196,8 @@ def test_the_server_engine_binds_parameters_and_returns_plain_values(monkeypatch
         def close(self) -> None:
             calls.append(("close",))
 
-    def get_client(dsn: str) -> Client:
+    def get_client(dsn: str, autogenerate_session_id: bool) -> Client:
+        assert not autogenerate_session_id, "concurrent requests cannot share one server session"
         calls.append(("connect", dsn))
         return Client()
 

@@ -169,7 +169,9 @@ class ClickHouseServer(_ClickHouse):
                 "reading ClickHouse needs clickhouse-connect: pip install 'getgather-otel[clickhouse]'"
             ) from error
         try:
-            self.client = clickhouse_connect.get_client(dsn=url)
+            # No server session: the viewer queries from several threads at once, which one
+            # ClickHouse session refuses; every setting travels with its query instead.
+            self.client = clickhouse_connect.get_client(dsn=url, autogenerate_session_id=False)
         except Exception as error:
             raise ClickHouseError(f"cannot reach ClickHouse at {self.label}: {first_line(str(error))}") from error
 
