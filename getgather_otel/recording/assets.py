@@ -20,6 +20,8 @@ from pathlib import Path
 
 ASSETS_DIR = Path(__file__).with_name("assets")
 RECORDER_SCRIPT = Path(__file__).with_name("js") / "world.js"
+# Loaded before world.js, in the same function: what is masked in the page (js/privacy.js).
+PRIVACY_SCRIPT = Path(__file__).with_name("js") / "privacy.js"
 
 # asset file name -> where npm puts it, relative to node_modules/
 SOURCES: dict[str, str] = {
@@ -84,8 +86,8 @@ def load(name: str) -> str:
 
 @functools.cache
 def recorder_script() -> str:
-    """getgather-otel's own recorder script, `js/world.js` (committed source, not a third-party bundle)."""
-    return RECORDER_SCRIPT.read_text(encoding="utf-8")
+    """Our own recorder script: `js/privacy.js` then `js/world.js` (committed source, no third-party bundle)."""
+    return PRIVACY_SCRIPT.read_text(encoding="utf-8") + "\n" + RECORDER_SCRIPT.read_text(encoding="utf-8")
 
 
 def strip_source_map(bundle: str) -> str:

@@ -93,19 +93,19 @@ function fullyMasked(element) {
 }
 function maskTextFn(text, element) {
   if (fullyMasked(element)) return text.replace(/[\S]/g, "*");
+  if (maskInputsByDefault() && privateText(element)) return maskPrivateText(text);
   let masked = text;
   for (const pattern of maskPatterns) masked = masked.replace(pattern, (m) => "*".repeat(m.length));
   return masked;
 }
 
+// Every text passes maskTextFn: editable regions and selects (js/privacy.js) and patterns.
 const privacy = {
-  maskAllInputs: config.maskAllInputs,
-  // Password fields stay masked whatever the other options say.
-  maskInputOptions: config.maskAllInputs ? undefined : { password: true },
+  // Password fields stay masked whatever the other options say (js/privacy.js).
+  ...inputPrivacy(),
   maskTextClass: config.maskTextClass,
-  maskTextSelector: maskPatterns.length ? "*" : config.maskTextSelector || null,
-  maskTextFn: maskPatterns.length ? maskTextFn : undefined,
-  // No maskInputFn: rrweb would call it *instead of* masking inputs, passwords included.
+  maskTextSelector: "*",
+  maskTextFn,
   blockClass: config.blockClass,
   blockSelector: config.blockSelector || null,
   recordCrossOriginIframes: true,
@@ -215,6 +215,7 @@ function enqueue(event) {
   }
   let json;
   try {
+    scrubEvent(event);
     json = JSON.stringify(event);
   } catch (error) {
     droppedEvents++;
@@ -292,6 +293,7 @@ function enqueueMessage(message) {
   if (message && message.event && message.event.type === EVENT_FULL_SNAPSHOT) started = true;
   let json;
   try {
+    if (message) scrubEvent(message.event);
     json = JSON.stringify(message);
   } catch (error) {
     droppedEvents++;
