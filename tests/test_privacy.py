@@ -4,15 +4,20 @@ choices, URLs by value and inside pages, the tool's own secrets; against tests/s
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from patchright.async_api import Browser, Page
 
 from getgather_otel import activity, record_browser
+from getgather_otel.cli import main as cli_main
 from getgather_otel.export.pipeline import Telemetry
-from tests.conftest import Sites
+from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
+from getgather_otel.recording.urls import UrlRedactor
+from tests.conftest import Sites, rows
 from tests.test_recording import settle, stored_text, streams, text_of
 
 MASK = "********"
@@ -72,3 +77,94 @@ async def test_every_input_kind_and_editable_text_is_masked_with_one_fixed_mask(
     assert texts and set(texts) <= {MASK, ""}, texts
     assert texts.count(MASK) >= 3
     assert json.dumps(MASK) in recorded
+
+
+PATH_TOKEN = "Zm9vYmFyYmF6cXV4UGF0aFRva2VuMTIzNDU2Nzg5"
+CARD_TYPED = "4111 1111 1111 1111"
+# In URLs: the next document's query, a path, links, forms, images, styles, set and appended later.
+URL_SECRETS = [
+    "4111111111111111",
+    "4111+1111+1111+1111",
+    "4111%201111",
+    "LINKSESSIONSECRET42",
+    PATH_TOKEN,
+    "eyJwaW5nIjoxfQ",
+    "FORMACTIONSECRET77",
+    "4242424242424242",
+    "IMGSRCSECRET",
+    "SRCSETSECRET",
+    "POSTERSECRET",
+    "STYLEURLSECRET",
+    "CSSURLSECRET",
+    "APPENDEDLINKSECRET99",
+    "MUTATEDHREFSECRET55",
+]
+
+
+def everything_stored(db: Path, tmp_path: Path, activity_id: str) -> dict[str, str]:
+    """Every place a secret could be: the file's bytes, decompressed chunks, spans, chunk rows, the replay page."""
+    replay = tmp_path / "replay.html"
+    assert cli_main(["replay", activity_id[:8], "--db", str(db), "-o", str(replay)], out=io.StringIO()) == 0
+    return {
+        "file": db.read_bytes().decode("latin-1"),
+        "chunks": stored_text(db),
+        "spans": json.dumps(rows(db, "SELECT * FROM otel_traces"), default=str),
+        "chunk rows": json.dumps(rows(db, "SELECT * EXCLUDE (data) FROM recording_chunks"), default=str),
+        "replay": replay.read_text(encoding="utf-8"),
+    }
+
+
+async def test_urls_are_redacted_by_value_everywhere_they_are_stored(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="urls", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html")
+        await page.fill("#card", CARD_TYPED)
+        await page.click("#go")  # GET: the card number lands in the next URL
+        await page.wait_for_url("**pan=**")
+        await page.evaluate("addSecrets()", isolated_context=False)
+        await asyncio.sleep(0.3)
+        await page.goto(f"{sites.main}/accounts/reset-password/{PATH_TOKEN}")
+        await page.goto(f"{sites.main}/privacy.html?page=2")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    for where, text in stored.items():
+        for secret in URL_SECRETS:
+            assert secret not in text, f"{secret!r} in {where}"
+    recorded = stored["chunks"]
+    assert "Privacy fixture" in recorded and "Order 123" in recorded, "the pages themselves are recorded"
+    assert "/orders/123?page=2" in recorded, "ordinary URLs stay readable"
+    assert "/accounts/reset-password/[REDACTED]" in recorded
+    assert "privacy.html?page=2" in stored["chunk rows"]
+
+
+def test_url_redaction_by_key_and_by_value() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    counts: Counter[str] = Counter()
+    keep = [
+        "https://shop.example/orders/123?page=2",
+        "/orders/550e8400-e29b-41d4-a716-446655440000",
+        "/blog/my-long-title",
+    ]
+    for url in keep:
+        assert urls.redact(url, counts) == url
+    assert not counts
+    assert urls.redact("/a?x=1&password=hunter2") == "/a?x=1&password=[REDACTED]"
+    assert urls.redact(f"/r/{PATH_TOKEN}?n=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlMTIzNDU2", counts) == (
+        "/r/[REDACTED]?n=[REDACTED]"
+    )
+    assert urls.redact("/pay?pan=4111+1111+1111+1111&sk=sk_live_abcdefghij12345", counts) == (
+        "/pay?pan=[REDACTED]&sk=[REDACTED]"
+    )
+    assert urls.redact("https://ada:pw@host/#t") == "https://[REDACTED]@host/#[REDACTED]"
+    assert counts == Counter({"token": 2, "jwt": 1, "card": 1})
+    assert urls.redact_list("/b.png?sig=s 2x, /c.png 3x") == "/b.png?sig=[REDACTED] 2x, /c.png 3x"
+    assert urls.redact_css("a{b:url('/i.png?k=STYLEURLSECRET0123456789abcdefgh')}") == "a{b:url('/i.png?k=[REDACTED]')}"
+    data_url = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kg"
+    assert urls.redact(data_url) == data_url

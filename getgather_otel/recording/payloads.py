@@ -20,6 +20,7 @@ from typing import Any
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
+from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
 
 __all__ = [
@@ -90,9 +91,7 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
         for event in events:
             if len(json.dumps(event)) > max_event_bytes:
                 raise PayloadRejectedError(f"an event exceeds {max_event_bytes} bytes")
-    for event in events:
-        if event["type"] == rrweb_events.META:
-            event["data"]["href"] = urls.redact(event["data"].get("href", ""))
+    scrub_urls(urls, events)
     return Payload(doc=doc, id=payload_id, events=events, dropped_in_page=dropped, size=len(raw), messages=messages)
 
 
