@@ -4,15 +4,19 @@ choices, URLs by value and inside pages, the tool's own secrets; against tests/s
 from __future__ import annotations
 
 import asyncio
+import html
 import io
 import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
+from fastmcp import Client, FastMCP
 from patchright.async_api import Browser, Page
 
-from getgather_otel import activity, record_browser
+from getgather_otel import activity, current_activity, instrument_mcp, record_browser
+from getgather_otel.capture.secrets import forms
 from getgather_otel.cli import main as cli_main
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
@@ -168,3 +172,53 @@ def test_url_redaction_by_key_and_by_value() -> None:
     assert urls.redact_css("a{b:url('/i.png?k=STYLEURLSECRET0123456789abcdefgh')}") == "a{b:url('/i.png?k=[REDACTED]')}"
     data_url = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kg"
     assert urls.redact(data_url) == data_url
+
+
+# The tool's own secrets: an argument named like a secret, and values code registers.
+ARG_SECRET = "Sw0rd&fish<42> x"
+REGISTERED = "reg1stered-value"
+ADDED = "added/secret value"
+
+
+async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    server = FastMCP("privacy")
+    instrument_mcp(server, capture_arguments=True)
+
+    @server.tool
+    async def sign_in(username: str, password: str) -> str:
+        act = current_activity()
+        assert act is not None
+        act.add_secret(ADDED)
+        async with activity(name="inner", secrets=[REGISTERED]):
+            page = await context.new_page()
+            # The secrets where a site would echo them: the URL (not a secret key, short pieces),
+            # page text plain and HTML-escaped, an attribute, and span events.
+            await page.goto(f"{sites.main}/privacy.html?q={quote(password)}&r={quote_plus(ADDED)}#{REGISTERED}")
+            await page.evaluate(
+                "([a, b, c]) => { document.getElementById('readable').textContent = 'echo ' + a + ' ' + b;"
+                " document.getElementById('title').setAttribute('title', c); }",
+                [password, html.escape(password), REGISTERED + " " + ADDED],
+                isolated_context=False,
+            )
+            act.add_event("note", {"said": f"password {password} / {ADDED} / {REGISTERED}"})
+            await asyncio.sleep(0.3)
+        return f"signed in as {username}"
+
+    async with Client(server) as client:
+        result = await client.call_tool("sign_in", {"username": "ada", "password": ARG_SECRET})
+    assert "signed in as ada" in str(result)
+    await settle(telemetry, 2.5)  # past the recording's grace period
+    await context.close()
+    [tool_activity] = rows(db_path, "SELECT activity_id FROM activities WHERE name = 'sign_in'")
+
+    stored = everything_stored(db_path, tmp_path, tool_activity["activity_id"])
+    assert "Privacy fixture" in stored["chunks"] and "echo " in stored["chunks"], "the page is recorded"
+    assert "note" in stored["spans"] and "ada" in stored["spans"]
+    for secret in (ARG_SECRET, REGISTERED, ADDED):
+        for form in forms(secret):
+            for where, text in stored.items():
+                assert form not in text, f"{secret!r} as {form!r} in {where}"

@@ -44,6 +44,7 @@ from getgather_otel.export.settings import (
     sdk_disabled,
 )
 from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, report_undelivered, run_within
+from getgather_otel.export.span_secrets import without_secrets
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import flush_open_streams
@@ -69,6 +70,7 @@ class _PipelineRouter(SpanProcessor):
         pipelines = self.pipelines
         if pipelines:
             self.ended += 1
+            span = without_secrets(span)  # the tool's own secrets, before any exporter (issue 15)
         for processor in pipelines:
             processor.on_end(span)
 
