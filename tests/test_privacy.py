@@ -222,3 +222,29 @@ async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
         for form in forms(secret):
             for where, text in stored.items():
                 assert form not in text, f"{secret!r} as {form!r} in {where}"
+
+
+async def test_cards_and_token_shapes_are_masked_in_page_text_by_default(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="text", brand_id="fixture"):
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html")
+        await page.evaluate(
+            "document.getElementById('later').textContent = 'later card 4242-4242-4242-4242 and "
+            "Bearer dGhpc2lzYWJlYXJlcnRva2VuMTIz'",
+            isolated_context=False,
+        )
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    recorded = stored_text(db_path)
+    assert "Card on file" in recorded and "expires soon" in recorded and "later card" in recorded
+    for secret in ["4111 1111 1111 1111", "4242-4242-4242-4242", "c2lnbmF0dXJlVGV4dEpXVHNpZw", "TEXTKEYSECRET"]:
+        assert secret not in recorded, f"{secret!r} in the recording"
+    assert "dGhpc2lzYWJlYXJlcnRva2VuMTIz" not in recorded
+    # Not a card (Luhn), and emails are opt-in: both stay readable by default.
+    assert "Tracking 4111 1111 1111 1112, contact ada@example.com" in recorded

@@ -31,11 +31,15 @@ _KEY_SHAPES = re.compile(
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-+/=.~%]{16,}")
 _PIECES = re.compile(r"[-_.~%/]+")
 
-# Regular expressions for `scan --pattern`, by name.
+# Regular expressions by name, written to mean the same in Python and JavaScript: for
+# `scan --pattern` and for masking recorded page text (`RecordingOptions.mask_text_patterns`,
+# run in the page; a `card` match is masked only when it passes the Luhn check).
 PATTERNS: dict[str, str] = {
     KIND_CARD: _CARD.pattern,
     KIND_JWT: _JWT.pattern,
+    KIND_TOKEN: _KEY_SHAPES.pattern + r"|\b[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*",
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+    "phone": r"(?<![\w+])\+?\(?[0-9]{1,4}\)?[ .-]?\(?[0-9]{2,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}(?![\w])",
 }
 
 

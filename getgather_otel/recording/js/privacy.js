@@ -12,7 +12,8 @@
 // - Text inside editable regions (`contenteditable` true or plaintext-only), selects and
 //   datalists is masked like an input's value; a masked select's options keep no value or
 //   label, so the choice cannot be worked out from them.
-// - Page text elsewhere passes `maskPatterns` (cards and token shapes by default).
+// - Page text elsewhere passes `config.maskTextPatterns` (cards, JWTs and token shapes by
+//   default; emails and phones opt-in): each match becomes the mask.
 
 "use strict";
 const MASK = "********";
@@ -137,4 +138,30 @@ function scrubEvent(event) {
     }
     if ("selected" in change.attributes && !("selected" in attributes)) delete change.attributes.selected;
   }
+}
+
+// [regular expression, Luhn-checked] from `RecordingOptions.mask_text_patterns`.
+const textPatterns = (config.maskTextPatterns || []).map(([source, luhn]) => [new RegExp(source, "g"), luhn]);
+
+function luhnValid(match) {
+  const digits = match.replace(/[^0-9]/g, "");
+  if (digits.length < 13 || digits.length > 19) return false;
+  let total = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let n = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2) {
+      n *= 2;
+      if (n > 9) n -= 9;
+    }
+    total += n;
+  }
+  return total % 10 === 0;
+}
+
+function maskPatternsIn(text) {
+  let masked = text;
+  for (const [pattern, luhn] of textPatterns) {
+    masked = masked.replace(pattern, (m) => (luhn && !luhnValid(m) ? m : MASK));
+  }
+  return masked;
 }

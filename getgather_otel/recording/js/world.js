@@ -80,8 +80,6 @@ if (config.isolated) {
   }
 }
 
-const maskPatterns = (config.maskTextPatterns || []).map((p) => new RegExp(p, "g"));
-
 // rrweb only calls maskTextFn for text it already decided to mask (class/selector match).
 // With patterns (emails, card numbers) every text must pass through it, so rrweb is told to
 // mask everything and this function masks fully what the class/selector names, and only
@@ -94,9 +92,7 @@ function fullyMasked(element) {
 function maskTextFn(text, element) {
   if (fullyMasked(element)) return text.replace(/[\S]/g, "*");
   if (maskInputsByDefault() && privateText(element)) return maskPrivateText(text);
-  let masked = text;
-  for (const pattern of maskPatterns) masked = masked.replace(pattern, (m) => "*".repeat(m.length));
-  return masked;
+  return maskPatternsIn(text);
 }
 
 // Every text passes maskTextFn: editable regions and selects (js/privacy.js) and patterns.
