@@ -85,6 +85,7 @@ async def test_every_input_kind_and_editable_text_is_masked_with_one_fixed_mask(
 
 PATH_TOKEN = "Zm9vYmFyYmF6cXV4UGF0aFRva2VuMTIzNDU2Nzg5"
 CARD_TYPED = "4111 1111 1111 1111"
+PLANTED = "planted-by-the-test-0451"
 # In URLs: the next document's query, a path, links, forms, images, styles, set and appended later.
 URL_SECRETS = [
     "4111111111111111",
@@ -130,6 +131,9 @@ async def test_urls_are_redacted_by_value_everywhere_they_are_stored(
         await page.click("#go")  # GET: the card number lands in the next URL
         await page.wait_for_url("**pan=**")
         await page.evaluate("addSecrets()", isolated_context=False)
+        # Not a secret the recorder can know: for `scan` to find.
+        await page.evaluate(f"document.getElementById('later').append(' {PLANTED}')", isolated_context=False)
+        act.add_event("planted", {"note": PLANTED})
         await asyncio.sleep(0.3)
         await page.goto(f"{sites.main}/accounts/reset-password/{PATH_TOKEN}")
         await page.goto(f"{sites.main}/privacy.html?page=2")
@@ -146,6 +150,26 @@ async def test_urls_are_redacted_by_value_everywhere_they_are_stored(
     assert "/orders/123?page=2" in recorded, "ordinary URLs stay readable"
     assert "/accounts/reset-password/[REDACTED]" in recorded
     assert "privacy.html?page=2" in stored["chunk rows"]
+
+    # The audit: what the defaults caught, by kind, on the activity.
+    [span] = rows(db_path, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [act.activity_id])
+    audit = {k: int(v) for k, v in span["SpanAttributes"].items() if k.startswith("getgather.privacy.redactions.")}
+    for kind in ("card", "token", "url_key", "fragment"):
+        assert audit.get(f"getgather.privacy.redactions.{kind}", 0) >= 1, audit
+
+    # scan: nothing left that looks like a card or a JWT; a planted value is found, where it is.
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--pattern", "card", "--pattern", "jwt"], out=out) == 0, (
+        out.getvalue()
+    )
+    assert "nothing found" in out.getvalue()
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", "LINKSESSIONSECRET42"], out=out) == 0
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", PLANTED], out=out) == 1
+    said = out.getvalue()
+    assert f"otel_traces trace={act.trace_id} span={act.activity_id} Events.Attributes" in said, said
+    assert f"recording_chunks span={act.activity_id}" in said and "--secret #1" in said and PLANTED not in said
 
 
 def test_url_redaction_by_key_and_by_value() -> None:
@@ -214,6 +238,10 @@ async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
     await settle(telemetry, 2.5)  # past the recording's grace period
     await context.close()
     [tool_activity] = rows(db_path, "SELECT activity_id FROM activities WHERE name = 'sign_in'")
+    [span] = rows(db_path, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [tool_activity["activity_id"]])
+    assert int(span["SpanAttributes"]["getgather.privacy.redactions.secret"]) >= 1, "the audit counts them"
+    secret_scan = ["scan", "--db", str(db_path), "--secret", ARG_SECRET, "--secret", REGISTERED, "--secret", ADDED]
+    assert cli_main(secret_scan, out=io.StringIO()) == 0
 
     stored = everything_stored(db_path, tmp_path, tool_activity["activity_id"])
     assert "Privacy fixture" in stored["chunks"] and "echo " in stored["chunks"], "the page is recorded"
