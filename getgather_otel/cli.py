@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import duckdb
 
 from getgather_otel import env
-from getgather_otel.export.pipeline import exit_on_sigterm
+from getgather_otel.export.shutdown import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view

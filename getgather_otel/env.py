@@ -34,6 +34,7 @@ __all__ = [
     "first",
     "otlp_signal_endpoint",
     "otlp_signal_protocol",
+    "otlp_variables",
     "signal_exporter",
 ]
 
@@ -101,6 +102,16 @@ def otlp_signal_protocol(signal: Signal) -> EnvVar:
 def signal_exporter(signal: Signal) -> EnvVar:
     """OTEL_<SIGNAL>_EXPORTER: `none` turns that signal's OTLP export off (the partial-backend warning says so)."""
     return EnvVar(f"OTEL_{signal.upper()}_EXPORTER", "otlp", f"exporter for {signal}; none turns it off")
+
+
+def otlp_variables() -> tuple[tuple[str, str | None], ...]:
+    """(name, value) of every variable that decides whether and where OTLP goes: compared by
+    `configure()`, so setting one between two calls rebuilds the pipelines."""
+    signals: tuple[Signal, ...] = ("traces", "metrics", "logs")
+    variables = [OTLP_ENDPOINT, OTLP_PROTOCOL, OTLP_RECORDINGS]
+    for signal in signals:
+        variables += [otlp_signal_endpoint(signal), otlp_signal_protocol(signal), signal_exporter(signal)]
+    return tuple((variable.name, (os.environ.get(variable.name) or "").strip() or None) for variable in variables)
 
 
 def first(*variables: EnvVar) -> str | None:

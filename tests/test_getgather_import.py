@@ -299,3 +299,18 @@ def test_getgathers_timestamps_are_read_as_utc(written: str, utc: datetime) -> N
 def test_a_timestamp_that_is_not_one_is_malformed(written: object) -> None:
     with pytest.raises(getgather_import.MalformedRowError, match="start_time"):
         getgather_import._timestamp(written, "start_time")
+
+
+@pytest.mark.parametrize("elapsed", [1e20, float("inf"), float("nan"), -1, 400 * 24 * 3600 * 1000])
+def test_an_unfinished_activity_with_an_impossible_duration_is_malformed(elapsed: float) -> None:
+    row = {
+        "id": 7,
+        "brand_id": "netflix",
+        "name": "orders",
+        "start_time": "2026-11-27 18:56:24",
+        "end_time": None,
+        "execution_time_ms": elapsed,
+        "created_at": "2026-11-27 18:56:24",
+    }
+    with pytest.raises(getgather_import.MalformedRowError, match="execution_time_ms"):
+        getgather_import._activity(row)

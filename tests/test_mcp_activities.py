@@ -312,3 +312,22 @@ def test_configure_twice_never_duplicates_spans(db_path: Path, tmp_path: Path) -
     second.shutdown()
     assert [r["name"] for r in rows(db_path, "SELECT name FROM activities")] == ["once"]
     assert [r["name"] for r in rows(other, "SELECT name FROM activities")] == ["twice"]
+
+
+def test_configure_again_after_the_otlp_environment_changed_rebuilds(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The variables that decide OTLP are part of what configure() compares: the same call after
+    OTEL_EXPORTER_OTLP_ENDPOINT is set adds the OTLP pipeline instead of returning the old Telemetry."""
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+    first = getgather_otel.configure(duckdb_path=db_path, record_browsers=False)
+    assert getgather_otel.configure(duckdb_path=db_path, record_browsers=False) is first
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    second = getgather_otel.configure(duckdb_path=db_path, record_browsers=False)
+    try:
+        assert second is not first and not first.enabled
+        assert second.settings.otlp_environment != first.settings.otlp_environment
+        assert second._otlp_pipeline is not None, "the endpoint now set turns OTLP on"
+    finally:
+        second.shutdown(timeout_s=0.2)

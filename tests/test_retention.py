@@ -125,8 +125,13 @@ def test_bad_retention_settings_are_clear(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("GETGATHER_OTEL_RETAIN_RECORDINGS_MAX_BYTES", "lots")
     with pytest.raises(ValueError, match="GETGATHER_OTEL_RETAIN_RECORDINGS_MAX_BYTES='lots'"):
         RetentionPolicy.from_env()
-    with pytest.raises(ValueError, match="span_days must be >= 0"):
+    with pytest.raises(ValueError, match="span_days must be between 0 and"):
         RetentionPolicy(span_days=-1)
+    # Values that parse but put the cutoff outside datetime's range (or are no number at all).
+    for value in ("1000000", "inf", "1e400", "nan", "-5"):
+        monkeypatch.setenv("GETGATHER_OTEL_RETAIN_SPANS_DAYS", value)
+        with pytest.raises(ValueError, match=f"GETGATHER_OTEL_RETAIN_SPANS_DAYS='{value}'"):
+            RetentionPolicy.from_env()
 
 
 def test_prune_while_spans_are_written_loses_none_of_them(months: Path, monkeypatch: pytest.MonkeyPatch) -> None:

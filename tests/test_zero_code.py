@@ -9,6 +9,8 @@ and `OTEL_TRACES_EXPORTER=duckdb` writes spans and recordings into the file.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -87,3 +89,25 @@ def test_uninstrument_undoes_everything() -> None:
     assert not any(isinstance(m, ActivityMiddleware) for m in server.middleware)
     assert not any(isinstance(m, ActivityMiddleware) for m in FastMCP("after").middleware)
     assert GetgatherOtelInstrumentor() is instrumentor, "OpenTelemetry instrumentors are singletons"
+
+
+def test_zero_code_writes_what_it_holds_when_sent_sigterm(db_path: Path) -> None:
+    """The SDK's batch processor holds spans for 5 s; SIGTERM ends the process at once unless
+    the zero-code exporter turned it into an exit that runs the shutdown budget."""
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "duckdb", "GETGATHER_OTEL_DUCKDB": str(db_path)}
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    calls = 20
+    process = subprocess.Popen(
+        [str(INSTRUMENT), sys.executable, str(HELPERS / "zero_code_calls_until_sigterm.py"), str(calls)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert rows(db_path, "SELECT count(*) AS n FROM activities")[0]["n"] == calls

@@ -47,7 +47,7 @@ from getgather_otel.store.tables import OTEL_TRACES, RECORDING_CHUNKS
 from getgather_otel.store.write.arrow_spans import TraceRows, resource_columns
 from getgather_otel.version import __version__
 
-__all__ = ["GetgatherImportError", "ImportResult", "MalformedRowError", "import_getgather"]
+__all__ = ["MAX_ELAPSED_MS", "GetgatherImportError", "ImportResult", "MalformedRowError", "import_getgather"]
 
 SOURCE = "getgather"
 SERVICE_NAME = "getgather"
@@ -56,6 +56,7 @@ PAGE_ID = "getgather"
 BATCH_RECORDINGS = 200
 MAX_REASONS = 20
 _EPOCH = datetime(1970, 1, 1)
+MAX_ELAPSED_MS = 366 * 24 * 3600 * 1000
 _ACTIVITY_COLUMNS = ("id", "brand_id", "name", "start_time", "end_time", "execution_time_ms", "created_at")
 _RECORDING_COLUMNS = ("id", "activity_id", "events_json", "created_at")
 
@@ -149,9 +150,14 @@ def _activity(row: dict[str, Any]) -> _Activity:
     end = None if row["end_time"] is None else _timestamp(row["end_time"], "end_time")
     if end is None and row["execution_time_ms"] is not None:
         elapsed = row["execution_time_ms"]
-        if not isinstance(elapsed, (int, float)) or isinstance(elapsed, bool) or elapsed < 0:
+        # At most a year: longer (or infinite, or NaN) is no duration of a tool call, and leaves
+        # datetime's range.
+        if not isinstance(elapsed, (int, float)) or isinstance(elapsed, bool) or not 0 <= elapsed <= MAX_ELAPSED_MS:
             raise MalformedRowError(f"execution_time_ms {elapsed!r} is not a duration")
-        end = start + timedelta(milliseconds=elapsed)
+        try:
+            end = start + timedelta(milliseconds=elapsed)
+        except OverflowError:
+            raise MalformedRowError(f"execution_time_ms {elapsed!r} runs past the year 9999") from None
     if end is not None and end < start:
         raise MalformedRowError(f"end_time {row['end_time']!r} is before start_time {row['start_time']!r}")
     created_at = _timestamp(row["created_at"], "created_at")

@@ -10,7 +10,6 @@ stacking processors, and `Telemetry.shutdown()` detaches them.
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +42,14 @@ from getgather_otel.export.settings import (
     retention_setting,
     sdk_disabled,
 )
-from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, report_undelivered, run_within
+from getgather_otel.export.shutdown import (
+    SHUTDOWN_BUDGET_S,
+    Deadline,
+    at_exit,
+    install_sigterm_flush,
+    report_undelivered,
+    run_within,
+)
 from getgather_otel.export.span_secrets import without_secrets
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
@@ -52,7 +58,7 @@ from getgather_otel.store.maintenance.retention import RetentionPolicy
 from getgather_otel.store.maintenance.retention_job import DEFAULT_INTERVAL_S
 from getgather_otel.store.write.buffered import WriteStats
 
-__all__ = ["Telemetry", "TelemetryStats", "active_telemetry", "configure", "exit_on_sigterm", "install_sigterm_flush"]
+__all__ = ["Telemetry", "TelemetryStats", "active_telemetry", "configure"]
 
 
 class _PipelineRouter(SpanProcessor):
@@ -218,24 +224,6 @@ _active: Telemetry | None = None
 _configure_lock = threading.Lock()
 
 
-def exit_on_sigterm(signum: int, frame: object) -> None:
-    """Turn SIGTERM into SystemExit, so `finally` blocks and atexit (our flush) run."""
-    raise SystemExit(128 + signum)
-
-
-def install_sigterm_flush() -> None:
-    """Flush on SIGTERM too, where the application has not chosen its own SIGTERM handling.
-
-    Python's default action for SIGTERM ends the process without running atexit, which
-    would lose the spans still queued. A handler set by the application (or a server
-    such as uvicorn, which then exits normally and runs atexit) is left untouched.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, exit_on_sigterm)
-
-
 def _join_or_create_provider(settings: Settings) -> TracerProvider:
     tracer_provider = settings.tracer_provider
     if tracer_provider is not None:
@@ -322,6 +310,7 @@ def configure(
         metric_interval_s=metric_interval_s,
         batch=BatchSettings(max_queue_size, max_export_batch_size, schedule_delay_millis),
         sdk_disabled=sdk_disabled(),
+        otlp_environment=env.otlp_variables(),
     )
     with _configure_lock:
         global _active

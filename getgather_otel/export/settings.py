@@ -55,6 +55,8 @@ class Settings:
     metric_interval_s: float
     batch: BatchSettings
     sdk_disabled: bool
+    # The OTEL_* variables that decide OTLP export, as read by this call (`env.otlp_variables`).
+    otlp_environment: tuple[tuple[str, str | None], ...] = ()
 
 
 def duckdb_path_setting(duckdb_path: str | PathLike[str] | bool | None) -> Path | None:

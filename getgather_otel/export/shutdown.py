@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +31,16 @@ from functools import partial
 from getgather_otel._log import logger
 from getgather_otel.export.otlp_guard import UNITS, ExportGuard
 
-__all__ = ["REQUEST_GRACE_S", "SHUTDOWN_BUDGET_S", "Deadline", "at_exit", "report_undelivered", "run_within"]
+__all__ = [
+    "REQUEST_GRACE_S",
+    "SHUTDOWN_BUDGET_S",
+    "Deadline",
+    "at_exit",
+    "exit_on_sigterm",
+    "install_sigterm_flush",
+    "report_undelivered",
+    "run_within",
+]
 
 # Measured on the 2-core test machine under load: the interpreter's own teardown after
 # atexit (pyarrow, DuckDB, gRPC modules) takes 0.3-0.8 s, and with two CPU burners and other
@@ -124,3 +134,21 @@ def report_undelivered(guards: Iterable[ExportGuard], deadline: Deadline, spans_
             ", ".join(dict.fromkeys(endpoints)),
             ", ".join(parts),
         )
+
+
+def exit_on_sigterm(signum: int, frame: object) -> None:
+    """Turn SIGTERM into SystemExit, so `finally` blocks and atexit (our flush) run."""
+    raise SystemExit(128 + signum)
+
+
+def install_sigterm_flush() -> None:
+    """Flush on SIGTERM too, where the application has not chosen its own SIGTERM handling.
+
+    Python's default action for SIGTERM ends the process without running atexit, which
+    would lose the spans still queued. A handler set by the application (or a server
+    such as uvicorn, which then exits normally and runs atexit) is left untouched.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, exit_on_sigterm)

@@ -38,7 +38,7 @@ from getgather_otel._log import logger
 from getgather_otel.capture.middleware import instrument_mcp, uninstrument_mcp
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.export.duckdb_store import DuckDBStore
-from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, run_within
+from getgather_otel.export.shutdown import SHUTDOWN_BUDGET_S, Deadline, at_exit, install_sigterm_flush, run_within
 from getgather_otel.recording import hooks
 
 __all__ = ["DuckDBTracesExporter", "GetgatherOtelInstrumentor", "install_exit_budget", "shut_down_sdk_within_budget"]
@@ -65,8 +65,12 @@ def install_exit_budget() -> None:
     creates them: the tracer provider before our exporter exists, the meter and logger
     providers after it. So this is (re)registered by the exporter and again by the
     instrumentor, which `opentelemetry-instrument` loads after creating every provider.
+    SIGTERM runs it too (`install_sigterm_flush`), as with `configure()`: Python's default
+    SIGTERM ends the process without atexit, and uvicorn hands the signal back to the
+    handler it found after its graceful stop.
     """
     at_exit(shut_down_sdk_within_budget)
+    install_sigterm_flush()
 
 
 def shut_down_sdk_within_budget() -> None:

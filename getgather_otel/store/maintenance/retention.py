@@ -28,6 +28,7 @@ from getgather_otel.store.queries import retention as retention_sql
 from getgather_otel.store.tables import RECORDING_PRUNES
 
 __all__ = [
+    "MAX_DAYS",
     "REASON_AGE",
     "REASON_ERROR_AGE",
     "REASON_SIZE_CAP",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# The longest age limit (days) a policy takes: about a century.
+MAX_DAYS = 36_525.0
 REASON_AGE = "age"
 REASON_ERROR_AGE = "age (error activity)"
 REASON_SIZE_CAP = "size cap"
@@ -75,10 +78,13 @@ class RetentionPolicy:
     max_recording_bytes: int | None = 5 * 1000**3
 
     def __post_init__(self) -> None:
-        for name in ("span_days", "recording_days", "error_recording_days", "max_recording_bytes"):
+        for name in ("span_days", "recording_days", "error_recording_days"):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0 or None, not {value!r}")
+            # A cutoff is `now - days`: beyond ~100 years it leaves datetime's range (and means "keep").
+            if value is not None and not (0 <= value <= MAX_DAYS):
+                raise ValueError(f"{name} must be between 0 and {MAX_DAYS} days, or None for no limit, not {value!r}")
+        if self.max_recording_bytes is not None and self.max_recording_bytes < 0:
+            raise ValueError(f"max_recording_bytes must be >= 0 or None, not {self.max_recording_bytes!r}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, base: RetentionPolicy | None = None) -> RetentionPolicy:
@@ -100,7 +106,8 @@ class RetentionPolicy:
                 continue
             try:
                 values[name] = parse_limit(raw, parse)
-            except ValueError as error:
+                replace(policy, **{name: values[name]})  # checks the value where its variable is known
+            except (ValueError, OverflowError) as error:
                 raise ValueError(f"{variable.name}={raw!r}: {error}") from None
         return replace(policy, **values)
 
