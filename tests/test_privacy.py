@@ -16,9 +16,12 @@ from fastmcp import Client, FastMCP
 from patchright.async_api import Browser, Page
 
 from getgather_otel import activity, current_activity, instrument_mcp, record_browser
-from getgather_otel.capture.secrets import forms
+from getgather_otel.capture.secrets import forms, register
 from getgather_otel.cli import main as cli_main
+from getgather_otel.export.chunk_rows import chunks_to_arrow
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.recording.chunk_codec import decompress_json
+from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
 from getgather_otel.recording.urls import UrlRedactor
 from tests.conftest import Sites, flushed, rows
@@ -297,3 +300,17 @@ def test_urls_in_span_attributes_and_events_are_redacted_whoever_set_them(teleme
     assert span["events"][0]["http.url"] == "https://api.example.com/reset/[REDACTED]"
     assert attributes["getgather.privacy.redactions.card"] == "1"
     assert attributes["getgather.privacy.redactions.token"] == "1"
+
+
+def test_a_short_numeric_secret_is_scrubbed_from_strings_never_from_numbers() -> None:
+    trace_id = "ab" * 16
+    register(trace_id, ["2468"])
+    text: dict[str, Any] = {"id": 7, "value": "pin 2468"}
+    events: list[dict[str, Any]] = [{"type": 3, "timestamp": 1764532468123, "data": {"source": 0, "texts": [text]}}]
+    chunk = Chunk(trace_id, "cd" * 8, "r" * 32, "page", 0, events, 100, "https://x.example/?p=2468")
+    [row] = chunks_to_arrow([chunk]).to_pylist()
+    stored = json.loads(decompress_json(row["data"], row["compression"]))
+    assert stored[0]["timestamp"] == 1764532468123, "numbers are left alone"
+    assert stored[0]["data"]["texts"][0]["value"] == "pin [REDACTED]"
+    assert row["url"] == "https://x.example/?p=[REDACTED]"
+    assert text["value"] == "pin 2468", "the chunk itself is not changed (other sinks)"

@@ -6,7 +6,9 @@ arguments) and the values code registers (`activity(..., secrets=[...])`,
 for that trace passes `scrub_text` first: span names, attributes, events and status
 messages (`export/pipeline.py`, before any exporter sees the span), recording chunks and
 their URLs (`export/chunk_rows.py`, before compression). Each value is replaced in its plain,
-URL-encoded, HTML-escaped and JSON-escaped forms. Recordings are cut and stored after their
+URL-encoded, HTML-escaped and JSON-escaped forms. A chunk's events are scrubbed string by
+string (`scrub_value`), never as JSON text: a short numeric secret (a PIN) would otherwise
+be cut out of the middle of an event's timestamp. Recordings are cut and stored after their
 activity ends (a grace period, chunk intervals), so a trace's values are kept for
 `KEEP_S` after they were last registered, for at most `MAX_TRACES` traces.
 """
@@ -19,11 +21,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from getgather_otel.capture.redaction import REDACTED
 
-__all__ = ["KEEP_S", "MAX_TRACES", "MIN_SECRET_CHARS", "forms", "has_secrets", "register", "scrub_text"]
+__all__ = [
+    "KEEP_S",
+    "MAX_TRACES",
+    "MIN_SECRET_CHARS",
+    "forms",
+    "has_secrets",
+    "register",
+    "scrub_text",
+    "scrub_value",
+]
 
 # Shorter values would redact ordinary text everywhere ("1", "yes").
 MIN_SECRET_CHARS = 4
@@ -102,3 +114,29 @@ def scrub_text(trace_id: str, text: str) -> tuple[str, int]:
             count += text.count(form)
             text = text.replace(form, REDACTED)
     return text, count
+
+
+def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
+    """A copy of a decoded JSON value (dicts, lists, strings) with the trace's secrets replaced
+    in every string; the value itself when nothing was; and how many were replaced."""
+    variants = _forms_of(trace_id)
+    if not variants:
+        return value, 0
+    count = 0
+
+    def walk(item: Any) -> Any:
+        nonlocal count
+        if isinstance(item, str):
+            for form in variants:
+                if form in item:
+                    count += item.count(form)
+                    item = item.replace(form, REDACTED)
+            return item
+        if isinstance(item, dict):
+            return {key: walk(child) for key, child in item.items()}
+        if isinstance(item, list):
+            return [walk(child) for child in item]
+        return item
+
+    scrubbed = walk(value)
+    return (scrubbed, count) if count else (value, 0)

@@ -31,13 +31,11 @@ def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
     columns: dict[str, list[Any]] = {field.name: [] for field in _SCHEMA}
     for chunk in chunks:
-        raw = encode(chunk.events)
-        url = chunk.url
-        if secrets.has_secrets(chunk.trace_id):  # the tool's own secrets (issue 15)
-            text, found = secrets.scrub_text(chunk.trace_id, raw.decode("utf-8"))
-            if found:
-                raw = text.encode("utf-8")
+        events, url = chunk.events, chunk.url
+        if secrets.has_secrets(chunk.trace_id):  # the tool's own secrets (issue 15), string by string
+            events = secrets.scrub_value(chunk.trace_id, events)[0]
             url = secrets.scrub_text(chunk.trace_id, url)[0]
+        raw = encode(events)
         data = compressor.compress(raw)
         times = [event["timestamp"] for event in chunk.events]
         columns["trace_id"].append(chunk.trace_id)
