@@ -112,7 +112,9 @@ def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[
     """Redact every URL the events carry, in place; returns the redactions by kind."""
     counts = Counter() if counts is None else counts
     for event in events:
-        kind, data = event["type"], event["data"]
+        kind, data = event["type"], event.get("data")
+        if not isinstance(data, dict):
+            continue
         if kind == rrweb_events.META:
             data["href"] = urls.redact(data.get("href", ""), counts)
         elif kind == rrweb_events.FULL_SNAPSHOT:
