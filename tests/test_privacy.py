@@ -85,6 +85,8 @@ async def test_every_input_kind_and_editable_text_is_masked_with_one_fixed_mask(
     texts = input_texts(events)
     assert texts and set(texts) <= {MASK, ""}, texts
     assert texts.count(MASK) >= 3
+    [span] = rows(db_path, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [act.activity_id])
+    assert int(span["SpanAttributes"]["getgather.privacy.redactions.input"]) >= 3, "the audit counts masked typing"
     assert json.dumps(MASK) in recorded
 
 

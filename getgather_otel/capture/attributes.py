@@ -161,8 +161,8 @@ RECORDING_DROPPED_EVENTS: Final = "getgather.recording.dropped_events"
 RECORDING_PAGE_ID: Final = "getgather.recording.page_id"
 # What the privacy defaults caught in an activity, one attribute per kind (issue 15):
 # `getgather.privacy.redactions.card`, `.jwt`, `.token`, `.url_key`, `.fragment`, `.userinfo`
-# (URLs in pages and navigations, counted while the recording runs) and `.secret` (the tool's
-# own secrets, in the span itself).
+# (URLs in pages, navigations and span attributes), `.input` (typed values masked in the page)
+# and `.secret` (the tool's own secrets, in the span itself).
 PRIVACY_REDACTIONS_PREFIX: Final = "getgather.privacy.redactions."
 BROWSER_ACTION: Final = "getgather.browser.action"
 BROWSER_SELECTOR: Final = "getgather.browser.selector"

@@ -17,7 +17,12 @@ from typing import Any
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.urls import UrlRedactor
 
-__all__ = ["LIST_ATTRIBUTES", "URL_ATTRIBUTES", "scrub_urls"]
+__all__ = ["KIND_INPUT", "LIST_ATTRIBUTES", "MASK", "URL_ATTRIBUTES", "scrub_urls"]
+
+# The fixed-width mask `js/privacy.js` puts in place of every masked value.
+MASK = "********"
+# Typed values the page masked (Input events carrying the mask), for the audit.
+KIND_INPUT = "input"
 
 # Attributes holding one URL (rrweb calls an iframe's kept src `rr_src`).
 URL_ATTRIBUTES = frozenset(
@@ -42,6 +47,7 @@ URL_ATTRIBUTES = frozenset(
 LIST_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "ping", "archive"})
 
 SOURCE_MUTATION = 0
+SOURCE_INPUT = 5
 SOURCE_STYLE_SHEET_RULE = 8
 SOURCE_STYLE_DECLARATION = 13
 SOURCE_ADOPTED_STYLE_SHEET = 15
@@ -109,7 +115,8 @@ def _rules(urls: UrlRedactor, rules: Any, counts: Counter[str]) -> None:
 
 
 def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[str] | None = None) -> Counter[str]:
-    """Redact every URL the events carry, in place; returns the redactions by kind."""
+    """Redact every URL the events carry, in place; returns the redactions by kind (and the
+    typed values the page masked, `input`)."""
     counts = Counter() if counts is None else counts
     for event in events:
         kind, data = event["type"], event.get("data")
@@ -117,6 +124,9 @@ def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[
             continue
         if kind == rrweb_events.META:
             data["href"] = urls.redact(data.get("href", ""), counts)
+        elif kind == rrweb_events.INCREMENTAL_SNAPSHOT and data.get("source") == SOURCE_INPUT:
+            if data.get("text") == MASK:
+                counts[KIND_INPUT] += 1
         elif kind == rrweb_events.FULL_SNAPSHOT:
             _tree(urls, data.get("node"), counts)
         elif kind == rrweb_events.INCREMENTAL_SNAPSHOT:
