@@ -15,6 +15,7 @@ from getgather_otel.version import __version__
 if TYPE_CHECKING:
     from getgather_otel.capture.activity import Activity, activity, current_activity
     from getgather_otel.capture.brands import default_brand_resolver
+    from getgather_otel.capture.failures import FailureContext, default_failure_classifier, set_failure_classifier
     from getgather_otel.capture.middleware import ActivityMiddleware, instrument_mcp
     from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
     from getgather_otel.export.pipeline import Telemetry, configure
@@ -27,6 +28,9 @@ _EXPORTS = {
     "activity": "getgather_otel.capture.activity",
     "current_activity": "getgather_otel.capture.activity",
     "default_brand_resolver": "getgather_otel.capture.brands",
+    "FailureContext": "getgather_otel.capture.failures",
+    "default_failure_classifier": "getgather_otel.capture.failures",
+    "set_failure_classifier": "getgather_otel.capture.failures",
     "ActivityMiddleware": "getgather_otel.capture.middleware",
     "instrument_mcp": "getgather_otel.capture.middleware",
     "record_browser": "getgather_otel.recording.hooks",
@@ -42,6 +46,7 @@ __all__ = [
     "Activity",
     "ActivityMiddleware",
     "DuckDBSpanExporter",
+    "FailureContext",
     "RecordingOptions",
     "Telemetry",
     "__version__",
@@ -50,9 +55,11 @@ __all__ = [
     "configure",
     "current_activity",
     "default_brand_resolver",
+    "default_failure_classifier",
     "instrument_mcp",
     "open_database",
     "record_browser",
+    "set_failure_classifier",
 ]
 
 

@@ -134,6 +134,7 @@ def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
         trace_id=_trace_id(args.trace),
         since=parse_since(args.since) if args.since else None,
         status="error" if args.errors else None,
+        failure_class=args.failure_class,
         limit=args.limit,
     )
     sql, params = activities_query(filters)
@@ -358,6 +359,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
             trace=None,
             since=None,
             errors=False,
+            failure_class=None,
             limit=10,
             format="table",
         ),
@@ -407,6 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
     p.add_argument("--errors", action="store_true", help="only failed activities")
+    p.add_argument(
+        "--failure-class",
+        help="only failed activities of this class: bot_challenge, signed_out, element_missing, "
+        "navigation_error, site_error, browser_crash, tool_error, unknown (or a classifier's own)",
+    )
     p.add_argument("--client", help="only calls from this MCP client (its clientInfo name)")
     p.add_argument("--trace", help="only this trace: an agent's calls under one trace context")
     p.add_argument("--limit", type=int, default=20)

@@ -99,7 +99,7 @@ def _same(left: list[list[Any]], right: list[list[Any]]) -> None:
                 assert a == b, (a_row, b_row)
 
 
-@pytest.mark.parametrize("title", ["by brand", "by tool", "by client", "errors"])
+@pytest.mark.parametrize("title", ["by brand", "by tool", "by client", "errors", "failures"])
 async def test_stats_queries_agree(engines: tuple[Path, Any], title: str) -> None:
     db, session = engines
     since = START - dt.timedelta(days=1)
@@ -155,6 +155,8 @@ async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any])
         ActivityFilter(),
         ActivityFilter(brand="amazon", status="error"),
         ActivityFilter(client="claude-code", status="error"),
+        ActivityFilter(failure_class="unknown"),  # a failed span written without a class
+        ActivityFilter(failure_class="tool_error"),
     ):
         sql, params = activities_count_query(filters, "duckdb")
         house_sql, house_params = activities_count_query(filters, "clickhouse")
@@ -166,3 +168,6 @@ async def test_activity_counts_and_stats_series_agree(engines: tuple[Path, Any])
         house_sql, house_params = stats_series_query(START, until, 6 * 3600, "clickhouse", brand)
         _same(duck, _clickhouse_rows(session, house_sql, house_params))
         assert len({row[1] for row in duck}) == 14, "3,000 spans 97 s apart fill 14 six-hour buckets"
+        sql, params = stats_series_query(START, until, 6 * 3600, "duckdb", brand, by_failure_class=True)
+        house_sql, house_params = stats_series_query(START, until, 6 * 3600, "clickhouse", brand, by_failure_class=True)
+        _same(_duckdb_rows(db, sql, params), _clickhouse_rows(session, house_sql, house_params))

@@ -24,6 +24,7 @@ from getgather_otel.cli import main
 from getgather_otel.export import getgather_import
 from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
@@ -339,3 +340,19 @@ def test_imported_recordings_get_their_urls_redacted(tmp_path: Path, db_path: Pa
         "SELECT count(*) AS n FROM recording_chunks WHERE url = 'https://shop.example/books?session=[REDACTED]'",
     )
     assert row["n"] >= 1
+
+
+def test_imported_recordings_get_the_url_redaction_of_recordings(tmp_path: Path, db_path: Path) -> None:
+    """A token in a recorded page's URL (query or fragment) is not stored, as for recordings made here."""
+    source = tmp_path / "getgather.db"
+    recordings = getgather_db(source)
+    events = recordings[2]
+    events[0]["data"]["href"] = "https://shop.example/books?token=SECRET-TOKEN-123&page=2#access=SECRET-FRAG-456"
+    with sqlite3.connect(source) as conn:
+        conn.execute("UPDATE rrweb_recordings SET events_json = ? WHERE activity_id = 2", (json.dumps(events),))
+    cli("import-getgather", str(source), "--db", str(db_path))
+    chunks = rows(db_path, "SELECT url, data, compression FROM recording_chunks")
+    assert chunks and any("page=2" in chunk["url"] for chunk in chunks), "the URL still says which page it was"
+    for chunk in chunks:
+        stored = chunk["url"] + decompress_json(bytes(chunk["data"]), chunk["compression"]).decode()
+        assert "SECRET-TOKEN-123" not in stored and "SECRET-FRAG-456" not in stored

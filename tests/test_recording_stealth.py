@@ -1,5 +1,8 @@
 """A recorded page cannot tell it is recorded: the detection fixture reads the same as unrecorded.
 
+Evidence capture (issue 18: a CDP session of its own per page with Network and Page enabled)
+is on in the recorded run, as by default; the reports must still be identical.
+
 tests/sites/detect.js probes for a recorder the way a site's bot detection would (hooked setters
 and methods, globals, own properties of `document`, stack frames through setters, built-ins called
 by code that is not the page's, the navigation entry, messages from its iframes, storage). Each
@@ -88,9 +91,11 @@ async def check_recording_is_invisible(
         unrecorded = await probe(await plain.new_page(), sites)
     await plain.close()
     context = await browser.new_context()
-    await record_browser(context)
+    await record_browser(context)  # evidence capture (issue 18) is on by default: it must stay unseen too
     async with activity(name="recorded") as act:
-        recorded = await probe(await context.new_page(), sites)
+        page = await context.new_page()
+        recorded = await probe(page, sites)
+        await page.goto(f"{sites.main}/no-such-page.html")  # after the reports: evidence that capture was on
     for report in unrecorded:
         await until_recorded(telemetry, db_path, act.activity_id, LATER_CHANGE + report["document"])
     await context.close()
@@ -115,6 +120,8 @@ async def check_recording_is_invisible(
     assert sum(e["data"]["text"] == "********" for e in masked) >= len(unrecorded), "typing is recorded"
     stored = stored_text(db_path)
     assert TYPED_NAME not in stored and PASSWORD not in stored, "typed text is masked"
+    [span] = rows(db_path, 'SELECT "Events.Name" AS names FROM otel_traces WHERE "SpanId" = ?', [act.activity_id])
+    assert "browser.http.error" in span["names"], "evidence capture ran beside the recording"
 
 
 async def test_patchright_page_cannot_tell_it_is_recorded(

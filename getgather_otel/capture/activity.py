@@ -9,8 +9,9 @@ activity owns a browser context.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
 
@@ -26,11 +27,14 @@ from getgather_otel.capture.metrics import instruments
 from getgather_otel.version import __version__
 
 __all__ = [
+    "FAILURE_HOOK_TIMEOUT_S",
     "FASTMCP_SCOPE",
     "INHERITED_ATTRIBUTES",
     "Activity",
     "ActivityHook",
+    "FailureHook",
     "activity",
+    "add_failure_hook",
     "add_lifecycle_hooks",
     "current_activity",
     "error_type_of",
@@ -64,6 +68,35 @@ def add_lifecycle_hooks(on_start: ActivityHook, on_end: ActivityHook) -> None:
         _start_hooks.append(on_start)
     if on_end not in _end_hooks:
         _end_hooks.append(on_end)
+
+
+# Awaited when an `async with activity(...)` block fails, before its span ends, while the
+# browser still shows the failure (evidence capture takes a checkpoint and reads the pages).
+FailureHook = Callable[["Activity"], Awaitable[None]]
+_failure_hooks: list[FailureHook] = []
+FAILURE_HOOK_TIMEOUT_S = 2.0
+
+
+def add_failure_hook(hook: FailureHook) -> None:
+    """Await `hook(activity)` when an async activity block fails (raises, or was marked failed), before it ends.
+
+    All hooks together get at most FAILURE_HOOK_TIMEOUT_S; a hook that raises is logged.
+    """
+    if hook not in _failure_hooks:
+        _failure_hooks.append(hook)
+
+
+async def _run_failure_hooks(current: Activity) -> None:
+    async def guarded(hook: FailureHook) -> None:
+        try:
+            await hook(current)
+        except Exception:
+            logger.exception("activity failure hook %r failed", hook)
+
+    tasks = [asyncio.ensure_future(guarded(hook)) for hook in _failure_hooks]
+    _done, pending = await asyncio.wait(tasks, timeout=FAILURE_HOOK_TIMEOUT_S)
+    for task in pending:
+        task.cancel()
 
 
 def _run_hooks(hooks: list[ActivityHook], current: Activity) -> None:
@@ -309,4 +342,8 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        current = self._activity
+        failed = isinstance(exc, Exception) or (exc is None and current is not None and current.error_type is not None)
+        if _failure_hooks and current is not None and failed:
+            await _run_failure_hooks(current)
         self.__exit__(exc_type, exc, tb)

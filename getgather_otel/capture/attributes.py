@@ -18,6 +18,13 @@ __all__ = [
     "ACTIVITY_NAME",
     "BRAND_ID",
     "BROWSER_ACTION",
+    "BROWSER_CHALLENGE_PROVIDER",
+    "BROWSER_DIALOG_MESSAGE",
+    "BROWSER_DIALOG_TYPE",
+    "BROWSER_DOCUMENT",
+    "BROWSER_DOWNLOAD_FILENAME",
+    "BROWSER_ERROR",
+    "BROWSER_RESOURCE_TYPE",
     "BROWSER_SELECTOR",
     "CLIENT_ADDRESS",
     "CLIENT_NAME",
@@ -28,12 +35,26 @@ __all__ = [
     "ERROR_TYPE",
     "ERROR_TYPE_TOOL_ERROR",
     "EVENT_ACTION",
+    "EVENT_BROWSER_CALL_FAILED",
+    "EVENT_CHALLENGE",
     "EVENT_CONTEXT_SHARED",
+    "EVENT_DIALOG",
+    "EVENT_DOWNLOAD",
+    "EVENT_ELEMENT_MISSING",
+    "EVENT_HTTP_ERROR",
     "EVENT_NAVIGATION",
+    "EVENT_NAVIGATION_ERROR",
     "EVENT_PAGE_CLOSED",
     "EVENT_PAGE_CRASHED",
     "EVENT_RECORDING_START",
     "EVENT_RECORDING_STOP",
+    "EVENT_REQUEST_FAILED",
+    "EVENT_SIGN_IN_FORM",
+    "EVIDENCE_DROPPED",
+    "EVIDENCE_EVENTS",
+    "EVIDENCE_EVENT_NAMES",
+    "FAILURE_CLASS",
+    "FAILURE_SELECTOR_MATCHES",
     "GEN_AI_OPERATION_EXECUTE_TOOL",
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_PROMPT_NAME",
@@ -41,6 +62,8 @@ __all__ = [
     "GEN_AI_TOOL_CALL_ARGUMENTS",
     "GEN_AI_TOOL_CALL_RESULT",
     "GEN_AI_TOOL_NAME",
+    "HTTP_REQUEST_METHOD",
+    "HTTP_RESPONSE_STATUS_CODE",
     "IMPORT_CREATED_AT",
     "IMPORT_ID",
     "IMPORT_SOURCE",
@@ -103,6 +126,8 @@ CLIENT_PORT: Final = "client.port"
 # --- other OpenTelemetry conventions ---
 SERVICE_NAME: Final = "service.name"
 URL_FULL: Final = "url.full"
+HTTP_REQUEST_METHOD: Final = "http.request.method"  # on evidence events (a response >= 400, a failed request)
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 
 # --- getgather's own names ---
 ACTIVITY_NAME: Final = "getgather.activity.name"
@@ -175,6 +200,46 @@ EVENT_ACTION: Final = "browser.action"
 EVENT_PAGE_CLOSED: Final = "browser.page.closed"
 EVENT_PAGE_CRASHED: Final = "browser.page.crashed"
 EVENT_CONTEXT_SHARED: Final = "browser.context.shared"
+
+# Evidence of what went wrong in a recorded page (issue 18, recording/evidence.py): span
+# events on the root activity, at most `RecordingOptions.max_evidence_events` each.
+EVENT_HTTP_ERROR: Final = "browser.http.error"  # a response with status >= 400
+EVENT_REQUEST_FAILED: Final = "browser.request.failed"  # no response (refused, DNS, blocked, ...)
+EVENT_NAVIGATION_ERROR: Final = "browser.navigation.error"  # the main frame's document did not load
+EVENT_DIALOG: Final = "browser.dialog"  # alert, confirm, prompt, beforeunload
+EVENT_DOWNLOAD: Final = "browser.download"
+EVENT_CHALLENGE: Final = "browser.challenge"  # a known captcha / bot-wall provider's frame or script
+EVENT_BROWSER_CALL_FAILED: Final = "browser.call.failed"  # a browser API call raised (timeouts included)
+EVENT_ELEMENT_MISSING: Final = "browser.element.missing"  # the selector a timed-out call waited for
+EVENT_SIGN_IN_FORM: Final = "browser.sign_in_form"  # the failing page shows a sign-in form
+BROWSER_RESOURCE_TYPE: Final = "getgather.browser.resource_type"  # CDP Network.ResourceType: Document, Image, ...
+BROWSER_DOCUMENT: Final = "getgather.browser.document"  # true: the page's main-frame document
+BROWSER_ERROR: Final = "getgather.browser.error"  # the browser's error text (net::ERR_..., a timeout message)
+BROWSER_DIALOG_TYPE: Final = "getgather.browser.dialog.type"
+BROWSER_DIALOG_MESSAGE: Final = "getgather.browser.dialog.message"
+BROWSER_DOWNLOAD_FILENAME: Final = "getgather.browser.download.filename"
+BROWSER_CHALLENGE_PROVIDER: Final = "getgather.browser.challenge.provider"
+# Whether the timed-out selector matches in the page as the failure checkpoint snapshotted it:
+# true = the element came (a slow page), false = it is not there (a changed page).
+FAILURE_SELECTOR_MATCHES: Final = "getgather.failure.selector_matches"
+# Every span event that is evidence (the viewer lists these and seeks the replay to the first).
+EVIDENCE_EVENT_NAMES: Final = (
+    EVENT_HTTP_ERROR,
+    EVENT_REQUEST_FAILED,
+    EVENT_NAVIGATION_ERROR,
+    EVENT_DIALOG,
+    EVENT_DOWNLOAD,
+    EVENT_CHALLENGE,
+    EVENT_SIGN_IN_FORM,
+    EVENT_BROWSER_CALL_FAILED,
+    EVENT_ELEMENT_MISSING,
+    EVENT_PAGE_CRASHED,
+)
+# On every failed activity: bot_challenge, signed_out, element_missing, navigation_error,
+# site_error, browser_crash, tool_error, unknown (capture/failures.py), or a user class.
+FAILURE_CLASS: Final = "getgather.failure.class"
+EVIDENCE_EVENTS: Final = "getgather.evidence.events"  # evidence seen (kept as events or not)
+EVIDENCE_DROPPED: Final = "getgather.evidence.dropped"  # evidence over the cap: counted, no event
 
 # rrweb custom-event tags getgather-otel writes into recordings (span boundaries).
 TAG_ACTIVITY_START: Final = "getgather.activity.start"

@@ -46,8 +46,10 @@ from opentelemetry.util.types import AttributeValue
 
 from getgather_otel._log import logger
 from getgather_otel.capture import attributes as attr
+from getgather_otel.capture import failures
 from getgather_otel.capture.activity import activity
 from getgather_otel.capture.brands import BrandResolver, activity_kind, default_brand_resolver, tool_tags
+from getgather_otel.capture.failures import FailureClassifier
 from getgather_otel.capture.redaction import Redactor
 from getgather_otel.capture.requests import McpRequest, RequestMiddleware, current_request, describe
 
@@ -101,7 +103,7 @@ class ActivityMiddleware(Middleware):
             # The call's secret-named argument values are never stored for its trace (issue 15).
             secrets = self._redactor.secret_values(context.message.arguments or {})
             attach = not native_spans_enabled()
-            with activity(name, brand, kind, attach=attach, secrets=secrets, **span_attributes) as act:
+            async with activity(name, brand, kind, attach=attach, secrets=secrets, **span_attributes) as act:
                 result = await call_next(context)
                 if result.is_error:
                     act.mark_error(attr.ERROR_TYPE_TOOL_ERROR, _first_text(result))
@@ -208,15 +210,22 @@ def instrument_mcp(
     capture_arguments: bool = False,
     brand_from_prefix: bool = False,
     redact_keys: Collection[str] | None = None,
+    failure_classifier: FailureClassifier | None = None,
 ) -> None:
     """Make every tool call on `server` (mounted sub-servers' tools included) an activity,
     and every request it answers a SERVER span and an `mcp.server.operation.duration` point.
+
+    Every failed activity gets `getgather.failure.class` (capture/failures.py's rules);
+    `failure_classifier` is asked first (see `failures.set_failure_classifier`; process-wide).
 
     The activity middleware goes first in FastMCP's chain so the activity covers the whole
     call as the client sees it, other middleware included. `RequestMiddleware` goes into
     the MCP SDK's middleware list right inside FastMCP's request seam (see `requests.py`).
     Instrumenting a server twice replaces the earlier middleware instead of adding more.
     """
+    failures.install()
+    if failure_classifier is not None:
+        failures.set_failure_classifier(failure_classifier)
     middleware = ActivityMiddleware(
         brand_resolver=brand_resolver,
         brand_from_prefix=brand_from_prefix,

@@ -40,7 +40,7 @@ from getgather_otel.export.chunk_rows import chunks_to_arrow
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunk_codec import encode
 from getgather_otel.recording.chunks import Chunk
-from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
+from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
 from getgather_otel.store.errors import StoreError
@@ -168,9 +168,6 @@ def _activity(row: dict[str, Any]) -> _Activity:
     return _Activity(source_id, row["brand_id"], row["name"], start, end, created_at, trace_id, span_id)
 
 
-_URLS = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
-
-
 def _events(text: object) -> list[dict[str, Any]]:
     """getgather's `events_json`, checked to be a non-empty array of rrweb events."""
     if not isinstance(text, (str, bytes)):
@@ -203,9 +200,14 @@ def _pieces(events: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     yield events[start:]
 
 
+# Imported recordings get the URL redaction of recordings made here (default options).
+_URLS = UrlRedactor(RecordingOptions().url_secret_words, redact_fragments=RecordingOptions().redact_url_fragments)
+
+
 def _recording_chunks(owner: _Activity, row: dict[str, Any]) -> list[Chunk]:
     events = _events(row["events_json"])
-    scrub_urls(_URLS, events)  # getgather stored URLs as the page had them (issue 15)
+    # getgather stored URLs as the page had them: Meta hrefs and URLs inside pages (issue 15).
+    scrub_urls(_URLS, events)
     created_at = row["created_at"]
     key = f"{SOURCE}-recording\0{owner.trace_id}\0{row['id']}\0{created_at}"
     recording_id = hashlib.sha256(key.encode()).hexdigest()[:32]

@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from getgather_otel import env
 from getgather_otel._log import logger
 from getgather_otel.capture import activity as activities_module
+from getgather_otel.capture import failures
 from getgather_otel.capture import metrics as metrics_module
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.export.duckdb_store import DuckDBStore
@@ -358,6 +359,7 @@ def _start(settings: Settings) -> Telemetry:
     otlp_exporter = otlp_span_exporter(settings.otlp)
     otlp_pipeline = None if otlp_exporter is None else (batch(otlp_exporter), otlp_exporter)
     hooks.use_default_options(settings.recording)
+    failures.install()
     if settings.record_browsers:
         hooks.install_auto_recording()
     telemetry = Telemetry(provider, router, settings, duckdb, otlp_pipeline, otlp_signals)

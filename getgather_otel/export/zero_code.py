@@ -122,7 +122,7 @@ class GetgatherOtelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Activities for every FastMCP server, recordings for every browser context.
 
     `instrument(brand_resolver=..., capture_arguments=..., brand_from_prefix=...,
-    redact_keys=..., record_browsers=True)` takes `instrument_mcp`'s options.
+    redact_keys=..., failure_classifier=..., record_browsers=True)` takes `instrument_mcp`'s options.
     `uninstrument()` restores FastMCP, takes the middleware off the servers it was added
     to, and stops recording new contexts.
     """
@@ -138,7 +138,7 @@ class GetgatherOtelInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         options = {
             key: kwargs[key]
-            for key in ("brand_resolver", "capture_arguments", "brand_from_prefix", "redact_keys")
+            for key in ("brand_resolver", "capture_arguments", "brand_from_prefix", "redact_keys", "failure_classifier")
             if key in kwargs
         }
         original: Callable[..., None] = FastMCP.__init__

@@ -29,6 +29,7 @@ from typing import Any
 
 from getgather_otel._log import logger
 from getgather_otel.capture.activity import current_activity
+from getgather_otel.recording import evidence
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import RECORDER_ATTRIBUTE, ContextRecorder, in_internal_call
 from getgather_otel.recording.recordings import install_activity_hooks
@@ -99,8 +100,15 @@ def _wrap_async_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., A
 
     @functools.wraps(original)
     async def send(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        recorder = await _follow_use(self, method, args[1] if len(args) > 1 else kwargs.get("params"))
-        result = await original(self, method, *args, **kwargs)
+        params = args[1] if len(args) > 1 else kwargs.get("params")
+        recorder = await _follow_use(self, method, params)
+        try:
+            result = await original(self, method, *args, **kwargs)
+        except Exception as error:
+            evidence.call_failed(recorder, self._object, method, params, error)
+            raise
+        if recorder is not None:
+            evidence.call_succeeded(recorder)
         await _settle_after(recorder, self, method)
         return result
 
@@ -123,7 +131,13 @@ def _wrap_sync_call(original: Callable[..., Awaitable[Any]]) -> Callable[..., Aw
 
         async def claimed_then_sent() -> Any:
             recorder = await _follow_use(self, method, params)
-            result = await original(self, method, params, *args, **kwargs)
+            try:
+                result = await original(self, method, params, *args, **kwargs)
+            except Exception as error:
+                evidence.call_failed(recorder, self._object, method, params, error)
+                raise
+            if recorder is not None:
+                evidence.call_succeeded(recorder)
             await _settle_after(recorder, self, method)
             return result
 
@@ -212,6 +226,10 @@ async def record_browser(context: Any, *, options: RecordingOptions | None = Non
     install_activity_hooks()
     recorder = ContextRecorder(context, options or _default_options)
     await recorder.attach()
+    try:
+        await evidence.watch(context, recorder, recorder.options)
+    except Exception:
+        logger.exception("could not capture browser evidence; the browser is recorded without it")
     activity = current_activity()
     if activity is not None:
         await recorder.claim(activity)

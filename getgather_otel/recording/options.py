@@ -63,6 +63,11 @@ class RecordingOptions:
     # script and an exposed binding, which sites can detect. Chromium is always recorded from
     # a CDP isolated world, out of the page's reach, whatever this says.
     world: str = "isolated"
+    # Evidence of what went wrong (recording/evidence.py, issue 18): HTTP errors, failed
+    # requests, navigation errors, dialogs, downloads, crashes, from a CDP session of its
+    # own per page; at most this many span events per root activity, the rest counted.
+    evidence: bool = True
+    max_evidence_events: int = 50
 
     def __post_init__(self) -> None:
         if isinstance(self.mask_text_patterns, str):

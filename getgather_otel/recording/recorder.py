@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -54,6 +54,7 @@ __all__ = [
     "browser_name",
     "flush_open_streams",
     "in_internal_call",
+    "internal_call",
     "live_recorders",
 ]
 
@@ -136,6 +137,9 @@ def _internal_call() -> Iterator[None]:
         _internal.reset(token)
 
 
+internal_call = _internal_call  # getgather-otel's own browser calls (evidence.py too) claim nothing
+
+
 class _RateLimit:
     """Token bucket on binding calls: a flooding page loses its own events, nothing else."""
 
@@ -192,6 +196,7 @@ class ContextRecorder:
         self._checkpoint_call = api_call(g, "checkpoint(%d)", "'missing'")
         self._settle_call = api_call(g, "settle()", "false")
         self._drain_call = api_call(g, "drain()", "null")
+        self._snapshot_call = api_call(g, "snapshot()", "false")
 
     @property
     def owner(self) -> Recording | None:
@@ -301,6 +306,24 @@ class ContextRecorder:
         state = self._state_of(target)
         if state is not None:
             await self._settle(state)
+
+    def page_id_of(self, page: Any) -> str | None:
+        """The recording page id of `page` (API or protocol object), None for a page not recorded."""
+        state = self._pages.get(page) or self._state_of(getattr(page, "_impl_obj", page))
+        return None if state is None else state.page_id
+
+    async def snapshot_pages(self, page_ids: Collection[str] = ()) -> None:
+        """A fresh full snapshot of the open pages named (all when none are), so a failed activity's replay
+        ends on the page as it was."""
+        states = [s for s in self._pages.values() if not s.closed and s.worlds is not None]
+        states = [s for s in states if s.page_id in page_ids] or states
+
+        async def one(state: _PageState) -> None:
+            with _internal_call(), contextlib.suppress(Exception):
+                await state.worlds.evaluate_top(self._snapshot_call)  # type: ignore[union-attr]
+
+        if states:
+            await asyncio.wait([asyncio.ensure_future(one(s)) for s in states], timeout=CHECKPOINT_TIMEOUT_S)
 
     def _state_of(self, target: object) -> _PageState | None:
         """The page a protocol object (page, frame, element handle) belongs to."""

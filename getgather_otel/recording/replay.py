@@ -43,6 +43,16 @@ MARKER_TAGS: dict[str, str] = {
     attr.EVENT_PAGE_CRASHED: "#eb5757",
     attr.TAG_ACTIVITY_START: "#f2994a",
     attr.TAG_ACTIVITY_END: "#f2994a",
+    # Evidence of what went wrong (issue 18, recording/evidence.py).
+    attr.EVENT_HTTP_ERROR: "#d35400",
+    attr.EVENT_REQUEST_FAILED: "#d35400",
+    attr.EVENT_NAVIGATION_ERROR: "#c0392b",
+    attr.EVENT_DIALOG: "#8e44ad",
+    attr.EVENT_DOWNLOAD: "#16a085",
+    attr.EVENT_CHALLENGE: "#c0392b",
+    attr.EVENT_SIGN_IN_FORM: "#c0392b",
+    attr.EVENT_BROWSER_CALL_FAILED: "#eb5757",
+    attr.EVENT_ELEMENT_MISSING: "#eb5757",
 }
 
 

@@ -62,13 +62,24 @@ _GETGATHER_COLUMNS = f""",
 _CLIENT_COLUMNS = f""",
     {queries.CLIENT_NAME_SQL} AS client_name,
     {queries.CLIENT_VERSION_SQL} AS client_version"""
+# Issue 18: why a failed activity failed, after every earlier column.
+_FAILURE_COLUMNS = f""",
+    {queries.FAILURE_CLASS_SQL} AS failure_class"""
 
 
 def _activities_view(
-    has_recording_sql: str, recording_pruned_sql: str = "NULL", getgather: bool = False, client: bool = False
+    has_recording_sql: str,
+    recording_pruned_sql: str = "NULL",
+    getgather: bool = False,
+    client: bool = False,
+    failure: bool = False,
 ) -> str:
     """The `activities` view: one row per activity span, in getgather's own vocabulary."""
-    later = (_GETGATHER_COLUMNS if getgather else "") + (_CLIENT_COLUMNS if client else "")
+    later = (
+        (_GETGATHER_COLUMNS if getgather else "")
+        + (_CLIENT_COLUMNS if client else "")
+        + (_FAILURE_COLUMNS if failure else "")
+    )
     return f"""
 CREATE OR REPLACE VIEW activities AS
 SELECT
@@ -149,6 +160,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "activities view: the calling MCP client's client_name and client_version",
         (_activities_view(queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL, getgather=True, client=True),),
+    ),
+    # 7 is being added beside this one (the numbers may be renumbered at merge).
+    Migration(
+        8,
+        "activities view: failure_class (getgather.failure.class; 'unknown' for a failed span without one)",
+        (
+            _activities_view(
+                queries.HAS_RECORDING_SQL, _RECORDING_PRUNED_SQL, getgather=True, client=True, failure=True
+            ),
+        ),
     ),
 )
 

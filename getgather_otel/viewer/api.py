@@ -168,6 +168,7 @@ ACTIVITY_PARAMETERS = (
     "name",
     "kind",
     "status",
+    "failure_class",
     "client",
     "trace",
     "since",
@@ -195,6 +196,7 @@ def activity_filter(request: Request) -> ActivityFilter:
         name=_text(request, "name"),
         kind=_text(request, "kind"),
         status=cast(Status | None, status),  # checked against STATUSES
+        failure_class=_text(request, "failure_class"),
         client=_text(request, "client"),
         trace_id=_trace_id(request),
         since=since,

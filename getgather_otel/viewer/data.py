@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.store.queries import recordings as recording_reads
 from getgather_otel.store.queries.activities import (
     ActivityFilter,
@@ -36,6 +37,7 @@ __all__ = [
     "activity",
     "bucket_for",
     "check_id",
+    "evidence",
     "iso",
     "jsonable",
     "list_activities",
@@ -106,7 +108,28 @@ def activity(conn: duckdb.DuckDBPyConnection, activity_id: str) -> dict[str, Any
     if not found:
         raise NotFoundError(f"no activity with id {activity_id}")
     row = found[0]
-    return {"activity": row, "trace": trace(conn, row["trace_id"])}
+    spans = trace(conn, row["trace_id"])
+    return {"activity": row, "trace": spans, "evidence": evidence(spans["spans"], activity_id)}
+
+
+def evidence(spans: list[dict[str, Any]], activity_id: str) -> list[dict[str, Any]]:
+    """The evidence events (issue 18) of the activity and the spans below it, in time order, each with its span id."""
+    children: dict[str, list[str]] = {}
+    for span in spans:
+        children.setdefault(span["parent_span_id"], []).append(span["span_id"])
+    inside, todo = set(), [activity_id]
+    while todo:
+        span_id = todo.pop()
+        inside.add(span_id)
+        todo.extend(children.get(span_id, []))
+    found = [
+        {**event, "span_id": span["span_id"]}
+        for span in spans
+        if span["span_id"] in inside
+        for event in span["events"]
+        if event["name"] in attr.EVIDENCE_EVENT_NAMES
+    ]
+    return sorted(found, key=lambda event: event["time_us"])
 
 
 def _span(row: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +207,9 @@ def stats(
     report = {title: records(conn.execute(sql, params)) for title, sql in queries.items()}
     bucket_s = bucket_for(since, until)
     sql, params = stats_series_query(since, until, bucket_s, "duckdb", brand, client)
+    failure_sql, failure_params = stats_series_query(
+        since, until, bucket_s, "duckdb", brand, client, by_failure_class=True
+    )
     return {
         "since": iso(since),
         "until": iso(until),
@@ -192,5 +218,7 @@ def stats(
         "by_tool": report["by tool"],
         "by_client": report["by client"],
         "errors": report["errors"],
+        "failures": report["failures"],
         "series": records(conn.execute(sql, params)),
+        "failure_series": records(conn.execute(failure_sql, failure_params)),
     }

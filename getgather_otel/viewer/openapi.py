@@ -74,6 +74,11 @@ def openapi_document() -> dict[str, Any]:
                     _query("name", "Only this activity (tool) name"),
                     _query("kind", "Only this kind (tool, auth, ...)"),
                     _query("status", "ok or error", {"type": "string", "enum": list(STATUSES)}),
+                    _query(
+                        "failure_class",
+                        "Only failed activities of this class (bot_challenge, signed_out, element_missing, "
+                        "navigation_error, site_error, browser_crash, tool_error, unknown, or a classifier's own)",
+                    ),
                     _query("client", "Only calls from this MCP client (its clientInfo name)"),
                     _query(
                         "trace",
@@ -92,9 +97,10 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/activities/{activity_id}": {
             "get": {
-                "summary": "One activity with every span (and its events) of its trace",
+                "summary": "One activity (with its failure_class) with every span (and its events) of its trace, "
+                "and the evidence events of the activity and its children in time order",
                 "parameters": [ACTIVITY_ID],
-                "responses": _answers("activity, trace", 404, 422),
+                "responses": _answers("activity, trace, evidence", 404, 422),
             }
         },
         "/api/activities/{activity_id}/recordings": {
@@ -123,14 +129,18 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/stats": {
             "get": {
-                "summary": "Per brand, tool and client: count, errors, error rate, p50/p95/p99; per brand over time",
+                "summary": "Per brand, tool and client: count, errors, error rate, p50/p95/p99; failures per "
+                "brand and class with their rate; per brand (and per brand and failure class) over time",
                 "parameters": [
                     _query("since", f"Window start (default 7d): {_TIME}"),
                     _query("until", f"Window end (default now): {_TIME}"),
                     _query("brand", "Only this brand"),
                     _query("client", "Only calls from this MCP client"),
                 ],
-                "responses": _answers("since, until, bucket_s, by_brand, by_tool, by_client, errors, series", 422),
+                "responses": _answers(
+                    "since, until, bucket_s, by_brand, by_tool, by_client, errors, failures, series, failure_series",
+                    422,
+                ),
             }
         },
         "/api/sql": {

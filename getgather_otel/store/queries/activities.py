@@ -29,6 +29,8 @@ __all__ = [
     "CREATED_AT_SQL",
     "ERROR_SQL",
     "ERROR_TYPES",
+    "FAILURES_BY_BRAND",
+    "FAILURE_CLASS_SQL",
     "HAS_RECORDING_SQL",
     "IS_ACTIVITY_SQL",
     "KIND_SQL",
@@ -115,6 +117,10 @@ ERROR_SQL = (
     "CASE WHEN t.\"StatusCode\" = 'Error' "
     f"THEN coalesce(nullif(t.\"StatusMessage\", ''), {attribute(attr.ERROR_TYPE)}, 'error') END"
 )
+# Why a failed activity failed (issue 18, capture/failures.py); a failed span written without one is 'unknown'.
+FAILURE_CLASS_SQL = (
+    f"CASE WHEN t.\"StatusCode\" = 'Error' THEN coalesce({attribute(attr.FAILURE_CLASS)}, 'unknown') END"
+)
 # getgather's own `activities.created_at`: when the activity started; an import keeps getgather's value.
 CREATED_AT_SQL = f'coalesce(TRY_CAST({attribute(attr.IMPORT_CREATED_AT)} AS TIMESTAMP), t."Timestamp")'
 # The calling MCP client (its clientInfo), NULL for activities outside a request or written before issue 16.
@@ -155,6 +161,22 @@ FROM otel_traces AS t
 WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND {{window}}
 GROUP BY brand_id, error_type
 ORDER BY errors DESC, brand_id, error_type
+"""
+
+
+# Failures per brand and class, with each class's share of the brand's activities.
+FAILURES_BY_BRAND = f"""
+SELECT {BRAND_SQL} AS brand_id,
+       {FAILURE_CLASS_SQL} AS failure_class,
+       count(*) AS failures,
+       {round_sql("100.0 * count(*) / max(b.activities)", 2)} AS failure_rate_pct
+FROM otel_traces AS t
+JOIN (SELECT {BRAND_SQL} AS brand, count(*) AS activities
+      FROM otel_traces AS t WHERE {IS_ACTIVITY_SQL} AND {{window}} GROUP BY brand) AS b
+  ON b.brand = {BRAND_SQL}
+WHERE {IS_ACTIVITY_SQL} AND t."StatusCode" = 'Error' AND {{window}}
+GROUP BY brand_id, failure_class
+ORDER BY failures DESC, brand_id, failure_class
 """
 
 
@@ -207,6 +229,7 @@ def stats_queries(
             ("by tool", STATS_BY_TOOL),
             ("by client", STATS_BY_CLIENT),
             ("errors", ERROR_TYPES),
+            ("failures", FAILURES_BY_BRAND),
         )
     }
     return queries, params
@@ -219,11 +242,17 @@ def stats_series_query(
     dialect: Dialect,
     brand: str | None = None,
     client: str | None = None,
+    *,
+    by_failure_class: bool = False,
 ) -> tuple[str, dict[str, object]]:
-    """Per brand and time bucket of `bucket_s` seconds: count, errors, error rate and latency percentiles."""
+    """Per brand and time bucket of `bucket_s` seconds: count, errors, error rate and latency percentiles;
+    with `by_failure_class`, per brand, bucket and failure class: failures and their share of the bucket's
+    activities."""
     bucket = f'floor({{epoch_s(t."Timestamp")}} / {int(bucket_s)}) * {int(bucket_s)}'
     scope, params = _scope_filter(brand, client)
     clauses = [IS_ACTIVITY_SQL, window_sql(since, until), *scope]
+    if by_failure_class:
+        return render(_failure_series(bucket, " AND ".join(clauses)), dialect), params
     template = f"""
 SELECT {BRAND_SQL} AS brand_id,
        {bucket} AS bucket_start_s,
@@ -238,6 +267,22 @@ GROUP BY brand_id, bucket_start_s
 ORDER BY brand_id, bucket_start_s
 """
     return render(template, dialect), params
+
+
+def _failure_series(bucket: str, where: str) -> str:
+    return f"""
+SELECT f.brand_id, f.bucket_start_s, f.failure_class, f.failures,
+       {round_sql("100.0 * f.failures / a.activities", 2)} AS failure_rate_pct
+FROM (SELECT {BRAND_SQL} AS brand_id, {bucket} AS bucket_start_s, {FAILURE_CLASS_SQL} AS failure_class,
+             count(*) AS failures
+      FROM otel_traces AS t WHERE {where} AND t."StatusCode" = 'Error'
+      GROUP BY brand_id, bucket_start_s, failure_class) AS f
+JOIN (SELECT {BRAND_SQL} AS brand_id, {bucket} AS bucket_start_s, count(*) AS activities
+      FROM otel_traces AS t WHERE {where}
+      GROUP BY brand_id, bucket_start_s) AS a
+  ON a.brand_id = f.brand_id AND a.bucket_start_s = f.bucket_start_s
+ORDER BY f.brand_id, f.bucket_start_s, f.failure_class
+"""
 
 
 Status = Literal["ok", "error"]
@@ -263,6 +308,7 @@ class ActivityFilter:
     name: str | None = None
     kind: str | None = None
     status: Status | None = None
+    failure_class: str | None = None
     client: str | None = None  # the calling MCP client's name ('' for activities without one)
     trace_id: str | None = None  # one trace: an agent's calls under the trace context its client sent
     since: datetime | None = None
@@ -279,6 +325,7 @@ def _activity_where(filters: ActivityFilter) -> tuple[str, dict[str, object]]:
         ("name", filters.name, NAME_SQL),
         ("kind", filters.kind, KIND_SQL),
         ("status", filters.status, STATUS_SQL),
+        ("failure_class", filters.failure_class, FAILURE_CLASS_SQL),
         ("client", filters.client, _CLIENT_SQL),
         ("trace_id", filters.trace_id, 't."TraceId"'),
     )
@@ -296,7 +343,7 @@ def activities_query(filters: ActivityFilter, dialect: Dialect = "duckdb") -> tu
 SELECT t."SpanId" AS activity_id, t."Timestamp" AS start_time, {BRAND_SQL} AS brand_id, {NAME_SQL} AS name,
        {KIND_SQL} AS kind, {round_sql('t."Duration" / 1e6', 1)} AS ms, {STATUS_SQL} AS status,
        {ERROR_SQL} AS error, {CLIENT_NAME_SQL} AS client_name, t."TraceId" AS trace_id,
-       {{has_recording}} AS has_recording
+       {FAILURE_CLASS_SQL} AS failure_class, {{has_recording}} AS has_recording
 FROM otel_traces AS t
 WHERE {where}
 ORDER BY {_SORT_SQL[filters.sort]} {direction} NULLS LAST, t."SpanId" {direction}

@@ -7,6 +7,9 @@
   var app = document.getElementById("app");
   var config = { refresh_s: 5, replay_port: null };
   var timers = [];
+  // Failure classes (capture/failures.py); a classifier may add its own, shown as they come.
+  var FAILURE_CLASSES = ["bot_challenge", "signed_out", "element_missing", "navigation_error", "site_error",
+                         "browser_crash", "tool_error", "unknown"];
   var SINCE_CHOICES = [["15m", "last 15 minutes"], ["1h", "last hour"], ["24h", "last 24 hours"],
                        ["7d", "last 7 days"], ["30d", "last 30 days"], ["", "all time"]];
 
@@ -71,7 +74,7 @@
 
   // ---- Activities list ---------------------------------------------------------------
   var COLUMNS = [["start_time", "started"], ["brand_id", "brand"], ["name", "name"], ["kind", "kind"],
-                 ["duration", "duration"], ["status", "status"], ["client_name", "client"], [null, "trace"],
+                 ["duration", "duration"], ["status", "status"], [null, "failure"], ["client_name", "client"], [null, "trace"],
                  [null, "error"], [null, "replay"]];
   // One trace's activities (an agent's calls under the trace context its client sent), over all time.
   function traceHref(traceId) { return "#/?trace=" + encodeURIComponent(traceId) + "&since="; }
@@ -95,7 +98,7 @@
     }
     function query() {
       var q = new URLSearchParams();
-      ["brand", "name", "status", "client", "trace", "since", "sort", "order", "offset"].forEach(function (key) {
+      ["brand", "name", "status", "failure_class", "client", "trace", "since", "sort", "order", "offset"].forEach(function (key) {
         if (filters.get(key)) q.set(key, filters.get(key));
       });
       q.set("limit", "50");
@@ -127,6 +130,7 @@
           el("td", null, el("a", { href: "#/brand/" + encodeURIComponent(a.brand_id), onclick: function (e) { e.stopPropagation(); }, text: a.brand_id || "—" })),
           el("td", { text: a.name }), el("td", { text: a.kind }),
           el("td", { "class": "num", text: fmtMs(a.ms) }), el("td", null, badge(a.status)),
+          el("td", { "class": "failure-class", text: a.failure_class || "" }),
           el("td", { "class": "client", text: a.client_name || "" }),
           el("td", null, el("a", { "class": "trace", href: traceHref(a.trace_id), title: "this trace's activities: " + a.trace_id,
             onclick: function (e) { e.stopPropagation(); }, text: a.trace_id.slice(0, 8) })),
@@ -153,6 +157,8 @@
         el("label", null, "brand", brands),
         el("label", null, "name", el("input", { type: "text", name: "name", value: filters.get("name") || "", onchange: change, placeholder: "tool name" })),
         select("status", "status", [["", "any"], ["ok", "ok"], ["error", "error"]], filters.get("status") || "", change),
+        select("failure_class", "failure", [["", "any"]].concat(FAILURE_CLASSES.map(function (c) { return [c, c]; })),
+               filters.get("failure_class") || "", change),
         el("label", null, "client", clients),
         el("label", null, "trace", el("input", { type: "text", name: "trace", value: filters.get("trace") || "", onchange: change, placeholder: "trace id" })),
         select("since", "time", SINCE_CHOICES, filters.get("since") || "", change),
@@ -236,6 +242,7 @@
           xs, [points.map(function (p) { return p.p50_ms; }), points.map(function (p) { return p.p95_ms; })], width, window);
         chart(card, "error rate (%)", [{ label: "errors %", stroke: "#d64545", fill: "rgba(214,69,69,.15)", width: 2 }],
           xs, [points.map(function (p) { return p.error_rate_pct; })], width, window);
+        failuresOf(card, row.brand_id, stats, xs, width, window, since);
       });
       if (only !== null && stats.by_tool.length) {
         app.appendChild(el("h2", { text: "Tools" }));
@@ -250,6 +257,32 @@
         }, "clients"));
       }
     }).catch(showError);
+  }
+
+  // Why a brand's activities failed: each class's count and rate, and its rate over time.
+  var CLASS_COLOURS = ["#c0392b", "#8e44ad", "#d35400", "#2980b9", "#16a085", "#7f8c8d", "#2c3e50", "#f39c12"];
+  function failuresOf(card, brand, stats, xs, width, window, since) {
+    var rows = (stats.failures || []).filter(function (f) { return f.brand_id === brand; });
+    if (!rows.length) return;
+    card.appendChild(el("table", { "class": "grid failures", "data-brand": brand },
+      el("tr", null, ["failure class", "failures", "% of calls"].map(function (t) { return el("th", { text: t }); })),
+      rows.map(function (f) {
+        return el("tr", { "data-class": f.failure_class },
+          el("td", null, el("a", { href: "#/?brand=" + encodeURIComponent(brand) + "&failure_class=" +
+            encodeURIComponent(f.failure_class) + "&since=" + since, text: f.failure_class })),
+          el("td", { "class": "num", text: f.failures }), el("td", { "class": "num", text: f.failure_rate_pct }));
+      })));
+    var points = (stats.failure_series || []).filter(function (p) { return p.brand_id === brand; });
+    var classes = rows.map(function (f) { return f.failure_class; });
+    var values = classes.map(function (c) {
+      return xs.map(function (x) {
+        var hit = points.filter(function (p) { return p.bucket_start_s === x && p.failure_class === c; })[0];
+        return hit ? hit.failure_rate_pct : 0;
+      });
+    });
+    chart(card, "failure rate by class (%)", classes.map(function (c, i) {
+      return { label: c, stroke: CLASS_COLOURS[i % CLASS_COLOURS.length], width: 2 };
+    }), xs, values, width, window);
   }
 
   // ---- Activity detail: waterfall, attributes, replay ----------------------------------
@@ -333,6 +366,34 @@
     } else {
       replay.append(el("p", { "class": "muted", text: recordings.pruned ? "The recording was removed: " + recordings.pruned : "No browser recording for this activity." }));
     }
+    // The evidence (issue 18): a list to seek from, and the replay opens on the first piece.
+    var evidence = detail.evidence || [];
+    function evidenceText(e) {
+      var at = e.attributes, parts = [];
+      ["http.request.method", "http.response.status_code", "getgather.browser.error", "getgather.browser.selector",
+       "getgather.failure.selector_matches", "getgather.browser.challenge.provider", "getgather.browser.dialog.type",
+       "getgather.browser.dialog.message", "getgather.browser.download.filename", "getgather.browser.resource_type",
+       "url.full"].forEach(function (key) {
+        if (at[key] !== undefined && at[key] !== "") parts.push(key.split(".").pop() + "=" + at[key]);
+      });
+      return parts.join(" · ");
+    }
+    var evidenceList = evidence.length ? el("table", { "class": "grid evidence", id: "evidence" },
+      evidence.map(function (e, i) {
+        return el("tr", { "class": "row", "data-event": e.name, onclick: function () {
+            seek(e.time_us, e.name, e.attributes["getgather.recording.page_id"]); } },
+          el("td", { text: "+" + ((e.time_us - begin) / 1e6).toFixed(2) + " s" }), el("td", null, el("b", { text: e.name })),
+          el("td", { text: evidenceText(e) }));
+      })) : el("p", { "class": "muted", id: "evidence", text: "No evidence: the browser showed no errors, dialogs, downloads or crashes." });
+    if (replayFrame && evidence.length) {
+      replayFrame.addEventListener("load", function () {
+        var first = evidence[0];
+        setTimeout(function () {
+          seek(first.time_us, "the first evidence (" + first.name + ")", first.attributes["getgather.recording.page_id"]);
+          status.setAttribute("data-first-evidence", first.name);
+        }, 100);
+      });
+    }
     function onReplayMessage(event) {
       if (event.origin !== replayOrigin || !event.data || event.data.type !== "getgather-replay-position") return;
       status.textContent = "replay at +" + (event.data.offset_ms / 1000).toFixed(2) + " s on page " + (event.data.page + 1);
@@ -341,12 +402,14 @@
     timers.push({ stop: function () { window.removeEventListener("message", onReplayMessage); } });
 
     setChildren(app, 
-      el("h1", null, a.name + " ", badge(a.status)),
+      el("h1", null, a.name + " ", badge(a.status),
+        a.failure_class ? el("span", { "class": "badge failure", id: "failure-class", text: a.failure_class }) : null),
       el("p", { "class": "muted" }, el("a", { href: "#/brand/" + encodeURIComponent(a.brand_id || ""), text: a.brand_id || "(no brand)" }),
         " · " + a.kind + " · " + fmtMs(a.execution_time_ms) + " · started " + fmtTime(a.start_time),
         a.client_name ? " · client " + a.client_name + (a.client_version ? " " + a.client_version : "") : null,
         " · trace ", el("a", { id: "activity-trace", href: traceHref(a.trace_id), title: "this trace's activities", text: a.trace_id })),
       a.error ? el("div", { "class": "error-box", id: "activity-error", text: (a.error_type ? a.error_type + ": " : "") + a.error }) : null,
+      el("h2", { text: "Evidence (" + evidence.length + ")" }), evidenceList,
       el("h2", { text: "Trace (" + spans.length + " spans)" }),
       el("div", { "class": "waterfall", id: "waterfall" }, rows),
       el("h2", { text: "Replay" }), replay,

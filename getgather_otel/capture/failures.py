@@ -1,0 +1,427 @@
+"""Why an activity failed: the evidence it met, and the failure class decided from it (issue 18).
+
+Evidence is what a recorded browser showed while the activity ran, captured out of the
+page's reach by `recording/evidence.py`: responses >= 400, failed requests, main-frame
+navigation errors, dialogs, downloads, crashes, known challenge providers, browser calls
+that raised, and, when the activity fails, what its pages showed at that moment
+(`PageState`). Each piece is a span event on the root activity, at most `cap` per root
+activity; more are counted (`getgather.evidence.dropped`), and all of them still count
+for the rules below (up to `MAX_KEPT` a root).
+
+Every failed activity gets `getgather.failure.class`. The rules, first match wins (evidence
+since the failing activity started; "the document" is the last main-frame document a page
+loaded in that time, the failing page's when a browser call failed, else the latest):
+
+1. `browser_crash`: a page crashed (or the error says the target crashed).
+2. `bot_challenge`: a known challenge provider's frame or script was requested
+   (`CHALLENGE_PROVIDERS`), the document answered 403 or 429, or a page at the failure
+   shows challenge markers (`CHALLENGE_MARKERS`, read by `recording/evidence.py`).
+3. `signed_out`: a response answered 401, or a page at the failure shows a sign-in form
+   (a password field on a page whose URL or title says sign in / log in).
+4. `site_error`: the document answered 5xx.
+5. `navigation_error`: the main frame's document failed to load (refused, DNS, TLS,
+   aborted by the network), or a navigation call raised with a `net::` error.
+6. `element_missing`: a browser call waiting for a selector timed out, and no browser call
+   returned normally after it (a timeout the tool caught and moved on from does not count;
+   the page loaded: rules 2-5 did not match). `browser.element.missing` names the selector and whether it
+   matches in the page as snapshotted at the failure (`getgather.failure.selector_matches`).
+7. `tool_error`: the activity failed with no browser evidence at all.
+8. `unknown`: browser evidence, but none of the rules above.
+
+A user classifier (`set_failure_classifier`) sees the same `FailureContext`, including the
+class these rules chose (`default`), and returns a class, or None to keep the default.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from opentelemetry.util.types import AttributeValue
+
+from getgather_otel._log import logger
+from getgather_otel.capture import activity as activities
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.activity import Activity
+
+__all__ = [
+    "BOT_CHALLENGE",
+    "BROWSER_CRASH",
+    "CHALLENGE_MARKERS",
+    "CHALLENGE_PROVIDERS",
+    "DEFAULT_CAP",
+    "ELEMENT_MISSING",
+    "FAILURE_CLASSES",
+    "MAX_KEPT",
+    "NAVIGATION_ERROR",
+    "SIGNED_OUT",
+    "SIGN_IN_WORDS",
+    "SITE_ERROR",
+    "TOOL_ERROR",
+    "UNKNOWN",
+    "Document",
+    "Evidence",
+    "FailureClassifier",
+    "FailureContext",
+    "PageState",
+    "challenge_provider",
+    "classify",
+    "default_failure_classifier",
+    "install",
+    "ledger_of",
+    "note_call_succeeded",
+    "note_document",
+    "note_page_state",
+    "pages_touched",
+    "record",
+    "set_failure_classifier",
+    "started_at",
+]
+
+BOT_CHALLENGE = "bot_challenge"
+SIGNED_OUT = "signed_out"
+ELEMENT_MISSING = "element_missing"
+NAVIGATION_ERROR = "navigation_error"
+SITE_ERROR = "site_error"
+BROWSER_CRASH = "browser_crash"
+TOOL_ERROR = "tool_error"
+UNKNOWN = "unknown"
+FAILURE_CLASSES = (
+    BOT_CHALLENGE,
+    SIGNED_OUT,
+    ELEMENT_MISSING,
+    NAVIGATION_ERROR,
+    SITE_ERROR,
+    BROWSER_CRASH,
+    TOOL_ERROR,
+    UNKNOWN,
+)
+
+# Span events per root activity; what is over it is counted, not emitted.
+DEFAULT_CAP = 50
+# Evidence kept in memory per root activity for the rules (the first ones: the cause comes first).
+MAX_KEPT = 500
+
+# Hosts (and their subdomains) of challenge providers: a request to one is a challenge shown.
+CHALLENGE_PROVIDERS: dict[str, str] = {
+    "challenges.cloudflare.com": "cloudflare",
+    "hcaptcha.com": "hcaptcha",
+    "recaptcha.net": "recaptcha",
+    "arkoselabs.com": "arkose",
+    "funcaptcha.com": "arkose",
+    "captcha-delivery.com": "datadome",
+    "px-captcha.com": "perimeterx",
+    "perimeterx.net": "perimeterx",
+    "geetest.com": "geetest",
+    "kasada.io": "kasada",
+}
+# google.com serves reCAPTCHA under a path, not a host of its own.
+_RECAPTCHA_PATH = re.compile(r"^/recaptcha/")
+# Read in a page when an activity fails (recording/evidence.py): selectors, then title patterns.
+CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
+    "selectors": (
+        "#challenge-form",
+        "#challenge-running",
+        "#cf-challenge-running",
+        ".cf-turnstile",
+        "#px-captcha",
+        ".g-recaptcha",
+        ".h-captcha",
+        "iframe[src*='captcha']",
+        "iframe[src*='challenge']",
+        "[data-sitekey]",
+    ),
+    "titles": (
+        "just a moment",
+        "attention required",
+        "are you a robot",
+        "verify you are human",
+        "access denied",
+        "pardon our interruption",
+        "security check",
+        "captcha",
+    ),
+}
+# In a URL path or a title: the page is a sign-in page.
+SIGN_IN_WORDS = re.compile(r"sign[\s_-]?in|log[\s_-]?in|logon|auth|session/new|account/access", re.IGNORECASE)
+_NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
+_CRASHED = re.compile(r"target crashed|page crashed", re.IGNORECASE)
+
+
+def challenge_provider(url: str) -> str | None:
+    """The challenge provider a request URL belongs to, or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    for domain, provider in CHALLENGE_PROVIDERS.items():
+        if host == domain or host.endswith("." + domain):
+            return provider
+    if (host == "google.com" or host.endswith(".google.com")) and _RECAPTCHA_PATH.match(parts.path):
+        return "recaptcha"
+    return None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One thing a browser showed: `kind` is its span event's name, `at` is `time.perf_counter()`."""
+
+    kind: str
+    attributes: Mapping[str, AttributeValue]
+    page_id: str = ""
+    at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class Document:
+    """The last main-frame document a page loaded: its status, URL (redacted), and whether a redirect led there."""
+
+    page_id: str
+    status: int
+    url: str
+    redirected: bool = False
+    at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What a page showed when the activity failed (read from out of the page's reach)."""
+
+    page_id: str
+    url: str
+    title: str = ""
+    challenge_marker: str = ""
+    sign_in_form: bool = False
+    at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class _Ledger:
+    """Everything one root activity met (see the module docstring for the bounds)."""
+
+    evidence: list[Evidence] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    pages: list[PageState] = field(default_factory=list)
+    seen: int = 0
+    emitted: int = 0
+    dropped: int = 0
+    # When a browser call last returned normally (`time.perf_counter()`): a timeout before it was handled.
+    last_ok_call: float = 0.0
+
+
+@dataclass(frozen=True)
+class FailureContext:
+    """What the rules (and a user classifier) decide from."""
+
+    activity: Activity
+    error_type: str
+    message: str
+    evidence: tuple[Evidence, ...]
+    documents: tuple[Document, ...]
+    pages: tuple[PageState, ...]
+    default: str = UNKNOWN
+    # When a browser call last returned normally: a selector timeout before it was caught and handled.
+    last_ok_call: float = 0.0
+
+    def document(self) -> Document | None:
+        """The document that counts: the failing page's last one (the page of the last failed call), else the latest."""
+        failed_pages = [e.page_id for e in self.evidence if e.kind == attr.EVENT_BROWSER_CALL_FAILED and e.page_id]
+        if failed_pages:
+            mine = [d for d in self.documents if d.page_id == failed_pages[-1]]
+            if mine:
+                return mine[-1]
+        return self.documents[-1] if self.documents else None
+
+
+FailureClassifier = Callable[[FailureContext], "str | None"]
+
+_ledgers: dict[Activity, _Ledger] = {}
+_lock = threading.Lock()
+_user_classifier: FailureClassifier | None = None
+
+
+def set_failure_classifier(classifier: FailureClassifier | None) -> None:
+    """Decide failure classes with `classifier` first, for every activity of this process.
+
+    Args:
+        classifier: called once per failed activity, just before its span ends, with a
+            `FailureContext` (the activity, its `error.type` and message, the evidence, the
+            main-frame documents and page states met since it started, and `default`, the
+            class the built-in rules chose); returns a class name, or None to keep `default`.
+            One that raises is logged and `default` is used. None: the built-in rules only.
+    """
+    global _user_classifier
+    _user_classifier = classifier
+
+
+def default_failure_classifier(context: FailureContext) -> str:
+    """The built-in rules (module docstring), in order."""
+    return classify(context)
+
+
+def ledger_of(activity: Activity) -> _Ledger:
+    root = activity.root
+    with _lock:
+        ledger = _ledgers.get(root)
+        if ledger is None:
+            ledger = _ledgers[root] = _Ledger()
+        return ledger
+
+
+def record(
+    activity: Activity,
+    kind: str,
+    attributes: Mapping[str, AttributeValue],
+    *,
+    page_id: str = "",
+    cap: int = DEFAULT_CAP,
+    emit: bool = True,
+) -> None:
+    """Evidence met by `activity`'s root: a span event (up to `cap` per root, then counted) and input to the rules."""
+    root = activity.root
+    if not root.span.is_recording():  # ended (a late event): nothing to attach it to
+        return
+    ledger = ledger_of(root)
+    with _lock:
+        ledger.seen += 1
+        if len(ledger.evidence) < MAX_KEPT:
+            ledger.evidence.append(Evidence(kind, dict(attributes), page_id))
+        if emit:
+            if ledger.emitted >= cap:
+                ledger.dropped += 1
+                return
+            ledger.emitted += 1
+    if emit:
+        event = dict(attributes)
+        if page_id:
+            event[attr.RECORDING_PAGE_ID] = page_id
+        root.add_event(kind, event)
+
+
+def note_document(activity: Activity, document: Document) -> None:
+    """A page's main-frame document answered (any status): the rules read the last one."""
+    ledger = ledger_of(activity)
+    with _lock:
+        ledger.documents.append(document)
+        if len(ledger.documents) > MAX_KEPT:
+            del ledger.documents[0]
+
+
+def note_page_state(activity: Activity, state: PageState) -> None:
+    ledger = ledger_of(activity)
+    with _lock:
+        ledger.pages.append(state)
+
+
+def pages_touched(activity: Activity) -> set[str]:
+    """Page ids `activity` loaded a document in or met evidence in since it started."""
+    ledger = ledger_of(activity)
+    since = started_at(activity)
+    with _lock:
+        return {d.page_id for d in ledger.documents if d.at >= since} | {
+            e.page_id for e in ledger.evidence if e.at >= since and e.page_id
+        }
+
+
+def note_call_succeeded(activity: Activity) -> None:
+    """A browser call of `activity` returned normally (cheap: only a root that already met evidence notes it)."""
+    ledger = _ledgers.get(activity.root)
+    if ledger is not None:
+        ledger.last_ok_call = time.perf_counter()
+
+
+def started_at(activity: Activity) -> float:
+    """When `activity` started, on `time.perf_counter()`'s clock."""
+    return time.perf_counter() - activity.elapsed_s
+
+
+def _document_status(context: FailureContext) -> int:
+    document = context.document()
+    return document.status if document is not None else 0
+
+
+def classify(context: FailureContext) -> str:
+    """The built-in rules, first match wins (module docstring)."""
+    evidence = context.evidence
+    kinds = {e.kind for e in evidence}
+    if attr.EVENT_PAGE_CRASHED in kinds or _CRASHED.search(context.message):
+        return BROWSER_CRASH
+    status = _document_status(context)
+    if attr.EVENT_CHALLENGE in kinds or status in (403, 429) or any(p.challenge_marker for p in context.pages):
+        return BOT_CHALLENGE
+    statuses = {e.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE) for e in evidence if e.kind == attr.EVENT_HTTP_ERROR}
+    if 401 in statuses or status == 401 or any(p.sign_in_form for p in context.pages):
+        return SIGNED_OUT
+    if 500 <= status < 600:
+        return SITE_ERROR
+    if attr.EVENT_NAVIGATION_ERROR in kinds or any(
+        e.kind == attr.EVENT_BROWSER_CALL_FAILED and _NET_ERROR.search(str(e.attributes.get(attr.BROWSER_ERROR, "")))
+        for e in evidence
+    ):
+        return NAVIGATION_ERROR
+    if attr.EVENT_ELEMENT_MISSING in kinds or any(
+        e.kind == attr.EVENT_BROWSER_CALL_FAILED
+        and attr.BROWSER_SELECTOR in e.attributes
+        and _timed_out(e)
+        and e.at > context.last_ok_call
+        for e in evidence
+    ):
+        return ELEMENT_MISSING
+    return TOOL_ERROR if not evidence else UNKNOWN
+
+
+def _timed_out(evidence: Evidence) -> bool:
+    return "timeout" in str(evidence.attributes.get(attr.BROWSER_ERROR, "")).lower()
+
+
+def _context_for(ending: Activity) -> FailureContext:
+    ledger = ledger_of(ending)
+    since = started_at(ending)
+    with _lock:
+        evidence = tuple(e for e in ledger.evidence if e.at >= since)
+        documents = tuple(d for d in ledger.documents if d.at >= since)
+        pages = tuple(p for p in ledger.pages if p.at >= since)
+    status = getattr(ending.span, "status", None)
+    message = str(getattr(status, "description", "") or "")
+    return FailureContext(
+        ending, ending.error_type or "", message, evidence, documents, pages, last_ok_call=ledger.last_ok_call
+    )
+
+
+def _decide(ending: Activity) -> str:
+    context = _context_for(ending)
+    default = classify(context)
+    classifier = _user_classifier
+    if classifier is None:
+        return default
+    try:
+        chosen = classifier(FailureContext(**{**context.__dict__, "default": default}))
+    except Exception:
+        logger.warning("the failure classifier raised for activity %r; using %s", ending.name, default, exc_info=True)
+        return default
+    return str(chosen) if chosen else default
+
+
+def _on_end(ending: Activity) -> None:
+    if ending.error_type is not None:
+        ending.set_attribute(attr.FAILURE_CLASS, _decide(ending))
+    if ending.parent is not None:
+        return
+    with _lock:
+        ledger = _ledgers.pop(ending, None)
+    if ledger is not None and ledger.seen:
+        ending.set_attributes({attr.EVIDENCE_EVENTS: ledger.seen, attr.EVIDENCE_DROPPED: ledger.dropped})
+
+
+def _on_start(_started: Activity) -> None:
+    return None
+
+
+def install() -> None:
+    """Classify every failed activity from now on (idempotent; `configure()` calls it)."""
+    activities.add_lifecycle_hooks(_on_start, _on_end)

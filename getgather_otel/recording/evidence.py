@@ -1,0 +1,441 @@
+"""Evidence of what went wrong in a recorded browser, captured out of the page's reach (issue 18).
+
+One `EvidenceWatcher` per recorded context, one CDP session of its own per page
+(`context.new_cdp_session(page)`), separate from the recorder's, with domains no page can
+observe: `Network.enable` (with no body buffers) and `Page.enable`; never `Runtime.enable`.
+From them, for the activity that owns the context (`recorder.owner`, a root activity):
+
+- `Network.responseReceived` with status >= 400: `browser.http.error` (method, redacted URL,
+  status, resource type, whether it is the page's main-frame document). Every main-frame
+  document's status (any) is noted for the failure rules (`failures.note_document`).
+- `Network.loadingFailed` (not cancelled): `browser.navigation.error` for the main frame's
+  document, `browser.request.failed` for anything else (the browser's `net::` error text).
+- `Network.requestWillBeSent` to a challenge provider's host: `browser.challenge` (once per
+  provider and page).
+- `Page.javascriptDialogOpening`: `browser.dialog`; `Page.downloadWillBegin`: `browser.download`.
+- Playwright's `crash` event: the recorder's `browser.page.crashed` is the span event; the
+  rules get it here.
+- A browser call that raises inside an activity (hooks.py): `browser.call.failed` with the
+  action, the selector and the error's first line (URLs in it redacted).
+
+When an async activity fails (`capture.activity.add_failure_hook`), before its span ends:
+every recorded page gets a fresh full snapshot (`ContextRecorder.snapshot_pages`), so the
+replay ends on the page as it was; each page is read from an isolated world of this
+session (`Page.createIsolatedWorld`, `Runtime.evaluate`: challenge markers, a password
+field, the title and URL); and a selector that timed out is counted in the page
+(Playwright's own selector engine, `queryCount`): `browser.element.missing` with
+`getgather.failure.selector_matches`.
+
+Every URL goes through the recording's `UrlRedactor`. Evidence is bounded per root activity
+(`RecordingOptions.max_evidence_events`, then counted: `capture/failures.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from getgather_otel._log import logger
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture import failures
+from getgather_otel.capture.activity import Activity, add_failure_hook, current_activity
+from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.recorder import ContextRecorder, internal_call
+from getgather_otel.recording.tasks import BackgroundTasks
+from getgather_otel.recording.urls import UrlRedactor
+
+__all__ = [
+    "EVIDENCE_WORLD",
+    "MAX_ERROR_CHARS",
+    "MAX_IN_FLIGHT",
+    "MAX_MESSAGE_CHARS",
+    "PROBE_TIMEOUT_S",
+    "EvidenceWatcher",
+    "call_failed",
+    "call_succeeded",
+    "watch",
+]
+
+EVIDENCE_WORLD = "getgather_otel_evidence"
+MAX_ERROR_CHARS = 300
+MAX_MESSAGE_CHARS = 200
+# Requests remembered between requestWillBeSent and their end (method and URL for a failure).
+MAX_IN_FLIGHT = 4096
+PROBE_TIMEOUT_S = 0.5
+# A failing nested activity and its failing root probe once.
+_PROBE_AGAIN_AFTER_S = 1.0
+_URL_IN_TEXT = re.compile(r"\b(?:https?|wss?|file)://[^\s\"'<>]+")
+
+_watchers: weakref.WeakKeyDictionary[ContextRecorder, EvidenceWatcher] = weakref.WeakKeyDictionary()
+_installed = False
+
+_PAGE_STATE_JS = """(() => {
+  const selectors = SELECTORS;
+  const titles = TITLES;
+  let marker = "";
+  for (const s of selectors) {
+    try { if (document.querySelector(s)) { marker = s; break; } } catch (e) {}
+  }
+  const title = String(document.title || "").slice(0, 300);
+  if (!marker) {
+    const lower = title.toLowerCase();
+    const hit = titles.find((w) => lower.includes(w));
+    if (hit) marker = "title: " + hit;
+  }
+  return { url: String(location.href), title, marker, password: !!document.querySelector("input[type=password]") };
+})()""".replace("SELECTORS", json.dumps(list(failures.CHALLENGE_MARKERS["selectors"]))).replace(
+    "TITLES", json.dumps(list(failures.CHALLENGE_MARKERS["titles"]))
+)
+
+
+def _first_line(text: str, urls: UrlRedactor) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    line = _URL_IN_TEXT.sub(lambda match: urls.redact(match.group(0)), line)
+    return line[:MAX_ERROR_CHARS]
+
+
+class _PageWatch:
+    """One page's evidence session."""
+
+    def __init__(self, watcher: EvidenceWatcher, page: Any, page_id: str) -> None:
+        self.watcher = watcher
+        self.page = page
+        self.page_id = page_id
+        self.cdp: Any = None
+        self.main_frame_id = ""
+        self.crashed = False
+        self.closed = False
+        self.ready: asyncio.Task[None] | None = None
+        self._requests: OrderedDict[str, tuple[str, str, str, bool]] = OrderedDict()
+        self._providers: set[str] = set()
+
+    async def start(self) -> None:
+        cdp = await self.watcher.context.new_cdp_session(self.page)
+        self.cdp = cdp
+        cdp.on("Network.requestWillBeSent", self._request)
+        cdp.on("Network.responseReceived", self._response)
+        cdp.on("Network.loadingFinished", self._finished)
+        cdp.on("Network.loadingFailed", self._failed)
+        cdp.on("Page.javascriptDialogOpening", self._dialog)
+        cdp.on("Page.downloadWillBegin", self._download)
+        tree = await cdp.send("Page.getFrameTree")
+        self.main_frame_id = tree["frameTree"]["frame"]["id"]
+        # No response bodies kept for this session: it only reads statuses and errors.
+        await cdp.send("Network.enable", {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0, "maxPostDataSize": 0})
+        await cdp.send("Page.enable")
+
+    # --- CDP events (cheap: one dict operation for a request that goes well) ---
+
+    def _request(self, event: dict[str, Any]) -> None:
+        request = event.get("request") or {}
+        url = request.get("url", "")
+        redirected = "redirectResponse" in event
+        requests = self._requests
+        requests[event["requestId"]] = (request.get("method", "GET"), url, event.get("frameId", ""), redirected)
+        if len(requests) > MAX_IN_FLIGHT:
+            requests.popitem(last=False)
+        provider = failures.challenge_provider(url) if url.startswith("http") else None
+        if provider is not None and provider not in self._providers:
+            self._providers.add(provider)
+            self.watcher.record(
+                attr.EVENT_CHALLENGE,
+                {attr.BROWSER_CHALLENGE_PROVIDER: provider, attr.URL_FULL: self.watcher.urls.redact(url)},
+                self.page_id,
+            )
+
+    def _response(self, event: dict[str, Any]) -> None:
+        response = event.get("response") or {}
+        status = int(response.get("status") or 0)
+        document = event.get("type") == "Document" and event.get("frameId") == self.main_frame_id
+        method, _url, _frame, redirected = self._requests.get(event["requestId"], ("GET", "", "", False))
+        url = response.get("url", "")
+        if status >= 400 and url.endswith("/favicon.ico") and event.get("type") == "Other":
+            return  # the browser's own request, not the site's page
+        if document:
+            self.watcher.note_document(
+                failures.Document(self.page_id, status, self.watcher.urls.redact(url), redirected=redirected)
+            )
+        if status >= 400:
+            self.watcher.record(
+                attr.EVENT_HTTP_ERROR,
+                {
+                    attr.HTTP_REQUEST_METHOD: method,
+                    attr.URL_FULL: self.watcher.urls.redact(url),
+                    attr.HTTP_RESPONSE_STATUS_CODE: status,
+                    attr.BROWSER_RESOURCE_TYPE: str(event.get("type", "")),
+                    attr.BROWSER_DOCUMENT: document,
+                },
+                self.page_id,
+            )
+
+    def _finished(self, event: dict[str, Any]) -> None:
+        self._requests.pop(event["requestId"], None)
+
+    def _failed(self, event: dict[str, Any]) -> None:
+        method, url, frame_id, _redirected = self._requests.pop(event["requestId"], ("GET", "", "", False))
+        if event.get("canceled"):
+            return
+        document = event.get("type") == "Document" and frame_id == self.main_frame_id
+        self.watcher.record(
+            attr.EVENT_NAVIGATION_ERROR if document else attr.EVENT_REQUEST_FAILED,
+            {
+                attr.HTTP_REQUEST_METHOD: method,
+                attr.URL_FULL: self.watcher.urls.redact(url),
+                attr.BROWSER_ERROR: str(event.get("errorText") or event.get("blockedReason") or "failed")[
+                    :MAX_ERROR_CHARS
+                ],
+                attr.BROWSER_RESOURCE_TYPE: str(event.get("type", "")),
+            },
+            self.page_id,
+        )
+
+    def _dialog(self, event: dict[str, Any]) -> None:
+        self.watcher.record(
+            attr.EVENT_DIALOG,
+            {
+                attr.BROWSER_DIALOG_TYPE: str(event.get("type", "")),
+                attr.BROWSER_DIALOG_MESSAGE: str(event.get("message", ""))[:MAX_MESSAGE_CHARS],
+                attr.URL_FULL: self.watcher.urls.redact(str(event.get("url", ""))),
+            },
+            self.page_id,
+        )
+
+    def _download(self, event: dict[str, Any]) -> None:
+        self.watcher.record(
+            attr.EVENT_DOWNLOAD,
+            {
+                attr.URL_FULL: self.watcher.urls.redact(str(event.get("url", ""))),
+                attr.BROWSER_DOWNLOAD_FILENAME: str(event.get("suggestedFilename", ""))[:MAX_MESSAGE_CHARS],
+            },
+            self.page_id,
+        )
+
+    def on_crash(self) -> None:
+        self.crashed = True
+        # The recorder writes the span event (browser.page.crashed); the rules need it too.
+        self.watcher.record(attr.EVENT_PAGE_CRASHED, {}, self.page_id, emit=False)
+
+    # --- at a failure ---
+
+    async def read_state(self) -> failures.PageState | None:
+        """What the page shows now, read from an isolated world of this session."""
+        if self.cdp is None or self.crashed or self.closed:
+            return None
+        world = await self.cdp.send(
+            "Page.createIsolatedWorld", {"frameId": self.main_frame_id, "worldName": EVIDENCE_WORLD}
+        )
+        reply = await self.cdp.send(
+            "Runtime.evaluate",
+            {"expression": _PAGE_STATE_JS, "contextId": world["executionContextId"], "returnByValue": True},
+        )
+        value = (reply.get("result") or {}).get("value")
+        if not isinstance(value, dict):
+            return None
+        url, title = str(value.get("url", "")), str(value.get("title", ""))
+        sign_in = bool(value.get("password")) and bool(failures.SIGN_IN_WORDS.search(url + " " + title))
+        return failures.PageState(
+            self.page_id,
+            self.watcher.urls.redact(url),
+            title,
+            challenge_marker=str(value.get("marker") or ""),
+            sign_in_form=sign_in,
+        )
+
+
+class EvidenceWatcher:
+    """The evidence sessions of one recorded context; see the module docstring."""
+
+    def __init__(self, context: Any, recorder: ContextRecorder, options: RecordingOptions) -> None:
+        self.context = context
+        self.recorder = recorder
+        self.options = options
+        self.urls = UrlRedactor(options.url_secret_words, redact_fragments=options.redact_url_fragments)
+        self._pages: dict[Any, _PageWatch] = {}
+        self._tasks = BackgroundTasks()
+        # Root activity -> (selector, frame object, page id) of the last call that timed out waiting for it.
+        self._timeouts: dict[Activity, tuple[str, Any, str]] = {}
+        self._probed: dict[Activity, float] = {}
+
+    async def attach(self) -> None:
+        _watchers[self.recorder] = self
+        self.context.on("page", self._on_page)
+        for page in list(self.context.pages):
+            self._on_page(page)
+        pending = [w.ready for w in self._pages.values() if w.ready is not None and not w.ready.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=5.0)
+
+    def _on_page(self, page: Any) -> None:
+        if page in self._pages:
+            return
+        watch = _PageWatch(self, page, self.recorder.page_id_of(page) or "")
+        self._pages[page] = watch
+        page.on("crash", lambda _page: watch.on_crash())
+        page.on("close", lambda _page: self._on_close(page, watch))
+        watch.ready = self._tasks.spawn(self._start(watch))
+
+    def _on_close(self, page: Any, watch: _PageWatch) -> None:
+        watch.closed = True
+        self._pages.pop(page, None)
+
+    async def _start(self, watch: _PageWatch) -> None:
+        with internal_call():
+            try:
+                await watch.start()
+            except Exception as error:  # closed meanwhile, or a browser without CDP
+                logger.debug("no evidence session for page %s: %s", watch.page_id, error)
+
+    def owner(self) -> Activity | None:
+        """The root activity that owns the context now, while it runs."""
+        recording = self.recorder.owner
+        if recording is None or recording.ended:
+            return None
+        return recording.activity
+
+    def record(self, kind: str, attributes: dict[str, AttributeValue], page_id: str, *, emit: bool = True) -> None:
+        owner = self.owner()
+        if owner is not None:
+            failures.record(owner, kind, attributes, page_id=page_id, cap=self.options.max_evidence_events, emit=emit)
+
+    def note_document(self, document: failures.Document) -> None:
+        owner = self.owner()
+        if owner is not None:
+            failures.note_document(owner, document)
+
+    def page_of(self, target: Any) -> str:
+        """The page id of the page a protocol object (frame, page, handle) belongs to."""
+        return self.recorder.page_id_of(target) or ""
+
+    def call_failed(self, target: Any, method: str, params: Any, error: BaseException) -> None:
+        activity = current_activity()
+        if activity is None:
+            return
+        event: dict[str, AttributeValue] = {
+            attr.BROWSER_ACTION: method,
+            attr.BROWSER_ERROR: _first_line(str(error), self.urls) or type(error).__name__,
+            attr.ERROR_TYPE: type(error).__name__,
+        }
+        selector = params.get("selector") if isinstance(params, dict) else None
+        page_id = self.page_of(target)
+        if isinstance(selector, str):
+            event[attr.BROWSER_SELECTOR] = selector[:200]
+            if "timeout" in type(error).__name__.lower() or "timeout" in str(error)[:200].lower():
+                self._timeouts[activity.root] = (selector, target, page_id)
+                while len(self._timeouts) > 64:
+                    self._timeouts.pop(next(iter(self._timeouts)))
+        url = params.get("url") if isinstance(params, dict) else None
+        if isinstance(url, str):
+            event[attr.URL_FULL] = self.urls.redact(url)
+        failures.record(
+            activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=page_id, cap=self.options.max_evidence_events
+        )
+
+    def call_succeeded(self, activity: Activity) -> None:
+        root = activity.root
+        if self._timeouts:
+            self._timeouts.pop(root, None)
+        failures.note_call_succeeded(root)
+
+    async def probe(self, failing: Activity) -> None:
+        """The failure checkpoint: snapshots, page states and the timed-out selector (module docstring)."""
+        root = failing.root
+        now = time.perf_counter()
+        if now - self._probed.get(root, -1e9) < _PROBE_AGAIN_AFTER_S:
+            return
+        self._probed = {a: t for a, t in self._probed.items() if now - t < 60}
+        self._probed[root] = now
+        # The pages the failing activity used (other tabs may show older trouble), else all.
+        touched = failures.pages_touched(failing)
+        await self.recorder.snapshot_pages(touched)
+        watches = [w for w in list(self._pages.values()) if w.cdp is not None]
+        watches = [w for w in watches if w.page_id in touched] or watches
+        states = await asyncio.gather(*(self._read(w) for w in watches))
+        for state in states:
+            if state is None:
+                continue
+            failures.note_page_state(root, state)
+            if state.challenge_marker:
+                self.record(
+                    attr.EVENT_CHALLENGE,
+                    {
+                        attr.BROWSER_CHALLENGE_PROVIDER: "page marker: " + state.challenge_marker,
+                        attr.URL_FULL: state.url,
+                    },
+                    state.page_id,
+                )
+            if state.sign_in_form:
+                self.record(attr.EVENT_SIGN_IN_FORM, {attr.URL_FULL: state.url}, state.page_id)
+        timed_out = self._timeouts.pop(root, None)
+        if timed_out is not None:
+            selector, target, page_id = timed_out
+            matches = await self._matches(target, selector)
+            event: dict[str, AttributeValue] = {attr.BROWSER_SELECTOR: selector[:200]}
+            if matches is not None:
+                event[attr.FAILURE_SELECTOR_MATCHES] = matches
+            self.record(attr.EVENT_ELEMENT_MISSING, event, page_id)
+
+    async def _read(self, watch: _PageWatch) -> failures.PageState | None:
+        try:
+            return await asyncio.wait_for(watch.read_state(), PROBE_TIMEOUT_S)
+        except Exception as error:
+            logger.debug("could not read page %s at a failure: %s", watch.page_id, error)
+            return None
+
+    async def _matches(self, target: Any, selector: str) -> bool | None:
+        """Whether `selector` matches in `target`'s frame now (Playwright's selector engine), None if unknown."""
+        count = getattr(target, "_query_count", None)
+        if count is None:
+            return None
+        with internal_call():
+            try:
+                return int(await asyncio.wait_for(count(selector), PROBE_TIMEOUT_S)) > 0
+            except Exception as error:
+                logger.debug("could not count %r at a failure: %s", selector, error)
+                return None
+
+
+async def _on_failure(failing: Activity) -> None:
+    root = failing.root
+    for watcher in list(_watchers.values()):
+        if watcher.owner() is root:
+            await watcher.probe(failing)
+
+
+async def watch(context: Any, recorder: ContextRecorder, options: RecordingOptions) -> EvidenceWatcher | None:
+    """Capture evidence in `context`'s pages (see the module docstring); None when `options.evidence` is off."""
+    global _installed
+    if not options.evidence:
+        return None
+    if not _installed:
+        _installed = True
+        failures.install()
+        add_failure_hook(_on_failure)
+    watcher = EvidenceWatcher(context, recorder, options)
+    with internal_call():
+        await watcher.attach()
+    return watcher
+
+
+def call_succeeded(recorder: ContextRecorder | None) -> None:
+    """A browser call made inside an activity returned (hooks.py): an earlier timeout was handled by the tool."""
+    watcher = _watchers.get(recorder) if recorder is not None else None
+    activity = current_activity() if watcher is not None else None
+    if watcher is not None and activity is not None:
+        watcher.call_succeeded(activity)
+
+
+def call_failed(recorder: ContextRecorder | None, target: Any, method: str, params: Any, error: BaseException) -> None:
+    """A browser call made inside an activity raised (hooks.py): evidence, never a second error."""
+    watcher = _watchers.get(recorder) if recorder is not None else None
+    if watcher is None or isinstance(error, asyncio.CancelledError):
+        return
+    with contextlib.suppress(Exception):
+        watcher.call_failed(target, method, params, error)

@@ -1,0 +1,615 @@
+"""Why did it fail (issue 18): evidence out of the page's reach, a failure class on every failed activity.
+
+A fixture site on 127.0.0.1 has one page per class (a challenge page served with 403, a
+redirect to a sign-in form, a page without the awaited element, a 500, a refused connection,
+a crash through chrome://crash); an MCP tool per case drives a recorded Chromium there. Each
+activity gets the right class and evidence, and its recording ends on the failing page (the
+failure checkpoint). A successful activity that meets a 404 image is not a failure and keeps
+the evidence. The rules themselves are checked on hand-made evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import socket
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pytest
+import zstandard
+from fastmcp import Client, FastMCP
+from fastmcp.exceptions import ToolError
+from patchright.async_api import Browser, BrowserContext
+from playwright.async_api import Browser as PlaywrightBrowser
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+import getgather_otel
+from bench.synthetic import insert_activity_spans
+from getgather_otel import activity, instrument_mcp, record_browser
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture import failures
+from getgather_otel.capture.failures import Document, Evidence, FailureContext, PageState
+from getgather_otel.cli import main as cli_main
+from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.store.schema import CURRENT_VERSION, migrate
+from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
+from getgather_otel.viewer.reads import FileReads
+from getgather_otel.web.serving import serve_asgi
+from tests.conftest import flushed, post, rows
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "viewer"
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def _page(title: str, body: str) -> str:
+    return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
+
+
+def failing_site() -> Starlette:
+    """One page per failure class, plus a good page with a broken image."""
+
+    async def challenge(request: Request) -> Response:
+        body = '<h1>Checking your browser</h1><form id="challenge-form"><p>CHALLENGE-PAGE</p></form>'
+        return HTMLResponse(_page("Just a moment...", body), 403)
+
+    async def account(request: Request) -> Response:
+        return RedirectResponse("/login?next=/account&session_token=s3cr3t", status_code=302)
+
+    async def login(request: Request) -> Response:
+        body = '<h1>SIGN-IN-PAGE</h1><form><input name="email"><input type="password" name="password"></form>'
+        return HTMLResponse(_page("Sign in", body))
+
+    async def changed(request: Request) -> Response:
+        return HTMLResponse(_page("Orders", "<h1>CHANGED-PAGE</h1><div id='new-orders'>orders moved here</div>"))
+
+    async def slow(request: Request) -> Response:
+        return HTMLResponse(_page("Orders", "<h1>SLOW-PAGE</h1><div id='orders' style='display:none'>later</div>"))
+
+    async def broken(request: Request) -> Response:
+        return HTMLResponse(_page("Server error", "<h1>SITE-ERROR-PAGE</h1>"), 500)
+
+    async def good(request: Request) -> Response:
+        body = "<h1 id='done'>GOOD-PAGE</h1><img src='/missing.png?token=abc'><img src='/pixel.png'>"
+        return HTMLResponse(_page("Good", body))
+
+    async def pixel(request: Request) -> Response:
+        return Response(PNG, media_type="image/png")
+
+    async def missing(request: Request) -> Response:
+        return Response("no such image", 404)
+
+    async def dialog(request: Request) -> Response:
+        body = "<h1>DIALOG-PAGE</h1><a id='dl' href='/file.csv' download>csv</a><script>alert('hello there')</script>"
+        return HTMLResponse(_page("Dialog", body))
+
+    async def csv(request: Request) -> Response:
+        return Response("a,b\n1,2\n", media_type="text/csv", headers={"Content-Disposition": "attachment; f.csv"})
+
+    return Starlette(
+        routes=[
+            Route("/challenge", challenge),
+            Route("/account", account),
+            Route("/login", login),
+            Route("/changed", changed),
+            Route("/slow", slow),
+            Route("/broken", broken),
+            Route("/good", good),
+            Route("/pixel.png", pixel),
+            Route("/missing.png", missing),
+            Route("/dialog", dialog),
+            Route("/file.csv", csv),
+        ]
+    )
+
+
+def refused_origin() -> str:
+    """An origin on 127.0.0.1 where nothing listens (the port was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[str]:
+    async with serve_asgi(failing_site()) as origin:
+        yield origin
+
+
+WAIT_MS = 600
+
+
+async def until_evidence(count: int) -> None:
+    """Inside an activity: wait (up to 5 s) until its root has met `count` pieces of evidence.
+
+    Evidence reaches an activity only while it runs, and a response's CDP event can come a
+    little after the page has used the response.
+    """
+    current = getgather_otel.current_activity()
+    assert current is not None
+    for _ in range(100):
+        if failures.ledger_of(current).seen >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def client(browser: Browser, site: str) -> AsyncIterator[Client[Any]]:
+    """An MCP client of the tool server, whose tools share one recorded context."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with Client(tool_server(context, site)) as connected:
+        yield connected
+    await context.close()
+
+
+def tool_server(context: BrowserContext, origin: str) -> FastMCP:
+    """A tool per case; each opens its own tab of one recorded context, as a getgather tool would."""
+    server = FastMCP("failing")
+
+    async def wait_on(path: str, state: Literal["attached", "visible"] = "attached") -> str:
+        page = await context.new_page()
+        await page.goto(f"{origin}{path}")
+        await page.wait_for_selector("#orders", state=state, timeout=WAIT_MS)
+        return "never"
+
+    @server.tool
+    async def fixture_read_challenge() -> str:
+        return await wait_on("/challenge")
+
+    @server.tool
+    async def fixture_read_account() -> str:
+        return await wait_on("/account")
+
+    @server.tool
+    async def fixture_read_changed() -> str:
+        page = await context.new_page()
+        await page.goto(f"{origin}/changed")
+        await page.locator("#orders").click(timeout=WAIT_MS)
+        return "never"
+
+    @server.tool
+    async def fixture_read_slow() -> str:
+        return await wait_on("/slow", "visible")
+
+    @server.tool
+    async def fixture_read_broken() -> str:
+        return await wait_on("/broken")
+
+    @server.tool
+    async def fixture_read_refused() -> str:
+        page = await context.new_page()
+        await page.goto(f"{refused_origin()}/orders?password=hunter2")
+        return "never"
+
+    @server.tool
+    async def fixture_read_crash() -> str:
+        page = await context.new_page()
+        await page.goto(f"{origin}/good")
+        # A browser-initiated (typed) navigation to chrome://crash crashes the renderer; Playwright's
+        # goto is not "typed", so Chromium refuses it (net::ERR_ABORTED).
+        cdp = await context.new_cdp_session(page)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(cdp.send("Page.navigate", {"url": "chrome://crash", "transitionType": "typed"}), 5)
+        await page.wait_for_selector("#done", timeout=5000)
+        return "never"
+
+    @server.tool
+    async def fixture_no_browser() -> str:
+        raise ValueError("the tool gave up on its own")
+
+    @server.tool
+    async def fixture_read_good() -> str:
+        page = await context.new_page()
+        await page.goto(f"{origin}/good")
+        await page.wait_for_selector("#done")
+        await page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+        await until_evidence(1)  # the 404's CDP event may still be on its way when the image is complete
+        return "ok"
+
+    instrument_mcp(server, brand_from_prefix=True)
+    return server
+
+
+def activity_row(db: Path, name: str) -> dict[str, Any]:
+    [row] = rows(db, "SELECT * FROM activities WHERE name = ?", [name])
+    return row
+
+
+def events_of(db: Path, activity_id: str) -> list[tuple[str, dict[str, str]]]:
+    [span] = rows(
+        db, 'SELECT "Events.Name" AS n, "Events.Attributes" AS a FROM otel_traces WHERE "SpanId" = ?', [activity_id]
+    )
+    return list(zip(span["n"], [dict(a) for a in span["a"]], strict=True))
+
+
+def last_snapshot_text(db: Path, activity_id: str) -> str:
+    """The text of the last full snapshot of the failing page in the activity's recording (what its replay ends on)."""
+    pages = [
+        a.get(attr.RECORDING_PAGE_ID) for n, a in events_of(db, activity_id) if n == attr.EVENT_BROWSER_CALL_FAILED
+    ]
+    chunks = rows(
+        db,
+        "SELECT page_id, sequence, data FROM recording_chunks WHERE span_id = ? AND page_id = ? ORDER BY sequence",
+        [activity_id, pages[-1] if pages else ""],
+    )
+    snapshots: list[tuple[int, str]] = []
+    for chunk in chunks:
+        for event in json.loads(zstandard.ZstdDecompressor().decompress(chunk["data"])):
+            if event["type"] == 2:
+                snapshots.append((event["timestamp"], json.dumps(event["data"])))
+    assert snapshots, "the recording has no full snapshot"
+    return max(snapshots)[1]
+
+
+async def call(client: Client[Any], name: str) -> None:
+    with pytest.raises(ToolError):
+        await client.call_tool(name, {})
+
+
+async def until_stored(telemetry: Telemetry, db: Path, name: str, text: str) -> dict[str, Any]:
+    """Wait for the activity and for `text` in its recording's last snapshot (the grace period's late events)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        await asyncio.sleep(0.2)
+        flushed(telemetry)
+        found = rows(db, "SELECT activity_id FROM activities WHERE name = ?", [name])
+        if found:
+            try:
+                if text in last_snapshot_text(db, found[0]["activity_id"]):
+                    return activity_row(db, name)
+            except AssertionError:
+                pass
+        assert asyncio.get_running_loop().time() < deadline, f"{text!r} never ended {name}'s recording"
+
+
+CASES = [
+    # (tool, class, an evidence event it must have, text the replay's last frame shows)
+    ("fixture_read_challenge", failures.BOT_CHALLENGE, attr.EVENT_HTTP_ERROR, "CHALLENGE-PAGE"),
+    ("fixture_read_account", failures.SIGNED_OUT, attr.EVENT_SIGN_IN_FORM, "SIGN-IN-PAGE"),
+    ("fixture_read_changed", failures.ELEMENT_MISSING, attr.EVENT_ELEMENT_MISSING, "CHANGED-PAGE"),
+    ("fixture_read_slow", failures.ELEMENT_MISSING, attr.EVENT_ELEMENT_MISSING, "SLOW-PAGE"),
+    ("fixture_read_broken", failures.SITE_ERROR, attr.EVENT_HTTP_ERROR, "SITE-ERROR-PAGE"),
+]
+
+
+async def test_each_failing_tool_gets_its_class_evidence_and_a_replay_ending_on_the_failing_page(
+    telemetry: Telemetry, client: Client[Any], db_path: Path
+) -> None:
+    for tool, _class, _event, _text in CASES:
+        await call(client, tool)
+    await call(client, "fixture_read_refused")
+    await call(client, "fixture_read_crash")
+    await call(client, "fixture_no_browser")
+    for tool, expected, event_name, text in CASES:
+        row = await until_stored(telemetry, db_path, tool, text)
+        assert (row["status"], row["failure_class"]) == ("error", expected), tool
+        names = [name for name, _ in events_of(db_path, row["activity_id"])]
+        assert event_name in names, (tool, names)
+    # The challenge: its document's 403, with method, resource type and the document flag.
+    challenge = activity_row(db_path, "fixture_read_challenge")
+    [http] = [a for n, a in events_of(db_path, challenge["activity_id"]) if n == attr.EVENT_HTTP_ERROR]
+    assert http[attr.HTTP_RESPONSE_STATUS_CODE] == "403" and http[attr.HTTP_REQUEST_METHOD] == "GET"
+    assert http[attr.BROWSER_RESOURCE_TYPE] == "Document" and http[attr.BROWSER_DOCUMENT] == "true"
+    assert http[attr.URL_FULL].endswith("/challenge") and http[attr.RECORDING_PAGE_ID]
+    # Changed page vs slow page: the timed-out selector, and whether the checkpoint has it.
+    for tool, matches in (("fixture_read_changed", "false"), ("fixture_read_slow", "true")):
+        found = activity_row(db_path, tool)
+        [missing] = [a for n, a in events_of(db_path, found["activity_id"]) if n == attr.EVENT_ELEMENT_MISSING]
+        assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == matches
+    # The sign-in redirect: the redirect's secret query value is redacted wherever a URL is kept.
+    account = activity_row(db_path, "fixture_read_account")
+    assert "s3cr3t" not in json.dumps(events_of(db_path, account["activity_id"]))
+    # The refused connection: a main-frame navigation error, URL redacted.
+    refused = activity_row(db_path, "fixture_read_refused")
+    assert refused["failure_class"] == failures.NAVIGATION_ERROR
+    [nav] = [a for n, a in events_of(db_path, refused["activity_id"]) if n == attr.EVENT_NAVIGATION_ERROR]
+    assert nav[attr.BROWSER_ERROR] == "net::ERR_CONNECTION_REFUSED" and "hunter2" not in nav[attr.URL_FULL]
+    # (The exception event quotes the error as the tool raised it; evidence events redact.)
+    kept = [e for e in events_of(db_path, refused["activity_id"]) if e[0] != "exception"]
+    assert "hunter2" not in json.dumps(kept)
+    # The crash, and a tool that failed without touching a browser.
+    crash = activity_row(db_path, "fixture_read_crash")
+    assert crash["failure_class"] == failures.BROWSER_CRASH
+    assert attr.EVENT_PAGE_CRASHED in [n for n, _ in events_of(db_path, crash["activity_id"])]
+    assert activity_row(db_path, "fixture_no_browser")["failure_class"] == failures.TOOL_ERROR
+    # The CLI filters by class.
+    out = io.StringIO()
+    assert (
+        cli_main(
+            ["activities", "--db", str(db_path), "--failure-class", "element_missing", "--format", "json"], out=out
+        )
+        == 0
+    )
+    assert sorted(r["name"] for r in json.loads(out.getvalue())) == ["fixture_read_changed", "fixture_read_slow"]
+
+
+async def test_a_successful_activity_that_meets_a_404_image_is_no_failure_and_keeps_the_evidence(
+    telemetry: Telemetry, client: Client[Any], db_path: Path
+) -> None:
+    await client.call_tool("fixture_read_good", {})
+    await asyncio.sleep(0.3)
+    flushed(telemetry)
+    row = activity_row(db_path, "fixture_read_good")
+    assert row["status"] == "ok" and row["failure_class"] is None
+    http = [a for n, a in events_of(db_path, row["activity_id"]) if n == attr.EVENT_HTTP_ERROR]
+    assert len(http) == 1
+    assert http[0][attr.HTTP_RESPONSE_STATUS_CODE] == "404" and http[0][attr.BROWSER_RESOURCE_TYPE] == "Image"
+    assert http[0][attr.BROWSER_DOCUMENT] == "false" and "abc" not in http[0][attr.URL_FULL]
+    assert row["attributes"][attr.EVIDENCE_EVENTS] == "1"
+
+
+async def test_dialogs_and_downloads_are_evidence_and_the_cap_counts_the_rest(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    telemetry = quiet_telemetry
+    context = await browser.new_context(accept_downloads=True)
+    await record_browser(context, options=RecordingOptions(max_evidence_events=3))
+    async with activity("dialogs_and_downloads", "fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{site}/dialog")
+        async with page.expect_download() as download:
+            await page.click("#dl")
+        await (await download.value).path()
+        for _ in range(4):  # four more 404s: over the cap of 3
+            await page.evaluate("(u) => fetch(u).then((r) => r.status)", f"{site}/missing.png")
+        await until_evidence(6)
+    await asyncio.sleep(0.3)
+    flushed(telemetry)
+    names = [n for n, _ in events_of(db_path, act.activity_id)]
+    found = {n: a for n, a in events_of(db_path, act.activity_id)}
+    assert found[attr.EVENT_DIALOG][attr.BROWSER_DIALOG_TYPE] == "alert"
+    assert found[attr.EVENT_DIALOG][attr.BROWSER_DIALOG_MESSAGE] == "hello there"
+    assert found[attr.EVENT_DOWNLOAD][attr.URL_FULL].endswith("/file.csv")
+    evidence = [n for n in names if n in (attr.EVENT_DIALOG, attr.EVENT_DOWNLOAD, attr.EVENT_HTTP_ERROR)]
+    assert len(evidence) == 3
+    row = activity_row(db_path, "dialogs_and_downloads")
+    assert row["attributes"][attr.EVIDENCE_EVENTS] == "6" and row["attributes"][attr.EVIDENCE_DROPPED] == "3"
+
+
+# --- the rules, on hand-made evidence ---
+
+
+def _context(
+    evidence: list[Evidence] | None = None,
+    documents: list[Document] | None = None,
+    pages: list[PageState] | None = None,
+    message: str = "boom",
+) -> FailureContext:
+    with activity("rules") as act:
+        pass
+    return FailureContext(act, "Error", message, tuple(evidence or ()), tuple(documents or ()), tuple(pages or ()))
+
+
+def _http(status: int, document: bool = True) -> Evidence:
+    return Evidence(
+        attr.EVENT_HTTP_ERROR, {attr.HTTP_RESPONSE_STATUS_CODE: status, attr.BROWSER_DOCUMENT: document}, "p1"
+    )
+
+
+def _timeout(selector: str = "#x") -> Evidence:
+    error = "Timeout 500ms exceeded."
+    return Evidence(attr.EVENT_BROWSER_CALL_FAILED, {attr.BROWSER_SELECTOR: selector, attr.BROWSER_ERROR: error}, "p1")
+
+
+@pytest.mark.parametrize(
+    ("evidence", "documents", "pages", "expected"),
+    [
+        ([Evidence(attr.EVENT_PAGE_CRASHED, {}, "p1"), _timeout()], [], [], failures.BROWSER_CRASH),
+        ([_http(403), _timeout()], [Document("p1", 403, "u")], [], failures.BOT_CHALLENGE),
+        ([_http(429)], [Document("p1", 429, "u")], [], failures.BOT_CHALLENGE),
+        (
+            [Evidence(attr.EVENT_CHALLENGE, {attr.BROWSER_CHALLENGE_PROVIDER: "hcaptcha"})],
+            [],
+            [],
+            failures.BOT_CHALLENGE,
+        ),
+        (
+            [_timeout()],
+            [Document("p1", 200, "u")],
+            [PageState("p1", "u", challenge_marker=".g-recaptcha")],
+            failures.BOT_CHALLENGE,
+        ),
+        ([_http(401, document=False), _timeout()], [Document("p1", 200, "u")], [], failures.SIGNED_OUT),
+        (
+            [_timeout()],
+            [Document("p1", 200, "/login", redirected=True)],
+            [PageState("p1", "/login", sign_in_form=True)],
+            failures.SIGNED_OUT,
+        ),
+        ([_http(503), _timeout()], [Document("p1", 503, "u")], [], failures.SITE_ERROR),
+        (
+            [Evidence(attr.EVENT_NAVIGATION_ERROR, {attr.BROWSER_ERROR: "net::ERR_NAME_NOT_RESOLVED"})],
+            [],
+            [],
+            failures.NAVIGATION_ERROR,
+        ),
+        ([_timeout()], [Document("p1", 200, "u")], [], failures.ELEMENT_MISSING),
+        ([], [Document("p1", 200, "u")], [], failures.TOOL_ERROR),
+        ([], [], [], failures.TOOL_ERROR),
+        ([_http(404, document=False)], [Document("p1", 200, "u")], [], failures.UNKNOWN),
+        # A 500 earlier, then a good document on the same page: the page loaded, the element is missing.
+        ([_http(500), _timeout()], [Document("p1", 500, "u"), Document("p1", 200, "u2")], [], failures.ELEMENT_MISSING),
+    ],
+)
+def test_the_rules_in_order(
+    evidence: list[Evidence], documents: list[Document], pages: list[PageState], expected: str
+) -> None:
+    assert failures.classify(_context(evidence, documents, pages)) == expected
+
+
+def test_a_crash_said_only_in_the_error_is_a_crash() -> None:
+    assert failures.classify(_context(message="Page.goto: Target crashed")) == failures.BROWSER_CRASH
+
+
+def test_challenge_providers_are_told_by_host() -> None:
+    assert failures.challenge_provider("https://challenges.cloudflare.com/turnstile/v0/api.js") == "cloudflare"
+    assert failures.challenge_provider("https://newassets.hcaptcha.com/captcha/v1/x") == "hcaptcha"
+    assert failures.challenge_provider("https://www.google.com/recaptcha/api.js") == "recaptcha"
+    assert failures.challenge_provider("https://www.google.com/search?q=recaptcha") is None
+    assert failures.challenge_provider("https://notcloudflare.com/challenges.cloudflare.com") is None
+
+
+def test_a_user_classifier_extends_the_rules(telemetry: Telemetry, db_path: Path) -> None:
+    seen: list[FailureContext] = []
+
+    def classifier(context: FailureContext) -> str | None:
+        seen.append(context)
+        return "quota_exceeded" if "quota" in context.message else None
+
+    getgather_otel.set_failure_classifier(classifier)
+    try:
+        for name, message in (("over_quota", "quota exceeded"), ("plain_failure", "nope")):
+            with pytest.raises(RuntimeError), activity(name, "fixture"):
+                raise RuntimeError(message)
+        getgather_otel.set_failure_classifier(lambda _context: 1 / 0)  # type: ignore[arg-type, return-value]
+        with pytest.raises(RuntimeError), activity("classifier_raises", "fixture"):
+            raise RuntimeError("x")
+    finally:
+        getgather_otel.set_failure_classifier(None)
+    flushed(telemetry)
+    assert activity_row(db_path, "over_quota")["failure_class"] == "quota_exceeded"
+    assert activity_row(db_path, "plain_failure")["failure_class"] == failures.TOOL_ERROR
+    assert activity_row(db_path, "classifier_raises")["failure_class"] == failures.TOOL_ERROR
+    assert [c.default for c in seen] == [failures.TOOL_ERROR, failures.TOOL_ERROR]
+    with activity("fine", "fixture"):
+        pass
+    flushed(telemetry)
+    assert activity_row(db_path, "fine")["failure_class"] is None
+
+
+# --- stats, API and viewer ---
+
+
+async def test_api_stats_and_the_activity_page_show_class_and_evidence_and_seek_to_the_first(
+    telemetry: Telemetry, client: Client[Any], browser: Browser, db_path: Path
+) -> None:
+    await call(client, "fixture_read_challenge")
+    await client.call_tool("fixture_read_good", {})
+    await call(client, "fixture_no_browser")
+    challenge = await until_stored(telemetry, db_path, "fixture_read_challenge", "CHALLENGE-PAGE")
+    telemetry.shutdown()  # the viewer reads the file as another process would
+
+    app = build_viewer_app(FileReads(db_path), ViewerSettings())
+    async with serve_asgi(app) as url:
+
+        async def get(path: str) -> Any:
+            reply = await post(url + path, b"", {}, method="GET")
+            assert reply.status_code == 200, reply.text
+            return json.loads(reply.text)
+
+        listed = await get("/api/activities?failure_class=bot_challenge&since=1d")
+        assert [a["name"] for a in listed["activities"]] == ["fixture_read_challenge"]
+        assert listed["activities"][0]["failure_class"] == "bot_challenge"
+        stats = await get("/api/stats?since=1d")
+        failed = {(f["brand_id"], f["failure_class"]): f for f in stats["failures"]}
+        assert failed[("fixture", "bot_challenge")]["failures"] == 1
+        assert failed[("fixture", "tool_error")]["failure_rate_pct"] == pytest.approx(100 / 3, abs=0.01)
+        assert {p["failure_class"] for p in stats["failure_series"]} == {"bot_challenge", "tool_error"}
+        detail = await get(f"/api/activities/{challenge['activity_id']}")
+        assert detail["activity"]["failure_class"] == "bot_challenge"
+        names = [e["name"] for e in detail["evidence"]]
+        assert names[0] == attr.EVENT_HTTP_ERROR and attr.EVENT_CHALLENGE in names
+        assert names == sorted(names, key=lambda n: names.index(n))
+
+        viewer = await (await browser.new_context(viewport={"width": 1400, "height": 1000})).new_page()
+        await viewer.goto(f"{url}/#/activity/{challenge['activity_id']}")
+        assert await viewer.inner_text("#failure-class") == "bot_challenge"
+        rows = await viewer.locator("#evidence tr").all_inner_texts()
+        assert "browser.http.error" in rows[0] and "403" in rows[0] and "Document" in rows[0]
+        # The replay opens on the first piece of evidence.
+        await viewer.wait_for_selector("#replay-status[data-first-evidence='browser.http.error'][data-offset-ms]")
+        replay = next(f for f in viewer.frames if "/replay/" in f.url)
+        offset_ms = float(await viewer.get_attribute("#replay-status", "data-offset-ms") or "nan")
+        player_ms = float(
+            await replay.evaluate("window.replayer.getReplayer().getCurrentTime()", isolated_context=False)
+        )
+        assert offset_ms >= 0 and abs(player_ms - offset_ms) < 50, "the player stands at the first evidence"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await viewer.screenshot(path=str(ARTIFACTS / "6-failure-evidence.png"), full_page=True)
+        await viewer.goto(f"{url}/#/?since=&live=0")
+        await viewer.wait_for_selector("#activities tr.row")
+        await viewer.select_option("select[name=failure_class]", "bot_challenge")
+        await viewer.wait_for_function("() => location.hash.includes('failure_class=bot_challenge')")
+        await viewer.wait_for_selector("#range >> text=of 1")
+        assert await viewer.locator("#activities tr.row td.failure-class").all_inner_texts() == ["bot_challenge"]
+        await viewer.goto(f"{url}/#/brand/fixture?since=24h")
+        await viewer.wait_for_selector("table.failures tr[data-class='bot_challenge']")
+        await viewer.screenshot(path=str(ARTIFACTS / "7-brand-failures.png"), full_page=True)
+
+
+async def test_plain_playwright_gets_the_same_evidence_and_class(
+    quiet_telemetry: Telemetry, pw_browser: PlaywrightBrowser, site: str, db_path: Path
+) -> None:
+    """Playwright >= 1.65 funnels calls through `Channel._call`, Patchright through `send`: both report failures."""
+    context = await pw_browser.new_context()
+    await record_browser(context)
+    with pytest.raises(PlaywrightTimeoutError):
+        async with activity("pw_changed", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/changed")
+            await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "pw_changed")
+    assert row["failure_class"] == failures.ELEMENT_MISSING
+    [missing] = [a for n, a in events_of(db_path, row["activity_id"]) if n == attr.EVENT_ELEMENT_MISSING]
+    assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
+    await context.close()
+
+
+def test_a_timeout_the_tool_handled_is_no_missing_element() -> None:
+    """A timed-out selector followed by a browser call that returned: the tool caught it and moved on."""
+    handled = _context([_timeout()], [Document("p1", 200, "u")])
+    later = FailureContext(**{**handled.__dict__, "last_ok_call": handled.evidence[0].at + 1})
+    assert failures.classify(handled) == failures.ELEMENT_MISSING
+    assert failures.classify(later) == failures.UNKNOWN
+
+
+async def test_a_caught_timeout_then_a_later_error_is_classified_by_the_later_error(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    with pytest.raises(RuntimeError):
+        async with activity("optional_banner_then_broken", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/good")
+            with contextlib.suppress(Exception):
+                await page.wait_for_selector("#cookie-banner", timeout=200)  # optional: absent is fine
+            await page.goto(f"{site}/broken")
+            raise RuntimeError("no orders on the page")
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "optional_banner_then_broken")
+    assert row["failure_class"] == failures.SITE_ERROR
+    names = [n for n, _ in events_of(db_path, row["activity_id"])]
+    assert attr.EVENT_BROWSER_CALL_FAILED in names and attr.EVENT_ELEMENT_MISSING not in names
+    await context.close()
+
+
+def test_migration_8_adds_failure_class_to_an_older_file(tmp_path: Path) -> None:
+    """An older file gets `activities.failure_class`: 'unknown' for its failed spans, NULL for the rest."""
+    conn = duckdb.connect(str(tmp_path / "old.duckdb"))
+    migrate(conn, target=6)
+    insert_activity_spans(conn, 34, start=datetime(2026, 11, 30), step_s=1.0)  # every 17th one failed
+    assert "failure_class" not in [c[0] for c in conn.execute("DESCRIBE activities").fetchall()]
+    assert migrate(conn) == CURRENT_VERSION >= 8
+    found = conn.execute("SELECT status, failure_class, count(*) FROM activities GROUP BY ALL ORDER BY 1").fetchall()
+    assert found == [("error", "unknown", 2), ("ok", None, 32)]
+    conn.close()
