@@ -41,6 +41,12 @@ _KEPT_SCHEMES = ("data:", "blob:", "javascript:", "about:")
 _LONG_RUN = re.compile(r"[^/?&=#;:,]{13,}")
 _QUERY_KEY = re.compile(r"[?&]([^=&#]*)")
 _AFTER_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# A path segment naming a static file: build tools put content hashes in those names
+# (`main.3f9a8b7c1d2e4f6a.css`), which look like tokens; a replay needs them to load styles
+# and images. Tokens are not served with these extensions.
+_ASSET_FILE = re.compile(
+    r"\.(?:m?js|css|png|jpe?g|gif|svg|webp|avif|ico|bmp|woff2?|ttf|otf|eot|map|mp4|webm|mp3|ogg|wasm)$", re.IGNORECASE
+)
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
 
 
@@ -117,7 +123,7 @@ class UrlRedactor:
         return True
 
     def _segment(self, segment: str, counts: Counter[str] | None) -> str:
-        if len(segment) < 13:
+        if len(segment) < 13 or _ASSET_FILE.search(segment):
             return segment
         decoded = unquote(segment)
         redacted = _replace_spans(decoded, counts)
