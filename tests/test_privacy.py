@@ -16,6 +16,7 @@ from fastmcp import Client, FastMCP
 from patchright.async_api import Browser, Page
 
 from getgather_otel import activity, current_activity, instrument_mcp, record_browser
+from getgather_otel.capture.secret_values import secret_spans
 from getgather_otel.capture.secrets import forms, register
 from getgather_otel.cli import main as cli_main
 from getgather_otel.export.chunk_rows import chunks_to_arrow
@@ -318,3 +319,11 @@ def test_a_short_numeric_secret_is_scrubbed_from_strings_never_from_numbers() ->
     assert stored[0]["data"]["texts"][0]["value"] == "pin [REDACTED]"
     assert row["url"] == "https://x.example/?p=[REDACTED]"
     assert text["value"] == "pin 2468", "the chunk itself is not changed (other sinks)"
+
+
+def test_secret_shapes_start_where_a_token_would() -> None:
+    assert secret_spans("task-list-item-container-wrapper") == [], "no sk- key inside a word"
+    assert [kind for *_, kind in secret_spans("key sk-abcdefghijklmnopqrstuvwxyz12")] == ["token"]
+    assert [kind for *_, kind in secret_spans("t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")] == ["jwt"]
+    assert [kind for *_, kind in secret_spans("4111 1111 1111 1111 / 4111 1111 1111 1112")] == ["card"]
+    assert secret_spans("order 550e8400-e29b-41d4-a716-446655440000, page 2, 2026-11-30") == []

@@ -21,11 +21,14 @@ KIND_TOKEN = "token"
 
 # 13-19 digits, optionally grouped by spaces or dashes; checked with Luhn.
 _CARD = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
+# `...AeyJ...` inside base64 is no JWT).
+_START = r"(?<![A-Za-z0-9_-])"
+_JWT = re.compile(_START + r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Well-known key shapes: Stripe, GitHub, Slack, AWS access keys, Google API keys, OpenAI-style.
 _KEY_SHAPES = re.compile(
-    r"(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,}"
+    _START + r"(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,})"
 )
 # Runs of token characters; long ones are judged by their pieces and their entropy.
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-+/=.~%]{16,}")
@@ -91,9 +94,14 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
             found.append((match.start(), match.end(), KIND_CARD))
     for match in _KEY_SHAPES.finditer(text):
         found.append((match.start(), match.end(), KIND_TOKEN))
+    # Long high-entropy runs last, and only where no shape above was found: the shapes say more.
+    shaped = list(found)
     for match in _TOKENISH.finditer(text):
+        start, end = match.span()
+        if any(s < end and start < e for s, e, _ in shaped):
+            continue
         if _high_entropy(match.group()):
-            found.append((match.start(), match.end(), KIND_TOKEN))
+            found.append((start, end, KIND_TOKEN))
     found.sort()
     kept: list[tuple[int, int, str]] = []
     for span in found:
