@@ -1,9 +1,11 @@
 """What a recording may keep (privacy) and how much a page may send (limits).
 
-Defaults are the private ones: every input masked, password fields masked whatever the
-options say, `rr-block` elements not recorded, `rr-mask` text masked, secret URL query
-values and fragments redacted. A page is untrusted, so every limit here is enforced in
-Python on what arrives, not only by the in-page script the page could replace.
+Defaults are the private ones: every input kind masked with one fixed-width mask (hidden
+inputs, editable regions and select choices included; password fields whatever the options
+say), cards and token shapes masked in page text, `rr-block` elements not recorded, `rr-mask`
+text masked, URLs redacted by key and by value (`urls.py`). Emails and phones are opt-in.
+A page is untrusted, so every limit here is enforced in Python on what arrives, not only by
+the in-page script the page could replace.
 """
 
 from __future__ import annotations
