@@ -52,6 +52,17 @@ if (config.isolated && !globalThis.customElements) {
   const registry = { get: (name) => (String(name).includes("-") ? true : undefined) };
   Object.defineProperty(globalThis, "customElements", { value: registry, configurable: true });
 }
+// The faster full snapshot (js/snapshot.js), where no page script can reach the prototypes it
+// reads through: isolated worlds only. rrweb hands `hooks.snapshot` its options (the bundle
+// patch in recording/assets.py); `options` of the last snapshot are kept for `serialized()`.
+const hooks = rrwebRecord.hooks || {};
+let snapshotOptions = null;
+if (config.isolated) {
+  hooks.snapshot = (root, options) => {
+    snapshotOptions = options;
+    return fastSnapshot(root, options, hooks.tools);
+  };
+}
 const messageHandlers = [];
 if (config.isolated) {
   // rrweb listens for its child frames' messages on `window` (and on same-origin child
@@ -421,6 +432,14 @@ const api = {
       }
     }
     return messages.length;
+  },
+  // The document serialized again by the fast serializer or by rrweb's own, with the ids it
+  // has (tests compare the two); null before the first snapshot or outside isolated worlds.
+  serialized(fast) {
+    if (!snapshotOptions || !hooks.tools) return null;
+    const tools = hooks.tools;
+    const options = snapshotOptions;
+    return JSON.stringify(fast ? fastSnapshot(document, options, tools) : tools.serializeNodeWithId(document, options));
   },
   // Whatever is still queued, as payloads returned to Python (before a close, or when the
   // binding has not called back); they count as sent.
