@@ -149,11 +149,12 @@ function urgent(event) {
   return source === SOURCE_INPUT || source === SOURCE_MOUSE_INTERACTION;
 }
 
-// The oldest queued items as one payload (what the binding is called with).
-function nextPayload() {
+// The oldest queued items as one payload of at most `limit` characters (but at least one item):
+// what the binding is called with.
+function nextPayload(limit) {
   const batch = [];
   let chars = 0;
-  while (queue.length && (batch.length === 0 || chars + queue[0].length <= config.maxPayloadChars)) {
+  while (queue.length && (batch.length === 0 || chars + queue[0].length <= limit)) {
     const item = queue.shift();
     chars += item.length;
     batch.push(item);
@@ -166,7 +167,12 @@ function nextPayload() {
     ',"' + key + '":[' + batch.join(",") + "]}";
 }
 
-function flush() {
+// Sends what is queued. A binding call costs the page's main thread ~25-50 ms per MB (measured),
+// so unless the document is going away (`flushAll`), one task sends at most `config.sliceChars`
+// and leaves the rest to the next task: a big snapshot's parts no longer hold the load event,
+// and the automation's own calls run between them.
+function flush(all) {
+  const everything = all === true;
   microtaskQueued = false;
   if (timer !== null) {
     clearTimeout(timer);
@@ -179,14 +185,22 @@ function flush() {
     if (retries++ < config.bindingRetries) timer = setTimeout(flush, config.bindingRetryMs);
     return;
   }
+  let sent = 0;
   while (queue.length || droppedEvents) {
+    if (!everything && sent >= config.sliceChars) {
+      timer = setTimeout(flush, 0);
+      return;
+    }
+    const payload = nextPayload(everything ? config.maxPayloadChars : config.sliceChars);
+    sent += payload.length;
     try {
-      send(nextPayload());
+      send(payload);
     } catch (error) {
       return; /* the document is going away */
     }
   }
 }
+const flushAll = () => flush(true);
 
 function schedule(now) {
   if (now || queuedChars > config.maxPayloadChars) {
@@ -449,7 +463,7 @@ const api = {
       timer = null;
     }
     const payloads = [];
-    while (queue.length || droppedEvents) payloads.push(nextPayload());
+    while (queue.length || droppedEvents) payloads.push(nextPayload(config.maxPayloadChars));
     return payloads;
   },
   doc,
@@ -493,7 +507,7 @@ function startRecording() {
       data: { tag: "getgather.error", payload: { message: String(error) } },
     });
   }
-  addEventListener("beforeunload", flush, { capture: true });
+  addEventListener("beforeunload", flushAll, { capture: true });
 }
 function restart() {
   try {
@@ -508,4 +522,4 @@ startRecording();
 // A document that is about to go sends what it holds at once: calls made at `pagehide` never
 // arrive (measured), calls made when a navigation starts do (Navigation API `navigate` for
 // what the page or a link starts, `beforeunload` for what the browser starts).
-if (globalThis.navigation) navigation.addEventListener("navigate", flush);
+if (globalThis.navigation) navigation.addEventListener("navigate", flushAll);
