@@ -48,7 +48,7 @@ function fastSnapshot(doc, options, tools) {
   const tagNameRegex = /[^a-z0-9-_:]/;
   const keepWhiteSpace = options.preserveWhiteSpace === undefined ? true : options.preserveWhiteSpace;
   // A form's own properties can be shadowed by its controls' names (`<input name="firstChild">`),
-  // and so can the document's: the tree is walked, and forms read, through the prototypes.
+  // and so can the document's: those two are read through the prototypes.
   const proto = (object, name) => Object.getOwnPropertyDescriptor(object, name);
   const firstChildOf = proto(Node.prototype, "firstChild").get;
   const nextSiblingOf = proto(Node.prototype, "nextSibling").get;
@@ -69,17 +69,19 @@ function fastSnapshot(doc, options, tools) {
   function hasClass(value, name) {
     return typeof value === "string" && value.includes(name) && value.split(/[\t\n\f\r ]+/).includes(name);
   }
-  function matchesSafely(element, selector) {
+  function matchesSafely(element, selector, isForm) {
     try {
-      return matches.call(element, selector);
+      return isForm ? matches.call(element, selector) : element.matches(selector);
     } catch (error) {
       return false; /* rrweb ignores an invalid selector too */
     }
   }
 
   let rootId;
+  // Plain property reads everywhere else: a getter called through `.call` costs several times more.
   function children(serialized, first, needsMask) {
-    for (let child = first; child; child = nextSiblingOf.call(child)) {
+    const nextOf = (child) => (child instanceof HTMLFormElement ? nextSiblingOf.call(child) : child.nextSibling);
+    for (let child = first; child; child = nextOf(child)) {
       const node = serialize(child, needsMask);
       if (node) serialized.childNodes.push(node);
     }
@@ -95,23 +97,23 @@ function fastSnapshot(doc, options, tools) {
       else if (special.has(tagName) || tagName.includes("-")) return delegate(n, needsMask);
     }
     const attributes = {};
-    const names = getAttributeNames.call(n);
+    const names = isForm ? getAttributeNames.call(n) : n.getAttributeNames();
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
-      const value = getAttribute.call(n, name);
+      const value = isForm ? getAttribute.call(n, name) : n.getAttribute(name);
       if (value === null) return delegate(n, needsMask); // a name getAttribute does not find back
       attributes[name] = transformAttribute(doc, tagName, name.toLowerCase(), value);
     }
-    if (hasClass(attributes.class, blockClass) || (blockSelector && matchesSafely(n, blockSelector))) {
+    if (hasClass(attributes.class, blockClass) || (blockSelector && matchesSafely(n, blockSelector, isForm))) {
       return delegate(n, needsMask);
     }
-    const first = firstChildOf.call(n);
+    const first = isForm ? firstChildOf.call(n) : n.firstChild;
     if (!needsMask && first) {
-      needsMask =
-        hasClass(attributes.class, maskTextClass) || Boolean(maskTextSelector && matchesSafely(n, maskTextSelector));
+      const selected = Boolean(maskTextSelector && matchesSafely(n, maskTextSelector, isForm));
+      needsMask = hasClass(attributes.class, maskTextClass) || selected;
     }
-    const left = scrollLeftOf.call(n);
-    const top = scrollTopOf.call(n);
+    const left = isForm ? scrollLeftOf.call(n) : n.scrollLeft;
+    const top = isForm ? scrollTopOf.call(n) : n.scrollTop;
     if (left) attributes.rr_scrollLeft = left;
     if (top) attributes.rr_scrollTop = top;
     const serialized = { type: 2, tagName, attributes, childNodes: [], rootId, id: idOf(n, false) };
