@@ -121,8 +121,9 @@ async def test_each_actions_last_frame_replays_what_page_scripts_changed(
         before, _ = await page.evaluate(read, isolated_context=False)
         for action in ACTIONS:
             await page.click(f"#{action}")
-            # Read right after the click returned (the recorder settles the page before it returns),
-            # with the page's clock, which stamps the recording's events too.
+            # Read right after the click returned (the recorder's settle was sent before it returned,
+            # so the page runs it before this read), with the page's clock, which stamps the
+            # recording's events too.
             shown[action], ended_at[action] = await page.evaluate(read, isolated_context=False)
             assert all(shown[action][c] != before[c] for c in CHANGED_BY[action]), f"#{action} changes the page"
             before = shown[action]

@@ -102,6 +102,8 @@ class RecordingOptions:
                 "maxEventChars": self.max_event_bytes,
                 "partChars": min(self.max_event_bytes, PART_CHARS),
                 "maxPayloadChars": min(self.max_payload_bytes, PART_CHARS),
+                # What one task of the page sends while the document stays (js/world.js flush).
+                "sliceChars": min(self.max_payload_bytes, PART_CHARS) // 4,
                 "maxQueuedChars": self.max_payload_bytes * 4,
                 "segment": segment,
                 "isolated": isolated,
