@@ -13,9 +13,13 @@ forced GC (CDP `Runtime.getHeapUsage`) and reports bytes stored per minute.
 `heavy`: a big order page (bench/heavy_site.py, issue 13) the same three ways, plus where
 a snapshot's time goes and what is stored; see bench/recording_heavy.py.
 
+`serializers`: rrweb's full-snapshot serializer against the fast one (js/snapshot.js) in
+the heavy page's world; see bench/recording_serializers.py.
+
 Run: .venv/bin/python -m bench.recording overhead [--rounds 15] [--server-delay-ms 0]
      .venv/bin/python -m bench.recording soak [--minutes 5]
      .venv/bin/python -m bench.recording heavy [--rows 5000] [--rounds 5] [--visits 2] [--dwell-s 60]
+     .venv/bin/python -m bench.recording serializers [--rows 5000] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import getgather_otel
 from bench.browser_rounds import RECORDED, chunk_bytes, interleaved_rounds, mode_contexts, of_mode, print_rounds
 from bench.recording_heavy import heavy
+from bench.recording_serializers import serializers
 from getgather_otel import activity, record_browser
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.shop import read_orders
@@ -157,6 +162,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--visits", type=int, default=2, help="visits timed on their way to storage")
     p.add_argument("--dwell-s", type=float, default=60.0, help="seconds the page stays open for bytes per minute")
+    p = sub.add_parser("serializers")
+    p.add_argument("--rows", type=int, default=5000, help="rows of the order table (5 DOM nodes each)")
+    p.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
@@ -166,6 +174,9 @@ def main() -> None:
         telemetry = getgather_otel.configure(service_name="bench", duckdb_path=db, record_browsers=False)
         if args.what == "soak":
             asyncio.run(soak(args.minutes, db, telemetry))
+        elif args.what == "serializers":
+            asyncio.run(serializers(args.rows, args.rounds))
+            telemetry.shutdown()
         else:
             asyncio.run(heavy(args.rows, args.rounds, args.visits, args.dwell_s, db, telemetry))
 

@@ -202,6 +202,25 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
         write_rows(columns, rows, args.format, out)
 
 
+class FoundSecretsError(Exception):
+    """`scan` found something: exit code 1."""
+
+
+def cmd_scan(args: argparse.Namespace, out: TextIO) -> None:
+    from getgather_otel.export.scan import scan
+
+    if not args.secret and not args.pattern:
+        raise CliError("say what to look for: --secret VALUE and/or --pattern card|jwt|token|email|phone")
+    with open_for_reading(args.db, args.wait) as conn:
+        hits = scan(conn, args.secret or [], args.pattern or [])
+    for hit in hits:
+        out.write(f"{hit}\n")
+    if hits:
+        out.write(f"{len(hits)} found in {args.db}\n")
+        raise FoundSecretsError
+    out.write(f"nothing found in {args.db}\n")
+
+
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.recording.replay import replay_page
     from getgather_otel.store.queries.recordings import latest_recorded_activity
@@ -488,6 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="30m, 2h, 7d, 1w or an ISO time")
     p.set_defaults(func=cmd_stats)
 
+    p = sub.add_parser("scan", parents=[common], help="look for secrets in every span and recording (exit 1 on hits)")
+    p.add_argument("--secret", action="append", metavar="VALUE", help="a value to look for, in any stored form")
+    p.add_argument("--pattern", action="append", metavar="NAME", help="card (Luhn-checked), jwt, token, email or phone")
+    p.set_defaults(func=cmd_scan)
+
     p = sub.add_parser("replay", parents=[common, clickhouse], help="write a self-contained HTML replay of an activity")
     p.add_argument("activity_id", help="the activity id (or its first 6+ characters), or 'latest'")
     p.add_argument("-o", "--output", type=Path, default=Path("replay.html"), help="HTML file (default: %(default)s)")
@@ -571,6 +595,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except FoundSecretsError:
+        return 1
     return 0
 
 

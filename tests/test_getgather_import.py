@@ -317,6 +317,31 @@ def test_an_unfinished_activity_with_an_impossible_duration_is_malformed(elapsed
         getgather_import._activity(row)
 
 
+def test_imported_recordings_get_their_urls_redacted(tmp_path: Path, db_path: Path) -> None:
+    """getgather stored URLs as pages had them: an import redacts them like a live recording."""
+    source = tmp_path / "getgather.db"
+    getgather_db(source)
+    token = "Zm9vYmFyYmF6cXV4UGF0aFRva2VuMTIzNDU2Nzg5"
+    events = page_events(ms(BASE) + 50, "Your books", "Read: Middlemarch")
+    events[0]["data"]["href"] = "https://shop.example/books?session=SESSIONINHREF42"
+    link = {"type": 2, "tagName": "a", "attributes": {"href": f"/reset/{token}"}, "childNodes": [], "id": 10}
+    events[2]["data"]["adds"].append({"parentId": 5, "nextId": None, "node": link})
+    conn = sqlite3.connect(source)
+    conn.execute("UPDATE rrweb_recordings SET events_json = ? WHERE activity_id = 2", (json.dumps(events),))
+    conn.commit()
+    conn.close()
+    cli("import-getgather", str(source), "--db", str(db_path))
+    out = io.StringIO()
+    assert main(["scan", "--db", str(db_path), "--secret", "SESSIONINHREF42", "--secret", token], out=out) == 0, (
+        out.getvalue()
+    )
+    [row] = sql(
+        db_path,
+        "SELECT count(*) AS n FROM recording_chunks WHERE url = 'https://shop.example/books?session=[REDACTED]'",
+    )
+    assert row["n"] >= 1
+
+
 def test_imported_recordings_get_the_url_redaction_of_recordings(tmp_path: Path, db_path: Path) -> None:
     """A token in a recorded page's URL (query or fragment) is not stored, as for recordings made here."""
     source = tmp_path / "getgather.db"

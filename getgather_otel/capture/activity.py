@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
 
@@ -22,6 +22,7 @@ from opentelemetry.util.types import AttributeValue
 
 from getgather_otel._log import logger
 from getgather_otel.capture import attributes as attr
+from getgather_otel.capture import secrets as secrets_registry
 from getgather_otel.capture.metrics import instruments
 from getgather_otel.version import __version__
 
@@ -194,6 +195,12 @@ class Activity:
     def add_event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
         self.span.add_event(name, attributes)
 
+    def add_secret(self, value: str) -> None:
+        """Keep `value` out of everything stored for this activity's trace: spans, events,
+        URLs and recordings, in plain, URL-encoded and HTML-escaped forms (`capture/secrets.py`).
+        Values shorter than `secrets.MIN_SECRET_CHARS` are ignored."""
+        secrets_registry.register(self.trace_id, [value])
+
     def mark_error(self, error_type: str, message: str = "") -> None:
         """Mark the activity failed without an exception (e.g. an `isError` tool result)."""
         self._error_type = error_type
@@ -238,6 +245,7 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         kind: one of `attributes.ACTIVITY_KINDS` (`getgather.activity.kind`).
         attach: False creates the span without making it the current OTel span; the
             ContextVar is set either way, so `current_activity()` always works.
+        secrets: values never to be stored for this activity's trace (see `Activity.add_secret`).
         **attributes: more span attributes (OTel attribute values).
 
     Raises:
@@ -254,6 +262,7 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         kind: str = attr.KIND_CUSTOM,
         *,
         attach: bool = True,
+        secrets: Iterable[object] = (),
         **attributes: AttributeValue,
     ) -> None:
         if not name:
@@ -265,6 +274,7 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         self._kind = kind
         self._attach = attach
         self._attributes = attributes
+        self._secrets = tuple(secrets)
         self._activity: Activity | None = None
         self._var_token: Token[Activity | None] | None = None
         self._otel_token: object | None = None
@@ -293,6 +303,8 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
             f"activity {self._name}", context=self._parent_context(), attributes=span_attributes
         )
         self._activity = Activity(self._name, self._brand_id, self._kind, span, outer, inherited)
+        if self._secrets:
+            secrets_registry.register(self._activity.trace_id, self._secrets)
         self._var_token = _current.set(self._activity)
         if self._attach:
             self._otel_token = otel_context.attach(trace.set_span_in_context(span))

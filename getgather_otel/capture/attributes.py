@@ -84,6 +84,7 @@ __all__ = [
     "NETWORK_PROTOCOL_NAME",
     "NETWORK_PROTOCOL_VERSION",
     "NETWORK_TRANSPORT",
+    "PRIVACY_REDACTIONS_PREFIX",
     "RECORDING_BYTES",
     "RECORDING_DROPPED_EVENTS",
     "RECORDING_EVENTS",
@@ -183,6 +184,11 @@ RECORDING_EVENTS: Final = "getgather.recording.events"
 RECORDING_BYTES: Final = "getgather.recording.bytes"
 RECORDING_DROPPED_EVENTS: Final = "getgather.recording.dropped_events"
 RECORDING_PAGE_ID: Final = "getgather.recording.page_id"
+# What the privacy defaults caught in an activity, one attribute per kind (issue 15):
+# `getgather.privacy.redactions.card`, `.jwt`, `.token`, `.url_key`, `.fragment`, `.userinfo`
+# (URLs in pages, navigations and span attributes), `.input` (typed values masked in the page)
+# and `.secret` (the tool's own secrets, in the span itself).
+PRIVACY_REDACTIONS_PREFIX: Final = "getgather.privacy.redactions."
 BROWSER_ACTION: Final = "getgather.browser.action"
 BROWSER_SELECTOR: Final = "getgather.browser.selector"
 

@@ -100,7 +100,10 @@ class ActivityMiddleware(Middleware):
             )
         token = _inside_tool_call.set(True)
         try:
-            async with activity(name, brand, kind, attach=not native_spans_enabled(), **span_attributes) as act:
+            # The call's secret-named argument values are never stored for its trace (issue 15).
+            secrets = self._redactor.secret_values(context.message.arguments or {})
+            attach = not native_spans_enabled()
+            async with activity(name, brand, kind, attach=attach, secrets=secrets, **span_attributes) as act:
                 result = await call_next(context)
                 if result.is_error:
                     act.mark_error(attr.ERROR_TYPE_TOOL_ERROR, _first_text(result))

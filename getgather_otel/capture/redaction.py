@@ -65,6 +65,31 @@ class Redactor:
             return [self.redact(v) for v in value]
         return value
 
+    def secret_values(self, value: Any) -> list[Any]:
+        """The values `redact` would hide: everything under a secret-looking key, as leaves."""
+        found: list[Any] = []
+
+        def leaves(item: Any) -> None:
+            if isinstance(item, Mapping):
+                for v in item.values():
+                    leaves(v)
+            elif isinstance(item, (list, tuple)):
+                for v in item:
+                    leaves(v)
+            else:
+                found.append(item)
+
+        def walk(item: Any) -> None:
+            if isinstance(item, Mapping):
+                for k, v in item.items():
+                    (leaves if self.is_secret_key(str(k)) else walk)(v)
+            elif isinstance(item, (list, tuple)):
+                for v in item:
+                    walk(v)
+
+        walk(value)
+        return found
+
     def to_json(self, value: Any) -> str:
         """Redacted JSON, truncated to `max_chars` with a marker saying how much was cut."""
         return self.cap(json.dumps(self.redact(value), default=str, ensure_ascii=False))

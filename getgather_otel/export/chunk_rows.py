@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import zstandard
 
+from getgather_otel.capture import secrets
 from getgather_otel.recording.chunk_codec import COMPRESSION, ZSTD_LEVEL, encode
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.store.tables import RECORDING_CHUNKS
@@ -30,7 +31,11 @@ def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
     columns: dict[str, list[Any]] = {field.name: [] for field in _SCHEMA}
     for chunk in chunks:
-        raw = encode(chunk.events)
+        events, url = chunk.events, chunk.url
+        if secrets.has_secrets(chunk.trace_id):  # the tool's own secrets (issue 15), string by string
+            events = secrets.scrub_value(chunk.trace_id, events)[0]
+            url = secrets.scrub_text(chunk.trace_id, url)[0]
+        raw = encode(events)
         data = compressor.compress(raw)
         times = [event["timestamp"] for event in chunk.events]
         columns["trace_id"].append(chunk.trace_id)
@@ -45,6 +50,6 @@ def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
         columns["stored_bytes"].append(len(data))
         columns["compression"].append(COMPRESSION)
         columns["starts_with_full_snapshot"].append(chunk.starts_with_full_snapshot)
-        columns["url"].append(chunk.url)
+        columns["url"].append(url)
         columns["data"].append(data)
     return pa.table(columns, schema=_SCHEMA)

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
+from getgather_otel.export.span_secrets import without_secrets
 from getgather_otel.store.write.arrow_spans import spans_to_arrow
 from getgather_otel.store.write.buffered import WriteStats
 
@@ -64,7 +65,8 @@ class DuckDBSpanExporter(SpanExporter):
         if self._shut_down:
             return SpanExportResult.FAILURE
         if spans:
-            self.store.submit_spans(spans_to_arrow(spans))
+            # The router did this already under configure(); zero-code pipelines have no router.
+            self.store.submit_spans(spans_to_arrow([without_secrets(span) for span in spans]))
         return SpanExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:

@@ -41,6 +41,7 @@ from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunk_codec import encode
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
 from getgather_otel.store.errors import StoreError
 from getgather_otel.store.maintenance.compaction import exclusive_connection
@@ -205,9 +206,8 @@ _URLS = UrlRedactor(RecordingOptions().url_secret_words, redact_fragments=Record
 
 def _recording_chunks(owner: _Activity, row: dict[str, Any]) -> list[Chunk]:
     events = _events(row["events_json"])
-    for event in events:
-        if event["type"] == rrweb_events.META and isinstance(event.get("data"), dict):
-            event["data"]["href"] = _URLS.redact(str(event["data"].get("href", "")))
+    # getgather stored URLs as the page had them: Meta hrefs and URLs inside pages (issue 15).
+    scrub_urls(_URLS, events)
     created_at = row["created_at"]
     key = f"{SOURCE}-recording\0{owner.trace_id}\0{row['id']}\0{created_at}"
     recording_id = hashlib.sha256(key.encode()).hexdigest()[:32]

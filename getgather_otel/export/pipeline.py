@@ -51,6 +51,7 @@ from getgather_otel.export.shutdown import (
     report_undelivered,
     run_within,
 )
+from getgather_otel.export.span_secrets import without_secrets
 from getgather_otel.recording import hooks
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import flush_open_streams
@@ -76,6 +77,7 @@ class _PipelineRouter(SpanProcessor):
         pipelines = self.pipelines
         if pipelines:
             self.ended += 1
+            span = without_secrets(span)  # the tool's own secrets, before any exporter (issue 15)
         for processor in pipelines:
             processor.on_end(span)
 

@@ -20,6 +20,9 @@ from pathlib import Path
 
 ASSETS_DIR = Path(__file__).with_name("assets")
 RECORDER_SCRIPT = Path(__file__).with_name("js") / "world.js"
+# Loaded before world.js, in the same function: what is masked in the page (js/privacy.js).
+PRIVACY_SCRIPT = Path(__file__).with_name("js") / "privacy.js"
+SNAPSHOT_SCRIPT = Path(__file__).with_name("js") / "snapshot.js"
 
 # asset file name -> where npm puts it, relative to node_modules/
 SOURCES: dict[str, str] = {
@@ -60,6 +63,21 @@ PATCHES: tuple[BundlePatch, ...] = (
         old='Element:[],MutationObserver:["constructor"]',
         new='Element:["querySelector","querySelectorAll"],MutationObserver:["constructor"]',
     ),
+    # Not an upstream fix: the hook for getgather-otel's faster full snapshot (js/snapshot.js).
+    # rrweb's `snapshot()` hands its normalised options to `hooks.snapshot` when the recorder
+    # set one (isolated worlds only), with the internals that keep ids and attributes rrweb's
+    # own. `__ggHooks` is declared by the wrapper in world_script.py; elsewhere the bundle
+    # behaves as published.
+    BundlePatch(
+        asset="rrweb-record.js",
+        why="the faster full snapshot's hook (getgather_otel/recording/js/snapshot.js)",
+        old="W=Ft(f);return de(e,{doc:e,",
+        new=(
+            'W=Ft(f),gg=typeof __ggHooks=="object"?__ggHooks:null;'
+            "gg&&(gg.tools={serializeNodeWithId:de,genId:xt,transformAttribute:Lt});"
+            "return(gg&&gg.snapshot||de)(e,{doc:e,"
+        ),
+    ),
 )
 
 
@@ -84,8 +102,12 @@ def load(name: str) -> str:
 
 @functools.cache
 def recorder_script() -> str:
-    """getgather-otel's own recorder script, `js/world.js` (committed source, not a third-party bundle)."""
-    return RECORDER_SCRIPT.read_text(encoding="utf-8")
+    """Our own recorder script, one function body: `js/privacy.js` (what is masked in the page), then
+    `js/world.js`, then the faster full snapshot it installs, `js/snapshot.js` (committed source,
+    no third-party bundle)."""
+    return "\n".join(
+        script.read_text(encoding="utf-8") for script in (PRIVACY_SCRIPT, RECORDER_SCRIPT, SNAPSHOT_SCRIPT)
+    )
 
 
 def strip_source_map(bundle: str) -> str:

@@ -178,6 +178,10 @@ class WorldSession:
                     await handled
             except Exception:
                 logger.exception("a recorder binding call could not be handled")
+            # One payload per pass of the event loop: a big snapshot's slices (each parsed in
+            # 10-30 ms) no longer hold the tool's own browser calls, whose answers arrive
+            # behind them, until all of them are parsed.
+            await asyncio.sleep(0)
 
     async def _frame_of(self, context_id: int) -> FrameInfo | None:
         frame_id = self._contexts.get(context_id)

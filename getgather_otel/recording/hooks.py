@@ -14,7 +14,8 @@ Three hooks, installed once per library (patchright and/or playwright, whichever
   their queues (a batch not sent yet, a document whose binding has not appeared yet), so
   closing loses nothing.
 - After each browser action returns, the page it acted on is settled: what page scripts
-  changed out of the recorder's isolated world (recorder.py) gets a fresh snapshot.
+  changed out of the recorder's isolated world (recorder.py) gets a fresh snapshot. The
+  action does not wait for the settle's answer, only for its message to be sent.
 
 A failure to record is logged and swallowed: the browser call itself always proceeds.
 """

@@ -1,9 +1,11 @@
 """What a recording may keep (privacy) and how much a page may send (limits).
 
-Defaults are the private ones: every input masked, password fields masked whatever the
-options say, `rr-block` elements not recorded, `rr-mask` text masked, secret URL query
-values and fragments redacted. A page is untrusted, so every limit here is enforced in
-Python on what arrives, not only by the in-page script the page could replace.
+Defaults are the private ones: every input kind masked with one fixed-width mask (hidden
+inputs, editable regions and select choices included; password fields whatever the options
+say), cards and token shapes masked in page text, `rr-block` elements not recorded, `rr-mask`
+text masked, URLs redacted by key and by value (`urls.py`). Emails and phones are opt-in.
+A page is untrusted, so every limit here is enforced in Python on what arrives, not only by
+the in-page script the page could replace.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_URL_SECRET_WORDS", "PART_CHARS", "TEXT_PATTERNS", "RecordingOptions"]
+from getgather_otel.capture.secret_values import PATTERNS
 
-# Named text patterns for `mask_text_patterns` (JavaScript regular expressions, run in the page).
-TEXT_PATTERNS: dict[str, str] = {
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-    "card": r"\b(?:\d[ -]?){12,18}\d\b",
-}
+__all__ = ["DEFAULT_TEXT_PATTERNS", "DEFAULT_URL_SECRET_WORDS", "PART_CHARS", "TEXT_PATTERNS", "RecordingOptions"]
+
+# Named text patterns for `mask_text_patterns` (regular expressions, run in the page):
+# "card" (Luhn-checked), "jwt", "token" (API-key and bearer-token shapes), "email", "phone".
+TEXT_PATTERNS: dict[str, str] = dict(PATTERNS)
+# Masked in recorded page text unless the options say otherwise; emails and phones are opt-in.
+DEFAULT_TEXT_PATTERNS: tuple[str, ...] = ("card", "jwt", "token")
 
 # Size of one full-snapshot part and of one payload (characters of JSON).
 PART_CHARS = 1024 * 1024
@@ -34,8 +38,9 @@ class RecordingOptions:
     mask_all_inputs: bool = True
     mask_text_class: str = "rr-mask"
     mask_text_selector: str | None = None
-    # Names from TEXT_PATTERNS ("email", "card") or JavaScript regular expressions.
-    mask_text_patterns: tuple[str, ...] = ()
+    # Names from TEXT_PATTERNS ("card", "jwt", "token", "email", "phone") or JavaScript regular
+    # expressions; cards and token shapes by default, () for none.
+    mask_text_patterns: tuple[str, ...] = DEFAULT_TEXT_PATTERNS
     block_class: str = "rr-block"
     block_selector: str | None = None
     url_secret_words: frozenset[str] = DEFAULT_URL_SECRET_WORDS
@@ -76,7 +81,8 @@ class RecordingOptions:
 
     def page_config(self, segment: int | None = None, *, isolated: bool = True) -> str:
         """The JSON configuration `js/world.js` starts with."""
-        patterns = [TEXT_PATTERNS.get(pattern, pattern) for pattern in self.mask_text_patterns]
+        # [source, Luhn-checked]: a "card" match is masked only when it is a valid card number.
+        patterns = [[TEXT_PATTERNS.get(pattern, pattern), pattern == "card"] for pattern in self.mask_text_patterns]
         return json.dumps(
             {
                 "binding": self.binding,
@@ -96,6 +102,8 @@ class RecordingOptions:
                 "maxEventChars": self.max_event_bytes,
                 "partChars": min(self.max_event_bytes, PART_CHARS),
                 "maxPayloadChars": min(self.max_payload_bytes, PART_CHARS),
+                # What one task of the page sends while the document stays (js/world.js flush).
+                "sliceChars": min(self.max_payload_bytes, PART_CHARS) // 4,
                 "maxQueuedChars": self.max_payload_bytes * 4,
                 "segment": segment,
                 "isolated": isolated,

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
+from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
 
 __all__ = [
@@ -54,6 +56,8 @@ class Payload:
     size: int
     # A child frame's payload: rrweb's messages for the parent (`events` are theirs, in order).
     messages: list[dict[str, Any]] | None = None
+    # URLs redacted in the events, by kind (`urls.py`), for the activity's privacy audit.
+    redactions: Counter[str] = field(default_factory=Counter)
 
 
 def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: UrlRedactor) -> Payload:
@@ -90,10 +94,16 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
         for event in events:
             if len(json.dumps(event)) > max_event_bytes:
                 raise PayloadRejectedError(f"an event exceeds {max_event_bytes} bytes")
-    for event in events:
-        if event["type"] == rrweb_events.META:
-            event["data"]["href"] = urls.redact(event["data"].get("href", ""))
-    return Payload(doc=doc, id=payload_id, events=events, dropped_in_page=dropped, size=len(raw), messages=messages)
+    redactions = scrub_urls(urls, events)
+    return Payload(
+        doc=doc,
+        id=payload_id,
+        events=events,
+        dropped_in_page=dropped,
+        size=len(raw),
+        messages=messages,
+        redactions=redactions,
+    )
 
 
 def _message_events(messages: object) -> list[Any]:

@@ -300,12 +300,20 @@ class ContextRecorder:
             activity.add_event(attr.EVENT_ACTION, event)
 
     async def after_use(self, method: str, target: object) -> None:
-        """Called after a browser action inside an activity returned: settle the page it acted on."""
+        """Called after a browser action inside an activity returned: settle the page it acted on.
+
+        The settle runs in the background: the action returns without waiting for its CDP
+        round trip (~20 ms an action here, most of what recording cost the sign-in flow). Its
+        `Runtime.evaluate` is written before this returns (the task's first step sends it, and
+        one pass of the event loop runs that step), so the page runs it before anything the
+        tool asks next: a checkpoint it takes still carries a time before the tool's next call.
+        """
         if method not in ACTIONS or method in NAVIGATIONS:
             return
         state = self._state_of(target)
         if state is not None:
-            await self._settle(state)
+            self._tasks.spawn(self._settle(state))
+            await asyncio.sleep(0)
 
     def page_id_of(self, page: Any) -> str | None:
         """The recording page id of `page` (API or protocol object), None for a page not recorded."""
@@ -466,7 +474,9 @@ class ContextRecorder:
             return
         with _internal_call():
             try:
-                await asyncio.wait_for(worlds.evaluate_top(self._settle_call), CHECKPOINT_TIMEOUT_S)
+                # A timeout scope, not wait_for: no task in between, so the first step sends.
+                async with asyncio.timeout(CHECKPOINT_TIMEOUT_S):
+                    await worlds.evaluate_top(self._settle_call)
             except Exception as error:
                 logger.debug("recording settle failed in page %s: %s", state.page_id, error)
 

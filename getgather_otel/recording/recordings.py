@@ -14,6 +14,7 @@ import asyncio
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -180,6 +181,7 @@ class Recording:
         self.events = 0
         self.bytes = 0
         self.dropped_events = 0
+        self.redactions: Counter[str] = Counter()
         self._finish_callbacks: list[Callable[[Recording], None]] = []
         self._lock = threading.Lock()
 
@@ -203,6 +205,11 @@ class Recording:
         with self._lock:
             self.dropped_events += events
 
+    def count_redactions(self, redactions: Counter[str]) -> None:
+        """What the privacy defaults redacted in this recording's pages, by kind (the audit)."""
+        with self._lock:
+            self.redactions.update(redactions)
+
     def mark(self, tag: str, payload: dict[str, Any]) -> None:
         """Write a span-boundary custom event into every stream of this recording."""
         for stream in list(self.streams):
@@ -223,7 +230,8 @@ class Recording:
                 attr.RECORDING_BYTES: self.bytes,
                 attr.RECORDING_DROPPED_EVENTS: self.dropped_events,
             }
-        self.activity.set_attributes(summary)
+            audit = {attr.PRIVACY_REDACTIONS_PREFIX + kind: n for kind, n in sorted(self.redactions.items())}
+        self.activity.set_attributes({**summary, **audit})
         self.activity.add_event(attr.EVENT_RECORDING_STOP, summary)
         for callback in self._finish_callbacks:
             callback(self)

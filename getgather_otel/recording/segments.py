@@ -151,6 +151,8 @@ class Ownership:
         self._deliver(route, batch, payload)
         if payload.dropped_in_page:
             self.count_dropped(route, payload.dropped_in_page)
+        if payload.redactions and route.stream is not None:
+            route.stream.recording.count_redactions(payload.redactions)
 
     def _deliver(self, route: PageRoute, events: list[dict[str, Any]], payload: Payload) -> None:
         if not events:

@@ -1,48 +1,155 @@
-"""Redaction of URLs before they are stored anywhere (span events, rrweb Meta events, chunk rows).
+"""The one place URLs are redacted before they are stored (issue 15).
 
-A GET form puts what was typed into the next URL (`/login?user=a&password=...`), and sites
-put session tokens and OAuth codes in query strings and fragments. Values of secret-looking
-keys are replaced; keys stay, so the URL still says what kind of page it was. Key words are
-matched like `redaction.Redactor` matches argument names (`auth_code`, `accessToken`).
-Fragments are dropped whole by default: single-page apps and OAuth implicit flows keep
-tokens there without any key to recognise.
+Every stored URL goes through `UrlRedactor.redact`: span events (`url.full`), rrweb Meta
+hrefs, chunk rows' `url`, and every URL-bearing attribute inside snapshots and mutations
+(`recording/scrub.py`: href, src, srcset, action, formaction, poster, ping, CSS `url()`, ...).
+
+By key: a GET form puts what was typed into the next URL (`/login?password=...`), and sites
+put session tokens and OAuth codes in query strings; values of secret-looking keys are
+replaced, keys stay. Key words are matched like `redaction.Redactor` matches argument names
+(`auth_code`, `accessToken`). By value: a list of keys cannot know every field a site
+names, so secret-looking values (`capture/secret_values.py`: Luhn-valid card numbers, JWTs,
+key shapes, long high-entropy strings) are replaced wherever they sit: query values, path
+segments (`/accounts/reset-password/<token>`), fragments, `user:password@`. Ordinary values
+(`?page=2`, `/orders/123`) stay readable, so a replay still says where the browser was.
+Fragments are dropped whole by default: single-page apps and OAuth implicit flows keep tokens
+there without any key to recognise. `data:` and `blob:` URLs are left alone (inlined images
+and fonts, which a replay needs).
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from getgather_otel.capture.redaction import REDACTED, Redactor
+from getgather_otel.capture.secret_values import secret_spans
 
-__all__ = ["MAX_URL_CHARS", "UrlRedactor"]
+__all__ = ["KIND_FRAGMENT", "KIND_URL_KEY", "KIND_USERINFO", "MAX_URL_CHARS", "UrlRedactor"]
 
 MAX_URL_CHARS = 2048
+KIND_URL_KEY = "url_key"
+KIND_FRAGMENT = "fragment"
+KIND_USERINFO = "userinfo"
+
+_KEPT_SCHEMES = ("data:", "blob:", "javascript:", "about:")
+# What cannot hold anything to redact: no fragment, no user info, no run of 13 characters
+# between URL delimiters (the shortest card number), no secret query key. Most URLs of a page
+# (`/orders/123?page=2`) are that, and are returned as they are without parsing.
+_LONG_RUN = re.compile(r"[^/?&=#;:,]{13,}")
+_QUERY_KEY = re.compile(r"[?&]([^=&#]*)")
+_AFTER_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# A path segment naming a static file: build tools put content hashes in those names
+# (`main.3f9a8b7c1d2e4f6a.css`), which look like tokens; a replay needs them to load styles
+# and images. Tokens are not served with these extensions.
+_ASSET_FILE = re.compile(
+    r"\.(?:m?js|css|png|jpe?g|gif|svg|webp|avif|ico|bmp|woff2?|ttf|otf|eot|map|mp4|webm|mp3|ogg|wasm)$", re.IGNORECASE
+)
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
+
+
+def _replace_spans(text: str, counts: Counter[str] | None) -> str:
+    spans = secret_spans(text)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end, kind in spans:
+        out.append(text[last:start])
+        out.append(REDACTED)
+        last = end
+        if counts is not None:
+            counts[kind] += 1
+    out.append(text[last:])
+    return "".join(out)
 
 
 class UrlRedactor:
-    """Redacts secret query values (and fragments) of URLs; never raises on bad input."""
+    """Redacts secrets in URLs, by key and by value; never raises on bad input."""
 
     def __init__(self, secret_words: Iterable[str], *, redact_fragments: bool = True) -> None:
         self._keys = Redactor(secret_words)
         self._redact_fragments = redact_fragments
+        self._secret_key: dict[str, bool] = {}
 
-    def redact(self, url: str) -> str:
+    def redact(self, url: str, counts: Counter[str] | None = None) -> str:
+        """`url` with its secrets replaced by `[REDACTED]`; `counts` gets one per redaction, by kind."""
         if not isinstance(url, str):
             return ""
+        if url.lstrip()[:11].lower().startswith(_KEPT_SCHEMES) or self._plain(url):
+            return url[:MAX_URL_CHARS]
         try:
             parts = urlsplit(url[: MAX_URL_CHARS * 4])
         except ValueError:
             return REDACTED
+        path = "/".join(self._segment(segment, counts) for segment in parts.path.split("/"))
         query = parts.query
         if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            query = urlencode([(k, REDACTED if self._keys.is_secret_key(k) else v) for k, v in pairs], safe="[]")
+            query = urlencode(
+                [(k, self._query_value(k, v, counts)) for k, v in parse_qsl(query, keep_blank_values=True)],
+                safe="[]",
+            )
         fragment = parts.fragment
-        if fragment and self._redact_fragments:
-            fragment = REDACTED
+        if fragment:
+            if self._redact_fragments:
+                fragment = REDACTED
+                if counts is not None:
+                    counts[KIND_FRAGMENT] += 1
+            else:
+                fragment = _replace_spans(unquote(fragment), counts)
         netloc = parts.netloc
         if "@" in netloc:  # user:password@host
             netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
-        redacted = urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+            if counts is not None:
+                counts[KIND_USERINFO] += 1
+        redacted = urlunsplit((parts.scheme, netloc, path, query, fragment))
         return redacted[:MAX_URL_CHARS]
+
+    def _plain(self, url: str) -> bool:
+        if "#" in url or "@" in url or "%" in url:
+            return False
+        host = _AFTER_HOST.match(url)
+        if _LONG_RUN.search(url, host.end() if host else 0):
+            return False
+        for key in _QUERY_KEY.findall(url):
+            secret = self._secret_key.get(key)
+            if secret is None:
+                secret = self._keys.is_secret_key(key)
+                if len(self._secret_key) < 4096:
+                    self._secret_key[key] = secret
+            if secret:
+                return False
+        return True
+
+    def _segment(self, segment: str, counts: Counter[str] | None) -> str:
+        if len(segment) < 13 or _ASSET_FILE.search(segment):
+            return segment
+        decoded = unquote(segment)
+        redacted = _replace_spans(decoded, counts)
+        return segment if redacted == decoded else quote(redacted, safe="[]@:;,=+!$&'()*")
+
+    def _query_value(self, key: str, value: str, counts: Counter[str] | None) -> str:
+        if self._keys.is_secret_key(key):
+            if counts is not None and value:
+                counts[KIND_URL_KEY] += 1
+            return REDACTED
+        return _replace_spans(value, counts)
+
+    def redact_list(self, value: str, counts: Counter[str] | None = None) -> str:
+        """`srcset`-style lists ("url 2x, url 3x") and `ping`'s space-separated URLs."""
+        if "," in value:
+            items = []
+            for item in value.split(","):
+                words = item.strip().split()
+                if words:
+                    words[0] = self.redact(words[0], counts)
+                items.append(" ".join(words))
+            return ", ".join(items)
+        return " ".join(self.redact(word, counts) for word in value.split())
+
+    def redact_css(self, text: str, counts: Counter[str] | None = None) -> str:
+        """CSS text with every `url(...)` redacted."""
+        if "url(" not in text and "URL(" not in text:
+            return text
+        return _CSS_URL.sub(lambda m: f"url({m.group(1)}{self.redact(m.group(2), counts)}{m.group(1)})", text)

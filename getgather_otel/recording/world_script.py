@@ -2,6 +2,8 @@
 
 Built once per options: a 77 KB bundle sent to Chromium once per page (CDP
 `Page.addScriptToEvaluateOnNewDocument`) or once per context (the main-world fallback).
+The bundle's `__ggHooks` (declared here, read by the patch in assets.py) reaches
+`js/world.js` as `rrwebRecord.hooks`: where the fast full snapshot plugs in.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ def world_script(options: RecordingOptions, *, isolated: bool, segment: int | No
     return (
         "(function (rrwebRecord, config) {\n"
         + assets.recorder_script()
-        + "\n})((function () { var module = { exports: {} }; var exports = module.exports; var define;\n"
+        + "\n})((function () { var module = { exports: {} }; var exports = module.exports; var define;"
+        + " var __ggHooks = {};\n"
         + assets.load("rrweb-record.js")
-        + "\n;return module.exports.record; })(), "
+        + "\n;module.exports.record.hooks = __ggHooks; return module.exports.record; })(), "
         + options.page_config(segment, isolated=isolated)
         + ");"
     )

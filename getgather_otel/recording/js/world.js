@@ -52,6 +52,17 @@ if (config.isolated && !globalThis.customElements) {
   const registry = { get: (name) => (String(name).includes("-") ? true : undefined) };
   Object.defineProperty(globalThis, "customElements", { value: registry, configurable: true });
 }
+// The faster full snapshot (js/snapshot.js), where no page script can reach the prototypes it
+// reads through: isolated worlds only. rrweb hands `hooks.snapshot` its options (the bundle
+// patch in recording/assets.py); `options` of the last snapshot are kept for `serialized()`.
+const hooks = rrwebRecord.hooks || {};
+let snapshotOptions = null;
+if (config.isolated) {
+  hooks.snapshot = (root, options) => {
+    snapshotOptions = options;
+    return fastSnapshot(root, options, hooks.tools);
+  };
+}
 const messageHandlers = [];
 if (config.isolated) {
   // rrweb listens for its child frames' messages on `window` (and on same-origin child
@@ -80,8 +91,6 @@ if (config.isolated) {
   }
 }
 
-const maskPatterns = (config.maskTextPatterns || []).map((p) => new RegExp(p, "g"));
-
 // rrweb only calls maskTextFn for text it already decided to mask (class/selector match).
 // With patterns (emails, card numbers) every text must pass through it, so rrweb is told to
 // mask everything and this function masks fully what the class/selector names, and only
@@ -93,19 +102,17 @@ function fullyMasked(element) {
 }
 function maskTextFn(text, element) {
   if (fullyMasked(element)) return text.replace(/[\S]/g, "*");
-  let masked = text;
-  for (const pattern of maskPatterns) masked = masked.replace(pattern, (m) => "*".repeat(m.length));
-  return masked;
+  if (maskInputsByDefault() && privateText(element)) return maskPrivateText(text);
+  return maskPatternsIn(text);
 }
 
+// Every text passes maskTextFn: editable regions and selects (js/privacy.js) and patterns.
 const privacy = {
-  maskAllInputs: config.maskAllInputs,
-  // Password fields stay masked whatever the other options say.
-  maskInputOptions: config.maskAllInputs ? undefined : { password: true },
+  // Password fields stay masked whatever the other options say (js/privacy.js).
+  ...inputPrivacy(),
   maskTextClass: config.maskTextClass,
-  maskTextSelector: maskPatterns.length ? "*" : config.maskTextSelector || null,
-  maskTextFn: maskPatterns.length ? maskTextFn : undefined,
-  // No maskInputFn: rrweb would call it *instead of* masking inputs, passwords included.
+  maskTextSelector: "*",
+  maskTextFn,
   blockClass: config.blockClass,
   blockSelector: config.blockSelector || null,
   recordCrossOriginIframes: true,
@@ -138,11 +145,12 @@ function urgent(event) {
   return source === SOURCE_INPUT || source === SOURCE_MOUSE_INTERACTION;
 }
 
-// The oldest queued items as one payload (what the binding is called with).
-function nextPayload() {
+// The oldest queued items as one payload of at most `limit` characters (but at least one item):
+// what the binding is called with.
+function nextPayload(limit) {
   const batch = [];
   let chars = 0;
-  while (queue.length && (batch.length === 0 || chars + queue[0].length <= config.maxPayloadChars)) {
+  while (queue.length && (batch.length === 0 || chars + queue[0].length <= limit)) {
     const item = queue.shift();
     chars += item.length;
     batch.push(item);
@@ -155,7 +163,12 @@ function nextPayload() {
     ',"' + key + '":[' + batch.join(",") + "]}";
 }
 
-function flush() {
+// Sends what is queued. A binding call costs the page's main thread ~25-50 ms per MB (measured),
+// so unless the document is going away (`flushAll`), one task sends at most `config.sliceChars`
+// and leaves the rest to the next task: a big snapshot's parts no longer hold the load event,
+// and the automation's own calls run between them.
+function flush(all) {
+  const everything = all === true;
   microtaskQueued = false;
   if (timer !== null) {
     clearTimeout(timer);
@@ -168,14 +181,22 @@ function flush() {
     if (retries++ < config.bindingRetries) timer = setTimeout(flush, config.bindingRetryMs);
     return;
   }
+  let sent = 0;
   while (queue.length || droppedEvents) {
+    if (!everything && sent >= config.sliceChars) {
+      timer = setTimeout(flush, 0);
+      return;
+    }
+    const payload = nextPayload(everything ? config.maxPayloadChars : config.sliceChars);
+    sent += payload.length;
     try {
-      send(nextPayload());
+      send(payload);
     } catch (error) {
       return; /* the document is going away */
     }
   }
 }
+const flushAll = () => flush(true);
 
 function schedule(now) {
   if (now || queuedChars > config.maxPayloadChars) {
@@ -215,6 +236,7 @@ function enqueue(event) {
   }
   let json;
   try {
+    scrubEvent(event);
     json = JSON.stringify(event);
   } catch (error) {
     droppedEvents++;
@@ -292,6 +314,7 @@ function enqueueMessage(message) {
   if (message && message.event && message.event.type === EVENT_FULL_SNAPSHOT) started = true;
   let json;
   try {
+    if (message) scrubEvent(message.event);
     json = JSON.stringify(message);
   } catch (error) {
     droppedEvents++;
@@ -422,6 +445,14 @@ const api = {
     }
     return messages.length;
   },
+  // The document serialized again by the fast serializer or by rrweb's own, with the ids it
+  // has (tests compare the two); null before the first snapshot or outside isolated worlds.
+  serialized(fast) {
+    if (!snapshotOptions || !hooks.tools) return null;
+    const tools = hooks.tools;
+    const options = snapshotOptions;
+    return JSON.stringify(fast ? fastSnapshot(document, options, tools) : tools.serializeNodeWithId(document, options));
+  },
   // Whatever is still queued, as payloads returned to Python (before a close, or when the
   // binding has not called back); they count as sent.
   drain() {
@@ -430,7 +461,7 @@ const api = {
       timer = null;
     }
     const payloads = [];
-    while (queue.length || droppedEvents) payloads.push(nextPayload());
+    while (queue.length || droppedEvents) payloads.push(nextPayload(config.maxPayloadChars));
     return payloads;
   },
   doc,
@@ -474,7 +505,7 @@ function startRecording() {
       data: { tag: "getgather.error", payload: { message: String(error) } },
     });
   }
-  addEventListener("beforeunload", flush, { capture: true });
+  addEventListener("beforeunload", flushAll, { capture: true });
 }
 function restart() {
   try {
@@ -489,4 +520,4 @@ startRecording();
 // A document that is about to go sends what it holds at once: calls made at `pagehide` never
 // arrive (measured), calls made when a navigation starts do (Navigation API `navigate` for
 // what the page or a link starts, `beforeunload` for what the browser starts).
-if (globalThis.navigation) navigation.addEventListener("navigate", flush);
+if (globalThis.navigation) navigation.addEventListener("navigate", flushAll);

@@ -1,0 +1,119 @@
+"""Secret-looking values, whatever key they sit under (issue 15).
+
+A list of key names cannot know every field a site names (`pan`, `x`, a path segment), so
+values are judged too: Luhn-valid card numbers, JWTs, API-key and bearer-token shapes, and
+long high-entropy strings. Ordinary values stay readable (`2`, `123`, `orders`,
+`reset-password`, a UUID's 8-4-4-4-12 pieces, slugs of words), so stored URLs still say
+where the browser was. Used by `recording/urls.py` (URLs) and by `scan` (kinds).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+__all__ = ["KIND_CARD", "KIND_JWT", "KIND_TOKEN", "PATTERNS", "luhn_valid", "secret_kind", "secret_spans"]
+
+KIND_CARD = "card"
+KIND_JWT = "jwt"
+KIND_TOKEN = "token"
+
+# 13-19 digits, optionally grouped by spaces or dashes; checked with Luhn.
+_CARD = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
+# Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
+# `...AeyJ...` inside base64 is no JWT).
+_START = r"(?<![A-Za-z0-9_-])"
+_JWT = re.compile(_START + r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# Well-known key shapes: Stripe, GitHub, Slack, AWS access keys, Google API keys, OpenAI-style.
+_KEY_SHAPES = re.compile(
+    _START + r"(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,})"
+)
+# Runs of token characters; long ones are judged by their pieces and their entropy.
+_TOKENISH = re.compile(r"[A-Za-z0-9_\-+/=.~%]{16,}")
+_PIECES = re.compile(r"[-_.~%/]+")
+
+# Regular expressions by name, written to mean the same in Python and JavaScript: for
+# `scan --pattern` and for masking recorded page text (`RecordingOptions.mask_text_patterns`,
+# run in the page; a `card` match is masked only when it passes the Luhn check).
+PATTERNS: dict[str, str] = {
+    KIND_CARD: _CARD.pattern,
+    KIND_JWT: _JWT.pattern,
+    KIND_TOKEN: _KEY_SHAPES.pattern + r"|\b[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*",
+    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+    "phone": r"(?<![\w+])\+?\(?[0-9]{1,4}\)?[ .-]?\(?[0-9]{2,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}(?![\w])",
+}
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check of a card number's digits (separators ignored)."""
+    numbers = [int(c) for c in digits if c.isdigit()]
+    if not 13 <= len(numbers) <= 19:
+        return False
+    total = 0
+    for i, n in enumerate(reversed(numbers)):
+        if i % 2:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
+
+
+def _high_entropy(run: str) -> bool:
+    """A long run of token characters that is not words or ids joined by separators."""
+    pieces = [p for p in _PIECES.split(run) if p]
+    longest = max((len(p) for p in pieces), default=0)
+    if longest < 16:
+        return False  # slugs, UUIDs, dates: pieces too short to be a token
+    piece = max(pieces, key=len)
+    digits = any(c.isdigit() for c in piece)
+    lower = any(c.islower() for c in piece)
+    upper = any(c.isupper() for c in piece)
+    letters = lower or upper
+    if piece.isdigit():
+        return len(piece) >= 20
+    if digits and letters:
+        return _entropy(piece) >= 3.0
+    return lower and upper and len(piece) >= 20 and _entropy(piece) >= 3.5
+
+
+def secret_spans(text: str) -> list[tuple[int, int, str]]:
+    """Where secret-looking values sit in `text`: (start, end, kind), in order, not overlapping."""
+    found: list[tuple[int, int, str]] = []
+    for match in _JWT.finditer(text):
+        found.append((match.start(), match.end(), KIND_JWT))
+    for match in _CARD.finditer(text):
+        if luhn_valid(match.group()):
+            found.append((match.start(), match.end(), KIND_CARD))
+    for match in _KEY_SHAPES.finditer(text):
+        found.append((match.start(), match.end(), KIND_TOKEN))
+    # Long high-entropy runs last, and only where no shape above was found: the shapes say more.
+    shaped = list(found)
+    for match in _TOKENISH.finditer(text):
+        start, end = match.span()
+        if any(s < end and start < e for s, e, _ in shaped):
+            continue
+        if _high_entropy(match.group()):
+            found.append((start, end, KIND_TOKEN))
+    found.sort()
+    kept: list[tuple[int, int, str]] = []
+    for span in found:
+        if kept and span[0] < kept[-1][1]:
+            if span[1] > kept[-1][1]:
+                kept[-1] = (kept[-1][0], span[1], kept[-1][2])
+            continue
+        kept.append(span)
+    return kept
+
+
+def secret_kind(text: str) -> str | None:
+    """The kind of the first secret-looking value in `text`, or None."""
+    spans = secret_spans(text)
+    return spans[0][2] if spans else None

@@ -1,0 +1,137 @@
+"""`getgather-otel scan`: look for secrets in everything a database stores (issue 15).
+
+The check an operator runs on a file: every span (name, status message, resource and span
+attributes, event names and attributes) and every recording chunk (its metadata and its
+decompressed events) is searched for the given values, in every form they could be stored
+in (plain, URL-encoded, HTML- and JSON-escaped: `capture/secrets.forms`), and for named
+patterns (`capture/secret_values.PATTERNS`: `card` is Luhn-checked, `jwt`, `token`, `email`,
+`phone`). Patterns are matched in string values only, so an event's 13-digit timestamp is
+never taken for a card. Each hit says where it is, never the value itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, luhn_valid
+from getgather_otel.capture.secrets import forms
+from getgather_otel.recording.chunk_codec import decompress_json
+
+__all__ = ["Hit", "scan"]
+
+_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One place a secret or a pattern was found: `where` (table and row), `field`, `what`."""
+
+    where: str
+    field: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where} {self.field}: {self.what}"
+
+
+class _Matcher:
+    def __init__(self, secrets: Sequence[str], patterns: Sequence[str]) -> None:
+        unknown = [name for name in patterns if name not in PATTERNS]
+        if unknown:
+            raise ValueError(f"unknown --pattern {', '.join(unknown)}; known: {', '.join(sorted(PATTERNS))}")
+        self.secrets = [
+            (f"--secret #{i + 1}", sorted(forms(s) | {s}, key=len, reverse=True)) for i, s in enumerate(secrets)
+        ]
+        self.patterns = [(name, re.compile(PATTERNS[name])) for name in patterns]
+
+    def in_text(self, text: str) -> list[str]:
+        found = [label for label, variants in self.secrets if any(v and v in text for v in variants)]
+        return found
+
+    def in_string(self, text: str) -> list[str]:
+        found = self.in_text(text)
+        for name, pattern in self.patterns:
+            for match in pattern.finditer(text):
+                if name != KIND_CARD or luhn_valid(match.group()):
+                    found.append(name)
+                    break
+        return found
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string in a decoded JSON value (keys too), with a short path to it."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            yield where, item
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                yield where, str(key)
+                stack.append((child, f"{where}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+
+
+def _value_hits(matcher: _Matcher, where: str, field: str, value: Any) -> Iterator[Hit]:
+    if value is None:
+        return
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _value_hits(matcher, where, f"{field}[{key!r}]", child)
+        return
+    if isinstance(value, (list, tuple)):
+        for i, child in enumerate(value):
+            yield from _value_hits(matcher, where, f"{field}[{i}]", child)
+        return
+    for what in matcher.in_string(str(value)):
+        yield Hit(where, field, what)
+
+
+def _spans(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]:
+    cursor = conn.execute(
+        'SELECT TraceId, SpanId, SpanName, StatusMessage, ResourceAttributes, SpanAttributes, "Events.Name", '
+        '"Events.Attributes" FROM otel_traces'
+    )
+    columns = ["SpanName", "StatusMessage", "ResourceAttributes", "SpanAttributes", "Events.Name", "Events.Attributes"]
+    while rows := cursor.fetchmany(_BATCH):
+        for trace_id, span_id, *values in rows:
+            where = f"otel_traces trace={trace_id} span={span_id}"
+            for column, value in zip(columns, values, strict=True):
+                yield from _value_hits(matcher, where, column, value)
+
+
+def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]:
+    cursor = conn.execute(
+        "SELECT span_id, recording_id, page_id, sequence, url, compression, data FROM recording_chunks "
+        "ORDER BY span_id, page_id, sequence"
+    )
+    while rows := cursor.fetchmany(_BATCH):
+        for span_id, recording_id, page_id, sequence, url, compression, data in rows:
+            where = f"recording_chunks span={span_id} page={page_id} sequence={sequence}"
+            yield from _value_hits(matcher, where, "url", url)
+            yield from _value_hits(matcher, where, "recording_id", recording_id)
+            text = decompress_json(bytes(data), compression).decode("utf-8", errors="replace")
+            # The raw JSON first (escaped forms of the values), then each string (patterns).
+            seen: set[str] = set()
+            for what in matcher.in_text(text):
+                seen.add(what)
+                yield Hit(where, "events", what)
+            if matcher.patterns:
+                for path, string in _strings(json.loads(text), "events"):
+                    for what in matcher.in_string(string):
+                        if what not in seen:
+                            seen.add(what)
+                            yield Hit(where, path, what)
+
+
+def scan(conn: duckdb.DuckDBPyConnection, secrets: Sequence[str], patterns: Sequence[str]) -> list[Hit]:
+    """Every place in the file holding one of `secrets` (any stored form) or matching `patterns`."""
+    matcher = _Matcher(secrets, patterns)
+    return [*_spans(conn, matcher), *_chunks(conn, matcher)]

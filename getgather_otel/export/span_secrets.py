@@ -1,0 +1,112 @@
+"""Finished spans without secrets, before any exporter sees them (issue 15).
+
+`_PipelineRouter.on_end` (and the DuckDB exporter, for zero-code pipelines) passes every
+span through `without_secrets`:
+
+- URLs in span and event attributes (`url.full`, `http.url`, `url.query`,
+  `mcp.resource.uri`, any `*.url`), whoever set them, go through the one URL redactor
+  (`recording/urls.py`, default key words), as the recorder's own events already do.
+- A span of a trace with registered secrets (`capture/secrets.py`: the tool's own) is
+  scrubbed of them: name, attributes, event attributes and status message.
+
+A span that changes is copied, with what was redacted counted in
+`getgather.privacy.redactions.<kind>` (`secret` for the tool's own, added to counts already
+there); every other span is passed on as it is, after a look at its attribute keys.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import Status
+
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture import secrets
+from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
+from getgather_otel.recording.urls import UrlRedactor
+
+__all__ = ["KIND_SECRET", "URL_KEYS", "without_secrets"]
+
+KIND_SECRET = "secret"
+URL_KEYS = frozenset({"url.full", "http.url", "url.original", "mcp.resource.uri", "http.target"})
+_QUERY_KEY = "url.query"
+_URLS = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+
+
+def _is_url_key(key: str) -> bool:
+    return key in URL_KEYS or key == _QUERY_KEY or key.endswith(".url")
+
+
+class _Scrub:
+    """Scrubs the values of one span, counting what it replaced by kind."""
+
+    def __init__(self, trace_id: str, own_secrets: bool) -> None:
+        self.trace_id = trace_id
+        self.own_secrets = own_secrets
+        self.counts: Counter[str] = Counter()
+
+    def value(self, value: Any) -> Any:
+        if not self.own_secrets:
+            return value
+        if isinstance(value, str):
+            text, found = secrets.scrub_text(self.trace_id, value)
+            self.counts[KIND_SECRET] += found
+            return text
+        if isinstance(value, (list, tuple)):
+            return tuple(self.value(v) for v in value)
+        return value
+
+    def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+        out = {}
+        for key, value in (attributes or {}).items():
+            value = self.value(value)
+            if isinstance(value, str) and _is_url_key(key):
+                if key == _QUERY_KEY:
+                    value = _URLS.redact("?" + value, self.counts)[1:]
+                else:
+                    value = _URLS.redact(value, self.counts)
+            out[key] = value
+        return out
+
+
+def _has_url(attributes: Mapping[str, Any] | None) -> bool:
+    return bool(attributes) and any(_is_url_key(key) for key in attributes)  # type: ignore[union-attr]
+
+
+def without_secrets(span: ReadableSpan) -> ReadableSpan:
+    context = span.context
+    if context is None:
+        return span
+    trace_id = format(context.trace_id, "032x")
+    own = secrets.has_secrets(trace_id)
+    if not own and not _has_url(span.attributes) and not any(_has_url(e.attributes) for e in span.events):
+        return span
+    scrub = _Scrub(trace_id, own)
+    description = span.status.description
+    name = scrub.value(span.name)
+    events = [Event(event.name, scrub.attributes(event.attributes), event.timestamp) for event in span.events]
+    status = Status(span.status.status_code, scrub.value(description) if description else description)
+    attributes = scrub.attributes(span.attributes)
+    if not +scrub.counts:
+        return span
+    for kind, count in scrub.counts.items():
+        key = attr.PRIVACY_REDACTIONS_PREFIX + kind
+        before = attributes.get(key)
+        attributes[key] = count + (before if isinstance(before, int) else 0)
+    return ReadableSpan(
+        name=name,
+        context=context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )

@@ -1,0 +1,167 @@
+// getgather-otel's in-page privacy: what rrweb masks, and a pass over every event before it
+// leaves the document. Runs in the same function as `world.js` (assets.recorder_script puts
+// this file first), in the recorder's isolated world, so nothing here touches the page's own
+// world. Python checks every event again on arrival (recording/scrub.py): a page is untrusted,
+// and in the main-world fallback it could replace all of this.
+//
+// - Every input kind is masked (rrweb's `maskAllInputs` list has no `hidden`, `file` or
+//   unknown types), except the ones whose value is a label or a choice shown as a state:
+//   buttons, checkboxes and radios.
+// - One fixed-width mask for every masked value: `"*".repeat(length)` told how long a
+//   password or a select's choice was.
+// - Text inside editable regions (`contenteditable` true or plaintext-only), selects and
+//   datalists is masked like an input's value; a masked select's options keep no value or
+//   label, so the choice cannot be worked out from them.
+// - Page text elsewhere passes `config.maskTextPatterns` (cards, JWTs and token shapes by
+//   default; emails and phones opt-in): each match becomes the mask.
+
+"use strict";
+const MASK = "********";
+const UNMASKED_INPUT_TYPES = ["checkbox", "radio", "submit", "button", "reset", "image"];
+// rrweb asks `maskInputOptions[tagName] || maskInputOptions[type]`.
+const MASK_ALL_INPUTS = {
+  input: true,
+  textarea: true,
+  select: true,
+  hidden: true,
+  file: true,
+  password: true,
+  text: true,
+  email: true,
+  tel: true,
+  url: true,
+  search: true,
+  number: true,
+  range: true,
+  color: true,
+  date: true,
+  "datetime-local": true,
+  month: true,
+  time: true,
+  week: true,
+};
+
+function fixedMask(text) {
+  return text ? MASK : "";
+}
+
+// Text of an editable region or a select's option: one mask, surrounding whitespace kept.
+function maskPrivateText(text) {
+  return text.trim() ? text.replace(/\S[\s\S]*\S|\S/, MASK) : text;
+}
+
+// Text whose every character is private wherever it sits: what a person types into an editable
+// region, and the choices of a select (its options' labels).
+function privateText(element) {
+  if (!element || !element.closest) return false;
+  if (element.isContentEditable) return true;
+  return Boolean(element.closest("select, datalist, textarea"));
+}
+
+function maskInputsByDefault() {
+  return config.maskAllInputs;
+}
+
+// rrweb's options for inputs and text (merged into `privacy` by world.js).
+function inputPrivacy() {
+  const all = maskInputsByDefault();
+  return {
+    maskAllInputs: false, // `true` would replace maskInputOptions with rrweb's shorter list
+    // Unknown types read as "text"; buttons, checkboxes and radios are not in the list.
+    maskInputOptions: all ? MASK_ALL_INPUTS : { password: true },
+    maskInputFn: (text) => fixedMask(text),
+  };
+}
+
+// Element nodes of rrweb's serialised trees (snapshots and Mutation adds).
+const NODE_ELEMENT = 2;
+
+function maskNodeAttributes(tagName, attributes, inSelect) {
+  if (!attributes) return;
+  const tag = String(tagName || "").toLowerCase();
+  if (tag === "option" || tag === "optgroup") {
+    if (inSelect || maskInputsByDefault()) {
+      if (typeof attributes.value === "string") attributes.value = fixedMask(attributes.value);
+      if (typeof attributes.label === "string") attributes.label = fixedMask(attributes.label);
+      delete attributes.selected;
+    }
+  } else if ((tag === "input" || tag === "textarea" || tag === "select") && maskInputsByDefault()) {
+    const type = String(attributes.type || "text").toLowerCase();
+    if (!UNMASKED_INPUT_TYPES.includes(type) && typeof attributes.value === "string") {
+      attributes.value = fixedMask(attributes.value);
+    }
+  }
+}
+
+function maskTree(node, inSelect) {
+  if (!node || node.type !== NODE_ELEMENT) return;
+  maskNodeAttributes(node.tagName, node.attributes, inSelect);
+  const tag = String(node.tagName || "").toLowerCase();
+  const childInSelect = inSelect || tag === "select" || tag === "datalist";
+  for (const child of node.childNodes || []) maskTree(child, childInSelect);
+}
+
+function maskSubtrees(node) {
+  if (!node) return;
+  for (const child of node.childNodes || []) {
+    if (child.type === NODE_ELEMENT) maskTree(child, false);
+    else maskSubtrees(child);
+  }
+}
+
+// The last word before an event is serialised: option values and labels, value attributes
+// that rrweb keeps when the live value is empty, attribute mutations of options.
+function scrubEvent(event) {
+  if (!event || !event.data) return;
+  if (event.type === 2) {
+    maskSubtrees(event.data.node);
+    return;
+  }
+  if (event.type !== 3 || event.data.source !== 0) return;
+  for (const add of event.data.adds || []) {
+    if (!add || !add.node) continue;
+    if (add.node.type === NODE_ELEMENT) {
+      const parent = rrwebRecord.mirror.getNode(add.parentId);
+      maskTree(add.node, Boolean(parent && parent.closest && parent.closest("select, datalist")));
+    } else {
+      maskSubtrees(add.node);
+    }
+  }
+  for (const change of event.data.attributes || []) {
+    if (!change || !change.attributes) continue;
+    const element = rrwebRecord.mirror.getNode(change.id);
+    if (!element || !element.tagName) continue;
+    const attributes = Object.assign({ type: element.getAttribute("type") || element.type }, change.attributes);
+    maskNodeAttributes(element.tagName, attributes, Boolean(element.closest("select, datalist")));
+    for (const key of ["value", "label"]) {
+      if (key in change.attributes) change.attributes[key] = attributes[key];
+    }
+    if ("selected" in change.attributes && !("selected" in attributes)) delete change.attributes.selected;
+  }
+}
+
+// [regular expression, Luhn-checked] from `RecordingOptions.mask_text_patterns`.
+const textPatterns = (config.maskTextPatterns || []).map(([source, luhn]) => [new RegExp(source, "g"), luhn]);
+
+function luhnValid(match) {
+  const digits = match.replace(/[^0-9]/g, "");
+  if (digits.length < 13 || digits.length > 19) return false;
+  let total = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let n = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2) {
+      n *= 2;
+      if (n > 9) n -= 9;
+    }
+    total += n;
+  }
+  return total % 10 === 0;
+}
+
+function maskPatternsIn(text) {
+  let masked = text;
+  for (const [pattern, luhn] of textPatterns) {
+    masked = masked.replace(pattern, (m) => (luhn && !luhnValid(m) ? m : MASK));
+  }
+  return masked;
+}

@@ -1,0 +1,154 @@
+"""URLs inside recorded pages, redacted in Python before anything is stored (issue 15).
+
+rrweb keeps every attribute as the page has it: `<a href="/account/confirm?session=...">`,
+`<form action="...?token=...">`, an image's `src`/`srcset`, a video's `poster`, a link's
+`ping`, CSS `url()` in `style` attributes, `<style>` text and inlined stylesheets. Each goes
+through `urls.UrlRedactor` like a navigation URL does, wherever an event carries it: full
+snapshots, Mutation adds, attribute changes and text changes, stylesheet rule events. This
+runs on what arrives, not in the page: the page is untrusted (and in the main-world fallback
+could replace the in-page script).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from getgather_otel.recording import rrweb_events
+from getgather_otel.recording.urls import UrlRedactor
+
+__all__ = ["KIND_INPUT", "LIST_ATTRIBUTES", "MASK", "URL_ATTRIBUTES", "scrub_urls"]
+
+# The fixed-width mask `js/privacy.js` puts in place of every masked value.
+MASK = "********"
+# Typed values the page masked (Input events carrying the mask), for the audit.
+KIND_INPUT = "input"
+
+# Attributes holding one URL (rrweb calls an iframe's kept src `rr_src`).
+URL_ATTRIBUTES = frozenset(
+    {
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "poster",
+        "data",
+        "background",
+        "cite",
+        "longdesc",
+        "xlink:href",
+        "manifest",
+        "codebase",
+        "rr_src",
+        "itemid",
+    }
+)
+# Attributes holding several.
+LIST_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "ping", "archive"})
+
+SOURCE_MUTATION = 0
+SOURCE_INPUT = 5
+SOURCE_STYLE_SHEET_RULE = 8
+SOURCE_STYLE_DECLARATION = 13
+SOURCE_ADOPTED_STYLE_SHEET = 15
+
+
+def _attribute(urls: UrlRedactor, name: str, value: Any, counts: Counter[str]) -> Any:
+    if isinstance(value, dict):  # rrweb's style diff: {property: value or [value, priority] or false}
+        return {k: _attribute(urls, "style", v, counts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_attribute(urls, name, v, counts) for v in value]
+    if not isinstance(value, str) or not value:
+        return value
+    key = name.lower()
+    if key in URL_ATTRIBUTES:
+        return urls.redact(value, counts)
+    if key in LIST_ATTRIBUTES:
+        return urls.redact_list(value, counts)
+    if "url(" in value or "URL(" in value:
+        return urls.redact_css(value, counts)
+    return value
+
+
+def _attributes(urls: UrlRedactor, attributes: Any, counts: Counter[str]) -> None:
+    if not isinstance(attributes, dict):
+        return
+    for name, value in attributes.items():
+        # Most attributes (class, id, aria-*) hold no URL: one set lookup and one substring test.
+        if (
+            name in URL_ATTRIBUTES
+            or name in LIST_ATTRIBUTES
+            or type(value) is not str
+            or "url(" in value
+            or "URL(" in value
+            or not name.islower()
+        ):
+            redacted = _attribute(urls, str(name), value, counts)
+            if redacted is not value:
+                attributes[name] = redacted
+
+
+def _tree(urls: UrlRedactor, root: Any, counts: Counter[str]) -> None:
+    stack = [root]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        if type(node) is not dict:
+            continue
+        attributes = node.get("attributes")
+        if attributes:
+            _attributes(urls, attributes, counts)
+        else:
+            text = node.get("textContent")
+            if text and type(text) is str and "url(" in text:
+                node["textContent"] = urls.redact_css(text, counts)
+        children = node.get("childNodes")
+        if children and type(children) is list:
+            extend(children)
+
+
+def _rules(urls: UrlRedactor, rules: Any, counts: Counter[str]) -> None:
+    if isinstance(rules, list):
+        for rule in rules:
+            if isinstance(rule, dict) and isinstance(rule.get("rule"), str):
+                rule["rule"] = urls.redact_css(rule["rule"], counts)
+
+
+def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[str] | None = None) -> Counter[str]:
+    """Redact every URL the events carry, in place; returns the redactions by kind (and the
+    typed values the page masked, `input`)."""
+    counts = Counter() if counts is None else counts
+    for event in events:
+        kind, data = event["type"], event.get("data")
+        if not isinstance(data, dict):
+            continue
+        if kind == rrweb_events.META:
+            data["href"] = urls.redact(data.get("href", ""), counts)
+        elif kind == rrweb_events.INCREMENTAL_SNAPSHOT and data.get("source") == SOURCE_INPUT:
+            if data.get("text") == MASK:
+                counts[KIND_INPUT] += 1
+        elif kind == rrweb_events.FULL_SNAPSHOT:
+            _tree(urls, data.get("node"), counts)
+        elif kind == rrweb_events.INCREMENTAL_SNAPSHOT:
+            source = data.get("source")
+            if source == SOURCE_MUTATION:
+                for add in data.get("adds") or []:
+                    if isinstance(add, dict):
+                        _tree(urls, add.get("node"), counts)
+                for change in data.get("attributes") or []:
+                    if isinstance(change, dict):
+                        _attributes(urls, change.get("attributes"), counts)
+                for text in data.get("texts") or []:
+                    if isinstance(text, dict) and isinstance(text.get("value"), str) and "url(" in text["value"]:
+                        text["value"] = urls.redact_css(text["value"], counts)
+            elif source == SOURCE_STYLE_SHEET_RULE:
+                _rules(urls, data.get("adds"), counts)
+            elif source == SOURCE_STYLE_DECLARATION:
+                declaration = data.get("set")
+                if isinstance(declaration, dict) and isinstance(declaration.get("value"), str):
+                    declaration["value"] = urls.redact_css(declaration["value"], counts)
+            elif source == SOURCE_ADOPTED_STYLE_SHEET:
+                for style in data.get("styles") or []:
+                    if isinstance(style, dict):
+                        _rules(urls, style.get("rules"), counts)
+    return counts

@@ -1,0 +1,329 @@
+"""Nothing private in any stored byte (issue 15): every input kind, editable text, select
+choices, URLs by value and inside pages, the tool's own secrets; against tests/sites/privacy.html."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from fastmcp import Client, FastMCP
+from patchright.async_api import Browser, Page
+
+from getgather_otel import activity, current_activity, instrument_mcp, record_browser
+from getgather_otel.capture.secret_values import secret_spans
+from getgather_otel.capture.secrets import forms, register
+from getgather_otel.cli import main as cli_main
+from getgather_otel.export.chunk_rows import chunks_to_arrow
+from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.recording.chunk_codec import decompress_json
+from getgather_otel.recording.chunks import Chunk
+from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
+from getgather_otel.recording.urls import UrlRedactor
+from tests.conftest import Sites, flushed, rows
+from tests.test_recording import settle, stored_text, streams, text_of
+
+MASK = "********"
+# Typed, selected, set by script and appended by the fixture page: never stored.
+INPUT_SECRETS = [
+    "HIDDENCSRF-7c1f9a4e2b",
+    "HIDDENSETBYSCRIPT-3d9e",
+    "HIDDENAPPENDED-88aa",
+    "SELECTSECRETA",
+    "SELECTSECRETB",
+    "SELECTLABELA",
+    "SELECTLABELB",
+    "SELECTSETBYSCRIPT",
+    "EDITABLETYPED",
+    "PLAINTYPED",
+    "TYPEDNAME-long-value-xyz",
+]
+
+
+async def fill_privacy_page(page: Page, origin: str) -> None:
+    await page.goto(f"{origin}/privacy.html")
+    await page.fill("#name", "TYPEDNAME-long-value-xyz")
+    await page.fill("#short", "ab")
+    await page.select_option("#plan", "plan-gold-SELECTSECRETB")
+    await page.click("#editable")
+    await page.keyboard.type(" EDITABLETYPED")
+    await page.click("#plain")
+    await page.keyboard.type(" PLAINTYPED")
+    await page.evaluate("addSecrets()", isolated_context=False)
+    await asyncio.sleep(0.3)
+
+
+def input_texts(events: list[dict[str, Any]]) -> list[str]:
+    return [e["data"]["text"] for e in events if e["type"] == 3 and e["data"].get("source") == 5]
+
+
+async def test_every_input_kind_and_editable_text_is_masked_with_one_fixed_mask(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="privacy", brand_id="fixture") as act:
+        page = await context.new_page()
+        await fill_privacy_page(page, sites.main)
+    await settle(telemetry)
+    await context.close()
+
+    events = [e for page_events in streams(db_path, act.activity_id).values() for e in page_events]
+    recorded = text_of(events)
+    assert "Privacy fixture" in recorded and "Your orders are below." in recorded, "the page itself is recorded"
+    assert "appended done" in recorded, "later mutations are recorded"
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    for secret in INPUT_SECRETS:
+        for form in forms(secret):
+            for where, text in stored.items():
+                assert form not in text, f"{secret!r} as {form!r} in {where}"
+    # One mask whatever the length: a 24-character name, a 2-character one and a select's choice.
+    texts = input_texts(events)
+    assert texts and set(texts) <= {MASK, ""}, texts
+    assert texts.count(MASK) >= 3
+    [span] = rows(db_path, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [act.activity_id])
+    assert int(span["SpanAttributes"]["getgather.privacy.redactions.input"]) >= 3, "the audit counts masked typing"
+    assert json.dumps(MASK) in recorded
+
+
+PATH_TOKEN = "Zm9vYmFyYmF6cXV4UGF0aFRva2VuMTIzNDU2Nzg5"
+CARD_TYPED = "4111 1111 1111 1111"
+PLANTED = "planted-by-the-test-0451"
+# In URLs: the next document's query, a path, links, forms, images, styles, set and appended later.
+URL_SECRETS = [
+    "4111111111111111",
+    "4111+1111+1111+1111",
+    "4111%201111",
+    "LINKSESSIONSECRET42",
+    PATH_TOKEN,
+    "eyJwaW5nIjoxfQ",
+    "FORMACTIONSECRET77",
+    "4242424242424242",
+    "IMGSRCSECRET",
+    "SRCSETSECRET",
+    "POSTERSECRET",
+    "STYLEURLSECRET",
+    "CSSURLSECRET",
+    "APPENDEDLINKSECRET99",
+    "MUTATEDHREFSECRET55",
+]
+
+
+def everything_stored(db: Path, tmp_path: Path, activity_id: str) -> dict[str, str]:
+    """Every place a secret could be: the file's bytes, decompressed chunks, spans, chunk rows, the replay page."""
+    replay = tmp_path / "replay.html"
+    assert cli_main(["replay", activity_id[:8], "--db", str(db), "-o", str(replay)], out=io.StringIO()) == 0
+    return {
+        "file": db.read_bytes().decode("latin-1"),
+        "chunks": stored_text(db),
+        "spans": json.dumps(rows(db, "SELECT * FROM otel_traces"), default=str),
+        "chunk rows": json.dumps(rows(db, "SELECT * EXCLUDE (data) FROM recording_chunks"), default=str),
+        "replay": replay.read_text(encoding="utf-8"),
+    }
+
+
+async def test_urls_are_redacted_by_value_everywhere_they_are_stored(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="urls", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html")
+        await page.fill("#card", CARD_TYPED)
+        await page.click("#go")  # GET: the card number lands in the next URL
+        await page.wait_for_url("**pan=**")
+        await page.evaluate("addSecrets()", isolated_context=False)
+        # Not a secret the recorder can know: for `scan` to find.
+        await page.evaluate(f"document.getElementById('later').append(' {PLANTED}')", isolated_context=False)
+        act.add_event("planted", {"note": PLANTED})
+        await asyncio.sleep(0.3)
+        await page.goto(f"{sites.main}/accounts/reset-password/{PATH_TOKEN}")
+        await page.goto(f"{sites.main}/privacy.html?page=2")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    for where, text in stored.items():
+        for secret in URL_SECRETS:
+            assert secret not in text, f"{secret!r} in {where}"
+    recorded = stored["chunks"]
+    assert "Privacy fixture" in recorded and "Order 123" in recorded, "the pages themselves are recorded"
+    assert "/orders/123?page=2" in recorded, "ordinary URLs stay readable"
+    assert "/accounts/reset-password/[REDACTED]" in recorded
+    assert "privacy.html?page=2" in stored["chunk rows"]
+
+    # The audit: what the defaults caught, by kind, on the activity.
+    [span] = rows(db_path, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [act.activity_id])
+    audit = {k: int(v) for k, v in span["SpanAttributes"].items() if k.startswith("getgather.privacy.redactions.")}
+    for kind in ("card", "token", "url_key", "fragment"):
+        assert audit.get(f"getgather.privacy.redactions.{kind}", 0) >= 1, audit
+
+    # scan: nothing left that looks like a card or a JWT; a planted value is found, where it is.
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--pattern", "card", "--pattern", "jwt"], out=out) == 0, (
+        out.getvalue()
+    )
+    assert "nothing found" in out.getvalue()
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", "LINKSESSIONSECRET42"], out=out) == 0
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", PLANTED], out=out) == 1
+    said = out.getvalue()
+    assert f"otel_traces trace={act.trace_id} span={act.activity_id} Events.Attributes" in said, said
+    assert f"recording_chunks span={act.activity_id}" in said and "--secret #1" in said and PLANTED not in said
+
+
+def test_url_redaction_by_key_and_by_value() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    counts: Counter[str] = Counter()
+    keep = [
+        "https://shop.example.com/orders/123?page=2",
+        "/orders/550e8400-e29b-41d4-a716-446655440000",
+        "/blog/my-long-title-in-words",
+        "/static/css/main.3f9a8b7c1d2e4f6a9b8c.css",  # content hashes in asset names: a replay loads them
+        "/img/logo.5f4dcc3b5aa765d61d8327deb882cf99.png?v=2",
+    ]
+    for url in keep:
+        assert urls.redact(url, counts) == url
+    assert not counts
+    assert urls.redact("/a?x=1&password=hunter2") == "/a?x=1&password=[REDACTED]"
+    assert urls.redact(f"/r/{PATH_TOKEN}?n=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlMTIzNDU2", counts) == (
+        "/r/[REDACTED]?n=[REDACTED]"
+    )
+    assert urls.redact("/pay?pan=4111+1111+1111+1111&sk=sk_live_abcdefghij12345", counts) == (
+        "/pay?pan=[REDACTED]&sk=[REDACTED]"
+    )
+    assert urls.redact("https://ada:pw@host/#t") == "https://[REDACTED]@host/#[REDACTED]"
+    assert counts == Counter({"token": 2, "jwt": 1, "card": 1})
+    assert urls.redact_list("/b.png?sig=s 2x, /c.png 3x") == "/b.png?sig=[REDACTED] 2x, /c.png 3x"
+    assert urls.redact_css("a{b:url('/i.png?k=STYLEURLSECRET0123456789abcdefgh')}") == "a{b:url('/i.png?k=[REDACTED]')}"
+    data_url = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kg"
+    assert urls.redact(data_url) == data_url
+
+
+# The tool's own secrets: an argument named like a secret, and values code registers.
+ARG_SECRET = "Sw0rd&fish<42> x"
+REGISTERED = "reg1stered-value"
+ADDED = "added/secret value"
+
+
+async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    server = FastMCP("privacy")
+    instrument_mcp(server, capture_arguments=True)
+
+    @server.tool
+    async def sign_in(username: str, password: str) -> str:
+        act = current_activity()
+        assert act is not None
+        act.add_secret(ADDED)
+        async with activity(name="inner", secrets=[REGISTERED]):
+            page = await context.new_page()
+            # The secrets where a site would echo them: the URL (not a secret key, short pieces),
+            # page text plain and HTML-escaped, an attribute, and span events.
+            await page.goto(f"{sites.main}/privacy.html?q={quote(password)}&r={quote_plus(ADDED)}#{REGISTERED}")
+            await page.evaluate(
+                "([a, b, c]) => { document.getElementById('readable').textContent = 'echo ' + a + ' ' + b;"
+                " document.getElementById('title').setAttribute('title', c); }",
+                [password, html.escape(password), REGISTERED + " " + ADDED],
+                isolated_context=False,
+            )
+            act.add_event("note", {"said": f"password {password} / {ADDED} / {REGISTERED}"})
+            await asyncio.sleep(0.3)
+        return f"signed in as {username}"
+
+    async with Client(server) as client:
+        result = await client.call_tool("sign_in", {"username": "ada", "password": ARG_SECRET})
+    assert "signed in as ada" in str(result)
+    await settle(telemetry, 2.5)  # past the recording's grace period
+    await context.close()
+    [tool_activity] = rows(db_path, "SELECT activity_id FROM activities WHERE name = 'sign_in'")
+    [span] = rows(db_path, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [tool_activity["activity_id"]])
+    assert int(span["SpanAttributes"]["getgather.privacy.redactions.secret"]) >= 1, "the audit counts them"
+    secret_scan = ["scan", "--db", str(db_path), "--secret", ARG_SECRET, "--secret", REGISTERED, "--secret", ADDED]
+    assert cli_main(secret_scan, out=io.StringIO()) == 0
+
+    stored = everything_stored(db_path, tmp_path, tool_activity["activity_id"])
+    assert "Privacy fixture" in stored["chunks"] and "echo " in stored["chunks"], "the page is recorded"
+    assert "note" in stored["spans"] and "ada" in stored["spans"]
+    for secret in (ARG_SECRET, REGISTERED, ADDED):
+        for form in forms(secret):
+            for where, text in stored.items():
+                assert form not in text, f"{secret!r} as {form!r} in {where}"
+
+
+async def test_cards_and_token_shapes_are_masked_in_page_text_by_default(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="text", brand_id="fixture"):
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html")
+        await page.evaluate(
+            "document.getElementById('later').textContent = 'later card 4242-4242-4242-4242 and "
+            "Bearer dGhpc2lzYWJlYXJlcnRva2VuMTIz'",
+            isolated_context=False,
+        )
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    recorded = stored_text(db_path)
+    assert "Card on file" in recorded and "expires soon" in recorded and "later card" in recorded
+    for secret in ["4111 1111 1111 1111", "4242-4242-4242-4242", "c2lnbmF0dXJlVGV4dEpXVHNpZw", "TEXTKEYSECRET"]:
+        assert secret not in recorded, f"{secret!r} in the recording"
+    assert "dGhpc2lzYWJlYXJlcnRva2VuMTIz" not in recorded
+    # Not a card (Luhn), and emails are opt-in: both stay readable by default.
+    assert "Tracking 4111 1111 1111 1112, contact ada@example.com" in recorded
+
+
+def test_urls_in_span_attributes_and_events_are_redacted_whoever_set_them(telemetry: Telemetry, db_path: Path) -> None:
+    with activity(name="http") as act:
+        act.set_attribute("url.full", "https://shop.example.com/pay?pan=4111+1111+1111+1111&page=2")
+        act.set_attribute("url.query", "session=abc123&page=2")
+        act.add_event("fetch", {"http.url": f"https://api.example.com/reset/{PATH_TOKEN}"})
+    flushed(telemetry)
+    [span] = rows(
+        db_path,
+        'SELECT SpanAttributes, "Events.Attributes" AS events FROM otel_traces WHERE SpanId = ?',
+        [act.activity_id],
+    )
+    attributes = span["SpanAttributes"]
+    assert attributes["url.full"] == "https://shop.example.com/pay?pan=[REDACTED]&page=2"
+    assert attributes["url.query"] == "session=[REDACTED]&page=2"
+    assert span["events"][0]["http.url"] == "https://api.example.com/reset/[REDACTED]"
+    assert attributes["getgather.privacy.redactions.card"] == "1"
+    assert attributes["getgather.privacy.redactions.token"] == "1"
+
+
+def test_a_short_numeric_secret_is_scrubbed_from_strings_never_from_numbers() -> None:
+    trace_id = "ab" * 16
+    register(trace_id, ["2468"])
+    text: dict[str, Any] = {"id": 7, "value": "pin 2468"}
+    events: list[dict[str, Any]] = [{"type": 3, "timestamp": 1764532468123, "data": {"source": 0, "texts": [text]}}]
+    chunk = Chunk(trace_id, "cd" * 8, "r" * 32, "page", 0, events, 100, "https://x.example/?p=2468")
+    [row] = chunks_to_arrow([chunk]).to_pylist()
+    stored = json.loads(decompress_json(row["data"], row["compression"]))
+    assert stored[0]["timestamp"] == 1764532468123, "numbers are left alone"
+    assert stored[0]["data"]["texts"][0]["value"] == "pin [REDACTED]"
+    assert row["url"] == "https://x.example/?p=[REDACTED]"
+    assert text["value"] == "pin 2468", "the chunk itself is not changed (other sinks)"
+
+
+def test_secret_shapes_start_where_a_token_would() -> None:
+    assert secret_spans("task-list-item-container-wrapper") == [], "no sk- key inside a word"
+    assert [kind for *_, kind in secret_spans("key sk-abcdefghijklmnopqrstuvwxyz12")] == ["token"]
+    assert [kind for *_, kind in secret_spans("t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")] == ["jwt"]
+    assert [kind for *_, kind in secret_spans("4111 1111 1111 1111 / 4111 1111 1111 1112")] == ["card"]
+    assert secret_spans("order 550e8400-e29b-41d4-a716-446655440000, page 2, 2026-11-30") == []
