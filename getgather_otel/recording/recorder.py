@@ -197,6 +197,7 @@ class ContextRecorder:
         self._settle_call = api_call(g, "settle()", "false")
         self._drain_call = api_call(g, "drain()", "null")
         self._snapshot_call = api_call(g, "snapshot()", "false")
+        self._poll_call = api_call(g, "poll()", "null")
 
     @property
     def owner(self) -> Recording | None:
@@ -436,7 +437,8 @@ class ContextRecorder:
 
         The binding is added by world name after each navigation; should that race with the
         document, or a call get lost, the document's events still arrive by evaluate. For
-        the others this ends at the first poll after their first call.
+        the others this ends at the first poll after their first call; a document whose
+        binding works but whose call Python has not handled yet keeps its queue (`poll()`).
         """
         worlds = state.worlds
         for _ in range(UNANSWERED_POLLS):
@@ -447,7 +449,7 @@ class ContextRecorder:
                 return
             with _internal_call():
                 try:
-                    taken = await worlds.evaluate_top(self._drain_call)
+                    taken = await worlds.evaluate_top(self._poll_call)
                     if taken is None:
                         await worlds.reinstall_top()
                 except WorldGoneError:

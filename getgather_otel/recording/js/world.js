@@ -133,6 +133,8 @@ let timer = null;
 let retries = 0;
 let started = false;
 let lastSnapshotAt = 0;
+// A payload went out through the binding: the rest of the queue follows the same way.
+let bindingWorks = false;
 
 function findBinding() {
   const candidate = globalThis[config.binding];
@@ -191,6 +193,7 @@ function flush(all) {
     sent += payload.length;
     try {
       send(payload);
+      bindingWorks = true;
     } catch (error) {
       return; /* the document is going away */
     }
@@ -452,6 +455,12 @@ const api = {
     const tools = hooks.tools;
     const options = snapshotOptions;
     return JSON.stringify(fast ? fastSnapshot(document, options, tools) : tools.serializeNodeWithId(document, options));
+  },
+  // Python's poll of a new document it has not heard from yet: what is queued, unless the
+  // binding already works here (a big snapshot's slices are then on their way through it, and
+  // taking them by evaluate would move megabytes in one reply).
+  poll() {
+    return bindingWorks ? [] : api.drain();
   },
   // Whatever is still queued, as payloads returned to Python (before a close, or when the
   // binding has not called back); they count as sent.
