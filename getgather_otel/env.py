@@ -50,8 +50,11 @@ class EnvVar:
     meaning: str
 
     def read(self, environ: Mapping[str, str] | None = None) -> str | None:
-        value = (os.environ if environ is None else environ).get(self.name, "").strip()
-        return value or self.default
+        return self.set_value(environ) or self.default
+
+    def set_value(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The value stripped, or None when the variable is unset or blank (no default)."""
+        return (os.environ if environ is None else environ).get(self.name, "").strip() or None
 
 
 DUCKDB_PATH: Final = EnvVar(
@@ -111,13 +114,10 @@ def otlp_variables() -> tuple[tuple[str, str | None], ...]:
     variables = [OTLP_ENDPOINT, OTLP_PROTOCOL, OTLP_RECORDINGS]
     for signal in signals:
         variables += [otlp_signal_endpoint(signal), otlp_signal_protocol(signal), signal_exporter(signal)]
-    return tuple((variable.name, (os.environ.get(variable.name) or "").strip() or None) for variable in variables)
+    return tuple((variable.name, variable.set_value()) for variable in variables)
 
 
 def first(*variables: EnvVar) -> str | None:
     """The value of the first variable that is set (before any default), else the last one's default."""
-    for variable in variables:
-        value = (os.environ.get(variable.name) or "").strip()
-        if value:
-            return value
-    return variables[-1].default if variables else None
+    found = next((value for variable in variables if (value := variable.set_value()) is not None), None)
+    return found if found is not None else (variables[-1].default if variables else None)
