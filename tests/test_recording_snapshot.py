@@ -22,8 +22,8 @@ from bench.stored_snapshots import assembled, snapshot_parts
 from getgather_otel import activity, record_browser
 from getgather_otel.capture import attributes as attr
 from getgather_otel.export.pipeline import Telemetry
-from getgather_otel.recording.cdp_worlds import WORLD_NAME
 from getgather_otel.recording import rrweb_events
+from getgather_otel.recording.cdp_worlds import WORLD_NAME
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.world_script import api_call
 from tests.conftest import Sites, rows
