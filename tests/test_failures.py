@@ -107,7 +107,7 @@ def failing_site() -> Starlette:
         far = request.query_params["far"]
         body = (
             f"<h1 id='done'>EMBEDS-PAGE</h1><iframe src='{far}/widget?session_token=s3cr3t'></iframe>"
-            "<script>new Worker('/feed-worker.js')</script>"
+            "<script>new Worker('/feed-worker.js'); navigator.serviceWorker.register('/sw.js');</script>"
         )
         return HTMLResponse(_page("Embeds", body))
 
@@ -130,7 +130,14 @@ def failing_site() -> Starlette:
         return HTMLResponse(_page("Shop", body))
 
     def worker_fetching(path: str) -> Response:
-        return Response(f"fetch('{path}').then((r) => postMessage(r.status));", media_type="text/javascript")
+        # A little after the worker starts: a fetch made at once can start before the evidence
+        # session's Network.enable reaches the worker (docs/architecture.md, the measured window).
+        script = f"setTimeout(() => fetch('{path}').then((r) => postMessage(r.status)), 300);"
+        return Response(script, media_type="text/javascript")
+
+    async def service_worker(request: Request) -> Response:
+        script = "self.addEventListener('message', (e) => e.waitUntil(fetch('/api/sync')));"
+        return Response(script, media_type="text/javascript")
 
     async def feed_worker(request: Request) -> Response:
         return worker_fetching("/api/feed?token=abc123")
@@ -153,6 +160,8 @@ def failing_site() -> Starlette:
             Route("/shop", captcha_host),
             Route("/feed-worker.js", feed_worker),
             Route("/far-worker.js", far_worker),
+            Route("/sw.js", service_worker),
+            Route("/api/sync", missing),
             Route("/blocked.png", forbidden),
             Route("/api/pay", server_error, methods=["POST"]),
             Route("/api/feed", missing),
@@ -456,16 +465,20 @@ def http_errors(db: Path, activity_id: str) -> dict[tuple[str, str, str], dict[s
 async def test_cross_site_iframes_and_workers_give_evidence_and_leave_a_good_activity_ok(
     quiet_telemetry: Telemetry, browser: Browser, site: str, far: str, db_path: Path
 ) -> None:
-    """A widget on 127.0.0.2 (out of process) with a 403 image and a 500 XHR, and two dedicated workers
-    (the page's, the widget's) whose fetches get a 404 and a 500: each is evidence of the activity,
-    with where it came from (the frame's URL redacted), and the activity stays a success."""
+    """A widget on 127.0.0.2 (out of process) with a 403 image and a 500 XHR, two dedicated workers
+    (the page's, the widget's) whose fetches get a 404 and a 500, and the page's service worker
+    whose fetch gets a 404: each is evidence of the activity, with where it came from (the
+    frame's URL redacted), and the activity stays a success."""
     context = await browser.new_context()
     await record_browser(context)
     async with activity("embedded_widgets", "fixture", kind="tool") as act:
         page = await context.new_page()
         await page.goto(f"{site}/embeds?far={quote(far, safe='')}")
         await page.wait_for_selector("#done")
-        await until_evidence(4)
+        # The page's own script would do this; Patchright's evaluate runs elsewhere unless told.
+        sync = "() => navigator.serviceWorker.ready.then((r) => r.active.postMessage('sync'))"
+        await page.evaluate(sync, isolated_context=False)
+        await until_evidence(5)
     await asyncio.sleep(0.3)
     flushed(quiet_telemetry)
     row = activity_row(db_path, "embedded_widgets")
@@ -473,6 +486,7 @@ async def test_cross_site_iframes_and_workers_give_evidence_and_leave_a_good_act
     found = http_errors(db_path, act.activity_id)
     assert sorted(found) == [
         ("403", "Image", "iframe"),
+        ("404", "Fetch", "service_worker"),
         ("404", "Fetch", "worker"),
         ("500", "Fetch", "worker"),
         ("500", "XHR", "iframe"),
@@ -487,8 +501,10 @@ async def test_cross_site_iframes_and_workers_give_evidence_and_leave_a_good_act
     assert feed[attr.BROWSER_FRAME_URL] == f"{site}/feed-worker.js"
     assert quoted[attr.URL_FULL] == f"{far}/api/quote" and quoted[attr.BROWSER_FRAME_URL] == f"{far}/far-worker.js"
     assert "s3cr3t" not in json.dumps(events_of(db_path, act.activity_id))
+    synced = found[("404", "Fetch", "service_worker")]
+    assert synced[attr.URL_FULL] == f"{site}/api/sync" and synced[attr.BROWSER_FRAME_URL] == f"{site}/sw.js"
     assert len({a[attr.RECORDING_PAGE_ID] for a in found.values()}) == 1
-    assert row["attributes"][attr.EVIDENCE_EVENTS] == "4"
+    assert row["attributes"][attr.EVIDENCE_EVENTS] == "5"
     await context.close()
 
 

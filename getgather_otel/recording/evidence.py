@@ -275,9 +275,19 @@ class _PageWatch:
             await self.children.start()
 
     def _child_attached(self, child: ChildTarget) -> EventHandler | None:
-        """Follow an out-of-process iframe's or a worker's requests (Network.enable before it runs)."""
+        """Follow an out-of-process iframe's or a worker's requests (Network.enable before it runs).
+
+        A service worker serves every page of its scope, and each page's session is attached
+        to it: only the first page followed in the context follows it, so that one request
+        is one piece of evidence.
+        """
         if child.type not in CHILD_TARGETS or self.children is None:
             return None
+        if child.type == "service_worker":
+            following = self.watcher.service_workers.setdefault(child.target_id, self)
+            if following is not self and not following.closed:
+                return None
+            self.watcher.service_workers[child.target_id] = self
         self.children.send(child, "Network.enable", NETWORK_ENABLE)
         return _Network(self, child).on_event
 
@@ -354,6 +364,8 @@ class EvidenceWatcher:
         # Root activity -> (selector, frame object, page id) of the last call that timed out waiting for it.
         self._timeouts: dict[Activity, tuple[str, Any, str]] = {}
         self._probed: dict[Activity, float] = {}
+        # Service worker target id -> the page whose session follows it (one page per worker).
+        self.service_workers: dict[str, _PageWatch] = {}
 
     async def attach(self) -> None:
         _watchers[self.recorder] = self
@@ -376,6 +388,7 @@ class EvidenceWatcher:
     def _on_close(self, page: Any, watch: _PageWatch) -> None:
         watch.closed = True
         self._pages.pop(page, None)
+        self.service_workers = {t: w for t, w in self.service_workers.items() if w is not watch}
 
     async def _start(self, watch: _PageWatch) -> None:
         with internal_call():
