@@ -25,7 +25,9 @@ Served:
   statement that has a result, X-ClickHouse-Timezone (the session's `timezone()`, what the
   client uses for times without a zone), X-ClickHouse-Summary (rows and bytes read and
   written, elapsed, from chdb's result), X-ClickHouse-Server-Display-Name.
-- Response compression when `enable_http_compression=1`: ClickHouse's choice from
+- Response compression when the session's `enable_http_compression` is on (chdb's default
+  is 1, which clickhouse-connect reads from system.settings and so sends only
+  Accept-Encoding; a parameter or the profile can turn it off): ClickHouse's choice from
   Accept-Encoding (zstd, br, lz4, gzip, deflate, in its order of preference) among what
   Python here writes (zstd, LZ4 frame, gzip, deflate; br only with brotli installed).
 - Errors as ClickHouse writes them (`Code: N. DB::Exception: ... (NAME)`), with
@@ -59,6 +61,7 @@ import re
 import threading
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,7 +91,6 @@ TRANSPORT = frozenset(
         "wait_end_of_query",
         "client_protocol_version",
         "role",
-        "enable_http_compression",
         "send_progress_in_http_headers",
         "http_headers_progress_interval_ms",
         "cancel_http_readonly_queries_on_client_close",
@@ -258,6 +260,7 @@ class ChdbHttpServer:
         self.user, self.password = user, password
         self.profile: dict[str, str] = {}
         self.requests = 0
+        self.encodings: Counter[str] = Counter()  # answers sent per Content-Encoding
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._http.daemon_threads = True
         self._thread = threading.Thread(target=self._http.serve_forever, name="chdb-http", daemon=True)
@@ -290,8 +293,8 @@ class ChdbHttpServer:
 
     def run(
         self, sql: str, fmt: str, binds: Mapping[str, str], settings: Mapping[str, str], database: str | None
-    ) -> tuple[Any, str]:
-        """`sql` in a fresh session: (chdb's result, the session's time zone)."""
+    ) -> tuple[Any, str, bool]:
+        """`sql` in a fresh session: (chdb's result, the session's time zone, whether to compress the answer)."""
         ordered = [*self.profile.items(), *((k, v) for k, v in settings.items() if k != "readonly")]
         ordered += [("readonly", settings["readonly"])] if "readonly" in settings else []
         conn = chdb.connect(self.connection)  # type: ignore[no-untyped-call]
@@ -302,8 +305,12 @@ class ChdbHttpServer:
                 if not _SETTING_NAME.match(name):
                     raise ClickHouseServerError(115, "UNKNOWN_SETTING", f"Unknown setting '{name}'")
                 conn.query(f"SET {name} = {_quoted(value)}", "TabSeparated")
-            zone = conn.query("SELECT timezone()", "TabSeparated").bytes().decode().strip()
-            return conn.query(sql, fmt, params=dict(binds)), zone
+            # What the session says, as clickhouse-connect read it from system.settings: chdb's
+            # enable_http_compression is 1 (a server's default is 0), so the client sends no
+            # parameter and expects compressed answers.
+            state = conn.query("SELECT timezone(), getSetting('enable_http_compression')", "TabSeparated")
+            zone, compress = state.bytes().decode().strip().split("\t")
+            return conn.query(sql, fmt, params=dict(binds)), zone, compress in ("1", "true")
         except ClickHouseServerError:
             raise
         except Exception as error:
@@ -392,7 +399,7 @@ def _handler(server: ChdbHttpServer) -> type[BaseHTTPRequestHandler]:
             explicit = _TRAILING_FORMAT.search(sql)
             fmt = explicit.group(1) if explicit else params.get("default_format") or "TabSeparated"
             database = params.get("database") or self.headers.get("X-ClickHouse-Database") or None
-            result, zone = server.run(sql, fmt, binds, settings, database)
+            result, zone, compress = server.run(sql, fmt, binds, settings, database)
             payload = result.bytes() or b""
             summary = {
                 "read_rows": str(result.rows_read()),
@@ -405,12 +412,13 @@ def _handler(server: ChdbHttpServer) -> type[BaseHTTPRequestHandler]:
             if explicit or _RESULT_STATEMENT.match(sql):
                 headers["X-ClickHouse-Format"] = fmt
                 headers["Content-Type"] = _CONTENT_TYPES.get(fmt, "text/tab-separated-values; charset=UTF-8")
-            if params.get("enable_http_compression") in ("1", "true") and payload:
+            if compress and payload:
                 offered = self.headers.get("Accept-Encoding", "")
                 chosen = next((name for name in _PREFERENCE if name in offered), None)
                 if chosen in _COMPRESSORS:
                     payload = _COMPRESSORS[chosen](payload)
                     headers["Content-Encoding"] = chosen
+                    server.encodings[chosen] += 1
             return 200, payload, headers
 
     return Handler
