@@ -142,6 +142,11 @@ async def _answers(reads: Reads, paths: list[str]) -> dict[str, Any]:
         )
         body = json.loads(reply.text)
         out["sql"] = (reply.status_code, body["columns"], body["rows"])
+        # An empty result still names its columns (ClickHouse's HTTP answer to one has no Native block).
+        empty = "SELECT TraceId, SpanName AS name FROM otel_traces WHERE SpanName = 'no such span'"
+        reply = await post(url + "/api/sql", json.dumps({"sql": empty}).encode(), JSON_BODY)
+        body = json.loads(reply.text)
+        out["empty sql"] = (reply.status_code, body["columns"], body["rows"])
     return out
 
 
@@ -180,7 +185,8 @@ async def test_the_viewer_api_answers_the_same_from_duckdb_and_clickhouse(
     duck = await _answers(FileReads(demo_db), paths)
     house_answers = await _answers(ClickHouseReads(clickhouse(zone, database)), paths)
     assert duck["sql"] == (200, ["spans", "traces"], duck["sql"][2]) and duck["sql"][2][0][0] > 0
-    for path in [*paths, "sql"]:
+    assert duck["empty sql"] == (200, ["TraceId", "name"], [])
+    for path in [*paths, "sql", "empty sql"]:
         assert house_answers[path] == duck[path], path
     statuses = {status for status, _ in (duck[path][:2] for path in paths)}
     assert statuses == {200, 404}, "both found and missing ids were asked for"

@@ -2,7 +2,8 @@
 
 The demo's database goes into a chdb data directory as the OTel Collector's ClickHouse
 exporter would write it (tests/helpers/clickhouse_exporter.py); the CLI then opens it with
-`--clickhouse chdb:PATH` (a server would be `http://user:password@host:8123/database`).
+`--clickhouse chdb:PATH`, and as a server, `http://user:password@host:port/database`, through
+ClickHouse's HTTP interface served over that directory (tests/helpers/clickhouse_http.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import datetime as dt
 import io
 import json
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
@@ -32,6 +35,7 @@ from getgather_otel.store.maintenance.retention import (
 from getgather_otel.store.queries.retention import recordings_oldest_first
 from getgather_otel.store.reader import open_for_reading
 from tests.helpers.clickhouse_exporter import load_database
+from tests.helpers.clickhouse_http import serve_chdb_http
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -42,14 +46,37 @@ def _cli(*argv: str) -> str:
     return out.getvalue()
 
 
-@pytest.fixture
-def url(demo_db: Path, tmp_path: Path) -> str:
-    """`--clickhouse` for a chdb data directory holding the demo as the exporter writes it."""
+# How the CLI reaches ClickHouse: `chdb:PATH` in process, or `http://...` (clickhouse-connect) to
+# ClickHouse's HTTP interface served over the same chdb data directory on loopback.
+CLIENTS = ("chdb", "clickhouse-connect")
+
+
+@pytest.fixture(params=CLIENTS)
+def serve(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], str]]:
+    """The `--clickhouse` URL of a chdb data directory, as each client reaches it."""
+    with ExitStack() as servers:
+
+        def url_of(data: Path) -> str:
+            if request.param == "chdb":
+                return f"chdb:{data}"
+            return servers.enter_context(serve_chdb_http(str(data))).url()
+
+        yield url_of
+
+
+def _load(db: Path, tmp_path: Path) -> Path:
+    """A chdb data directory holding `db` as the exporter writes it."""
     data = tmp_path / "chdb"
     session = chdb_session.Session(str(data))
-    load_database(session, demo_db, tmp_path)
+    load_database(session, db, tmp_path)
     session.close()
-    return f"chdb:{data}"
+    return data
+
+
+@pytest.fixture
+def url(demo_db: Path, tmp_path: Path, serve: Callable[[Path], str]) -> str:
+    """`--clickhouse` for ClickHouse holding the demo as the exporter writes it."""
+    return serve(_load(demo_db, tmp_path))
 
 
 def test_the_cli_reads_clickhouse(demo_db: Path, tmp_path: Path, url: str) -> None:
@@ -107,15 +134,13 @@ def _recording_ids(engine: Engine) -> set[str]:
     return {str(row[0]) for row in engine.rows("SELECT DISTINCT recording_id FROM {recording_chunks}").rows}
 
 
-def test_prune_removes_the_same_recordings_from_clickhouse_as_from_duckdb(demo_db: Path, tmp_path: Path) -> None:
+def test_prune_removes_the_same_recordings_from_clickhouse_as_from_duckdb(
+    demo_db: Path, tmp_path: Path, serve: Callable[[Path], str]
+) -> None:
     """One data set in a DuckDB file and in chdb (the exporter's tables): the same policy (ages, error
     ages, size cap) plans the same recordings for the same reasons, and pruning leaves the same ones."""
     db = _aged(demo_db, tmp_path)
-    data = tmp_path / "chdb"
-    session = chdb_session.Session(str(data))
-    load_database(session, db, tmp_path)
-    session.close()
-    url = f"chdb:{data}"
+    url = serve(_load(db, tmp_path))
     now = dt.datetime.now(dt.UTC)
     with open_for_reading(db, wait_s=10) as conn:
         by_age = {r.recording_id for r in plan_prune(conn, RETENTION, now).recordings}

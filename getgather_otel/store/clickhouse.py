@@ -205,13 +205,20 @@ class ClickHouseServer(_ClickHouse):
                 self.client.command(sql, parameters=dict(params), settings=dict(settings))
                 return Rows([], [])
             result = self.client.query(sql, parameters=dict(params), settings=dict(settings))
+            columns = list(result.column_names)
+            if not columns:
+                # ClickHouse answers an empty result in Native with no block, so without its
+                # columns; the same query under LIMIT 0 is clickhouse-connect's metadata probe
+                # (FORMAT JSON), which names them, as DuckDB and chdb do for an empty result.
+                probe = f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) LIMIT 0"
+                columns = list(self.client.query(probe, parameters=dict(params), settings=dict(settings)).column_names)
         except Exception as error:
             message = first_line(str(error))
             if type(error).__name__ in ("OperationalError", "ProgrammingError") and "Code:" not in message:
                 raise ClickHouseError(f"ClickHouse at {self.label}: {message}") from error
             raise ClickHouseQueryError(message) from error
         rows = [tuple(naive_utc_value(value) for value in row) for row in result.result_rows]
-        return Rows(list(result.column_names), rows)
+        return Rows(columns, rows)
 
 
 def open_clickhouse(url: str) -> ChdbEngine | ClickHouseServer:

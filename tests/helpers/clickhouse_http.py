@@ -260,6 +260,7 @@ class ChdbHttpServer:
         self.user, self.password = user, password
         self.profile: dict[str, str] = {}
         self.requests = 0
+        self._keeper: Any = None
         self.encodings: Counter[str] = Counter()  # answers sent per Content-Encoding
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._http.daemon_threads = True
@@ -275,12 +276,16 @@ class ChdbHttpServer:
         return f"http://{user or self.user}:{secret}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
+        # One connection held while serving keeps the engine open, as a server process does:
+        # chdb closes an engine (and reloads a data directory) when its last connection closes.
+        self._keeper = chdb.connect(self.connection)  # type: ignore[no-untyped-call]
         self._thread.start()
 
     def stop(self) -> None:
         self._http.shutdown()
         self._http.server_close()
         self._thread.join(timeout=10)
+        self._keeper.close()
 
     def authenticate(self, user: str, password: str) -> None:
         if (user or "default", password) != (self.user, self.password):
