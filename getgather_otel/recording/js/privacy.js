@@ -52,10 +52,11 @@ function maskPrivateText(text) {
 
 // Text whose every character is private wherever it sits: what a person types into an editable
 // region, and the choices of a select (its options' labels).
+const PRIVATE_TEXT_CONTAINERS = "select, datalist, textarea";
 function privateText(element) {
   if (!element || !element.closest) return false;
   if (element.isContentEditable) return true;
-  return Boolean(element.closest("select, datalist, textarea"));
+  return Boolean(element.closest(PRIVATE_TEXT_CONTAINERS));
 }
 
 function maskInputsByDefault() {
