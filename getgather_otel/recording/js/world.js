@@ -521,7 +521,8 @@ const api = {
     if (!snapshotOptions || !hooks.tools) return null;
     const tools = hooks.tools;
     const options = snapshotOptions;
-    return JSON.stringify(fast ? fastSnapshot(document, options, tools) : tools.serializeNodeWithId(document, options));
+    const tree = fast ? fastSnapshot(document, options, tools, snapshotHints) : tools.serializeNodeWithId(document, options);
+    return JSON.stringify(tree);
   },
   // Python's poll of a new document it has not heard from yet: what is queued, unless the
   // binding already works here (a big snapshot's slices are then on their way through it, and
