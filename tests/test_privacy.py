@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import pytest
 from fastmcp import Client, FastMCP
 from patchright.async_api import Browser, Page
 
@@ -24,11 +25,13 @@ from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
+from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.urls import UrlRedactor
 from tests.conftest import Sites, flushed, rows
 from tests.test_recording import settle, stored_text, streams, text_of
 
 MASK = "********"
+LIMITS = {"max_payload_bytes": 1 << 20, "max_event_bytes": 1 << 20}
 # Typed, selected, set by script and appended by the fixture page: never stored.
 INPUT_SECRETS = [
     "HIDDENCSRF-7c1f9a4e2b",
@@ -42,7 +45,25 @@ INPUT_SECRETS = [
     "EDITABLETYPED",
     "PLAINTYPED",
     "TYPEDNAME-long-value-xyz",
+    "CLASSMASKEDTEXT",
 ]
+# What the fixture page holds, by audit kind (`getgather.privacy.redactions.<kind>`): every masking
+# site counts, in the page's world and in Python.
+FIXTURE_KINDS = {
+    "input": "typed values (Input events)",
+    "input_value": "the hidden input's value in the snapshot, and the ones set or appended by script",
+    "select": "the select's choice, its options' values, labels and text",
+    "editable": "text in the contenteditable regions",
+    "text_class": "the rr-mask paragraph",
+    "text_card": "the card number in page text",
+    "text_jwt": "the JWT in page text",
+    "text_token": "the sk_live_ key in page text",
+    "url_key": "?session= and ?token= in links and the form's action",
+    "token": "the reset link's path token, the image's and srcset's high-entropy values",
+    "jwt": "the ping attribute's JWT",
+    "fragment": "the poster's fragment",
+    "card": "the formaction's card number",
+}
 
 
 async def fill_privacy_page(page: Page, origin: str) -> None:
@@ -86,9 +107,48 @@ async def test_every_input_kind_and_editable_text_is_masked_with_one_fixed_mask(
     texts = input_texts(events)
     assert texts and set(texts) <= {MASK, ""}, texts
     assert texts.count(MASK) >= 3
-    [span] = rows(db_path, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [act.activity_id])
-    assert int(span["SpanAttributes"]["getgather.privacy.redactions.input"]) >= 3, "the audit counts masked typing"
+    audit = redactions_of(db_path, act.activity_id)
+    assert audit.get("input", 0) >= 3, "the audit counts masked typing"
+    for kind, what in FIXTURE_KINDS.items():
+        assert audit.get(kind, 0) >= 1, f"the audit did not count {kind} ({what}): {audit}"
+    assert set(audit) == set(FIXTURE_KINDS), f"kinds the fixture does not hold: {audit}"
     assert json.dumps(MASK) in recorded
+
+
+def redactions_of(db: Path, activity_id: str) -> dict[str, int]:
+    """The activity's privacy audit: `getgather.privacy.redactions.<kind>` by kind."""
+    [span] = rows(db, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [activity_id])
+    prefix = "getgather.privacy.redactions."
+    return {k.removeprefix(prefix): int(v) for k, v in span["SpanAttributes"].items() if k.startswith(prefix)}
+
+
+async def test_an_activity_with_nothing_secret_reports_no_redactions(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="ordinary", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/ordinary.html")
+        await page.click("#agree")
+        await page.evaluate("document.getElementById('later').append('more text, page 2')", isolated_context=False)
+        await page.goto(f"{sites.main}/ordinary.html?page=2")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+    recorded = stored_text(db_path)
+    assert "Ordinary page" in recorded and "more text, page 2" in recorded, "the pages are recorded"
+    assert redactions_of(db_path, act.activity_id) == {}
+
+
+def test_a_payload_naming_an_unknown_audit_kind_is_rejected() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    body = {"v": 1, "doc": "d", "id": "d.1", "dropped": 0, "events": []}
+    ok = parse(json.dumps({**body, "masked": {"select": 2, "text_card": 1}}), urls=urls, **LIMITS)
+    assert ok.redactions == Counter({"select": 2, "text_card": 1}) and ok.masked == ok.redactions
+    for masked in ({"getgather.other": 1}, {"select": -1}, {"select": "2"}, ["select"]):
+        with pytest.raises(PayloadRejectedError):
+            parse(json.dumps({**body, "masked": masked}), urls=urls, **LIMITS)
 
 
 PATH_TOKEN = "Zm9vYmFyYmF6cXV4UGF0aFRva2VuMTIzNDU2Nzg5"

@@ -13,11 +13,13 @@ import math
 import re
 from collections import Counter
 
+from getgather_otel.capture import attributes as attr
+
 __all__ = ["KIND_CARD", "KIND_JWT", "KIND_TOKEN", "PATTERNS", "luhn_valid", "secret_kind", "secret_spans"]
 
-KIND_CARD = "card"
-KIND_JWT = "jwt"
-KIND_TOKEN = "token"
+KIND_CARD = attr.REDACTION_CARD
+KIND_JWT = attr.REDACTION_JWT
+KIND_TOKEN = attr.REDACTION_TOKEN
 
 # 13-19 digits, optionally grouped by spaces or dashes; checked with Luhn.
 _CARD = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.urls import UrlRedactor
 
@@ -22,7 +23,7 @@ __all__ = ["KIND_INPUT", "LIST_ATTRIBUTES", "MASK", "URL_ATTRIBUTES", "scrub_url
 # The fixed-width mask `js/privacy.js` puts in place of every masked value.
 MASK = "********"
 # Typed values the page masked (Input events carrying the mask), for the audit.
-KIND_INPUT = "input"
+KIND_INPUT = attr.REDACTION_INPUT
 
 # Attributes holding one URL (rrweb calls an iframe's kept src `rr_src`).
 URL_ATTRIBUTES = frozenset(
@@ -116,7 +117,8 @@ def _rules(urls: UrlRedactor, rules: Any, counts: Counter[str]) -> None:
 
 def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[str] | None = None) -> Counter[str]:
     """Redact every URL the events carry, in place; returns the redactions by kind (and the
-    typed values the page masked, `input`)."""
+    typed values the page masked, `input`; the page's other masks arrive counted, in the
+    payload's `masked` field)."""
     counts = Counter() if counts is None else counts
     for event in events:
         kind, data = event["type"], event.get("data")

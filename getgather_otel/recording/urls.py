@@ -24,15 +24,16 @@ from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.redaction import REDACTED, Redactor
 from getgather_otel.capture.secret_values import secret_spans
 
 __all__ = ["KIND_FRAGMENT", "KIND_URL_KEY", "KIND_USERINFO", "MAX_URL_CHARS", "UrlRedactor"]
 
 MAX_URL_CHARS = 2048
-KIND_URL_KEY = "url_key"
-KIND_FRAGMENT = "fragment"
-KIND_USERINFO = "userinfo"
+KIND_URL_KEY = attr.REDACTION_URL_KEY
+KIND_FRAGMENT = attr.REDACTION_FRAGMENT
+KIND_USERINFO = attr.REDACTION_USERINFO
 
 _KEPT_SCHEMES = ("data:", "blob:", "javascript:", "about:")
 # What cannot hold anything to redact: no fragment, no user info, no run of 13 characters

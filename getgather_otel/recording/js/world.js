@@ -101,8 +101,15 @@ function fullyMasked(element) {
   return Boolean(config.maskTextSelector && element.closest(config.maskTextSelector));
 }
 function maskTextFn(text, element) {
-  if (fullyMasked(element)) return text.replace(/[\S]/g, "*");
-  if (maskInputsByDefault() && privateText(element)) return maskPrivateText(text);
+  if (fullyMasked(element)) {
+    if (text.trim()) countMask(KIND_TEXT_CLASS);
+    return text.replace(/[\S]/g, "*");
+  }
+  const kind = maskInputsByDefault() && privateText(element);
+  if (kind) {
+    if (text.trim()) countMask(kind);
+    return maskPrivateText(text);
+  }
   return maskPatternsIn(text);
 }
 
@@ -162,7 +169,7 @@ function nextPayload(limit) {
   droppedEvents = 0;
   const key = isTop ? "events" : "messages";
   return '{"v":1,"doc":"' + doc + '","id":"' + doc + "." + ++sentCount + '","dropped":' + dropped +
-    ',"' + key + '":[' + batch.join(",") + "]}";
+    takeMaskCounts() + ',"' + key + '":[' + batch.join(",") + "]}";
 }
 
 // Sends what is queued. A binding call costs the page's main thread ~25-50 ms per MB (measured),
@@ -436,15 +443,21 @@ const api = {
     }
     const source = iframe.contentWindow;
     if (!source || !Array.isArray(messages)) return 0;
-    for (const data of messages) {
-      if (!data || data.type !== "rrweb") continue;
-      for (const handler of messageHandlers) {
-        try {
-          handler({ data, origin: data.origin, source });
-        } catch (error) {
-          /* one bad message must not stop the others */
+    // The child's world counted its masks; rrweb re-emits its events here (synchronously).
+    maskCountsPaused = true;
+    try {
+      for (const data of messages) {
+        if (!data || data.type !== "rrweb") continue;
+        for (const handler of messageHandlers) {
+          try {
+            handler({ data, origin: data.origin, source });
+          } catch (error) {
+            /* one bad message must not stop the others */
+          }
         }
       }
+    } finally {
+      maskCountsPaused = false;
     }
     return messages.length;
   },
