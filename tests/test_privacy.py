@@ -270,6 +270,9 @@ def test_url_redaction_by_key_and_by_value() -> None:
 
 # The tool's own secrets: an argument named like a secret, and values code registers.
 ARG_SECRET = "Sw0rd&fish<42> x"
+# Characters JavaScript's encodeURIComponent leaves as they are and a browser's form encoding
+# treats its own way (`*` kept, `~` encoded): forms Python's quote functions never produce.
+ARG_TOKEN = "T0k!en*(pa ss)~'z"
 REGISTERED = "reg1stered-value"
 ADDED = "added/secret value"
 
@@ -283,7 +286,7 @@ async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
     instrument_mcp(server, capture_arguments=True)
 
     @server.tool
-    async def sign_in(username: str, password: str) -> str:
+    async def sign_in(username: str, password: str, token: str) -> str:
         act = current_activity()
         assert act is not None
         act.add_secret(ADDED)
@@ -300,10 +303,19 @@ async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
             )
             act.add_event("note", {"said": f"password {password} / {ADDED} / {REGISTERED}"})
             await asyncio.sleep(0.3)
+            # A site's script puts the token in a path (encodeURIComponent); a GET form sends it.
+            await page.fill("#name", token)
+            await page.click("#go")
+            await page.wait_for_url("**q=**")
+            await page.evaluate(
+                "t => { location.href = '/u/' + encodeURIComponent(t); }", token, isolated_context=False
+            )
+            await page.wait_for_url("**/u/**")
+            await asyncio.sleep(0.3)
         return f"signed in as {username}"
 
     async with Client(server) as client:
-        result = await client.call_tool("sign_in", {"username": "ada", "password": ARG_SECRET})
+        result = await client.call_tool("sign_in", {"username": "ada", "password": ARG_SECRET, "token": ARG_TOKEN})
     assert "signed in as ada" in str(result)
     await settle(telemetry, 2.5)  # past the recording's grace period
     await context.close()
@@ -316,8 +328,10 @@ async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
     stored = everything_stored(db_path, tmp_path, tool_activity["activity_id"])
     assert "Privacy fixture" in stored["chunks"] and "echo " in stored["chunks"], "the page is recorded"
     assert "note" in stored["spans"] and "ada" in stored["spans"]
-    for secret in (ARG_SECRET, REGISTERED, ADDED):
-        for form in forms(secret):
+    # What encodeURIComponent and a browser's form encoding make of the token, too.
+    browser_forms = {quote(ARG_TOKEN, safe="!*'()~"), quote_plus(ARG_TOKEN, safe="*").replace("~", "%7E")}
+    for secret in (ARG_SECRET, REGISTERED, ADDED, ARG_TOKEN):
+        for form in forms(secret) | (browser_forms if secret == ARG_TOKEN else set()):
             for where, text in stored.items():
                 assert form not in text, f"{secret!r} as {form!r} in {where}"
 
