@@ -240,6 +240,126 @@ async def test_urls_are_redacted_by_value_everywhere_they_are_stored(
     assert f"recording_chunks span={act.activity_id}" in said and "--secret #1" in said and PLANTED not in said
 
 
+# tests/sites/hostile.html: what a hostile reviewer tried (issue 15), each secret with where it sits.
+HOSTILE_SECRETS = {
+    "METAREFRESHSECRET1": "<meta http-equiv=refresh content=...url=...?token=>",
+    "METALATERSECRET1": "the same, appended later",
+    "STYLEMIXEDCASE1": "Url(...) in a style attribute (CSS functions are case-insensitive)",
+    "STYLEMUTATED1": "uRL(...) in a style attribute set later",
+    "STYLETEXTCHANGED1": "URL(...) in a <style>'s text replaced later",
+    "LATERSTYLESECRET1": "url(...) in a <style> appended later",
+    "IMPORTSECRET1": '@import "..." (a URL without url()) in a <style> appended later',
+    "IMAGESETSECRET1": 'image-set("...") in a style attribute (a URL without url())',
+    "SRCSETKEYSECRET1": "a srcset of one URL with a secret key",
+    "eyJkYXRhIjoxfQ": "a JWT in a data: URL",
+    "5105105105105100": "a card number in a data: URL",
+    "JSURLSECRET": "a key shape in a javascript: URL",
+    "FORMACTIONSESSION2": "formaction's ?session=",
+    "PINGSIDSECRET1": "ping's ?sid=",
+    "BUTTONVALUESECRET1": "a <button>'s value (sent with its form, never shown)",
+    "TEXTAREADEFAULT1": "a textarea's text",
+    "TEXTAREATYPED1": "typed into a textarea",
+    "prefilled.email.secret": "an email input's value attribute",
+    "typed.email.secret": "typed into an email input",
+    "5550001234": "typed into a tel input",
+    "987654321": "typed into a number input",
+    "2031-07-19": "chosen in a date input",
+    "5555 5555 5555 4444": "a card number in a title attribute",
+    "4000 0566 5566 5556": "a card number in a title attribute set later",
+    "BUTTONVALUELATER1": "a <button>'s value set later",
+    "ALTATTRSECRET": "a key shape in an alt attribute",
+    "eyJwbGFjZSI6MX0": "a JWT in a placeholder",
+    "SRCDOCSECRET1": "a URL inside an iframe's srcdoc",
+    "SHADOWTYPED1": "typed into a contenteditable inside a shadow root",
+    "SHADOWINPUT1": "typed into an input inside a shadow root",
+    "SHADOWHIDDEN1": "a hidden input inside a shadow root",
+    "IFRAMEHIDDEN1": "hidden inputs in same-origin and cross-origin iframes",
+    "IFRAMESAMETYPED1": "typed into a same-origin iframe's input",
+    "IFRAMESAMEEDIT1": "typed into a same-origin iframe's contenteditable",
+    "IFRAMECROSSTYPED1": "typed into a cross-origin iframe's input",
+    "IFRAMECROSSEDIT1": "typed into a cross-origin iframe's contenteditable",
+    "HASHCHANGESECRET1": "location.hash set to access_token=...",
+    "UHVzaFN0YXRlUGF0aFRva2VuOTg3NjU0": "a token in a path set by history.pushState",
+}
+
+
+async def test_a_hostile_page_stores_none_of_its_secrets(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="hostile", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/hostile.html")
+        cross_src = f"{sites.far}/hostile-child.html?f=cross"
+        await page.evaluate(f"document.getElementById('cross').src = {json.dumps(cross_src)}", isolated_context=False)
+        cross = page.frame_locator("#cross")
+        await cross.locator("#cin").wait_for()
+        for selector, value in [
+            ("#ta", "TEXTAREATYPED1"),
+            ("#em", "typed.email.secret@example.com"),
+            ("#tel", "5550001234"),
+            ("#num", "987654321"),
+            ("#dt", "2031-07-19"),
+            ("#host >> #sin", "SHADOWINPUT1"),
+        ]:
+            await page.fill(selector, value)
+        await page.click("#host >> #sce")
+        await page.keyboard.type(" SHADOWTYPED1")
+        same = page.frame_locator("#same")
+        await same.locator("#cin").fill("IFRAMESAMETYPED1")
+        await same.locator("#cce").click()
+        await page.keyboard.type(" IFRAMESAMEEDIT1")
+        await cross.locator("#cin").fill("IFRAMECROSSTYPED1")
+        await cross.locator("#cce").click()
+        await page.keyboard.type(" IFRAMECROSSEDIT1")
+        await page.evaluate("later()", isolated_context=False)
+        await page.evaluate("location.hash = 'access_token=HASHCHANGESECRET1'", isolated_context=False)
+        await asyncio.sleep(0.3)
+        await page.evaluate(
+            "history.pushState({}, '', '/reset/UHVzaFN0YXRlUGF0aFRva2VuOTg3NjU0')", isolated_context=False
+        )
+        await asyncio.sleep(0.5)
+    await settle(telemetry, 1.0)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    recorded = stored["chunks"]
+    for shown in ("Hostile fixture", "Hostile child", "in srcdoc", "later.png", "imp.css"):
+        assert shown in recorded, f"{shown!r}: the page, its frames and its later styles are recorded"
+    leaks = [
+        f"{secret} ({what}) in {where}"
+        for secret, what in HOSTILE_SECRETS.items()
+        for where, text in stored.items()
+        if secret in text
+    ]
+    assert not leaks, "\n".join(leaks)
+    audit = redactions_of(db_path, act.activity_id)
+    for kind in ("srcdoc", "text_card", "text_jwt", "text_token", "input_value", "editable", "url_key", "jwt", "card"):
+        assert audit.get(kind, 0) >= 1, f"the audit did not count {kind}: {audit}"
+
+
+def test_css_and_script_urls_are_redacted_however_they_are_written() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    counts: Counter[str] = Counter()
+    assert urls.redact_css("b:Url('/s.png?token=A1');c:uRL(/t.png?sid=B2)", counts) == (
+        "b:Url('/s.png?token=[REDACTED]');c:uRL(/t.png?sid=[REDACTED])"
+    )
+    assert urls.redact_css("@import \"/i.css?token=C3\"; @import '/j.css?code=D4' screen;", counts) == (
+        "@import \"/i.css?token=[REDACTED]\"; @import '/j.css?code=[REDACTED]' screen;"
+    )
+    assert urls.redact_css("x:image-set(\"/a.png?token=E5\" 1x, '/b.png?sig=F6' 2x)", counts) == (
+        "x:image-set(\"/a.png?token=[REDACTED]\" 1x, '/b.png?sig=[REDACTED]' 2x)"
+    )
+    assert counts == Counter({"url_key": 6})
+    assert urls.redact_css('p::after { content: "a, b?" }') == 'p::after { content: "a, b?" }', "other strings stay"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJkYXRhIjoxfQ.ZGF0YXNpZ25hdHVyZTEy"
+    assert urls.redact(f"data:text/plain,see {jwt}", counts) == "data:text/plain,see [REDACTED]"
+    assert urls.redact("data:text/plain,5105105105105100", counts) == "data:text/plain,[REDACTED]"
+    assert urls.redact("javascript:void('sk_live_JSURLSECRET0123456789')") == "javascript:void('[REDACTED]')"
+    assert urls.redact("javascript:go(2)") == "javascript:go(2)"
+
+
 def test_url_redaction_by_key_and_by_value() -> None:
     urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
     counts: Counter[str] = Counter()

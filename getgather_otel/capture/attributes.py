@@ -99,6 +99,7 @@ __all__ = [
     "REDACTION_JWT",
     "REDACTION_SECRET",
     "REDACTION_SELECT",
+    "REDACTION_SRCDOC",
     "REDACTION_TEXT_CLASS",
     "REDACTION_TEXT_PATTERN",
     "REDACTION_TEXT_PREFIX",
@@ -218,6 +219,8 @@ REDACTION_FRAGMENT: Final = "fragment"
 """A URL fragment, dropped whole: OAuth implicit flows and single-page apps keep tokens there without a key."""
 REDACTION_USERINFO: Final = "userinfo"
 """`user:password@` in a URL."""
+REDACTION_SRCDOC: Final = "srcdoc"
+"""An iframe's `srcdoc` (a whole inline document) emptied: its document is recorded on its own, masked."""
 # What the recorder's world masked in a page (`js/privacy.js`), carried to Python on the
 # payloads the page sends anyway (their `masked` field), or counted on arrival (`input`).
 REDACTION_INPUT: Final = "input"

@@ -2,7 +2,9 @@
 
 rrweb keeps every attribute as the page has it: `<a href="/account/confirm?session=...">`,
 `<form action="...?token=...">`, an image's `src`/`srcset`, a video's `poster`, a link's
-`ping`, CSS `url()` in `style` attributes, `<style>` text and inlined stylesheets. Each goes
+`ping`, CSS URLs (`url()` in any case, `@import`, `image-set()`) in `style` attributes,
+`<style>` text and inlined stylesheets, an iframe's `srcdoc` (a whole document, whose URLs and
+text no attribute rule can sort out: emptied, the replay never loads it). Each goes
 through `urls.UrlRedactor` like a navigation URL does, wherever an event carries it: full
 snapshots, Mutation adds, attribute changes and text changes, stylesheet rule events. This
 runs on what arrives, not in the page: the page is untrusted (and in the main-world fallback
@@ -16,7 +18,7 @@ from typing import Any
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
-from getgather_otel.recording.urls import UrlRedactor
+from getgather_otel.recording.urls import UrlRedactor, may_hold_css_url
 
 __all__ = ["KIND_INPUT", "LIST_ATTRIBUTES", "MASK", "URL_ATTRIBUTES", "scrub_urls"]
 
@@ -46,6 +48,9 @@ URL_ATTRIBUTES = frozenset(
 )
 # Attributes holding several.
 LIST_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "ping", "archive"})
+# An iframe's inline document: dropped (rrweb records the document itself, masked, and its
+# player never sets `srcdoc`).
+SRCDOC = "srcdoc"
 
 SOURCE_MUTATION = 0
 SOURCE_INPUT = 5
@@ -66,7 +71,10 @@ def _attribute(urls: UrlRedactor, name: str, value: Any, counts: Counter[str]) -
         return urls.redact(value, counts)
     if key in LIST_ATTRIBUTES:
         return urls.redact_list(value, counts)
-    if "url(" in value or "URL(" in value:
+    if key == SRCDOC:
+        counts[attr.REDACTION_SRCDOC] += 1
+        return ""
+    if may_hold_css_url(value):
         return urls.redact_css(value, counts)
     return value
 
@@ -75,13 +83,14 @@ def _attributes(urls: UrlRedactor, attributes: Any, counts: Counter[str]) -> Non
     if not isinstance(attributes, dict):
         return
     for name, value in attributes.items():
-        # Most attributes (class, id, aria-*) hold no URL: one set lookup and one substring test.
+        # Most attributes (class, id, aria-*) hold no URL: set lookups and substring tests.
         if (
             name in URL_ATTRIBUTES
             or name in LIST_ATTRIBUTES
             or type(value) is not str
-            or "url(" in value
-            or "URL(" in value
+            or "(" in value
+            or "@" in value
+            or name == SRCDOC
             or not name.islower()
         ):
             redacted = _attribute(urls, str(name), value, counts)
@@ -101,7 +110,7 @@ def _tree(urls: UrlRedactor, root: Any, counts: Counter[str]) -> None:
             _attributes(urls, attributes, counts)
         else:
             text = node.get("textContent")
-            if text and type(text) is str and "url(" in text:
+            if text and type(text) is str and may_hold_css_url(text):
                 node["textContent"] = urls.redact_css(text, counts)
         children = node.get("childNodes")
         if children and type(children) is list:
@@ -141,8 +150,9 @@ def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[
                     if isinstance(change, dict):
                         _attributes(urls, change.get("attributes"), counts)
                 for text in data.get("texts") or []:
-                    if isinstance(text, dict) and isinstance(text.get("value"), str) and "url(" in text["value"]:
-                        text["value"] = urls.redact_css(text["value"], counts)
+                    value = text.get("value") if isinstance(text, dict) else None
+                    if isinstance(value, str) and may_hold_css_url(value):
+                        text["value"] = urls.redact_css(value, counts)
             elif source == SOURCE_STYLE_SHEET_RULE:
                 _rules(urls, data.get("adds"), counts)
             elif source == SOURCE_STYLE_DECLARATION:

@@ -13,8 +13,11 @@ key shapes, long high-entropy strings) are replaced wherever they sit: query val
 segments (`/accounts/reset-password/<token>`), fragments, `user:password@`. Ordinary values
 (`?page=2`, `/orders/123`) stay readable, so a replay still says where the browser was.
 Fragments are dropped whole by default: single-page apps and OAuth implicit flows keep tokens
-there without any key to recognise. `data:` and `blob:` URLs are left alone (inlined images
-and fonts, which a replay needs).
+there without any key to recognise. `blob:` URLs, base64 `data:` URLs and those of images,
+fonts and media are left alone (what a replay needs to show the page); the text of other
+`data:` URLs and of `javascript:` URLs has its secret-looking values replaced, like a path's.
+CSS is searched for every way it writes a URL: `url()` in any letter case, `@import "..."`
+and the strings of `image-set()`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.redaction import REDACTED, Redactor
 from getgather_otel.capture.secret_values import secret_spans
 
-__all__ = ["KIND_FRAGMENT", "KIND_URL_KEY", "KIND_USERINFO", "MAX_URL_CHARS", "UrlRedactor"]
+__all__ = ["KIND_FRAGMENT", "KIND_URL_KEY", "KIND_USERINFO", "MAX_URL_CHARS", "UrlRedactor", "may_hold_css_url"]
 
 MAX_URL_CHARS = 2048
 KIND_URL_KEY = attr.REDACTION_URL_KEY
@@ -36,6 +39,8 @@ KIND_FRAGMENT = attr.REDACTION_FRAGMENT
 KIND_USERINFO = attr.REDACTION_USERINFO
 
 _KEPT_SCHEMES = ("data:", "blob:", "javascript:", "about:")
+# `data:` URLs whose payload a replay shows as it is (and which are rarely text): never searched.
+_SHOWN_DATA = re.compile(r"data:\s*(?:(?:image|font|audio|video)/|application/(?:x-)?font|[^,]*;\s*base64\s*,)", re.I)
 # What cannot hold anything to redact: no fragment, no user info, no run of 13 characters
 # between URL delimiters (the shortest card number), no secret query key. Most URLs of a page
 # (`/orders/123?page=2`) are that, and are returned as they are without parsing.
@@ -49,6 +54,19 @@ _ASSET_FILE = re.compile(
     r"\.(?:m?js|css|png|jpe?g|gif|svg|webp|avif|ico|bmp|woff2?|ttf|otf|eot|map|mp4|webm|mp3|ogg|wasm)$", re.IGNORECASE
 )
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
+# CSS functions and at-rules are case-insensitive (`URL(`, `Url(`), and two of them take a URL
+# as a plain string: `@import "..."` and `image-set("..." 1x)`.
+_CSS_HINT = re.compile(r"url\(|image-set\(|@import", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"""(@import\s*)(['"])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+_CSS_IMAGE_SET = re.compile(r"""image-set\([^;{}]*""", re.IGNORECASE)
+# A string inside image-set() that is not already a url()'s.
+_CSS_STRING = re.compile(r"""(?<!url\()(['"])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+
+
+def may_hold_css_url(text: str) -> bool:
+    """Whether `text` may hold a CSS URL (`url()` in any case, `@import`, `image-set()`): two
+    substring tests for most texts, a search only for those with a parenthesis or an at-sign."""
+    return ("(" in text or "@" in text) and _CSS_HINT.search(text) is not None
 
 
 def _replace_spans(text: str, counts: Counter[str] | None) -> str:
@@ -78,7 +96,9 @@ class UrlRedactor:
         """`url` with its secrets replaced by `[REDACTED]`; `counts` gets one per redaction, by kind."""
         if not isinstance(url, str):
             return ""
-        if url.lstrip()[:11].lower().startswith(_KEPT_SCHEMES) or self._plain(url):
+        if url.lstrip()[:11].lower().startswith(_KEPT_SCHEMES):
+            return self._kept_scheme(url.lstrip(), counts)
+        if self._plain(url):
             return url[:MAX_URL_CHARS]
         try:
             parts = urlsplit(url[: MAX_URL_CHARS * 4])
@@ -106,6 +126,18 @@ class UrlRedactor:
                 counts[KIND_USERINFO] += 1
         redacted = urlunsplit((parts.scheme, netloc, path, query, fragment))
         return redacted[:MAX_URL_CHARS]
+
+    def _kept_scheme(self, url: str, counts: Counter[str] | None) -> str:
+        """A `data:`/`javascript:` URL's text with secret-looking values replaced (it carries a
+        document or a script, not a location); shown media and `blob:`/`about:` URLs as they are."""
+        scheme = url[:11].lower()
+        if scheme.startswith(("blob:", "about:")) or _SHOWN_DATA.match(url):
+            return url[:MAX_URL_CHARS]
+        if len(url) < 13:
+            return url
+        decoded = unquote(url)
+        redacted = _replace_spans(decoded, counts)
+        return url[:MAX_URL_CHARS] if redacted == decoded else redacted[:MAX_URL_CHARS]
 
     def _plain(self, url: str) -> bool:
         if "#" in url or "@" in url or "%" in url:
@@ -150,7 +182,14 @@ class UrlRedactor:
         return " ".join(self.redact(word, counts) for word in value.split())
 
     def redact_css(self, text: str, counts: Counter[str] | None = None) -> str:
-        """CSS text with every `url(...)` redacted."""
-        if "url(" not in text and "URL(" not in text:
+        """CSS text with every URL redacted: `url(...)` (its letter case kept), `@import "..."`
+        and the strings of `image-set(...)`."""
+        if not may_hold_css_url(text):
             return text
-        return _CSS_URL.sub(lambda m: f"url({m.group(1)}{self.redact(m.group(2), counts)}{m.group(1)})", text)
+
+        def quoted(quote: str, url: str) -> str:
+            return quote + self.redact(url, counts) + quote
+
+        text = _CSS_URL.sub(lambda m: m.group()[:4] + quoted(m.group(1), m.group(2)) + ")", text)
+        text = _CSS_IMPORT.sub(lambda m: m.group(1) + quoted(m.group(2), m.group(3)), text)
+        return _CSS_IMAGE_SET.sub(lambda m: _CSS_STRING.sub(lambda q: quoted(q.group(1), q.group(2)), m.group()), text)

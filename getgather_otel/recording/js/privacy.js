@@ -13,7 +13,10 @@
 //   datalists is masked like an input's value; a masked select's options keep no value or
 //   label, so the choice cannot be worked out from them.
 // - Page text elsewhere passes `config.maskTextPatterns` (cards, JWTs and token shapes by
-//   default; emails and phones opt-in): each match becomes the mask.
+//   default; emails and phones opt-in): each match becomes the mask. So do the attributes a
+//   page shows as text (`TEXT_ATTRIBUTES`: tooltips, alt text, placeholders, ARIA labels).
+// - A `<button>`'s value is masked too: its label is its content, the value is data sent
+//   with its form (a CSRF token as often as a hidden input's).
 // - The audit: every masking site counts what it masked, by kind (`countMask`); the counts
 //   leave with the next payload the document sends anyway (world.js `nextPayload`, its
 //   `masked` field), so counting costs an increment, never a binding call. Python adds them
@@ -103,9 +106,17 @@ function inputPrivacy() {
 
 // Element nodes of rrweb's serialised trees (snapshots and Mutation adds).
 const NODE_ELEMENT = 2;
+// Attributes a page shows as text, which pass the text patterns like its text does.
+const TEXT_ATTRIBUTES = ["title", "alt", "placeholder", "aria-label", "aria-description", "aria-valuetext"];
 
 function maskNodeAttributes(tagName, attributes, inSelect) {
   if (!attributes) return;
+  if (textPatterns.length) {
+    for (const key of TEXT_ATTRIBUTES) {
+      const text = attributes[key];
+      if (typeof text === "string" && text.length >= 6) attributes[key] = maskPatternsIn(text);
+    }
+  }
   const tag = String(tagName || "").toLowerCase();
   if (tag === "option" || tag === "optgroup") {
     if (inSelect || maskInputsByDefault()) {
@@ -116,8 +127,9 @@ function maskNodeAttributes(tagName, attributes, inSelect) {
       }
       delete attributes.selected;
     }
-  } else if ((tag === "input" || tag === "textarea" || tag === "select") && maskInputsByDefault()) {
-    const type = String(attributes.type || "text").toLowerCase();
+  } else if ((tag === "input" || tag === "textarea" || tag === "select" || tag === "button") && maskInputsByDefault()) {
+    // A button's type says how it submits, not what its value is.
+    const type = tag === "button" ? "text" : String(attributes.type || "text").toLowerCase();
     if (!UNMASKED_INPUT_TYPES.includes(type) && typeof attributes.value === "string" && attributes.value) {
       // rrweb masked the live value already (maskInputFn); a value attribute it kept is masked here.
       attributes.value = MASK;
@@ -125,6 +137,9 @@ function maskNodeAttributes(tagName, attributes, inSelect) {
     }
   }
 }
+
+// What maskNodeAttributes may change, copied back into an attribute mutation.
+const MASKED_ATTRIBUTES = ["value", "label", ...TEXT_ATTRIBUTES];
 
 function maskTree(node, inSelect) {
   if (!node || node.type !== NODE_ELEMENT) return;
@@ -166,7 +181,7 @@ function scrubEvent(event) {
     if (!element || !element.tagName) continue;
     const attributes = Object.assign({ type: element.getAttribute("type") || element.type }, change.attributes);
     maskNodeAttributes(element.tagName, attributes, Boolean(element.closest("select, datalist")));
-    for (const key of ["value", "label"]) {
+    for (const key of MASKED_ATTRIBUTES) {
       if (key in change.attributes) change.attributes[key] = attributes[key];
     }
     if ("selected" in change.attributes && !("selected" in attributes)) delete change.attributes.selected;
