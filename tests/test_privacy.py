@@ -270,6 +270,11 @@ HOSTILE_SECRETS = {
     "ALTATTRSECRET": "a key shape in an alt attribute",
     "eyJwbGFjZSI6MX0": "a JWT in a placeholder",
     "SRCDOCSECRET1": "a URL inside an iframe's srcdoc",
+    "CSRFMETA": "<meta name=csrf-token content=...> (Rails, Laravel)",
+    "DATAAPIKEYSECRET1": "a data-api-key attribute",
+    "DATACSRFSECRET1": "a data-csrf attribute",
+    "4012\u00a08888": "a card number grouped by no-break spaces in page text",
+    "822463": "a card number grouped by thin spaces in page text",
     "SHADOWTYPED1": "typed into a contenteditable inside a shadow root",
     "SHADOWINPUT1": "typed into an input inside a shadow root",
     "SHADOWHIDDEN1": "a hidden input inside a shadow root",
@@ -335,7 +340,17 @@ async def test_a_hostile_page_stores_none_of_its_secrets(
     ]
     assert not leaks, "\n".join(leaks)
     audit = redactions_of(db_path, act.activity_id)
-    for kind in ("srcdoc", "text_card", "text_jwt", "text_token", "input_value", "editable", "url_key", "jwt", "card"):
+    for kind in (
+        "srcdoc",
+        "attribute",
+        "text_card",
+        "text_jwt",
+        "text_token",
+        "input_value",
+        "editable",
+        "url_key",
+        "card",
+    ):
         assert audit.get(kind, 0) >= 1, f"the audit did not count {kind}: {audit}"
 
 
@@ -358,6 +373,31 @@ def test_css_and_script_urls_are_redacted_however_they_are_written() -> None:
     assert urls.redact("data:text/plain,5105105105105100", counts) == "data:text/plain,[REDACTED]"
     assert urls.redact("javascript:void('sk_live_JSURLSECRET0123456789')") == "javascript:void('[REDACTED]')"
     assert urls.redact("javascript:go(2)") == "javascript:go(2)"
+
+
+def test_url_keys_sites_use_for_secrets_and_urls_inside_urls_are_redacted() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    keys = ["apikey", "pin", "cvv", "cvc", "ssn", "Authorization", "X-Amz-Signature", "X-Amz-Credential", "PHPSESSID"]
+    keys += ["JSESSIONID", "sessionid", "passphrase"]
+    for key in keys:
+        assert urls.redact(f"/a?{key}=v4lue&page=2") == f"/a?{key}=[REDACTED]&page=2", key
+    # A URL carried in another's query (redirects, OAuth callbacks), encoded or not.
+    assert urls.redact("/login?next=%2Freset%3Ftoken%3Dabc123&page=2") == (
+        "/login?next=%2Freset%3Ftoken%3D[REDACTED]&page=2"
+    )
+    assert urls.redact("/a?redirect_uri=https://x.com/cb?code=abc123") == (
+        "/a?redirect_uri=https%3A%2F%2Fx.com%2Fcb%3Fcode%3D[REDACTED]"
+    )
+    assert urls.redact("/a?next=/orders/123?page=2") == "/a?next=/orders/123?page=2", "ordinary ones stay"
+    nested = "/r?token=abc123"
+    for _ in range(8):  # encoded again at each level
+        nested = "/n?next=" + quote(nested, safe="")
+    redacted = urls.redact(nested)
+    assert "abc123" not in redacted and redacted.startswith("/n?next="), "deep nesting is bounded, and redacted"
+    # Cards grouped by no-break and thin spaces, as pages print them.
+    for card in ("4012\u00a08888\u00a08888\u00a01881", "3782\u2009822463\u200910005"):
+        assert [kind for *_, kind in secret_spans(card)] == ["card"], card
+        assert urls.redact("/a?x=" + quote(card)) == "/a?x=[REDACTED]"
 
 
 def test_url_redaction_by_key_and_by_value() -> None:

@@ -91,6 +91,7 @@ __all__ = [
     "RECORDING_ID",
     "RECORDING_PAGES",
     "RECORDING_PAGE_ID",
+    "REDACTION_ATTRIBUTE",
     "REDACTION_CARD",
     "REDACTION_EDITABLE",
     "REDACTION_FRAGMENT",
@@ -219,6 +220,8 @@ REDACTION_FRAGMENT: Final = "fragment"
 """A URL fragment, dropped whole: OAuth implicit flows and single-page apps keep tokens there without a key."""
 REDACTION_USERINFO: Final = "userinfo"
 """`user:password@` in a URL."""
+REDACTION_ATTRIBUTE: Final = "attribute"
+"""A `data-*` attribute named like a secret (`data-api-key`, `data-csrf`), replaced whatever it holds."""
 REDACTION_SRCDOC: Final = "srcdoc"
 """An iframe's `srcdoc` (a whole inline document) emptied: its document is recorded on its own, masked."""
 # What the recorder's world masked in a page (`js/privacy.js`), carried to Python on the

@@ -41,8 +41,15 @@ PAGE_MASK_KINDS: frozenset[str] = frozenset(
 # Size of one full-snapshot part and of one payload (characters of JSON).
 PART_CHARS = 1024 * 1024
 
+# Query keys (and `data-*` attribute names) whose values are replaced whatever they look like:
+# words matched as `redaction.Redactor` matches argument names. Besides the obvious ones, what
+# sites put short secrets under (`pin`, `cvv`, `ssn`, `apikey`, `Authorization`), session ids
+# spelled as one word (`PHPSESSID`, `JSESSIONID`), and signed URLs' parts (`X-Amz-Signature`,
+# `X-Amz-Credential`).
 DEFAULT_URL_SECRET_WORDS: frozenset[str] = frozenset(
-    {"password", "passwd", "pwd", "pass", "token", "code", "secret", "session", "sid", "auth", "key", "otp", "sig"}
+    {"password", "passwd", "pwd", "pass", "passphrase", "token", "code", "secret", "session", "sid", "auth"}
+    | {"authorization", "key", "apikey", "otp", "sig", "signature", "credential", "credentials", "pin", "cvv"}
+    | {"cvc", "ssn", "csrf", "xsrf", "sessid", "sessionid", "phpsessid", "jsessionid"}
 )
 
 

@@ -4,7 +4,9 @@ rrweb keeps every attribute as the page has it: `<a href="/account/confirm?sessi
 `<form action="...?token=...">`, an image's `src`/`srcset`, a video's `poster`, a link's
 `ping`, CSS URLs (`url()` in any case, `@import`, `image-set()`) in `style` attributes,
 `<style>` text and inlined stylesheets, an iframe's `srcdoc` (a whole document, whose URLs and
-text no attribute rule can sort out: emptied, the replay never loads it). Each goes
+text no attribute rule can sort out: emptied, the replay never loads it), and `data-*`
+attributes named like a secret (`data-api-key`, `data-csrf`: replaced whatever they hold,
+as a query value under such a key is). Each goes
 through `urls.UrlRedactor` like a navigation URL does, wherever an event carries it: full
 snapshots, Mutation adds, attribute changes and text changes, stylesheet rule events. This
 runs on what arrives, not in the page: the page is untrusted (and in the main-world fallback
@@ -17,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.redaction import REDACTED
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.urls import UrlRedactor, may_hold_css_url
 
@@ -74,6 +77,9 @@ def _attribute(urls: UrlRedactor, name: str, value: Any, counts: Counter[str]) -
     if key == SRCDOC:
         counts[attr.REDACTION_SRCDOC] += 1
         return ""
+    if key.startswith("data-") and urls.is_secret_name(key[5:]):
+        counts[attr.REDACTION_ATTRIBUTE] += 1
+        return REDACTED
     if may_hold_css_url(value):
         return urls.redact_css(value, counts)
     return value
@@ -91,6 +97,7 @@ def _attributes(urls: UrlRedactor, attributes: Any, counts: Counter[str]) -> Non
             or "(" in value
             or "@" in value
             or name == SRCDOC
+            or name[:5] == "data-"
             or not name.islower()
         ):
             redacted = _attribute(urls, str(name), value, counts)

@@ -34,6 +34,10 @@ from getgather_otel.capture.secret_values import secret_spans
 __all__ = ["KIND_FRAGMENT", "KIND_URL_KEY", "KIND_USERINFO", "MAX_URL_CHARS", "UrlRedactor", "may_hold_css_url"]
 
 MAX_URL_CHARS = 2048
+# URLs inside URLs (`?next=/reset?token=...`, OAuth `redirect_uri`) are redacted too, this deep;
+# a deeper one is replaced whole.
+MAX_NESTED_URLS = 4
+_NESTED_URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?/[^\s]*[?#]")
 KIND_URL_KEY = attr.REDACTION_URL_KEY
 KIND_FRAGMENT = attr.REDACTION_FRAGMENT
 KIND_USERINFO = attr.REDACTION_USERINFO
@@ -94,6 +98,9 @@ class UrlRedactor:
 
     def redact(self, url: str, counts: Counter[str] | None = None) -> str:
         """`url` with its secrets replaced by `[REDACTED]`; `counts` gets one per redaction, by kind."""
+        return self._redact(url, counts, 0)
+
+    def _redact(self, url: str, counts: Counter[str] | None, depth: int) -> str:
         if not isinstance(url, str):
             return ""
         if url.lstrip()[:11].lower().startswith(_KEPT_SCHEMES):
@@ -108,7 +115,7 @@ class UrlRedactor:
         query = parts.query
         if query:
             query = urlencode(
-                [(k, self._query_value(k, v, counts)) for k, v in parse_qsl(query, keep_blank_values=True)],
+                [(k, self._query_value(k, v, counts, depth)) for k, v in parse_qsl(query, keep_blank_values=True)],
                 safe="[]",
             )
         fragment = parts.fragment
@@ -145,15 +152,7 @@ class UrlRedactor:
         host = _AFTER_HOST.match(url)
         if _LONG_RUN.search(url, host.end() if host else 0):
             return False
-        for key in _QUERY_KEY.findall(url):
-            secret = self._secret_key.get(key)
-            if secret is None:
-                secret = self._keys.is_secret_key(key)
-                if len(self._secret_key) < 4096:
-                    self._secret_key[key] = secret
-            if secret:
-                return False
-        return True
+        return not any(self.is_secret_name(key) for key in _QUERY_KEY.findall(url))
 
     def _segment(self, segment: str, counts: Counter[str] | None) -> str:
         if len(segment) < 13 or _ASSET_FILE.search(segment):
@@ -162,12 +161,27 @@ class UrlRedactor:
         redacted = _replace_spans(decoded, counts)
         return segment if redacted == decoded else quote(redacted, safe="[]@:;,=+!$&'()*")
 
-    def _query_value(self, key: str, value: str, counts: Counter[str] | None) -> str:
+    def _query_value(self, key: str, value: str, counts: Counter[str] | None, depth: int) -> str:
         if self._keys.is_secret_key(key):
             if counts is not None and value:
                 counts[KIND_URL_KEY] += 1
             return REDACTED
+        if _NESTED_URL.match(value):  # a URL with a query or fragment of its own
+            if depth >= MAX_NESTED_URLS:
+                if counts is not None:
+                    counts[KIND_URL_KEY] += 1
+                return REDACTED
+            return self._redact(value, counts, depth + 1)
         return _replace_spans(value, counts)
+
+    def is_secret_name(self, name: str) -> bool:
+        """Whether a key or attribute name is secret-looking (`data-api-key`'s `api-key`); cached."""
+        secret = self._secret_key.get(name)
+        if secret is None:
+            secret = self._keys.is_secret_key(name)
+            if len(self._secret_key) < 4096:
+                self._secret_key[name] = secret
+        return secret
 
     def redact_list(self, value: str, counts: Counter[str] | None = None) -> str:
         """`srcset`-style lists ("url 2x, url 3x") and `ping`'s space-separated URLs."""
