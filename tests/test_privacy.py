@@ -284,6 +284,8 @@ HOSTILE_SECRETS = {
     "IFRAMECROSSTYPED1": "typed into a cross-origin iframe's input",
     "IFRAMECROSSEDIT1": "typed into a cross-origin iframe's contenteditable",
     "HASHCHANGESECRET1": "location.hash set to access_token=...",
+    "DIALOGSECRET": "a key shape in an alert's message (the dialog's span event)",
+    "4111 1111 1111 1111": "a card number in an alert's message",
     "UHVzaFN0YXRlUGF0aFRva2VuOTg3NjU0": "a token in a path set by history.pushState",
 }
 
@@ -319,6 +321,8 @@ async def test_a_hostile_page_stores_none_of_its_secrets(
         await cross.locator("#cce").click()
         await page.keyboard.type(" IFRAMECROSSEDIT1")
         await page.evaluate("later()", isolated_context=False)
+        alert = "setTimeout(() => alert('Charged 4111 1111 1111 1111, key sk_live_DIALOGSECRET0123456789'), 0)"
+        await page.evaluate(alert, isolated_context=False)
         await page.evaluate("location.hash = 'access_token=HASHCHANGESECRET1'", isolated_context=False)
         await asyncio.sleep(0.3)
         await page.evaluate(
@@ -339,6 +343,7 @@ async def test_a_hostile_page_stores_none_of_its_secrets(
         if secret in text
     ]
     assert not leaks, "\n".join(leaks)
+    assert "Charged [REDACTED], key [REDACTED]" in stored["spans"], "the dialog is evidence, without its secrets"
     audit = redactions_of(db_path, act.activity_id)
     for kind in (
         "srcdoc",

@@ -183,6 +183,11 @@ class UrlRedactor:
                 self._secret_key[name] = secret
         return secret
 
+    def redact_text(self, text: str, counts: Counter[str] | None = None) -> str:
+        """Free text a page shows outside its DOM (a dialog's message, a download's file name)
+        with secret-looking values replaced: card numbers, JWTs, key shapes, long high-entropy runs."""
+        return _replace_spans(text, counts) if len(text) >= 13 else text
+
     def redact_list(self, value: str, counts: Counter[str] | None = None) -> str:
         """`srcset`-style lists ("url 2x, url 3x") and `ping`'s space-separated URLs."""
         if "," in value:
