@@ -96,11 +96,11 @@ class UrlRedactor:
         self._redact_fragments = redact_fragments
         self._secret_key: dict[str, bool] = {}
 
-    def redact(self, url: str, counts: Counter[str] | None = None) -> str:
-        """`url` with its secrets replaced by `[REDACTED]`; `counts` gets one per redaction, by kind."""
-        return self._redact(url, counts, 0)
+    def redact(self, url: str, counts: Counter[str] | None = None, *, _depth: int = 0) -> str:
+        """`url` with its secrets replaced by `[REDACTED]`; `counts` gets one per redaction, by kind.
 
-    def _redact(self, url: str, counts: Counter[str] | None, depth: int) -> str:
+        `_depth` is how deep inside other URLs' query values this one sits (internal).
+        """
         if not isinstance(url, str):
             return ""
         if url.lstrip()[:11].lower().startswith(_KEPT_SCHEMES):
@@ -115,7 +115,7 @@ class UrlRedactor:
         query = parts.query
         if query:
             query = urlencode(
-                [(k, self._query_value(k, v, counts, depth)) for k, v in parse_qsl(query, keep_blank_values=True)],
+                [(k, self._query_value(k, v, counts, _depth)) for k, v in parse_qsl(query, keep_blank_values=True)],
                 safe="[]",
             )
         fragment = parts.fragment
@@ -152,7 +152,14 @@ class UrlRedactor:
         host = _AFTER_HOST.match(url)
         if _LONG_RUN.search(url, host.end() if host else 0):
             return False
-        return not any(self.is_secret_name(key) for key in _QUERY_KEY.findall(url))
+        for key in _QUERY_KEY.findall(url):
+            # The cache inline, not `is_secret_name`: most of a page's URLs come through here.
+            secret = self._secret_key.get(key)
+            if secret is None:
+                secret = self.is_secret_name(key)
+            if secret:
+                return False
+        return True
 
     def _segment(self, segment: str, counts: Counter[str] | None) -> str:
         if len(segment) < 13 or _ASSET_FILE.search(segment):
@@ -171,7 +178,7 @@ class UrlRedactor:
                 if counts is not None:
                     counts[KIND_URL_KEY] += 1
                 return REDACTED
-            return self._redact(value, counts, depth + 1)
+            return self.redact(value, counts, _depth=depth + 1)
         return _replace_spans(value, counts)
 
     def is_secret_name(self, name: str) -> bool:
