@@ -288,24 +288,17 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def _prune_clickhouse(args: argparse.Namespace, policy: Any, out: TextIO) -> None:
-    """Recordings past the policy in ClickHouse's otel_logs (spans and the rest: the exporter's `ttl`)."""
-    from getgather_otel.store.queries.retention import clickhouse_expired_recordings
+    """The policy's recordings in ClickHouse's otel_logs (spans and the rest: the exporter's `ttl`)."""
+    from getgather_otel.store.maintenance.prune import prune_clickhouse
 
-    now = dt.datetime.now(dt.UTC)
-    if policy.recording_days is None:
-        out.write("recordings are kept without limit (RECORDINGS_DAYS none): nothing to do\n")
-        return
-    cutoff = now - dt.timedelta(days=policy.recording_days)
-    error_days = policy.error_recording_days
-    error_cutoff = now - dt.timedelta(days=error_days) if error_days is not None else dt.datetime(1970, 1, 1)
     with _engine(args) as engine:
-        where, rows, size = clickhouse_expired_recordings(engine, cutoff, error_cutoff)
-        if args.dry_run:
-            out.write(f"would remove {rows:,} recording rows ({size / 1e6:.1f} MB) (dry run: nothing changed)\n")
-            return
-        if rows:
-            engine.command(f"DELETE FROM otel_logs WHERE {where}")  # type: ignore[attr-defined]
-    out.write(f"removed {rows:,} recording rows ({size / 1e6:.1f} MB) from otel_logs\n")
+        result = prune_clickhouse(
+            engine, policy, dry_run=args.dry_run, progress=lambda message: print(message, file=out)
+        )
+    if args.dry_run:
+        out.write(f"would remove {result.plan.summary()} (dry run: nothing changed)\n")
+        return
+    out.write(f"pruned otel_logs in {result.seconds:.2f} s\n")
 
 
 def _print_transfers(verb: str, transfers: list[Any], out: TextIO) -> None:

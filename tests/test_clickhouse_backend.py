@@ -5,14 +5,15 @@ OTel Collector with the ClickHouse exporter would put it there (tests/helpers/cl
 spans as the exporter's `otel_traces` rows, each recording chunk as the log record our sender
 emits and then as the exporter's `otel_logs` row, Body base64). Every API answer, every
 replay and the CLI's output must be the same from both, in a UTC session and in one whose
-time zone is not UTC.
+time zone is not UTC, read with chdb in process and with clickhouse-connect over ClickHouse's
+HTTP interface (tests/helpers/clickhouse_http.py serves it over the same chdb engine).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +21,29 @@ import pytest
 from opentelemetry.sdk.resources import Resource
 
 from getgather_otel.recording.replay import load_streams, replay_page
-from getgather_otel.store.clickhouse import ChdbEngine, ClickHouseError, ClickHouseServer, open_clickhouse, public_url
-from getgather_otel.store.engine import DuckDBEngine
+from getgather_otel.store.clickhouse import (
+    ChdbEngine,
+    ClickHouseError,
+    ClickHouseQueryError,
+    ClickHouseServer,
+    open_clickhouse,
+    public_url,
+)
+from getgather_otel.store.engine import DuckDBEngine, Engine
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import ClickHouseReads, FileReads, Reads
 from getgather_otel.web.serving import serve_asgi
 from tests.conftest import post
 from tests.helpers.clickhouse_exporter import chunk_log_request, create_tables, exporter_log_rows, load_database
+from tests.helpers.clickhouse_http import ChdbHttpServer, serve_chdb_http
 
 chdb_session = pytest.importorskip("chdb.session")
 
 ZONES = ("UTC", "America/Los_Angeles")
+# How ClickHouse is read: `ChdbEngine` in process, and `ClickHouseServer` (clickhouse-connect over
+# HTTP) through ClickHouse's HTTP interface served over the same chdb engine on loopback.
+CLIENTS = ("chdb", "clickhouse-connect")
 JSON_BODY = {"Content-Type": "application/json"}
 
 
@@ -55,6 +67,41 @@ def house(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     session.close()
 
 
+@pytest.fixture(scope="module")
+def loopback(house: Any) -> Iterator[ChdbHttpServer]:
+    """ClickHouse's HTTP interface over the same chdb engine (`house`), for clickhouse-connect."""
+    with serve_chdb_http() as server:
+        yield server
+
+
+OpenEngine = Callable[..., Engine]
+
+
+@pytest.fixture(params=CLIENTS)
+def clickhouse(request: pytest.FixtureRequest, house: Any) -> Iterator[OpenEngine]:
+    """Opens an engine on `house` in a session time zone and database: `ChdbEngine` on the chdb
+    session, or `ClickHouseServer` (clickhouse-connect) on the loopback server, whose profile
+    holds the zone as a server's would (its `timezone()`, which the client reads too)."""
+    opened: list[ClickHouseServer] = []
+
+    def open_engine(zone: str = "UTC", database: str = "default") -> Engine:
+        if request.param == "chdb":
+            house.query(f"SET session_timezone = '{zone}'")
+            house.query(f"USE {database}")
+            return ChdbEngine(house)
+        server: ChdbHttpServer = request.getfixturevalue("loopback")
+        server.profile = {"session_timezone": zone}
+        engine = ClickHouseServer(server.url(database))
+        opened.append(engine)
+        return engine
+
+    yield open_engine
+    for engine in opened:
+        engine.close()
+    house.query("USE default")
+    house.query("SET session_timezone = 'UTC'")
+
+
 def _recorded_activities(db: Path) -> list[str]:
     with open_for_reading(db, wait_s=10) as conn:
         rows = conn.execute("SELECT activity_id FROM activities WHERE has_recording ORDER BY activity_id").fetchall()
@@ -62,9 +109,8 @@ def _recorded_activities(db: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("zone", ZONES)
-def test_replays_from_otel_logs_equal_duckdbs_byte_for_byte(demo_db: Path, house: Any, zone: str) -> None:
-    house.query(f"SET session_timezone = '{zone}'")
-    engine = ChdbEngine(house)
+def test_replays_from_otel_logs_equal_duckdbs_byte_for_byte(demo_db: Path, clickhouse: OpenEngine, zone: str) -> None:
+    engine = clickhouse(zone)
     activities = _recorded_activities(demo_db)
     assert activities
     with open_for_reading(demo_db, wait_s=10) as conn:
@@ -96,6 +142,11 @@ async def _answers(reads: Reads, paths: list[str]) -> dict[str, Any]:
         )
         body = json.loads(reply.text)
         out["sql"] = (reply.status_code, body["columns"], body["rows"])
+        # An empty result still names its columns (ClickHouse's HTTP answer to one has no Native block).
+        empty = "SELECT TraceId, SpanName AS name FROM otel_traces WHERE SpanName = 'no such span'"
+        reply = await post(url + "/api/sql", json.dumps({"sql": empty}).encode(), JSON_BODY)
+        body = json.loads(reply.text)
+        out["empty sql"] = (reply.status_code, body["columns"], body["rows"])
     return out
 
 
@@ -128,28 +179,25 @@ def _paths(db: Path) -> list[str]:
 
 @pytest.mark.parametrize(("zone", "database"), [*((zone, "default") for zone in ZONES), (ZONES[1], "old_spelling")])
 async def test_the_viewer_api_answers_the_same_from_duckdb_and_clickhouse(
-    demo_db: Path, house: Any, zone: str, database: str
+    demo_db: Path, clickhouse: OpenEngine, zone: str, database: str
 ) -> None:
-    house.query(f"SET session_timezone = '{zone}'")
     paths = _paths(demo_db)
     duck = await _answers(FileReads(demo_db), paths)
-    house.query(f"USE {database}")
-    try:
-        clickhouse = await _answers(ClickHouseReads(ChdbEngine(house)), paths)
-    finally:
-        house.query("USE default")
+    house_answers = await _answers(ClickHouseReads(clickhouse(zone, database)), paths)
     assert duck["sql"] == (200, ["spans", "traces"], duck["sql"][2]) and duck["sql"][2][0][0] > 0
-    for path in [*paths, "sql"]:
-        assert clickhouse[path] == duck[path], path
+    assert duck["empty sql"] == (200, ["TraceId", "name"], [])
+    for path in [*paths, "sql", "empty sql"]:
+        assert house_answers[path] == duck[path], path
     statuses = {status for status, _ in (duck[path][:2] for path in paths)}
     assert statuses == {200, 404}, "both found and missing ids were asked for"
     recorded = [path for path in paths if path.endswith("/recordings")]
     assert any(duck[path][1]["recordings"] for path in recorded), "recordings are compared, not only empty lists"
 
 
-async def test_a_write_through_the_clickhouse_sql_api_is_refused(house: Any) -> None:
+async def test_a_write_through_the_clickhouse_sql_api_is_refused(house: Any, clickhouse: OpenEngine) -> None:
+    reads = ClickHouseReads(clickhouse())
     before = house.query("SELECT count() FROM otel_traces", "CSV")
-    async with serve_asgi(build_viewer_app(ClickHouseReads(ChdbEngine(house)), ViewerSettings())) as url:
+    async with serve_asgi(build_viewer_app(reads, ViewerSettings())) as url:
         for text in ("DROP TABLE otel_traces", "INSERT INTO otel_traces (TraceId) VALUES ('x')"):
             reply = await post(
                 url + "/api/sql", json.dumps({"sql": text}).encode(), {"Content-Type": "application/json"}
@@ -158,69 +206,65 @@ async def test_a_write_through_the_clickhouse_sql_api_is_refused(house: Any) -> 
     assert str(house.query("SELECT count() FROM otel_traces", "CSV")) == str(before)
 
 
-def test_clickhouse_urls_and_missing_logs(house: Any) -> None:
+def test_clickhouse_urls_and_missing_logs(house: Any, clickhouse: OpenEngine) -> None:
     assert public_url("http://otel:s3cret@ch.internal:8123/otel") == "http://otel:***@ch.internal:8123/otel"
     with pytest.raises(ClickHouseError, match="http"):
         open_clickhouse("tcp://ch.internal:9000")
     house.query("CREATE DATABASE IF NOT EXISTS traces_only")
-    house.query("USE traces_only")
-    try:
-        house.query((Path(__file__).parent / "clickhouse" / "otel_traces.sql").read_text())
-        engine = ChdbEngine(house)
-        assert engine.rows("SELECT count() FROM otel_traces").rows == [(0,)]
-        with pytest.raises(ClickHouseError, match="no otel_logs table"):
-            engine.rows("SELECT count() FROM {recording_chunks}")
-    finally:
-        house.query("USE default")
-
-
-def test_the_server_engine_binds_parameters_and_returns_plain_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`ClickHouseServer` (clickhouse-connect) against a stand-in client: no ClickHouse server runs here."""
-    clickhouse_connect = pytest.importorskip("clickhouse_connect")
-    calls: list[tuple[Any, ...]] = []
-    kolkata = dt.timezone(dt.timedelta(hours=5, minutes=30))
-
-    class Result:
-        def __init__(self) -> None:
-            self.column_names = ("start", "attributes")
-            self.result_rows = [(dt.datetime(2026, 11, 1, 5, 30, tzinfo=kolkata), {"a": "b"})]
-
-    class Client:
-        def query(self, sql: str, parameters: dict[str, object], settings: dict[str, object]) -> Result:
-            calls.append(("query", sql, parameters, settings))
-            return Result()
-
-        def command(self, sql: str, parameters: dict[str, object], settings: dict[str, object]) -> None:
-            calls.append(("command", sql, parameters, settings))
-
-        def close(self) -> None:
-            calls.append(("close",))
-
-    def get_client(dsn: str, autogenerate_session_id: bool) -> Client:
-        assert not autogenerate_session_id, "concurrent requests cannot share one server session"
-        calls.append(("connect", dsn))
-        return Client()
-
-    monkeypatch.setattr(clickhouse_connect, "get_client", get_client)
-    engine = open_clickhouse("http://viewer:pw@ch.internal:8123/otel")
-    assert isinstance(engine, ClickHouseServer) and engine.label == "http://viewer:***@ch.internal:8123/otel"
-    found = engine.rows(
-        'SELECT {utc(t."Timestamp")} AS start, t."SpanAttributes" AS attributes FROM otel_traces AS t '
-        'WHERE t."TraceId" = {trace:String}',
-        {"trace": "ab"},
+    house.query(
+        (Path(__file__).parent / "clickhouse" / "otel_traces.sql")
+        .read_text()
+        .replace("CREATE TABLE IF NOT EXISTS otel_traces", "CREATE TABLE IF NOT EXISTS traces_only.otel_traces")
     )
-    assert found.rows == [(dt.datetime(2026, 11, 1, 0, 0), {"a": "b"})], "aware times become naive UTC"
-    _, sql, parameters, settings = calls[1]
-    assert "toDateTime64(t.\"Timestamp\", 6, 'UTC')" in sql and "{trace:String}" in sql, "bound server-side"
-    assert (parameters, settings) == ({"trace": "ab"}, {})
-    engine.read_only("SELECT 1 AS one;", 10, 5.0)
-    _, sql, _, settings = calls[2]
-    assert sql.startswith("SELECT * FROM (\nSELECT 1 AS one\n) LIMIT 11")
-    assert settings == {"readonly": 2, "max_execution_time": 5}
-    engine.command("DELETE FROM otel_logs WHERE {keep:String} = ''", {"keep": "x"})
-    assert calls[3][:2] == ("command", "DELETE FROM otel_logs WHERE {keep:String} = ''")
-    engine.close()
-    assert calls[-1] == ("close",)
+    engine = clickhouse("UTC", "traces_only")
+    assert engine.rows("SELECT count() FROM otel_traces").rows == [(0,)]
+    with pytest.raises(ClickHouseError, match="no otel_logs table"):
+        engine.rows("SELECT count() FROM {recording_chunks}")
+
+
+def test_the_server_engine_over_http(house: Any, loopback: ChdbHttpServer) -> None:
+    """`ClickHouseServer` (clickhouse-connect) against ClickHouse's HTTP interface: no server session
+    (the loopback server refuses one, as the viewer's threads could not share it), parameters bound
+    server-side, aware times made naive UTC in a non-UTC zone, a user's query limited and read-only,
+    a command with a long array parameter (sent as a form), compressed answers, a wrong password."""
+    loopback.profile = {"session_timezone": "Asia/Kolkata"}
+    engine = open_clickhouse(loopback.url())
+    assert isinstance(engine, ClickHouseServer) and engine.label == public_url(loopback.url())
+    try:
+        assert str(engine.client.server_tz) == "Asia/Kolkata", "the client read the server's zone"
+        trace = house.query("SELECT TraceId FROM otel_traces LIMIT 1", "TabSeparated").bytes().decode().strip()
+        found = engine.rows(
+            'SELECT {utc(t."Timestamp")} AS start, t."Timestamp" AS raw, t."SpanAttributes" AS attributes '
+            'FROM otel_traces AS t WHERE t."TraceId" = {trace:String} ORDER BY t."Timestamp" LIMIT 1',
+            {"trace": trace},
+        )
+        [(start, raw, attributes)] = found.rows
+        expected = house.query(
+            f"SELECT toString(toDateTime64(Timestamp, 6, 'UTC')) FROM otel_traces WHERE TraceId = '{trace}' "
+            "ORDER BY Timestamp LIMIT 1",
+            "TabSeparated",
+        ).bytes()
+        assert start == dt.datetime.fromisoformat(expected.decode().strip()), "naive UTC, not Kolkata's wall clock"
+        assert start.tzinfo is None and raw.tzinfo is None and abs(raw - start) <= dt.timedelta(microseconds=1)
+        assert isinstance(attributes, dict) and attributes
+        rows, more = engine.read_only("SELECT number FROM system.numbers LIMIT 20;", 10, 5.0)
+        assert (len(rows.rows), more) == (10, True)
+        limits, _ = engine.read_only("SELECT getSetting('readonly') AS r, getSetting('max_execution_time') AS s", 1, 5)
+        assert limits.rows == [(2, 5)], "the settings travel with the query"
+        with pytest.raises(ClickHouseQueryError, match="code: 62"):
+            engine.read_only("DROP TABLE otel_traces", 1, 5.0)
+        house.query("CREATE TABLE IF NOT EXISTS doomed (id String) ENGINE = MergeTree ORDER BY id")
+        house.query("INSERT INTO doomed SELECT toString(number) FROM numbers(300)")
+        ids = [str(n) for n in range(0, 300, 2)] + ["x" * 64] * 100  # past 4 KB: a multipart form
+        engine.command("DELETE FROM doomed WHERE id IN {ids:Array(String)}", {"ids": ids})
+        assert engine.rows("SELECT count() FROM doomed").rows == [(150,)]
+        assert loopback.encodings["zstd"] > 0, "answers came compressed, as ClickHouse sends them"
+    finally:
+        engine.close()
+        house.query("DROP TABLE IF EXISTS doomed")
+        loopback.profile = {}
+    with pytest.raises(ClickHouseError, match="AUTHENTICATION_FAILED"):
+        open_clickhouse(loopback.url(password="wrong"))
 
 
 def test_duckdbs_otel_logs_view_is_what_the_exporter_writes_for_our_chunks(demo_db: Path) -> None:

@@ -2,20 +2,40 @@
 
 The demo's database goes into a chdb data directory as the OTel Collector's ClickHouse
 exporter would write it (tests/helpers/clickhouse_exporter.py); the CLI then opens it with
-`--clickhouse chdb:PATH` (a server would be `http://user:password@host:8123/database`).
+`--clickhouse chdb:PATH`, and as a server, `http://user:password@host:port/database`, through
+ClickHouse's HTTP interface served over that directory (tests/helpers/clickhouse_http.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from getgather_otel.cli import main
+from getgather_otel.store.clickhouse import open_clickhouse
+from getgather_otel.store.engine import DuckDBEngine, Engine
+from getgather_otel.store.maintenance.retention import (
+    REASON_AGE,
+    REASON_ERROR_AGE,
+    REASON_SIZE_CAP,
+    REASON_SPAN_PRUNED,
+    RetentionPolicy,
+    plan_clickhouse_prune,
+    plan_prune,
+)
+from getgather_otel.store.queries.retention import recordings_oldest_first
+from getgather_otel.store.reader import open_for_reading
 from tests.helpers.clickhouse_exporter import load_database
+from tests.helpers.clickhouse_http import serve_chdb_http
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -26,14 +46,37 @@ def _cli(*argv: str) -> str:
     return out.getvalue()
 
 
-@pytest.fixture
-def url(demo_db: Path, tmp_path: Path) -> str:
-    """`--clickhouse` for a chdb data directory holding the demo as the exporter writes it."""
+# How the CLI reaches ClickHouse: `chdb:PATH` in process, or `http://...` (clickhouse-connect) to
+# ClickHouse's HTTP interface served over the same chdb data directory on loopback.
+CLIENTS = ("chdb", "clickhouse-connect")
+
+
+@pytest.fixture(params=CLIENTS)
+def serve(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], str]]:
+    """The `--clickhouse` URL of a chdb data directory, as each client reaches it."""
+    with ExitStack() as servers:
+
+        def url_of(data: Path) -> str:
+            if request.param == "chdb":
+                return f"chdb:{data}"
+            return servers.enter_context(serve_chdb_http(str(data))).url()
+
+        yield url_of
+
+
+def _load(db: Path, tmp_path: Path) -> Path:
+    """A chdb data directory holding `db` as the exporter writes it."""
     data = tmp_path / "chdb"
     session = chdb_session.Session(str(data))
-    load_database(session, demo_db, tmp_path)
+    load_database(session, db, tmp_path)
     session.close()
-    return f"chdb:{data}"
+    return data
+
+
+@pytest.fixture
+def url(demo_db: Path, tmp_path: Path, serve: Callable[[Path], str]) -> str:
+    """`--clickhouse` for ClickHouse holding the demo as the exporter writes it."""
+    return serve(_load(demo_db, tmp_path))
 
 
 def test_the_cli_reads_clickhouse(demo_db: Path, tmp_path: Path, url: str) -> None:
@@ -51,23 +94,93 @@ def test_the_cli_reads_clickhouse(demo_db: Path, tmp_path: Path, url: str) -> No
     assert int(json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["spans"]) > 0
 
 
-def test_prune_applies_the_recording_policy_to_clickhouse(demo_db: Path, url: str) -> None:
-    """Recordings past `--recordings-days` go, a failed activity's stay until `--error-recordings-days`."""
-    [[failed, total]] = (
-        duckdb.connect(str(demo_db), read_only=True)
-        .execute(
-            """SELECT count(*) FILTER (WHERE t."StatusCode" = 'Error'), count(*) FROM recording_chunks AS c
-           JOIN otel_traces AS t ON t."SpanId" = c.span_id AND t."TraceId" = c.trace_id"""
-        )
-        .fetchall()
-    )
-    assert total > failed
-    count = "SELECT count() AS n FROM otel_logs"
-    assert "would remove 0 recording rows" in _cli("prune", "--dry-run", "--clickhouse", url)
-    dry = _cli("prune", "--dry-run", "--recordings-days", "0", "--clickhouse", url)
-    assert f"would remove {total - failed:,} recording rows" in dry
-    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] == total, "a dry run"
-    assert f"removed {total - failed:,}" in _cli("prune", "--recordings-days", "0", "--clickhouse", url)
-    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] == failed
-    _cli("prune", "--recordings-days", "0", "--error-recordings-days", "0", "--clickhouse", url)
-    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] == 0
+# The demo's recordings, each also copied under a new id, aged: (days since the recording ended,
+# since its copy ended, whether their activity failed). With RETENTION below the plan removes some
+# by every reason: past the span age (100), past the error age (70, failed), past the age (20), and
+# by the size cap the oldest of those left (30, failed; 5).
+AGES = ((100.0, 1.0, False), (70.0, 30.0, True), (20.0, 5.0, False), (0.5, 2.0, True))
+RETENTION = RetentionPolicy(span_days=90, recording_days=14, error_recording_days=60, max_recording_bytes=None)
+
+
+def _aged(demo_db: Path, tmp_path: Path) -> Path:
+    """A copy of the demo's database whose recordings ended `AGES` ago, some under failed activities."""
+    db = tmp_path / "aged.duckdb"
+    shutil.copyfile(demo_db, db)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with duckdb.connect(str(db)) as conn:
+        recordings = conn.execute(
+            "SELECT recording_id, min(span_id), max(last_event_time) FROM recording_chunks GROUP BY 1 ORDER BY 3, 1"
+        ).fetchall()
+        assert len(recordings) == len(AGES), "the demo records four pages"
+        for (recording, span, ended), (age, copy_age, failed) in zip(recordings, AGES, strict=True):
+            shift = now - dt.timedelta(days=copy_age) - ended
+            conn.execute(
+                "INSERT INTO recording_chunks SELECT * REPLACE ('copy-' || recording_id AS recording_id, "
+                "first_event_time + $shift AS first_event_time, last_event_time + $shift AS last_event_time) "
+                "FROM recording_chunks WHERE recording_id = $recording",
+                {"shift": shift, "recording": recording},
+            )
+            conn.execute(
+                "UPDATE recording_chunks SET first_event_time = first_event_time + $shift, "
+                "last_event_time = last_event_time + $shift WHERE recording_id = $recording",
+                {"shift": now - dt.timedelta(days=age) - ended, "recording": recording},
+            )
+            if failed:
+                conn.execute('UPDATE otel_traces SET "StatusCode" = \'Error\' WHERE "SpanId" = $span', {"span": span})
+    return db
+
+
+def _recording_ids(engine: Engine) -> set[str]:
+    return {str(row[0]) for row in engine.rows("SELECT DISTINCT recording_id FROM {recording_chunks}").rows}
+
+
+def test_prune_removes_the_same_recordings_from_clickhouse_as_from_duckdb(
+    demo_db: Path, tmp_path: Path, serve: Callable[[Path], str]
+) -> None:
+    """One data set in a DuckDB file and in chdb (the exporter's tables): the same policy (ages, error
+    ages, size cap) plans the same recordings for the same reasons, and pruning leaves the same ones."""
+    db = _aged(demo_db, tmp_path)
+    url = serve(_load(db, tmp_path))
+    now = dt.datetime.now(dt.UTC)
+    with open_for_reading(db, wait_s=10) as conn:
+        by_age = {r.recording_id for r in plan_prune(conn, RETENTION, now).recordings}
+        kept = [(r, stored) for r, _, _, stored, _, _ in recordings_oldest_first(DuckDBEngine(conn)) if r not in by_age]
+    # A cap that holds the three newest recordings the ages keep: the two older ones go by size.
+    cap = sum(stored for _, stored in kept[-3:])
+    policy = dataclasses.replace(RETENTION, max_recording_bytes=cap)
+    with open_for_reading(db, wait_s=10) as conn:
+        duck_plan = plan_prune(conn, policy, now)
+    engine = open_clickhouse(url)
+    try:
+        house_plan = plan_clickhouse_prune(engine, policy, now)
+    finally:
+        engine.close()
+    assert {r.reason for r in duck_plan.recordings} == {
+        REASON_AGE,
+        REASON_ERROR_AGE,
+        REASON_SIZE_CAP,
+        REASON_SPAN_PRUNED,
+    }, "every reason is exercised"
+    assert house_plan.recordings == duck_plan.recordings
+    assert house_plan.spans_by_ttl and "otel_traces' TTL" in house_plan.summary()
+
+    flags = ["--spans-days", "90", "--recordings-days", "14", "--error-recordings-days", "60"]
+    flags += ["--max-recording-bytes", str(cap)]
+    dry = _cli("prune", "--dry-run", *flags, "--clickhouse", url)
+    assert f"{len(duck_plan.recordings)} recordings ({duck_plan.recording_bytes:,} bytes stored)" in dry
+    engine = open_clickhouse(url)
+    try:
+        before = _recording_ids(engine)
+    finally:
+        engine.close()
+    assert len(before) == 2 * len(AGES), "a dry run removes nothing"
+    _cli("prune", *flags, "--clickhouse", url)
+    _cli("prune", *flags, "--db", str(db))
+    engine = open_clickhouse(url)
+    try:
+        left = _recording_ids(engine)
+    finally:
+        engine.close()
+    with open_for_reading(db, wait_s=10) as conn:
+        assert left == _recording_ids(DuckDBEngine(conn)) == before - {r.recording_id for r in duck_plan.recordings}
+    assert len(left) == 3

@@ -3,8 +3,10 @@
 The same spans (real activities from `activity()` plus 3,000 synthetic ones with missing,
 empty and present attributes) go into a DuckDB file and, through Parquet, into chdb (the
 ClickHouse engine in process) with the table the OTel Collector's ClickHouse exporter
-creates. Every stock query runs rendered for each dialect from one template, on ClickHouse
-three ways: a UTC session, sessions in other time zones (ClickHouse reads literals and prints
+creates. Every stock query runs rendered for each dialect from one template, read from chdb
+directly and through clickhouse-connect over ClickHouse's HTTP interface (a loopback server
+over the same chdb engine, tests/helpers/clickhouse_http.py), on ClickHouse three ways: a
+UTC session, sessions in other time zones (ClickHouse reads literals and prints
 `DateTime64` in the session's zone), and rows spelled as exporters before contrib PR 34799
 wrote them (`STATUS_CODE_ERROR`, `SPAN_KIND_SERVER`), which must count the same errors.
 """
@@ -25,6 +27,7 @@ import pytest
 from bench.synthetic import insert_activity_spans
 from getgather_otel import activity
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.store.clickhouse import ChdbEngine, ClickHouseServer, open_clickhouse
 from getgather_otel.store.queries.activities import (
     ActivityFilter,
     activities_count_query,
@@ -33,12 +36,15 @@ from getgather_otel.store.queries.activities import (
     stats_series_query,
 )
 from getgather_otel.store.reader import open_for_reading
+from tests.helpers.clickhouse_http import ChdbHttpServer, serve_chdb_http
 
 chdb_session = pytest.importorskip("chdb.session")
 
 CLICKHOUSE_DDL = Path(__file__).parent / "clickhouse" / "otel_traces.sql"
 # Recordings live in otel_logs on ClickHouse; none here, so has_recording is false on both engines.
 LOGS_DDL = Path(__file__).parent / "clickhouse" / "otel_logs.sql"
+# How ClickHouse is read: chdb's session directly, and clickhouse-connect over HTTP (`Loopback`).
+CLIENTS = ("chdb", "clickhouse-connect")
 START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
@@ -52,8 +58,27 @@ async def _real_activities() -> None:
             raise TimeoutError("the orders page never loaded")
 
 
-@pytest.fixture
-async def engines(telemetry: Telemetry, db_path: Path, tmp_path: Path) -> AsyncIterator[tuple[Path, Any]]:
+class Loopback:
+    """The chdb engine behind ClickHouse's HTTP interface (tests/helpers/clickhouse_http.py), read as
+    `--clickhouse http://...` reads a server: `ClickHouseServer`, clickhouse-connect over HTTP. The
+    session time zone is the server profile's (its `timezone()`, which the client also reads)."""
+
+    def __init__(self, server: ChdbHttpServer) -> None:
+        self.server = server
+        self.engines: dict[tuple[str, str], ChdbEngine | ClickHouseServer] = {}
+
+    def rows(self, sql: str, params: dict[str, object], where: tuple[str, str]) -> list[tuple[Any, ...]]:
+        zone, database = where
+        self.server.profile = {"session_timezone": zone}
+        if where not in self.engines:
+            self.engines[where] = open_clickhouse(self.server.url(database))
+        return self.engines[where].rows(sql, params).rows
+
+
+@pytest.fixture(params=CLIENTS)
+async def engines(
+    request: pytest.FixtureRequest, telemetry: Telemetry, db_path: Path, tmp_path: Path
+) -> AsyncIterator[tuple[Path, Any]]:
     await _real_activities()
     assert telemetry.flush(20)
     telemetry.shutdown()
@@ -77,7 +102,14 @@ async def engines(telemetry: Telemetry, db_path: Path, tmp_path: Path) -> AsyncI
     )
     olds = json.loads(str(session.query("SELECT groupUniqArray(StatusCode) FROM otel_traces", "JSONCompact")))
     assert "STATUS_CODE_ERROR" in olds["data"][0][0]
-    yield db_path, session
+    if request.param == "chdb":
+        yield db_path, session
+    else:
+        with serve_chdb_http() as server:
+            loopback = Loopback(server)
+            yield db_path, loopback
+            for engine in loopback.engines.values():
+                engine.close()
     session.close()
 
 
@@ -111,6 +143,8 @@ CLICKHOUSE_SESSIONS = [
 def _clickhouse_rows(
     session: Any, sql: str, params: dict[str, object] | None = None, where: tuple[str, str] = ("UTC", "default")
 ) -> list[list[Any]]:
+    if isinstance(session, Loopback):
+        return [[_normal(v) for v in row] for row in session.rows(sql, params or {}, where)]
     zone, database = where
     session.query(f"USE {database}")
     session.query(f"SET session_timezone = '{zone}'")

@@ -19,13 +19,15 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import duckdb
 import pytest
 import zstandard
 from fastmcp import Client, FastMCP
 from fastmcp.exceptions import ToolError
-from patchright.async_api import Browser, BrowserContext
+from patchright.async_api import Browser, BrowserContext, Playwright
+from patchright.async_api import TimeoutError as PatchrightTimeoutError
 from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from starlette.applications import Starlette
@@ -40,6 +42,7 @@ from getgather_otel.capture import attributes as attr
 from getgather_otel.capture import failures
 from getgather_otel.capture.failures import Document, Evidence, FailureContext, PageState
 from getgather_otel.cli import main as cli_main
+from getgather_otel.demo.browser import launch_options
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.store.schema import CURRENT_VERSION, migrate
@@ -100,8 +103,69 @@ def failing_site() -> Starlette:
     async def csv(request: Request) -> Response:
         return Response("a,b\n1,2\n", media_type="text/csv", headers={"Content-Disposition": "attachment; f.csv"})
 
+    async def embeds(request: Request) -> Response:
+        far = request.query_params["far"]
+        body = (
+            f"<h1 id='done'>EMBEDS-PAGE</h1><iframe src='{far}/widget?session_token=s3cr3t'></iframe>"
+            "<script>new Worker('/feed-worker.js'); navigator.serviceWorker.register('/sw.js');</script>"
+        )
+        return HTMLResponse(_page("Embeds", body))
+
+    async def widget(request: Request) -> Response:
+        """A payment-like widget on the other site: a refused image, a failing XHR, a worker of its own."""
+        script = "const x = new XMLHttpRequest(); x.open('POST', '/api/pay'); x.send('{}');"
+        script += "new Worker('/far-worker.js');"
+        return HTMLResponse(_page("Widget", f"<p>WIDGET</p><img src='/blocked.png'><script>{script}</script>"))
+
+    async def checkout(request: Request) -> Response:
+        """A checkout frame on the other site that shows a challenge provider's frame (from its own port)."""
+        provider = f"http://newassets.hcaptcha.com:{request.url.port}"
+        return HTMLResponse(_page("Checkout", f"<p>CHECKOUT</p><iframe src='{provider}/captcha/v1/frame'></iframe>"))
+
+    async def captcha_frame(request: Request) -> Response:
+        return HTMLResponse(_page("hCaptcha", "<p>Are you human?</p>"), 403)
+
+    async def captcha_host(request: Request) -> Response:
+        body = f"<h1>SHOP-PAGE</h1><iframe src='{request.query_params['far']}/checkout'></iframe>"
+        return HTMLResponse(_page("Shop", body))
+
+    def worker_fetching(path: str) -> Response:
+        # A little after the worker starts: a fetch made at once can start before the evidence
+        # session's Network.enable reaches the worker (docs/architecture.md, the measured window).
+        script = f"setTimeout(() => fetch('{path}').then((r) => postMessage(r.status)), 300);"
+        return Response(script, media_type="text/javascript")
+
+    async def service_worker(request: Request) -> Response:
+        script = "self.addEventListener('message', (e) => e.waitUntil(fetch('/api/sync')));"
+        return Response(script, media_type="text/javascript")
+
+    async def feed_worker(request: Request) -> Response:
+        return worker_fetching("/api/feed?token=abc123")
+
+    async def far_worker(request: Request) -> Response:
+        return worker_fetching("/api/quote")
+
+    async def forbidden(request: Request) -> Response:
+        return Response("no", 403)
+
+    async def server_error(request: Request) -> Response:
+        return Response("boom", 500)
+
     return Starlette(
         routes=[
+            Route("/embeds", embeds),
+            Route("/widget", widget),
+            Route("/checkout", checkout),
+            Route("/captcha/v1/frame", captcha_frame),
+            Route("/shop", captcha_host),
+            Route("/feed-worker.js", feed_worker),
+            Route("/far-worker.js", far_worker),
+            Route("/sw.js", service_worker),
+            Route("/api/sync", missing),
+            Route("/blocked.png", forbidden),
+            Route("/api/pay", server_error, methods=["POST"]),
+            Route("/api/feed", missing),
+            Route("/api/quote", server_error),
             Route("/challenge", challenge),
             Route("/account", account),
             Route("/login", login),
@@ -128,6 +192,13 @@ def refused_origin() -> str:
 @pytest.fixture
 async def site() -> AsyncIterator[str]:
     async with serve_asgi(failing_site()) as origin:
+        yield origin
+
+
+@pytest.fixture
+async def far() -> AsyncIterator[str]:
+    """The same site on 127.0.0.2: another site, so its frames run out of process."""
+    async with serve_asgi(failing_site(), host="127.0.0.2") as origin:
         yield origin
 
 
@@ -380,6 +451,96 @@ async def test_dialogs_and_downloads_are_evidence_and_the_cap_counts_the_rest(
     assert len(evidence) == 3
     row = activity_row(db_path, "dialogs_and_downloads")
     assert row["attributes"][attr.EVIDENCE_EVENTS] == "6" and row["attributes"][attr.EVIDENCE_DROPPED] == "3"
+
+
+def http_errors(db: Path, activity_id: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    """The activity's `browser.http.error` events by (status, resource type, target type)."""
+    return {
+        (a[attr.HTTP_RESPONSE_STATUS_CODE], a[attr.BROWSER_RESOURCE_TYPE], a.get(attr.BROWSER_TARGET_TYPE, "")): a
+        for n, a in events_of(db, activity_id)
+        if n == attr.EVENT_HTTP_ERROR
+    }
+
+
+async def test_cross_site_iframes_and_workers_give_evidence_and_leave_a_good_activity_ok(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, far: str, db_path: Path
+) -> None:
+    """A widget on 127.0.0.2 (out of process) with a 403 image and a 500 XHR, two dedicated workers
+    (the page's, the widget's) whose fetches get a 404 and a 500, and the page's service worker
+    whose fetch gets a 404: each is evidence of the activity, with where it came from (the
+    frame's URL redacted), and the activity stays a success."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity("embedded_widgets", "fixture", kind="tool") as act:
+        page = await context.new_page()
+        await page.goto(f"{site}/embeds?far={quote(far, safe='')}")
+        await page.wait_for_selector("#done")
+        # The page's own script would do this; Patchright's evaluate runs elsewhere unless told.
+        sync = "() => navigator.serviceWorker.ready.then((r) => r.active.postMessage('sync'))"
+        await page.evaluate(sync, isolated_context=False)
+        await until_evidence(5)
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "embedded_widgets")
+    assert row["status"] == "ok" and row["failure_class"] is None
+    found = http_errors(db_path, act.activity_id)
+    assert sorted(found) == [
+        ("403", "Image", "iframe"),
+        ("404", "Fetch", "service_worker"),
+        ("404", "Fetch", "worker"),
+        ("500", "Fetch", "worker"),
+        ("500", "XHR", "iframe"),
+    ]
+    blocked, pay = found[("403", "Image", "iframe")], found[("500", "XHR", "iframe")]
+    assert blocked[attr.URL_FULL] == f"{far}/blocked.png" and blocked[attr.BROWSER_DOCUMENT] == "false"
+    assert blocked[attr.BROWSER_FRAME_URL] == f"{far}/widget?session_token=[REDACTED]"
+    assert pay[attr.HTTP_REQUEST_METHOD] == "POST" and pay[attr.URL_FULL] == f"{far}/api/pay"
+    assert pay[attr.BROWSER_FRAME_URL] == blocked[attr.BROWSER_FRAME_URL]
+    feed, quoted = found[("404", "Fetch", "worker")], found[("500", "Fetch", "worker")]
+    assert feed[attr.URL_FULL] == f"{site}/api/feed?token=[REDACTED]"
+    assert feed[attr.BROWSER_FRAME_URL] == f"{site}/feed-worker.js"
+    assert quoted[attr.URL_FULL] == f"{far}/api/quote" and quoted[attr.BROWSER_FRAME_URL] == f"{far}/far-worker.js"
+    assert "s3cr3t" not in json.dumps(events_of(db_path, act.activity_id))
+    synced = found[("404", "Fetch", "service_worker")]
+    assert synced[attr.URL_FULL] == f"{site}/api/sync" and synced[attr.BROWSER_FRAME_URL] == f"{site}/sw.js"
+    assert len({a[attr.RECORDING_PAGE_ID] for a in found.values()}) == 1
+    assert row["attributes"][attr.EVIDENCE_EVENTS] == "5"
+    await context.close()
+
+
+async def test_a_challenge_providers_frame_in_a_cross_site_iframe_answering_403_is_a_bot_challenge(
+    quiet_telemetry: Telemetry, playwright: Playwright, site: str, far: str, db_path: Path
+) -> None:
+    """A shop page whose checkout frame (127.0.0.2) shows hCaptcha's frame, which answers 403.
+
+    The provider's host is mapped to 127.0.0.2 by the browser's resolver: nothing leaves the
+    machine. Only the checkout frame's own target sees the provider frame's request.
+    """
+    options = launch_options()
+    options["args"] = [*options["args"], "--host-resolver-rules=MAP newassets.hcaptcha.com 127.0.0.2"]
+    provider = f"http://newassets.hcaptcha.com:{far.rsplit(':', 1)[1]}"
+    browser = await playwright.chromium.launch(**options)
+    try:
+        context = await browser.new_context()
+        await record_browser(context)
+        with pytest.raises(PatchrightTimeoutError):
+            async with activity("captcha_in_checkout", "fixture", kind="tool"):
+                page = await context.new_page()
+                await page.goto(f"{site}/shop?far={quote(far, safe='')}")
+                await until_evidence(2)
+                await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    finally:
+        await browser.close()
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "captcha_in_checkout")
+    assert row["failure_class"] == failures.BOT_CHALLENGE
+    events = events_of(db_path, row["activity_id"])
+    [challenge] = [a for n, a in events if n == attr.EVENT_CHALLENGE]
+    assert challenge[attr.BROWSER_CHALLENGE_PROVIDER] == "hcaptcha" and challenge[attr.BROWSER_TARGET_TYPE] == "iframe"
+    frame = http_errors(db_path, row["activity_id"])[("403", "Document", "iframe")]
+    assert frame[attr.URL_FULL] == f"{provider}/captcha/v1/frame" and frame[attr.BROWSER_DOCUMENT] == "false"
+    assert frame[attr.BROWSER_FRAME_URL] == frame[attr.URL_FULL]
 
 
 # --- the rules, on hand-made evidence ---

@@ -365,6 +365,24 @@ async def test_hostile_page_cannot_reach_break_or_pollute_recordings(
     telemetry.shutdown()
 
 
+async def test_text_utf8_cannot_hold_is_stored_with_the_rest(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    # Unpaired surrogates reach Python as they are; writing the chunk as UTF-8 used to raise on
+    # the writer thread, and every chunk of that write was lost.
+    context = await browser.new_context()
+    async with activity(name="surrogates") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/surrogates.html")
+        await page.wait_for_selector("text=added later")
+    await context.close()
+    await settle(telemetry)
+    [events] = streams(db_path, act.activity_id).values()
+    text = text_of(events)
+    assert "Text UTF-8 cannot hold" in text and "between" in text and "and still recorded" in text
+    assert "\ud800" not in text and "\udfff" not in text, "what UTF-8 cannot hold is replaced"
+
+
 def test_malformed_payloads_are_rejected_with_a_reason() -> None:
     urls = UrlRedactor(["token"])
     now = int(time.time() * 1000)

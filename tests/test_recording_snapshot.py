@@ -12,18 +12,22 @@ comments, scripts, whitespace, odd tag names, relative URLs in every attribute r
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from patchright.async_api import Browser
 
+from bench.stored_snapshots import assembled, snapshot_parts
 from getgather_otel import activity, record_browser
+from getgather_otel.capture import attributes as attr
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.cdp_worlds import WORLD_NAME
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.world_script import api_call
-from tests.conftest import Sites
-from tests.test_recording import until_true
+from tests.conftest import Sites, rows
+from tests.test_recording import streams, until_true
 
 OPTIONS = {
     "defaults": RecordingOptions(),
@@ -84,3 +88,33 @@ async def test_the_fast_snapshot_equals_rrwebs_own(
         assert "ada.lovelace@example.com" not in text and "4111" not in text
         assert "masked by the selector" not in text and "blocked by the selector" not in text
     assert '"rr_scrollTop":100' in serialized[True], "the scrolled box keeps its offset"
+
+
+async def test_a_big_snapshot_is_sent_in_parts_that_rebuild_every_row(
+    quiet_telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    # 1,500 rows are ~300 KB of snapshot JSON: over a 20 KB part size, the snapshot goes as an
+    # outline plus Mutation adds (js/world.js snapshotParts), sized by an estimate; rows full of
+    # characters JSON escapes make some parts several times their estimate, which must be split
+    # again rather than dropped.
+    context = await browser.new_context()
+    await record_browser(context, options=RecordingOptions(max_event_bytes=20_000))
+    async with activity(name="rows") as act:
+        page = await context.new_page()
+        await page.goto(sites.main + "/rows.html")
+        await until_true(page, "() => document.querySelectorAll('#rows tr').length === 1500")
+    await context.close()
+    quiet_telemetry.flush()
+
+    [events] = streams(db_path, act.activity_id).values()
+    meta = next(i for i, e in enumerate(events) if e["type"] == rrweb_events.META and "rows.html" in e["data"]["href"])
+    first = next(i for i in range(meta, len(events)) if events[i]["type"] == rrweb_events.FULL_SNAPSHOT)
+    parts = snapshot_parts(events, first)
+    assert len(parts) > 10, "the snapshot went in parts"
+    assert parts[-1]["data"]["tag"] == "getgather.snapshot.parts"
+    assert all(len(json.dumps(p, separators=(",", ":"), ensure_ascii=False)) <= 20_000 for p in parts), "each fits"
+    text = texts(assembled(parts))
+    assert all(f"row {n} of 1500" in text for n in range(1, 1501)), "every row is in the rebuilt snapshot"
+    assert text.count('"\\\u0001' * 400) == 150, "the rows of escaped characters are all there"
+    [span] = rows(db_path, 'SELECT "SpanAttributes" AS a FROM otel_traces WHERE "SpanId" = ?', [act.activity_id])
+    assert dict(span["a"]).get(attr.RECORDING_DROPPED_EVENTS, "0") == "0"

@@ -24,8 +24,10 @@ __all__ = [
     "BROWSER_DOCUMENT",
     "BROWSER_DOWNLOAD_FILENAME",
     "BROWSER_ERROR",
+    "BROWSER_FRAME_URL",
     "BROWSER_RESOURCE_TYPE",
     "BROWSER_SELECTOR",
+    "BROWSER_TARGET_TYPE",
     "CLIENT_ADDRESS",
     "CLIENT_NAME",
     "CLIENT_PORT",
@@ -275,6 +277,10 @@ BROWSER_DIALOG_TYPE: Final = "getgather.browser.dialog.type"
 BROWSER_DIALOG_MESSAGE: Final = "getgather.browser.dialog.message"
 BROWSER_DOWNLOAD_FILENAME: Final = "getgather.browser.download.filename"
 BROWSER_CHALLENGE_PROVIDER: Final = "getgather.browser.challenge.provider"
+# Evidence from a page's child target: "iframe" (out of process), "worker", "service_worker".
+BROWSER_TARGET_TYPE: Final = "getgather.browser.target_type"
+# The URL (redacted) of the child frame's document, or the worker's script, a request came from.
+BROWSER_FRAME_URL: Final = "getgather.browser.frame.url"
 # Whether the timed-out selector matches in the page as the failure checkpoint snapshotted it:
 # true = the element came (a slow page), false = it is not there (a changed page).
 FAILURE_SELECTOR_MATCHES: Final = "getgather.failure.selector_matches"

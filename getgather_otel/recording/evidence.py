@@ -3,6 +3,10 @@
 One `EvidenceWatcher` per recorded context, one CDP session of its own per page
 (`context.new_cdp_session(page)`), separate from the recorder's, with domains no page can
 observe: `Network.enable` (with no body buffers) and `Page.enable`; never `Runtime.enable`.
+The page's out-of-process (cross-site) iframes and its workers make requests the page's
+target never reports: the session auto-attaches to them (`cdp_targets.py`) and enables
+`Network` in each before it runs, so their requests are evidence of the page too, marked
+with the target type and the frame's (or worker's) URL.
 From them, for the activity that owns the context (`recorder.owner`, a root activity):
 
 - `Network.responseReceived` with status >= 400: `browser.http.error` (method, redacted URL,
@@ -39,6 +43,7 @@ import re
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
@@ -47,16 +52,20 @@ from getgather_otel._log import logger
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture import failures
 from getgather_otel.capture.activity import Activity, add_failure_hook, current_activity
+from getgather_otel.recording.cdp_targets import ChildTarget, ChildTargets, EventHandler
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import ContextRecorder, internal_call
 from getgather_otel.recording.tasks import BackgroundTasks
 from getgather_otel.recording.urls import UrlRedactor
 
 __all__ = [
+    "CHILD_TARGETS",
     "EVIDENCE_WORLD",
     "MAX_ERROR_CHARS",
+    "MAX_FRAMES",
     "MAX_IN_FLIGHT",
     "MAX_MESSAGE_CHARS",
+    "NETWORK_ENABLE",
     "PROBE_TIMEOUT_S",
     "EvidenceWatcher",
     "call_failed",
@@ -69,6 +78,12 @@ MAX_ERROR_CHARS = 300
 MAX_MESSAGE_CHARS = 200
 # Requests remembered between requestWillBeSent and their end (method and URL for a failure).
 MAX_IN_FLIGHT = 4096
+# Child frames' document URLs remembered per page (for `getgather.browser.frame.url`).
+MAX_FRAMES = 256
+# Statuses and errors only: no response bodies or post data kept for the evidence sessions.
+NETWORK_ENABLE = {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0, "maxPostDataSize": 0}
+# The child targets whose requests are evidence of their page (CDP `TargetInfo.type`).
+CHILD_TARGETS = frozenset({"iframe", "worker", "service_worker"})
 PROBE_TIMEOUT_S = 0.5
 # A failing nested activity and its failing root probe once.
 _PROBE_AGAIN_AFTER_S = 1.0
@@ -102,35 +117,48 @@ def _first_line(text: str, urls: UrlRedactor) -> str:
     return line[:MAX_ERROR_CHARS]
 
 
-class _PageWatch:
-    """One page's evidence session."""
+class _Network:
+    """The network evidence of one CDP target of a page: the page's own, or a child's (an out-of-process
+    iframe, a worker) attached under the page's evidence session (`cdp_targets.py`).
 
-    def __init__(self, watcher: EvidenceWatcher, page: Any, page_id: str) -> None:
-        self.watcher = watcher
-        self.page = page
-        self.page_id = page_id
-        self.cdp: Any = None
-        self.main_frame_id = ""
-        self.crashed = False
-        self.closed = False
-        self.ready: asyncio.Task[None] | None = None
+    Request ids belong to a target, so each has its own table of requests in flight.
+    """
+
+    def __init__(self, watch: _PageWatch, child: ChildTarget | None = None) -> None:
+        self.watch = watch
+        self.child = child
         self._requests: OrderedDict[str, tuple[str, str, str, bool]] = OrderedDict()
-        self._providers: set[str] = set()
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "Network.requestWillBeSent": self._request,
+            "Network.responseReceived": self._response,
+            "Network.loadingFinished": self._finished,
+            "Network.loadingFailed": self._failed,
+        }
 
-    async def start(self) -> None:
-        cdp = await self.watcher.context.new_cdp_session(self.page)
-        self.cdp = cdp
-        cdp.on("Network.requestWillBeSent", self._request)
-        cdp.on("Network.responseReceived", self._response)
-        cdp.on("Network.loadingFinished", self._finished)
-        cdp.on("Network.loadingFailed", self._failed)
-        cdp.on("Page.javascriptDialogOpening", self._dialog)
-        cdp.on("Page.downloadWillBegin", self._download)
-        tree = await cdp.send("Page.getFrameTree")
-        self.main_frame_id = tree["frameTree"]["frame"]["id"]
-        # No response bodies kept for this session: it only reads statuses and errors.
-        await cdp.send("Network.enable", {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0, "maxPostDataSize": 0})
-        await cdp.send("Page.enable")
+    def on_event(self, method: str, params: dict[str, Any]) -> None:
+        """A child target's event (the page's own come through `cdp.on`)."""
+        handler = self.handlers.get(method)
+        if handler is not None:
+            handler(params)
+
+    def _where(self, frame_id: str) -> dict[str, AttributeValue]:
+        """Where a request came from, when not from the page's main frame: the target type, the frame's URL.
+
+        A worker's requests carry the worker's script URL; a frame's, its document's (seen
+        by whichever session saw the frame's document request).
+        """
+        where: dict[str, AttributeValue] = {}
+        url = ""
+        child = self.child
+        if child is not None:
+            where[attr.BROWSER_TARGET_TYPE] = child.type
+            if child.type != "iframe":
+                url = child.url
+        if not url and frame_id and frame_id != self.watch.main_frame_id:
+            url = self.watch.frame_urls.get(frame_id, "")
+        if url:
+            where[attr.BROWSER_FRAME_URL] = self.watch.watcher.urls.redact(url)
+        return where
 
     # --- CDP events (cheap: one dict operation for a request that goes well) ---
 
@@ -138,42 +166,53 @@ class _PageWatch:
         request = event.get("request") or {}
         url = request.get("url", "")
         redirected = "redirectResponse" in event
+        frame_id = event.get("frameId", "")
         requests = self._requests
-        requests[event["requestId"]] = (request.get("method", "GET"), url, event.get("frameId", ""), redirected)
+        requests[event["requestId"]] = (request.get("method", "GET"), url, frame_id, redirected)
         if len(requests) > MAX_IN_FLIGHT:
             requests.popitem(last=False)
+        watch = self.watch
+        if frame_id and event.get("type") == "Document" and frame_id != watch.main_frame_id:
+            watch.note_frame(frame_id, url)
         provider = failures.challenge_provider(url) if url.startswith("http") else None
-        if provider is not None and provider not in self._providers:
-            self._providers.add(provider)
-            self.watcher.record(
+        if provider is not None and provider not in watch.providers:
+            watch.providers.add(provider)
+            watch.watcher.record(
                 attr.EVENT_CHALLENGE,
-                {attr.BROWSER_CHALLENGE_PROVIDER: provider, attr.URL_FULL: self.watcher.urls.redact(url)},
-                self.page_id,
+                {
+                    attr.BROWSER_CHALLENGE_PROVIDER: provider,
+                    attr.URL_FULL: watch.watcher.urls.redact(url),
+                    **self._where(frame_id),
+                },
+                watch.page_id,
             )
 
     def _response(self, event: dict[str, Any]) -> None:
         response = event.get("response") or {}
         status = int(response.get("status") or 0)
-        document = event.get("type") == "Document" and event.get("frameId") == self.main_frame_id
+        watch = self.watch
+        frame_id = event.get("frameId", "")
+        document = event.get("type") == "Document" and frame_id == watch.main_frame_id and self.child is None
         method, _url, _frame, redirected = self._requests.get(event["requestId"], ("GET", "", "", False))
         url = response.get("url", "")
         if status >= 400 and url.endswith("/favicon.ico") and event.get("type") == "Other":
             return  # the browser's own request, not the site's page
+        urls = watch.watcher.urls
         if document:
-            self.watcher.note_document(
-                failures.Document(self.page_id, status, self.watcher.urls.redact(url), redirected=redirected)
-            )
+            document_seen = failures.Document(watch.page_id, status, urls.redact(url), redirected=redirected)
+            watch.watcher.note_document(document_seen)
         if status >= 400:
-            self.watcher.record(
+            watch.watcher.record(
                 attr.EVENT_HTTP_ERROR,
                 {
                     attr.HTTP_REQUEST_METHOD: method,
-                    attr.URL_FULL: self.watcher.urls.redact(url),
+                    attr.URL_FULL: urls.redact(url),
                     attr.HTTP_RESPONSE_STATUS_CODE: status,
                     attr.BROWSER_RESOURCE_TYPE: str(event.get("type", "")),
                     attr.BROWSER_DOCUMENT: document,
+                    **self._where(frame_id),
                 },
-                self.page_id,
+                watch.page_id,
             )
 
     def _finished(self, event: dict[str, Any]) -> None:
@@ -183,19 +222,81 @@ class _PageWatch:
         method, url, frame_id, _redirected = self._requests.pop(event["requestId"], ("GET", "", "", False))
         if event.get("canceled"):
             return
-        document = event.get("type") == "Document" and frame_id == self.main_frame_id
-        self.watcher.record(
+        watch = self.watch
+        document = event.get("type") == "Document" and frame_id == watch.main_frame_id and self.child is None
+        watch.watcher.record(
             attr.EVENT_NAVIGATION_ERROR if document else attr.EVENT_REQUEST_FAILED,
             {
                 attr.HTTP_REQUEST_METHOD: method,
-                attr.URL_FULL: self.watcher.urls.redact(url),
+                attr.URL_FULL: watch.watcher.urls.redact(url),
                 attr.BROWSER_ERROR: str(event.get("errorText") or event.get("blockedReason") or "failed")[
                     :MAX_ERROR_CHARS
                 ],
                 attr.BROWSER_RESOURCE_TYPE: str(event.get("type", "")),
+                **self._where(frame_id),
             },
-            self.page_id,
+            watch.page_id,
         )
+
+
+class _PageWatch:
+    """One page's evidence session, and its child targets' (out-of-process iframes, workers)."""
+
+    def __init__(self, watcher: EvidenceWatcher, page: Any, page_id: str) -> None:
+        self.watcher = watcher
+        self.page = page
+        self.page_id = page_id
+        self.cdp: Any = None
+        self.children: ChildTargets | None = None
+        self.main_frame_id = ""
+        self.crashed = False
+        self.closed = False
+        self.ready: asyncio.Task[None] | None = None
+        # Challenge providers met in this page (in any of its targets): one event each.
+        self.providers: set[str] = set()
+        # The document URL of each child frame whose document request was seen.
+        self.frame_urls: OrderedDict[str, str] = OrderedDict()
+
+    async def start(self) -> None:
+        cdp = await self.watcher.context.new_cdp_session(self.page)
+        self.cdp = cdp
+        network = _Network(self)
+        for method, handler in network.handlers.items():
+            cdp.on(method, handler)
+        cdp.on("Page.javascriptDialogOpening", self._dialog)
+        cdp.on("Page.downloadWillBegin", self._download)
+        tree = await cdp.send("Page.getFrameTree")
+        self.main_frame_id = tree["frameTree"]["frame"]["id"]
+        # No response bodies kept for this session: it only reads statuses and errors.
+        await cdp.send("Network.enable", NETWORK_ENABLE)
+        await cdp.send("Page.enable")
+        if self.watcher.options.evidence_children:
+            self.children = ChildTargets(cdp, self._child_attached)
+            await self.children.start()
+
+    def _child_attached(self, child: ChildTarget) -> EventHandler | None:
+        """Follow an out-of-process iframe's or a worker's requests (Network.enable before it runs).
+
+        A service worker serves every page of its scope, and each page's session is attached
+        to it: only the first page followed in the context follows it, so that one request
+        is one piece of evidence.
+        """
+        if child.type not in CHILD_TARGETS or self.children is None:
+            return None
+        if child.type == "service_worker":
+            following = self.watcher.service_workers.setdefault(child.target_id, self)
+            if following is not self and not following.closed:
+                return None
+            self.watcher.service_workers[child.target_id] = self
+        self.children.send(child, "Network.enable", NETWORK_ENABLE)
+        return _Network(self, child).on_event
+
+    def note_frame(self, frame_id: str, url: str) -> None:
+        frames = self.frame_urls
+        frames[frame_id] = url
+        frames.move_to_end(frame_id)
+        if len(frames) > MAX_FRAMES:
+            frames.popitem(last=False)
 
     def _dialog(self, event: dict[str, Any]) -> None:
         self.watcher.record(
@@ -268,6 +369,8 @@ class EvidenceWatcher:
         # Root activity -> (selector, frame object, page id) of the last call that timed out waiting for it.
         self._timeouts: dict[Activity, tuple[str, Any, str]] = {}
         self._probed: dict[Activity, float] = {}
+        # Service worker target id -> the page whose session follows it (one page per worker).
+        self.service_workers: dict[str, _PageWatch] = {}
 
     async def attach(self) -> None:
         _watchers[self.recorder] = self
@@ -290,6 +393,7 @@ class EvidenceWatcher:
     def _on_close(self, page: Any, watch: _PageWatch) -> None:
         watch.closed = True
         self._pages.pop(page, None)
+        self.service_workers = {t: w for t, w in self.service_workers.items() if w is not watch}
 
     async def _start(self, watch: _PageWatch) -> None:
         with internal_call():

@@ -92,6 +92,10 @@ class RecordingOptions:
     # own per page; at most this many span events per root activity, the rest counted.
     evidence: bool = True
     max_evidence_events: int = 50
+    # Evidence from a page's out-of-process (cross-site) iframes and workers too: their
+    # requests belong to targets of their own, attached under the page's evidence session
+    # (recording/cdp_targets.py), which holds such an iframe's first load for one round trip.
+    evidence_children: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.mask_text_patterns, str):

@@ -117,6 +117,25 @@ def _plain(value: Any, kind: pa.DataType) -> Any:
     return value
 
 
+def _quoted(value: object) -> str:
+    """One array element as a ClickHouse literal."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    raise TypeError(f"no ClickHouse literal for a {type(value).__name__} in an array parameter")
+
+
+def _parameter_text(value: object) -> object:
+    """A bound parameter as chdb takes it: the text an HTTP client sends as `param_name`.
+
+    chdb parses each value as its placeholder's type from text, so a list must arrive as a
+    ClickHouse array literal (clickhouse-connect formats it so for a server)."""
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_quoted(item) for item in value) + "]"
+    return value
+
+
 class ChdbEngine(_ClickHouse):
     """ClickHouse in process (chdb): a session over a data directory, or in memory."""
 
@@ -144,7 +163,9 @@ class ChdbEngine(_ClickHouse):
             sql += " SETTINGS " + ", ".join(f"{name} = {value}" for name, value in settings.items())
         try:
             with self._lock:
-                table = self.session.query(sql, "ArrowTable", params=dict(params))
+                table = self.session.query(
+                    sql, "ArrowTable", params={name: _parameter_text(value) for name, value in params.items()}
+                )
         except Exception as error:
             raise ClickHouseQueryError(first_line(str(error))) from error
         if not isinstance(table, pa.Table):  # a statement without a result (EXISTS answers one)
@@ -184,13 +205,20 @@ class ClickHouseServer(_ClickHouse):
                 self.client.command(sql, parameters=dict(params), settings=dict(settings))
                 return Rows([], [])
             result = self.client.query(sql, parameters=dict(params), settings=dict(settings))
+            columns = list(result.column_names)
+            if not columns:
+                # ClickHouse answers an empty result in Native with no block, so without its
+                # columns; the same query under LIMIT 0 is clickhouse-connect's metadata probe
+                # (FORMAT JSON), which names them, as DuckDB and chdb do for an empty result.
+                probe = f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) LIMIT 0"
+                columns = list(self.client.query(probe, parameters=dict(params), settings=dict(settings)).column_names)
         except Exception as error:
             message = first_line(str(error))
             if type(error).__name__ in ("OperationalError", "ProgrammingError") and "Code:" not in message:
                 raise ClickHouseError(f"ClickHouse at {self.label}: {message}") from error
             raise ClickHouseQueryError(message) from error
         rows = [tuple(naive_utc_value(value) for value in row) for row in result.result_rows]
-        return Rows(list(result.column_names), rows)
+        return Rows(columns, rows)
 
 
 def open_clickhouse(url: str) -> ChdbEngine | ClickHouseServer:

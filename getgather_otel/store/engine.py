@@ -3,7 +3,8 @@
 A read is a template (store/queries/) with `{name:Type}` parameters and the dialect
 placeholders `render()` knows; an engine renders it for its dialect, runs it and returns
 `Rows` whose values are plain Python and alike on both engines: timestamps as naive UTC
-`datetime`, maps as dicts, arrays as lists. `DuckDBEngine` wraps a connection (the file,
+`datetime`, maps as dicts, arrays as lists. `command` runs a statement that changes data
+(retention's deletes) the same way and returns nothing. `DuckDBEngine` wraps a connection (the file,
 or the writer's cursor in `collect`); the ClickHouse engines (`store/clickhouse.py`:
 clickhouse-connect for a server, chdb in process) read the tables the OTel Collector's
 ClickHouse exporter writes.
@@ -50,6 +51,10 @@ class Engine(Protocol):
 
     def rows(self, template: str, params: Mapping[str, object] | None = None) -> Rows: ...
 
+    def command(self, template: str, params: Mapping[str, object] | None = None) -> None:
+        """Run one statement that changes data (retention's DELETE), rendered like `rows`' templates."""
+        ...
+
 
 def naive_utc_value(value: Any) -> Any:
     """An engine's value with every aware timestamp (at any depth) made naive UTC, as DuckDB's are."""
@@ -77,3 +82,6 @@ class DuckDBEngine:
         cursor = self.conn.execute(render(template, "duckdb"), dict(params or {}))
         columns = [d[0] for d in cursor.description or []]
         return Rows(columns, cursor.fetchall())
+
+    def command(self, template: str, params: Mapping[str, object] | None = None) -> None:
+        self.conn.execute(render(template, "duckdb"), dict(params or {}))

@@ -81,10 +81,11 @@ function maskPrivateText(text) {
 
 // Text whose every character is private wherever it sits: what a person types into an editable
 // region, and the choices of a select (its options' labels). Its audit kind, or "" for other text.
+const PRIVATE_TEXT_CONTAINERS = "select, datalist, textarea";
 function privateText(element) {
   if (!element || !element.closest) return "";
   if (element.isContentEditable) return KIND_EDITABLE;
-  const holder = element.closest("select, datalist, textarea");
+  const holder = element.closest(PRIVATE_TEXT_CONTAINERS);
   if (!holder) return "";
   return holder.tagName === "TEXTAREA" ? KIND_EDITABLE : KIND_SELECT;
 }

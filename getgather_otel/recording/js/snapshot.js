@@ -22,7 +22,16 @@
 //
 // `tools` are rrweb internals, handed over by the bundle patch in recording/assets.py:
 // { serializeNodeWithId, genId, transformAttribute }.
-function fastSnapshot(doc, options, tools) {
+//
+// `hints` (from js/world.js, optional) answer two per-node questions without changing an
+// answer, each of which cost ~50-70 ms of a 5,000-row snapshot asked node by node (V8 sampling
+// profile of the heavy bench page):
+// - `hints.scrolled(element)`: false when the element's scroll offsets are known to be 0 (it
+//   never fired a scroll event in this document), so `scrollLeft`/`scrollTop` are not read;
+// - `hints.textRoot` and `hints.enterText(element, state)`: what `maskTextFn` asks of a
+//   text's ancestors, carried down the walk (one `matches` per element instead of `closest`
+//   per text); `maskTextFn(text, parent, state)` takes it as its third argument.
+function fastSnapshot(doc, options, tools, hints) {
   const { serializeNodeWithId, genId, transformAttribute } = tools;
   const { mirror, maskTextClass, maskTextSelector, blockClass, blockSelector, maskTextFn, slimDOMOptions } = options;
   if (typeof maskTextClass !== "string" || typeof blockClass !== "string") return serializeNodeWithId(doc, options);
@@ -78,16 +87,22 @@ function fastSnapshot(doc, options, tools) {
   }
 
   let rootId;
+  const scrolled = hints ? hints.scrolled : () => true;
+  const enterText = hints ? hints.enterText : () => undefined;
+  // Every element with children matches "*" (the recorder's way to see every text).
+  const maskEverything = maskTextSelector === "*";
   // Plain property reads everywhere else: a getter called through `.call` costs several times more.
-  function children(serialized, first, needsMask) {
+  // `parent` is the element (or document) the children belong to, `textState` what
+  // `maskTextFn` needs to know of it and its ancestors.
+  function children(serialized, first, needsMask, parent, textState) {
     const nextOf = (child) => (child instanceof HTMLFormElement ? nextSiblingOf.call(child) : child.nextSibling);
     for (let child = first; child; child = nextOf(child)) {
-      const node = serialize(child, needsMask);
+      const node = serialize(child, needsMask, parent, textState);
       if (node) serialized.childNodes.push(node);
     }
   }
 
-  function element(n, needsMask) {
+  function element(n, needsMask, textState) {
     const isForm = n instanceof HTMLFormElement;
     let tagName = "form";
     if (!isForm) {
@@ -109,16 +124,18 @@ function fastSnapshot(doc, options, tools) {
     }
     const first = isForm ? firstChildOf.call(n) : n.firstChild;
     if (!needsMask && first) {
-      const selected = Boolean(maskTextSelector && matchesSafely(n, maskTextSelector, isForm));
+      const selected = maskEverything || Boolean(maskTextSelector && matchesSafely(n, maskTextSelector, isForm));
       needsMask = hasClass(attributes.class, maskTextClass) || selected;
     }
-    const left = isForm ? scrollLeftOf.call(n) : n.scrollLeft;
-    const top = isForm ? scrollTopOf.call(n) : n.scrollTop;
-    if (left) attributes.rr_scrollLeft = left;
-    if (top) attributes.rr_scrollTop = top;
+    if (scrolled(n)) {
+      const left = isForm ? scrollLeftOf.call(n) : n.scrollLeft;
+      const top = isForm ? scrollTopOf.call(n) : n.scrollTop;
+      if (left) attributes.rr_scrollLeft = left;
+      if (top) attributes.rr_scrollTop = top;
+    }
     const serialized = { type: 2, tagName, attributes, childNodes: [], rootId, id: idOf(n, false) };
     mirror.add(n, serialized);
-    children(serialized, first, needsMask);
+    children(serialized, first, needsMask, n, first ? enterText(n, textState) : textState);
     return serialized;
   }
 
@@ -128,14 +145,15 @@ function fastSnapshot(doc, options, tools) {
     return serialized.id === IGNORED ? null : serialized;
   }
 
-  function serialize(n, needsMask) {
+  function serialize(n, needsMask, parent, textState) {
     switch (n.nodeType) {
       case 1:
-        return element(n, needsMask);
+        return element(n, needsMask, textState);
       case 3: {
         let text = n.data;
         if (text && needsMask) {
-          text = maskTextFn ? maskTextFn(text, n.parentElement) : text.replace(/[\S]/g, "*");
+          // A text's parent element is the element whose children these are (the document has no text children).
+          text = maskTextFn ? maskTextFn(text, parent, textState) : text.replace(/[\S]/g, "*");
         }
         const blank = !keepWhiteSpace && !text.replace(/^\s+|\s+$/gm, "").length;
         return leaf(n, { type: 3, textContent: text || "", rootId, id: 0 }, blank);
@@ -159,6 +177,6 @@ function fastSnapshot(doc, options, tools) {
   mirror.add(doc, serialized);
   const docId = mirror.getId(doc);
   rootId = docId === 1 ? undefined : docId;
-  children(serialized, firstChildOf.call(doc), false);
+  children(serialized, firstChildOf.call(doc), false, doc, hints ? hints.textRoot : undefined);
   return serialized;
 }

@@ -57,10 +57,25 @@ if (config.isolated && !globalThis.customElements) {
 // patch in recording/assets.py); `options` of the last snapshot are kept for `serialized()`.
 const hooks = rrwebRecord.hooks || {};
 let snapshotOptions = null;
+// Elements that fired a scroll event in this document (page scripts' scrolls included: DOM
+// events reach every world). When this script ran before the document's own (a new document),
+// any other element's scroll offsets are 0, and the fast snapshot does not read them: ~70 ms of
+// a 5,000-row snapshot. A document injected later may have scrolled before: everything is read.
+// A scroll made in the same task as a snapshot is recorded by rrweb's scroll event a frame later.
+const scrolledElements = new WeakSet();
+const sawDocumentStart = document.readyState === "loading";
+if (config.isolated) {
+  addEventListener("scroll", (event) => scrolledElements.add(event.target), { capture: true, passive: true });
+}
+const snapshotHints = {
+  scrolled: (element) => !sawDocumentStart || scrolledElements.has(element),
+  textRoot: { full: false, inSelect: false },
+  enterText: maskTextState,
+};
 if (config.isolated) {
   hooks.snapshot = (root, options) => {
     snapshotOptions = options;
-    return fastSnapshot(root, options, hooks.tools);
+    return fastSnapshot(root, options, hooks.tools, snapshotHints);
   };
 }
 const messageHandlers = [];
@@ -95,17 +110,34 @@ if (config.isolated) {
 // With patterns (emails, card numbers) every text must pass through it, so rrweb is told to
 // mask everything and this function masks fully what the class/selector names, and only
 // the pattern matches elsewhere.
+const maskTextClassSelector = config.maskTextClass ? "." + CSS.escape(config.maskTextClass) : "";
 function fullyMasked(element) {
   if (!element || !element.closest) return false;
-  if (config.maskTextClass && element.closest("." + CSS.escape(config.maskTextClass))) return true;
+  if (maskTextClassSelector && element.closest(maskTextClassSelector)) return true;
   return Boolean(config.maskTextSelector && element.closest(config.maskTextSelector));
 }
-function maskTextFn(text, element) {
-  if (fullyMasked(element)) {
+// What maskTextFn asks of a text's ancestors, for the children of `element` given its parent's
+// state: the same answers as `fullyMasked` and `privateText`'s `closest`, one `matches` per element.
+function maskTextState(element, parent) {
+  const full =
+    parent.full ||
+    Boolean(maskTextClassSelector && element.matches(maskTextClassSelector)) ||
+    Boolean(config.maskTextSelector && element.matches(config.maskTextSelector));
+  const inSelect = parent.inSelect || element.matches(PRIVATE_TEXT_CONTAINERS);
+  return full === parent.full && inSelect === parent.inSelect ? parent : { full, inSelect };
+}
+// `state` (from maskTextState, when a walk carries it) stands in for looking up the ancestors.
+function maskTextFn(text, element, state) {
+  if (state ? state.full : fullyMasked(element)) {
     if (text.trim()) countMask(KIND_TEXT_CLASS);
     return text.replace(/[\S]/g, "*");
   }
-  const kind = maskInputsByDefault() && privateText(element);
+  // With a walk's state, only a text it says is private looks its audit kind up (`closest`).
+  let kind = "";
+  if (maskInputsByDefault() && !state) kind = privateText(element);
+  else if (maskInputsByDefault() && (state.inSelect || element.isContentEditable)) {
+    kind = privateText(element) || KIND_SELECT;
+  }
   if (kind) {
     if (text.trim()) countMask(kind);
     return maskPrivateText(text);
@@ -247,46 +279,84 @@ function enqueue(event) {
   let json;
   try {
     scrubEvent(event);
+    // A big snapshot goes in parts (below), each stringified once: measuring it by stringifying
+    // it whole first cost a second pass over megabytes of JSON.
+    const sizes = event.type === EVENT_FULL_SNAPSHOT ? subtreeChars(event.data.node) : null;
+    if (sizes && sizes.get(event.data.node) > config.partChars) {
+      pushParts(snapshotParts(event, sizes));
+      return;
+    }
     json = JSON.stringify(event);
+    if (sizes && json.length > config.partChars) {
+      // Estimated under the part size, but its text is full of characters JSON escapes.
+      pushParts(snapshotParts(event, sizes));
+      return;
+    }
   } catch (error) {
     droppedEvents++;
-    return;
-  }
-  if (event.type === EVENT_FULL_SNAPSHOT && json.length > config.partChars) {
-    for (const part of snapshotParts(event, json.length)) push(JSON.stringify(part), true);
     return;
   }
   push(json, urgent(event));
 }
 
+// Estimated JSON characters of every subtree of a serialized node, in one walk over the tree
+// without stringifying it: the text, tag and attributes plus a fixed share for each node's
+// keys and id. Close enough to size parts; `pushParts` splits any part that came out too big.
+const NODE_KEYS_CHARS = 48;
+function subtreeChars(root) {
+  const sizes = new Map();
+  const measure = (node) => {
+    let chars = NODE_KEYS_CHARS + (node.textContent ? node.textContent.length : 0);
+    const attributes = node.attributes;
+    if (attributes) {
+      for (const name in attributes) {
+        const value = attributes[name];
+        chars += name.length + 6 + (typeof value === "string" ? value.length : 12);
+      }
+    }
+    for (const child of node.childNodes || []) chars += measure(child);
+    sizes.set(node, chars);
+    return chars;
+  };
+  measure(root);
+  return sizes;
+}
+
+// Each part as one queued item; a Mutation part whose JSON came out over `config.partChars`
+// (text full of characters JSON escapes) is halved until it fits, rather than dropped.
+function pushParts(parts) {
+  for (const part of parts) {
+    const json = JSON.stringify(part);
+    const adds = part.type === EVENT_INCREMENTAL ? part.data.adds : null;
+    if (json.length > config.partChars && adds && adds.length > 1) {
+      const half = Math.ceil(adds.length / 2);
+      const withAdds = (some) => Object.assign({}, part, { data: Object.assign({}, part.data, { adds: some }) });
+      pushParts([withAdds(adds.slice(0, half)), withAdds(adds.slice(half))]);
+    } else {
+      push(json, true);
+    }
+  }
+}
+
 // A full snapshot bigger than `config.partChars` (a 20,000-row table: ~13 MB) is sent as a
 // snapshot of the document's outline followed by Mutation events that add the rest, each
 // about half a part, all at the snapshot's time: the replay rebuilds the same DOM, nothing
-// is dropped, and no single payload holds Python's event loop for long.
-function snapshotParts(event, size) {
+// is dropped, and no single payload holds Python's event loop for long. `sizes`: subtreeChars.
+function snapshotParts(event, sizes) {
   const target = Math.max(Math.floor(config.partChars / 2), 1024);
-  // Subtree sizes estimated from node counts (one walk) rather than serialised again per level.
-  const counts = new Map();
-  const count = (node) => {
-    let n = 1;
-    for (const child of node.childNodes || []) n += count(child);
-    counts.set(node, n);
-    return n;
-  };
-  const perNode = size / count(event.data.node);
-  const weight = new Map();
+  const own = new Map();
   const adds = [];
   // The document and <html> keep their children; below them, a node too big for one part
   // gives its children to Mutation adds (each right after its parent's, so order is kept).
   (function split(node, depth) {
     const children = node.childNodes;
-    if (!children || !children.length || counts.get(node) * perNode <= target) return;
+    if (!children || !children.length || sizes.get(node) <= target) return;
     if (depth < 2) {
       for (const child of children) split(child, depth + 1);
       return;
     }
     node.childNodes = [];
-    weight.set(node, perNode);
+    own.set(node, sizes.get(node) - children.reduce((sum, child) => sum + sizes.get(child), 0));
     for (const child of children) {
       adds.push({ parentId: node.id, node: child });
       split(child, depth + 1);
@@ -306,7 +376,7 @@ function snapshotParts(event, size) {
     chars = 0;
   };
   for (const add of adds) {
-    const length = weight.has(add.node) ? perNode : counts.get(add.node) * perNode;
+    const length = own.has(add.node) ? own.get(add.node) : sizes.get(add.node);
     if (chars + length > target) emitBatch();
     batch.push({ parentId: add.parentId, nextId: null, node: add.node });
     chars += length;
@@ -315,7 +385,7 @@ function snapshotParts(event, size) {
   parts.push({
     type: EVENT_CUSTOM,
     timestamp: event.timestamp,
-    data: { tag: "getgather.snapshot.parts", payload: { bytes: size, parts: parts.length - 1 } },
+    data: { tag: "getgather.snapshot.parts", payload: { estimated_chars: sizes.get(event.data.node), parts: parts.length - 1 } },
   });
   return parts;
 }

@@ -1,4 +1,4 @@
-"""What to keep: the retention policy, and planning and applying a prune of one DuckDB file.
+"""What to keep: the retention policy, and planning and applying a prune of a DuckDB file or ClickHouse.
 
 Recordings are the bulk of the file (a full snapshot of a real site is hundreds of KB to
 a few MB), so they have their own, shorter, age limit and a cap on total bytes; spans are
@@ -10,6 +10,10 @@ A prune is planned first (`plan_prune`, what `getgather-otel prune --dry-run` pr
 then applied in one transaction (`apply_prune`). Deletions only ever select rows older
 than a cutoff or named by the plan, so spans and chunks written while a prune runs are
 never touched.
+
+On ClickHouse (`prune --clickhouse`) the same policy picks the same recordings from the
+exporter's otel_logs through the same query (`plan_clickhouse_prune`), and
+`apply_clickhouse_prune` deletes their rows; spans there go by the table TTL.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from getgather_otel import env as env_vars
+from getgather_otel.store.engine import DuckDBEngine, Engine
 from getgather_otel.store.queries import retention as retention_sql
 from getgather_otel.store.tables import RECORDING_PRUNES
 
@@ -36,9 +41,11 @@ __all__ = [
     "DoomedRecording",
     "PrunePlan",
     "RetentionPolicy",
+    "apply_clickhouse_prune",
     "apply_prune",
     "parse_limit",
     "parse_size",
+    "plan_clickhouse_prune",
     "plan_prune",
 ]
 
@@ -123,12 +130,17 @@ class DoomedRecording:
 
 @dataclass
 class PrunePlan:
-    """What a prune removes, decided at `now`."""
+    """What a prune removes, decided at `now`.
+
+    On ClickHouse (`plan_clickhouse_prune`) spans are the exporter's table TTL's to remove
+    (`spans_by_ttl`): `span_cutoff` still decides which recordings go with their activity.
+    """
 
     now: datetime
     span_cutoff: datetime | None
     spans: int = 0
     recordings: list[DoomedRecording] = field(default_factory=list)
+    spans_by_ttl: bool = False
 
     @property
     def recording_bytes(self) -> int:
@@ -139,35 +151,40 @@ class PrunePlan:
         for recording in self.recordings:
             by_reason[recording.reason] = by_reason.get(recording.reason, 0) + 1
         reasons = ", ".join(f"{count} by {reason}" for reason, count in sorted(by_reason.items())) or "none"
-        return (
-            f"{self.spans} spans older than {self.span_cutoff:%Y-%m-%d %H:%M} UTC; "
-            if self.span_cutoff
-            else "no span age limit; "
-        ) + f"{len(self.recordings)} recordings ({self.recording_bytes:,} bytes stored): {reasons}"
+        if self.spans_by_ttl:
+            spans = "no spans (otel_traces' TTL removes them); "
+        elif self.span_cutoff:
+            spans = f"{self.spans} spans older than {self.span_cutoff:%Y-%m-%d %H:%M} UTC; "
+        else:
+            spans = "no span age limit; "
+        return spans + f"{len(self.recordings)} recordings ({self.recording_bytes:,} bytes stored): {reasons}"
 
 
 def _days_before(now: datetime, days: float | None) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
-def plan_prune(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, now: datetime | None = None) -> PrunePlan:
-    """Decide what `policy` removes from the file behind `conn` (read-only is enough)."""
-    now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    plan = PrunePlan(now=now, span_cutoff=_days_before(now, policy.span_days))
-    if plan.span_cutoff is not None:
-        plan.spans = retention_sql.count_spans_before(conn, plan.span_cutoff)
-    recordings = retention_sql.recordings_oldest_first(conn)
-    ok_cutoff = _days_before(now, policy.recording_days)
-    error_cutoff = _days_before(now, policy.error_recording_days)
+def _naive_utc(now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+
+
+def _plan_recordings(plan: PrunePlan, engine: Engine, policy: RetentionPolicy) -> None:
+    """Add to `plan` the recordings `policy` removes, read through `engine` (DuckDB or ClickHouse alike).
+
+    A recording goes with its activity (past the span age), past its age limit (the error
+    limit if its activity failed), or, oldest first, while the rest exceed the size cap.
+    """
+    ok_cutoff = _days_before(plan.now, policy.recording_days)
+    error_cutoff = _days_before(plan.now, policy.error_recording_days)
     kept: list[tuple[str, str, str, int]] = []
-    for recording_id, trace_id, span_id, stored, ended, failed in recordings:
+    for recording_id, trace_id, span_id, stored, ended, failed in retention_sql.recordings_oldest_first(engine):
         cutoff, reason = (error_cutoff, REASON_ERROR_AGE) if failed else (ok_cutoff, REASON_AGE)
         if plan.span_cutoff is not None and ended < plan.span_cutoff:
-            plan.recordings.append(DoomedRecording(recording_id, trace_id, span_id, int(stored), REASON_SPAN_PRUNED))
+            plan.recordings.append(DoomedRecording(recording_id, trace_id, span_id, stored, REASON_SPAN_PRUNED))
         elif cutoff is not None and ended < cutoff:
-            plan.recordings.append(DoomedRecording(recording_id, trace_id, span_id, int(stored), reason))
+            plan.recordings.append(DoomedRecording(recording_id, trace_id, span_id, stored, reason))
         else:
-            kept.append((recording_id, trace_id, span_id, int(stored)))
+            kept.append((recording_id, trace_id, span_id, stored))
     if policy.max_recording_bytes is not None:
         total = sum(stored for *_, stored in kept)
         for recording_id, trace_id, span_id, stored in kept:  # oldest first
@@ -175,7 +192,31 @@ def plan_prune(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, now: da
                 break
             plan.recordings.append(DoomedRecording(recording_id, trace_id, span_id, stored, REASON_SIZE_CAP))
             total -= stored
+
+
+def plan_prune(conn: duckdb.DuckDBPyConnection, policy: RetentionPolicy, now: datetime | None = None) -> PrunePlan:
+    """Decide what `policy` removes from the file behind `conn` (read-only is enough)."""
+    now = _naive_utc(now)
+    plan = PrunePlan(now=now, span_cutoff=_days_before(now, policy.span_days))
+    if plan.span_cutoff is not None:
+        plan.spans = retention_sql.count_spans_before(conn, plan.span_cutoff)
+    _plan_recordings(plan, DuckDBEngine(conn), policy)
     return plan
+
+
+def plan_clickhouse_prune(engine: Engine, policy: RetentionPolicy, now: datetime | None = None) -> PrunePlan:
+    """Decide which recordings `policy` removes from ClickHouse's otel_logs: the ones `plan_prune` would
+    remove from a DuckDB file holding the same data (spans stay: the exporter's TTL removes those)."""
+    now = _naive_utc(now)
+    plan = PrunePlan(now=now, span_cutoff=_days_before(now, policy.span_days), spans_by_ttl=True)
+    _plan_recordings(plan, engine, policy)
+    return plan
+
+
+def apply_clickhouse_prune(engine: Engine, plan: PrunePlan) -> None:
+    """Delete the otel_logs rows of the recordings `plan` names (ClickHouse has no prune notes: the
+    activities there show no `recording_pruned` reason)."""
+    retention_sql.clickhouse_delete_recordings(engine, [r.recording_id for r in plan.recordings])
 
 
 def apply_prune(conn: duckdb.DuckDBPyConnection, plan: PrunePlan) -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.store.engine import Engine
-from getgather_otel.store.queries.activities import IS_ERROR_SQL, window_sql
+from getgather_otel.store.queries.activities import IS_ERROR_SQL
 
 __all__ = [
-    "CLICKHOUSE_EXPIRED_RECORDINGS",
-    "clickhouse_expired_recordings",
+    "CLICKHOUSE_DELETE_RECORDINGS",
+    "RECORDINGS_OLDEST_FIRST",
+    "clickhouse_delete_recordings",
     "count_spans_before",
     "delete_recordings",
     "delete_spans_before",
@@ -26,19 +28,30 @@ def count_spans_before(conn: duckdb.DuckDBPyConnection, cutoff: datetime) -> int
     return int(row[0]) if row else 0
 
 
-def recordings_oldest_first(conn: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+# One row per recording, the one that ended first first, on either engine: `{recording_chunks}` is
+# the DuckDB table or, on ClickHouse, the exporter's otel_logs rows. A recording failed when a span
+# it was recorded under failed (either status spelling); the failed spans are a small set, so they
+# are looked up with IN rather than joined (a join would hash every span on ClickHouse). min() of the
+# ids rather than any value: a recording has one owner, and both engines then name the same one.
+RECORDINGS_OLDEST_FIRST = f"""
+SELECT c.recording_id AS recording_id, min(c.trace_id) AS trace_id, min(c.span_id) AS span_id,
+       sum(c.stored_bytes) AS stored_bytes, max(c.last_event_time) AS ended,
+       max(CASE WHEN (c.trace_id, c.span_id) IN (
+           SELECT t."TraceId", t."SpanId" FROM otel_traces AS t WHERE {IS_ERROR_SQL}
+       ) THEN 1 ELSE 0 END) AS failed
+FROM {{recording_chunks}} AS c
+GROUP BY c.recording_id
+ORDER BY ended, c.recording_id
+"""
+
+
+def recordings_oldest_first(engine: Engine) -> list[tuple[str, str, str, int, datetime, bool]]:
     """(recording id, trace id, span id, stored bytes, last event time, whether its activity failed) per
     recording, the one that ended first first."""
-    return conn.execute(
-        f"""
-        SELECT c.recording_id, any_value(c.trace_id), any_value(c.span_id), sum(c.stored_bytes),
-               max(c.last_event_time) AS ended, bool_or({IS_ERROR_SQL}) AS failed
-        FROM recording_chunks AS c
-        LEFT JOIN otel_traces AS t ON t."SpanId" = c.span_id AND t."TraceId" = c.trace_id
-        GROUP BY c.recording_id
-        ORDER BY ended, c.recording_id
-        """
-    ).fetchall()
+    return [
+        (str(recording), str(trace), str(span), int(stored), ended, bool(failed))
+        for recording, trace, span, stored, ended, failed in engine.rows(RECORDINGS_OLDEST_FIRST).rows
+    ]
 
 
 def delete_recordings(conn: duckdb.DuckDBPyConnection, notes: pa.Table) -> None:
@@ -64,29 +77,17 @@ def delete_spans_before(conn: duckdb.DuckDBPyConnection, cutoff: datetime) -> No
     )
 
 
-# ClickHouse (`prune --clickhouse`): recording rows of `otel_logs` recorded before the cutoff whose
-# activity (its span in otel_traces) is not kept: kept while it started after `{keep_all}`'s cutoff,
-# or, failed (either status spelling), after `{keep_failed}`'s. Filled in by the function below.
-CLICKHOUSE_EXPIRED_RECORDINGS = f"""
-LogAttributes['getgather.recording.id'] != '' AND {{recorded_before}}
-AND (TraceId, SpanId) NOT IN (
-    SELECT t."TraceId", t."SpanId" FROM otel_traces AS t WHERE ({IS_ERROR_SQL} AND {{keep_failed}}) OR {{keep_all}}
+# ClickHouse keeps recordings as otel_logs rows: a lightweight DELETE of the named recordings' rows.
+CLICKHOUSE_DELETE_RECORDINGS = (
+    f"DELETE FROM otel_logs WHERE LogAttributes['{attr.RECORDING_ID}'] IN {{recordings:Array(String)}}"
 )
-"""
+# Recording ids per DELETE: the ids travel as one bound parameter (~35 bytes each), which
+# clickhouse-connect moves from the URL to a form body past 4 KB; a batch stays well under
+# ClickHouse's query size limits.
+_DELETE_BATCH = 1000
 
 
-def clickhouse_expired_recordings(engine: Engine, cutoff: datetime, error_cutoff: datetime) -> tuple[str, int, int]:
-    """(the WHERE of a DELETE on otel_logs, rows, stored bytes) of recordings past retention on ClickHouse.
-
-    A recording is kept while its activity started after `cutoff`, or after `error_cutoff` if it failed.
-    """
-    where = (
-        CLICKHOUSE_EXPIRED_RECORDINGS.replace("{recorded_before}", window_sql(None, cutoff).replace("t.", "", 1))
-        .replace("{keep_failed}", window_sql(error_cutoff, None))
-        .replace("{keep_all}", window_sql(cutoff, None))
-    )
-    found = engine.rows(
-        f"SELECT count(), sum(toUInt64(length(tryBase64Decode(Body)))) FROM otel_logs WHERE {where}"
-    ).first()
-    rows, size = (int(found[0] or 0), int(found[1] or 0)) if found else (0, 0)
-    return where, rows, size
+def clickhouse_delete_recordings(engine: Engine, recording_ids: Sequence[str]) -> None:
+    """Delete the otel_logs rows of these recordings on ClickHouse (the user needs DELETE on otel_logs)."""
+    for start in range(0, len(recording_ids), _DELETE_BATCH):
+        engine.command(CLICKHOUSE_DELETE_RECORDINGS, {"recordings": list(recording_ids[start : start + _DELETE_BATCH])})
