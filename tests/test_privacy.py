@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import pytest
 from fastmcp import Client, FastMCP
 from patchright.async_api import Browser, Page
 
@@ -24,11 +25,13 @@ from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
+from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.urls import UrlRedactor
 from tests.conftest import Sites, flushed, rows
 from tests.test_recording import settle, stored_text, streams, text_of
 
 MASK = "********"
+LIMITS = {"max_payload_bytes": 1 << 20, "max_event_bytes": 1 << 20}
 # Typed, selected, set by script and appended by the fixture page: never stored.
 INPUT_SECRETS = [
     "HIDDENCSRF-7c1f9a4e2b",
@@ -42,7 +45,25 @@ INPUT_SECRETS = [
     "EDITABLETYPED",
     "PLAINTYPED",
     "TYPEDNAME-long-value-xyz",
+    "CLASSMASKEDTEXT",
 ]
+# What the fixture page holds, by audit kind (`getgather.privacy.redactions.<kind>`): every masking
+# site counts, in the page's world and in Python.
+FIXTURE_KINDS = {
+    "input": "typed values (Input events)",
+    "input_value": "the hidden input's value in the snapshot, and the ones set or appended by script",
+    "select": "the select's choice, its options' values, labels and text",
+    "editable": "text in the contenteditable regions",
+    "text_class": "the rr-mask paragraph",
+    "text_card": "the card number in page text",
+    "text_jwt": "the JWT in page text",
+    "text_token": "the sk_live_ key in page text",
+    "url_key": "?session= and ?token= in links and the form's action",
+    "token": "the reset link's path token, the image's and srcset's high-entropy values",
+    "jwt": "the ping attribute's JWT",
+    "fragment": "the poster's fragment",
+    "card": "the formaction's card number",
+}
 
 
 async def fill_privacy_page(page: Page, origin: str) -> None:
@@ -86,9 +107,48 @@ async def test_every_input_kind_and_editable_text_is_masked_with_one_fixed_mask(
     texts = input_texts(events)
     assert texts and set(texts) <= {MASK, ""}, texts
     assert texts.count(MASK) >= 3
-    [span] = rows(db_path, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [act.activity_id])
-    assert int(span["SpanAttributes"]["getgather.privacy.redactions.input"]) >= 3, "the audit counts masked typing"
+    audit = redactions_of(db_path, act.activity_id)
+    assert audit.get("input", 0) >= 3, "the audit counts masked typing"
+    for kind, what in FIXTURE_KINDS.items():
+        assert audit.get(kind, 0) >= 1, f"the audit did not count {kind} ({what}): {audit}"
+    assert set(audit) == set(FIXTURE_KINDS), f"kinds the fixture does not hold: {audit}"
     assert json.dumps(MASK) in recorded
+
+
+def redactions_of(db: Path, activity_id: str) -> dict[str, int]:
+    """The activity's privacy audit: `getgather.privacy.redactions.<kind>` by kind."""
+    [span] = rows(db, "SELECT SpanAttributes FROM otel_traces WHERE SpanId = ?", [activity_id])
+    prefix = "getgather.privacy.redactions."
+    return {k.removeprefix(prefix): int(v) for k, v in span["SpanAttributes"].items() if k.startswith(prefix)}
+
+
+async def test_an_activity_with_nothing_secret_reports_no_redactions(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="ordinary", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/ordinary.html")
+        await page.click("#agree")
+        await page.evaluate("document.getElementById('later').append('more text, page 2')", isolated_context=False)
+        await page.goto(f"{sites.main}/ordinary.html?page=2")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+    recorded = stored_text(db_path)
+    assert "Ordinary page" in recorded and "more text, page 2" in recorded, "the pages are recorded"
+    assert redactions_of(db_path, act.activity_id) == {}
+
+
+def test_a_payload_naming_an_unknown_audit_kind_is_rejected() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    body = {"v": 1, "doc": "d", "id": "d.1", "dropped": 0, "events": []}
+    ok = parse(json.dumps({**body, "masked": {"select": 2, "text_card": 1}}), urls=urls, **LIMITS)
+    assert ok.redactions == Counter({"select": 2, "text_card": 1}) and ok.masked == ok.redactions
+    for masked in ({"getgather.other": 1}, {"select": -1}, {"select": "2"}, ["select"]):
+        with pytest.raises(PayloadRejectedError):
+            parse(json.dumps({**body, "masked": masked}), urls=urls, **LIMITS)
 
 
 PATH_TOKEN = "Zm9vYmFyYmF6cXV4UGF0aFRva2VuMTIzNDU2Nzg5"
@@ -180,6 +240,171 @@ async def test_urls_are_redacted_by_value_everywhere_they_are_stored(
     assert f"recording_chunks span={act.activity_id}" in said and "--secret #1" in said and PLANTED not in said
 
 
+# tests/sites/hostile.html: what a hostile reviewer tried (issue 15), each secret with where it sits.
+HOSTILE_SECRETS = {
+    "METAREFRESHSECRET1": "<meta http-equiv=refresh content=...url=...?token=>",
+    "METALATERSECRET1": "the same, appended later",
+    "STYLEMIXEDCASE1": "Url(...) in a style attribute (CSS functions are case-insensitive)",
+    "STYLEMUTATED1": "uRL(...) in a style attribute set later",
+    "STYLETEXTCHANGED1": "URL(...) in a <style>'s text replaced later",
+    "LATERSTYLESECRET1": "url(...) in a <style> appended later",
+    "IMPORTSECRET1": '@import "..." (a URL without url()) in a <style> appended later',
+    "IMAGESETSECRET1": 'image-set("...") in a style attribute (a URL without url())',
+    "SRCSETKEYSECRET1": "a srcset of one URL with a secret key",
+    "eyJkYXRhIjoxfQ": "a JWT in a data: URL",
+    "5105105105105100": "a card number in a data: URL",
+    "JSURLSECRET": "a key shape in a javascript: URL",
+    "FORMACTIONSESSION2": "formaction's ?session=",
+    "PINGSIDSECRET1": "ping's ?sid=",
+    "BUTTONVALUESECRET1": "a <button>'s value (sent with its form, never shown)",
+    "TEXTAREADEFAULT1": "a textarea's text",
+    "TEXTAREATYPED1": "typed into a textarea",
+    "prefilled.email.secret": "an email input's value attribute",
+    "typed.email.secret": "typed into an email input",
+    "5550001234": "typed into a tel input",
+    "987654321": "typed into a number input",
+    "2031-07-19": "chosen in a date input",
+    "5555 5555 5555 4444": "a card number in a title attribute",
+    "4000 0566 5566 5556": "a card number in a title attribute set later",
+    "BUTTONVALUELATER1": "a <button>'s value set later",
+    "ALTATTRSECRET": "a key shape in an alt attribute",
+    "eyJwbGFjZSI6MX0": "a JWT in a placeholder",
+    "SRCDOCSECRET1": "a URL inside an iframe's srcdoc",
+    "CSRFMETA": "<meta name=csrf-token content=...> (Rails, Laravel)",
+    "DATAAPIKEYSECRET1": "a data-api-key attribute",
+    "DATACSRFSECRET1": "a data-csrf attribute",
+    "4012\u00a08888": "a card number grouped by no-break spaces in page text",
+    "822463": "a card number grouped by thin spaces in page text",
+    "SHADOWTYPED1": "typed into a contenteditable inside a shadow root",
+    "SHADOWINPUT1": "typed into an input inside a shadow root",
+    "SHADOWHIDDEN1": "a hidden input inside a shadow root",
+    "IFRAMEHIDDEN1": "hidden inputs in same-origin and cross-origin iframes",
+    "IFRAMESAMETYPED1": "typed into a same-origin iframe's input",
+    "IFRAMESAMEEDIT1": "typed into a same-origin iframe's contenteditable",
+    "IFRAMECROSSTYPED1": "typed into a cross-origin iframe's input",
+    "IFRAMECROSSEDIT1": "typed into a cross-origin iframe's contenteditable",
+    "HASHCHANGESECRET1": "location.hash set to access_token=...",
+    "DIALOGSECRET": "a key shape in an alert's message (the dialog's span event)",
+    "4111 1111 1111 1111": "a card number in an alert's message",
+    "UHVzaFN0YXRlUGF0aFRva2VuOTg3NjU0": "a token in a path set by history.pushState",
+}
+
+
+async def test_a_hostile_page_stores_none_of_its_secrets(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="hostile", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/hostile.html")
+        cross_src = f"{sites.far}/hostile-child.html?f=cross"
+        await page.evaluate(f"document.getElementById('cross').src = {json.dumps(cross_src)}", isolated_context=False)
+        cross = page.frame_locator("#cross")
+        await cross.locator("#cin").wait_for()
+        for selector, value in [
+            ("#ta", "TEXTAREATYPED1"),
+            ("#em", "typed.email.secret@example.com"),
+            ("#tel", "5550001234"),
+            ("#num", "987654321"),
+            ("#dt", "2031-07-19"),
+            ("#host >> #sin", "SHADOWINPUT1"),
+        ]:
+            await page.fill(selector, value)
+        await page.click("#host >> #sce")
+        await page.keyboard.type(" SHADOWTYPED1")
+        same = page.frame_locator("#same")
+        await same.locator("#cin").fill("IFRAMESAMETYPED1")
+        await same.locator("#cce").click()
+        await page.keyboard.type(" IFRAMESAMEEDIT1")
+        await cross.locator("#cin").fill("IFRAMECROSSTYPED1")
+        await cross.locator("#cce").click()
+        await page.keyboard.type(" IFRAMECROSSEDIT1")
+        await page.evaluate("later()", isolated_context=False)
+        alert = "setTimeout(() => alert('Charged 4111 1111 1111 1111, key sk_live_DIALOGSECRET0123456789'), 0)"
+        await page.evaluate(alert, isolated_context=False)
+        await page.evaluate("location.hash = 'access_token=HASHCHANGESECRET1'", isolated_context=False)
+        await asyncio.sleep(0.3)
+        await page.evaluate(
+            "history.pushState({}, '', '/reset/UHVzaFN0YXRlUGF0aFRva2VuOTg3NjU0')", isolated_context=False
+        )
+        await asyncio.sleep(0.5)
+    await settle(telemetry, 1.0)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    recorded = stored["chunks"]
+    for shown in ("Hostile fixture", "Hostile child", "in srcdoc", "later.png", "imp.css"):
+        assert shown in recorded, f"{shown!r}: the page, its frames and its later styles are recorded"
+    leaks = [
+        f"{secret} ({what}) in {where}"
+        for secret, what in HOSTILE_SECRETS.items()
+        for where, text in stored.items()
+        if secret in text
+    ]
+    assert not leaks, "\n".join(leaks)
+    assert "Charged [REDACTED], key [REDACTED]" in stored["spans"], "the dialog is evidence, without its secrets"
+    audit = redactions_of(db_path, act.activity_id)
+    for kind in (
+        "srcdoc",
+        "attribute",
+        "text_card",
+        "text_jwt",
+        "text_token",
+        "input_value",
+        "editable",
+        "url_key",
+        "card",
+    ):
+        assert audit.get(kind, 0) >= 1, f"the audit did not count {kind}: {audit}"
+
+
+def test_css_and_script_urls_are_redacted_however_they_are_written() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    counts: Counter[str] = Counter()
+    assert urls.redact_css("b:Url('/s.png?token=A1');c:uRL(/t.png?sid=B2)", counts) == (
+        "b:Url('/s.png?token=[REDACTED]');c:uRL(/t.png?sid=[REDACTED])"
+    )
+    assert urls.redact_css("@import \"/i.css?token=C3\"; @import '/j.css?code=D4' screen;", counts) == (
+        "@import \"/i.css?token=[REDACTED]\"; @import '/j.css?code=[REDACTED]' screen;"
+    )
+    assert urls.redact_css("x:image-set(\"/a.png?token=E5\" 1x, '/b.png?sig=F6' 2x)", counts) == (
+        "x:image-set(\"/a.png?token=[REDACTED]\" 1x, '/b.png?sig=[REDACTED]' 2x)"
+    )
+    assert counts == Counter({"url_key": 6})
+    assert urls.redact_css('p::after { content: "a, b?" }') == 'p::after { content: "a, b?" }', "other strings stay"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJkYXRhIjoxfQ.ZGF0YXNpZ25hdHVyZTEy"
+    assert urls.redact(f"data:text/plain,see {jwt}", counts) == "data:text/plain,see [REDACTED]"
+    assert urls.redact("data:text/plain,5105105105105100", counts) == "data:text/plain,[REDACTED]"
+    assert urls.redact("javascript:void('sk_live_JSURLSECRET0123456789')") == "javascript:void('[REDACTED]')"
+    assert urls.redact("javascript:go(2)") == "javascript:go(2)"
+
+
+def test_url_keys_sites_use_for_secrets_and_urls_inside_urls_are_redacted() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    keys = ["apikey", "pin", "cvv", "cvc", "ssn", "Authorization", "X-Amz-Signature", "X-Amz-Credential", "PHPSESSID"]
+    keys += ["JSESSIONID", "sessionid", "passphrase"]
+    for key in keys:
+        assert urls.redact(f"/a?{key}=v4lue&page=2") == f"/a?{key}=[REDACTED]&page=2", key
+    # A URL carried in another's query (redirects, OAuth callbacks), encoded or not.
+    assert urls.redact("/login?next=%2Freset%3Ftoken%3Dabc123&page=2") == (
+        "/login?next=%2Freset%3Ftoken%3D[REDACTED]&page=2"
+    )
+    assert urls.redact("/a?redirect_uri=https://x.com/cb?code=abc123") == (
+        "/a?redirect_uri=https%3A%2F%2Fx.com%2Fcb%3Fcode%3D[REDACTED]"
+    )
+    assert urls.redact("/a?next=/orders/123?page=2") == "/a?next=/orders/123?page=2", "ordinary ones stay"
+    nested = "/r?token=abc123"
+    for _ in range(8):  # encoded again at each level
+        nested = "/n?next=" + quote(nested, safe="")
+    redacted = urls.redact(nested)
+    assert "abc123" not in redacted and redacted.startswith("/n?next="), "deep nesting is bounded, and redacted"
+    # Cards grouped by no-break and thin spaces, as pages print them.
+    for card in ("4012\u00a08888\u00a08888\u00a01881", "3782\u2009822463\u200910005"):
+        assert [kind for *_, kind in secret_spans(card)] == ["card"], card
+        assert urls.redact("/a?x=" + quote(card)) == "/a?x=[REDACTED]"
+
+
 def test_url_redaction_by_key_and_by_value() -> None:
     urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
     counts: Counter[str] = Counter()
@@ -210,6 +435,9 @@ def test_url_redaction_by_key_and_by_value() -> None:
 
 # The tool's own secrets: an argument named like a secret, and values code registers.
 ARG_SECRET = "Sw0rd&fish<42> x"
+# Characters JavaScript's encodeURIComponent leaves as they are and a browser's form encoding
+# treats its own way (`*` kept, `~` encoded): forms Python's quote functions never produce.
+ARG_TOKEN = "T0k!en*(pa ss)~'z"
 REGISTERED = "reg1stered-value"
 ADDED = "added/secret value"
 
@@ -223,7 +451,7 @@ async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
     instrument_mcp(server, capture_arguments=True)
 
     @server.tool
-    async def sign_in(username: str, password: str) -> str:
+    async def sign_in(username: str, password: str, token: str) -> str:
         act = current_activity()
         assert act is not None
         act.add_secret(ADDED)
@@ -240,10 +468,19 @@ async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
             )
             act.add_event("note", {"said": f"password {password} / {ADDED} / {REGISTERED}"})
             await asyncio.sleep(0.3)
+            # A site's script puts the token in a path (encodeURIComponent); a GET form sends it.
+            await page.fill("#name", token)
+            await page.click("#go")
+            await page.wait_for_url("**q=**")
+            await page.evaluate(
+                "t => { location.href = '/u/' + encodeURIComponent(t); }", token, isolated_context=False
+            )
+            await page.wait_for_url("**/u/**")
+            await asyncio.sleep(0.3)
         return f"signed in as {username}"
 
     async with Client(server) as client:
-        result = await client.call_tool("sign_in", {"username": "ada", "password": ARG_SECRET})
+        result = await client.call_tool("sign_in", {"username": "ada", "password": ARG_SECRET, "token": ARG_TOKEN})
     assert "signed in as ada" in str(result)
     await settle(telemetry, 2.5)  # past the recording's grace period
     await context.close()
@@ -256,8 +493,10 @@ async def test_the_tools_own_secrets_are_never_stored_in_any_encoding(
     stored = everything_stored(db_path, tmp_path, tool_activity["activity_id"])
     assert "Privacy fixture" in stored["chunks"] and "echo " in stored["chunks"], "the page is recorded"
     assert "note" in stored["spans"] and "ada" in stored["spans"]
-    for secret in (ARG_SECRET, REGISTERED, ADDED):
-        for form in forms(secret):
+    # What encodeURIComponent and a browser's form encoding make of the token, too.
+    browser_forms = {quote(ARG_TOKEN, safe="!*'()~"), quote_plus(ARG_TOKEN, safe="*").replace("~", "%7E")}
+    for secret in (ARG_SECRET, REGISTERED, ADDED, ARG_TOKEN):
+        for form in forms(secret) | (browser_forms if secret == ARG_TOKEN else set()):
             for where, text in stored.items():
                 assert form not in text, f"{secret!r} as {form!r} in {where}"
 

@@ -93,6 +93,22 @@ __all__ = [
     "RECORDING_ID",
     "RECORDING_PAGES",
     "RECORDING_PAGE_ID",
+    "REDACTION_ATTRIBUTE",
+    "REDACTION_CARD",
+    "REDACTION_EDITABLE",
+    "REDACTION_FRAGMENT",
+    "REDACTION_INPUT",
+    "REDACTION_INPUT_VALUE",
+    "REDACTION_JWT",
+    "REDACTION_SECRET",
+    "REDACTION_SELECT",
+    "REDACTION_SRCDOC",
+    "REDACTION_TEXT_CLASS",
+    "REDACTION_TEXT_PATTERN",
+    "REDACTION_TEXT_PREFIX",
+    "REDACTION_TOKEN",
+    "REDACTION_URL_KEY",
+    "REDACTION_USERINFO",
     "RPC_RESPONSE_STATUS_CODE",
     "SCOPE_NAME",
     "SERVICE_NAME",
@@ -187,10 +203,50 @@ RECORDING_BYTES: Final = "getgather.recording.bytes"
 RECORDING_DROPPED_EVENTS: Final = "getgather.recording.dropped_events"
 RECORDING_PAGE_ID: Final = "getgather.recording.page_id"
 # What the privacy defaults caught in an activity, one attribute per kind (issue 15):
-# `getgather.privacy.redactions.card`, `.jwt`, `.token`, `.url_key`, `.fragment`, `.userinfo`
-# (URLs in pages, navigations and span attributes), `.input` (typed values masked in the page)
-# and `.secret` (the tool's own secrets, in the span itself).
+# `getgather.privacy.redactions.<kind>`, the number of values or texts replaced in what is
+# stored (an occurrence each time: a page snapshotted twice counts its masked values twice).
+# The kinds are the REDACTION_* names below.
 PRIVACY_REDACTIONS_PREFIX: Final = "getgather.privacy.redactions."
+
+# Secret-looking values in URLs (navigations, Meta hrefs, chunk rows, URL-bearing attributes
+# inside snapshots and mutations, URL span attributes), found by `capture/secret_values.py`.
+REDACTION_CARD: Final = "card"
+"""A Luhn-valid card number in a URL: a GET form's field, a path segment, a fragment."""
+REDACTION_JWT: Final = "jwt"
+"""A JSON Web Token in a URL: sign-in redirects and links carry them whatever the key."""
+REDACTION_TOKEN: Final = "token"
+"""An API-key or bearer shape, or a long high-entropy run, in a URL (a reset link's path)."""
+REDACTION_URL_KEY: Final = "url_key"
+"""A URL query value under a secret-looking key (`?session=`, `?password=`): replaced whatever it looks like."""
+REDACTION_FRAGMENT: Final = "fragment"
+"""A URL fragment, dropped whole: OAuth implicit flows and single-page apps keep tokens there without a key."""
+REDACTION_USERINFO: Final = "userinfo"
+"""`user:password@` in a URL."""
+REDACTION_ATTRIBUTE: Final = "attribute"
+"""A `data-*` attribute named like a secret (`data-api-key`, `data-csrf`), replaced whatever it holds."""
+REDACTION_SRCDOC: Final = "srcdoc"
+"""An iframe's `srcdoc` (a whole inline document) emptied: its document is recorded on its own, masked."""
+# What the recorder's world masked in a page (`js/privacy.js`), carried to Python on the
+# payloads the page sends anyway (their `masked` field), or counted on arrival (`input`).
+REDACTION_INPUT: Final = "input"
+"""A typed value masked in an Input event (what a person or the automation typed or chose)."""
+REDACTION_INPUT_VALUE: Final = "input_value"
+"""An input's or textarea's value masked inside a snapshot or mutation: prefilled, hidden, set by script."""
+REDACTION_SELECT: Final = "select"
+"""A select's or datalist's choice masked: its value, and each option's value, label and text."""
+REDACTION_EDITABLE: Final = "editable"
+"""Text masked in an editable region (`contenteditable` true or plaintext-only, a textarea's text)."""
+REDACTION_TEXT_CLASS: Final = "text_class"
+"""Page text masked because it sits under `mask_text_class` (`rr-mask`) or `mask_text_selector`."""
+REDACTION_TEXT_PREFIX: Final = "text_"
+"""Page text matching a `mask_text_patterns` entry: `text_card`, `text_jwt`, `text_token`, `text_email`,
+`text_phone` for the named patterns, `text_pattern` for a regular expression of the caller's."""
+REDACTION_TEXT_PATTERN: Final = "text_pattern"
+"""Page text matching a `mask_text_patterns` regular expression that is not one of the named patterns."""
+# The tool's own secrets.
+REDACTION_SECRET: Final = "secret"
+"""A value of the trace's own secrets (secret-named tool arguments, `activity(secrets=...)`,
+`Activity.add_secret`) scrubbed from a span or a recording."""
 BROWSER_ACTION: Final = "getgather.browser.action"
 BROWSER_SELECTOR: Final = "getgather.browser.selector"
 

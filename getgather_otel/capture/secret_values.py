@@ -13,14 +13,17 @@ import math
 import re
 from collections import Counter
 
+from getgather_otel.capture import attributes as attr
+
 __all__ = ["KIND_CARD", "KIND_JWT", "KIND_TOKEN", "PATTERNS", "luhn_valid", "secret_kind", "secret_spans"]
 
-KIND_CARD = "card"
-KIND_JWT = "jwt"
-KIND_TOKEN = "token"
+KIND_CARD = attr.REDACTION_CARD
+KIND_JWT = attr.REDACTION_JWT
+KIND_TOKEN = attr.REDACTION_TOKEN
 
-# 13-19 digits, optionally grouped by spaces or dashes; checked with Luhn.
-_CARD = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
+# 13-19 digits, optionally grouped by spaces or dashes; checked with Luhn. Pages print card
+# numbers grouped by no-break, figure and thin spaces too (`&nbsp;`, `&#8201;`).
+_CARD = re.compile(r"(?<![0-9])(?:[0-9][ \u00a0\u2007\u2009\u202f-]?){12,18}[0-9](?![0-9])")
 # Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
 # `...AeyJ...` inside base64 is no JWT).
 _START = r"(?<![A-Za-z0-9_-])"

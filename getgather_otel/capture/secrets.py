@@ -6,8 +6,9 @@ arguments) and the values code registers (`activity(..., secrets=[...])`,
 for that trace passes `scrub_text` first: span names, attributes, events and status
 messages (`export/pipeline.py`, before any exporter sees the span), recording chunks and
 their URLs (`export/chunk_rows.py`, before compression). Each value is replaced in its plain,
-URL-encoded, HTML-escaped and JSON-escaped forms. A chunk's events are scrubbed string by
-string (`scrub_value`), never as JSON text: a short numeric secret (a PIN) would otherwise
+URL-encoded (as Python, JavaScript and browsers' forms encode), HTML-escaped and JSON-escaped
+forms. A chunk's events are scrubbed string by string (`scrub_value`), never as JSON text: a
+short numeric secret (a PIN) would otherwise
 be cut out of the middle of an event's timestamp. Recordings are cut and stored after their
 activity ends (a grace period, chunk intervals), so a trace's values are kept for
 `KEEP_S` after they were last registered, for at most `MAX_TRACES` traces.
@@ -49,12 +50,21 @@ _traces: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
 
 
 def forms(value: str) -> set[str]:
-    """Every form `value` may be stored in: plain, URL-encoded, HTML-escaped, and each JSON-escaped."""
+    """Every form `value` may be stored in: plain, URL-encoded, HTML-escaped, and each JSON-escaped.
+
+    URL-encoded the ways pages and browsers do it, not only Python's way: a site's script puts
+    a value into a URL with `encodeURIComponent` (which keeps `!*'()`) or `encodeURI`, and a GET
+    form is sent in the browser's form encoding (`*` kept, `~` encoded); a stored URL keeps
+    whichever form the browser had (a path segment is not re-encoded when nothing in it is redacted).
+    """
     base = {
         value,
         quote(value, safe=""),
         quote(value),
         quote_plus(value),
+        quote(value, safe="!*'()"),  # encodeURIComponent
+        quote(value, safe=";,/?:@&=+$#!*'()"),  # encodeURI
+        quote_plus(value, safe="*").replace("~", "%7E"),  # application/x-www-form-urlencoded
         html.escape(value),
         html.escape(value, quote=False),
     }

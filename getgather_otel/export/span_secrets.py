@@ -30,7 +30,7 @@ from getgather_otel.recording.urls import UrlRedactor
 
 __all__ = ["KIND_SECRET", "URL_KEYS", "without_secrets"]
 
-KIND_SECRET = "secret"
+KIND_SECRET = attr.REDACTION_SECRET
 URL_KEYS = frozenset({"url.full", "http.url", "url.original", "mcp.resource.uri", "http.target"})
 _QUERY_KEY = "url.query"
 _URLS = UrlRedactor(DEFAULT_URL_SECRET_WORDS)

@@ -303,7 +303,10 @@ class _PageWatch:
             attr.EVENT_DIALOG,
             {
                 attr.BROWSER_DIALOG_TYPE: str(event.get("type", "")),
-                attr.BROWSER_DIALOG_MESSAGE: str(event.get("message", ""))[:MAX_MESSAGE_CHARS],
+                # Page text, like what the recording masks: `alert("Charged 4111 ...")`.
+                attr.BROWSER_DIALOG_MESSAGE: self.watcher.urls.redact_text(str(event.get("message", "")))[
+                    :MAX_MESSAGE_CHARS
+                ],
                 attr.URL_FULL: self.watcher.urls.redact(str(event.get("url", ""))),
             },
             self.page_id,
@@ -314,7 +317,9 @@ class _PageWatch:
             attr.EVENT_DOWNLOAD,
             {
                 attr.URL_FULL: self.watcher.urls.redact(str(event.get("url", ""))),
-                attr.BROWSER_DOWNLOAD_FILENAME: str(event.get("suggestedFilename", ""))[:MAX_MESSAGE_CHARS],
+                attr.BROWSER_DOWNLOAD_FILENAME: self.watcher.urls.redact_text(str(event.get("suggestedFilename", "")))[
+                    :MAX_MESSAGE_CHARS
+                ],
             },
             self.page_id,
         )

@@ -13,21 +13,43 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.secret_values import PATTERNS
 
-__all__ = ["DEFAULT_TEXT_PATTERNS", "DEFAULT_URL_SECRET_WORDS", "PART_CHARS", "TEXT_PATTERNS", "RecordingOptions"]
+__all__ = [
+    "DEFAULT_TEXT_PATTERNS",
+    "DEFAULT_URL_SECRET_WORDS",
+    "PAGE_MASK_KINDS",
+    "PART_CHARS",
+    "TEXT_PATTERNS",
+    "RecordingOptions",
+]
 
 # Named text patterns for `mask_text_patterns` (regular expressions, run in the page):
 # "card" (Luhn-checked), "jwt", "token" (API-key and bearer-token shapes), "email", "phone".
 TEXT_PATTERNS: dict[str, str] = dict(PATTERNS)
 # Masked in recorded page text unless the options say otherwise; emails and phones are opt-in.
 DEFAULT_TEXT_PATTERNS: tuple[str, ...] = ("card", "jwt", "token")
+# The audit kinds the recorder's world counts (`js/privacy.js`, a payload's `masked` field):
+# a payload naming any other is not one `js/world.js` built, and is rejected.
+PAGE_MASK_KINDS: frozenset[str] = frozenset(
+    {attr.REDACTION_INPUT_VALUE, attr.REDACTION_SELECT, attr.REDACTION_EDITABLE, attr.REDACTION_TEXT_CLASS}
+    | {attr.REDACTION_TEXT_PREFIX + name for name in TEXT_PATTERNS}
+    | {attr.REDACTION_TEXT_PATTERN}
+)
 
 # Size of one full-snapshot part and of one payload (characters of JSON).
 PART_CHARS = 1024 * 1024
 
+# Query keys (and `data-*` attribute names) whose values are replaced whatever they look like:
+# words matched as `redaction.Redactor` matches argument names. Besides the obvious ones, what
+# sites put short secrets under (`pin`, `cvv`, `ssn`, `apikey`, `Authorization`), session ids
+# spelled as one word (`PHPSESSID`, `JSESSIONID`), and signed URLs' parts (`X-Amz-Signature`,
+# `X-Amz-Credential`).
 DEFAULT_URL_SECRET_WORDS: frozenset[str] = frozenset(
-    {"password", "passwd", "pwd", "pass", "token", "code", "secret", "session", "sid", "auth", "key", "otp", "sig"}
+    {"password", "passwd", "pwd", "pass", "passphrase", "token", "code", "secret", "session", "sid", "auth"}
+    | {"authorization", "key", "apikey", "otp", "sig", "signature", "credential", "credentials", "pin", "cvv"}
+    | {"cvc", "ssn", "csrf", "xsrf", "sessid", "sessionid", "phpsessid", "jsessionid"}
 )
 
 
@@ -85,8 +107,16 @@ class RecordingOptions:
 
     def page_config(self, segment: int | None = None, *, isolated: bool = True) -> str:
         """The JSON configuration `js/world.js` starts with."""
-        # [source, Luhn-checked]: a "card" match is masked only when it is a valid card number.
-        patterns = [[TEXT_PATTERNS.get(pattern, pattern), pattern == "card"] for pattern in self.mask_text_patterns]
+        # [source, Luhn-checked, audit kind]: a "card" match is masked only when it is a valid
+        # card number; each match counts as `text_<name>` (`text_pattern` for the caller's own).
+        patterns = [
+            [
+                TEXT_PATTERNS.get(pattern, pattern),
+                pattern == "card",
+                attr.REDACTION_TEXT_PREFIX + pattern if pattern in TEXT_PATTERNS else attr.REDACTION_TEXT_PATTERN,
+            ]
+            for pattern in self.mask_text_patterns
+        ]
         return json.dumps(
             {
                 "binding": self.binding,

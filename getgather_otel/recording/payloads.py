@@ -3,7 +3,7 @@
 The binding lives in the recorder's isolated world, out of the page's reach, but what the
 world sends is built from the page's content, and in the main-world fallback any script on
 the page can call the binding with anything. So a payload is accepted only as `js/world.js`
-builds it (`{"v":1,"doc":..., "dropped":n, "events":[...]}` from a top document,
+builds it (`{"v":1,"doc":..., "dropped":n, "masked":{kind: n}, "events":[...]}` from a top document,
 `"messages":[...]` of rrweb's cross-origin-iframe messages from a child frame), within size
 bounds, with well-formed rrweb events; anything else is rejected whole and counted. Nothing
 in a payload says which recording or activity the events belong to: that comes from which
@@ -21,6 +21,7 @@ from typing import Any
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
+from getgather_otel.recording.options import PAGE_MASK_KINDS
 from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
 
@@ -56,8 +57,13 @@ class Payload:
     size: int
     # A child frame's payload: rrweb's messages for the parent (`events` are theirs, in order).
     messages: list[dict[str, Any]] | None = None
-    # URLs redacted in the events, by kind (`urls.py`), for the activity's privacy audit.
+    # What was redacted, by kind, for the activity's privacy audit: the URLs in the events
+    # (`urls.py`) and `masked`.
     redactions: Counter[str] = field(default_factory=Counter)
+    # What the document's world masked since its previous payload, by kind (`js/privacy.js`).
+    # A child frame's payload counts only these: its URLs are counted when its events reach
+    # the parent's payload.
+    masked: Counter[str] = field(default_factory=Counter)
 
 
 def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: UrlRedactor) -> Payload:
@@ -85,6 +91,7 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
         raise PayloadRejectedError("payload id is not a short string")
     if not isinstance(dropped, int) or isinstance(dropped, bool) or dropped < 0:
         raise PayloadRejectedError("payload dropped count is not a non-negative integer")
+    masked = _masked(body.get("masked"))
     now_ms = time.time() * 1000
     for event in events:
         _check_event(event, now_ms)
@@ -97,6 +104,8 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
             if len(json.dumps(event, separators=(",", ":"), ensure_ascii=False)) > max_event_bytes:
                 raise PayloadRejectedError(f"an event exceeds {max_event_bytes} bytes")
     redactions = scrub_urls(urls, events)
+    if masked:
+        redactions.update(masked)
     return Payload(
         doc=doc,
         id=payload_id,
@@ -105,7 +114,22 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
         size=len(raw),
         messages=messages,
         redactions=redactions,
+        masked=masked,
     )
+
+
+def _masked(masked: object) -> Counter[str]:
+    """A payload's `masked` counts: absent, or known kinds with non-negative integer counts."""
+    if masked is None:
+        return Counter()
+    if not isinstance(masked, dict) or len(masked) > len(PAGE_MASK_KINDS):
+        raise PayloadRejectedError("payload masked counts are not an object of kinds")
+    for kind, n in masked.items():
+        if kind not in PAGE_MASK_KINDS:
+            raise PayloadRejectedError(f"payload masked counts name an unknown kind {str(kind)[:40]!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise PayloadRejectedError("payload masked counts are not non-negative integers")
+    return Counter(masked)
 
 
 def _message_events(messages: object) -> list[Any]:

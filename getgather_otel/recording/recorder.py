@@ -531,6 +531,8 @@ class ContextRecorder:
             return None
         if payload.dropped_in_page:
             self._ownership.count_dropped(state, payload.dropped_in_page)
+        if payload.masked:
+            self._ownership.count_redactions(state, payload.masked)
         return payload.messages
 
     def _reject(self, state: _PageState, reason: str) -> None:

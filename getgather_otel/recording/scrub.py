@@ -2,7 +2,11 @@
 
 rrweb keeps every attribute as the page has it: `<a href="/account/confirm?session=...">`,
 `<form action="...?token=...">`, an image's `src`/`srcset`, a video's `poster`, a link's
-`ping`, CSS `url()` in `style` attributes, `<style>` text and inlined stylesheets. Each goes
+`ping`, CSS URLs (`url()` in any case, `@import`, `image-set()`) in `style` attributes,
+`<style>` text and inlined stylesheets, an iframe's `srcdoc` (a whole document, whose URLs and
+text no attribute rule can sort out: emptied, the replay never loads it), and `data-*`
+attributes named like a secret (`data-api-key`, `data-csrf`, `data-session-id`: replaced
+whatever they hold, as a query value under a secret key is). Each goes
 through `urls.UrlRedactor` like a navigation URL does, wherever an event carries it: full
 snapshots, Mutation adds, attribute changes and text changes, stylesheet rule events. This
 runs on what arrives, not in the page: the page is untrusted (and in the main-world fallback
@@ -11,18 +15,21 @@ could replace the in-page script).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.redaction import REDACTED
 from getgather_otel.recording import rrweb_events
-from getgather_otel.recording.urls import UrlRedactor
+from getgather_otel.recording.urls import UrlRedactor, may_hold_css_url
 
 __all__ = ["KIND_INPUT", "LIST_ATTRIBUTES", "MASK", "URL_ATTRIBUTES", "scrub_urls"]
 
 # The fixed-width mask `js/privacy.js` puts in place of every masked value.
 MASK = "********"
 # Typed values the page masked (Input events carrying the mask), for the audit.
-KIND_INPUT = "input"
+KIND_INPUT = attr.REDACTION_INPUT
 
 # Attributes holding one URL (rrweb calls an iframe's kept src `rr_src`).
 URL_ATTRIBUTES = frozenset(
@@ -45,12 +52,48 @@ URL_ATTRIBUTES = frozenset(
 )
 # Attributes holding several.
 LIST_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "ping", "archive"})
+# An iframe's inline document: dropped (rrweb records the document itself, masked, and its
+# player never sets `srcdoc`).
+SRCDOC = "srcdoc"
 
 SOURCE_MUTATION = 0
 SOURCE_INPUT = 5
 SOURCE_STYLE_SHEET_RULE = 8
 SOURCE_STYLE_DECLARATION = 13
 SOURCE_ADOPTED_STYLE_SHEET = 15
+
+
+# `data-*` names that hold secrets. Narrower than the URL key words: `data-key`, `data-row-key`,
+# `data-code` and `data-pin` are ids and states that pages style on and a replay needs.
+_SECRET_DATA_NAME = re.compile(
+    r"(?:^|[-_])(?:token|secret|password|passwd|passphrase|csrf|xsrf|api[-_]?key|access[-_]?key|private[-_]?key"
+    r"|session(?:[-_]?id)?|credentials?|otp|ssn|cvv|cvc|authorization)(?:$|[-_])",
+    re.IGNORECASE,
+)
+# What an attribute's name alone says, cached per name (a page uses few): PLAIN (only a CSS
+# URL in its value could matter), DATA_SECRET (a secret-named `data-*`), or LOOK (a URL
+# attribute, `srcdoc`, or a name to lowercase first: `_attribute` decides).
+_PLAIN, _DATA_SECRET, _LOOK = 0, 1, 2
+_names: dict[str, int] = {}
+
+
+def _name_kind(name: str) -> int:
+    kind = _names.get(name)
+    if kind is None:
+        if name in URL_ATTRIBUTES or name in LIST_ATTRIBUTES or name == SRCDOC or not name.islower():
+            kind = _LOOK
+        elif name.startswith("data-") and _SECRET_DATA_NAME.search(name[5:]):
+            kind = _DATA_SECRET
+        else:
+            kind = _PLAIN
+        if len(_names) < 4096:
+            _names[name] = kind
+    return kind
+
+
+def _secret_data_name(name: str) -> bool:
+    """Whether a `data-*` attribute is named like a secret (`data-api-key`, `data-csrf`)."""
+    return name.startswith("data-") and _SECRET_DATA_NAME.search(name[5:]) is not None
 
 
 def _attribute(urls: UrlRedactor, name: str, value: Any, counts: Counter[str]) -> Any:
@@ -65,7 +108,13 @@ def _attribute(urls: UrlRedactor, name: str, value: Any, counts: Counter[str]) -
         return urls.redact(value, counts)
     if key in LIST_ATTRIBUTES:
         return urls.redact_list(value, counts)
-    if "url(" in value or "URL(" in value:
+    if key == SRCDOC:
+        counts[attr.REDACTION_SRCDOC] += 1
+        return ""
+    if key.startswith("data-") and _secret_data_name(key):
+        counts[attr.REDACTION_ATTRIBUTE] += 1
+        return REDACTED
+    if may_hold_css_url(value):
         return urls.redact_css(value, counts)
     return value
 
@@ -73,19 +122,24 @@ def _attribute(urls: UrlRedactor, name: str, value: Any, counts: Counter[str]) -
 def _attributes(urls: UrlRedactor, attributes: Any, counts: Counter[str]) -> None:
     if not isinstance(attributes, dict):
         return
+    names = _names
     for name, value in attributes.items():
-        # Most attributes (class, id, aria-*) hold no URL: one set lookup and one substring test.
-        if (
-            name in URL_ATTRIBUTES
-            or name in LIST_ATTRIBUTES
-            or type(value) is not str
-            or "url(" in value
-            or "URL(" in value
-            or not name.islower()
-        ):
-            redacted = _attribute(urls, str(name), value, counts)
-            if redacted is not value:
-                attributes[name] = redacted
+        # Most attributes (class, id, aria-*) hold no URL: one cached lookup by name, and for
+        # values with a parenthesis (`calc(`, `rgba(`) or an at-sign, a search for CSS URLs.
+        kind = names.get(name)
+        if kind is None:
+            kind = _name_kind(str(name))
+        if kind == _PLAIN:
+            if type(value) is str and not (("(" in value or "@" in value) and may_hold_css_url(value)):
+                continue
+        elif kind == _DATA_SECRET:
+            if value and type(value) is str:
+                attributes[name] = REDACTED
+                counts[attr.REDACTION_ATTRIBUTE] += 1
+            continue
+        redacted = _attribute(urls, str(name), value, counts)
+        if redacted is not value:
+            attributes[name] = redacted
 
 
 def _tree(urls: UrlRedactor, root: Any, counts: Counter[str]) -> None:
@@ -99,8 +153,14 @@ def _tree(urls: UrlRedactor, root: Any, counts: Counter[str]) -> None:
         if attributes:
             _attributes(urls, attributes, counts)
         else:
+            # A <style>'s text (rrweb marks it) is CSS, written any way CSS may be; elsewhere
+            # a text is page text, searched only for the usual `url(`.
             text = node.get("textContent")
-            if text and type(text) is str and "url(" in text:
+            if (
+                text
+                and type(text) is str
+                and (may_hold_css_url(text) if node.get("isStyle") else ("url(" in text or "URL(" in text))
+            ):
                 node["textContent"] = urls.redact_css(text, counts)
         children = node.get("childNodes")
         if children and type(children) is list:
@@ -116,7 +176,8 @@ def _rules(urls: UrlRedactor, rules: Any, counts: Counter[str]) -> None:
 
 def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[str] | None = None) -> Counter[str]:
     """Redact every URL the events carry, in place; returns the redactions by kind (and the
-    typed values the page masked, `input`)."""
+    typed values the page masked, `input`; the page's other masks arrive counted, in the
+    payload's `masked` field)."""
     counts = Counter() if counts is None else counts
     for event in events:
         kind, data = event["type"], event.get("data")
@@ -139,8 +200,9 @@ def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[
                     if isinstance(change, dict):
                         _attributes(urls, change.get("attributes"), counts)
                 for text in data.get("texts") or []:
-                    if isinstance(text, dict) and isinstance(text.get("value"), str) and "url(" in text["value"]:
-                        text["value"] = urls.redact_css(text["value"], counts)
+                    value = text.get("value") if isinstance(text, dict) else None
+                    if isinstance(value, str) and may_hold_css_url(value):
+                        text["value"] = urls.redact_css(value, counts)
             elif source == SOURCE_STYLE_SHEET_RULE:
                 _rules(urls, data.get("adds"), counts)
             elif source == SOURCE_STYLE_DECLARATION:

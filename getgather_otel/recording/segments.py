@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 from getgather_otel.capture import attributes as attr
@@ -170,3 +170,8 @@ class Ownership:
     def count_dropped(self, route: PageRoute, events: int) -> None:
         if route.stream is not None:
             route.stream.recording.count_dropped(events)
+
+    def count_redactions(self, route: PageRoute, redactions: Counter[str]) -> None:
+        """What a page's child frame masked: counted on the recording its events go to."""
+        if route.stream is not None:
+            route.stream.recording.count_redactions(redactions)

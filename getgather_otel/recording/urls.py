@@ -13,8 +13,11 @@ key shapes, long high-entropy strings) are replaced wherever they sit: query val
 segments (`/accounts/reset-password/<token>`), fragments, `user:password@`. Ordinary values
 (`?page=2`, `/orders/123`) stay readable, so a replay still says where the browser was.
 Fragments are dropped whole by default: single-page apps and OAuth implicit flows keep tokens
-there without any key to recognise. `data:` and `blob:` URLs are left alone (inlined images
-and fonts, which a replay needs).
+there without any key to recognise. `blob:` URLs, base64 `data:` URLs and those of images,
+fonts and media are left alone (what a replay needs to show the page); the text of other
+`data:` URLs and of `javascript:` URLs has its secret-looking values replaced, like a path's.
+CSS is searched for every way it writes a URL: `url()` in any letter case, `@import "..."`
+and the strings of `image-set()`.
 """
 
 from __future__ import annotations
@@ -24,17 +27,24 @@ from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.redaction import REDACTED, Redactor
 from getgather_otel.capture.secret_values import secret_spans
 
-__all__ = ["KIND_FRAGMENT", "KIND_URL_KEY", "KIND_USERINFO", "MAX_URL_CHARS", "UrlRedactor"]
+__all__ = ["KIND_FRAGMENT", "KIND_URL_KEY", "KIND_USERINFO", "MAX_URL_CHARS", "UrlRedactor", "may_hold_css_url"]
 
 MAX_URL_CHARS = 2048
-KIND_URL_KEY = "url_key"
-KIND_FRAGMENT = "fragment"
-KIND_USERINFO = "userinfo"
+# URLs inside URLs (`?next=/reset?token=...`, OAuth `redirect_uri`) are redacted too, this deep;
+# a deeper one is replaced whole.
+MAX_NESTED_URLS = 4
+_NESTED_URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?/[^\s]*[?#]")
+KIND_URL_KEY = attr.REDACTION_URL_KEY
+KIND_FRAGMENT = attr.REDACTION_FRAGMENT
+KIND_USERINFO = attr.REDACTION_USERINFO
 
 _KEPT_SCHEMES = ("data:", "blob:", "javascript:", "about:")
+# `data:` URLs whose payload a replay shows as it is (and which are rarely text): never searched.
+_SHOWN_DATA = re.compile(r"data:\s*(?:(?:image|font|audio|video)/|application/(?:x-)?font|[^,]*;\s*base64\s*,)", re.I)
 # What cannot hold anything to redact: no fragment, no user info, no run of 13 characters
 # between URL delimiters (the shortest card number), no secret query key. Most URLs of a page
 # (`/orders/123?page=2`) are that, and are returned as they are without parsing.
@@ -48,6 +58,19 @@ _ASSET_FILE = re.compile(
     r"\.(?:m?js|css|png|jpe?g|gif|svg|webp|avif|ico|bmp|woff2?|ttf|otf|eot|map|mp4|webm|mp3|ogg|wasm)$", re.IGNORECASE
 )
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
+# CSS functions and at-rules are case-insensitive (`URL(`, `Url(`), and two of them take a URL
+# as a plain string: `@import "..."` and `image-set("..." 1x)`.
+_CSS_HINT = re.compile(r"url\(|image-set\(|@import", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"""(@import\s*)(['"])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+_CSS_IMAGE_SET = re.compile(r"""image-set\([^;{}]*""", re.IGNORECASE)
+# A string inside image-set() that is not already a url()'s.
+_CSS_STRING = re.compile(r"""(?<!url\()(['"])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+
+
+def may_hold_css_url(text: str) -> bool:
+    """Whether `text` may hold a CSS URL (`url()` in any case, `@import`, `image-set()`): two
+    substring tests for most texts, a search only for those with a parenthesis or an at-sign."""
+    return ("(" in text or "@" in text) and _CSS_HINT.search(text) is not None
 
 
 def _replace_spans(text: str, counts: Counter[str] | None) -> str:
@@ -73,11 +96,16 @@ class UrlRedactor:
         self._redact_fragments = redact_fragments
         self._secret_key: dict[str, bool] = {}
 
-    def redact(self, url: str, counts: Counter[str] | None = None) -> str:
-        """`url` with its secrets replaced by `[REDACTED]`; `counts` gets one per redaction, by kind."""
+    def redact(self, url: str, counts: Counter[str] | None = None, *, _depth: int = 0) -> str:
+        """`url` with its secrets replaced by `[REDACTED]`; `counts` gets one per redaction, by kind.
+
+        `_depth` is how deep inside other URLs' query values this one sits (internal).
+        """
         if not isinstance(url, str):
             return ""
-        if url.lstrip()[:11].lower().startswith(_KEPT_SCHEMES) or self._plain(url):
+        if url.lstrip()[:11].lower().startswith(_KEPT_SCHEMES):
+            return self._kept_scheme(url.lstrip(), counts)
+        if self._plain(url):
             return url[:MAX_URL_CHARS]
         try:
             parts = urlsplit(url[: MAX_URL_CHARS * 4])
@@ -87,7 +115,7 @@ class UrlRedactor:
         query = parts.query
         if query:
             query = urlencode(
-                [(k, self._query_value(k, v, counts)) for k, v in parse_qsl(query, keep_blank_values=True)],
+                [(k, self._query_value(k, v, counts, _depth)) for k, v in parse_qsl(query, keep_blank_values=True)],
                 safe="[]",
             )
         fragment = parts.fragment
@@ -106,6 +134,18 @@ class UrlRedactor:
         redacted = urlunsplit((parts.scheme, netloc, path, query, fragment))
         return redacted[:MAX_URL_CHARS]
 
+    def _kept_scheme(self, url: str, counts: Counter[str] | None) -> str:
+        """A `data:`/`javascript:` URL's text with secret-looking values replaced (it carries a
+        document or a script, not a location); shown media and `blob:`/`about:` URLs as they are."""
+        scheme = url[:11].lower()
+        if scheme.startswith(("blob:", "about:")) or _SHOWN_DATA.match(url):
+            return url[:MAX_URL_CHARS]
+        if len(url) < 13:
+            return url
+        decoded = unquote(url)
+        redacted = _replace_spans(decoded, counts)
+        return url[:MAX_URL_CHARS] if redacted == decoded else redacted[:MAX_URL_CHARS]
+
     def _plain(self, url: str) -> bool:
         if "#" in url or "@" in url or "%" in url:
             return False
@@ -113,11 +153,10 @@ class UrlRedactor:
         if _LONG_RUN.search(url, host.end() if host else 0):
             return False
         for key in _QUERY_KEY.findall(url):
+            # The cache inline, not `is_secret_name`: most of a page's URLs come through here.
             secret = self._secret_key.get(key)
             if secret is None:
-                secret = self._keys.is_secret_key(key)
-                if len(self._secret_key) < 4096:
-                    self._secret_key[key] = secret
+                secret = self.is_secret_name(key)
             if secret:
                 return False
         return True
@@ -129,12 +168,32 @@ class UrlRedactor:
         redacted = _replace_spans(decoded, counts)
         return segment if redacted == decoded else quote(redacted, safe="[]@:;,=+!$&'()*")
 
-    def _query_value(self, key: str, value: str, counts: Counter[str] | None) -> str:
+    def _query_value(self, key: str, value: str, counts: Counter[str] | None, depth: int) -> str:
         if self._keys.is_secret_key(key):
             if counts is not None and value:
                 counts[KIND_URL_KEY] += 1
             return REDACTED
+        if _NESTED_URL.match(value):  # a URL with a query or fragment of its own
+            if depth >= MAX_NESTED_URLS:
+                if counts is not None:
+                    counts[KIND_URL_KEY] += 1
+                return REDACTED
+            return self.redact(value, counts, _depth=depth + 1)
         return _replace_spans(value, counts)
+
+    def is_secret_name(self, name: str) -> bool:
+        """Whether a key or attribute name is secret-looking (`data-api-key`'s `api-key`); cached."""
+        secret = self._secret_key.get(name)
+        if secret is None:
+            secret = self._keys.is_secret_key(name)
+            if len(self._secret_key) < 4096:
+                self._secret_key[name] = secret
+        return secret
+
+    def redact_text(self, text: str, counts: Counter[str] | None = None) -> str:
+        """Free text a page shows outside its DOM (a dialog's message, a download's file name)
+        with secret-looking values replaced: card numbers, JWTs, key shapes, long high-entropy runs."""
+        return _replace_spans(text, counts) if len(text) >= 13 else text
 
     def redact_list(self, value: str, counts: Counter[str] | None = None) -> str:
         """`srcset`-style lists ("url 2x, url 3x") and `ping`'s space-separated URLs."""
@@ -149,7 +208,14 @@ class UrlRedactor:
         return " ".join(self.redact(word, counts) for word in value.split())
 
     def redact_css(self, text: str, counts: Counter[str] | None = None) -> str:
-        """CSS text with every `url(...)` redacted."""
-        if "url(" not in text and "URL(" not in text:
+        """CSS text with every URL redacted: `url(...)` (its letter case kept), `@import "..."`
+        and the strings of `image-set(...)`."""
+        if not may_hold_css_url(text):
             return text
-        return _CSS_URL.sub(lambda m: f"url({m.group(1)}{self.redact(m.group(2), counts)}{m.group(1)})", text)
+
+        def quoted(quote: str, url: str) -> str:
+            return quote + self.redact(url, counts) + quote
+
+        text = _CSS_URL.sub(lambda m: m.group()[:4] + quoted(m.group(1), m.group(2)) + ")", text)
+        text = _CSS_IMPORT.sub(lambda m: m.group(1) + quoted(m.group(2), m.group(3)), text)
+        return _CSS_IMAGE_SET.sub(lambda m: _CSS_STRING.sub(lambda q: quoted(q.group(1), q.group(2)), m.group()), text)

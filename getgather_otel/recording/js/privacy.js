@@ -13,7 +13,14 @@
 //   datalists is masked like an input's value; a masked select's options keep no value or
 //   label, so the choice cannot be worked out from them.
 // - Page text elsewhere passes `config.maskTextPatterns` (cards, JWTs and token shapes by
-//   default; emails and phones opt-in): each match becomes the mask.
+//   default; emails and phones opt-in): each match becomes the mask. So do the attributes a
+//   page shows as text (`TEXT_ATTRIBUTES`: tooltips, alt text, placeholders, ARIA labels).
+// - A `<button>`'s value is masked too: its label is its content, the value is data sent
+//   with its form (a CSRF token as often as a hidden input's).
+// - The audit: every masking site counts what it masked, by kind (`countMask`); the counts
+//   leave with the next payload the document sends anyway (world.js `nextPayload`, its
+//   `masked` field), so counting costs an increment, never a binding call. Python adds them
+//   to the activity's `getgather.privacy.redactions.<kind>` (kinds: capture/attributes.py).
 
 "use strict";
 const MASK = "********";
@@ -45,18 +52,42 @@ function fixedMask(text) {
   return text ? MASK : "";
 }
 
+// Audit kinds (capture/attributes.py REDACTION_*; Python rejects a payload naming others).
+const KIND_INPUT_VALUE = "input_value";
+const KIND_SELECT = "select";
+const KIND_EDITABLE = "editable";
+const KIND_TEXT_CLASS = "text_class";
+// Masks made since the last payload, by kind; `maskCountsPaused` while rrweb re-emits a child
+// frame's events (world.js deliverChild): the child's own world counted them already.
+let maskCounts = null;
+let maskCountsPaused = false;
+function countMask(kind) {
+  if (maskCountsPaused) return;
+  if (maskCounts === null) maskCounts = {};
+  maskCounts[kind] = (maskCounts[kind] || 0) + 1;
+}
+// The counts as a payload field (`,"masked":{...}`), or "" when nothing was masked; resets them.
+function takeMaskCounts() {
+  if (maskCounts === null) return "";
+  const field = ',"masked":' + JSON.stringify(maskCounts);
+  maskCounts = null;
+  return field;
+}
+
 // Text of an editable region or a select's option: one mask, surrounding whitespace kept.
 function maskPrivateText(text) {
   return text.trim() ? text.replace(/\S[\s\S]*\S|\S/, MASK) : text;
 }
 
 // Text whose every character is private wherever it sits: what a person types into an editable
-// region, and the choices of a select (its options' labels).
+// region, and the choices of a select (its options' labels). Its audit kind, or "" for other text.
 const PRIVATE_TEXT_CONTAINERS = "select, datalist, textarea";
 function privateText(element) {
-  if (!element || !element.closest) return false;
-  if (element.isContentEditable) return true;
-  return Boolean(element.closest(PRIVATE_TEXT_CONTAINERS));
+  if (!element || !element.closest) return "";
+  if (element.isContentEditable) return KIND_EDITABLE;
+  const holder = element.closest(PRIVATE_TEXT_CONTAINERS);
+  if (!holder) return "";
+  return holder.tagName === "TEXTAREA" ? KIND_EDITABLE : KIND_SELECT;
 }
 
 function maskInputsByDefault() {
@@ -76,23 +107,40 @@ function inputPrivacy() {
 
 // Element nodes of rrweb's serialised trees (snapshots and Mutation adds).
 const NODE_ELEMENT = 2;
+// Attributes a page shows as text, which pass the text patterns like its text does.
+const TEXT_ATTRIBUTES = ["title", "alt", "placeholder", "aria-label", "aria-description", "aria-valuetext"];
 
 function maskNodeAttributes(tagName, attributes, inSelect) {
   if (!attributes) return;
+  if (textPatterns.length) {
+    for (const key of TEXT_ATTRIBUTES) {
+      const text = attributes[key];
+      if (typeof text === "string" && text.length >= 6) attributes[key] = maskPatternsIn(text);
+    }
+  }
   const tag = String(tagName || "").toLowerCase();
   if (tag === "option" || tag === "optgroup") {
     if (inSelect || maskInputsByDefault()) {
-      if (typeof attributes.value === "string") attributes.value = fixedMask(attributes.value);
-      if (typeof attributes.label === "string") attributes.label = fixedMask(attributes.label);
+      for (const key of ["value", "label"]) {
+        if (typeof attributes[key] !== "string" || !attributes[key]) continue;
+        attributes[key] = MASK;
+        countMask(KIND_SELECT);
+      }
       delete attributes.selected;
     }
-  } else if ((tag === "input" || tag === "textarea" || tag === "select") && maskInputsByDefault()) {
-    const type = String(attributes.type || "text").toLowerCase();
-    if (!UNMASKED_INPUT_TYPES.includes(type) && typeof attributes.value === "string") {
-      attributes.value = fixedMask(attributes.value);
+  } else if ((tag === "input" || tag === "textarea" || tag === "select" || tag === "button") && maskInputsByDefault()) {
+    // A button's type says how it submits, not what its value is.
+    const type = tag === "button" ? "text" : String(attributes.type || "text").toLowerCase();
+    if (!UNMASKED_INPUT_TYPES.includes(type) && typeof attributes.value === "string" && attributes.value) {
+      // rrweb masked the live value already (maskInputFn); a value attribute it kept is masked here.
+      attributes.value = MASK;
+      countMask(tag === "select" ? KIND_SELECT : KIND_INPUT_VALUE);
     }
   }
 }
+
+// What maskNodeAttributes may change, copied back into an attribute mutation.
+const MASKED_ATTRIBUTES = ["value", "label", ...TEXT_ATTRIBUTES];
 
 function maskTree(node, inSelect) {
   if (!node || node.type !== NODE_ELEMENT) return;
@@ -134,15 +182,19 @@ function scrubEvent(event) {
     if (!element || !element.tagName) continue;
     const attributes = Object.assign({ type: element.getAttribute("type") || element.type }, change.attributes);
     maskNodeAttributes(element.tagName, attributes, Boolean(element.closest("select, datalist")));
-    for (const key of ["value", "label"]) {
+    for (const key of MASKED_ATTRIBUTES) {
       if (key in change.attributes) change.attributes[key] = attributes[key];
     }
     if ("selected" in change.attributes && !("selected" in attributes)) delete change.attributes.selected;
   }
 }
 
-// [regular expression, Luhn-checked] from `RecordingOptions.mask_text_patterns`.
-const textPatterns = (config.maskTextPatterns || []).map(([source, luhn]) => [new RegExp(source, "g"), luhn]);
+// [regular expression, Luhn-checked, audit kind] from `RecordingOptions.mask_text_patterns`.
+const textPatterns = (config.maskTextPatterns || []).map(([source, luhn, kind]) => [
+  new RegExp(source, "g"),
+  luhn,
+  kind,
+]);
 
 function luhnValid(match) {
   const digits = match.replace(/[^0-9]/g, "");
@@ -161,8 +213,12 @@ function luhnValid(match) {
 
 function maskPatternsIn(text) {
   let masked = text;
-  for (const [pattern, luhn] of textPatterns) {
-    masked = masked.replace(pattern, (m) => (luhn && !luhnValid(m) ? m : MASK));
+  for (const [pattern, luhn, kind] of textPatterns) {
+    masked = masked.replace(pattern, (m) => {
+      if (luhn && !luhnValid(m)) return m;
+      countMask(kind);
+      return MASK;
+    });
   }
   return masked;
 }

@@ -128,8 +128,18 @@ function maskTextState(element, parent) {
 }
 // `state` (from maskTextState, when a walk carries it) stands in for looking up the ancestors.
 function maskTextFn(text, element, state) {
-  if (state ? state.full : fullyMasked(element)) return text.replace(/[\S]/g, "*");
-  if (maskInputsByDefault() && (state ? state.inSelect || element.isContentEditable : privateText(element))) {
+  if (state ? state.full : fullyMasked(element)) {
+    if (text.trim()) countMask(KIND_TEXT_CLASS);
+    return text.replace(/[\S]/g, "*");
+  }
+  // With a walk's state, only a text it says is private looks its audit kind up (`closest`).
+  let kind = "";
+  if (maskInputsByDefault() && !state) kind = privateText(element);
+  else if (maskInputsByDefault() && (state.inSelect || element.isContentEditable)) {
+    kind = privateText(element) || KIND_SELECT;
+  }
+  if (kind) {
+    if (text.trim()) countMask(kind);
     return maskPrivateText(text);
   }
   return maskPatternsIn(text);
@@ -191,7 +201,7 @@ function nextPayload(limit) {
   droppedEvents = 0;
   const key = isTop ? "events" : "messages";
   return '{"v":1,"doc":"' + doc + '","id":"' + doc + "." + ++sentCount + '","dropped":' + dropped +
-    ',"' + key + '":[' + batch.join(",") + "]}";
+    takeMaskCounts() + ',"' + key + '":[' + batch.join(",") + "]}";
 }
 
 // Sends what is queued. A binding call costs the page's main thread ~25-50 ms per MB (measured),
@@ -503,15 +513,21 @@ const api = {
     }
     const source = iframe.contentWindow;
     if (!source || !Array.isArray(messages)) return 0;
-    for (const data of messages) {
-      if (!data || data.type !== "rrweb") continue;
-      for (const handler of messageHandlers) {
-        try {
-          handler({ data, origin: data.origin, source });
-        } catch (error) {
-          /* one bad message must not stop the others */
+    // The child's world counted its masks; rrweb re-emits its events here (synchronously).
+    maskCountsPaused = true;
+    try {
+      for (const data of messages) {
+        if (!data || data.type !== "rrweb") continue;
+        for (const handler of messageHandlers) {
+          try {
+            handler({ data, origin: data.origin, source });
+          } catch (error) {
+            /* one bad message must not stop the others */
+          }
         }
       }
+    } finally {
+      maskCountsPaused = false;
     }
     return messages.length;
   },
