@@ -98,6 +98,9 @@ async def test_every_input_kind_and_editable_text_is_masked_with_one_fixed_mask(
     recorded = text_of(events)
     assert "Privacy fixture" in recorded and "Your orders are below." in recorded, "the page itself is recorded"
     assert "appended done" in recorded, "later mutations are recorded"
+    # The text the editable regions hold from the start, in the document's first snapshot
+    # (at DOMContentLoaded, where the attributes decide what is editable).
+    assert "edit here" not in recorded and "plain here" not in recorded, "an editable region's text is masked"
     stored = everything_stored(db_path, tmp_path, act.activity_id)
     for secret in INPUT_SECRETS:
         for form in forms(secret):

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from patchright.async_api import Browser
 
+import getgather_otel
 from bench.stored_snapshots import assembled, snapshot_parts
 from getgather_otel import activity, record_browser
 from getgather_otel.capture import attributes as attr
@@ -91,20 +92,21 @@ async def test_the_fast_snapshot_equals_rrwebs_own(
 
 
 async def test_a_big_snapshot_is_sent_in_parts_that_rebuild_every_row(
-    quiet_telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+    browser: Browser, sites: Sites, db_path: Path
 ) -> None:
     # 1,500 rows are ~300 KB of snapshot JSON: over a 20 KB part size, the snapshot goes as an
     # outline plus Mutation adds (js/world.js snapshotParts), sized by an estimate; rows full of
     # characters JSON escapes make some parts several times their estimate, which must be split
     # again rather than dropped.
+    # configure() records every new context with these options (as the hostile-page test does).
+    telemetry = getgather_otel.configure(duckdb_path=db_path, recording=RecordingOptions(max_event_bytes=20_000))
     context = await browser.new_context()
-    await record_browser(context, options=RecordingOptions(max_event_bytes=20_000))
     async with activity(name="rows") as act:
         page = await context.new_page()
         await page.goto(sites.main + "/rows.html")
         await until_true(page, "() => document.querySelectorAll('#rows tr').length === 1500")
     await context.close()
-    quiet_telemetry.flush()
+    telemetry.flush()
 
     [events] = streams(db_path, act.activity_id).values()
     meta = next(i for i, e in enumerate(events) if e["type"] == rrweb_events.META and "rows.html" in e["data"]["href"])
@@ -118,3 +120,4 @@ async def test_a_big_snapshot_is_sent_in_parts_that_rebuild_every_row(
     assert text.count('"\\\u0001' * 400) == 150, "the rows of escaped characters are all there"
     [span] = rows(db_path, 'SELECT "SpanAttributes" AS a FROM otel_traces WHERE "SpanId" = ?', [act.activity_id])
     assert dict(span["a"]).get(attr.RECORDING_DROPPED_EVENTS, "0") == "0"
+    telemetry.shutdown()

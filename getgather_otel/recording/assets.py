@@ -78,6 +78,29 @@ PATCHES: tuple[BundlePatch, ...] = (
             "return(gg&&gg.snapshot||de)(e,{doc:e,"
         ),
     ),
+    # Not upstream fixes: the hooks through which js/world.js keeps rrweb from reading scroll
+    # offsets that are known to be 0 (`__ggHooks.scrolled`, for each element rrweb serializes,
+    # and `__ggHooks.windowOffset`, for a full snapshot's `initialOffset`). Each read forces a
+    # style and layout pass; at DOMContentLoaded that pass is done again once the page's own
+    # handlers restyle it. Without the hooks (the main-world fallback) rrweb reads as published.
+    BundlePatch(
+        asset="rrweb-record.js",
+        why="skip scroll reads of elements that never scrolled (js/world.js scrolledElements)",
+        old="if(p||(e.scrollLeft&&(S.rr_scrollLeft=e.scrollLeft)",
+        new=(
+            'if(p||typeof __ggHooks=="object"&&__ggHooks.scrolled&&!__ggHooks.scrolled(e)'
+            "||(e.scrollLeft&&(S.rr_scrollLeft=e.scrollLeft)"
+        ),
+    ),
+    BundlePatch(
+        asset="rrweb-record.js",
+        why="a never-scrolled document's initialOffset without a layout (js/world.js scrolledElements)",
+        old="initialOffset:Pt(window)",
+        new=(
+            'initialOffset:typeof __ggHooks=="object"&&__ggHooks.windowOffset'
+            "?__ggHooks.windowOffset(window,Pt):Pt(window)"
+        ),
+    ),
 )
 
 

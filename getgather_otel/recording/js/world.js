@@ -57,22 +57,32 @@ if (config.isolated && !globalThis.customElements) {
 // patch in recording/assets.py); `options` of the last snapshot are kept for `serialized()`.
 const hooks = rrwebRecord.hooks || {};
 let snapshotOptions = null;
-// Elements that fired a scroll event in this document (page scripts' scrolls included: DOM
-// events reach every world). When this script ran before the document's own (a new document),
-// any other element's scroll offsets are 0, and the fast snapshot does not read them: ~70 ms of
-// a 5,000-row snapshot. A document injected later may have scrolled before: everything is read.
-// A scroll made in the same task as a snapshot is recorded by rrweb's scroll event a frame later.
+// Elements (and the document, for the viewport) that fired a scroll event in this document,
+// page scripts' scrolls included: DOM events reach every world. When this script ran before the
+// document's own (a new document), any other's scroll offsets are 0 and are not read, by the
+// fast snapshot, by rrweb's serializer or for the snapshot's `initialOffset` (bundle patches in
+// recording/assets.py). Reading one forces a style and layout pass: at DOMContentLoaded, before
+// the page's own handlers restyle it (CSS-in-JS), that pass was done twice, and it was most of a
+// 20,000-row document's 2.3 s of handlers (bench/recording.py heavy); asked of every element it
+// was also ~70 ms of a 5,000-row snapshot. A document injected later may have scrolled before:
+// everything is read. A scroll made in the same task as a snapshot reaches the recording as
+// rrweb's scroll event, a frame later.
 const scrolledElements = new WeakSet();
 const sawDocumentStart = document.readyState === "loading";
 if (config.isolated) {
   addEventListener("scroll", (event) => scrolledElements.add(event.target), { capture: true, passive: true });
 }
+const mayHaveScrolled = (target) => !sawDocumentStart || scrolledElements.has(target);
 const snapshotHints = {
-  scrolled: (element) => !sawDocumentStart || scrolledElements.has(element),
-  textRoot: { full: false, inSelect: false },
+  scrolled: mayHaveScrolled,
+  get textRoot() {
+    return { full: false, inSelect: false, editable: document.designMode === "on" };
+  },
   enterText: maskTextState,
 };
 if (config.isolated) {
+  hooks.scrolled = mayHaveScrolled;
+  hooks.windowOffset = (win, read) => (mayHaveScrolled(document) ? read(win) : { left: 0, top: 0 });
   hooks.snapshot = (root, options) => {
     snapshotOptions = options;
     return fastSnapshot(root, options, hooks.tools, snapshotHints);
@@ -118,13 +128,25 @@ function fullyMasked(element) {
 }
 // What maskTextFn asks of a text's ancestors, for the children of `element` given its parent's
 // state: the same answers as `fullyMasked` and `privateText`'s `closest`, one `matches` per element.
+// `editable`: what the `contenteditable` attributes (and `designMode`) say, inherited.
 function maskTextState(element, parent) {
   const full =
     parent.full ||
     Boolean(maskTextClassSelector && element.matches(maskTextClassSelector)) ||
     Boolean(config.maskTextSelector && element.matches(config.maskTextSelector));
   const inSelect = parent.inSelect || element.matches(PRIVATE_TEXT_CONTAINERS);
-  return full === parent.full && inSelect === parent.inSelect ? parent : { full, inSelect };
+  const attribute = element.getAttribute("contenteditable");
+  const editable = EDITABLE_VALUES.has(attribute) ? true : attribute === "false" ? false : parent.editable;
+  const same = full === parent.full && inSelect === parent.inSelect && editable === parent.editable;
+  return same ? parent : { full, inSelect, editable };
+}
+const EDITABLE_VALUES = new Set(["", "true", "plaintext-only"]);
+// Whether a text the walk reached is in an editable region. `isContentEditable` computes the
+// element's style (CSS can make an element editable too): before the load event that is a
+// style pass the page's own scripts would undo (see `scrolledElements`), and nobody has typed
+// yet, so the attributes decide; after it, the element does.
+function inEditable(element, state) {
+  return document.readyState === "complete" ? element.isContentEditable : state.editable;
 }
 // `state` (from maskTextState, when a walk carries it) stands in for looking up the ancestors.
 function maskTextFn(text, element, state) {
@@ -135,7 +157,7 @@ function maskTextFn(text, element, state) {
   // With a walk's state, only a text it says is private looks its audit kind up (`closest`).
   let kind = "";
   if (maskInputsByDefault() && !state) kind = privateText(element);
-  else if (maskInputsByDefault() && (state.inSelect || element.isContentEditable)) {
+  else if (maskInputsByDefault() && (state.inSelect || inEditable(element, state))) {
     kind = privateText(element) || KIND_SELECT;
   }
   if (kind) {
