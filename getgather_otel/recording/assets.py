@@ -92,6 +92,20 @@ PATCHES: tuple[BundlePatch, ...] = (
             "||(e.scrollLeft&&(S.rr_scrollLeft=e.scrollLeft)"
         ),
     ),
+    # rrweb's selection observer reads the selection as it starts (at DOMContentLoaded), and
+    # `Selection.isCollapsed` forces a style and layout pass: on a 20,000-row page that one read
+    # was ~870 ms of the document's DOMContentLoaded handlers (V8 sampling profile,
+    # bench/recording.py heavy). A document this world saw from its start has no selection
+    # anyone made yet; a later one arrives as a `selectionchange`, which rrweb listens to.
+    BundlePatch(
+        asset="rrweb-record.js",
+        why="no initial selection read in a document seen from its start (js/world.js freshDocument)",
+        old='o({ranges:d})});return c(),U("selectionchange",c)}',
+        new=(
+            'o({ranges:d})});return(typeof __ggHooks=="object"&&__ggHooks.freshDocument&&__ggHooks.freshDocument()'
+            '||c()),U("selectionchange",c)}'
+        ),
+    ),
     BundlePatch(
         asset="rrweb-record.js",
         why="a never-scrolled document's initialOffset without a layout (js/world.js scrolledElements)",

@@ -83,6 +83,8 @@ const snapshotHints = {
 if (config.isolated) {
   hooks.scrolled = mayHaveScrolled;
   hooks.windowOffset = (win, read) => (mayHaveScrolled(document) ? read(win) : { left: 0, top: 0 });
+  // Before the load event of a document seen from its start: nothing selected yet (bundle patch).
+  hooks.freshDocument = () => sawDocumentStart && document.readyState !== "complete";
   hooks.snapshot = (root, options) => {
     snapshotOptions = options;
     return fastSnapshot(root, options, hooks.tools, snapshotHints);
