@@ -9,9 +9,12 @@ their URLs (`export/chunk_rows.py`, before compression). Each value is replaced 
 URL-encoded (as Python, JavaScript and browsers' forms encode), HTML-escaped and JSON-escaped
 forms. A chunk's events are scrubbed string by string (`scrub_value`), never as JSON text: a
 short numeric secret (a PIN) would otherwise
-be cut out of the middle of an event's timestamp. Recordings are cut and stored after their
-activity ends (a grace period, chunk intervals), so a trace's values are kept for
-`KEEP_S` after they were last registered, for at most `MAX_TRACES` traces.
+be cut out of the middle of an event's timestamp. A value protects what is written after it
+is registered: a recording chunk cut earlier (at a navigation's full snapshot, or past the
+chunk interval) and already written keeps what it held, so register a value before the page
+can show it (`secrets=[...]` when the activity starts). Chunks are also written after their
+activity ends (a grace period), so a trace's values are kept for `KEEP_S` after they were
+last registered, for at most `MAX_TRACES` traces.
 """
 
 from __future__ import annotations

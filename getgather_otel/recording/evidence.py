@@ -84,7 +84,10 @@ MAX_FRAMES = 256
 NETWORK_ENABLE = {"maxTotalBufferSize": 0, "maxResourceBufferSize": 0, "maxPostDataSize": 0}
 # The child targets whose requests are evidence of their page (CDP `TargetInfo.type`).
 CHILD_TARGETS = frozenset({"iframe", "worker", "service_worker"})
-PROBE_TIMEOUT_S = 0.5
+# How long a failure's probe waits for each page read (its state, the timed-out selector's
+# count). A failing tool's error returns that much later at most; 0.5 s ran out on a busy
+# machine (the stress run), leaving a changed page and a slow one untold apart.
+PROBE_TIMEOUT_S = 1.5
 # A failing nested activity and its failing root probe once.
 _PROBE_AGAIN_AFTER_S = 1.0
 _URL_IN_TEXT = re.compile(r"\b(?:https?|wss?|file)://[^\s\"'<>]+")
