@@ -76,7 +76,7 @@ const mayHaveScrolled = (target) => !sawDocumentStart || scrolledElements.has(ta
 const snapshotHints = {
   scrolled: mayHaveScrolled,
   get textRoot() {
-    return { full: false, inSelect: false, editable: document.designMode === "on" };
+    return { full: false, container: "", editable: document.designMode === "on" };
   },
   enterText: maskTextState,
 };
@@ -130,17 +130,19 @@ function fullyMasked(element) {
 }
 // What maskTextFn asks of a text's ancestors, for the children of `element` given its parent's
 // state: the same answers as `fullyMasked` and `privateText`'s `closest`, one `matches` per element.
+// `container`: the audit kind of the nearest select, datalist or textarea ("" outside one);
 // `editable`: what the `contenteditable` attributes (and `designMode`) say, inherited.
 function maskTextState(element, parent) {
   const full =
     parent.full ||
     Boolean(maskTextClassSelector && element.matches(maskTextClassSelector)) ||
     Boolean(config.maskTextSelector && element.matches(config.maskTextSelector));
-  const inSelect = parent.inSelect || element.matches(PRIVATE_TEXT_CONTAINERS);
+  const own = element.matches(PRIVATE_TEXT_CONTAINERS);
+  const container = own ? (element.tagName === "TEXTAREA" ? KIND_EDITABLE : KIND_SELECT) : parent.container;
   const attribute = element.getAttribute("contenteditable");
   const editable = EDITABLE_VALUES.has(attribute) ? true : attribute === "false" ? false : parent.editable;
-  const same = full === parent.full && inSelect === parent.inSelect && editable === parent.editable;
-  return same ? parent : { full, inSelect, editable };
+  const same = full === parent.full && container === parent.container && editable === parent.editable;
+  return same ? parent : { full, container, editable };
 }
 const EDITABLE_VALUES = new Set(["", "true", "plaintext-only"]);
 // Whether a text the walk reached is in an editable region. `isContentEditable` computes the
@@ -156,12 +158,10 @@ function maskTextFn(text, element, state) {
     if (text.trim()) countMask(KIND_TEXT_CLASS);
     return text.replace(/[\S]/g, "*");
   }
-  // With a walk's state, only a text it says is private looks its audit kind up (`closest`).
+  // A walk's state answers what `privateText` would, in its order: editable first, then the container.
   let kind = "";
   if (maskInputsByDefault() && !state) kind = privateText(element);
-  else if (maskInputsByDefault() && (state.inSelect || inEditable(element, state))) {
-    kind = privateText(element) || KIND_SELECT;
-  }
+  else if (maskInputsByDefault()) kind = inEditable(element, state) ? KIND_EDITABLE : state.container;
   if (kind) {
     if (text.trim()) countMask(kind);
     return maskPrivateText(text);
