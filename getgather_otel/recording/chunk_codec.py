@@ -21,8 +21,8 @@ ZSTD_LEVEL = 3
 def encode(events: list[dict[str, Any]]) -> bytes:
     """The raw rrweb JSON of a chunk: a JSON array of events, compact, UTF-8.
 
-    orjson writes it ~7x faster than the standard library's `json` (a 20,000-row snapshot,
-    11.7 MB: ~25 ms against ~190 ms, BENCHMARKS.md section 8), and the writer thread holds the
+    orjson writes it ~6x faster than the standard library's `json` (a 20,000-row snapshot,
+    10.5 MB: 37.5 ms against 216 ms, `bench/chunk_encode.py`, BENCHMARKS.md section 8), and the writer thread holds the
     GIL that the browser's event loop needs meanwhile. JavaScript text may hold unpaired UTF-16
     surrogates, which UTF-8 cannot encode (orjson refuses them, as it refuses integers past 64
     bits): such events are written by `json` with each of those code points as `?`, never lost.
