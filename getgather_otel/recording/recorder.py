@@ -557,7 +557,8 @@ class ContextRecorder:
         """Take what `page` (or every page) still holds in its queue, just before it closes.
 
         Events wait up to `batch_ms` in the document (and until the binding appears in a new
-        one, 12-100 ms): closing would lose them. Bounded by DRAIN_TIMEOUT_S; a failure only logs.
+        one, 12-100 ms): closing would lose them. The caller waits at most DRAIN_TIMEOUT_S; a
+        reply that comes later is still routed; a failure only logs.
         """
         target = getattr(page, "_impl_obj", page)
         states = [
@@ -580,9 +581,12 @@ class ContextRecorder:
                 self._accept(state, payload)
 
         if states:
-            try:
-                await asyncio.wait_for(asyncio.gather(*(one(state) for state in states)), DRAIN_TIMEOUT_S)
-            except TimeoutError:
+            # Waited for, never cancelled: `drain()` empties the document's queue as it runs, so
+            # a reply cancelled after the page ran it would lose those events (a busy machine
+            # answers later than DRAIN_TIMEOUT_S). A late reply is still routed when it comes.
+            tasks = [self._tasks.spawn(one(state)) for state in states]
+            _done, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
+            if pending:
                 logger.debug("pages did not hand over their queued events within %ss", DRAIN_TIMEOUT_S)
 
     def close(self) -> None:
