@@ -224,8 +224,8 @@ async def test_ten_concurrent_activities_on_ten_contexts_never_mix(
         recorded = streams(db_path, activity_id)
         hrefs = [h for events in recorded.values() for h in metas(events) if "who=" in h]
         assert {h.split("who=")[1].split("&")[0] for h in hrefs} == {str(n)}, f"recording {n} has only its own pages"
-        # Every hop, even a document that ended before Patchright's binding appeared in it
-        # (its events are handed over to the next document of the tab).
+        # Every hop: each document lives through a fill, and its binding appears 12-100 ms
+        # after it starts (a document that ends before that sends nothing).
         assert {h.split("hop=")[1] for h in hrefs} == {"0", "1", "2"}, f"recording {n} has all its pages: {hrefs}"
 
 
