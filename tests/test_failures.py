@@ -15,8 +15,8 @@ import contextlib
 import io
 import json
 import socket
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -148,6 +148,36 @@ def failing_site() -> Starlette:
     async def forbidden(request: Request) -> Response:
         return Response("no", 403)
 
+    async def account_identifier(request: Request) -> Response:
+        return RedirectResponse("/v3/signin/identifier?continue=/orders", status_code=302)
+
+    def static(title: str, body: str) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            return HTMLResponse(_page(title, body))
+
+        return serve
+
+    # A bot wall served with 200: only the page itself tells (a challenge marker).
+    verify = static("Shop", "<h1>One more step</h1><div id='px-captcha'>VERIFY-PAGE</div>")
+    # Identifier first (Google, Amazon, Microsoft): the email now, the password on the next step.
+    identifier = static(
+        "Sign in - Example Accounts",
+        "<h1>Sign in</h1><p>IDENTIFIER-PAGE</p><form method='post'>"
+        "<input type='email' name='identifier' autocomplete='username'><button type='button'>Next</button></form>",
+    )
+    # The same where only the heading says sign in (a single-page app's route).
+    identify = static(
+        "Example",
+        "<div role='heading' aria-level='1'>Log in to Example</div><p>IDENTIFY-PAGE</p>"
+        "<form><label>Username <input name='username'></label><input type='submit' value='Continue'></form>",
+    )
+    # An ordinary page with a "Sign in" link and a newsletter box: no sign-in form.
+    deals = static(
+        "Deals",
+        "<nav><a href='/login'>Sign in</a></nav><h1>Today's deals</h1><p>DEALS-PAGE</p><h2>Stay in the loop</h2>"
+        "<form><input type='email' name='email' autocomplete='email'><button>Subscribe</button></form>",
+    )
+
     async def server_error(request: Request) -> Response:
         return Response("boom", 500)
 
@@ -167,6 +197,11 @@ def failing_site() -> Starlette:
             Route("/api/feed", missing),
             Route("/api/quote", server_error),
             Route("/challenge", challenge),
+            Route("/verify", verify),
+            Route("/account-identifier", account_identifier),
+            Route("/v3/signin/identifier", identifier),
+            Route("/identify", identify),
+            Route("/deals", deals),
             Route("/account", account),
             Route("/login", login),
             Route("/changed", changed),
@@ -239,13 +274,20 @@ def tool_server(context: BrowserContext, origin: str) -> FastMCP:
         await page.wait_for_selector("#orders", state=state, timeout=WAIT_MS)
         return "never"
 
-    @server.tool
-    async def fixture_read_challenge() -> str:
-        return await wait_on("/challenge")
+    def waiting_on(name: str, path: str) -> None:
+        async def read() -> str:
+            return await wait_on(path)
 
-    @server.tool
-    async def fixture_read_account() -> str:
-        return await wait_on("/account")
+        server.tool(read, name=name)
+
+    for name, path in (
+        ("fixture_read_challenge", "/challenge"),
+        ("fixture_read_account", "/account"),
+        ("fixture_read_identifier", "/account-identifier"),
+        ("fixture_read_identify", "/identify"),
+        ("fixture_read_deals", "/deals?from=signin"),
+    ):
+        waiting_on(name, path)
 
     @server.tool
     async def fixture_read_changed() -> str:
@@ -408,6 +450,167 @@ async def test_each_failing_tool_gets_its_class_evidence_and_a_replay_ending_on_
         == 0
     )
     assert sorted(r["name"] for r in json.loads(out.getvalue())) == ["fixture_read_changed", "fixture_read_slow"]
+
+
+# Tools written the common way: the page (or the whole context) closed in `finally`.
+CLOSING_CASES: list[tuple[str, Literal["attached", "visible"], str, str]] = [
+    # (fixture path, state waited for, class, text the failing page shows)
+    ("/changed", "attached", failures.ELEMENT_MISSING, "CHANGED-PAGE"),
+    ("/slow", "visible", failures.ELEMENT_MISSING, "SLOW-PAGE"),
+    ("/account", "attached", failures.SIGNED_OUT, "SIGN-IN-PAGE"),
+    ("/verify", "attached", failures.BOT_CHALLENGE, "VERIFY-PAGE"),
+]
+CLOSES = ("page", "context", "browser")
+
+
+def closing_tool_name(closes: str, path: str) -> str:
+    return f"closing_{closes}_{path.strip('/')}"
+
+
+def closing_server(playwright: Playwright, browser: Browser, context: BrowserContext, origin: str) -> FastMCP:
+    """A tool per case and per what it closes in `finally`: its page (of a shared context), its own
+    context, or its own browser."""
+    server = FastMCP("closing")
+
+    def tool(closes: str, path: str, state: Literal["attached", "visible"]) -> None:
+        async def read() -> str:
+            own_browser = await playwright.chromium.launch(**launch_options()) if closes == "browser" else None
+            own_context = await (own_browser or browser).new_context() if closes != "page" else context
+            page = await own_context.new_page()
+            try:
+                await page.goto(f"{origin}{path}")
+                await page.wait_for_selector("#orders", state=state, timeout=WAIT_MS)
+            finally:
+                if own_browser is not None:
+                    await own_browser.close()
+                elif closes == "context":
+                    await own_context.close()
+                else:
+                    await page.close()
+            return "never"
+
+        server.tool(read, name=closing_tool_name(closes, path))
+
+    for closes in CLOSES:
+        for path, state, _class, _text in CLOSING_CASES:
+            tool(closes, path, state)
+    instrument_mcp(server, brand_from_prefix=True)
+    return server
+
+
+def checkpoint_after_failure(db: Path, activity_id: str) -> bool:
+    """Whether the failing page's recording has a full snapshot taken after its browser call failed."""
+    [span] = rows(
+        db,
+        'SELECT "Events.Name" AS n, "Events.Timestamp" AS t, "Events.Attributes" AS a FROM otel_traces '
+        'WHERE "SpanId" = ?',
+        [activity_id],
+    )
+    [(failed_at, page_id)] = [
+        (t, dict(a)[attr.RECORDING_PAGE_ID])
+        for n, t, a in zip(span["n"], span["t"], span["a"], strict=True)
+        if n == attr.EVENT_BROWSER_CALL_FAILED
+    ]
+    failed_ms = failed_at.replace(tzinfo=UTC).timestamp() * 1000
+    chunks = rows(db, "SELECT data FROM recording_chunks WHERE span_id = ? AND page_id = ?", [activity_id, page_id])
+    events = [e for c in chunks for e in json.loads(zstandard.ZstdDecompressor().decompress(c["data"]))]
+    return any(e["type"] == 2 and e["timestamp"] >= failed_ms - 20 for e in events)
+
+
+@pytest.mark.parametrize("closes", CLOSES)
+async def test_a_tool_that_closes_its_page_context_or_browser_in_finally_keeps_its_class_and_checkpoint(
+    telemetry: Telemetry, playwright: Playwright, browser: Browser, site: str, db_path: Path, closes: str
+) -> None:
+    """The page is read before it closes (the checkpoint, the timed-out selector counted, the
+    challenge markers and the sign-in form), and closing it is no "later browser call that
+    returned" that would make the timeout one the tool handled."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with Client(closing_server(playwright, browser, context, site)) as client:
+        for path, _state, _class, _text in CLOSING_CASES:
+            await call(client, closing_tool_name(closes, path))
+    await context.close()
+    expected_events = {
+        failures.ELEMENT_MISSING: attr.EVENT_ELEMENT_MISSING,
+        failures.SIGNED_OUT: attr.EVENT_SIGN_IN_FORM,
+        failures.BOT_CHALLENGE: attr.EVENT_CHALLENGE,
+    }
+    found = {
+        path: await until_stored(telemetry, db_path, closing_tool_name(closes, path), text)
+        for path, _state, _class, text in CLOSING_CASES
+    }
+    assert {path: row["failure_class"] for path, row in found.items()} == {p: c for p, _s, c, _t in CLOSING_CASES}
+    for path, _state, expected, _text in CLOSING_CASES:
+        events = events_of(db_path, found[path]["activity_id"])
+        assert expected_events[expected] in [n for n, _ in events], (path, events)
+    checkpointed = {path: checkpoint_after_failure(db_path, row["activity_id"]) for path, row in found.items()}
+    assert checkpointed == dict.fromkeys(found, True), "a checkpoint of the failing page before it closed"
+    for path, matches in (("/changed", "false"), ("/slow", "true")):
+        [missing] = [a for n, a in events_of(db_path, found[path]["activity_id"]) if n == attr.EVENT_ELEMENT_MISSING]
+        assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == matches
+
+
+async def test_a_page_read_as_it_closed_counts_only_if_the_activity_fails_without_going_on(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A tool that met the sign-in page, gave up on that tab (a handled timeout, then the tab
+    closed) and went on elsewhere: the tab was read as it closed, but that is not what the
+    activity failed on (nor anything, for the one that then succeeded)."""
+    context = await browser.new_context()
+    await record_browser(context)
+
+    async def tab_given_up() -> None:
+        page = await context.new_page()
+        try:
+            await page.goto(f"{site}/account")
+            await page.wait_for_selector("#orders", timeout=WAIT_MS)
+        except PatchrightTimeoutError:
+            pass
+        finally:
+            await page.close()  # a timeout and no call returned since: read before it closes
+
+    with pytest.raises(RuntimeError):
+        async with activity("gave_up_a_tab_then_failed", "fixture", kind="tool"):
+            await tab_given_up()
+            other = await context.new_page()
+            await other.goto(f"{site}/good")
+            await other.wait_for_selector("#done")
+            raise RuntimeError("could not parse the orders")
+    async with activity("gave_up_a_tab_then_succeeded", "fixture", kind="tool"):
+        await tab_given_up()
+    await context.close()
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    failed = activity_row(db_path, "gave_up_a_tab_then_failed")
+    assert failed["failure_class"] == failures.UNKNOWN  # browser evidence, but none that explains it
+    succeeded = activity_row(db_path, "gave_up_a_tab_then_succeeded")
+    assert succeeded["status"] == "ok" and succeeded["failure_class"] is None
+    for row in (failed, succeeded):
+        names = [n for n, _ in events_of(db_path, row["activity_id"])]
+        assert attr.EVENT_BROWSER_CALL_FAILED in names
+        assert attr.EVENT_SIGN_IN_FORM not in names and attr.EVENT_ELEMENT_MISSING not in names, names
+
+
+async def test_an_identifier_first_sign_in_page_is_signed_out_and_a_newsletter_box_is_not(
+    telemetry: Telemetry, client: Client[Any], db_path: Path
+) -> None:
+    """Google, Amazon and Microsoft ask for the email first and the password on the next step:
+    that page is a sign-in form too (said by its URL and title, or only by its heading). An
+    ordinary page with an email box (a newsletter) and a "Sign in" link, reached with "signin"
+    in its query, is not."""
+    cases = [
+        ("fixture_read_account", failures.SIGNED_OUT, "SIGN-IN-PAGE", ["password"]),
+        ("fixture_read_identifier", failures.SIGNED_OUT, "IDENTIFIER-PAGE", ["identifier"]),
+        ("fixture_read_identify", failures.SIGNED_OUT, "IDENTIFY-PAGE", ["identifier"]),
+        ("fixture_read_deals", failures.ELEMENT_MISSING, "DEALS-PAGE", []),
+    ]
+    for tool, _class, _text, _forms in cases:
+        await call(client, tool)
+    found = {tool: await until_stored(telemetry, db_path, tool, text) for tool, _class, text, _forms in cases}
+    assert {tool: row["failure_class"] for tool, row in found.items()} == {tool: c for tool, c, _t, _f in cases}
+    for tool, _class, _text, forms in cases:
+        events = events_of(db_path, found[tool]["activity_id"])
+        assert [a[attr.BROWSER_SIGN_IN_FORM] for n, a in events if n == attr.EVENT_SIGN_IN_FORM] == forms, tool
 
 
 async def test_a_successful_activity_that_meets_a_404_image_is_no_failure_and_keeps_the_evidence(
@@ -612,6 +815,53 @@ def test_the_rules_in_order(
     evidence: list[Evidence], documents: list[Document], pages: list[PageState], expected: str
 ) -> None:
     assert failures.classify(_context(evidence, documents, pages)) == expected
+
+
+def test_a_page_state_read_before_a_later_call_returned_does_not_count() -> None:
+    """Read as its page closed, then the tool went on (a browser call returned): not the failure's page."""
+    state = PageState("p1", "/login", sign_in_form=True, sign_in_form_kind="password")
+    read_at_close = _context([_timeout()], [Document("p1", 200, "/login")], [state])
+    went_on = FailureContext(**{**read_at_close.__dict__, "last_ok_call": state.at + 1})
+    assert failures.classify(read_at_close) == failures.SIGNED_OUT
+    assert failures.classify(went_on) == failures.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("url", "title", "headings", "password", "identifier", "expected"),
+    [
+        ("https://shop.example/login?next=/orders", "Shop", [], True, False, "password"),
+        ("https://shop.example/", "Shop", ["Log in to your account"], True, False, "password"),
+        ("https://shop.example/settings", "Settings", ["Change password"], True, False, ""),
+        (
+            "https://accounts.google.com/v3/signin/identifier?flowName=x",
+            "Sign in - Google Accounts",
+            [],
+            False,
+            True,
+            "identifier",
+        ),
+        (
+            "https://www.amazon.com/ap/signin?openid.mode=checkid",
+            "Amazon Sign-In",
+            ["Sign in"],
+            False,
+            True,
+            "identifier",
+        ),
+        ("https://login.microsoftonline.com/common/oauth2/authorize", "", [], False, True, "identifier"),
+        ("https://app.example/#/", "Example", ["Sign in"], False, True, "identifier"),
+        ("https://accounts.google.com/ServiceLogin", "Google", [], False, True, "identifier"),
+        # A newsletter box: the page says nothing of signing in; a query that does is where it came from.
+        ("https://shop.example/deals?from=signin", "Deals", ["Today's deals", "Stay in the loop"], False, True, ""),
+        ("https://books.example/authors/jane", "Jane's books", ["Jane"], False, True, ""),
+        ("https://shop.example/designing", "Designing a shelf", [], False, True, ""),
+        ("https://shop.example/login", "Log in", [], False, False, ""),
+    ],
+)
+def test_the_sign_in_form_rule(
+    url: str, title: str, headings: list[str], password: bool, identifier: bool, expected: str
+) -> None:
+    assert failures.sign_in_form_kind(url, title, headings, password=password, identifier=identifier) == expected
 
 
 def test_a_crash_said_only_in_the_error_is_a_crash() -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "BROWSER_FRAME_URL",
     "BROWSER_RESOURCE_TYPE",
     "BROWSER_SELECTOR",
+    "BROWSER_SIGN_IN_FORM",
     "BROWSER_TARGET_TYPE",
     "CLIENT_ADDRESS",
     "CLIENT_NAME",
@@ -277,6 +278,8 @@ BROWSER_DIALOG_TYPE: Final = "getgather.browser.dialog.type"
 BROWSER_DIALOG_MESSAGE: Final = "getgather.browser.dialog.message"
 BROWSER_DOWNLOAD_FILENAME: Final = "getgather.browser.download.filename"
 BROWSER_CHALLENGE_PROVIDER: Final = "getgather.browser.challenge.provider"
+# Which sign-in form the page shows (browser.sign_in_form): "password", or "identifier" (identifier first).
+BROWSER_SIGN_IN_FORM: Final = "getgather.browser.sign_in_form"
 # Evidence from a page's child target: "iframe" (out of process), "worker", "service_worker".
 BROWSER_TARGET_TYPE: Final = "getgather.browser.target_type"
 # The URL (redacted) of the child frame's document, or the worker's script, a request came from.

@@ -8,6 +8,12 @@ that raised, and, when the activity fails, what its pages showed at that moment
 activity; more are counted (`getgather.evidence.dropped`), and all of them still count
 for the rules below (up to `MAX_KEPT` a root).
 
+A page the tool closes while it is failing (in a `finally`, an `except`, or with a browser
+call failed and none returned since) is read just before it closes, since it cannot be
+read at the failure: `note_page_state` and `note_read_before_close` keep what it showed
+aside, and the activity gets it only if it fails with no browser call returning normally
+after the read. Closing a page, a context or a browser is no such call.
+
 Every failed activity gets `getgather.failure.class`. The rules, first match wins (evidence
 since the failing activity started; "the document" is the last main-frame document a page
 loaded in that time, the failing page's when a browser call failed, else the latest):
@@ -17,16 +23,27 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    (`CHALLENGE_PROVIDERS`), the document answered 403 or 429, or a page at the failure
    shows challenge markers (`CHALLENGE_MARKERS`, read by `recording/evidence.py`).
 3. `signed_out`: a response answered 401, or a page at the failure shows a sign-in form
-   (a password field on a page whose URL or title says sign in / log in).
+   (`sign_in_form_kind`): a password field on a page whose URL or title says sign in /
+   log in (`SIGN_IN_WORDS`) or whose heading does (`SIGN_IN_SAID`); or, identifier first
+   (Google, Amazon, Microsoft: the email now, the password on the next step), an identifier
+   field (`autocomplete` username or email, `type=email`, or a name or id with email, user,
+   login or identifier in it) with a button in its form (not one that says subscribe or
+   newsletter) on a page whose URL's host or path (not its query: `?from=signin`), title or
+   heading says sign in / log in (`SIGN_IN_SAID`). An email box alone, a newsletter's, is not.
 4. `site_error`: the document answered 5xx.
 5. `navigation_error`: the main frame's document failed to load (refused, DNS, TLS,
    aborted by the network), or a navigation call raised with a `net::` error.
 6. `element_missing`: a browser call waiting for a selector timed out, and no browser call
    returned normally after it (a timeout the tool caught and moved on from does not count;
    the page loaded: rules 2-5 did not match). `browser.element.missing` names the selector and whether it
-   matches in the page as snapshotted at the failure (`getgather.failure.selector_matches`).
+   matches in the page as snapshotted at the failure, or just before the page closed
+   (`getgather.failure.selector_matches`).
 7. `tool_error`: the activity failed with no browser evidence at all.
 8. `unknown`: browser evidence, but none of the rules above.
+
+Page states (and what was read from them) count only when read after the last browser call
+that returned normally: a page read as it closed, after which the tool went on and used
+another page successfully, is not what the activity failed on.
 
 A user classifier (`set_failure_classifier`) sees the same `FailureContext`, including the
 class these rules chose (`default`), and returns a class, or None to keep the default.
@@ -37,7 +54,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -59,6 +76,7 @@ __all__ = [
     "MAX_KEPT",
     "NAVIGATION_ERROR",
     "SIGNED_OUT",
+    "SIGN_IN_SAID",
     "SIGN_IN_WORDS",
     "SITE_ERROR",
     "TOOL_ERROR",
@@ -76,10 +94,13 @@ __all__ = [
     "note_call_succeeded",
     "note_document",
     "note_page_state",
+    "note_read_before_close",
     "pages_touched",
     "record",
     "set_failure_classifier",
+    "sign_in_form_kind",
     "started_at",
+    "trouble_pending",
 ]
 
 BOT_CHALLENGE = "bot_challenge"
@@ -146,8 +167,13 @@ CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
         "captcha",
     ),
 }
-# In a URL path or a title: the page is a sign-in page.
+# In a URL or a title, beside a password field: the page is a sign-in page.
 SIGN_IN_WORDS = re.compile(r"sign[\s_-]?in|log[\s_-]?in|logon|auth|session/new|account/access", re.IGNORECASE)
+# Narrower, for what says less on its own: a heading, and an identifier-only form's page (its
+# URL's host and path, title, heading). Whole words, so an /authors/ page or "designing" is not one.
+SIGN_IN_SAID = re.compile(
+    r"(?:sign|log)[\s_-]?(?:in|on)\b|\bauth(?:enticate|orize)?\b|session/new|account/access", re.IGNORECASE
+)
 _NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 _CRASHED = re.compile(r"target crashed|page crashed", re.IGNORECASE)
 
@@ -198,6 +224,34 @@ class PageState:
     challenge_marker: str = ""
     sign_in_form: bool = False
     at: float = field(default_factory=time.perf_counter)
+    # Which sign-in form (`sign_in_form_kind`): "password" or "identifier"; "" for none.
+    sign_in_form_kind: str = ""
+
+
+def sign_in_form_kind(
+    url: str, title: str, headings: Sequence[str] = (), *, password: bool = False, identifier: bool = False
+) -> str:
+    """The sign-in form a page shows (rule 3): "password", "identifier" (identifier first), or "".
+
+    Args:
+        url: the page's URL (unredacted: only matched, never kept).
+        title: the document's title.
+        headings: the texts of its headings (h1, h2, role=heading).
+        password: the page has a password field.
+        identifier: it has an identifier field with a button in its form (read in the page).
+    """
+    heading = any(SIGN_IN_SAID.search(text) for text in headings)
+    if password and (heading or SIGN_IN_WORDS.search(url + " " + title)):
+        return "password"
+    if identifier:
+        try:
+            parts = urlsplit(url)
+            where = f"{parts.hostname or ''}{parts.path}"
+        except ValueError:
+            where = ""
+        if heading or SIGN_IN_SAID.search(where) or SIGN_IN_SAID.search(title):
+            return "identifier"
+    return ""
 
 
 @dataclass
@@ -212,6 +266,8 @@ class _Ledger:
     dropped: int = 0
     # When a browser call last returned normally (`time.perf_counter()`): a timeout before it was handled.
     last_ok_call: float = 0.0
+    # Read from a page just before it closed (and its span event cap): reported if the activity fails.
+    before_close: list[tuple[Evidence, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -286,21 +342,27 @@ def record(
     root = activity.root
     if not root.span.is_recording():  # ended (a late event): nothing to attach it to
         return
-    ledger = ledger_of(root)
+    _keep(root, ledger_of(root), Evidence(kind, dict(attributes), page_id), cap, emit=emit)
+
+
+def _keep(root: Activity, ledger: _Ledger, evidence: Evidence, cap: int, *, emit: bool = True) -> None:
+    """Count `evidence` and keep it for the rules; a span event on `root` at the time it was met, up to `cap`."""
     with _lock:
         ledger.seen += 1
         if len(ledger.evidence) < MAX_KEPT:
-            ledger.evidence.append(Evidence(kind, dict(attributes), page_id))
-        if emit:
-            if ledger.emitted >= cap:
-                ledger.dropped += 1
-                return
-            ledger.emitted += 1
-    if emit:
-        event = dict(attributes)
-        if page_id:
-            event[attr.RECORDING_PAGE_ID] = page_id
-        root.add_event(kind, event)
+            ledger.evidence.append(evidence)
+        if not emit:
+            return
+        if ledger.emitted >= cap:
+            ledger.dropped += 1
+            return
+        ledger.emitted += 1
+    event = dict(evidence.attributes)
+    if evidence.page_id:
+        event[attr.RECORDING_PAGE_ID] = evidence.page_id
+    # When it was met: evidence read before a page closed is reported later, in its place in time.
+    timestamp = time.time_ns() - int((time.perf_counter() - evidence.at) * 1e9)
+    root.span.add_event(evidence.kind, event, timestamp=timestamp)
 
 
 def note_document(activity: Activity, document: Document) -> None:
@@ -313,9 +375,31 @@ def note_document(activity: Activity, document: Document) -> None:
 
 
 def note_page_state(activity: Activity, state: PageState) -> None:
+    """What a page showed at a failure, or just before it closed (the rules read it: module docstring)."""
     ledger = ledger_of(activity)
     with _lock:
         ledger.pages.append(state)
+        if len(ledger.pages) > MAX_KEPT:
+            del ledger.pages[0]
+
+
+def note_read_before_close(activity: Activity, evidence: Evidence, cap: int = DEFAULT_CAP) -> None:
+    """Evidence read from a page just before it closed: kept aside, and evidence (a span event
+    at the time it was read, input to the rules) only if the activity fails with no browser
+    call returning normally after it (`_report_before_close`)."""
+    ledger = ledger_of(activity)
+    with _lock:
+        if len(ledger.before_close) < MAX_KEPT:
+            ledger.before_close.append((evidence, cap))
+
+
+def trouble_pending(activity: Activity) -> bool:
+    """Whether a browser call of `activity`'s root raised and none returned normally since."""
+    ledger = _ledgers.get(activity.root)
+    if ledger is None:
+        return False
+    with _lock:
+        return any(e.kind == attr.EVENT_BROWSER_CALL_FAILED and e.at > ledger.last_ok_call for e in ledger.evidence)
 
 
 def pages_touched(activity: Activity) -> set[str]:
@@ -352,10 +436,12 @@ def classify(context: FailureContext) -> str:
     if attr.EVENT_PAGE_CRASHED in kinds or _CRASHED.search(context.message):
         return BROWSER_CRASH
     status = _document_status(context)
-    if attr.EVENT_CHALLENGE in kinds or status in (403, 429) or any(p.challenge_marker for p in context.pages):
+    # What the pages showed, read after the last browser call that returned (module docstring).
+    pages = [p for p in context.pages if p.at >= context.last_ok_call]
+    if attr.EVENT_CHALLENGE in kinds or status in (403, 429) or any(p.challenge_marker for p in pages):
         return BOT_CHALLENGE
     statuses = {e.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE) for e in evidence if e.kind == attr.EVENT_HTTP_ERROR}
-    if 401 in statuses or status == 401 or any(p.sign_in_form for p in context.pages):
+    if 401 in statuses or status == 401 or any(p.sign_in_form for p in pages):
         return SIGNED_OUT
     if 500 <= status < 600:
         return SITE_ERROR
@@ -379,13 +465,27 @@ def _timed_out(evidence: Evidence) -> bool:
     return "timeout" in str(evidence.attributes.get(attr.BROWSER_ERROR, "")).lower()
 
 
+def _report_before_close(ending: Activity) -> None:
+    """`ending` failed: what its pages showed just before they closed becomes evidence, unless a
+    browser call returned normally after it was read (then the tool went on; it is dropped)."""
+    root = ending.root
+    ledger = _ledgers.get(root)
+    if ledger is None or not ledger.before_close or not root.span.is_recording():
+        return
+    with _lock:
+        kept, ledger.before_close = ledger.before_close, []
+    for evidence, cap in kept:
+        if evidence.at >= ledger.last_ok_call:
+            _keep(root, ledger, evidence, cap)
+
+
 def _context_for(ending: Activity) -> FailureContext:
     ledger = ledger_of(ending)
     since = started_at(ending)
     with _lock:
         evidence = tuple(e for e in ledger.evidence if e.at >= since)
         documents = tuple(d for d in ledger.documents if d.at >= since)
-        pages = tuple(p for p in ledger.pages if p.at >= since)
+        pages = tuple(p for p in ledger.pages if p.at >= since and p.at >= ledger.last_ok_call)
     status = getattr(ending.span, "status", None)
     message = str(getattr(status, "description", "") or "")
     return FailureContext(
@@ -409,6 +509,7 @@ def _decide(ending: Activity) -> str:
 
 def _on_end(ending: Activity) -> None:
     if ending.error_type is not None:
+        _report_before_close(ending)
         ending.set_attribute(attr.FAILURE_CLASS, _decide(ending))
     if ending.parent is not None:
         return

@@ -26,9 +26,19 @@ When an async activity fails (`capture.activity.add_failure_hook`), before its s
 every recorded page gets a fresh full snapshot (`ContextRecorder.snapshot_pages`), so the
 replay ends on the page as it was; each page is read from an isolated world of this
 session (`Page.createIsolatedWorld`, `Runtime.evaluate`: challenge markers, a password
-field, the title and URL); and a selector that timed out is counted in the page
-(Playwright's own selector engine, `queryCount`): `browser.element.missing` with
-`getgather.failure.selector_matches`.
+field or an identifier-first sign-in form, headings, the title and URL); and a selector
+that timed out is counted in the page (Playwright's own selector engine, `queryCount`):
+`browser.element.missing` with `getgather.failure.selector_matches`.
+
+Tools usually close their page (or context, or browser) in a `finally`, before the failure
+reaches the activity: a closed page cannot be read. So the same reads and checkpoint are
+taken just before `Page.close`, `BrowserContext.close` or `Browser.close` (hooks.py calls
+`before_close`) when the activity is failing there: an exception is on its way through the
+`finally` or `except` that closes (`sys.exc_info()`), or a browser call raised and none
+returned since. What they find is kept aside (`failures.note_read_before_close`) and is
+evidence only if the activity then fails with no browser call returning normally after it.
+Calls made while closing are no such call (`closing()`): a timeout before a `page.close()`
+is still the timeout the tool failed on.
 
 Every URL goes through the recording's `UrlRedactor`. Evidence is bounded per root activity
 (`RecordingOptions.max_evidence_events`, then counted: `capture/failures.py`).
@@ -43,7 +53,8 @@ import re
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
@@ -68,8 +79,10 @@ __all__ = [
     "NETWORK_ENABLE",
     "PROBE_TIMEOUT_S",
     "EvidenceWatcher",
+    "before_close",
     "call_failed",
     "call_succeeded",
+    "closing",
     "watch",
 ]
 
@@ -94,6 +107,23 @@ _URL_IN_TEXT = re.compile(r"\b(?:https?|wss?|file)://[^\s\"'<>]+")
 
 _watchers: weakref.WeakKeyDictionary[ContextRecorder, EvidenceWatcher] = weakref.WeakKeyDictionary()
 _installed = False
+# True while a page, context or browser closes (hooks.py): no call made then "returned normally".
+_closing: ContextVar[bool] = ContextVar("getgather_otel_closing", default=False)
+
+
+@contextlib.contextmanager
+def closing() -> Iterator[None]:
+    """Around a close (hooks.py): the calls it makes do not tell that the tool handled an earlier timeout."""
+    token = _closing.set(True)
+    try:
+        yield
+    finally:
+        _closing.reset(token)
+
+
+async def _nothing() -> None:
+    return None
+
 
 _PAGE_STATE_JS = """(() => {
   const selectors = SELECTORS;
@@ -108,7 +138,31 @@ _PAGE_STATE_JS = """(() => {
     const hit = titles.find((w) => lower.includes(w));
     if (hit) marker = "title: " + hit;
   }
-  return { url: String(location.href), title, marker, password: !!document.querySelector("input[type=password]") };
+  const password = !!document.querySelector("input[type=password]");
+  // Identifier first (failures.sign_in_form_kind): a field for the email or user name, with a
+  // button in its form that is not a newsletter's. Attributes and text only: no layout read.
+  let identifier = false;
+  if (!password) {
+    for (const input of document.querySelectorAll("input")) {
+      const type = String(input.getAttribute("type") || "text").toLowerCase();
+      if (!["text", "email", "tel"].includes(type) || input.disabled || input.readOnly || input.hidden) continue;
+      const auto = String(input.getAttribute("autocomplete") || "").toLowerCase();
+      const name = (String(input.getAttribute("name") || "") + " " + String(input.id || "")).toLowerCase();
+      const named = /e-?mail|user|log[-_]?in|identifier/.test(name);
+      if (type !== "email" && !/\b(username|email)\b/.test(auto) && !named) continue;
+      const buttons = "button, input[type=submit], input[type=image], [role=button]";
+      const controls = (input.form || document).querySelectorAll(buttons);
+      const go = [...controls].find((b) => String(b.getAttribute("type") || "").toLowerCase() !== "reset");
+      if (!go) continue;
+      const label = [go.textContent, go.getAttribute("value"), go.getAttribute("aria-label")].join(" ").toLowerCase();
+      if (/subscribe|newsletter/.test(label)) continue;
+      identifier = true;
+      break;
+    }
+  }
+  const headings = [...document.querySelectorAll("h1, h2, [role=heading]")].slice(0, 10)
+    .map((h) => String(h.textContent || "").trim().slice(0, 200));
+  return { url: String(location.href), title, marker, password, identifier, headings };
 })()""".replace("SELECTORS", json.dumps(list(failures.CHALLENGE_MARKERS["selectors"]))).replace(
     "TITLES", json.dumps(list(failures.CHALLENGE_MARKERS["titles"]))
 )
@@ -349,13 +403,21 @@ class _PageWatch:
         if not isinstance(value, dict):
             return None
         url, title = str(value.get("url", "")), str(value.get("title", ""))
-        sign_in = bool(value.get("password")) and bool(failures.SIGN_IN_WORDS.search(url + " " + title))
+        headings = value.get("headings")
+        sign_in = failures.sign_in_form_kind(
+            url,
+            title,
+            [str(h) for h in headings] if isinstance(headings, list) else [],
+            password=bool(value.get("password")),
+            identifier=bool(value.get("identifier")),
+        )
         return failures.PageState(
             self.page_id,
             self.watcher.urls.redact(url),
             title,
             challenge_marker=str(value.get("marker") or ""),
-            sign_in_form=sign_in,
+            sign_in_form=bool(sign_in),
+            sign_in_form_kind=sign_in,
         )
 
 
@@ -412,7 +474,7 @@ class EvidenceWatcher:
             return None
         return recording.activity
 
-    def record(self, kind: str, attributes: dict[str, AttributeValue], page_id: str, *, emit: bool = True) -> None:
+    def record(self, kind: str, attributes: Mapping[str, AttributeValue], page_id: str, *, emit: bool = True) -> None:
         owner = self.owner()
         if owner is not None:
             failures.record(owner, kind, attributes, page_id=page_id, cap=self.options.max_evidence_events, emit=emit)
@@ -451,10 +513,14 @@ class EvidenceWatcher:
         )
 
     def call_succeeded(self, activity: Activity) -> None:
+        """A browser call of `activity` returned normally (not while closing): a timeout before it was handled."""
         root = activity.root
         if self._timeouts:
             self._timeouts.pop(root, None)
         failures.note_call_succeeded(root)
+
+    def _open_watches(self) -> list[_PageWatch]:
+        return [w for w in list(self._pages.values()) if w.cdp is not None and not w.closed]
 
     async def probe(self, failing: Activity) -> None:
         """The failure checkpoint: snapshots, page states and the timed-out selector (module docstring)."""
@@ -464,35 +530,83 @@ class EvidenceWatcher:
             return
         self._probed = {a: t for a, t in self._probed.items() if now - t < 60}
         self._probed[root] = now
-        # The pages the failing activity used (other tabs may show older trouble), else all.
+        # The pages the failing activity used (other tabs may show older trouble), else all. Those
+        # it used and closed were read as they closed (`before_close`): no other page stands in.
         touched = failures.pages_touched(failing)
-        await self.recorder.snapshot_pages(touched)
-        watches = [w for w in list(self._pages.values()) if w.cdp is not None]
-        watches = [w for w in watches if w.page_id in touched] or watches
-        states = await asyncio.gather(*(self._read(w) for w in watches))
+        watches = self._open_watches()
+        snapshot: Collection[str] | None = ()
+        if touched:
+            watches = [w for w in watches if w.page_id in touched]
+            snapshot = touched if watches else None
+        await self._read_pages(root, watches, snapshot, self._timeouts.pop(root, None), before_close=False)
+
+    async def before_close(self, page: Any | None, *, failing: bool) -> None:
+        """`page` (None: every page of the context) is about to close: read it now if the activity
+        that closes it is failing (module docstring); what it shows is kept aside."""
+        activity = current_activity()
+        if activity is None:
+            return
+        root = activity.root
+        if self.owner() is not root or not (failing or failures.trouble_pending(root)):
+            return
+        watches = self._open_watches()
+        if page is not None:
+            closing_page = getattr(page, "_impl_obj", page)
+            watches = [w for w in watches if getattr(w.page, "_impl_obj", w.page) is closing_page]
+        else:
+            touched = failures.pages_touched(activity)
+            watches = [w for w in watches if w.page_id in touched] or watches
+        if not watches:
+            return
+        ids = {w.page_id for w in watches}
+        timed_out = self._timeouts.get(root)
+        if timed_out is not None and timed_out[2] in ids:
+            del self._timeouts[root]
+        else:
+            timed_out = None
+        await self._read_pages(root, watches, ids, timed_out, before_close=True)
+
+    async def _read_pages(
+        self,
+        root: Activity,
+        watches: list[_PageWatch],
+        snapshot: Collection[str] | None,
+        timed_out: tuple[str, Any, str] | None,
+        *,
+        before_close: bool,
+    ) -> None:
+        """Checkpoint the pages named in `snapshot` (all when empty, none when None), then read
+        `watches` and count the timed-out selector; report what they show."""
+        if snapshot is not None:
+            await self.recorder.snapshot_pages(snapshot)
+        # After the checkpoint, not beside it: the page's thread is busy with the snapshot, and
+        # each read has PROBE_TIMEOUT_S of its own.
+        count = self._matches(timed_out[1], timed_out[0]) if timed_out is not None else _nothing()
+        states, matches = await asyncio.gather(asyncio.gather(*(self._read(w) for w in watches)), count)
+
+        def report(kind: str, event: Mapping[str, AttributeValue], page_id: str) -> None:
+            if before_close:
+                evidence = failures.Evidence(kind, dict(event), page_id)
+                failures.note_read_before_close(root, evidence, self.options.max_evidence_events)
+            else:
+                self.record(kind, event, page_id)
+
         for state in states:
             if state is None:
                 continue
             failures.note_page_state(root, state)
             if state.challenge_marker:
-                self.record(
-                    attr.EVENT_CHALLENGE,
-                    {
-                        attr.BROWSER_CHALLENGE_PROVIDER: "page marker: " + state.challenge_marker,
-                        attr.URL_FULL: state.url,
-                    },
-                    state.page_id,
-                )
+                marker = {attr.BROWSER_CHALLENGE_PROVIDER: "page marker: " + state.challenge_marker}
+                report(attr.EVENT_CHALLENGE, {**marker, attr.URL_FULL: state.url}, state.page_id)
             if state.sign_in_form:
-                self.record(attr.EVENT_SIGN_IN_FORM, {attr.URL_FULL: state.url}, state.page_id)
-        timed_out = self._timeouts.pop(root, None)
+                form = {attr.URL_FULL: state.url, attr.BROWSER_SIGN_IN_FORM: state.sign_in_form_kind}
+                report(attr.EVENT_SIGN_IN_FORM, form, state.page_id)
         if timed_out is not None:
-            selector, target, page_id = timed_out
-            matches = await self._matches(target, selector)
+            selector, _target, page_id = timed_out
             event: dict[str, AttributeValue] = {attr.BROWSER_SELECTOR: selector[:200]}
             if matches is not None:
                 event[attr.FAILURE_SELECTOR_MATCHES] = matches
-            self.record(attr.EVENT_ELEMENT_MISSING, event, page_id)
+            report(attr.EVENT_ELEMENT_MISSING, event, page_id)
 
     async def _read(self, watch: _PageWatch) -> failures.PageState | None:
         try:
@@ -537,8 +651,11 @@ async def watch(context: Any, recorder: ContextRecorder, options: RecordingOptio
 
 
 def call_succeeded(recorder: ContextRecorder | None) -> None:
-    """A browser call made inside an activity returned (hooks.py): an earlier timeout was handled by the tool."""
-    watcher = _watchers.get(recorder) if recorder is not None else None
+    """A browser call made inside an activity returned (hooks.py): an earlier timeout was handled by the tool.
+
+    Not a call made while a page, context or browser closes: the tool's `finally` is no handling.
+    """
+    watcher = _watchers.get(recorder) if recorder is not None and not _closing.get() else None
     activity = current_activity() if watcher is not None else None
     if watcher is not None and activity is not None:
         watcher.call_succeeded(activity)
@@ -551,3 +668,16 @@ def call_failed(recorder: ContextRecorder | None, target: Any, method: str, para
         return
     with contextlib.suppress(Exception):
         watcher.call_failed(target, method, params, error)
+
+
+async def before_close(recorder: ContextRecorder | None, page: Any | None, *, failing: bool) -> None:
+    """`page` (None: all of them) of `recorder`'s context is about to close (hooks.py); `failing`:
+    an exception is on its way through the code that closes. Never raises."""
+    watcher = _watchers.get(recorder) if recorder is not None else None
+    if watcher is None:
+        return
+    with internal_call():
+        try:
+            await watcher.before_close(page, failing=failing)
+        except Exception as error:
+            logger.debug("could not read the pages before they closed: %s", error)

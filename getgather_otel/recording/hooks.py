@@ -10,9 +10,13 @@ Three hooks, installed once per library (patchright and/or playwright, whichever
   read per call outside activities, and an attribute walk of a few parents inside them.
 - With `configure(record_browsers=True)`, `Browser.new_context`, `Browser.new_page` and
   `BrowserType.launch_persistent_context` attach a recorder to each context they create.
-- `Page.close` and `BrowserContext.close` first take what recorded pages still hold in
-  their queues (a batch not sent yet, a document whose binding has not appeared yet), so
-  closing loses nothing.
+- `Page.close`, `BrowserContext.close` and `Browser.close` first take what recorded pages
+  still hold in their queues (a batch not sent yet, a document whose binding has not
+  appeared yet), so closing loses nothing; and when the activity closing them is failing
+  (an exception on its way through the `finally` that closes, or a browser call failed and
+  none returned since), the evidence watcher reads them and checkpoints them first, since
+  after the close nothing can (evidence.py). Calls made while closing are not counted as
+  browser calls that returned (a timeout before the close stays unhandled).
 - After each browser action returns, the page it acted on is settled: what page scripts
   changed out of the recorder's isolated world (recorder.py) gets a fresh snapshot. The
   action does not wait for the settle's answer, only for its message to be sent.
@@ -170,19 +174,36 @@ def _hook_channel(library: str) -> None:
     raise RuntimeError(f"unsupported {library} version: no Channel to follow protocol calls through")
 
 
-def _wrap_close(original: Callable[..., Awaitable[Any]], *, of_page: bool) -> Callable[..., Awaitable[Any]]:
-    """`Page.close` / `BrowserContext.close` that first take the pages' still-queued events."""
+def _recorders_closing(closing: Any, what: str) -> list[tuple[ContextRecorder, Any | None]]:
+    """The recorders of what `closing` closes, each with the page that closes (None: all its pages)."""
+    if what == "browser":
+        contexts = list(getattr(closing, "contexts", []))
+    else:
+        contexts = [closing.context if what == "page" else closing]
+    found = []
+    for context in contexts:
+        recorder = getattr(getattr(context, "_impl_obj", context), RECORDER_ATTRIBUTE, None)
+        if recorder is not None:
+            found.append((recorder, closing if what == "page" else None))
+    return found
+
+
+def _wrap_close(original: Callable[..., Awaitable[Any]], *, what: str) -> Callable[..., Awaitable[Any]]:
+    """`Page.close` / `BrowserContext.close` / `Browser.close` that first read a failing activity's pages
+    and take the pages' still-queued events (module docstring)."""
 
     @functools.wraps(original)
     async def close(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            context = self.context if of_page else self
-            recorder = getattr(getattr(context, "_impl_obj", context), RECORDER_ATTRIBUTE, None)
-            if recorder is not None:
-                await recorder.drain(self if of_page else None)
-        except Exception:
-            logger.exception("could not take the queued recording events before closing; closing anyway")
-        return await original(self, *args, **kwargs)
+        # An exception on its way out through the `finally` (or `except`) that closes: read before anything is awaited.
+        failing = isinstance(sys.exc_info()[1], Exception)
+        with evidence.closing():
+            try:
+                for recorder, page in _recorders_closing(self, what):
+                    await evidence.before_close(recorder, page, failing=failing)
+                    await recorder.drain(page)
+            except Exception:
+                logger.exception("could not take the queued recording events before closing; closing anyway")
+            return await original(self, *args, **kwargs)
 
     setattr(close, _HOOKED, True)
     return close
@@ -190,9 +211,9 @@ def _wrap_close(original: Callable[..., Awaitable[Any]], *, of_page: bool) -> Ca
 
 def _hook_close(library: str) -> None:
     api = importlib.import_module(f"{library}.async_api")
-    for cls, of_page in ((api.Page, True), (api.BrowserContext, False)):
+    for cls, what in ((api.Page, "page"), (api.BrowserContext, "context"), (api.Browser, "browser")):
         if not getattr(cls.close, _HOOKED, False):
-            cls.close = _wrap_close(cls.close, of_page=of_page)
+            cls.close = _wrap_close(cls.close, what=what)
 
 
 def _library_of(obj: Any) -> str | None:
