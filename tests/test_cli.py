@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from getgather_otel.cli import main
@@ -139,3 +140,52 @@ def test_reads_work_while_an_instrumented_process_writes(tmp_path: Path) -> None
     finally:
         writer.send_signal(signal.SIGTERM)
         writer.wait(timeout=30)
+
+
+def _cli_process(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: its own process, exit code and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "getgather_otel.cli", *argv], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str], says: str) -> None:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and says in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+READ_COMMANDS = (
+    ("activities",),
+    ("stats",),
+    ("scan", "--pattern", "card"),
+    ("replay", "latest", "-o", "replay-out.html"),
+)
+
+
+def test_a_truncated_file_is_one_clear_error_and_left_as_it_is(demo_db: Path, tmp_path: Path) -> None:
+    """DuckDB opens a file cut short and fails at the first read of a missing block: that read
+    (inside any command, not only the open) is reported as the file's damage, never a traceback."""
+    truncated = tmp_path / "truncated.duckdb"
+    truncated.write_bytes(demo_db.read_bytes()[:300_000])
+    before = truncated.read_bytes()
+    for command in READ_COMMANDS:
+        done = _cli_process(*command, "--db", str(truncated), cwd=tmp_path)
+        _one_line_error(done, "is not a readable DuckDB database")
+    assert truncated.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["truncated.duckdb"], "no .lock, .wal or replay"
+
+
+def test_reading_commands_leave_a_foreign_duckdb_file_alone(tmp_path: Path) -> None:
+    """A DuckDB file without our schema is someone else's: refused, not given our tables or a .lock."""
+    foreign = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(foreign)) as conn:
+        conn.execute("CREATE TABLE orders AS SELECT range AS id FROM range(3)")
+    before = foreign.read_bytes()
+    for command in (*READ_COMMANDS, ("sql", "SELECT count(*) FROM orders")):
+        done = _cli_process(*command, "--db", str(foreign), cwd=tmp_path)
+        _one_line_error(done, "without getgather-otel's tables")
+    assert foreign.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analytics.duckdb"]
+    with duckdb.connect(str(foreign), read_only=True) as conn:
+        assert conn.execute("SELECT table_name FROM information_schema.tables").fetchall() == [("orders",)]
