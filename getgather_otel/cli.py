@@ -274,7 +274,7 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
         policy,
         dry_run=args.dry_run,
         reclaim_space=not args.no_compact,
-        wait_s=max(args.wait, 30.0),
+        wait_s=args.wait,
         progress=lambda message: print(message, file=out),
     )
     if args.dry_run:
@@ -322,14 +322,14 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> None:
 def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.store.maintenance.parquet import import_into
 
-    transfers = import_into(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
+    transfers = import_into(args.db, args.source, wait_s=args.wait, progress=lambda m: print(m, file=out))
     _print_transfers(f"imported into {args.db}:", transfers, out)
 
 
 def cmd_import_getgather(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.export.getgather_import import import_getgather
 
-    result = import_getgather(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
+    result = import_getgather(args.db, args.source, wait_s=args.wait, progress=lambda m: print(m, file=out))
     out.write(f"imported {args.source} into {args.db}: {result.summary()}\n")
     for reason in result.reasons:
         out.write(f"  skipped {reason}\n")
@@ -446,6 +446,31 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    """A count of at least 1; anything else is a usage error (exit 2), not a traceback later."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a count of 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds (0 or more)")
+    return value
+
+
+# How long `--wait` retries by default: a reader for DEFAULT_WAIT_S, a command that writes the file longer.
+_WRITER_WAIT_S = 30.0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="getgather-otel",
@@ -460,9 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--wait",
-        type=float,
-        default=DEFAULT_WAIT_S,
-        help="seconds to keep retrying while another process holds the file (default: %(default)s)",
+        type=_seconds,
+        default=None,
+        help="seconds to keep retrying while another process holds the file "
+        f"(default: {DEFAULT_WAIT_S:g} to read, {_WRITER_WAIT_S:g} for prune, import and import-getgather)",
     )
     fmt = argparse.ArgumentParser(add_help=False)
     fmt.add_argument("--format", choices=FORMATS, default="table")
@@ -491,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--client", help="only calls from this MCP client (its clientInfo name)")
     p.add_argument("--trace", help="only this trace: an agent's calls under one trace context")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_positive, default=20, help="at most this many (default: %(default)s)")
     p.set_defaults(func=cmd_activities)
 
     p = sub.add_parser(
@@ -522,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             flag, dest=dest, type=kind, default=argparse.SUPPRESS, help="overrides GETGATHER_OTEL_RETAIN_*; 'none'"
         )
-    p.set_defaults(func=cmd_prune)
+    p.set_defaults(func=cmd_prune, default_wait=_WRITER_WAIT_S)
 
     p = sub.add_parser("export", parents=[common], help="write spans and recordings as Parquet, partitioned by day")
     p.add_argument("--to", type=Path, required=True, help="a new (or empty) directory")
@@ -532,11 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", parents=[common], help="add a Parquet export to a database (skips rows it has)")
     p.add_argument("source", type=Path, help="a directory written by `getgather-otel export`")
-    p.set_defaults(func=cmd_import)
+    p.set_defaults(func=cmd_import, default_wait=_WRITER_WAIT_S)
 
     p = sub.add_parser("import-getgather", parents=[common], help="add getgather's SQLite activities and recordings")
     p.add_argument("source", type=Path, help="getgather's SQLite database (activities, rrweb_recordings)")
-    p.set_defaults(func=cmd_import_getgather)
+    p.set_defaults(func=cmd_import_getgather, default_wait=_WRITER_WAIT_S)
 
     p = sub.add_parser("collect", parents=[common], help="receive OTLP from many servers into the database")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
@@ -570,7 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.wait is None:
+        args.wait = getattr(args, "default_wait", DEFAULT_WAIT_S)
     args.db = resolve_db_path(args.db)
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:

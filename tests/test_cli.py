@@ -189,3 +189,24 @@ def test_reading_commands_leave_a_foreign_duckdb_file_alone(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analytics.duckdb"]
     with duckdb.connect(str(foreign), read_only=True) as conn:
         assert conn.execute("SELECT table_name FROM information_schema.tables").fetchall() == [("orders",)]
+
+
+def test_bad_arguments_are_usage_errors(demo_db: Path) -> None:
+    for argv in (["--limit", "-5"], ["--limit", "0"], ["--limit", "x"]):
+        done = _cli_process("activities", "--db", str(demo_db), *argv)
+        assert done.returncode == 2 and "argument --limit" in done.stderr and "Traceback" not in done.stderr
+    done = _cli_process("activities", "--db", str(demo_db), "--wait", "-1")
+    assert done.returncode == 2 and "argument --wait" in done.stderr
+
+
+def test_prune_waits_as_long_as_it_is_told(demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--wait` was raised to 30 s for prune (and each of its two waits, for <db>.lock and for
+    DuckDB's lock, had the whole budget): `prune --wait 1` behind a held file took ~31 s."""
+    db = tmp_path / "held.duckdb"
+    db.write_bytes(demo_db.read_bytes())
+    with lock_held_by_other_process(db) as holder:
+        started = time.monotonic()
+        assert run_cli("prune", "--db", str(db), "--wait", "1")[0] == 2
+        elapsed = time.monotonic() - started
+    assert f"process {holder.pid}" in capsys.readouterr().err
+    assert 1.0 <= elapsed < 10.0, elapsed
