@@ -195,8 +195,43 @@ def test_bad_arguments_are_usage_errors(demo_db: Path) -> None:
     for argv in (["--limit", "-5"], ["--limit", "0"], ["--limit", "x"]):
         done = _cli_process("activities", "--db", str(demo_db), *argv)
         assert done.returncode == 2 and "argument --limit" in done.stderr and "Traceback" not in done.stderr
+    done = _cli_process("sql", "SELECT 1", "--db", str(demo_db), "--max-rows", "0")
+    assert done.returncode == 2 and "argument --max-rows" in done.stderr
     done = _cli_process("activities", "--db", str(demo_db), "--wait", "-1")
     assert done.returncode == 2 and "argument --wait" in done.stderr
+
+
+def test_an_unknown_failure_class_lists_the_classes(
+    demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli("activities", "--db", str(demo_db), "--failure-class", "bogus")[0] == 2
+    err = capsys.readouterr().err
+    assert "no failure class 'bogus'" in err and "bot_challenge" in err and "tool_error" in err
+    code, text = run_cli("activities", "--db", str(demo_db), "--failure-class", "bot_challenge", "--format", "json")
+    assert code == 0 and json.loads(text) == [], "a rule's class with no activities is an empty answer"
+    # A class of the user's own classifier is known by being stored.
+    db = tmp_path / "classified.duckdb"
+    db.write_bytes(demo_db.read_bytes())
+    with duckdb.connect(str(db)) as conn:
+        conn.execute(
+            """UPDATE otel_traces SET "SpanAttributes" = map_concat("SpanAttributes",
+                   MAP {'getgather.failure.class': 'captcha_wall'})
+               WHERE "SpanAttributes"['getgather.failure.class'] = 'tool_error'"""
+        )
+    code, text = run_cli("activities", "--db", str(db), "--failure-class", "captcha_wall", "--format", "json")
+    assert code == 0 and {a["failure_class"] for a in json.loads(text)} == {"captcha_wall"}
+    assert run_cli("activities", "--db", str(db), "--failure-class", "captcha_wal")[0] == 2
+    assert "also has: captcha_wall" in capsys.readouterr().err
+
+
+def test_sql_prints_at_most_max_rows(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run_cli("sql", "SELECT range AS n FROM range(25000)", "--db", str(demo_db), "--format", "csv")
+    assert code == 0 and text.splitlines() == ["n", *map(str, range(10_000))], "10,000 rows by default"
+    assert "showed the first 10,000 rows" in capsys.readouterr().err
+    code, text = run_cli("sql", "SELECT range AS n FROM range(25000)", "--db", str(demo_db), "--max-rows", "3")
+    assert code == 0 and "(3 rows)" in text and "--max-rows" in capsys.readouterr().err
+    code, text = run_cli("sql", "SELECT range AS n FROM range(3)", "--db", str(demo_db), "--max-rows", "3")
+    assert code == 0 and "(3 rows)" in text and capsys.readouterr().err == "", "no note when all rows fit"
 
 
 def test_prune_waits_as_long_as_it_is_told(demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
