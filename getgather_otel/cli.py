@@ -151,11 +151,13 @@ DEFAULT_MAX_ROWS = 10_000
 def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
     url = _clickhouse_url(args)
     if url:
-        from getgather_otel.store.clickhouse import ClickHouseQueryError, open_clickhouse
+        from getgather_otel.store.clickhouse import ClickHouseQueryError, ClickHouseRefusedError, open_clickhouse
 
         engine = open_clickhouse(url)
         try:
             found, more = engine.read_only(args.query, args.max_rows, _CLICKHOUSE_SQL_SECONDS)
+        except ClickHouseRefusedError as error:
+            raise CliError(f"refused (`sql` reads ClickHouse's tables only): {error}") from error
         except ClickHouseQueryError as error:
             raise CliError(f"query failed (`sql` runs one read-only SELECT): {error}") from error
         finally:

@@ -36,6 +36,7 @@ from getgather_otel.store.queries.retention import recordings_oldest_first
 from getgather_otel.store.reader import open_for_reading
 from tests.helpers.clickhouse_exporter import load_database
 from tests.helpers.clickhouse_http import serve_chdb_http
+from tests.helpers.outside_reads import listening, outside_reads
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -184,3 +185,32 @@ def test_prune_removes_the_same_recordings_from_clickhouse_as_from_duckdb(
     with open_for_reading(db, wait_s=10) as conn:
         assert left == _recording_ids(DuckDBEngine(conn)) == before - {r.recording_id for r in duck_plan.recordings}
     assert len(left) == 3
+
+
+def test_sql_on_clickhouse_reads_its_tables_and_nothing_else(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sql --clickhouse` ran table functions (readonly=2 allows them): file() printed a host file and
+    url() fetched from the network. ClickHouse's parse of the query now refuses them before it runs."""
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("s3cr3t-on-the-host\n")
+    with listening() as (port, hits):
+        for query in outside_reads(secret, port):
+            out = io.StringIO()
+            assert main(["sql", query, "--clickhouse", url], out=out) == 2, query
+            err = capsys.readouterr().err
+            assert "refused" in err and "s3cr3t" not in out.getvalue() + err, (query, err)
+            assert len(err.strip().splitlines()) == 1
+        # chdb ran every statement of a text, the ones before the last without our settings: the text
+        # that closed the subquery around it dropped a table. ClickHouse's formatQuery parses one statement.
+        for injected in (
+            "SELECT 1) AS a; DROP TABLE otel_logs; SELECT * FROM (SELECT 1",
+            "SELECT 1; DROP TABLE otel_logs",
+        ):
+            assert main(["sql", injected, "--clickhouse", url], out=io.StringIO()) == 2
+            assert "SYNTAX_ERROR" in capsys.readouterr().err
+    assert hits == [], "nothing reached the network"
+    count = "SELECT count() AS n FROM otel_logs"
+    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] > 0, "otel_logs is there"
+    local = "SELECT sum(number) AS s FROM numbers(10) WHERE number IN (SELECT * FROM values('x UInt8', 1, 2, 3))"
+    assert json.loads(_cli("sql", local, "--clickhouse", url, "--format", "json")) == [{"s": 6}]
