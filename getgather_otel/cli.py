@@ -634,6 +634,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "clickhouse", None) and args.db is not None:
+        parser.error("--clickhouse and --db name two different stores: give one of them")
     if args.wait is None:
         args.wait = getattr(args, "default_wait", DEFAULT_WAIT_S)
     args.db = resolve_db_path(args.db)

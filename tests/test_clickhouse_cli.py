@@ -214,3 +214,45 @@ def test_sql_on_clickhouse_reads_its_tables_and_nothing_else(
     assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] > 0, "otel_logs is there"
     local = "SELECT sum(number) AS s FROM numbers(10) WHERE number IN (SELECT * FROM values('x UInt8', 1, 2, 3))"
     assert json.loads(_cli("sql", local, "--clickhouse", url, "--format", "json")) == [{"s": 6}]
+
+
+def test_clickhouse_stores_that_are_not_there(
+    tmp_path: Path, serve: Callable[[Path], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """chdb:PATH created a missing directory (and wrote into an empty one) and read nothing; a ClickHouse
+    without the exporter's tables answered with ClickHouse's UNKNOWN_TABLE and the query text."""
+    commands = (["activities"], ["stats"], ["sql", "SELECT 1"], ["replay", "latest"], ["prune", "--dry-run"])
+    missing, empty = tmp_path / "no" / "such", tmp_path / "empty"
+    empty.mkdir()
+    for where, says in ((missing, "no such directory"), (empty, "without ClickHouse data")):
+        for command in commands:
+            assert main([*command, "--clickhouse", f"chdb:{where}"], out=io.StringIO()) == 2
+            assert says in capsys.readouterr().err
+    assert not (tmp_path / "no").exists() and list(empty.iterdir()) == []
+
+    data = tmp_path / "other"
+    session = chdb_session.Session(str(data))
+    session.query("CREATE TABLE orders (id UInt64) ENGINE = MergeTree ORDER BY id")
+    session.close()
+    url = serve(data)
+    queries = (["sql", "SELECT count() FROM otel_traces"], ["activities"], ["stats"], ["replay", "latest"])
+    for command in queries:
+        assert main([*command, "--clickhouse", url], out=io.StringIO()) == 2
+        err = capsys.readouterr().err
+        assert "has no otel_traces table" in err and "clickhouse exporter" in err, err
+        assert "Unknown table" not in err, "the message, not ClickHouse's echo of the query"
+    assert main(["sql", "SELECT count() FROM otel_logs", "--clickhouse", url], out=io.StringIO()) == 2
+    assert "has no otel_logs table" in capsys.readouterr().err
+
+
+def test_clickhouse_and_db_together_are_a_usage_error(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given both, the commands read ClickHouse and ignored --db without a word."""
+    for command in (["sql", "SELECT 1"], ["activities"], ["stats"], ["replay", "latest"], ["prune"], ["ui"]):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--clickhouse", "chdb:", "--db", str(demo_db)], out=io.StringIO())
+        assert exited.value.code == 2
+        assert "--clickhouse and --db" in capsys.readouterr().err
+    monkeypatch.setenv("GETGATHER_OTEL_DUCKDB", str(demo_db))  # a default, not a second store
+    assert json.loads(_cli("sql", "SELECT 1 AS one", "--clickhouse", "chdb:", "--format", "json")) == [{"one": 1}]

@@ -8,8 +8,10 @@ plain values as `DuckDBEngine` does: timestamps naive UTC (the stock SQL asks fo
 UTC at microsecond precision, whatever the session's time zone), maps as dicts.
 
 `open_clickhouse(url)` picks one: `http://user:password@host:8123/database` (or https) for
-a server, `chdb:` or `chdb:/path/to/data` for chdb. Failures to reach or read ClickHouse are
-`ClickHouseError` (a `StoreError`: the viewer answers 503 with the message).
+a server, `chdb:` or `chdb:/path/to/data` (an existing data directory; chdb would create a
+missing one) for chdb. Failures to reach or read ClickHouse are `ClickHouseError` (a
+`StoreError`: the viewer answers 503 with the message), a missing `otel_traces` or
+`otel_logs` included, named with what writes it.
 
 A user's query (`sql`, `POST /api/sql`: `read_only`) may read ClickHouse's tables and nothing
 else, as DuckDB readers run with external access off. ClickHouse's own parser decides: the
@@ -31,6 +33,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,11 +53,14 @@ __all__ = [
     "public_url",
 ]
 
-_NO_LOGS = (
-    "has no otel_logs table, where browser recordings are: route the logs pipeline to the clickhouse "
-    "exporter (otel-collector.yaml does) or create it with the exporter's DDL"
-)
-
+# What each table the stock reads need holds, and what writes it (the OTel Collector's ClickHouse exporter).
+_WRITERS = {
+    "otel_traces": "where the spans are: the OpenTelemetry Collector's clickhouse exporter writes it from the "
+    "traces pipeline (otel-collector.yaml; its `create_schema: true` creates the table)",
+    "otel_logs": "where browser recordings are: route the logs pipeline to the clickhouse "
+    "exporter (otel-collector.yaml does) or create it with the exporter's DDL",
+}
+_TABLE_NAMES = {name: re.compile(rf"\b{name}\b") for name in _WRITERS}
 
 # Table functions a user's query may call: they make rows from their arguments, or read this
 # ClickHouse's own tables (lower case). Every other one reads or runs something outside
@@ -112,12 +118,12 @@ def _wrapped(sql: str, limit: int) -> str:
 
 
 class _ClickHouse:
-    """What both engines share: rendering, the otel_logs check, user queries, value shapes."""
+    """What both engines share: rendering, the table checks, user queries, value shapes."""
 
     label: str
 
     def __init__(self) -> None:
-        self._has_logs: bool | None = None
+        self._tables: set[str] = set()  # tables seen to exist (a missing one is asked about again)
 
     @property
     def dialect(self) -> Dialect:
@@ -128,23 +134,37 @@ class _ClickHouse:
 
     def rows(self, template: str, params: Mapping[str, object] | None = None) -> Rows:
         sql = render(template, "clickhouse")
-        if "otel_logs" in sql and not self._logs_exist():
-            raise ClickHouseError(f"ClickHouse at {self.label} {_NO_LOGS}")
+        self._require_tables(sql)
         try:
             return self._run(sql, params or {}, {})
         except ClickHouseQueryError as error:
             raise ClickHouseError(f"ClickHouse at {self.label}: {error}") from error
 
-    def _logs_exist(self) -> bool:
-        if self._has_logs is None:
-            found = self._run("EXISTS TABLE otel_logs", {}, {}).first()
-            self._has_logs = bool(found and found[0])
-        return self._has_logs
+    def _missing_table(self, sql: str) -> str | None:
+        """The first of otel_traces and otel_logs that `sql` names and ClickHouse does not have."""
+        for name, named in _TABLE_NAMES.items():
+            if name in self._tables or not named.search(sql):
+                continue
+            found = self._run(f"EXISTS TABLE {name}", {}, {}).first()
+            if not (found and found[0]):
+                return name
+            self._tables.add(name)
+        return None
+
+    def _no_table(self, name: str) -> str:
+        return f"ClickHouse at {self.label} has no {name} table, {_WRITERS[name]}"
+
+    def _require_tables(self, sql: str) -> None:
+        missing = self._missing_table(sql)
+        if missing:
+            raise ClickHouseError(self._no_table(missing))
 
     def command(self, template: str, params: Mapping[str, object] | None = None) -> None:
         """Run one statement that changes data (retention's DELETE); needs a user allowed to."""
+        sql = render(template, "clickhouse")
+        self._require_tables(sql)
         try:
-            self._run(render(template, "clickhouse"), params or {}, {})
+            self._run(sql, params or {}, {})
         except ClickHouseQueryError as error:
             raise ClickHouseError(f"ClickHouse at {self.label}: {error}") from error
 
@@ -200,7 +220,13 @@ class _ClickHouse:
         """
         wrapped = _wrapped(self._one_statement(sql), limit)
         self._refuse_outside_access(wrapped)
-        found = self._run(wrapped, {}, self._read_only_settings(time_limit_s))
+        try:
+            found = self._run(wrapped, {}, self._read_only_settings(time_limit_s))
+        except ClickHouseQueryError as error:
+            missing = self._missing_table(wrapped) if "UNKNOWN_TABLE" in str(error) else None
+            if missing:
+                raise ClickHouseQueryError(self._no_table(missing)) from error
+            raise
         return Rows(found.columns, found.rows[:limit]), len(found.rows) > limit
 
 
@@ -324,10 +350,30 @@ class ClickHouseServer(_ClickHouse):
         return Rows(columns, rows)
 
 
+def _require_data_directory(path: str) -> None:
+    """`chdb:PATH` reads an existing ClickHouse data directory; chdb would create (and fill) a missing one."""
+    where = Path(path)
+    if not where.exists():
+        problem = "no such directory"
+    elif not where.is_dir():
+        problem = "a file, not a directory"
+    elif not (where / "metadata").is_dir():
+        problem = "a directory without ClickHouse data (no metadata/ in it)"
+    else:
+        return
+    raise ClickHouseError(
+        f"--clickhouse chdb:{path}: {problem}; chdb:PATH reads the data directory a chdb session or "
+        "clickhouse-local wrote (for a server, give http(s)://user:password@host:8123/database)"
+    )
+
+
 def open_clickhouse(url: str) -> ChdbEngine | ClickHouseServer:
     """The engine for `--clickhouse URL`: `http(s)://...` for a server, `chdb:[path]` for chdb in process."""
     if url.startswith("chdb:"):
-        return ChdbEngine(path=url.removeprefix("chdb:") or None)
+        path = url.removeprefix("chdb:")
+        if path:
+            _require_data_directory(path)
+        return ChdbEngine(path=path or None)
     if urlsplit(url).scheme not in ("http", "https"):
         raise ClickHouseError(
             f"--clickhouse {public_url(url)!r}: give http(s)://user:password@host:8123/database or chdb:PATH"
