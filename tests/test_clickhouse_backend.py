@@ -228,6 +228,22 @@ async def test_the_clickhouse_sql_api_reads_its_tables_and_nothing_else(
         assert reply.status_code == 200 and json.loads(reply.text)["rows"][0][0] > 0
 
 
+def test_a_query_that_fails_while_running_leaves_the_next_read_working(clickhouse: OpenEngine) -> None:
+    """chdb answered the query after one that failed while running (throwIf, the time limit) with the
+    failed one's leftovers ("Unexpected empty message in IPC file format"): after a user's query
+    timed out in the viewer, its next request failed too."""
+    engine = clickhouse()
+    assert isinstance(engine, ChdbEngine | ClickHouseServer)
+    failing = (
+        ("SELECT throwIf(number = 3) AS x FROM numbers(10)", "throwIf"),
+        ("SELECT sleepEachRow(0.5) AS x FROM numbers(10) SETTINGS max_block_size = 1", "TIMEOUT_EXCEEDED"),
+    )
+    for query, says in failing:
+        with pytest.raises(ClickHouseQueryError, match=says):
+            engine.read_only(query, 5, 1.0)
+        assert engine.rows("SELECT count() AS n FROM otel_traces").rows[0][0] > 0, query
+
+
 def test_clickhouse_urls_and_missing_logs(house: Any, clickhouse: OpenEngine) -> None:
     assert public_url("http://otel:s3cret@ch.internal:8123/otel") == "http://otel:***@ch.internal:8123/otel"
     with pytest.raises(ClickHouseError, match="http"):

@@ -30,6 +30,7 @@ the otel tables and no source grants (docs/collector.md).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Mapping
@@ -282,16 +283,25 @@ class ChdbEngine(_ClickHouse):
         if self._owns_session:
             self.session.close()
 
+    def _drain(self) -> None:
+        """After a query that failed while running (throwIf, a timeout), chdb 4.4 answers the next
+        query on the session with the failed one's leftovers (Arrow errors: "Unexpected empty message
+        in IPC file format", "Invalid flatbuffers message", "Message metadata too long"); a query that
+        fails while being analysed leaves none. One throwaway query takes them, so the next read works."""
+        with contextlib.suppress(Exception):  # the leftovers, or nothing: either way the session is clear
+            self.session.query("SELECT 1", "ArrowTable")
+
     def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
         if settings:
             sql += " SETTINGS " + ", ".join(f"{name} = {value}" for name, value in settings.items())
-        try:
-            with self._lock:
+        with self._lock:
+            try:
                 table = self.session.query(
                     sql, "ArrowTable", params={name: _parameter_text(value) for name, value in params.items()}
                 )
-        except Exception as error:
-            raise ClickHouseQueryError(first_line(str(error))) from error
+            except Exception as error:
+                self._drain()
+                raise ClickHouseQueryError(first_line(str(error))) from error
         if not isinstance(table, pa.Table):  # a statement without a result (EXISTS answers one)
             return Rows([], [])
         columns = [
