@@ -25,14 +25,21 @@ from typing import Any, TextIO
 import duckdb
 
 from getgather_otel import env
+from getgather_otel.capture.failures import FAILURE_CLASSES
 from getgather_otel.export.shutdown import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
-from getgather_otel.store.engine import DuckDBEngine, Engine
-from getgather_otel.store.errors import StoreError, first_line
+from getgather_otel.store.engine import DuckDBEngine, Engine, Rows
+from getgather_otel.store.errors import StoreError, first_line, is_file_damage
 from getgather_otel.store.paths import resolve_db_path
-from getgather_otel.store.queries.activities import ActivityFilter, activities_query, parse_since, stats_queries
+from getgather_otel.store.queries.activities import (
+    FAILURE_CLASSES_QUERY,
+    ActivityFilter,
+    activities_query,
+    parse_since,
+    stats_queries,
+)
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.store.values import plain
@@ -98,18 +105,20 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _run_query(
-    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
-) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _run_query(conn: duckdb.DuckDBPyConnection, sql: str, max_rows: int) -> tuple[Rows, bool]:
+    """A user's query on the file: at most `max_rows` rows, and whether there were more."""
     try:
-        cursor = conn.execute(sql, params or {})
+        cursor = conn.execute(sql)
+        rows = cursor.fetchmany(max_rows + 1)
     except duckdb.Error as error:
+        if is_file_damage(error):
+            raise  # the file, not the query: open_for_reading says so
         message = first_line(str(error))
         if "read-only" in message.lower() or "read only" in message.lower():
             raise CliError(f"`sql` is read-only: {message}") from error
         raise CliError(f"query failed: {message}") from error
     columns = [d[0] for d in cursor.description or []]
-    return columns, cursor.fetchall()
+    return Rows(columns, rows[:max_rows]), len(rows) > max_rows
 
 
 def _clickhouse_url(args: argparse.Namespace) -> str | None:
@@ -133,28 +142,36 @@ def _engine(args: argparse.Namespace) -> Iterator[Engine]:
         yield DuckDBEngine(conn, str(args.db))
 
 
-# `sql` on ClickHouse: at most this many rows, for at most this long.
-_CLICKHOUSE_SQL_ROWS = 1_000_000
+# `sql` on ClickHouse: for at most this long.
 _CLICKHOUSE_SQL_SECONDS = 600.0
+# `sql` prints at most this many rows unless --max-rows says otherwise (one query once printed 7.8 GB).
+DEFAULT_MAX_ROWS = 10_000
 
 
 def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
     url = _clickhouse_url(args)
     if url:
-        from getgather_otel.store.clickhouse import ClickHouseQueryError, open_clickhouse
+        from getgather_otel.store.clickhouse import ClickHouseQueryError, ClickHouseRefusedError, open_clickhouse
 
         engine = open_clickhouse(url)
         try:
-            found, _ = engine.read_only(args.query, _CLICKHOUSE_SQL_ROWS, _CLICKHOUSE_SQL_SECONDS)
+            found, more = engine.read_only(args.query, args.max_rows, _CLICKHOUSE_SQL_SECONDS)
+        except ClickHouseRefusedError as error:
+            raise CliError(f"refused (`sql` reads ClickHouse's tables only): {error}") from error
         except ClickHouseQueryError as error:
             raise CliError(f"query failed (`sql` runs one read-only SELECT): {error}") from error
         finally:
             engine.close()
-        write_rows(found.columns, found.rows, args.format, out)
-        return
-    with open_for_reading(args.db, args.wait) as conn, rrweb_recordings_view(conn):
-        columns, rows = _run_query(conn, args.query)
-    write_rows(columns, rows, args.format, out)
+    else:
+        with open_for_reading(args.db, args.wait) as conn, rrweb_recordings_view(conn):
+            found, more = _run_query(conn, args.query, args.max_rows)
+    write_rows(found.columns, found.rows, args.format, out)
+    if more:
+        print(
+            f"getgather-otel: showed the first {args.max_rows:,} rows; the query returned more "
+            "(--max-rows N for more, or a LIMIT, or `getgather-otel export` for everything)",
+            file=sys.stderr,
+        )
 
 
 def _trace_id(text: str | None) -> str | None:
@@ -165,6 +182,18 @@ def _trace_id(text: str | None) -> str | None:
     if not TRACE_ID.match(trace_id):
         raise CliError(f"--trace {text[:80]!r} is not a trace id (32 hex digits)")
     return trace_id
+
+
+def _check_failure_class(engine: Engine, failure_class: str | None) -> None:
+    """A class that is neither a rule's nor found in the data (a classifier's own) is a typo: say which exist."""
+    if failure_class is None or failure_class in FAILURE_CLASSES:
+        return
+    stored = [str(row[0]) for row in engine.rows(FAILURE_CLASSES_QUERY).rows]
+    if failure_class not in stored:
+        custom = [name for name in stored if name not in FAILURE_CLASSES]
+        found = f"; {engine.label} also has: {', '.join(custom)}" if custom else ""
+        known = ", ".join(FAILURE_CLASSES)
+        raise CliError(f"no failure class {failure_class!r}: the rules' classes are {known}{found}")
 
 
 def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
@@ -179,6 +208,7 @@ def cmd_activities(args: argparse.Namespace, out: TextIO) -> None:
         limit=args.limit,
     )
     with _engine(args) as engine:
+        _check_failure_class(engine, filters.failure_class)
         sql, params = activities_query(filters, engine.dialect)
         found = engine.rows(sql, params)
     write_rows(found.columns, found.rows, args.format, out)
@@ -274,7 +304,7 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
         policy,
         dry_run=args.dry_run,
         reclaim_space=not args.no_compact,
-        wait_s=max(args.wait, 30.0),
+        wait_s=args.wait,
         progress=lambda message: print(message, file=out),
     )
     if args.dry_run:
@@ -322,14 +352,14 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> None:
 def cmd_import(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.store.maintenance.parquet import import_into
 
-    transfers = import_into(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
+    transfers = import_into(args.db, args.source, wait_s=args.wait, progress=lambda m: print(m, file=out))
     _print_transfers(f"imported into {args.db}:", transfers, out)
 
 
 def cmd_import_getgather(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.export.getgather_import import import_getgather
 
-    result = import_getgather(args.db, args.source, wait_s=max(args.wait, 30.0), progress=lambda m: print(m, file=out))
+    result = import_getgather(args.db, args.source, wait_s=args.wait, progress=lambda m: print(m, file=out))
     out.write(f"imported {args.source} into {args.db}: {result.summary()}\n")
     for reason in result.reasons:
         out.write(f"  skipped {reason}\n")
@@ -446,6 +476,31 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    """A count of at least 1; anything else is a usage error (exit 2), not a traceback later."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a count of 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds (0 or more)")
+    return value
+
+
+# How long `--wait` retries by default: a reader for DEFAULT_WAIT_S, a command that writes the file longer.
+_WRITER_WAIT_S = 30.0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="getgather-otel",
@@ -460,9 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--wait",
-        type=float,
-        default=DEFAULT_WAIT_S,
-        help="seconds to keep retrying while another process holds the file (default: %(default)s)",
+        type=_seconds,
+        default=None,
+        help="seconds to keep retrying while another process holds the file "
+        f"(default: {DEFAULT_WAIT_S:g} to read, {_WRITER_WAIT_S:g} for prune, import and import-getgather)",
     )
     fmt = argparse.ArgumentParser(add_help=False)
     fmt.add_argument("--format", choices=FORMATS, default="table")
@@ -477,6 +533,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sql", parents=[common, fmt, clickhouse], help="run a read-only SQL query")
     p.add_argument("query")
+    p.add_argument(
+        "--max-rows",
+        type=_positive,
+        default=DEFAULT_MAX_ROWS,
+        help="print at most this many rows, with a note on stderr when there were more (default: %(default)s)",
+    )
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("activities", parents=[common, fmt, clickhouse], help="list recent activities")
@@ -486,12 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--errors", action="store_true", help="only failed activities")
     p.add_argument(
         "--failure-class",
-        help="only failed activities of this class: bot_challenge, signed_out, element_missing, "
-        "navigation_error, site_error, browser_crash, tool_error, unknown (or a classifier's own)",
+        help=f"only failed activities of this class: {', '.join(FAILURE_CLASSES)} "
+        "(or one a classifier of yours stored)",
     )
     p.add_argument("--client", help="only calls from this MCP client (its clientInfo name)")
     p.add_argument("--trace", help="only this trace: an agent's calls under one trace context")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_positive, default=20, help="at most this many (default: %(default)s)")
     p.set_defaults(func=cmd_activities)
 
     p = sub.add_parser(
@@ -522,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             flag, dest=dest, type=kind, default=argparse.SUPPRESS, help="overrides GETGATHER_OTEL_RETAIN_*; 'none'"
         )
-    p.set_defaults(func=cmd_prune)
+    p.set_defaults(func=cmd_prune, default_wait=_WRITER_WAIT_S)
 
     p = sub.add_parser("export", parents=[common], help="write spans and recordings as Parquet, partitioned by day")
     p.add_argument("--to", type=Path, required=True, help="a new (or empty) directory")
@@ -532,11 +594,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", parents=[common], help="add a Parquet export to a database (skips rows it has)")
     p.add_argument("source", type=Path, help="a directory written by `getgather-otel export`")
-    p.set_defaults(func=cmd_import)
+    p.set_defaults(func=cmd_import, default_wait=_WRITER_WAIT_S)
 
     p = sub.add_parser("import-getgather", parents=[common], help="add getgather's SQLite activities and recordings")
     p.add_argument("source", type=Path, help="getgather's SQLite database (activities, rrweb_recordings)")
-    p.set_defaults(func=cmd_import_getgather)
+    p.set_defaults(func=cmd_import_getgather, default_wait=_WRITER_WAIT_S)
 
     p = sub.add_parser("collect", parents=[common], help="receive OTLP from many servers into the database")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
@@ -570,7 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "clickhouse", None) and args.db is not None:
+        parser.error("--clickhouse and --db name two different stores: give one of them")
+    if args.wait is None:
+        args.wait = getattr(args, "default_wait", DEFAULT_WAIT_S)
     args.db = resolve_db_path(args.db)
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from getgather_otel.cli import main
@@ -139,3 +140,108 @@ def test_reads_work_while_an_instrumented_process_writes(tmp_path: Path) -> None
     finally:
         writer.send_signal(signal.SIGTERM)
         writer.wait(timeout=30)
+
+
+def _cli_process(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: its own process, exit code and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "getgather_otel.cli", *argv], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str], says: str) -> None:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and says in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+READ_COMMANDS = (
+    ("activities",),
+    ("stats",),
+    ("scan", "--pattern", "card"),
+    ("replay", "latest", "-o", "replay-out.html"),
+)
+
+
+def test_a_truncated_file_is_one_clear_error_and_left_as_it_is(demo_db: Path, tmp_path: Path) -> None:
+    """DuckDB opens a file cut short and fails at the first read of a missing block: that read
+    (inside any command, not only the open) is reported as the file's damage, never a traceback."""
+    truncated = tmp_path / "truncated.duckdb"
+    truncated.write_bytes(demo_db.read_bytes()[:300_000])
+    before = truncated.read_bytes()
+    for command in READ_COMMANDS:
+        done = _cli_process(*command, "--db", str(truncated), cwd=tmp_path)
+        _one_line_error(done, "is not a readable DuckDB database")
+    assert truncated.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["truncated.duckdb"], "no .lock, .wal or replay"
+
+
+def test_reading_commands_leave_a_foreign_duckdb_file_alone(tmp_path: Path) -> None:
+    """A DuckDB file without our schema is someone else's: refused, not given our tables or a .lock."""
+    foreign = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(foreign)) as conn:
+        conn.execute("CREATE TABLE orders AS SELECT range AS id FROM range(3)")
+    before = foreign.read_bytes()
+    for command in (*READ_COMMANDS, ("sql", "SELECT count(*) FROM orders")):
+        done = _cli_process(*command, "--db", str(foreign), cwd=tmp_path)
+        _one_line_error(done, "without getgather-otel's tables")
+    assert foreign.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analytics.duckdb"]
+    with duckdb.connect(str(foreign), read_only=True) as conn:
+        assert conn.execute("SELECT table_name FROM information_schema.tables").fetchall() == [("orders",)]
+
+
+def test_bad_arguments_are_usage_errors(demo_db: Path) -> None:
+    for argv in (["--limit", "-5"], ["--limit", "0"], ["--limit", "x"]):
+        done = _cli_process("activities", "--db", str(demo_db), *argv)
+        assert done.returncode == 2 and "argument --limit" in done.stderr and "Traceback" not in done.stderr
+    done = _cli_process("sql", "SELECT 1", "--db", str(demo_db), "--max-rows", "0")
+    assert done.returncode == 2 and "argument --max-rows" in done.stderr
+    done = _cli_process("activities", "--db", str(demo_db), "--wait", "-1")
+    assert done.returncode == 2 and "argument --wait" in done.stderr
+
+
+def test_an_unknown_failure_class_lists_the_classes(
+    demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli("activities", "--db", str(demo_db), "--failure-class", "bogus")[0] == 2
+    err = capsys.readouterr().err
+    assert "no failure class 'bogus'" in err and "bot_challenge" in err and "tool_error" in err
+    code, text = run_cli("activities", "--db", str(demo_db), "--failure-class", "bot_challenge", "--format", "json")
+    assert code == 0 and json.loads(text) == [], "a rule's class with no activities is an empty answer"
+    # A class of the user's own classifier is known by being stored.
+    db = tmp_path / "classified.duckdb"
+    db.write_bytes(demo_db.read_bytes())
+    with duckdb.connect(str(db)) as conn:
+        conn.execute(
+            """UPDATE otel_traces SET "SpanAttributes" = map_concat("SpanAttributes",
+                   MAP {'getgather.failure.class': 'captcha_wall'})
+               WHERE "SpanAttributes"['getgather.failure.class'] = 'tool_error'"""
+        )
+    code, text = run_cli("activities", "--db", str(db), "--failure-class", "captcha_wall", "--format", "json")
+    assert code == 0 and {a["failure_class"] for a in json.loads(text)} == {"captcha_wall"}
+    assert run_cli("activities", "--db", str(db), "--failure-class", "captcha_wal")[0] == 2
+    assert "also has: captcha_wall" in capsys.readouterr().err
+
+
+def test_sql_prints_at_most_max_rows(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run_cli("sql", "SELECT range AS n FROM range(25000)", "--db", str(demo_db), "--format", "csv")
+    assert code == 0 and text.splitlines() == ["n", *map(str, range(10_000))], "10,000 rows by default"
+    assert "showed the first 10,000 rows" in capsys.readouterr().err
+    code, text = run_cli("sql", "SELECT range AS n FROM range(25000)", "--db", str(demo_db), "--max-rows", "3")
+    assert code == 0 and "(3 rows)" in text and "--max-rows" in capsys.readouterr().err
+    code, text = run_cli("sql", "SELECT range AS n FROM range(3)", "--db", str(demo_db), "--max-rows", "3")
+    assert code == 0 and "(3 rows)" in text and capsys.readouterr().err == "", "no note when all rows fit"
+
+
+def test_prune_waits_as_long_as_it_is_told(demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--wait` was raised to 30 s for prune (and each of its two waits, for <db>.lock and for
+    DuckDB's lock, had the whole budget): `prune --wait 1` behind a held file took ~31 s."""
+    db = tmp_path / "held.duckdb"
+    db.write_bytes(demo_db.read_bytes())
+    with lock_held_by_other_process(db) as holder:
+        started = time.monotonic()
+        assert run_cli("prune", "--db", str(db), "--wait", "1")[0] == 2
+        elapsed = time.monotonic() - started
+    assert f"process {holder.pid}" in capsys.readouterr().err
+    assert 1.0 <= elapsed < 10.0, elapsed

@@ -25,6 +25,7 @@ from getgather_otel.store.clickhouse import (
     ChdbEngine,
     ClickHouseError,
     ClickHouseQueryError,
+    ClickHouseRefusedError,
     ClickHouseServer,
     open_clickhouse,
     public_url,
@@ -37,6 +38,7 @@ from getgather_otel.web.serving import serve_asgi
 from tests.conftest import post
 from tests.helpers.clickhouse_exporter import chunk_log_request, create_tables, exporter_log_rows, load_database
 from tests.helpers.clickhouse_http import ChdbHttpServer, serve_chdb_http
+from tests.helpers.outside_reads import listening, outside_reads
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -206,6 +208,42 @@ async def test_a_write_through_the_clickhouse_sql_api_is_refused(house: Any, cli
     assert str(house.query("SELECT count() FROM otel_traces", "CSV")) == str(before)
 
 
+async def test_the_clickhouse_sql_api_reads_its_tables_and_nothing_else(
+    house: Any, clickhouse: OpenEngine, tmp_path: Path
+) -> None:
+    """`POST /api/sql` on `ui --clickhouse` ran file(), url(), s3(), remote() (readonly=2 allows table
+    functions): a viewer user could read the host's files. ClickHouse's parse now refuses them (403)."""
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("s3cr3t-on-the-host\n")
+    reads = ClickHouseReads(clickhouse())
+    async with serve_asgi(build_viewer_app(reads, ViewerSettings())) as url:
+        with listening() as (port, hits):
+            for text in outside_reads(secret, port):
+                reply = await post(url + "/api/sql", json.dumps({"sql": text}).encode(), JSON_BODY)
+                assert reply.status_code == 403, (text, reply.text)
+                assert "refused" in reply.text and "s3cr3t" not in reply.text
+        assert hits == [], "nothing reached the network"
+        count = json.dumps({"sql": "SELECT count() AS n FROM otel_traces"}).encode()
+        reply = await post(url + "/api/sql", count, JSON_BODY)
+        assert reply.status_code == 200 and json.loads(reply.text)["rows"][0][0] > 0
+
+
+def test_a_query_that_fails_while_running_leaves_the_next_read_working(clickhouse: OpenEngine) -> None:
+    """chdb answered the query after one that failed while running (throwIf, the time limit) with the
+    failed one's leftovers ("Unexpected empty message in IPC file format"): after a user's query
+    timed out in the viewer, its next request failed too."""
+    engine = clickhouse()
+    assert isinstance(engine, ChdbEngine | ClickHouseServer)
+    failing = (
+        ("SELECT throwIf(number = 3) AS x FROM numbers(10)", "throwIf"),
+        ("SELECT sleepEachRow(0.5) AS x FROM numbers(10) SETTINGS max_block_size = 1", "TIMEOUT_EXCEEDED"),
+    )
+    for query, says in failing:
+        with pytest.raises(ClickHouseQueryError, match=says):
+            engine.read_only(query, 5, 1.0)
+        assert engine.rows("SELECT count() AS n FROM otel_traces").rows[0][0] > 0, query
+
+
 def test_clickhouse_urls_and_missing_logs(house: Any, clickhouse: OpenEngine) -> None:
     assert public_url("http://otel:s3cret@ch.internal:8123/otel") == "http://otel:***@ch.internal:8123/otel"
     with pytest.raises(ClickHouseError, match="http"):
@@ -250,7 +288,7 @@ def test_the_server_engine_over_http(house: Any, loopback: ChdbHttpServer) -> No
         rows, more = engine.read_only("SELECT number FROM system.numbers LIMIT 20;", 10, 5.0)
         assert (len(rows.rows), more) == (10, True)
         limits, _ = engine.read_only("SELECT getSetting('readonly') AS r, getSetting('max_execution_time') AS s", 1, 5)
-        assert limits.rows == [(2, 5)], "the settings travel with the query"
+        assert limits.rows == [(1, 5)], "the settings travel with the query: readonly=1, no table functions"
         with pytest.raises(ClickHouseQueryError, match="code: 62"):
             engine.read_only("DROP TABLE otel_traces", 1, 5.0)
         house.query("CREATE TABLE IF NOT EXISTS doomed (id String) ENGINE = MergeTree ORDER BY id")
@@ -265,6 +303,18 @@ def test_the_server_engine_over_http(house: Any, loopback: ChdbHttpServer) -> No
         loopback.profile = {}
     with pytest.raises(ClickHouseError, match="AUTHENTICATION_FAILED"):
         open_clickhouse(loopback.url(password="wrong"))
+    # A reading user whose profile is readonly=1 (docs/collector.md) may change no setting: its own
+    # readonly and time limit apply (clickhouse-connect refused to send ours: "Setting ... is readonly").
+    loopback.profile = {"readonly": "1"}
+    engine = open_clickhouse(loopback.url())
+    try:
+        rows, _ = engine.read_only("SELECT getSetting('readonly') AS r", 1, 5.0)
+        assert rows.rows == [(1,)]
+        with pytest.raises(ClickHouseRefusedError, match="file"):
+            engine.read_only("SELECT file('/etc/hostname') AS host", 1, 5.0)
+    finally:
+        engine.close()
+        loopback.profile = {}
 
 
 def test_duckdbs_otel_logs_view_is_what_the_exporter_writes_for_our_chunks(demo_db: Path) -> None:

@@ -36,6 +36,7 @@ from getgather_otel.store.queries.retention import recordings_oldest_first
 from getgather_otel.store.reader import open_for_reading
 from tests.helpers.clickhouse_exporter import load_database
 from tests.helpers.clickhouse_http import serve_chdb_http
+from tests.helpers.outside_reads import listening, outside_reads
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -184,3 +185,74 @@ def test_prune_removes_the_same_recordings_from_clickhouse_as_from_duckdb(
     with open_for_reading(db, wait_s=10) as conn:
         assert left == _recording_ids(DuckDBEngine(conn)) == before - {r.recording_id for r in duck_plan.recordings}
     assert len(left) == 3
+
+
+def test_sql_on_clickhouse_reads_its_tables_and_nothing_else(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sql --clickhouse` ran table functions (readonly=2 allows them): file() printed a host file and
+    url() fetched from the network. ClickHouse's parse of the query now refuses them before it runs."""
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("s3cr3t-on-the-host\n")
+    with listening() as (port, hits):
+        for query in outside_reads(secret, port):
+            out = io.StringIO()
+            assert main(["sql", query, "--clickhouse", url], out=out) == 2, query
+            err = capsys.readouterr().err
+            assert "refused" in err and "s3cr3t" not in out.getvalue() + err, (query, err)
+            assert len(err.strip().splitlines()) == 1
+        # chdb ran every statement of a text, the ones before the last without our settings: the text
+        # that closed the subquery around it dropped a table. ClickHouse's formatQuery parses one statement.
+        for injected in (
+            "SELECT 1) AS a; DROP TABLE otel_logs; SELECT * FROM (SELECT 1",
+            "SELECT 1; DROP TABLE otel_logs",
+        ):
+            assert main(["sql", injected, "--clickhouse", url], out=io.StringIO()) == 2
+            assert "SYNTAX_ERROR" in capsys.readouterr().err
+    assert hits == [], "nothing reached the network"
+    count = "SELECT count() AS n FROM otel_logs"
+    assert json.loads(_cli("sql", count, "--clickhouse", url, "--format", "json"))[0]["n"] > 0, "otel_logs is there"
+    local = "SELECT sum(number) AS s FROM numbers(10) WHERE number IN (SELECT * FROM values('x UInt8', 1, 2, 3))"
+    assert json.loads(_cli("sql", local, "--clickhouse", url, "--format", "json")) == [{"s": 6}]
+
+
+def test_clickhouse_stores_that_are_not_there(
+    tmp_path: Path, serve: Callable[[Path], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """chdb:PATH created a missing directory (and wrote into an empty one) and read nothing; a ClickHouse
+    without the exporter's tables answered with ClickHouse's UNKNOWN_TABLE and the query text."""
+    commands = (["activities"], ["stats"], ["sql", "SELECT 1"], ["replay", "latest"], ["prune", "--dry-run"])
+    missing, empty = tmp_path / "no" / "such", tmp_path / "empty"
+    empty.mkdir()
+    for where, says in ((missing, "no such directory"), (empty, "without ClickHouse data")):
+        for command in commands:
+            assert main([*command, "--clickhouse", f"chdb:{where}"], out=io.StringIO()) == 2
+            assert says in capsys.readouterr().err
+    assert not (tmp_path / "no").exists() and list(empty.iterdir()) == []
+
+    data = tmp_path / "other"
+    session = chdb_session.Session(str(data))
+    session.query("CREATE TABLE orders (id UInt64) ENGINE = MergeTree ORDER BY id")
+    session.close()
+    url = serve(data)
+    queries = (["sql", "SELECT count() FROM otel_traces"], ["activities"], ["stats"], ["replay", "latest"])
+    for command in queries:
+        assert main([*command, "--clickhouse", url], out=io.StringIO()) == 2
+        err = capsys.readouterr().err
+        assert "has no otel_traces table" in err and "clickhouse exporter" in err, err
+        assert "Unknown table" not in err, "the message, not ClickHouse's echo of the query"
+    assert main(["sql", "SELECT count() FROM otel_logs", "--clickhouse", url], out=io.StringIO()) == 2
+    assert "has no otel_logs table" in capsys.readouterr().err
+
+
+def test_clickhouse_and_db_together_are_a_usage_error(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given both, the commands read ClickHouse and ignored --db without a word."""
+    for command in (["sql", "SELECT 1"], ["activities"], ["stats"], ["replay", "latest"], ["prune"], ["ui"]):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--clickhouse", "chdb:", "--db", str(demo_db)], out=io.StringIO())
+        assert exited.value.code == 2
+        assert "--clickhouse and --db" in capsys.readouterr().err
+    monkeypatch.setenv("GETGATHER_OTEL_DUCKDB", str(demo_db))  # a default, not a second store
+    assert json.loads(_cli("sql", "SELECT 1 AS one", "--clickhouse", "chdb:", "--format", "json")) == [{"one": 1}]

@@ -303,6 +303,7 @@ def test_a_reader_waits_for_this_process_s_own_writer(tmp_path: Path) -> None:
     # reader in the same process (the tests, the viewer beside `collect`) waits like one elsewhere.
     db = tmp_path / "held.duckdb"
     writer = duckdb.connect(str(db))
+    migrate(writer)  # a getgather-otel file: readers refuse a DuckDB file without our schema
     writer.execute("CREATE TABLE t AS SELECT 1 AS x")
     with pytest.raises(DatabaseLockedError, match="this process"), open_for_reading(db, wait_s=0.2):
         pass

@@ -8,14 +8,33 @@ plain values as `DuckDBEngine` does: timestamps naive UTC (the stock SQL asks fo
 UTC at microsecond precision, whatever the session's time zone), maps as dicts.
 
 `open_clickhouse(url)` picks one: `http://user:password@host:8123/database` (or https) for
-a server, `chdb:` or `chdb:/path/to/data` for chdb. Failures to reach or read ClickHouse are
-`ClickHouseError` (a `StoreError`: the viewer answers 503 with the message).
+a server, `chdb:` or `chdb:/path/to/data` (an existing data directory; chdb would create a
+missing one) for chdb. Failures to reach or read ClickHouse are `ClickHouseError` (a
+`StoreError`: the viewer answers 503 with the message), a missing `otel_traces` or
+`otel_logs` included, named with what writes it.
+
+A user's query (`sql`, `POST /api/sql`: `read_only`) may read ClickHouse's tables and nothing
+else, as DuckDB readers run with external access off. ClickHouse's own parser decides: the
+text is first rewritten by `formatQuery` (one statement or an error; chdb would otherwise
+run every statement of `SELECT 1; DROP TABLE t` and apply our settings to the last only),
+then `EXPLAIN AST` of the statement to run is checked. Table functions other than the few
+that make rows from their arguments or read ClickHouse's own tables (numbers, values, view,
+merge, ...) are refused with `ClickHouseRefusedError`: `file`, `url`, `s3`, `remote`,
+`executable`, `mysql`, `python` and the rest; so is the ordinary function `file()`, which
+readonly does not stop (it read /etc/hostname in chdb under readonly=1). The query then runs
+with `readonly=1`, ClickHouse's own read-only mode: no writes, no setting changes, no table
+functions at all that need CREATE TEMPORARY TABLE (readonly=2, used before, allows those:
+chdb read /etc/hostname under it). A server's reading user should also have only SELECT on
+the otel tables and no source grants (docs/collector.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,15 +48,48 @@ __all__ = [
     "ChdbEngine",
     "ClickHouseError",
     "ClickHouseQueryError",
+    "ClickHouseRefusedError",
     "ClickHouseServer",
     "open_clickhouse",
     "public_url",
 ]
 
-_NO_LOGS = (
-    "has no otel_logs table, where browser recordings are: route the logs pipeline to the clickhouse "
-    "exporter (otel-collector.yaml does) or create it with the exporter's DDL"
+# What each table the stock reads need holds, and what writes it (the OTel Collector's ClickHouse exporter).
+_WRITERS = {
+    "otel_traces": "where the spans are: the OpenTelemetry Collector's clickhouse exporter writes it from the "
+    "traces pipeline (otel-collector.yaml; its `create_schema: true` creates the table)",
+    "otel_logs": "where browser recordings are: route the logs pipeline to the clickhouse "
+    "exporter (otel-collector.yaml does) or create it with the exporter's DDL",
+}
+_TABLE_NAMES = {name: re.compile(rf"\b{name}\b") for name in _WRITERS}
+
+# Table functions a user's query may call: they make rows from their arguments, or read this
+# ClickHouse's own tables (lower case). Every other one reads or runs something outside
+# (file, url, s3, remote, executable, mysql, python, deltaLakeLocal, filesystem, ...).
+_LOCAL_TABLE_FUNCTIONS = (
+    "numbers",
+    "numbers_mt",
+    "zeros",
+    "zeros_mt",
+    "generateSeries",
+    "generate_series",
+    "primes",
+    "values",
+    "SQLStandardValues",  # FROM (VALUES (1), (2))
+    "null",
+    "format",  # rows parsed from its argument
+    "generateRandom",
+    "view",
+    "merge",
+    "loop",
 )
+_LOCAL = frozenset(name.lower() for name in _LOCAL_TABLE_FUNCTIONS)
+# Ordinary functions that reach outside: `file` reads a file (chdb: anywhere, readonly or not),
+# the ai* functions call a model provider.
+_OUTSIDE_FUNCTIONS = frozenset(
+    {"file", "aiclassify", "aiembed", "aiextract", "aifilter", "aigenerate", "airedact", "aisimilarity", "aitranslate"}
+)
+_AST_LINE = re.compile(r"^(?P<depth> *)(?P<node>\S+)(?: (?P<name>\S+))?")
 
 
 class ClickHouseError(StoreError):
@@ -46,6 +98,10 @@ class ClickHouseError(StoreError):
 
 class ClickHouseQueryError(ValueError):
     """A user's query (`sql`, `POST /api/sql`) failed on ClickHouse: ClickHouse's first line."""
+
+
+class ClickHouseRefusedError(ClickHouseQueryError):
+    """A user's query would read or run something outside ClickHouse's tables (a file, a URL, another server)."""
 
 
 def public_url(url: str) -> str:
@@ -63,12 +119,12 @@ def _wrapped(sql: str, limit: int) -> str:
 
 
 class _ClickHouse:
-    """What both engines share: rendering, the otel_logs check, value shapes."""
+    """What both engines share: rendering, the table checks, user queries, value shapes."""
 
     label: str
 
     def __init__(self) -> None:
-        self._has_logs: bool | None = None
+        self._tables: set[str] = set()  # tables seen to exist (a missing one is asked about again)
 
     @property
     def dialect(self) -> Dialect:
@@ -79,30 +135,99 @@ class _ClickHouse:
 
     def rows(self, template: str, params: Mapping[str, object] | None = None) -> Rows:
         sql = render(template, "clickhouse")
-        if "otel_logs" in sql and not self._logs_exist():
-            raise ClickHouseError(f"ClickHouse at {self.label} {_NO_LOGS}")
+        self._require_tables(sql)
         try:
             return self._run(sql, params or {}, {})
         except ClickHouseQueryError as error:
             raise ClickHouseError(f"ClickHouse at {self.label}: {error}") from error
 
-    def _logs_exist(self) -> bool:
-        if self._has_logs is None:
-            found = self._run("EXISTS TABLE otel_logs", {}, {}).first()
-            self._has_logs = bool(found and found[0])
-        return self._has_logs
+    def _missing_table(self, sql: str) -> str | None:
+        """The first of otel_traces and otel_logs that `sql` names and ClickHouse does not have."""
+        for name, named in _TABLE_NAMES.items():
+            if name in self._tables or not named.search(sql):
+                continue
+            found = self._run(f"EXISTS TABLE {name}", {}, {}).first()
+            if not (found and found[0]):
+                return name
+            self._tables.add(name)
+        return None
+
+    def _no_table(self, name: str) -> str:
+        return f"ClickHouse at {self.label} has no {name} table, {_WRITERS[name]}"
+
+    def _require_tables(self, sql: str) -> None:
+        missing = self._missing_table(sql)
+        if missing:
+            raise ClickHouseError(self._no_table(missing))
 
     def command(self, template: str, params: Mapping[str, object] | None = None) -> None:
         """Run one statement that changes data (retention's DELETE); needs a user allowed to."""
+        sql = render(template, "clickhouse")
+        self._require_tables(sql)
         try:
-            self._run(render(template, "clickhouse"), params or {}, {})
+            self._run(sql, params or {}, {})
         except ClickHouseQueryError as error:
             raise ClickHouseError(f"ClickHouse at {self.label}: {error}") from error
 
+    def _one_statement(self, sql: str) -> str:
+        """ClickHouse's own formatting of `sql`, which must be one statement.
+
+        chdb runs every statement of a text (`SELECT 1; SELECT file(...)`, our settings ending only
+        the last), so the user's text is never run as it is: it goes in as a string literal to
+        `formatQuery`, which parses it (several statements are a syntax error) and writes the one
+        statement back. A server older than 23.10 has no formatQuery; it refuses several
+        statements in one request itself, so there the text is taken as it is."""
+        try:
+            found = self._run(f"SELECT formatQuery({_quoted(sql)}) AS q", {}, {})
+        except ClickHouseQueryError as error:
+            if "UNKNOWN_FUNCTION" in str(error) and "formatQuery" in str(error):
+                return sql
+            raise
+        return str(found.rows[0][0])
+
+    def _read_only_settings(self, time_limit_s: float) -> dict[str, object]:
+        return {"readonly": 1, "max_execution_time": max(1, round(time_limit_s))}
+
+    def _refuse_outside_access(self, sql: str) -> None:
+        """Refuse `sql` if ClickHouse's parse of it calls a function that reads or runs something outside."""
+        tree = self._run(f"EXPLAIN AST {sql}", {}, {})  # parsed, never run
+        parents: list[str] = []  # the node at each depth above the current line
+        for (line,) in tree.rows:
+            match = _AST_LINE.match(str(line))
+            if match is None:
+                continue
+            depth, node, name = len(match["depth"]), match["node"], match["name"] or ""
+            del parents[depth:]
+            parent = parents[-1] if parents else ""
+            parents.append(node)
+            if node != "Function":
+                continue
+            if parent == "TableExpression" and name.lower() not in _LOCAL:
+                raise ClickHouseRefusedError(
+                    f"the table function {name}() reads or runs something outside ClickHouse's tables "
+                    "(a file, a URL, another server, a program) and is refused: query the tables "
+                    f"(otel_traces, otel_logs); the table functions allowed are {', '.join(_LOCAL_TABLE_FUNCTIONS)}"
+                )
+            if name.lower() in _OUTSIDE_FUNCTIONS:
+                raise ClickHouseRefusedError(
+                    f"the function {name}() reads something outside ClickHouse's tables and is refused"
+                )
+
     def read_only(self, sql: str, limit: int, time_limit_s: float) -> tuple[Rows, bool]:
-        """A user's SELECT, at most `limit` rows (and whether there were more), stopped after `time_limit_s`."""
-        settings = {"readonly": 2, "max_execution_time": max(1, round(time_limit_s))}
-        found = self._run(_wrapped(sql, limit), {}, settings)
+        """A user's SELECT, at most `limit` rows (and whether there were more), stopped after `time_limit_s`.
+
+        Only a query ClickHouse parses as one SELECT of its own tables runs, in readonly=1 (module
+        docstring); `ClickHouseRefusedError` says what was refused, `ClickHouseQueryError` why it failed.
+        """
+        wrapped = _wrapped(self._one_statement(sql), limit)
+        self._refuse_outside_access(wrapped)
+        try:
+            found = self._run(wrapped, {}, self._read_only_settings(time_limit_s))
+        except ClickHouseQueryError as error:
+            missing = self._missing_table(wrapped) if "UNKNOWN_TABLE" in str(error) else None
+            if missing:
+                raise ClickHouseQueryError(self._no_table(missing)) from error
+            raise
         return Rows(found.columns, found.rows[:limit]), len(found.rows) > limit
 
 
@@ -118,9 +243,9 @@ def _plain(value: Any, kind: pa.DataType) -> Any:
 
 
 def _quoted(value: object) -> str:
-    """One array element as a ClickHouse literal."""
+    """One value as a ClickHouse literal (a string whatever it holds: quotes, backslashes, newlines, NUL)."""
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") + "'"
     if isinstance(value, int | float) and not isinstance(value, bool):
         return repr(value)
     raise TypeError(f"no ClickHouse literal for a {type(value).__name__} in an array parameter")
@@ -158,16 +283,25 @@ class ChdbEngine(_ClickHouse):
         if self._owns_session:
             self.session.close()
 
+    def _drain(self) -> None:
+        """After a query that failed while running (throwIf, a timeout), chdb 4.4 answers the next
+        query on the session with the failed one's leftovers (Arrow errors: "Unexpected empty message
+        in IPC file format", "Invalid flatbuffers message", "Message metadata too long"); a query that
+        fails while being analysed leaves none. One throwaway query takes them, so the next read works."""
+        with contextlib.suppress(Exception):  # the leftovers, or nothing: either way the session is clear
+            self.session.query("SELECT 1", "ArrowTable")
+
     def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
         if settings:
             sql += " SETTINGS " + ", ".join(f"{name} = {value}" for name, value in settings.items())
-        try:
-            with self._lock:
+        with self._lock:
+            try:
                 table = self.session.query(
                     sql, "ArrowTable", params={name: _parameter_text(value) for name, value in params.items()}
                 )
-        except Exception as error:
-            raise ClickHouseQueryError(first_line(str(error))) from error
+            except Exception as error:
+                self._drain()
+                raise ClickHouseQueryError(first_line(str(error))) from error
         if not isinstance(table, pa.Table):  # a statement without a result (EXISTS answers one)
             return Rows([], [])
         columns = [
@@ -199,9 +333,14 @@ class ClickHouseServer(_ClickHouse):
     def close(self) -> None:
         self.client.close()
 
+    def _read_only_settings(self, time_limit_s: float) -> dict[str, object]:
+        """readonly=1 and the time limit, but for what the user's profile fixes (a readonly user: its own)."""
+        fixed = {name for name, setting in self.client.server_settings.items() if setting.readonly == 1}
+        return {name: value for name, value in super()._read_only_settings(time_limit_s).items() if name not in fixed}
+
     def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
         try:
-            if not sql.lstrip().upper().startswith(("SELECT", "WITH", "EXISTS")):
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH", "EXISTS", "EXPLAIN")):
                 self.client.command(sql, parameters=dict(params), settings=dict(settings))
                 return Rows([], [])
             result = self.client.query(sql, parameters=dict(params), settings=dict(settings))
@@ -221,10 +360,30 @@ class ClickHouseServer(_ClickHouse):
         return Rows(columns, rows)
 
 
+def _require_data_directory(path: str) -> None:
+    """`chdb:PATH` reads an existing ClickHouse data directory; chdb would create (and fill) a missing one."""
+    where = Path(path)
+    if not where.exists():
+        problem = "no such directory"
+    elif not where.is_dir():
+        problem = "a file, not a directory"
+    elif not (where / "metadata").is_dir():
+        problem = "a directory without ClickHouse data (no metadata/ in it)"
+    else:
+        return
+    raise ClickHouseError(
+        f"--clickhouse chdb:{path}: {problem}; chdb:PATH reads the data directory a chdb session or "
+        "clickhouse-local wrote (for a server, give http(s)://user:password@host:8123/database)"
+    )
+
+
 def open_clickhouse(url: str) -> ChdbEngine | ClickHouseServer:
     """The engine for `--clickhouse URL`: `http(s)://...` for a server, `chdb:[path]` for chdb in process."""
     if url.startswith("chdb:"):
-        return ChdbEngine(path=url.removeprefix("chdb:") or None)
+        path = url.removeprefix("chdb:")
+        if path:
+            _require_data_directory(path)
+        return ChdbEngine(path=path or None)
     if urlsplit(url).scheme not in ("http", "https"):
         raise ClickHouseError(
             f"--clickhouse {public_url(url)!r}: give http(s)://user:password@host:8123/database or chdb:PATH"

@@ -19,9 +19,11 @@ __all__ = [
     "DatabaseLockedError",
     "DatabaseMissingError",
     "DatabaseUnwritableError",
+    "ForeignDatabaseError",
     "StoreError",
     "classify",
     "first_line",
+    "is_file_damage",
 ]
 
 
@@ -67,6 +69,10 @@ class CorruptDatabaseError(StoreError):
     """The file exists but is not a readable DuckDB database."""
 
 
+class ForeignDatabaseError(StoreError):
+    """A DuckDB file without getgather-otel's tables: someone else's, which readers leave as it is."""
+
+
 class DatabaseUnwritableError(StoreError):
     """The file or its directory cannot be written (permissions, read-only mount, full disk)."""
 
@@ -74,6 +80,7 @@ class DatabaseUnwritableError(StoreError):
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 _CORRUPT_HINTS = (
     "not a valid duckdb database",
+    "could not read enough bytes",  # a truncated file, seen when a read reaches the missing blocks
     "corrupt",
     "checksum",
     "invalid magic",
@@ -88,6 +95,13 @@ _UNWRITABLE_HINTS = (
     "could not create",
     "is a directory",
 )
+
+
+def is_file_damage(error: BaseException) -> bool:
+    """Whether a DuckDB error raised by a read says the file itself is damaged (not that a query is wrong)."""
+    if isinstance(error, duckdb.IOException | duckdb.SerializationException):
+        return True
+    return isinstance(error, duckdb.Error) and any(hint in str(error).lower() for hint in _CORRUPT_HINTS)
 
 
 def classify(path: Path, error: BaseException) -> StoreError:

@@ -5,6 +5,12 @@ writer holds it only for a batch plus a short linger (see `writer.py`), so reade
 for a while before giving up with a message that names the process holding the lock.
 Reads run with external access disabled: `sql` answers questions about this file and
 cannot write files, attach others or load extensions.
+
+A reader changes nothing but an older getgather-otel file (upgraded once, with a brief write
+open). A DuckDB file without our schema table is someone else's: refused, not given our
+tables (nor a `<db>.lock`). A file damaged past its header (truncated: DuckDB opens it and
+fails at the first read of a missing block) is reported as `CorruptDatabaseError`, from the
+open or from any read inside the block, and left as it is.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ from pathlib import Path
 import duckdb
 
 from getgather_otel.store.connect import connect_waiting_for_lock
-from getgather_otel.store.errors import DatabaseMissingError
-from getgather_otel.store.schema import CURRENT_VERSION, SchemaTooNewError, stored_version
+from getgather_otel.store.errors import DatabaseMissingError, ForeignDatabaseError, classify, is_file_damage
+from getgather_otel.store.schema import CURRENT_VERSION, SCHEMA_VERSION_TABLE, SchemaTooNewError, stored_version
 
 __all__ = ["DEFAULT_WAIT_S", "open_for_reading"]
 
@@ -46,7 +52,16 @@ def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duc
         raise DatabaseMissingError(f"{path} is a directory, not a DuckDB file")
     conn = connect_waiting_for_lock(path, wait_s, read_only=True, config=_READ_CONFIG)
     try:
-        version = stored_version(conn)
+        try:
+            version = stored_version(conn)
+        except duckdb.Error as error:
+            raise classify(path, error) from error
+        if version == 0:
+            raise ForeignDatabaseError(
+                f"{path} is a DuckDB file without getgather-otel's tables (no {SCHEMA_VERSION_TABLE}); "
+                "it was left as it is. Point --db / GETGATHER_OTEL_DUCKDB at the file an instrumented "
+                "server or `getgather-otel collect` writes."
+            )
         if version > CURRENT_VERSION:
             raise SchemaTooNewError(
                 f"{path} has schema version {version}; this getgather-otel reads up to "
@@ -56,6 +71,11 @@ def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duc
             conn.close()
             _upgrade_if_old(path, wait_s)
             conn = connect_waiting_for_lock(path, wait_s, read_only=True, config=_READ_CONFIG)
-        yield conn
+        try:
+            yield conn
+        except duckdb.Error as error:
+            if is_file_damage(error):
+                raise classify(path, error) from error
+            raise
     finally:
         conn.close()

@@ -8,7 +8,9 @@ the query at the time limit, and at most `limit` rows are fetched, so a careless
 cannot hold the file (and, in `collect`, the writer) for long.
 
 On ClickHouse (`ui --clickhouse`) the query runs as a subquery (so only a SELECT parses),
-with `readonly` set and ClickHouse's own `max_execution_time`.
+in readonly=1 and with ClickHouse's own `max_execution_time`; a query ClickHouse's parser
+shows reaching outside its tables (`file()`, `url()`, `s3()`, `remote()`, ...) is refused
+(403) before it runs (`store/clickhouse.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import duckdb
 
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
-from getgather_otel.store.clickhouse import ClickHouseQueryError
+from getgather_otel.store.clickhouse import ClickHouseQueryError, ClickHouseRefusedError
 from getgather_otel.store.engine import DuckDBEngine, Engine
 from getgather_otel.store.errors import first_line
 from getgather_otel.viewer.data import jsonable
@@ -80,6 +82,8 @@ def run_user_query(engine: Engine, sql: str, limit: int, time_limit_s: float) ->
     started = time.monotonic()
     try:
         found, truncated = read_only(sql, limit, time_limit_s)
+    except ClickHouseRefusedError as error:
+        raise RefusedQueryError(f"refused: {error}") from None
     except ClickHouseQueryError as error:
         if "TIMEOUT_EXCEEDED" in str(error) or "Timeout exceeded" in str(error):
             raise QueryTimeoutError(f"the query ran longer than {time_limit_s:g} s and was stopped") from None

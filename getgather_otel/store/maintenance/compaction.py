@@ -36,11 +36,13 @@ def exclusive_connection(db: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyCon
     """A migrated read-write connection to `db`, opened and closed while holding `<db>.lock`.
 
     What prune, import and compaction write through: no getgather-otel writer is mid-batch
-    meanwhile, and none can start one until the block ends.
+    meanwhile, and none can start one until the block ends. `wait_s` covers both waits, for
+    `<db>.lock` and then for DuckDB's own lock, not each of them.
     """
+    deadline = time.monotonic() + wait_s
     handle = acquire_lock(db, wait_s)
     try:
-        conn = connect_waiting_for_lock(db, wait_s)
+        conn = connect_waiting_for_lock(db, max(0.0, deadline - time.monotonic()))
         try:
             migrate(conn)
             yield conn

@@ -41,6 +41,7 @@ __all__ = [
     "ERROR_SQL",
     "ERROR_TYPES",
     "FAILURES_BY_BRAND",
+    "FAILURE_CLASSES_QUERY",
     "FAILURE_CLASS_SQL",
     "HAS_RECORDING_SQL",
     "IS_ACTIVITY_SQL",
@@ -245,6 +246,14 @@ GROUP BY brand_id, error_type
 ORDER BY errors DESC, brand_id, error_type
 """
 
+
+# Every failure class stored (the rules' and a user classifier's own): tells a class from a typo.
+FAILURE_CLASSES_QUERY = f"""
+SELECT DISTINCT {FAILURE_CLASS_SQL} AS failure_class
+FROM otel_traces AS t
+WHERE {IS_ACTIVITY_SQL} AND {IS_ERROR_SQL}
+ORDER BY failure_class
+"""
 
 # Failures per brand and class, with each class's share of the brand's activities.
 FAILURES_BY_BRAND = f"""
