@@ -17,6 +17,7 @@ from fastmcp import Client, FastMCP
 from patchright.async_api import Browser, Page
 
 from getgather_otel import activity, current_activity, instrument_mcp, record_browser
+from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.secret_values import secret_spans
 from getgather_otel.capture.secrets import forms, register
 from getgather_otel.cli import main as cli_main
@@ -569,3 +570,53 @@ def test_secret_shapes_start_where_a_token_would() -> None:
     assert [kind for *_, kind in secret_spans("t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")] == ["jwt"]
     assert [kind for *_, kind in secret_spans("4111 1111 1111 1111 / 4111 1111 1111 1112")] == ["card"]
     assert secret_spans("order 550e8400-e29b-41d4-a716-446655440000, page 2, 2026-11-30") == []
+
+
+# A uuid whose digit run is a Luhn-valid card number: ~1 recording id in 200 looks like this.
+CARD_SHAPED_ID = "4111111111111111" + "abcdef0123456789"
+CARD_IN_TEXT = "5555 5555 5555 4444"
+
+
+def test_scan_patterns_skip_our_own_ids_but_find_cards_anywhere(telemetry: Telemetry, db_path: Path) -> None:
+    with activity(name="ids") as act:
+        act.set_attribute(attr.RECORDING_ID, CARD_SHAPED_ID)
+        act.add_event(attr.EVENT_RECORDING_START, {attr.RECORDING_ID: CARD_SHAPED_ID})
+        act.add_event("evidence", {attr.RECORDING_PAGE_ID: "c1p1"})
+    marker_id = "4111111111111111"  # a span id whose hex happens to be all digits
+    events: list[dict[str, Any]] = [
+        {"type": 5, "timestamp": 1, "data": {"tag": attr.TAG_ACTIVITY_START, "payload": {"activity_id": marker_id}}},
+        {"type": 3, "timestamp": 2, "data": {"source": 0, "texts": [{"id": 7, "value": "plain text"}]}},
+    ]
+    assert telemetry.store is not None
+    telemetry.store.submit(Chunk(act.trace_id, act.activity_id, CARD_SHAPED_ID, "c1p1", 0, events, 100, "https://x/"))
+    flushed(telemetry)
+
+    def scan(*args: str) -> tuple[int, str]:
+        out = io.StringIO()
+        return cli_main(["scan", "--db", str(db_path), *args], out=out), out.getvalue()
+
+    code, said = scan("--pattern", "card", "--pattern", "jwt")
+    assert code == 0 and "nothing found" in said, said
+    # The explicit value is still found in those fields, wherever it is.
+    code, said = scan("--secret", CARD_SHAPED_ID)
+    assert code == 1 and "recording_id" in said and "SpanAttributes" in said and "Events.Attributes" in said, said
+    # A card in a text field, or under our own keys but not shaped like our ids, is still a card.
+    with activity(name="card") as other:
+        other.add_event("note", {"said": f"paid with {CARD_IN_TEXT}"})
+        other.set_attribute(attr.RECORDING_ID, CARD_IN_TEXT)
+    texts: list[dict[str, Any]] = [
+        {"type": 3, "timestamp": 3, "data": {"source": 0, "texts": [{"id": 7, "value": f"card {CARD_IN_TEXT}"}]}},
+        {"type": 5, "timestamp": 4, "data": {"tag": attr.TAG_SEGMENT, "payload": {"activity_id": CARD_IN_TEXT}}},
+    ]
+    for sequence, event in enumerate(texts):  # one hit per kind per chunk is reported
+        chunk = Chunk(other.trace_id, other.activity_id, "r" * 32, "c1p2", sequence, [event], 100, "https://x/")
+        telemetry.store.submit(chunk)
+    flushed(telemetry)
+    code, said = scan("--pattern", "card")
+    assert code == 1, said
+    hits = said.splitlines()
+    assert any(f"span={other.activity_id} Events.Attributes" in h for h in hits), said
+    assert any(f"span={other.activity_id} SpanAttributes['{attr.RECORDING_ID}']" in h for h in hits), said
+    assert any(f"span={other.activity_id} page=c1p2 sequence=0 events[0].data.texts" in h for h in hits), said
+    assert any(f"span={other.activity_id} page=c1p2 sequence=1 events[0].data.payload" in h for h in hits), said
+    assert not any(act.activity_id in h for h in hits), said
