@@ -620,3 +620,58 @@ def test_scan_patterns_skip_our_own_ids_but_find_cards_anywhere(telemetry: Telem
     assert any(f"span={other.activity_id} page=c1p2 sequence=0 events[0].data.texts" in h for h in hits), said
     assert any(f"span={other.activity_id} page=c1p2 sequence=1 events[0].data.payload" in h for h in hits), said
     assert not any(act.activity_id in h for h in hits), said
+
+
+# Registered values a server or a page writes percent-encoded with lower-case hex, or with `+`
+# and `%20` mixed: no form Python, `encodeURIComponent` or a browser's form encoding produces.
+UMLAUT = "pässwörd"
+SPACED = "my sécret value"
+ANY_CASE = {
+    UMLAUT: ["p%c3%a4ssw%c3%b6rd", "p%C3%a4ssw%c3%B6rd"],
+    SPACED: ["my+s%c3%a9cret%20value", "my%20s%c3%a9cret+value"],
+}
+
+
+async def test_registered_secrets_percent_encoded_in_any_case_are_redacted_and_scanned(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    lower, mixed = ANY_CASE[UMLAUT]
+    spaced_lower, spaced_mixed = ANY_CASE[SPACED]
+    async with activity(name="encoded", secrets=[UMLAUT, SPACED]) as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html?q={lower}&r={spaced_lower}")
+        await page.evaluate(
+            "([a, b]) => { const link = document.createElement('a'); link.href = '/orders/1?q=' + a + '&r=' + b;"
+            " link.textContent = 'sent q=' + a + ' r=' + b; document.getElementById('later').appendChild(link); }",
+            [mixed, spaced_mixed],
+            isolated_context=False,
+        )
+        act.add_event("note", {"said": f"sent {lower} and {spaced_mixed}"})
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "Privacy fixture" in stored["chunks"] and "sent q=" in stored["chunks"], "the page is recorded"
+    for secret, written in ANY_CASE.items():
+        for form in written + [w.upper() for w in written]:
+            for where, text in stored.items():
+                assert form not in text, f"{secret!r} as {form!r} in {where}"
+    assert "privacy.html?q=[REDACTED]&r=[REDACTED]" in stored["chunk rows"]
+    scan = ["scan", "--db", str(db_path), "--secret", UMLAUT, "--secret", SPACED]
+    out = io.StringIO()
+    assert cli_main(scan, out=out) == 0, out.getvalue()
+
+    # Stored by a trace that never registered them: scan finds every spelling.
+    with activity(name="unregistered") as other:
+        other.add_event("note", {"said": f"sent {mixed}"})
+        other.set_attribute("note", f"sent {spaced_mixed}")
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(scan, out=out) == 1
+    said = out.getvalue()
+    assert f"span={other.activity_id} Events.Attributes[0]['said']: --secret #1" in said, said
+    assert f"span={other.activity_id} SpanAttributes['note']: --secret #2" in said, said
+    assert act.activity_id not in said and UMLAUT not in said and mixed not in said

@@ -7,20 +7,22 @@ for that trace passes `scrub_text` first: span names, attributes, events and sta
 messages (`export/pipeline.py`, before any exporter sees the span), recording chunks and
 their URLs (`export/chunk_rows.py`, before compression). Each value is replaced in its plain,
 URL-encoded (as Python, JavaScript and browsers' forms encode), HTML-escaped and JSON-escaped
-forms. A chunk's events are scrubbed string by string (`scrub_value`), never as JSON text: a
-short numeric secret (a PIN) would otherwise
-be cut out of the middle of an event's timestamp. A value protects what is written after it
-is registered: a recording chunk cut earlier (at a navigation's full snapshot, or past the
-chunk interval) and already written keeps what it held, so register a value before the page
-can show it (`secrets=[...]` when the activity starts). Chunks are also written after their
-activity ends (a grace period), so a trace's values are kept for `KEEP_S` after they were
-last registered, for at most `MAX_TRACES` traces.
+forms, and percent-encoded in any letter case and any mix (`p%c3%a4ss`, `p%C3%a4ss+w`:
+`url_encoded`, one expression per trace, tried on strings holding `%` or `+`). A chunk's
+events are scrubbed string by string (`scrub_value`), never as JSON text: a short numeric
+secret (a PIN) would otherwise be cut out of the middle of an event's timestamp. A value
+protects what is written after it is registered: a recording chunk cut earlier (at a
+navigation's full snapshot, or past the chunk interval) and already written keeps what it
+held, so register a value before the page can show it (`secrets=[...]` when the activity
+starts). Chunks are also written after their activity ends (a grace period), so a trace's
+values are kept for `KEEP_S` after they were last registered, for at most `MAX_TRACES` traces.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -39,6 +41,7 @@ __all__ = [
     "register",
     "scrub_text",
     "scrub_value",
+    "url_encoded",
 ]
 
 # Shorter values would redact ordinary text everywhere ("1", "yes").
@@ -48,8 +51,55 @@ MAX_TRACES = 4096
 MAX_SECRETS_PER_TRACE = 256
 
 _lock = threading.Lock()
-# trace id -> (last registration, every stored form of every value, longest first)
-_traces: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+
+
+class _Known:
+    """A trace's secrets: when last registered, the values, their stored forms (longest first)
+    and the expression for their percent-encoded forms in any case (None when no value has any)."""
+
+    __slots__ = ("encoded", "forms", "values", "when")
+
+    def __init__(self, when: float, values: frozenset[str], forms: tuple[str, ...]) -> None:
+        self.when = when
+        self.values = values
+        self.forms = forms
+        self.encoded = url_encoded(values)
+
+
+_traces: OrderedDict[str, _Known] = OrderedDict()
+# Characters no URL encoder escapes: a value made of these alone has no percent-encoded form.
+_UNRESERVED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def _hex_any_case(byte: int) -> str:
+    return "%" + "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in f"{byte:02X}")
+
+
+def url_encoded(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One expression matching `values` percent-encoded however a page, a server or a browser did it.
+
+    `forms` lists the encodings Python, `encodeURIComponent`, `encodeURI` and form submission
+    produce, all with upper-case hex. Other code writes `%c3%a4` for `ä`, escapes a different set
+    of characters, or mixes `+` and `%20` for a space: here each character that some encoder
+    escapes may appear as itself or as its UTF-8 bytes' escapes in either case (a space also as
+    `+`). Letters, digits and `-_.` stay literal: case matters in the value itself. None when no
+    value has such a character (its only form is the plain one).
+    """
+    pieces = []
+    for value in sorted(set(values), key=len, reverse=True):
+        if _UNRESERVED.issuperset(value):
+            continue
+        parts = []
+        for char in value:
+            if char in _UNRESERVED:
+                parts.append(re.escape(char))
+                continue
+            choices = [re.escape(char), "".join(_hex_any_case(b) for b in char.encode("utf-8"))]
+            if char == " ":
+                choices.append(r"\+")
+            parts.append("(?:" + "|".join(choices) + ")")
+        pieces.append("".join(parts))
+    return re.compile("|".join(pieces)) if pieces else None
 
 
 def forms(value: str) -> set[str]:
@@ -86,56 +136,70 @@ def register(trace_id: str, values: Iterable[object]) -> None:
             continue
         text = str(value)
         if len(text) >= MIN_SECRET_CHARS:
-            new |= forms(text)
+            new.add(text)
     if not new:
         return
     now = time.monotonic()
     with _lock:
         _expire(now)
-        _, known = _traces.pop(trace_id, (now, ()))
-        merged = sorted(set(known) | new, key=len, reverse=True)[: MAX_SECRETS_PER_TRACE * 16]
-        _traces[trace_id] = (now, tuple(merged))
+        known = _traces.pop(trace_id, None)
+        merged: frozenset[str] = (known.values if known else frozenset()) | new
+        if known is not None and merged == known.values:
+            known.when = now
+            _traces[trace_id] = known
+        else:
+            kept = frozenset(sorted(merged, key=len, reverse=True)[:MAX_SECRETS_PER_TRACE])
+            all_forms: set[str] = set().union(*(forms(v) for v in kept))
+            _traces[trace_id] = _Known(now, kept, tuple(sorted(all_forms, key=len, reverse=True)))
         while len(_traces) > MAX_TRACES:
             _traces.popitem(last=False)
 
 
 def _expire(now: float) -> None:
     while _traces:
-        trace_id, (when, _) = next(iter(_traces.items()))
-        if now - when <= KEEP_S:
+        known = next(iter(_traces.values()))
+        if now - known.when <= KEEP_S:
             return
-        del _traces[trace_id]
+        _traces.popitem(last=False)
 
 
-def _forms_of(trace_id: str) -> tuple[str, ...]:
+def _known(trace_id: str) -> _Known | None:
     if not _traces:
-        return ()
+        return None
     with _lock:
-        entry = _traces.get(trace_id)
-    return entry[1] if entry else ()
+        return _traces.get(trace_id)
 
 
 def has_secrets(trace_id: str) -> bool:
-    return bool(_forms_of(trace_id))
+    return _known(trace_id) is not None
+
+
+def _scrub(known: _Known, text: str) -> tuple[str, int]:
+    count = 0
+    for form in known.forms:
+        if form in text:
+            count += text.count(form)
+            text = text.replace(form, REDACTED)
+    if known.encoded is not None and ("%" in text or "+" in text):
+        text, found = known.encoded.subn(REDACTED, text)
+        count += found
+    return text, count
 
 
 def scrub_text(trace_id: str, text: str) -> tuple[str, int]:
     """`text` with the trace's secrets replaced by `[REDACTED]`, and how many were replaced."""
-    count = 0
-    for form in _forms_of(trace_id):
-        if form in text:
-            count += text.count(form)
-            text = text.replace(form, REDACTED)
-    return text, count
+    known = _known(trace_id)
+    return _scrub(known, text) if known else (text, 0)
 
 
 def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
     """A copy of a decoded JSON value (dicts, lists, strings) with the trace's secrets replaced
     in every string; the value itself when nothing was; and how many were replaced."""
-    variants = _forms_of(trace_id)
-    if not variants:
+    known = _known(trace_id)
+    if known is None:
         return value, 0
     count = 0
+    variants, encoded = known.forms, known.encoded
 
     def walk(item: Any) -> Any:
         nonlocal count
@@ -144,6 +208,9 @@ def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
                 if form in item:
                     count += item.count(form)
                     item = item.replace(form, REDACTED)
+            if encoded is not None and ("%" in item or "+" in item):
+                item, found = encoded.subn(REDACTED, item)
+                count += found
             return item
         if isinstance(item, dict):
             return {key: walk(child) for key, child in item.items()}

@@ -3,7 +3,8 @@
 The check an operator runs on a file: every span (name, status message, resource and span
 attributes, event names and attributes) and every recording chunk (its metadata and its
 decompressed events) is searched for the given values, in every form they could be stored
-in (plain, URL-encoded, HTML- and JSON-escaped: `capture/secrets.forms`), and for named
+in (plain, URL-encoded in any letter case, HTML- and JSON-escaped: `capture/secrets.forms` and
+`url_encoded`), and for named
 patterns (`capture/secret_values.PATTERNS`: `card` is Luhn-checked, `jwt`, `token`, `email`,
 `phone`). Patterns are matched in string values only, so an event's 13-digit timestamp is
 never taken for a card, nor in the identifiers this package writes itself (recording, page
@@ -24,7 +25,7 @@ import duckdb
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, luhn_valid
-from getgather_otel.capture.secrets import forms
+from getgather_otel.capture.secrets import forms, url_encoded
 from getgather_otel.recording.chunk_codec import decompress_json
 
 __all__ = ["IDENTIFIER_KEYS", "Hit", "scan"]
@@ -62,13 +63,19 @@ class _Matcher:
         if unknown:
             raise ValueError(f"unknown --pattern {', '.join(unknown)}; known: {', '.join(sorted(PATTERNS))}")
         self.secrets = [
-            (f"--secret #{i + 1}", sorted(forms(s) | {s}, key=len, reverse=True)) for i, s in enumerate(secrets)
+            (f"--secret #{i + 1}", sorted(forms(s) | {s}, key=len, reverse=True), url_encoded([s]))
+            for i, s in enumerate(secrets)
         ]
         self.patterns = [(name, re.compile(PATTERNS[name])) for name in patterns]
 
     def in_text(self, text: str) -> list[str]:
-        found = [label for label, variants in self.secrets if any(v and v in text for v in variants)]
-        return found
+        """The secrets in `text`: any stored form, percent-encoded in any case (`%c3%a4`) or mix."""
+        encoded = "%" in text or "+" in text
+        return [
+            label
+            for label, variants, any_case in self.secrets
+            if any(v and v in text for v in variants) or (encoded and any_case is not None and any_case.search(text))
+        ]
 
     def in_string(self, text: str, *, identifier: bool = False) -> list[str]:
         """The secrets in `text`, and the patterns too unless it is one of our identifiers."""
