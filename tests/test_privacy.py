@@ -16,7 +16,7 @@ import pytest
 from fastmcp import Client, FastMCP
 from patchright.async_api import Browser, Page
 
-from getgather_otel import activity, current_activity, instrument_mcp, record_browser
+from getgather_otel import Activity, activity, current_activity, instrument_mcp, record_browser
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.secret_values import secret_spans
 from getgather_otel.capture.secrets import forms, register
@@ -191,6 +191,12 @@ def everything_stored(db: Path, tmp_path: Path, activity_id: str) -> dict[str, s
     }
 
 
+def assert_none_stored(secrets: dict[str, str], stored: dict[str, str]) -> None:
+    """None of `secrets` (value: where the page holds it) in any of `everything_stored`'s places."""
+    leaks = [f"{s} ({what}) in {where}" for s, what in secrets.items() for where, text in stored.items() if s in text]
+    assert not leaks, "\n".join(leaks)
+
+
 async def test_urls_are_redacted_by_value_everywhere_they_are_stored(
     telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
 ) -> None:
@@ -340,13 +346,7 @@ async def test_a_hostile_page_stores_none_of_its_secrets(
     recorded = stored["chunks"]
     for shown in ("Hostile fixture", "Hostile child", "in srcdoc", "later.png", "imp.css"):
         assert shown in recorded, f"{shown!r}: the page, its frames and its later styles are recorded"
-    leaks = [
-        f"{secret} ({what}) in {where}"
-        for secret, what in HOSTILE_SECRETS.items()
-        for where, text in stored.items()
-        if secret in text
-    ]
-    assert not leaks, "\n".join(leaks)
+    assert_none_stored(HOSTILE_SECRETS, stored)
     assert "Charged [REDACTED], key [REDACTED]" in stored["spans"], "the dialog is evidence, without its secrets"
     audit = redactions_of(db_path, act.activity_id)
     for kind in (
@@ -675,3 +675,70 @@ async def test_registered_secrets_percent_encoded_in_any_case_are_redacted_and_s
     assert f"span={other.activity_id} Events.Attributes[0]['said']: --secret #1" in said, said
     assert f"span={other.activity_id} SpanAttributes['note']: --secret #2" in said, said
     assert act.activity_id not in said and UMLAUT not in said and mixed not in said
+
+
+# tests/sites/card-attributes.html: Luhn-valid card numbers in attribute values.
+ATTRIBUTE_CARDS = {
+    "4000 0566 5566 5556": "<meta content=...> grouped by spaces",
+    "4111 1111 1111 1111": "an <input type=button>'s value (its label)",
+    "4111111111111111": "a data-number attribute",
+    "4012888888881881": "a data-number attribute set later",
+    "3782 822463 10005": "a button input's value set later",
+    "6011111111111117": "a <meta content> appended later",
+    "5105 1051 0510 5100": "a button input appended later",
+}
+
+
+async def test_card_numbers_in_any_attribute_value_are_masked_and_ordinary_attributes_kept(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    act = await visit(telemetry, browser, f"{sites.main}/card-attributes.html", "later()")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "later done" in stored["chunks"] and "Pay now" in stored["chunks"], "the page and its mutations"
+    assert_none_stored(ATTRIBUTE_CARDS, stored)
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= 4, "the audit counts them"
+    # Ids, classes, styles, URLs, SVG geometry and numbers that are no card keep their values.
+    events = [e for page_events in streams(db_path, act.activity_id).values() for e in page_events]
+    kept = {
+        "id": "order-row-1",
+        "class": "order paid",
+        "style": "color: red; width: 120px",
+        "data-order": "123456",
+        "data-tracking": "4111111111111112",
+        "title": "Order 123456",
+    }
+    rows_kept = [n["attributes"] for n in nodes_of(events) if n.get("attributes", {}).get("id") == "order-row-1"]
+    assert rows_kept and all({k: row.get(k) for k in kept} == kept for row in rows_kept), rows_kept
+    attributes = [n.get("attributes", {}) for n in nodes_of(events)]
+    links = [a.get("href") for a in attributes if a.get("id") == "order-link"]
+    assert links and all(href == f"{sites.main}/orders/123?page=2" for href in links), links  # rrweb makes it absolute
+    assert any(a.get("d") == "M1 2 3 4 5 6 7 8 9 1 2 3 3" for a in attributes), "SVG geometry is not a card"
+    assert any(a.get("id") == "number" and a.get("data-number") == MASK for a in attributes)
+
+
+async def visit(telemetry: Telemetry, browser: Browser, url: str, *scripts: str) -> Activity:
+    """One recorded activity: open `url`, run `scripts` in the page, store everything."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="visit", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(url)
+        for script in scripts:
+            await page.evaluate(script, isolated_context=False)
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+    return act
+
+
+def nodes_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every serialised node of full snapshots and Mutation adds."""
+    found: list[dict[str, Any]] = []
+    stack: list[Any] = [e["data"].get("node") for e in events if e["type"] == 2]
+    stack += [add.get("node") for e in events if e["type"] == 3 for add in e["data"].get("adds") or []]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found.append(node)
+            stack.extend(node.get("childNodes") or [])
+    return found
