@@ -7,25 +7,36 @@ import asyncio
 import html
 import io
 import json
+import os
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
+import zstandard
 from fastmcp import Client, FastMCP
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from patchright.async_api import Browser, Page
 
-from getgather_otel import Activity, activity, current_activity, instrument_mcp, record_browser
+from getgather_otel import Activity, activity, configure, current_activity, instrument_mcp, record_browser
 from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.activity import use_tracer_provider
 from getgather_otel.capture.secret_values import secret_spans
 from getgather_otel.capture.secrets import forms, register
 from getgather_otel.cli import main as cli_main
 from getgather_otel.export.chunk_rows import chunks_to_arrow
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
+from getgather_otel.export.otlp_recordings import OtlpChunkSink
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
-from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
+from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS, RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.urls import UrlRedactor
 from tests.conftest import Sites, flushed, rows
@@ -742,3 +753,151 @@ def nodes_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found.append(node)
             stack.extend(node.get("childNodes") or [])
     return found
+
+
+LATE = "L4te-registered value&x"
+
+
+def file_frames_text(db: Path) -> str:
+    """Every zstd frame anywhere in the file's bytes, live or in a freed block, decompressed."""
+    data = db.read_bytes()
+    texts = []
+    start = data.find(b"\x28\xb5\x2f\xfd")
+    while start >= 0:
+        try:
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data[start:]))
+            texts.append(reader.read(64 << 20).decode("utf-8", "replace"))
+        except zstandard.ZstdError:
+            pass
+        start = data.find(b"\x28\xb5\x2f\xfd", start + 1)
+    return "".join(texts)
+
+
+async def test_a_secret_registered_late_reaches_what_its_activity_already_cut_and_flushed(
+    browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    telemetry = configure(duckdb_path=db_path, recording=RecordingOptions(chunk_interval_s=0.3))
+    context = await browser.new_context()
+    try:
+        async with activity(name="late", brand_id="fixture") as act:
+            page = await context.new_page()
+            # The page shows it (text, an attribute, the URL), a nested activity quotes it.
+            await page.goto(f"{sites.main}/privacy.html?q={quote_plus(LATE)}")
+            await page.evaluate(
+                "v => { document.getElementById('readable').textContent = 'shown ' + v;"
+                " document.getElementById('title').setAttribute('data-said', v); }",
+                LATE,
+                isolated_context=False,
+            )
+            async with activity(name="inner") as inner:
+                inner.add_event("note", {"said": f"typed {LATE}"})
+            await asyncio.sleep(1.0)  # past the chunk interval: a chunk holding it is cut
+            await page.goto(f"{sites.main}/ordinary.html")  # and another at the next snapshot
+            await asyncio.sleep(1.0)  # and handed to the writer (which wrote them at once until now)
+            act.add_secret(LATE)
+            await page.goto(f"{sites.main}/ordinary.html?page=2")
+            await asyncio.sleep(0.3)
+        await settle(telemetry, 1.0)
+    finally:
+        await context.close()
+        telemetry.shutdown()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    stored["zstd frames in the file"] = file_frames_text(db_path)
+    for form in forms(LATE):
+        for where, text in stored.items():
+            assert form not in text, f"{LATE!r} as {form!r} in {where}"
+    assert "shown [REDACTED]" in stored["chunks"] and "Ordinary page" in stored["chunks"], "the pages are recorded"
+    sequences = rows(db_path, "SELECT sequence FROM recording_chunks WHERE span_id = ?", [act.activity_id])
+    assert len(sequences) >= 3, "the recording was cut into chunks as it ran"
+    assert "typed [REDACTED]" in stored["spans"], "the nested activity's span is kept, without it"
+    assert not db_path.with_name(db_path.name + ".wal").exists()
+
+
+def test_what_waits_for_a_running_activity_is_bounded(telemetry: Telemetry, tmp_path: Path) -> None:
+    """Past `max_held_recording_bytes` the oldest rows are written before their activity ends, and counted."""
+    db = tmp_path / "held.duckdb"
+    store = DuckDBStore(db, limits=StoreLimits(max_held_recording_bytes=40_000))
+    store.record_browsers()
+
+    def chunk(act: Activity, sequence: int) -> Chunk:
+        text = os.urandom(6000).hex()  # ~6 KB compressed: zstd cannot shrink it much
+        events: list[dict[str, Any]] = [{"type": 3, "timestamp": sequence, "data": {"source": 0, "text": text}}]
+        return Chunk(act.trace_id, act.activity_id, "r" * 32, "c1p1", sequence, events, len(text), "https://x/")
+
+    def stored(act: Activity) -> int:
+        return len(rows(db, "SELECT sequence FROM recording_chunks WHERE span_id = ?", [act.activity_id]))
+
+    def written() -> None:  # the writer took everything queued (what it holds is not queued)
+        for _ in range(200):
+            if store.stats.recordings.pending == 0:
+                return
+            time.sleep(0.05)
+        raise AssertionError(store.stats)
+
+    try:
+        with activity(name="long") as act:
+            for sequence in range(20):
+                store.submit(chunk(act, sequence))
+            written()
+            early = store.stats.recording_rows_written_early
+            assert 0 < stored(act) == early < 20, "the oldest went early, the rest wait"
+            assert 0 < store.stats.recordings_held_bytes <= 40_000
+        assert store.flush(10)
+        assert stored(act) == 20 and store.stats.recordings_held_bytes == 0, "the rest are written when it ends"
+        with activity(name="flushed") as flushed_early:
+            store.submit(chunk(flushed_early, 0))
+            written()
+            assert stored(flushed_early) == 0
+            assert store.flush(10) and stored(flushed_early) == 1, "an explicit flush writes what is held"
+        with activity(name="cut short") as running:
+            store.submit(chunk(running, 0))
+            written()
+            assert stored(running) == 0
+            store.shutdown()  # a process ending mid-activity writes what it held
+            assert stored(running) == 1
+    finally:
+        store.shutdown()
+
+
+def test_the_zero_code_exporter_holds_spans_of_a_running_activity(tmp_path: Path) -> None:
+    db = tmp_path / "zero.duckdb"
+    exporter = DuckDBSpanExporter(db, hold_spans=True)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    use_tracer_provider(provider)
+    try:
+        with activity(name="tool") as act:
+            with activity(name="inner") as inner:
+                inner.add_event("note", {"said": f"typed {LATE}"})
+            taken = exporter.store.stats.spans
+            assert taken.written + taken.pending == 0, "held while the tool runs"
+            act.add_secret(LATE)
+        assert exporter.force_flush()
+        spans = json.dumps(rows(db, 'SELECT SpanName, "Events.Attributes" FROM otel_traces'), default=str)
+        assert "activity inner" in spans and "typed [REDACTED]" in spans and LATE not in spans
+    finally:
+        use_tracer_provider(None)
+        provider.shutdown()
+
+
+def test_recordings_sent_over_otlp_wait_for_their_activity_too(telemetry: Telemetry) -> None:
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    sink = OtlpChunkSink(exporter, Resource.create({}))
+    try:
+        with activity(name="sent") as act:
+            text: dict[str, Any] = {"id": 7, "value": f"shown {LATE}"}
+            events: list[dict[str, Any]] = [{"type": 3, "timestamp": 1, "data": {"source": 0, "texts": [text]}}]
+            sink.submit(Chunk(act.trace_id, act.activity_id, "r" * 32, "c1p1", 0, events, 100, "https://x/"))
+            for _ in range(200):  # the sink's thread took it
+                if sink.stats.pending == 0:
+                    break
+                time.sleep(0.05)
+            assert sink.stats.pending == 0 and exporter.get_finished_logs() == (), "held while the activity runs"
+            act.add_secret(LATE)
+        assert sink.flush(10)
+        [record] = exporter.get_finished_logs()
+        body = decompress_json(record.log_record.body, "zstd").decode()  # type: ignore[arg-type]
+        assert "shown [REDACTED]" in body and LATE not in body
+    finally:
+        sink.shutdown(5)

@@ -11,16 +11,17 @@ forms, and percent-encoded in any letter case and any mix (`p%c3%a4ss`, `p%C3%a4
 `url_encoded`, one expression per trace, tried on strings holding `%` or `+`). A chunk's
 events are scrubbed string by string (`scrub_value`), never as JSON text: a short numeric
 secret (a PIN) would otherwise be cut out of the middle of an event's timestamp. A value
-protects what is written after it is registered: a recording chunk cut earlier (at a
-navigation's full snapshot, or past the chunk interval) and already written keeps what it
-held, so register a value before the page can show it (`secrets=[...]` when the activity
-starts). Chunks are also written after their activity ends (a grace period), so a trace's
-values are kept for `KEEP_S` after they were last registered, for at most `MAX_TRACES` traces.
+registered late still protects its whole activity: nothing of a running root activity is
+stored before it ends (`export/held.py`: its recording chunks and the spans of its trace wait,
+bounded), and what was compressed before the value came is scrubbed again (`version`).
+Chunks are also written after their activity ends (a grace period), so a trace's values are
+kept for `KEEP_S` after they were last registered, for at most `MAX_TRACES` traces.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 import threading
@@ -42,6 +43,7 @@ __all__ = [
     "scrub_text",
     "scrub_value",
     "url_encoded",
+    "version",
 ]
 
 # Shorter values would redact ordinary text everywhere ("1", "yes").
@@ -57,13 +59,18 @@ class _Known:
     """A trace's secrets: when last registered, the values, their stored forms (longest first)
     and the expression for their percent-encoded forms in any case (None when no value has any)."""
 
-    __slots__ = ("encoded", "forms", "values", "when")
+    __slots__ = ("encoded", "forms", "values", "version", "when")
 
     def __init__(self, when: float, values: frozenset[str], forms: tuple[str, ...]) -> None:
         self.when = when
         self.values = values
         self.forms = forms
         self.encoded = url_encoded(values)
+        self.version = next(_versions)
+
+
+# Every change of a trace's values gets a new number (`version`), never reused.
+_versions = itertools.count(1)
 
 
 _traces: OrderedDict[str, _Known] = OrderedDict()
@@ -172,6 +179,13 @@ def _known(trace_id: str) -> _Known | None:
 
 def has_secrets(trace_id: str) -> bool:
     return _known(trace_id) is not None
+
+
+def version(trace_id: str) -> int:
+    """A number that changes whenever the trace's values do (0: none): what was scrubbed at one
+    version need not be scrubbed again while it stays (`export/held.py`)."""
+    known = _known(trace_id)
+    return known.version if known else 0
 
 
 def _scrub(known: _Known, text: str) -> tuple[str, int]:
