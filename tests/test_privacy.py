@@ -27,7 +27,7 @@ from getgather_otel import Activity, activity, configure, current_activity, inst
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.activity import use_tracer_provider
 from getgather_otel.capture.secret_values import secret_spans
-from getgather_otel.capture.secrets import forms, register
+from getgather_otel.capture.secrets import MIN_SECRET_CHARS, forms, register
 from getgather_otel.cli import main as cli_main
 from getgather_otel.export.chunk_rows import chunks_to_arrow
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
@@ -901,3 +901,46 @@ def test_recordings_sent_over_otlp_wait_for_their_activity_too(telemetry: Teleme
         assert "shown [REDACTED]" in body and LATE not in body
     finally:
         sink.shutdown(5)
+
+
+MIRRORED = "Qz7wPmXr4tKv"
+
+
+async def test_prefixes_of_a_secret_mirrored_as_it_is_typed_are_redacted(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="mirror", brand_id="fixture", secrets=[MIRRORED]):
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/mirror.html")
+        await page.click("#pw")
+        for char in MIRRORED:  # one keystroke, one mutation of the echo, at a time
+            await page.keyboard.type(char)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    recorded = stored_text(db_path)
+    events = events_of(recorded)
+    echoed = [n.get("textContent") for n in nodes_of(events) if n.get("type") == 3]
+    echoed += [t["value"] for e in events if e["type"] == 3 for t in e["data"].get("texts") or []]
+    assert echoed.count("[REDACTED]") >= len(MIRRORED) - MIN_SECRET_CHARS, "each keystroke's echo is recorded"
+    texts = [t for t in echoed if t and not t.startswith("Qz7wPabc")]  # the fixture's own words aside
+    for length in range(MIN_SECRET_CHARS, len(MIRRORED) + 1):
+        assert not [t for t in texts if MIRRORED[:length] in t], f"the typed prefix {MIRRORED[:length]!r} is stored"
+    # Shorter prefixes stay (values that short are not registered either), and words that only
+    # begin like one.
+    assert MIRRORED[: MIN_SECRET_CHARS - 1] in echoed
+    assert "Qz7wPabc only begins like it; [REDACTED] is a prefix standing as a word." in recorded
+
+
+def events_of(recorded: str) -> list[dict[str, Any]]:
+    """The events of `stored_text`'s concatenated JSON arrays."""
+    decoder = json.JSONDecoder()
+    events, at = [], 0
+    while at < len(recorded):
+        chunk, at = decoder.raw_decode(recorded, at)
+        events.extend(chunk)
+    return events

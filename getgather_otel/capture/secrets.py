@@ -35,10 +35,12 @@ from getgather_otel.capture.redaction import REDACTED
 
 __all__ = [
     "KEEP_S",
+    "MAX_PREFIX_CHARS",
     "MAX_TRACES",
     "MIN_SECRET_CHARS",
     "forms",
     "has_secrets",
+    "prefixes",
     "register",
     "scrub_text",
     "scrub_value",
@@ -48,6 +50,10 @@ __all__ = [
 
 # Shorter values would redact ordinary text everywhere ("1", "yes").
 MIN_SECRET_CHARS = 4
+# A page that mirrors an input as it is typed shows every prefix of the value: in recorded page
+# text, a prefix of at least MIN_SECRET_CHARS standing as a word of its own is redacted too
+# (`prefixes`), the longest one there; prefixes are followed this far into a value.
+MAX_PREFIX_CHARS = 128
 KEEP_S = 900.0
 MAX_TRACES = 4096
 MAX_SECRETS_PER_TRACE = 256
@@ -56,16 +62,20 @@ _lock = threading.Lock()
 
 
 class _Known:
-    """A trace's secrets: when last registered, the values, their stored forms (longest first)
-    and the expression for their percent-encoded forms in any case (None when no value has any)."""
+    """A trace's secrets: when last registered, the values, their stored forms (longest first),
+    the expression for their percent-encoded forms in any case (None when no value has any) and
+    the one for their prefixes (None when no value is longer than MIN_SECRET_CHARS)."""
 
-    __slots__ = ("encoded", "forms", "values", "version", "when")
+    __slots__ = ("encoded", "forms", "heads", "prefixes", "values", "version", "when")
 
     def __init__(self, when: float, values: frozenset[str], forms: tuple[str, ...]) -> None:
         self.when = when
         self.values = values
         self.forms = forms
         self.encoded = url_encoded(values)
+        self.prefixes = prefixes(values)
+        # What a prefix starts with: a string holding none of them is not searched for one.
+        self.heads = tuple({value[:MIN_SECRET_CHARS] for value in values if len(value) > MIN_SECRET_CHARS})
         self.version = next(_versions)
 
 
@@ -133,6 +143,31 @@ def forms(value: str) -> set[str]:
         out.add(json.dumps(form)[1:-1])
         out.add(json.dumps(form, ensure_ascii=False)[1:-1])
     return {form for form in out if len(form) >= MIN_SECRET_CHARS}
+
+
+def prefixes(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One expression matching the longest prefix (at least MIN_SECRET_CHARS) of any of `values`
+    that stands as a word: not inside a longer word, not followed by a word character.
+
+    What a page that copies an input into its text as it is typed shows, one keystroke at a
+    time (`p`, `pa`, `pas`, ...): the whole value is a form, each prefix is not. A word of its
+    own only, and only the longest prefix there (an atomic group: `https://other` is not
+    `https:/` of a value `https://x`), so ordinary text loses at most whole words that begin a
+    value. Prefixes shorter than MIN_SECRET_CHARS stay, as values that short are not registered.
+    """
+    pieces = []
+    for value in sorted(set(values), key=len, reverse=True):
+        if len(value) <= MIN_SECRET_CHARS:
+            continue
+        capped = value[:MAX_PREFIX_CHARS]
+        nested = ""
+        for char in reversed(capped[MIN_SECRET_CHARS:]):
+            nested = "(?:" + re.escape(char) + nested + ")?"
+        piece = "(?>" + re.escape(capped[:MIN_SECRET_CHARS]) + nested + r")(?!\w)"
+        if len(value) > MAX_PREFIX_CHARS:  # typed past the cap: the capped prefix, whatever follows
+            piece = re.escape(capped) + "|" + piece
+        pieces.append(piece)
+    return re.compile(r"(?<!\w)(?:" + "|".join(pieces) + ")") if pieces else None
 
 
 def register(trace_id: str, values: Iterable[object]) -> None:
@@ -207,13 +242,14 @@ def scrub_text(trace_id: str, text: str) -> tuple[str, int]:
 
 
 def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
-    """A copy of a decoded JSON value (dicts, lists, strings) with the trace's secrets replaced
-    in every string; the value itself when nothing was; and how many were replaced."""
+    """A copy of a decoded JSON value (a recording chunk's events) with the trace's secrets
+    replaced in every string, and their typed prefixes (`prefixes`); the value itself when
+    nothing was; and how many were replaced."""
     known = _known(trace_id)
     if known is None:
         return value, 0
     count = 0
-    variants, encoded = known.forms, known.encoded
+    variants, encoded, typed, heads = known.forms, known.encoded, known.prefixes, known.heads
 
     def walk(item: Any) -> Any:
         nonlocal count
@@ -225,6 +261,11 @@ def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
             if encoded is not None and ("%" in item or "+" in item):
                 item, found = encoded.subn(REDACTED, item)
                 count += found
+            for head in heads:  # typed prefixes: only where one could start
+                if head in item:
+                    item, found = typed.subn(REDACTED, item)  # type: ignore[union-attr]
+                    count += found
+                    break
             return item
         if isinstance(item, dict):
             return {key: walk(child) for key, child in item.items()}
