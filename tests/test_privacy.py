@@ -7,24 +7,36 @@ import asyncio
 import html
 import io
 import json
+import os
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
+import zstandard
 from fastmcp import Client, FastMCP
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from patchright.async_api import Browser, Page
 
-from getgather_otel import activity, current_activity, instrument_mcp, record_browser
+from getgather_otel import Activity, activity, configure, current_activity, instrument_mcp, record_browser
+from getgather_otel.capture import attributes as attr
+from getgather_otel.capture.activity import use_tracer_provider
 from getgather_otel.capture.secret_values import secret_spans
-from getgather_otel.capture.secrets import forms, register
+from getgather_otel.capture.secrets import MIN_SECRET_CHARS, forms, register
 from getgather_otel.cli import main as cli_main
 from getgather_otel.export.chunk_rows import chunks_to_arrow
+from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
+from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
+from getgather_otel.export.otlp_recordings import OtlpChunkSink
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
-from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
+from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS, RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.urls import UrlRedactor
 from tests.conftest import Sites, flushed, rows
@@ -190,6 +202,12 @@ def everything_stored(db: Path, tmp_path: Path, activity_id: str) -> dict[str, s
     }
 
 
+def assert_none_stored(secrets: dict[str, str], stored: dict[str, str]) -> None:
+    """None of `secrets` (value: where the page holds it) in any of `everything_stored`'s places."""
+    leaks = [f"{s} ({what}) in {where}" for s, what in secrets.items() for where, text in stored.items() if s in text]
+    assert not leaks, "\n".join(leaks)
+
+
 async def test_urls_are_redacted_by_value_everywhere_they_are_stored(
     telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
 ) -> None:
@@ -339,13 +357,7 @@ async def test_a_hostile_page_stores_none_of_its_secrets(
     recorded = stored["chunks"]
     for shown in ("Hostile fixture", "Hostile child", "in srcdoc", "later.png", "imp.css"):
         assert shown in recorded, f"{shown!r}: the page, its frames and its later styles are recorded"
-    leaks = [
-        f"{secret} ({what}) in {where}"
-        for secret, what in HOSTILE_SECRETS.items()
-        for where, text in stored.items()
-        if secret in text
-    ]
-    assert not leaks, "\n".join(leaks)
+    assert_none_stored(HOSTILE_SECRETS, stored)
     assert "Charged [REDACTED], key [REDACTED]" in stored["spans"], "the dialog is evidence, without its secrets"
     audit = redactions_of(db_path, act.activity_id)
     for kind in (
@@ -569,3 +581,366 @@ def test_secret_shapes_start_where_a_token_would() -> None:
     assert [kind for *_, kind in secret_spans("t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")] == ["jwt"]
     assert [kind for *_, kind in secret_spans("4111 1111 1111 1111 / 4111 1111 1111 1112")] == ["card"]
     assert secret_spans("order 550e8400-e29b-41d4-a716-446655440000, page 2, 2026-11-30") == []
+
+
+# A uuid whose digit run is a Luhn-valid card number: ~1 recording id in 200 looks like this.
+CARD_SHAPED_ID = "4111111111111111" + "abcdef0123456789"
+CARD_IN_TEXT = "5555 5555 5555 4444"
+
+
+def test_scan_patterns_skip_our_own_ids_but_find_cards_anywhere(telemetry: Telemetry, db_path: Path) -> None:
+    with activity(name="ids") as act:
+        act.set_attribute(attr.RECORDING_ID, CARD_SHAPED_ID)
+        act.add_event(attr.EVENT_RECORDING_START, {attr.RECORDING_ID: CARD_SHAPED_ID})
+        act.add_event("evidence", {attr.RECORDING_PAGE_ID: "c1p1"})
+    marker_id = "4111111111111111"  # a span id whose hex happens to be all digits
+    events: list[dict[str, Any]] = [
+        {"type": 5, "timestamp": 1, "data": {"tag": attr.TAG_ACTIVITY_START, "payload": {"activity_id": marker_id}}},
+        {"type": 3, "timestamp": 2, "data": {"source": 0, "texts": [{"id": 7, "value": "plain text"}]}},
+    ]
+    assert telemetry.store is not None
+    telemetry.store.submit(Chunk(act.trace_id, act.activity_id, CARD_SHAPED_ID, "c1p1", 0, events, 100, "https://x/"))
+    flushed(telemetry)
+
+    def scan(*args: str) -> tuple[int, str]:
+        out = io.StringIO()
+        return cli_main(["scan", "--db", str(db_path), *args], out=out), out.getvalue()
+
+    code, said = scan("--pattern", "card", "--pattern", "jwt")
+    assert code == 0 and "nothing found" in said, said
+    # The explicit value is still found in those fields, wherever it is.
+    code, said = scan("--secret", CARD_SHAPED_ID)
+    assert code == 1 and "recording_id" in said and "SpanAttributes" in said and "Events.Attributes" in said, said
+    # A card in a text field, or under our own keys but not shaped like our ids, is still a card.
+    with activity(name="card") as other:
+        other.add_event("note", {"said": f"paid with {CARD_IN_TEXT}"})
+        other.set_attribute(attr.RECORDING_ID, CARD_IN_TEXT)
+    texts: list[dict[str, Any]] = [
+        {"type": 3, "timestamp": 3, "data": {"source": 0, "texts": [{"id": 7, "value": f"card {CARD_IN_TEXT}"}]}},
+        {"type": 5, "timestamp": 4, "data": {"tag": attr.TAG_SEGMENT, "payload": {"activity_id": CARD_IN_TEXT}}},
+    ]
+    for sequence, event in enumerate(texts):  # one hit per kind per chunk is reported
+        chunk = Chunk(other.trace_id, other.activity_id, "r" * 32, "c1p2", sequence, [event], 100, "https://x/")
+        telemetry.store.submit(chunk)
+    flushed(telemetry)
+    code, said = scan("--pattern", "card")
+    assert code == 1, said
+    hits = said.splitlines()
+    assert any(f"span={other.activity_id} Events.Attributes" in h for h in hits), said
+    assert any(f"span={other.activity_id} SpanAttributes['{attr.RECORDING_ID}']" in h for h in hits), said
+    assert any(f"span={other.activity_id} page=c1p2 sequence=0 events[0].data.texts" in h for h in hits), said
+    assert any(f"span={other.activity_id} page=c1p2 sequence=1 events[0].data.payload" in h for h in hits), said
+    assert not any(act.activity_id in h for h in hits), said
+
+
+# Registered values a server or a page writes percent-encoded with lower-case hex, or with `+`
+# and `%20` mixed: no form Python, `encodeURIComponent` or a browser's form encoding produces.
+UMLAUT = "pässwörd"
+SPACED = "my sécret value"
+ANY_CASE = {
+    UMLAUT: ["p%c3%a4ssw%c3%b6rd", "p%C3%a4ssw%c3%B6rd"],
+    SPACED: ["my+s%c3%a9cret%20value", "my%20s%c3%a9cret+value"],
+}
+
+
+async def test_registered_secrets_percent_encoded_in_any_case_are_redacted_and_scanned(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    lower, mixed = ANY_CASE[UMLAUT]
+    spaced_lower, spaced_mixed = ANY_CASE[SPACED]
+    async with activity(name="encoded", secrets=[UMLAUT, SPACED]) as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html?q={lower}&r={spaced_lower}")
+        await page.evaluate(
+            "([a, b]) => { const link = document.createElement('a'); link.href = '/orders/1?q=' + a + '&r=' + b;"
+            " link.textContent = 'sent q=' + a + ' r=' + b; document.getElementById('later').appendChild(link); }",
+            [mixed, spaced_mixed],
+            isolated_context=False,
+        )
+        act.add_event("note", {"said": f"sent {lower} and {spaced_mixed}"})
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "Privacy fixture" in stored["chunks"] and "sent q=" in stored["chunks"], "the page is recorded"
+    for secret, written in ANY_CASE.items():
+        for form in written + [w.upper() for w in written]:
+            for where, text in stored.items():
+                assert form not in text, f"{secret!r} as {form!r} in {where}"
+    assert "privacy.html?q=[REDACTED]&r=[REDACTED]" in stored["chunk rows"]
+    scan = ["scan", "--db", str(db_path), "--secret", UMLAUT, "--secret", SPACED]
+    out = io.StringIO()
+    assert cli_main(scan, out=out) == 0, out.getvalue()
+
+    # Stored by a trace that never registered them: scan finds every spelling.
+    with activity(name="unregistered") as other:
+        other.add_event("note", {"said": f"sent {mixed}"})
+        other.set_attribute("note", f"sent {spaced_mixed}")
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(scan, out=out) == 1
+    said = out.getvalue()
+    assert f"span={other.activity_id} Events.Attributes[0]['said']: --secret #1" in said, said
+    assert f"span={other.activity_id} SpanAttributes['note']: --secret #2" in said, said
+    assert act.activity_id not in said and UMLAUT not in said and mixed not in said
+
+
+# tests/sites/card-attributes.html: Luhn-valid card numbers in attribute values.
+ATTRIBUTE_CARDS = {
+    "4000 0566 5566 5556": "<meta content=...> grouped by spaces",
+    "4111 1111 1111 1111": "an <input type=button>'s value (its label)",
+    "4111111111111111": "a data-number attribute",
+    "4012888888881881": "a data-number attribute set later",
+    "3782 822463 10005": "a button input's value set later",
+    "6011111111111117": "a <meta content> appended later",
+    "5105 1051 0510 5100": "a button input appended later",
+}
+
+
+async def test_card_numbers_in_any_attribute_value_are_masked_and_ordinary_attributes_kept(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    act = await visit(telemetry, browser, f"{sites.main}/card-attributes.html", "later()")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "later done" in stored["chunks"] and "Pay now" in stored["chunks"], "the page and its mutations"
+    assert_none_stored(ATTRIBUTE_CARDS, stored)
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= 4, "the audit counts them"
+    # Ids, classes, styles, URLs, SVG geometry and numbers that are no card keep their values.
+    events = [e for page_events in streams(db_path, act.activity_id).values() for e in page_events]
+    kept = {
+        "id": "order-row-1",
+        "class": "order paid",
+        "style": "color: red; width: 120px",
+        "data-order": "123456",
+        "data-tracking": "4111111111111112",
+        "title": "Order 123456",
+    }
+    rows_kept = [n["attributes"] for n in nodes_of(events) if n.get("attributes", {}).get("id") == "order-row-1"]
+    assert rows_kept and all({k: row.get(k) for k in kept} == kept for row in rows_kept), rows_kept
+    attributes = [n.get("attributes", {}) for n in nodes_of(events)]
+    links = [a.get("href") for a in attributes if a.get("id") == "order-link"]
+    assert links and all(href == f"{sites.main}/orders/123?page=2" for href in links), links  # rrweb makes it absolute
+    assert any(a.get("d") == "M1 2 3 4 5 6 7 8 9 1 2 3 3" for a in attributes), "SVG geometry is not a card"
+    assert any(a.get("id") == "number" and a.get("data-number") == MASK for a in attributes)
+
+
+async def visit(telemetry: Telemetry, browser: Browser, url: str, *scripts: str) -> Activity:
+    """One recorded activity: open `url`, run `scripts` in the page, store everything."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="visit", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(url)
+        for script in scripts:
+            await page.evaluate(script, isolated_context=False)
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+    return act
+
+
+def nodes_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every serialised node of full snapshots and Mutation adds."""
+    found: list[dict[str, Any]] = []
+    stack: list[Any] = [e["data"].get("node") for e in events if e["type"] == 2]
+    stack += [add.get("node") for e in events if e["type"] == 3 for add in e["data"].get("adds") or []]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found.append(node)
+            stack.extend(node.get("childNodes") or [])
+    return found
+
+
+LATE = "L4te-registered value&x"
+
+
+def file_frames_text(db: Path) -> str:
+    """Every zstd frame anywhere in the file's bytes, live or in a freed block, decompressed."""
+    data = db.read_bytes()
+    texts = []
+    start = data.find(b"\x28\xb5\x2f\xfd")
+    while start >= 0:
+        try:
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data[start:]))
+            texts.append(reader.read(64 << 20).decode("utf-8", "replace"))
+        except zstandard.ZstdError:
+            pass
+        start = data.find(b"\x28\xb5\x2f\xfd", start + 1)
+    return "".join(texts)
+
+
+async def test_a_secret_registered_late_reaches_what_its_activity_already_cut_and_flushed(
+    browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    telemetry = configure(duckdb_path=db_path, recording=RecordingOptions(chunk_interval_s=0.3))
+    context = await browser.new_context()
+    try:
+        async with activity(name="late", brand_id="fixture") as act:
+            page = await context.new_page()
+            # The page shows it (text, an attribute, the URL), a nested activity quotes it.
+            await page.goto(f"{sites.main}/privacy.html?q={quote_plus(LATE)}")
+            await page.evaluate(
+                "v => { document.getElementById('readable').textContent = 'shown ' + v;"
+                " document.getElementById('title').setAttribute('data-said', v); }",
+                LATE,
+                isolated_context=False,
+            )
+            async with activity(name="inner") as inner:
+                inner.add_event("note", {"said": f"typed {LATE}"})
+            await asyncio.sleep(1.0)  # past the chunk interval: a chunk holding it is cut
+            await page.goto(f"{sites.main}/ordinary.html")  # and another at the next snapshot
+            await asyncio.sleep(1.0)  # and handed to the writer (which wrote them at once until now)
+            act.add_secret(LATE)
+            await page.goto(f"{sites.main}/ordinary.html?page=2")
+            await asyncio.sleep(0.3)
+        await settle(telemetry, 1.0)
+    finally:
+        await context.close()
+        telemetry.shutdown()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    stored["zstd frames in the file"] = file_frames_text(db_path)
+    for form in forms(LATE):
+        for where, text in stored.items():
+            assert form not in text, f"{LATE!r} as {form!r} in {where}"
+    assert "shown [REDACTED]" in stored["chunks"] and "Ordinary page" in stored["chunks"], "the pages are recorded"
+    sequences = rows(db_path, "SELECT sequence FROM recording_chunks WHERE span_id = ?", [act.activity_id])
+    assert len(sequences) >= 3, "the recording was cut into chunks as it ran"
+    assert "typed [REDACTED]" in stored["spans"], "the nested activity's span is kept, without it"
+    assert not db_path.with_name(db_path.name + ".wal").exists()
+
+
+def test_what_waits_for_a_running_activity_is_bounded(telemetry: Telemetry, tmp_path: Path) -> None:
+    """Past `max_held_recording_bytes` the oldest rows are written before their activity ends, and counted."""
+    db = tmp_path / "held.duckdb"
+    store = DuckDBStore(db, limits=StoreLimits(max_held_recording_bytes=40_000))
+    store.record_browsers()
+
+    def chunk(act: Activity, sequence: int) -> Chunk:
+        text = os.urandom(6000).hex()  # ~6 KB compressed: zstd cannot shrink it much
+        events: list[dict[str, Any]] = [{"type": 3, "timestamp": sequence, "data": {"source": 0, "text": text}}]
+        return Chunk(act.trace_id, act.activity_id, "r" * 32, "c1p1", sequence, events, len(text), "https://x/")
+
+    def stored(act: Activity) -> int:
+        return len(rows(db, "SELECT sequence FROM recording_chunks WHERE span_id = ?", [act.activity_id]))
+
+    def written() -> None:  # the writer took everything queued (what it holds is not queued)
+        for _ in range(200):
+            if store.stats.recordings.pending == 0:
+                return
+            time.sleep(0.05)
+        raise AssertionError(store.stats)
+
+    try:
+        with activity(name="long") as act:
+            for sequence in range(20):
+                store.submit(chunk(act, sequence))
+            written()
+            early = store.stats.recording_rows_written_early
+            assert 0 < stored(act) == early < 20, "the oldest went early, the rest wait"
+            assert 0 < store.stats.recordings_held_bytes <= 40_000
+        assert store.flush(10)
+        assert stored(act) == 20 and store.stats.recordings_held_bytes == 0, "the rest are written when it ends"
+        with activity(name="flushed") as flushed_early:
+            store.submit(chunk(flushed_early, 0))
+            written()
+            assert stored(flushed_early) == 0
+            assert store.flush(10) and stored(flushed_early) == 1, "an explicit flush writes what is held"
+        with activity(name="cut short") as running:
+            store.submit(chunk(running, 0))
+            written()
+            assert stored(running) == 0
+            store.shutdown()  # a process ending mid-activity writes what it held
+            assert stored(running) == 1
+    finally:
+        store.shutdown()
+
+
+def test_the_zero_code_exporter_holds_spans_of_a_running_activity(tmp_path: Path) -> None:
+    db = tmp_path / "zero.duckdb"
+    exporter = DuckDBSpanExporter(db, hold_spans=True)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    use_tracer_provider(provider)
+    try:
+        with activity(name="tool") as act:
+            with activity(name="inner") as inner:
+                inner.add_event("note", {"said": f"typed {LATE}"})
+            taken = exporter.store.stats.spans
+            assert taken.written + taken.pending == 0, "held while the tool runs"
+            act.add_secret(LATE)
+        assert exporter.force_flush()
+        spans = json.dumps(rows(db, 'SELECT SpanName, "Events.Attributes" FROM otel_traces'), default=str)
+        assert "activity inner" in spans and "typed [REDACTED]" in spans and LATE not in spans
+    finally:
+        use_tracer_provider(None)
+        provider.shutdown()
+
+
+def test_recordings_sent_over_otlp_wait_for_their_activity_too(telemetry: Telemetry) -> None:
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    sink = OtlpChunkSink(exporter, Resource.create({}))
+    try:
+        with activity(name="sent") as act:
+            text: dict[str, Any] = {"id": 7, "value": f"shown {LATE}"}
+            events: list[dict[str, Any]] = [{"type": 3, "timestamp": 1, "data": {"source": 0, "texts": [text]}}]
+            sink.submit(Chunk(act.trace_id, act.activity_id, "r" * 32, "c1p1", 0, events, 100, "https://x/"))
+            for _ in range(200):  # the sink's thread took it
+                if sink.stats.pending == 0:
+                    break
+                time.sleep(0.05)
+            assert sink.stats.pending == 0 and exporter.get_finished_logs() == (), "held while the activity runs"
+            act.add_secret(LATE)
+        assert sink.flush(10)
+        [record] = exporter.get_finished_logs()
+        body = decompress_json(record.log_record.body, "zstd").decode()  # type: ignore[arg-type]
+        assert "shown [REDACTED]" in body and LATE not in body
+    finally:
+        sink.shutdown(5)
+
+
+MIRRORED = "Qz7wPmXr4tKv"
+
+
+async def test_prefixes_of_a_secret_mirrored_as_it_is_typed_are_redacted(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="mirror", brand_id="fixture", secrets=[MIRRORED]):
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/mirror.html")
+        await page.click("#pw")
+        for char in MIRRORED:  # one keystroke, one mutation of the echo, at a time
+            await page.keyboard.type(char)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    recorded = stored_text(db_path)
+    events = events_of(recorded)
+    echoed = [n.get("textContent") for n in nodes_of(events) if n.get("type") == 3]
+    echoed += [t["value"] for e in events if e["type"] == 3 for t in e["data"].get("texts") or []]
+    assert echoed.count("[REDACTED]") >= len(MIRRORED) - MIN_SECRET_CHARS, "each keystroke's echo is recorded"
+    texts = [t for t in echoed if t and not t.startswith("Qz7wPabc")]  # the fixture's own words aside
+    for length in range(MIN_SECRET_CHARS, len(MIRRORED) + 1):
+        assert not [t for t in texts if MIRRORED[:length] in t], f"the typed prefix {MIRRORED[:length]!r} is stored"
+    # Shorter prefixes stay (values that short are not registered either), and words that only
+    # begin like one.
+    assert MIRRORED[: MIN_SECRET_CHARS - 1] in echoed
+    assert "Qz7wPabc only begins like it; [REDACTED] is a prefix standing as a word." in recorded
+
+
+def events_of(recorded: str) -> list[dict[str, Any]]:
+    """The events of `stored_text`'s concatenated JSON arrays."""
+    decoder = json.JSONDecoder()
+    events, at = [], 0
+    while at < len(recorded):
+        chunk, at = decoder.raw_decode(recorded, at)
+        events.extend(chunk)
+    return events

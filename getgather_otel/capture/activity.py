@@ -198,6 +198,8 @@ class Activity:
     def add_secret(self, value: str) -> None:
         """Keep `value` out of everything stored for this activity's trace: spans, events,
         URLs and recordings, in plain, URL-encoded and HTML-escaped forms (`capture/secrets.py`).
+        Late is fine while the activity runs: what its root activity recorded and the spans of
+        its trace wait for the root to end before they are stored (`export/held.py`, bounded).
         Values shorter than `secrets.MIN_SECRET_CHARS` are ignored."""
         secrets_registry.register(self.trace_id, [value])
 

@@ -7,20 +7,23 @@ for that trace passes `scrub_text` first: span names, attributes, events and sta
 messages (`export/pipeline.py`, before any exporter sees the span), recording chunks and
 their URLs (`export/chunk_rows.py`, before compression). Each value is replaced in its plain,
 URL-encoded (as Python, JavaScript and browsers' forms encode), HTML-escaped and JSON-escaped
-forms. A chunk's events are scrubbed string by string (`scrub_value`), never as JSON text: a
-short numeric secret (a PIN) would otherwise
-be cut out of the middle of an event's timestamp. A value protects what is written after it
-is registered: a recording chunk cut earlier (at a navigation's full snapshot, or past the
-chunk interval) and already written keeps what it held, so register a value before the page
-can show it (`secrets=[...]` when the activity starts). Chunks are also written after their
-activity ends (a grace period), so a trace's values are kept for `KEEP_S` after they were
-last registered, for at most `MAX_TRACES` traces.
+forms, and percent-encoded in any letter case and any mix (`p%c3%a4ss`, `p%C3%a4ss+w`:
+`url_encoded`, one expression per trace, tried on strings holding `%` or `+`). A chunk's
+events are scrubbed string by string (`scrub_value`), never as JSON text: a short numeric
+secret (a PIN) would otherwise be cut out of the middle of an event's timestamp. A value
+registered late still protects its whole activity: nothing of a running root activity is
+stored before it ends (`export/held.py`: its recording chunks and the spans of its trace wait,
+bounded), and what was compressed before the value came is scrubbed again (`version`).
+Chunks are also written after their activity ends (a grace period), so a trace's values are
+kept for `KEEP_S` after they were last registered, for at most `MAX_TRACES` traces.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,24 +35,88 @@ from getgather_otel.capture.redaction import REDACTED
 
 __all__ = [
     "KEEP_S",
+    "MAX_PREFIX_CHARS",
     "MAX_TRACES",
     "MIN_SECRET_CHARS",
     "forms",
     "has_secrets",
+    "prefixes",
     "register",
     "scrub_text",
     "scrub_value",
+    "url_encoded",
+    "version",
 ]
 
 # Shorter values would redact ordinary text everywhere ("1", "yes").
 MIN_SECRET_CHARS = 4
+# A page that mirrors an input as it is typed shows every prefix of the value: in recorded page
+# text, a prefix of at least MIN_SECRET_CHARS standing as a word of its own is redacted too
+# (`prefixes`), the longest one there; prefixes are followed this far into a value.
+MAX_PREFIX_CHARS = 128
 KEEP_S = 900.0
 MAX_TRACES = 4096
 MAX_SECRETS_PER_TRACE = 256
 
 _lock = threading.Lock()
-# trace id -> (last registration, every stored form of every value, longest first)
-_traces: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+
+
+class _Known:
+    """A trace's secrets: when last registered, the values, their stored forms (longest first),
+    the expression for their percent-encoded forms in any case (None when no value has any) and
+    the one for their prefixes (None when no value is longer than MIN_SECRET_CHARS)."""
+
+    __slots__ = ("encoded", "forms", "heads", "prefixes", "values", "version", "when")
+
+    def __init__(self, when: float, values: frozenset[str], forms: tuple[str, ...]) -> None:
+        self.when = when
+        self.values = values
+        self.forms = forms
+        self.encoded = url_encoded(values)
+        self.prefixes = prefixes(values)
+        # What a prefix starts with: a string holding none of them is not searched for one.
+        self.heads = tuple({value[:MIN_SECRET_CHARS] for value in values if len(value) > MIN_SECRET_CHARS})
+        self.version = next(_versions)
+
+
+# Every change of a trace's values gets a new number (`version`), never reused.
+_versions = itertools.count(1)
+
+
+_traces: OrderedDict[str, _Known] = OrderedDict()
+# Characters no URL encoder escapes: a value made of these alone has no percent-encoded form.
+_UNRESERVED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def _hex_any_case(byte: int) -> str:
+    return "%" + "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in f"{byte:02X}")
+
+
+def url_encoded(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One expression matching `values` percent-encoded however a page, a server or a browser did it.
+
+    `forms` lists the encodings Python, `encodeURIComponent`, `encodeURI` and form submission
+    produce, all with upper-case hex. Other code writes `%c3%a4` for `ä`, escapes a different set
+    of characters, or mixes `+` and `%20` for a space: here each character that some encoder
+    escapes may appear as itself or as its UTF-8 bytes' escapes in either case (a space also as
+    `+`). Letters, digits and `-_.` stay literal: case matters in the value itself. None when no
+    value has such a character (its only form is the plain one).
+    """
+    pieces = []
+    for value in sorted(set(values), key=len, reverse=True):
+        if _UNRESERVED.issuperset(value):
+            continue
+        parts = []
+        for char in value:
+            if char in _UNRESERVED:
+                parts.append(re.escape(char))
+                continue
+            choices = [re.escape(char), "".join(_hex_any_case(b) for b in char.encode("utf-8"))]
+            if char == " ":
+                choices.append(r"\+")
+            parts.append("(?:" + "|".join(choices) + ")")
+        pieces.append("".join(parts))
+    return re.compile("|".join(pieces)) if pieces else None
 
 
 def forms(value: str) -> set[str]:
@@ -78,6 +145,31 @@ def forms(value: str) -> set[str]:
     return {form for form in out if len(form) >= MIN_SECRET_CHARS}
 
 
+def prefixes(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One expression matching the longest prefix (at least MIN_SECRET_CHARS) of any of `values`
+    that stands as a word: not inside a longer word, not followed by a word character.
+
+    What a page that copies an input into its text as it is typed shows, one keystroke at a
+    time (`p`, `pa`, `pas`, ...): the whole value is a form, each prefix is not. A word of its
+    own only, and only the longest prefix there (an atomic group: `https://other` is not
+    `https:/` of a value `https://x`), so ordinary text loses at most whole words that begin a
+    value. Prefixes shorter than MIN_SECRET_CHARS stay, as values that short are not registered.
+    """
+    pieces = []
+    for value in sorted(set(values), key=len, reverse=True):
+        if len(value) <= MIN_SECRET_CHARS:
+            continue
+        capped = value[:MAX_PREFIX_CHARS]
+        nested = ""
+        for char in reversed(capped[MIN_SECRET_CHARS:]):
+            nested = "(?:" + re.escape(char) + nested + ")?"
+        piece = "(?>" + re.escape(capped[:MIN_SECRET_CHARS]) + nested + r")(?!\w)"
+        if len(value) > MAX_PREFIX_CHARS:  # typed past the cap: the capped prefix, whatever follows
+            piece = re.escape(capped) + "|" + piece
+        pieces.append(piece)
+    return re.compile(r"(?<!\w)(?:" + "|".join(pieces) + ")") if pieces else None
+
+
 def register(trace_id: str, values: Iterable[object]) -> None:
     """Keep `values` (strings, or numbers as their text) out of everything stored for `trace_id`."""
     new: set[str] = set()
@@ -86,56 +178,78 @@ def register(trace_id: str, values: Iterable[object]) -> None:
             continue
         text = str(value)
         if len(text) >= MIN_SECRET_CHARS:
-            new |= forms(text)
+            new.add(text)
     if not new:
         return
     now = time.monotonic()
     with _lock:
         _expire(now)
-        _, known = _traces.pop(trace_id, (now, ()))
-        merged = sorted(set(known) | new, key=len, reverse=True)[: MAX_SECRETS_PER_TRACE * 16]
-        _traces[trace_id] = (now, tuple(merged))
+        known = _traces.pop(trace_id, None)
+        merged: frozenset[str] = (known.values if known else frozenset()) | new
+        if known is not None and merged == known.values:
+            known.when = now
+            _traces[trace_id] = known
+        else:
+            kept = frozenset(sorted(merged, key=len, reverse=True)[:MAX_SECRETS_PER_TRACE])
+            all_forms: set[str] = set().union(*(forms(v) for v in kept))
+            _traces[trace_id] = _Known(now, kept, tuple(sorted(all_forms, key=len, reverse=True)))
         while len(_traces) > MAX_TRACES:
             _traces.popitem(last=False)
 
 
 def _expire(now: float) -> None:
     while _traces:
-        trace_id, (when, _) = next(iter(_traces.items()))
-        if now - when <= KEEP_S:
+        known = next(iter(_traces.values()))
+        if now - known.when <= KEEP_S:
             return
-        del _traces[trace_id]
+        _traces.popitem(last=False)
 
 
-def _forms_of(trace_id: str) -> tuple[str, ...]:
+def _known(trace_id: str) -> _Known | None:
     if not _traces:
-        return ()
+        return None
     with _lock:
-        entry = _traces.get(trace_id)
-    return entry[1] if entry else ()
+        return _traces.get(trace_id)
 
 
 def has_secrets(trace_id: str) -> bool:
-    return bool(_forms_of(trace_id))
+    return _known(trace_id) is not None
+
+
+def version(trace_id: str) -> int:
+    """A number that changes whenever the trace's values do (0: none): what was scrubbed at one
+    version need not be scrubbed again while it stays (`export/held.py`)."""
+    known = _known(trace_id)
+    return known.version if known else 0
+
+
+def _scrub(known: _Known, text: str) -> tuple[str, int]:
+    count = 0
+    for form in known.forms:
+        if form in text:
+            count += text.count(form)
+            text = text.replace(form, REDACTED)
+    if known.encoded is not None and ("%" in text or "+" in text):
+        text, found = known.encoded.subn(REDACTED, text)
+        count += found
+    return text, count
 
 
 def scrub_text(trace_id: str, text: str) -> tuple[str, int]:
     """`text` with the trace's secrets replaced by `[REDACTED]`, and how many were replaced."""
-    count = 0
-    for form in _forms_of(trace_id):
-        if form in text:
-            count += text.count(form)
-            text = text.replace(form, REDACTED)
-    return text, count
+    known = _known(trace_id)
+    return _scrub(known, text) if known else (text, 0)
 
 
 def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
-    """A copy of a decoded JSON value (dicts, lists, strings) with the trace's secrets replaced
-    in every string; the value itself when nothing was; and how many were replaced."""
-    variants = _forms_of(trace_id)
-    if not variants:
+    """A copy of a decoded JSON value (a recording chunk's events) with the trace's secrets
+    replaced in every string, and their typed prefixes (`prefixes`); the value itself when
+    nothing was; and how many were replaced."""
+    known = _known(trace_id)
+    if known is None:
         return value, 0
     count = 0
+    variants, encoded, typed, heads = known.forms, known.encoded, known.prefixes, known.heads
 
     def walk(item: Any) -> Any:
         nonlocal count
@@ -144,6 +258,14 @@ def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
                 if form in item:
                     count += item.count(form)
                     item = item.replace(form, REDACTED)
+            if encoded is not None and ("%" in item or "+" in item):
+                item, found = encoded.subn(REDACTED, item)
+                count += found
+            for head in heads:  # typed prefixes: only where one could start
+                if head in item:
+                    item, found = typed.subn(REDACTED, item)  # type: ignore[union-attr]
+                    count += found
+                    break
             return item
         if isinstance(item, dict):
             return {key: walk(child) for key, child in item.items()}

@@ -13,11 +13,11 @@ import pyarrow as pa
 import zstandard
 
 from getgather_otel.capture import secrets
-from getgather_otel.recording.chunk_codec import COMPRESSION, ZSTD_LEVEL, encode
+from getgather_otel.recording.chunk_codec import COMPRESSION, ZSTD_LEVEL, decode, encode
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.store.tables import RECORDING_CHUNKS
 
-__all__ = ["chunks_to_arrow"]
+__all__ = ["chunks_to_arrow", "rescrubbed"]
 
 
 def _utc(ms: float) -> datetime:
@@ -52,4 +52,27 @@ def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
         columns["starts_with_full_snapshot"].append(chunk.starts_with_full_snapshot)
         columns["url"].append(url)
         columns["data"].append(data)
+    return pa.table(columns, schema=_SCHEMA)
+
+
+def rescrubbed(rows: pa.Table, trace_id: str, version: int) -> pa.Table:
+    """Rows compressed when their trace's secrets were at `version`, scrubbed again if they changed since.
+
+    A value registered after a chunk was compressed (`Activity.add_secret` late in the
+    activity, `export/held.py`): each row is decompressed, scrubbed string by string like a
+    new chunk, and compressed again; unchanged rows keep their bytes.
+    """
+    if secrets.version(trace_id) == version or not secrets.has_secrets(trace_id):
+        return rows
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    columns = rows.to_pydict()
+    for index, (data, compression) in enumerate(zip(columns["data"], columns["compression"], strict=True)):
+        events, found = secrets.scrub_value(trace_id, decode(data, compression))
+        if found:
+            raw = encode(events)
+            columns["data"][index] = compressor.compress(raw)
+            columns["raw_bytes"][index] = len(raw)
+            columns["stored_bytes"][index] = len(columns["data"][index])
+            columns["compression"][index] = COMPRESSION
+        columns["url"][index] = secrets.scrub_text(trace_id, columns["url"][index])[0]
     return pa.table(columns, schema=_SCHEMA)

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
+from getgather_otel.export.held import SpanHold
 from getgather_otel.export.span_secrets import without_secrets
 from getgather_otel.store.write.arrow_spans import spans_to_arrow
 from getgather_otel.store.write.buffered import WriteStats
@@ -38,6 +39,10 @@ class DuckDBSpanExporter(SpanExporter):
         store: the `DuckDBStore` to write through instead of one of its own (then the other
             arguments are the store's). Shutting the exporter down shuts the
             store down: the span processor's shutdown is where a process's telemetry ends.
+        hold_spans: keep the spans of a trace whose root activity still runs until it ends, so a
+            secret it registers late reaches them (`export/held.py`). `configure()` holds them
+            before any exporter (its router) and leaves this off; the zero-code exporter, which
+            has no router, turns it on.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class DuckDBSpanExporter(SpanExporter):
         retry_interval_s: float = StoreLimits.retry_interval_s,
         max_retry_interval_s: float = StoreLimits.max_retry_interval_s,
         store: DuckDBStore | None = None,
+        hold_spans: bool = False,
     ) -> None:
         limits = StoreLimits(
             max_pending_spans=max_pending_spans,
@@ -56,6 +62,7 @@ class DuckDBSpanExporter(SpanExporter):
         )
         self.store = store or DuckDBStore(path, limits=limits)
         self._shut_down = False
+        self._held = SpanHold(self._submit) if hold_spans else None
 
     @property
     def path(self) -> Path:
@@ -64,16 +71,24 @@ class DuckDBSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shut_down:
             return SpanExportResult.FAILURE
+        held = self._held
+        self._submit([span for span in spans if not held.take(span)] if held is not None else spans)
+        return SpanExportResult.SUCCESS
+
+    def _submit(self, spans: Sequence[ReadableSpan]) -> None:
         if spans:
             # The router did this already under configure(); zero-code pipelines have no router.
             self.store.submit_spans(spans_to_arrow([without_secrets(span) for span in spans]))
-        return SpanExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Write everything the store took so far and release the file; False if the deadline passed first."""
+        """Write everything taken so far, held spans too, and release the file; False if the deadline passed first."""
+        if self._held is not None:
+            self._held.release_all()
         return self.store.flush(timeout_millis / 1000)
 
     def shutdown(self) -> None:
+        if self._held is not None:
+            self._held.close()  # running activities' spans are written now
         self._shut_down = True
         self.store.shutdown()
 

@@ -14,15 +14,17 @@ prune the same way, in the order written once below.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import TypeAlias
 
 import duckdb
 import pyarrow as pa
 
-from getgather_otel.export.chunk_rows import chunks_to_arrow
+from getgather_otel.export.chunk_rows import chunks_to_arrow, rescrubbed
+from getgather_otel.export.held import HeldChunks, HeldRows, versions_of
 from getgather_otel.export.shutdown import Deadline
 from getgather_otel.recording import recordings as recordings_module
 from getgather_otel.recording.chunks import Chunk
@@ -43,10 +45,13 @@ class StoreLimits:
 
     Spans and metric points are counted in rows, recordings in bytes (raw rrweb JSON for this
     process's chunks, Arrow bytes for rows from the collector). Drops are counted in `stats`.
+    `max_held_recording_bytes`: compressed recording rows of running activities kept until the
+    activity ends (`export/held.py`); past it the oldest are written early.
     """
 
     max_pending_spans: int = 100_000
     max_pending_recording_bytes: int = 256 * 1024 * 1024
+    max_held_recording_bytes: int = 64 * 1024 * 1024
     max_pending_metric_points: int = 200_000
     retry_interval_s: float = 0.5
     max_retry_interval_s: float = 30.0
@@ -59,17 +64,20 @@ class StoreStats:
     spans: WriteStats
     recordings: WriteStats
     metric_points: WriteStats
+    # Compressed bytes of recordings held for running activities now, and rows written before
+    # their activity ended because more than `max_held_recording_bytes` were held.
+    recordings_held_bytes: int = 0
+    recording_rows_written_early: int = 0
 
 
-def _chunk_rows(items: list[Chunk | pa.Table]) -> pa.Table:
-    """One table from this process's chunks (compressed here, on the writer thread) and ready rows."""
-    chunks = [item for item in items if isinstance(item, Chunk)]
-    tables = [item for item in items if isinstance(item, pa.Table)]
-    return concat_tables([chunks_to_arrow(chunks), *tables] if chunks else tables)
+_ChunkItem: TypeAlias = Chunk | pa.Table | HeldRows
 
 
-def _chunk_size(item: Chunk | pa.Table) -> int:
-    return item.approx_bytes if isinstance(item, Chunk) else item.nbytes
+def _chunk_size(item: _ChunkItem) -> int:
+    if isinstance(item, Chunk):
+        return item.approx_bytes
+    table = item.rows if isinstance(item, HeldRows) else item
+    return int(table.nbytes)
 
 
 class DuckDBStore:
@@ -112,10 +120,11 @@ class DuckDBStore:
             retry_interval_s=limits.retry_interval_s,
             max_retry_interval_s=limits.max_retry_interval_s,
         )
-        self._chunks: BufferedTableWriter[Chunk | pa.Table] = BufferedTableWriter(
+        self._held: HeldChunks | None = None  # this process's recordings (`record_browsers`)
+        self._chunks: BufferedTableWriter[_ChunkItem] = BufferedTableWriter(
             self.writer,
             RECORDING_CHUNKS.name,
-            to_table=_chunk_rows,
+            to_table=self._chunk_rows,
             size_of=_chunk_size,
             max_pending=limits.max_pending_recording_bytes,
             unit="bytes of recordings",
@@ -153,6 +162,18 @@ class DuckDBStore:
         if chunk.events:
             self._chunks.submit(chunk)
 
+    def _chunk_rows(self, items: list[_ChunkItem]) -> pa.Table:
+        """One table from this process's chunks (compressed here, on the writer thread; those of
+        running activities held until they end), held rows released, and ready rows."""
+        chunks = [item for item in items if isinstance(item, Chunk)]
+        parts = [item for item in items if isinstance(item, pa.Table)]
+        parts += [rescrubbed(item.rows, item.trace_id, item.version) for item in items if isinstance(item, HeldRows)]
+        if chunks:
+            versions = versions_of({chunk.trace_id for chunk in chunks})  # before compressing: see `held.py`
+            rows = chunks_to_arrow(chunks)
+            parts.append(self._held.keep(rows, versions) if self._held is not None else rows)
+        return concat_tables(parts)
+
     def submit_chunk_rows(self, rows: pa.Table) -> None:
         """Queue ready `recording_chunks` rows (decoded from OTLP log records)."""
         if rows.num_rows:
@@ -166,6 +187,7 @@ class DuckDBStore:
     def record_browsers(self) -> None:
         """Store this process's browser recordings here (until `shutdown()`)."""
         if not self._records_browsers:
+            self._held = HeldChunks(self._chunks.submit, self.limits.max_held_recording_bytes, "recordings")
             recordings_module.add_sink(self)
             self._records_browsers = True
 
@@ -198,14 +220,16 @@ class DuckDBStore:
 
         The order: open page streams are cut into chunks, then chunks, metric points and
         spans are written, then the file is released. True when all of it was written
-        within `timeout_s` seconds.
+        within `timeout_s` seconds. Recordings of activities still running, held until they
+        end (`export/held.py`), are written too.
         """
         deadline = Deadline(timeout_s)
-        if self._records_browsers:
-            flush_open_streams()
-        done = True
-        for buffer in self._buffers():
-            done = buffer.force_flush(deadline.remaining()) and done
+        with self._held.flushing() if self._held is not None else nullcontext():
+            if self._records_browsers:
+                flush_open_streams()
+            done = True
+            for buffer in self._buffers():
+                done = buffer.force_flush(deadline.remaining()) and done
         self.writer.close()
         return done
 
@@ -217,6 +241,8 @@ class DuckDBStore:
         self._shut_down = True
         if self.retention_job is not None:
             self.retention_job.stop()
+        if self._held is not None:
+            self._held.close()  # running activities' recordings are written now, and no more held
         if self._records_browsers:
             flush_open_streams()  # what open page streams hold becomes chunks, taken here
             recordings_module.remove_sink(self)
@@ -224,7 +250,7 @@ class DuckDBStore:
             buffer.shutdown(self._shutdown_timeout_s)
         self.writer.close()
 
-    def _buffers(self) -> Iterator[BufferedTableWriter[Chunk | pa.Table] | BufferedTableWriter[pa.Table]]:
+    def _buffers(self) -> Iterator[BufferedTableWriter[_ChunkItem] | BufferedTableWriter[pa.Table]]:
         yield self._chunks
         yield from self._metrics.values()
         yield self._spans
@@ -239,4 +265,11 @@ class DuckDBStore:
         for buffer in self._metrics.values():
             for field in ("written", "pending", "dropped", "failed_writes"):
                 setattr(points, field, getattr(points, field) + getattr(buffer.stats, field))
-        return StoreStats(self._spans.stats, self._chunks.stats, points)
+        held = self._held
+        return StoreStats(
+            self._spans.stats,
+            self._chunks.stats,
+            points,
+            held.held_bytes if held else 0,
+            held.written_early if held else 0,
+        )

@@ -33,6 +33,7 @@ from getgather_otel.capture import failures
 from getgather_otel.capture import metrics as metrics_module
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.export.duckdb_store import DuckDBStore
+from getgather_otel.export.held import SpanHold
 from getgather_otel.export.otlp import otlp_span_exporter, recordings_mode
 from getgather_otel.export.otlp_guard import GuardedSpanExporter
 from getgather_otel.export.otlp_metrics_recordings import OtlpMetricsAndRecordings
@@ -67,21 +68,31 @@ class _PipelineRouter(SpanProcessor):
 
     def __init__(self) -> None:
         self.pipelines: tuple[SpanProcessor, ...] = ()
-        self.ended = 0
+        self.ended = 0  # spans passed on to pipelines (held ones once released)
+        # Spans of traces whose root activity still runs wait for it: a secret it registers
+        # late still reaches them (issue 15, `export/held.py`).
+        self.held = SpanHold(self._pass_on)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         for processor in self.pipelines:
             processor.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
+        if self.pipelines and not self.held.take(span):
+            self._pass_on([span])
+
+    def _pass_on(self, spans: list[ReadableSpan]) -> None:
         pipelines = self.pipelines
-        if pipelines:
+        if not pipelines:
+            return
+        for span in spans:
             self.ended += 1
             span = without_secrets(span)  # the tool's own secrets, before any exporter (issue 15)
-        for processor in pipelines:
-            processor.on_end(span)
+            for processor in pipelines:
+                processor.on_end(span)
 
     def shutdown(self) -> None:
+        self.held.close()
         for processor in self.pipelines:
             processor.shutdown()
 
@@ -163,6 +174,8 @@ class Telemetry:
         Returns True when all pipelines finished in time; what did not stays queued.
         """
         deadline = Deadline(timeout_s)
+        if self._router is not None:
+            self._router.held.release_all()  # spans of running activities too: a flush stores everything
         # The SDK's BatchSpanProcessor.force_flush ignores its timeout and exports in the calling
         # thread (an OTLP export can block for the exporter's whole timeout): bound it.
         flushes = {f"flush-{n}": partial(p.force_flush, int(timeout_s * 1000)) for n, p in enumerate(self._pipelines)}
@@ -191,6 +204,7 @@ class Telemetry:
             self._shut_down = True
         deadline = Deadline(timeout_s)
         if self._router is not None:
+            self._router.held.release_all()  # spans of activities still running go to these pipelines
             self._router.pipelines = tuple(p for p in self._router.pipelines if p not in self._pipelines)
         flush_open_streams()
         if self._duckdb_pipeline is not None:

@@ -3,10 +3,14 @@
 The check an operator runs on a file: every span (name, status message, resource and span
 attributes, event names and attributes) and every recording chunk (its metadata and its
 decompressed events) is searched for the given values, in every form they could be stored
-in (plain, URL-encoded, HTML- and JSON-escaped: `capture/secrets.forms`), and for named
+in (plain, URL-encoded in any letter case, HTML- and JSON-escaped: `capture/secrets.forms` and
+`url_encoded`), and for named
 patterns (`capture/secret_values.PATTERNS`: `card` is Luhn-checked, `jwt`, `token`, `email`,
 `phone`). Patterns are matched in string values only, so an event's 13-digit timestamp is
-never taken for a card. Each hit says where it is, never the value itself.
+never taken for a card, nor in the identifiers this package writes itself (recording, page
+and session ids, `IDENTIFIER_KEYS`, and the activity ids in a recording's own markers): a
+uuid's digit run is a Luhn-valid card in about one recording of 200. `--secret` values are
+looked for there too. Each hit says where it is, never the value itself.
 """
 
 from __future__ import annotations
@@ -19,13 +23,26 @@ from typing import Any
 
 import duckdb
 
+from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, luhn_valid
-from getgather_otel.capture.secrets import forms
+from getgather_otel.capture.secrets import forms, url_encoded
 from getgather_otel.recording.chunk_codec import decompress_json
 
-__all__ = ["Hit", "scan"]
+__all__ = ["IDENTIFIER_KEYS", "Hit", "scan"]
 
 _BATCH = 256
+
+# Attribute keys (and chunk columns) holding ids we generate: a value there shaped like one of
+# our ids (`_ID_SHAPE`: hex span, trace and recording ids, uuids, page ids) is matched against
+# `--secret` values, never against patterns. `service.instance.id` is a uuid when the SDK makes it,
+# `mcp.session.id` the MCP SDK's hex uuid.
+IDENTIFIER_KEYS = frozenset(
+    {attr.RECORDING_ID, attr.RECORDING_PAGE_ID, attr.MCP_SESSION_ID, "service.instance.id", "recording_id"}
+)
+_ID_SHAPE = re.compile(r"[0-9a-f]{16}|[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|c[0-9]+p[0-9]+")
+# Our own rrweb custom events (`recordings.custom_event`, `js/world.js`): their payload's ids are ours.
+_OWN_TAGS = frozenset({attr.TAG_ACTIVITY_START, attr.TAG_ACTIVITY_END, attr.TAG_SEGMENT})
+_OWN_PAYLOAD_IDS = frozenset({"activity_id", "segment"})
 
 
 @dataclass(frozen=True)
@@ -46,16 +63,25 @@ class _Matcher:
         if unknown:
             raise ValueError(f"unknown --pattern {', '.join(unknown)}; known: {', '.join(sorted(PATTERNS))}")
         self.secrets = [
-            (f"--secret #{i + 1}", sorted(forms(s) | {s}, key=len, reverse=True)) for i, s in enumerate(secrets)
+            (f"--secret #{i + 1}", sorted(forms(s) | {s}, key=len, reverse=True), url_encoded([s]))
+            for i, s in enumerate(secrets)
         ]
         self.patterns = [(name, re.compile(PATTERNS[name])) for name in patterns]
 
     def in_text(self, text: str) -> list[str]:
-        found = [label for label, variants in self.secrets if any(v and v in text for v in variants)]
-        return found
+        """The secrets in `text`: any stored form, percent-encoded in any case (`%c3%a4`) or mix."""
+        encoded = "%" in text or "+" in text
+        return [
+            label
+            for label, variants, any_case in self.secrets
+            if any(v and v in text for v in variants) or (encoded and any_case is not None and any_case.search(text))
+        ]
 
-    def in_string(self, text: str) -> list[str]:
+    def in_string(self, text: str, *, identifier: bool = False) -> list[str]:
+        """The secrets in `text`, and the patterns too unless it is one of our identifiers."""
         found = self.in_text(text)
+        if identifier and _ID_SHAPE.fullmatch(text):
+            return found
         for name, pattern in self.patterns:
             for match in pattern.finditer(text):
                 if name != KIND_CARD or luhn_valid(match.group()):
@@ -64,33 +90,39 @@ class _Matcher:
         return found
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every string in a decoded JSON value (keys too), with a short path to it."""
-    stack = [(value, path)]
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str, bool]]:
+    """Every string in a decoded JSON value (keys too), with a short path to it and whether it
+    is one of our own ids (`activity_id` and `segment` in the payload of our markers)."""
+    own_payloads: set[int] = set()
+    stack: list[tuple[Any, str, bool]] = [(value, path, False)]
     while stack:
-        item, where = stack.pop()
+        item, where, identifier = stack.pop()
         if isinstance(item, str):
-            yield where, item
+            yield where, item, identifier
         elif isinstance(item, dict):
+            data = item.get("data")
+            if isinstance(data, dict) and data.get("tag") in _OWN_TAGS and isinstance(data.get("payload"), dict):
+                own_payloads.add(id(data["payload"]))
+            ids = _OWN_PAYLOAD_IDS if id(item) in own_payloads else frozenset()
             for key, child in item.items():
-                yield where, str(key)
-                stack.append((child, f"{where}.{key}"))
+                yield where, str(key), False
+                stack.append((child, f"{where}.{key}", key in ids))
         elif isinstance(item, list):
-            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+            stack.extend((child, f"{where}[{i}]", False) for i, child in enumerate(item))
 
 
-def _value_hits(matcher: _Matcher, where: str, field: str, value: Any) -> Iterator[Hit]:
+def _value_hits(matcher: _Matcher, where: str, field: str, value: Any, *, identifier: bool = False) -> Iterator[Hit]:
     if value is None:
         return
     if isinstance(value, dict):
         for key, child in value.items():
-            yield from _value_hits(matcher, where, f"{field}[{key!r}]", child)
+            yield from _value_hits(matcher, where, f"{field}[{key!r}]", child, identifier=key in IDENTIFIER_KEYS)
         return
     if isinstance(value, (list, tuple)):
         for i, child in enumerate(value):
-            yield from _value_hits(matcher, where, f"{field}[{i}]", child)
+            yield from _value_hits(matcher, where, f"{field}[{i}]", child, identifier=identifier)
         return
-    for what in matcher.in_string(str(value)):
+    for what in matcher.in_string(str(value), identifier=identifier):
         yield Hit(where, field, what)
 
 
@@ -116,7 +148,7 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
         for span_id, recording_id, page_id, sequence, url, compression, data in rows:
             where = f"recording_chunks span={span_id} page={page_id} sequence={sequence}"
             yield from _value_hits(matcher, where, "url", url)
-            yield from _value_hits(matcher, where, "recording_id", recording_id)
+            yield from _value_hits(matcher, where, "recording_id", recording_id, identifier=True)
             text = decompress_json(bytes(data), compression).decode("utf-8", errors="replace")
             # The raw JSON first (escaped forms of the values), then each string (patterns).
             seen: set[str] = set()
@@ -124,8 +156,8 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
                 seen.add(what)
                 yield Hit(where, "events", what)
             if matcher.patterns:
-                for path, string in _strings(json.loads(text), "events"):
-                    for what in matcher.in_string(string):
+                for path, string, identifier in _strings(json.loads(text), "events"):
+                    for what in matcher.in_string(string, identifier=identifier):
                         if what not in seen:
                             seen.add(what)
                             yield Hit(where, path, what)

@@ -50,7 +50,7 @@ class DuckDBTracesExporter(DuckDBSpanExporter):
     def __init__(self, **_sdk_arguments: Any) -> None:
         store = DuckDBStore(retention=True)
         store.record_browsers()
-        super().__init__(store=store)
+        super().__init__(store=store, hold_spans=True)
         _duckdb_exporters.add(self)
         install_exit_budget()
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.secret_values import PATTERNS
+from getgather_otel.recording.scrub import LIST_ATTRIBUTES, URL_ATTRIBUTES
 
 __all__ = [
     "DEFAULT_TEXT_PATTERNS",
     "DEFAULT_URL_SECRET_WORDS",
     "PAGE_MASK_KINDS",
     "PART_CHARS",
+    "PATTERN_KEPT_ATTRIBUTES",
     "TEXT_PATTERNS",
     "RecordingOptions",
 ]
@@ -36,6 +38,21 @@ PAGE_MASK_KINDS: frozenset[str] = frozenset(
     {attr.REDACTION_INPUT_VALUE, attr.REDACTION_SELECT, attr.REDACTION_EDITABLE, attr.REDACTION_TEXT_CLASS}
     | {attr.REDACTION_TEXT_PREFIX + name for name in TEXT_PATTERNS}
     | {attr.REDACTION_TEXT_PATTERN}
+)
+
+# Attributes whose values the text patterns leave alone (`js/privacy.js`): every other
+# attribute's value is masked like page text (a card number in a button input's `value`, in
+# `<meta content>`, in `data-*`). These a replay needs as they are (ids and the attributes that
+# refer to them, classes, styles, SVG geometry, subresource integrity), or Python redacts as
+# URLs (`scrub.py`), counted by URL kind. rrweb's own (`rr_*`, `_cssText`) are left alone too.
+PATTERN_KEPT_ATTRIBUTES: frozenset[str] = (
+    URL_ATTRIBUTES
+    | LIST_ATTRIBUTES
+    | {"id", "class", "style", "srcdoc", "name", "for", "form", "list", "headers", "usemap", "integrity", "nonce"}
+    | {"aria-labelledby", "aria-describedby", "aria-controls", "aria-owns", "aria-activedescendant"}
+    | {"aria-details", "aria-errormessage", "aria-flowto"}
+    | {"d", "points", "viewBox", "viewbox", "transform", "gradientTransform", "patternTransform", "path"}
+    | {"values", "keyTimes", "keySplines", "keyPoints", "stroke-dasharray"}
 )
 
 # Size of one full-snapshot part and of one payload (characters of JSON).
@@ -125,6 +142,7 @@ class RecordingOptions:
                 "maskTextClass": self.mask_text_class,
                 "maskTextSelector": self.mask_text_selector,
                 "maskTextPatterns": patterns,
+                "keptAttributes": sorted(PATTERN_KEPT_ATTRIBUTES),
                 "blockClass": self.block_class,
                 "blockSelector": self.block_selector,
                 "batchMs": self.batch_ms,
