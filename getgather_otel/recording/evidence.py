@@ -256,6 +256,7 @@ class _Network:
             return  # the browser's own request, not the site's page
         urls = watch.watcher.urls
         if document:
+            watch.navigation_error = None
             document_seen = failures.Document(watch.page_id, status, urls.redact(url), redirected=redirected)
             watch.watcher.note_document(document_seen)
         if status >= 400:
@@ -281,14 +282,17 @@ class _Network:
             return
         watch = self.watch
         document = event.get("type") == "Document" and frame_id == watch.main_frame_id and self.child is None
+        error = str(event.get("errorText") or event.get("blockedReason") or "failed")[:MAX_ERROR_CHARS]
+        if document:
+            if watch.navigation_error == url:
+                return  # the error page reloading itself, or the same URL tried again
+            watch.navigation_error = url
         watch.watcher.record(
             attr.EVENT_NAVIGATION_ERROR if document else attr.EVENT_REQUEST_FAILED,
             {
                 attr.HTTP_REQUEST_METHOD: method,
                 attr.URL_FULL: watch.watcher.urls.redact(url),
-                attr.BROWSER_ERROR: str(event.get("errorText") or event.get("blockedReason") or "failed")[
-                    :MAX_ERROR_CHARS
-                ],
+                attr.BROWSER_ERROR: error,
                 attr.BROWSER_RESOURCE_TYPE: str(event.get("type", "")),
                 **self._where(frame_id),
             },
@@ -308,6 +312,11 @@ class _PageWatch:
         self.main_frame_id = ""
         self.crashed = False
         self.closed = False
+        # The URL of the main frame's last failed navigation, until a document loads: Chromium
+        # reloads a network error page by itself (auto-reload: a refused URL failed 3 times in
+        # 6 s here, the last as net::ERR_ABORTED), so one URL that fails is one event, however
+        # often it is tried again (by the browser or by the tool).
+        self.navigation_error: str | None = None
         self.ready: asyncio.Task[None] | None = None
         # Challenge providers met in this page (in any of its targets): one event each.
         self.providers: set[str] = set()
