@@ -439,9 +439,20 @@ async def test_each_failing_tool_gets_its_class_evidence_and_a_replay_ending_on_
     assert refused["failure_class"] == failures.NAVIGATION_ERROR
     [nav] = [a for n, a in events_of(db_path, refused["activity_id"]) if n == attr.EVENT_NAVIGATION_ERROR]
     assert nav[attr.BROWSER_ERROR] == "net::ERR_CONNECTION_REFUSED" and "hunter2" not in nav[attr.URL_FULL]
-    # (The exception event quotes the error as the tool raised it; evidence events redact.)
-    kept = [e for e in events_of(db_path, refused["activity_id"]) if e[0] != "exception"]
-    assert "hunter2" not in json.dumps(kept)
+
+    # Playwright's error quotes the URL, query and all: the exception's message, the status message
+    # and the activities view's error keep the error with that URL redacted, on every span. (The
+    # stack trace quotes this file's source line, where the value is a literal.)
+    def without_source(attributes: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in attributes.items() if k != "exception.stacktrace"}
+
+    assert "hunter2" not in json.dumps([without_source(a) for _, a in events_of(db_path, refused["activity_id"])])
+    [exception] = [a for n, a in events_of(db_path, refused["activity_id"]) if n == "exception"]
+    assert "ERR_CONNECTION_REFUSED" in exception["exception.message"]
+    assert "password=[REDACTED]" in exception["exception.message"]
+    assert refused["error"] and "hunter2" not in refused["error"]
+    stored = rows(db_path, 'SELECT "StatusMessage" AS s, "Events.Attributes" AS a FROM otel_traces')
+    assert "hunter2" not in json.dumps([(r["s"], [without_source(dict(a)) for a in r["a"]]) for r in stored])
     # The crash, and a tool that failed without touching a browser.
     crash = activity_row(db_path, "fixture_read_crash")
     assert crash["failure_class"] == failures.BROWSER_CRASH

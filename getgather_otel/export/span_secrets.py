@@ -6,6 +6,10 @@ span through `without_secrets`:
 - URLs in span and event attributes (`url.full`, `http.url`, `url.query`,
   `mcp.resource.uri`, any `*.url`), whoever set them, go through the one URL redactor
   (`recording/urls.py`, default key words), as the recorder's own events already do.
+- URLs inside free text, `exception.message` and `exception.stacktrace` (span or event
+  attributes) and the status message, go through the same redactor: Playwright's errors quote
+  the URL they failed on (`net::ERR_CONNECTION_REFUSED at http://...?token=...`), and the
+  SDK's `record_exception` and status copy that text.
 - A span of a trace with registered secrets (`capture/secrets.py`: the tool's own) is
   scrubbed of them: name, attributes, event attributes and status message.
 
@@ -28,11 +32,13 @@ from getgather_otel.capture import secrets
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
 from getgather_otel.recording.urls import UrlRedactor
 
-__all__ = ["KIND_SECRET", "URL_KEYS", "without_secrets"]
+__all__ = ["KIND_SECRET", "TEXT_KEYS", "URL_KEYS", "without_secrets"]
 
 KIND_SECRET = attr.REDACTION_SECRET
 URL_KEYS = frozenset({"url.full", "http.url", "url.original", "mcp.resource.uri", "http.target"})
 _QUERY_KEY = "url.query"
+# Free text that may quote URLs (OpenTelemetry's exception attributes).
+TEXT_KEYS = frozenset({"exception.message", "exception.stacktrace"})
 _URLS = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
 
 
@@ -68,12 +74,17 @@ class _Scrub:
                     value = _URLS.redact("?" + value, self.counts)[1:]
                 else:
                     value = _URLS.redact(value, self.counts)
+            elif isinstance(value, str) and key in TEXT_KEYS:
+                value = _URLS.redact_urls_in(value, self.counts)
             out[key] = value
         return out
 
+    def status(self, description: str) -> str:
+        return _URLS.redact_urls_in(self.value(description), self.counts)
+
 
 def _has_url(attributes: Mapping[str, Any] | None) -> bool:
-    return bool(attributes) and any(_is_url_key(key) for key in attributes)  # type: ignore[union-attr]
+    return bool(attributes) and any(_is_url_key(key) or key in TEXT_KEYS for key in attributes)  # type: ignore[union-attr]
 
 
 def without_secrets(span: ReadableSpan) -> ReadableSpan:
@@ -82,13 +93,18 @@ def without_secrets(span: ReadableSpan) -> ReadableSpan:
         return span
     trace_id = format(context.trace_id, "032x")
     own = secrets.has_secrets(trace_id)
-    if not own and not _has_url(span.attributes) and not any(_has_url(e.attributes) for e in span.events):
+    description = span.status.description
+    if (
+        not own
+        and not (description and "://" in description)
+        and not _has_url(span.attributes)
+        and not any(_has_url(e.attributes) for e in span.events)
+    ):
         return span
     scrub = _Scrub(trace_id, own)
-    description = span.status.description
     name = scrub.value(span.name)
     events = [Event(event.name, scrub.attributes(event.attributes), event.timestamp) for event in span.events]
-    status = Status(span.status.status_code, scrub.value(description) if description else description)
+    status = Status(span.status.status_code, scrub.status(description) if description else description)
     attributes = scrub.attributes(span.attributes)
     if not +scrub.counts:
         return span

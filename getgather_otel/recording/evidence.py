@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import time
 import weakref
 from collections import OrderedDict
@@ -103,7 +102,6 @@ CHILD_TARGETS = frozenset({"iframe", "worker", "service_worker"})
 PROBE_TIMEOUT_S = 1.5
 # A failing nested activity and its failing root probe once.
 _PROBE_AGAIN_AFTER_S = 1.0
-_URL_IN_TEXT = re.compile(r"\b(?:https?|wss?|file)://[^\s\"'<>]+")
 
 _watchers: weakref.WeakKeyDictionary[ContextRecorder, EvidenceWatcher] = weakref.WeakKeyDictionary()
 _installed = False
@@ -170,7 +168,7 @@ _PAGE_STATE_JS = """(() => {
 
 def _first_line(text: str, urls: UrlRedactor) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    line = _URL_IN_TEXT.sub(lambda match: urls.redact(match.group(0)), line)
+    line = urls.redact_urls_in(line)
     return line[:MAX_ERROR_CHARS]
 
 

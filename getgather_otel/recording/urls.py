@@ -67,6 +67,10 @@ _CSS_IMAGE_SET = re.compile(r"""image-set\([^;{}]*""", re.IGNORECASE)
 _CSS_STRING = re.compile(r"""(?<!url\()(['"])(.*?)\1""", re.IGNORECASE | re.DOTALL)
 
 
+# A URL as it stands in free text: up to whitespace, a quote or an angle bracket.
+_URL_IN_TEXT = re.compile(r"\b(?:https?|wss?|file)://[^\s\"'<>]+")
+
+
 def may_hold_css_url(text: str) -> bool:
     """Whether `text` may hold a CSS URL (`url()` in any case, `@import`, `image-set()`): two
     substring tests for most texts, a search only for those with a parenthesis or an at-sign."""
@@ -189,6 +193,11 @@ class UrlRedactor:
             if len(self._secret_key) < 4096:
                 self._secret_key[name] = secret
         return secret
+
+    def redact_urls_in(self, text: str, counts: Counter[str] | None = None) -> str:
+        """Every URL inside free text (an exception's message or stack trace: Playwright quotes the
+        URL it failed on, query and all) passed through `redact`; the rest of the text kept."""
+        return _URL_IN_TEXT.sub(lambda match: self.redact(match.group(0), counts), text) if "://" in text else text
 
     def redact_text(self, text: str, counts: Counter[str] | None = None) -> str:
         """Free text a page shows outside its DOM (a dialog's message, a download's file name)
