@@ -13,6 +13,8 @@ import datetime as dt
 import io
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -256,3 +258,34 @@ def test_clickhouse_and_db_together_are_a_usage_error(
         assert "--clickhouse and --db" in capsys.readouterr().err
     monkeypatch.setenv("GETGATHER_OTEL_DUCKDB", str(demo_db))  # a default, not a second store
     assert json.loads(_cli("sql", "SELECT 1 AS one", "--clickhouse", "chdb:", "--format", "json")) == [{"one": 1}]
+
+
+def test_a_chdb_directory_another_process_holds_is_one_clear_error(demo_db: Path, tmp_path: Path) -> None:
+    """chdb opens a data directory in one process at a time: a second process (a CLI beside a running
+    `ui`) got chdb's RuntimeError as a traceback."""
+    data = _load(demo_db, tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_DIRECTORY, str(data)], stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        done = subprocess.run(
+            [sys.executable, "-m", "getgather_otel.cli", "activities", "--clickhouse", f"chdb:{data}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        holder.communicate("", timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "one process at a time" in done.stderr, done.stderr
+
+
+HOLD_DIRECTORY = """
+import sys
+from chdb import session
+held = session.Session(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.read()
+held.close()
+"""

@@ -191,18 +191,20 @@ class _ClickHouse:
     def _refuse_outside_access(self, sql: str) -> None:
         """Refuse `sql` if ClickHouse's parse of it calls a function that reads or runs something outside."""
         tree = self._run(f"EXPLAIN AST {sql}", {}, {})  # parsed, never run
-        parents: list[str] = []  # the node at each depth above the current line
+        parents: list[tuple[str, str]] = []  # (node, name) at each depth above the current line
         for (line,) in tree.rows:
             match = _AST_LINE.match(str(line))
             if match is None:
                 continue
             depth, node, name = len(match["depth"]), match["node"], match["name"] or ""
             del parents[depth:]
-            parent = parents[-1] if parents else ""
-            parents.append(node)
+            parent = parents[-1][0] if parents else ""
+            # loop()'s argument is a table function too: loop(url(...)) reads the URL.
+            in_loop = parent == "ExpressionList" and len(parents) > 1 and parents[-2] == ("Function", "loop")
+            parents.append((node, name))
             if node != "Function":
                 continue
-            if parent == "TableExpression" and name.lower() not in _LOCAL:
+            if (parent == "TableExpression" or in_loop) and name.lower() not in _LOCAL:
                 raise ClickHouseRefusedError(
                     f"the table function {name}() reads or runs something outside ClickHouse's tables "
                     "(a file, a URL, another server, a program) and is refused: query the tables "
@@ -272,7 +274,15 @@ class ChdbEngine(_ClickHouse):
                 from chdb import session as chdb_session  # optional: only this engine needs it
             except ImportError as error:
                 raise ClickHouseError("chdb is not installed: pip install chdb") from error
-            session = chdb_session.Session(path) if path else chdb_session.Session()  # type: ignore[no-untyped-call]
+            try:
+                session = chdb_session.Session(path) if path else chdb_session.Session()  # type: ignore[no-untyped-call]
+            except RuntimeError as error:
+                # e.g. "Cannot lock file .../status. Another server instance in same directory is
+                # already running": chdb opens a data directory in one process at a time.
+                raise ClickHouseError(
+                    f"chdb could not open {path or 'a session'} ({str(error).strip().splitlines()[0][:300]}); "
+                    "a chdb data directory is open in one process at a time (a running `ui` holds it)"
+                ) from error
         self.session = session
         self._owns_session = created
         self.label = f"chdb:{path or ''}"

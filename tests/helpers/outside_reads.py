@@ -52,4 +52,7 @@ def outside_reads(secret: Path, port: int) -> list[str]:
         f"SELECT * FROM s3('http://127.0.0.1:{port}/bucket/key', 'LineAsString')",
         f"SELECT * FROM remote('127.0.0.1:{port}', system.one)",
         "SELECT * FROM executable('cat', 'LineAsString', 'line String')",
+        # loop() is allowed, and its argument is a table function of its own.
+        f"SELECT * FROM loop(url('http://127.0.0.1:{port}/loop', 'LineAsString')) LIMIT 1",
+        f"SELECT * FROM loop(remote('127.0.0.1:{port}', system.one)) LIMIT 1",
     ]
