@@ -418,6 +418,14 @@ def test_url_keys_sites_use_for_secrets_and_urls_inside_urls_are_redacted() -> N
     for card in ("4012\u00a08888\u00a08888\u00a01881", "3782\u2009822463\u200910005"):
         assert [kind for *_, kind in secret_spans(card)] == ["card"], card
         assert urls.redact("/a?x=" + quote(card)) == "/a?x=[REDACTED]"
+    # A number just before a card is taken in by the pattern, and the whole run fails the check:
+    # the card within it is found all the same, and a longer unseparated number is no card.
+    for text, card in (
+        ("Qty 2 4111 1111 1111 1111", "4111 1111 1111 1111"),
+        ("ref 12 5555-5555-5555-4444 x", "5555-5555-5555-4444"),
+    ):
+        assert [text[a:b] for a, b, _ in secret_spans(text)] == [card], text
+    assert secret_spans("order 24111111111111111") == []
 
 
 def test_url_redaction_by_key_and_by_value() -> None:
@@ -697,6 +705,7 @@ ATTRIBUTE_CARDS = {
     "3782 822463 10005": "a button input's value set later",
     "6011111111111117": "a <meta content> appended later",
     "5105 1051 0510 5100": "a button input appended later",
+    "5555 5555 5555 4444": "page text with a number just before the card (the pattern took both in)",
 }
 
 

@@ -15,7 +15,7 @@ from collections import Counter
 
 from getgather_otel.capture import attributes as attr
 
-__all__ = ["KIND_CARD", "KIND_JWT", "KIND_TOKEN", "PATTERNS", "luhn_valid", "secret_kind", "secret_spans"]
+__all__ = ["KIND_CARD", "KIND_JWT", "KIND_TOKEN", "PATTERNS", "card_in", "luhn_valid", "secret_kind", "secret_spans"]
 
 KIND_CARD = attr.REDACTION_CARD
 KIND_JWT = attr.REDACTION_JWT
@@ -64,6 +64,29 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+
+
+def card_in(run: str) -> tuple[int, int] | None:
+    """Where a Luhn-valid card number sits in a run the card pattern matched, or None.
+
+    The whole run, or else the longest stretch of its digit groups that passes: the pattern also
+    takes in a number standing just before a card ("Qty 2 4111 1111 1111 1111": 17 digits, which
+    fail the check). A run of digits without separators is taken whole or not at all.
+    """
+    if luhn_valid(run):
+        return 0, len(run)
+    groups = [match.span() for match in _DIGIT_GROUP.finditer(run)]
+    best: tuple[int, int] | None = None
+    for first in range(len(groups)):
+        for last in range(first, len(groups)):
+            start, end = groups[first][0], groups[last][1]
+            longer = best is None or end - start > best[1] - best[0]
+            if longer and (first, last) != (0, len(groups) - 1) and luhn_valid(run[start:end]):
+                best = (start, end)
+    return best
+
+
 def _entropy(text: str) -> float:
     counts = Counter(text)
     return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
@@ -93,8 +116,9 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
     for match in _JWT.finditer(text):
         found.append((match.start(), match.end(), KIND_JWT))
     for match in _CARD.finditer(text):
-        if luhn_valid(match.group()):
-            found.append((match.start(), match.end(), KIND_CARD))
+        card = card_in(match.group())
+        if card is not None:
+            found.append((match.start() + card[0], match.start() + card[1], KIND_CARD))
     for match in _KEY_SHAPES.finditer(text):
         found.append((match.start(), match.end(), KIND_TOKEN))
     # Long high-entropy runs last, and only where no shape above was found: the shapes say more.

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from getgather_otel.capture import attributes as attr
-from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, luhn_valid
+from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, card_in
 from getgather_otel.capture.secrets import forms, url_encoded
 from getgather_otel.recording.chunk_codec import decompress_json
 
@@ -84,7 +84,7 @@ class _Matcher:
             return found
         for name, pattern in self.patterns:
             for match in pattern.finditer(text):
-                if name != KIND_CARD or luhn_valid(match.group()):
+                if name != KIND_CARD or card_in(match.group()) is not None:
                     found.append(name)
                     break
         return found
