@@ -236,3 +236,41 @@ def test_collect_exits_within_2s_of_sigterm_despite_a_stalled_client(tmp_path: P
     assert took < EXIT_LIMIT_S, f"exited {took:.2f} s after SIGTERM\n{err}"
     assert out == ""
     assert len(table(db)) == 2, "the request answered before SIGTERM is written"
+
+
+WHO_IMPORTS_PANDAS = """
+import importlib.util, sys, threading, time
+from importlib.abc import MetaPathFinder
+
+importers = []
+
+class Watch(MetaPathFinder):
+    # Names the thread that imports pandas (not importlib.util.find_spec asking if it is there).
+
+    def find_spec(self, name, path, target=None):
+        frame, asking = sys._getframe(1), ("<frozen importlib.util>", importlib.util.__file__)
+        while frame is not None and frame.f_code.co_filename not in asking:
+            frame = frame.f_back
+        if name == "pandas" and frame is None:
+            importers.append(threading.current_thread().name)
+        return None
+
+sys.meta_path.insert(0, Watch())
+from getgather_otel.export.duckdb_store import DuckDBStore
+store = DuckDBStore(sys.argv[1])
+deadline = time.monotonic() + 60
+while "pandas" not in sys.modules and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(",".join(importers))
+"""
+
+
+def test_pyarrows_pandas_import_happens_when_a_store_starts_not_in_the_first_export(db_path: Path) -> None:
+    """pyarrow's first conversion imports pandas (1.3-4.4 s of CPU on the loaded test machine),
+    which inside the first span export at exit blew the shutdown budget: a store starts it on a
+    thread of its own, so the export finds it done."""
+    out = subprocess.run(
+        [sys.executable, "-c", WHO_IMPORTS_PANDAS, str(db_path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["getgather-otel-arrow-warmup"], out.stdout

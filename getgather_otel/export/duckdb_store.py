@@ -33,6 +33,7 @@ from getgather_otel.store.maintenance.retention import RetentionPolicy
 from getgather_otel.store.maintenance.retention_job import DEFAULT_INTERVAL_S, RetentionJob
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.tables import METRIC_TABLES, OTEL_TRACES, RECORDING_CHUNKS
+from getgather_otel.store.write.arrow_warmup import warm_up_arrow
 from getgather_otel.store.write.buffered import BufferedTableWriter, WriteStats, concat_tables, newest_rows
 from getgather_otel.store.write.writer import DuckDBWriter
 
@@ -106,6 +107,7 @@ class DuckDBStore:
         shutdown_timeout_s: float = 10.0,
     ) -> None:
         self.path: Path = resolve_db_path(path)
+        warm_up_arrow()  # pyarrow's first conversion imports pandas: not inside the first export
         self.writer = DuckDBWriter(self.path)
         self.limits = limits
         self._shutdown_timeout_s = shutdown_timeout_s
