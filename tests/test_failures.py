@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import io
 import json
+import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,6 +180,17 @@ def failing_site() -> Starlette:
         "<form><input type='email' name='email' autocomplete='email'><button>Subscribe</button></form>",
     )
 
+    # Single sign-on only: no field, one button to sign in with another account.
+    sso = static(
+        "Sign in - Example",
+        "<h1>Sign in to Example</h1><p>SSO-PAGE</p><button id='google'>Sign in with Google</button>",
+    )
+    # The same button in an ordinary page's header: the page does not say sign in.
+    welcome = static(
+        "Welcome",
+        "<header><button>Sign in with Google</button></header><h1>Today's picks</h1><p>WELCOME-PAGE</p>",
+    )
+
     async def server_error(request: Request) -> Response:
         return Response("boom", 500)
 
@@ -202,6 +215,8 @@ def failing_site() -> Starlette:
             Route("/v3/signin/identifier", identifier),
             Route("/identify", identify),
             Route("/deals", deals),
+            Route("/sso-signin", sso),
+            Route("/welcome", welcome),
             Route("/account", account),
             Route("/login", login),
             Route("/changed", changed),
@@ -286,6 +301,8 @@ def tool_server(context: BrowserContext, origin: str) -> FastMCP:
         ("fixture_read_identifier", "/account-identifier"),
         ("fixture_read_identify", "/identify"),
         ("fixture_read_deals", "/deals?from=signin"),
+        ("fixture_read_sso", "/sso-signin"),
+        ("fixture_read_welcome", "/welcome"),
     ):
         waiting_on(name, path)
 
@@ -299,6 +316,14 @@ def tool_server(context: BrowserContext, origin: str) -> FastMCP:
     @server.tool
     async def fixture_read_slow() -> str:
         return await wait_on("/slow", "visible")
+
+    @server.tool
+    async def fixture_read_shown() -> str:
+        """Waits for an element that is there and visible to go away: it matches, and it is visible."""
+        page = await context.new_page()
+        await page.goto(f"{origin}/changed")
+        await page.wait_for_selector("#new-orders", state="hidden", timeout=WAIT_MS)
+        return "never"
 
     @server.tool
     async def fixture_read_broken() -> str:
@@ -341,6 +366,12 @@ def tool_server(context: BrowserContext, origin: str) -> FastMCP:
         await until_evidence(1)  # the 404's CDP event may still be on its way when the image is complete
         return "ok"
 
+    @server.tool
+    async def fixture_good_then_raises() -> str:
+        """The browser work went well (a 404 image on the way); the tool's own code raises after it."""
+        await fixture_read_good()
+        raise ValueError("the orders did not add up")
+
     instrument_mcp(server, brand_from_prefix=True)
     return server
 
@@ -355,6 +386,12 @@ def events_of(db: Path, activity_id: str) -> list[tuple[str, dict[str, str]]]:
         db, 'SELECT "Events.Name" AS n, "Events.Attributes" AS a FROM otel_traces WHERE "SpanId" = ?', [activity_id]
     )
     return list(zip(span["n"], [dict(a) for a in span["a"]], strict=True))
+
+
+def one_event(db: Path, activity_id: str, name: str) -> dict[str, str]:
+    """The attributes of the activity's one span event called `name` (fails on none or several)."""
+    [found] = [a for n, a in events_of(db, activity_id) if n == name]
+    return found
 
 
 def last_snapshot_text(db: Path, activity_id: str) -> str:
@@ -621,6 +658,25 @@ async def test_an_identifier_first_sign_in_page_is_signed_out_and_a_newsletter_b
         ("fixture_read_identify", failures.SIGNED_OUT, "IDENTIFY-PAGE", ["identifier"]),
         ("fixture_read_deals", failures.ELEMENT_MISSING, "DEALS-PAGE", []),
     ]
+    await _check_sign_in_cases(telemetry, client, db_path, cases)
+
+
+async def test_a_single_sign_on_page_is_signed_out_and_the_same_button_on_another_page_is_not(
+    telemetry: Telemetry, client: Client[Any], db_path: Path
+) -> None:
+    """A sign-in page whose only control is "Sign in with Google" (a newcomer's break: it was
+    element_missing) is signed_out; the same button in an ordinary page's header is not."""
+    cases = [
+        ("fixture_read_sso", failures.SIGNED_OUT, "SSO-PAGE", ["sso"]),
+        ("fixture_read_welcome", failures.ELEMENT_MISSING, "WELCOME-PAGE", []),
+    ]
+    await _check_sign_in_cases(telemetry, client, db_path, cases)
+
+
+async def _check_sign_in_cases(
+    telemetry: Telemetry, client: Client[Any], db_path: Path, cases: list[tuple[str, str, str, list[str]]]
+) -> None:
+    """Call each tool; each gets its class and exactly the sign-in form events named."""
     for tool, _class, _text, _forms in cases:
         await call(client, tool)
     found = {tool: await until_stored(telemetry, db_path, tool, text) for tool, _class, text, _forms in cases}
@@ -823,7 +879,10 @@ def _timeout(selector: str = "#x") -> Evidence:
         ([_timeout()], [Document("p1", 200, "u")], [], failures.ELEMENT_MISSING),
         ([], [Document("p1", 200, "u")], [], failures.TOOL_ERROR),
         ([], [], [], failures.TOOL_ERROR),
-        ([_http(404, document=False)], [Document("p1", 200, "u")], [], failures.UNKNOWN),
+        # A sub-resource's 4xx (a missing image) is no evidence of failure; its 5xx (an API) is.
+        ([_http(404, document=False)], [Document("p1", 200, "u")], [], failures.TOOL_ERROR),
+        ([_http(500, document=False)], [Document("p1", 200, "u")], [], failures.UNKNOWN),
+        ([_http(404)], [Document("p1", 404, "u")], [], failures.UNKNOWN),
         # A 500 earlier, then a good document on the same page: the page loaded, the element is missing.
         ([_http(500), _timeout()], [Document("p1", 500, "u"), Document("p1", 200, "u2")], [], failures.ELEMENT_MISSING),
     ],
@@ -879,6 +938,20 @@ def test_the_sign_in_form_rule(
     url: str, title: str, headings: list[str], password: bool, identifier: bool, expected: str
 ) -> None:
     assert failures.sign_in_form_kind(url, title, headings, password=password, identifier=identifier) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "title", "headings", "controls", "expected"),
+    [
+        ("https://shop.example/signin", "Shop", [], ["Sign in with Google"], "sso"),
+        ("https://shop.example/", "Log in - Shop", [], ["Continue with Apple", "Help"], "sso"),
+        ("https://app.example/#/", "App", ["Sign in"], ["Log in using SSO"], "sso"),
+        ("https://shop.example/", "Shop", [], ["Sign in with Google"], ""),  # a header's button
+        ("https://shop.example/login", "Log in", [], ["Continue shopping", "Sign in"], ""),
+    ],
+)
+def test_the_single_sign_on_rule(url: str, title: str, headings: list[str], controls: list[str], expected: str) -> None:
+    assert failures.sign_in_form_kind(url, title, headings, controls=controls) == expected
 
 
 def test_a_crash_said_only_in_the_error_is_a_crash() -> None:
@@ -1041,3 +1114,184 @@ def test_migration_8_adds_failure_class_to_an_older_file(tmp_path: Path) -> None
     found = conn.execute("SELECT status, failure_class, count(*) FROM activities GROUP BY ALL ORDER BY 1").fetchall()
     assert found == [("error", "unknown", 2), ("ok", None, 32)]
     conn.close()
+
+
+# --- a newcomer's breaks: classes that were wrong ---
+
+
+async def test_concurrent_tool_calls_on_one_context_each_get_their_own_evidence_and_class(
+    telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """Two tool calls at once on one context, each in its own tab: the one that met a 500 is a
+    site error, and the one that raised ValueError carries no 500 of the other's (it gave every
+    piece of evidence to the context's owner: element_missing and site_error)."""
+    context = await browser.new_context()
+    await record_browser(context)
+    server = FastMCP("shared")
+    owner_loaded, other_done = asyncio.Event(), asyncio.Event()
+
+    @server.tool
+    async def shared_owner() -> str:
+        page = await context.new_page()  # first: it owns the context (and records both tabs)
+        await page.goto(f"{site}/changed")
+        owner_loaded.set()
+        await asyncio.wait_for(other_done.wait(), 20)
+        raise ValueError("the orders did not add up")
+
+    @server.tool
+    async def shared_other() -> str:
+        await asyncio.wait_for(owner_loaded.wait(), 20)
+        page = await context.new_page()
+        try:
+            await page.goto(f"{site}/broken")
+            await page.wait_for_selector("#orders", timeout=WAIT_MS)
+        finally:
+            other_done.set()
+        return "never"
+
+    instrument_mcp(server, brand_from_prefix=True)
+    async with Client(server) as client:
+        await asyncio.gather(call(client, "shared_owner"), call(client, "shared_other"))
+    await asyncio.sleep(0.3)
+    flushed(telemetry)
+    owner, other = activity_row(db_path, "shared_owner"), activity_row(db_path, "shared_other")
+    assert (owner["failure_class"], other["failure_class"]) == (failures.TOOL_ERROR, failures.SITE_ERROR)
+    http = one_event(db_path, other["activity_id"], attr.EVENT_HTTP_ERROR)
+    assert http[attr.HTTP_RESPONSE_STATUS_CODE] == "500" and http[attr.URL_FULL].endswith("/broken")
+    assert attr.EVENT_HTTP_ERROR not in [n for n, _ in events_of(db_path, owner["activity_id"])]
+    # The recordings keep the owner rule: the other call's tab is in the owner's recording.
+    pages = rows(db_path, "SELECT DISTINCT span_id, page_id FROM recording_chunks")
+    assert {p["span_id"] for p in pages} == {owner["activity_id"]} and len(pages) == 2
+    await context.close()
+
+
+@contextlib.asynccontextmanager
+async def silent_origin() -> AsyncIterator[str]:
+    """An origin on 127.0.0.1 that accepts connections and never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_navigation_to_a_server_that_never_answers_is_a_navigation_error(
+    quiet_telemetry: Telemetry, browser: Browser, db_path: Path
+) -> None:
+    """`goto` times out on the main frame and the network reports nothing (the request is still
+    open): a navigation error, not `unknown`."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with silent_origin() as origin:
+        with pytest.raises(PatchrightTimeoutError):
+            async with activity("hanging_goto", "fixture", kind="tool"):
+                page = await context.new_page()
+                await page.goto(f"{origin}/orders?session_token=s3cr3t", timeout=1000)
+        await context.close()
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "hanging_goto")
+    assert row["failure_class"] == failures.NAVIGATION_ERROR
+    nav = one_event(db_path, row["activity_id"], attr.EVENT_NAVIGATION_ERROR)
+    assert "Timeout 1000ms exceeded" in nav[attr.BROWSER_ERROR] and nav[attr.BROWSER_RESOURCE_TYPE] == "Document"
+    assert nav[attr.URL_FULL].startswith(origin) and "s3cr3t" not in nav[attr.URL_FULL]
+
+
+async def test_a_tool_that_raises_after_good_browser_work_with_a_404_image_is_a_tool_error(
+    telemetry: Telemetry, client: Client[Any], db_path: Path
+) -> None:
+    """A sub-resource's 4xx is no browser evidence of failure (it was `unknown`); it stays as an event."""
+    await call(client, "fixture_good_then_raises")
+    await asyncio.sleep(0.3)
+    flushed(telemetry)
+    row = activity_row(db_path, "fixture_good_then_raises")
+    assert row["failure_class"] == failures.TOOL_ERROR
+    http = one_event(db_path, row["activity_id"], attr.EVENT_HTTP_ERROR)
+    assert http[attr.HTTP_RESPONSE_STATUS_CODE] == "404" and http[attr.BROWSER_RESOURCE_TYPE] == "Image"
+
+
+async def test_a_hidden_element_is_told_apart_from_a_visible_and_a_missing_one(
+    telemetry: Telemetry, client: Client[Any], db_path: Path
+) -> None:
+    """`selector_matches` was true for an element that is there but hidden: `selector_visible` says which."""
+    cases = [
+        ("fixture_read_changed", "CHANGED-PAGE", ("false", "false")),  # not there: a changed page
+        ("fixture_read_slow", "SLOW-PAGE", ("true", "false")),  # there, hidden (display: none)
+        ("fixture_read_shown", "CHANGED-PAGE", ("true", "true")),  # there and shown (waited to go away)
+    ]
+    for tool, _text, _expected in cases:
+        await call(client, tool)
+    for tool, text, expected in cases:
+        row = await until_stored(telemetry, db_path, tool, text)
+        assert row["failure_class"] == failures.ELEMENT_MISSING, tool
+        missing = one_event(db_path, row["activity_id"], attr.EVENT_ELEMENT_MISSING)
+        found = (missing[attr.FAILURE_SELECTOR_MATCHES], missing.get(attr.FAILURE_SELECTOR_VISIBLE))
+        assert found == expected, tool
+
+
+def test_a_classifier_that_returns_no_class_name_is_ignored_with_one_warning(
+    telemetry: Telemetry, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A number (or a long text) is no class: the rules' class is kept, and it is said once, not per failure."""
+    getgather_otel.set_failure_classifier(lambda _context: 42)  # type: ignore[arg-type, return-value]
+    try:
+        with caplog.at_level(logging.WARNING, logger="getgather_otel"):
+            for name in ("numbered_1", "numbered_2"):
+                with pytest.raises(RuntimeError), activity(name, "fixture"):
+                    raise RuntimeError("x")
+            getgather_otel.set_failure_classifier(lambda _context: "x" * 500)
+            with pytest.raises(RuntimeError), activity("long_text", "fixture"):
+                raise RuntimeError("x")
+    finally:
+        getgather_otel.set_failure_classifier(None)
+    flushed(telemetry)
+    for name in ("numbered_1", "numbered_2", "long_text"):
+        assert activity_row(db_path, name)["failure_class"] == failures.TOOL_ERROR, name
+    said = [r.getMessage() for r in caplog.records if "failure classifier" in r.getMessage()]
+    assert len(said) == 2 and "returned int" in said[0] and "returned str" in said[1], said
+
+
+async def test_a_slow_classifier_does_not_hold_the_tools_answer(
+    telemetry: Telemetry, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A classifier that takes 3 s: the tool answers as fast as with a quick one (within the
+    budget), with the rules' class."""
+    # FastMCP logs a failing tool's traceback through rich (highlighted): 0.1-2 s on a busy machine, not ours.
+    monkeypatch.setattr(logging.getLogger("fastmcp"), "disabled", True)
+    server = FastMCP("slow")
+
+    @server.tool
+    async def quick_classified() -> str:
+        raise ValueError("nope")
+
+    @server.tool
+    async def slow_classified() -> str:
+        raise ValueError("nope")
+
+    def classifier(context: FailureContext) -> str | None:
+        if context.activity.name == "slow_classified":
+            time.sleep(3)
+            return "too_late"
+        return None
+
+    instrument_mcp(server, failure_classifier=classifier)
+    took: dict[str, float] = {}
+    try:
+        async with Client(server) as client:
+            await client.list_tools()
+            for tool in ("quick_classified", "slow_classified"):
+                started = time.perf_counter()
+                await call(client, tool)
+                took[tool] = time.perf_counter() - started
+    finally:
+        getgather_otel.set_failure_classifier(None)
+    flushed(telemetry)
+    assert took["slow_classified"] < took["quick_classified"] + failures.CLASSIFIER_BUDGET_S + 0.5, took
+    assert activity_row(db_path, "slow_classified")["failure_class"] == failures.TOOL_ERROR

@@ -26,7 +26,10 @@ from getgather_otel.recording.replay import load_streams
 from getgather_otel.recording.urls import UrlRedactor
 from getgather_otel.store.engine import DuckDBEngine
 from getgather_otel.store.reader import open_for_reading
-from tests.conftest import Sites, flushed, rows
+from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
+from getgather_otel.viewer.reads import FileReads
+from getgather_otel.web.serving import serve_asgi
+from tests.conftest import Sites, flushed, post, rows
 
 EMAIL = "ada.lovelace@example.com"
 PASSWORD = "Tr0ub4dor&3-very-secret"
@@ -265,6 +268,38 @@ async def test_a_page_that_rewrites_itself_is_recorded_again(
     text = text_of(events)
     assert "before the rewrite" in text and "rewritten by document.write" in text
     assert PASSWORD not in stored_text(db_path)
+    await context.close()
+
+
+async def test_popups_have_their_url_in_the_viewers_recordings(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    """`/api/activities/{id}/recordings` gave popup pages the URL "" (a newcomer's break): a popup
+    comes with its first document committed and no `framenavigated` for it. Redacted like every URL."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="popup_urls") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/popup.html")
+        async with context.expect_page() as opened:
+            await page.evaluate("window.open('/child.html?popup=same&session_token=s3cr3t', 'same')")
+        popup = await opened.value
+        async with context.expect_page() as tab:
+            await page.click("#newtab")
+        await popup.wait_for_load_state("domcontentloaded")
+        await (await tab.value).wait_for_load_state("domcontentloaded")
+        await asyncio.sleep(0.6)
+    await settle(telemetry)
+    telemetry.shutdown()  # the viewer reads the file as another process would
+    app = build_viewer_app(FileReads(db_path), ViewerSettings())
+    async with serve_asgi(app) as url:
+        reply = await post(f"{url}/api/activities/{act.activity_id}/recordings", b"", {}, method="GET")
+    assert reply.status_code == 200, reply.text
+    [recording] = json.loads(reply.text)["recordings"]
+    urls = sorted(page["url"] for page in recording["pages"])
+    assert len(urls) == 3 and "" not in urls, urls
+    assert any(u.startswith(f"{sites.main}/child.html?popup=same&session_token=") for u in urls), urls
+    assert any(u.endswith("/child.html?popup=tab") for u in urls) and "s3cr3t" not in json.dumps(urls), urls
     await context.close()
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "EVIDENCE_EVENT_NAMES",
     "FAILURE_CLASS",
     "FAILURE_SELECTOR_MATCHES",
+    "FAILURE_SELECTOR_VISIBLE",
     "GEN_AI_OPERATION_EXECUTE_TOOL",
     "GEN_AI_OPERATION_NAME",
     "GEN_AI_PROMPT_NAME",
@@ -278,15 +279,18 @@ BROWSER_DIALOG_TYPE: Final = "getgather.browser.dialog.type"
 BROWSER_DIALOG_MESSAGE: Final = "getgather.browser.dialog.message"
 BROWSER_DOWNLOAD_FILENAME: Final = "getgather.browser.download.filename"
 BROWSER_CHALLENGE_PROVIDER: Final = "getgather.browser.challenge.provider"
-# Which sign-in form the page shows (browser.sign_in_form): "password", or "identifier" (identifier first).
+# Which sign-in form the page shows (browser.sign_in_form): "password", "identifier" (identifier
+# first), or "sso" (only a button to sign in with another account).
 BROWSER_SIGN_IN_FORM: Final = "getgather.browser.sign_in_form"
 # Evidence from a page's child target: "iframe" (out of process), "worker", "service_worker".
 BROWSER_TARGET_TYPE: Final = "getgather.browser.target_type"
 # The URL (redacted) of the child frame's document, or the worker's script, a request came from.
 BROWSER_FRAME_URL: Final = "getgather.browser.frame.url"
-# Whether the timed-out selector matches in the page as the failure checkpoint snapshotted it:
-# true = the element came (a slow page), false = it is not there (a changed page).
+# Whether the timed-out selector matches in the page at the failure checkpoint: true = the
+# element is there (a slow page, or a hidden one: see the next), false = it is not (a changed page).
 FAILURE_SELECTOR_MATCHES: Final = "getgather.failure.selector_matches"
+# Of a selector that matches at the failure: whether a match is visible (Playwright's visibility).
+FAILURE_SELECTOR_VISIBLE: Final = "getgather.failure.selector_visible"
 # Every span event that is evidence (the viewer lists these and seeks the replay to the first).
 EVIDENCE_EVENT_NAMES: Final = (
     EVENT_HTTP_ERROR,

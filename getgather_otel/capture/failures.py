@@ -29,28 +29,41 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    field (`autocomplete` username or email, `type=email`, or a name or id with email, user,
    login or identifier in it) with a button in its form (not one that says subscribe or
    newsletter) on a page whose URL's host or path (not its query: `?from=signin`), title or
-   heading says sign in / log in (`SIGN_IN_SAID`). An email box alone, a newsletter's, is not.
+   heading says sign in / log in (`SIGN_IN_SAID`); or, single sign-on, no field at all but a
+   button, link or frame titled to sign in with another account (`SSO_SAID`: "Sign in with
+   Google", "Continue with Apple") on such a page. An email box alone, a newsletter's, is
+   not, nor is a "Sign in with Google" button on a page that does not say sign in.
 4. `site_error`: the document answered 5xx.
 5. `navigation_error`: the main frame's document failed to load (refused, DNS, TLS,
-   aborted by the network), or a navigation call raised with a `net::` error.
+   aborted by the network), a navigation call raised with a `net::` error, or a navigation
+   call of the main frame (goto, reload, back, forward) timed out: a server that accepts and
+   never answers fails nothing on the network, the request just stays open.
 6. `element_missing`: a browser call waiting for a selector timed out, and no browser call
    returned normally after it (a timeout the tool caught and moved on from does not count;
    the page loaded: rules 2-5 did not match). `browser.element.missing` names the selector and whether it
-   matches in the page as snapshotted at the failure, or just before the page closed
-   (`getgather.failure.selector_matches`).
-7. `tool_error`: the activity failed with no browser evidence at all.
-8. `unknown`: browser evidence, but none of the rules above.
+   matches in the page at the failure checkpoint, or just before the page closed
+   (`getgather.failure.selector_matches`), and whether a match is visible
+   (`getgather.failure.selector_visible`: there but hidden, or there and shown).
+7. `tool_error`: the activity failed with no browser evidence of failure: none at all, or
+   only sub-resource responses with a 4xx status (a missing image on a page that worked).
+8. `unknown`: browser evidence of failure, but none of the rules above.
 
 Page states (and what was read from them) count only when read after the last browser call
 that returned normally: a page read as it closed, after which the tool went on and used
 another page successfully, is not what the activity failed on.
 
 A user classifier (`set_failure_classifier`) sees the same `FailureContext`, including the
-class these rules chose (`default`), and returns a class, or None to keep the default.
+class these rules chose (`default`), and returns a class (`CLASS_NAME`), or None to keep the
+default; anything else, or no answer within `CLASSIFIER_BUDGET_S`, keeps the default too.
+
+Evidence of a page is its driver's: the root activity whose browser call last acted on it
+(`recording/evidence.py`), so activities running at once on one context each get their own.
 """
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import re
 import threading
 import time
@@ -70,15 +83,19 @@ __all__ = [
     "BROWSER_CRASH",
     "CHALLENGE_MARKERS",
     "CHALLENGE_PROVIDERS",
+    "CLASSIFIER_BUDGET_S",
+    "CLASS_NAME",
     "DEFAULT_CAP",
     "ELEMENT_MISSING",
     "FAILURE_CLASSES",
     "MAX_KEPT",
+    "MAX_LATE_CLASSIFIER_CALLS",
     "NAVIGATION_ERROR",
     "SIGNED_OUT",
     "SIGN_IN_SAID",
     "SIGN_IN_WORDS",
     "SITE_ERROR",
+    "SSO_SAID",
     "TOOL_ERROR",
     "UNKNOWN",
     "Document",
@@ -174,6 +191,14 @@ SIGN_IN_WORDS = re.compile(r"sign[\s_-]?in|log[\s_-]?in|logon|auth|session/new|a
 SIGN_IN_SAID = re.compile(
     r"(?:sign|log)[\s_-]?(?:in|on)\b|\bauth(?:enticate|orize)?\b|session/new|account/access", re.IGNORECASE
 )
+# A control (button, link, the title of a provider's button frame) that signs in through another
+# account: "Sign in with Google", "Continue with Apple", "Log in using SSO".
+SSO_SAID = re.compile(
+    r"\b(?:sign|log)[\s_-]?(?:in|on)\s+(?:with|using|via|through)\b"
+    r"|\bcontinue\s+with\s+(?:google|apple|microsoft|facebook|github|gitlab|amazon|linkedin|twitter|x|okta|sso|saml"
+    r"|email|phone)\b|\bsingle\s+sign[\s-]?on\b|\bsso\b",
+    re.IGNORECASE,
+)
 _NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 _CRASHED = re.compile(r"target crashed|page crashed", re.IGNORECASE)
 
@@ -224,14 +249,21 @@ class PageState:
     challenge_marker: str = ""
     sign_in_form: bool = False
     at: float = field(default_factory=time.perf_counter)
-    # Which sign-in form (`sign_in_form_kind`): "password" or "identifier"; "" for none.
+    # Which sign-in form (`sign_in_form_kind`): "password", "identifier" or "sso"; "" for none.
     sign_in_form_kind: str = ""
 
 
 def sign_in_form_kind(
-    url: str, title: str, headings: Sequence[str] = (), *, password: bool = False, identifier: bool = False
+    url: str,
+    title: str,
+    headings: Sequence[str] = (),
+    *,
+    password: bool = False,
+    identifier: bool = False,
+    controls: Sequence[str] = (),
 ) -> str:
-    """The sign-in form a page shows (rule 3): "password", "identifier" (identifier first), or "".
+    """The sign-in form a page shows (rule 3): "password", "identifier" (identifier first), "sso"
+    (only a button to sign in with another account), or "".
 
     Args:
         url: the page's URL (unredacted: only matched, never kept).
@@ -239,18 +271,24 @@ def sign_in_form_kind(
         headings: the texts of its headings (h1, h2, role=heading).
         password: the page has a password field.
         identifier: it has an identifier field with a button in its form (read in the page).
+        controls: the labels of its buttons and links (text, value, aria-label, title), and
+            the titles of its frames (a provider's button is often a frame of its own); only
+            matched against `SSO_SAID`, never kept.
     """
     heading = any(SIGN_IN_SAID.search(text) for text in headings)
     if password and (heading or SIGN_IN_WORDS.search(url + " " + title)):
         return "password"
-    if identifier:
-        try:
-            parts = urlsplit(url)
-            where = f"{parts.hostname or ''}{parts.path}"
-        except ValueError:
-            where = ""
-        if heading or SIGN_IN_SAID.search(where) or SIGN_IN_SAID.search(title):
-            return "identifier"
+    if not identifier and not any(SSO_SAID.search(label) for label in controls):
+        return ""
+    # Fields and buttons like these are common on ordinary pages (a newsletter box, a header's
+    # "Sign in with Google"): the page itself has to say it is a sign-in page.
+    try:
+        parts = urlsplit(url)
+        where = f"{parts.hostname or ''}{parts.path}"
+    except ValueError:
+        where = ""
+    if heading or SIGN_IN_SAID.search(where) or SIGN_IN_SAID.search(title):
+        return "identifier" if identifier else "sso"
     return ""
 
 
@@ -300,6 +338,20 @@ _ledgers: dict[Activity, _Ledger] = {}
 _lock = threading.Lock()
 _user_classifier: FailureClassifier | None = None
 
+# How long a failed activity's span waits for the user classifier: it runs in a thread of its
+# own, and one slower than this is not waited for (its answer is dropped, the rules' class
+# kept), so a slow classifier never holds the tool's answer more than this.
+CLASSIFIER_BUDGET_S = 0.1
+# Calls of the user classifier still running past their budget: at this many, it is not
+# called at all (the rules decide) until one returns, so a hung classifier holds no more threads.
+MAX_LATE_CLASSIFIER_CALLS = 4
+# What a class a user classifier returns may be: a short name, as the built-in ones are
+# (it is a span attribute, a column and a filter value).
+CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_late_calls = 0
+# (classifier id, what it did wrong) already warned about: one warning each.
+_warned: set[tuple[int, str]] = set()
+
 
 def set_failure_classifier(classifier: FailureClassifier | None) -> None:
     """Decide failure classes with `classifier` first, for every activity of this process.
@@ -308,11 +360,18 @@ def set_failure_classifier(classifier: FailureClassifier | None) -> None:
         classifier: called once per failed activity, just before its span ends, with a
             `FailureContext` (the activity, its `error.type` and message, the evidence, the
             main-frame documents and page states met since it started, and `default`, the
-            class the built-in rules chose); returns a class name, or None to keep `default`.
-            One that raises is logged and `default` is used. None: the built-in rules only.
+            class the built-in rules chose); returns a class name (`CLASS_NAME`: a short
+            name such as `quota_exceeded`), or None to keep `default`. One that raises, or
+            returns anything else (a number, a long text, a coroutine: it must be a plain
+            function), gets one warning and `default` is used. It runs in a thread of its own
+            and is waited for at most `CLASSIFIER_BUDGET_S` (100 ms): one slower than that
+            gets one warning and `default` is used, so it never delays the tool's answer
+            more. None: the built-in rules only.
     """
     global _user_classifier
     _user_classifier = classifier
+    with _lock:
+        _warned.clear()
 
 
 def default_failure_classifier(context: FailureContext) -> str:
@@ -458,7 +517,16 @@ def classify(context: FailureContext) -> str:
         for e in evidence
     ):
         return ELEMENT_MISSING
-    return TOOL_ERROR if not evidence else UNKNOWN
+    return UNKNOWN if any(_tells_of_failure(e) for e in evidence) else TOOL_ERROR
+
+
+def _tells_of_failure(evidence: Evidence) -> bool:
+    """Whether a piece of evidence could be why the activity failed (rules 7 and 8): all but a
+    sub-resource's 4xx (a missing image, a tracker's 403), which good pages are full of."""
+    if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.BROWSER_DOCUMENT):
+        return True
+    status = evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE)
+    return not (isinstance(status, int) and 400 <= status < 500)
 
 
 def _timed_out(evidence: Evidence) -> bool:
@@ -493,18 +561,104 @@ def _context_for(ending: Activity) -> FailureContext:
     )
 
 
+def _first_time(classifier: FailureClassifier, fault: str) -> bool:
+    """Whether `classifier` shows `fault` for the first time: it runs for every failed activity,
+    and one warning a fault is enough."""
+    key = (id(classifier), fault)
+    with _lock:
+        if key in _warned:
+            return False
+        _warned.add(key)
+        return True
+
+
+def _warn_once(classifier: FailureClassifier, fault: str, message: str, *args: object) -> None:
+    if _first_time(classifier, fault):
+        logger.warning(message + " (said once)", *args)
+
+
+# What `_ask` returns when the classifier gave no answer to use.
+_RAISED, _LATE, _SKIPPED = object(), object(), object()
+
+
+def _ask(classifier: FailureClassifier, context: FailureContext) -> object:
+    """The classifier's answer within `CLASSIFIER_BUDGET_S`, else `_LATE` (or `_SKIPPED`, `_RAISED`).
+
+    In a thread of its own, with the caller's context variables: a classifier is user code
+    that may block (a lookup, a lock), and the span, so the tool's answer, waits on it.
+    """
+    global _late_calls
+    with _lock:
+        if _late_calls >= MAX_LATE_CLASSIFIER_CALLS:
+            return _SKIPPED
+    answer: list[object] = []
+    finished = threading.Event()
+    late = threading.Event()
+
+    def run() -> None:
+        global _late_calls
+        try:
+            answer.append(classifier(context))
+        except Exception:
+            answer.append(_RAISED)
+            log = logger.warning if _first_time(classifier, "raised") else logger.debug
+            log(
+                "the failure classifier raised for activity %r; the rules' class is used (said once)",
+                context.activity.name,
+                exc_info=True,
+            )
+        finally:
+            with _lock:
+                finished.set()
+                if late.is_set():
+                    _late_calls -= 1
+
+    variables = contextvars.copy_context()
+    threading.Thread(target=variables.run, args=(run,), name="getgather-otel-failure-classifier", daemon=True).start()
+    finished.wait(CLASSIFIER_BUDGET_S)
+    with _lock:
+        if not finished.is_set():
+            late.set()
+            _late_calls += 1
+            return _LATE
+    return answer[0]
+
+
 def _decide(ending: Activity) -> str:
+    """The rules' class, or the user classifier's when it gives a valid one in time (`set_failure_classifier`)."""
     context = _context_for(ending)
     default = classify(context)
     classifier = _user_classifier
     if classifier is None:
         return default
-    try:
-        chosen = classifier(FailureContext(**{**context.__dict__, "default": default}))
-    except Exception:
-        logger.warning("the failure classifier raised for activity %r; using %s", ending.name, default, exc_info=True)
+    chosen = _ask(classifier, FailureContext(**{**context.__dict__, "default": default}))
+    if chosen is None or chosen == "":
         return default
-    return str(chosen) if chosen else default
+    if isinstance(chosen, str) and CLASS_NAME.fullmatch(chosen):
+        return str(chosen)
+    if chosen is _LATE or chosen is _SKIPPED:
+        _warn_once(
+            classifier,
+            "late",
+            "the failure classifier took longer than %s s; its answer is not waited for and the built-in rules' "
+            "class is used meanwhile",
+            CLASSIFIER_BUDGET_S,
+        )
+    elif chosen is _RAISED:
+        pass  # warned in its thread, with the traceback
+    elif inspect.iscoroutine(chosen):
+        chosen.close()  # never awaited: no "never awaited" warning besides ours
+        _warn_once(classifier, "async", "the failure classifier must be a plain function, not async; using %s", default)
+    else:
+        _warn_once(
+            classifier,
+            "invalid",
+            "the failure classifier returned %s, not a class name (a str matching %s) or None; using %s",
+            type(chosen).__name__,
+            CLASS_NAME.pattern,
+            default,
+        )
+    return default
 
 
 def _on_end(ending: Activity) -> None:

@@ -7,7 +7,10 @@ The page's out-of-process (cross-site) iframes and its workers make requests the
 target never reports: the session auto-attaches to them (`cdp_targets.py`) and enables
 `Network` in each before it runs, so their requests are evidence of the page too, marked
 with the target type and the frame's (or worker's) URL.
-From them, for the activity that owns the context (`recorder.owner`, a root activity):
+From them, for the root activity whose browser call last acted on the page (hooks.py calls
+`drove` before each call; a popup inherits its opener's), else the one that owns the context
+(`recorder.owner`): activities running at once on one context each get their own pages'
+evidence, while the recordings keep the owner rule (segments.py):
 
 - `Network.responseReceived` with status >= 400: `browser.http.error` (method, redacted URL,
   status, resource type, whether it is the page's main-frame document). Every main-frame
@@ -28,7 +31,8 @@ replay ends on the page as it was; each page is read from an isolated world of t
 session (`Page.createIsolatedWorld`, `Runtime.evaluate`: challenge markers, a password
 field or an identifier-first sign-in form, headings, the title and URL); and a selector
 that timed out is counted in the page (Playwright's own selector engine, `queryCount`):
-`browser.element.missing` with `getgather.failure.selector_matches`.
+`browser.element.missing` with `getgather.failure.selector_matches` and, of a match,
+`getgather.failure.selector_visible`.
 
 Tools usually close their page (or context, or browser) in a `finally`, before the failure
 reaches the activity: a closed page cannot be read. So the same reads and checkpoint are
@@ -64,7 +68,7 @@ from getgather_otel.capture import failures
 from getgather_otel.capture.activity import Activity, add_failure_hook, current_activity
 from getgather_otel.recording.cdp_targets import ChildTarget, ChildTargets, EventHandler
 from getgather_otel.recording.options import RecordingOptions
-from getgather_otel.recording.recorder import ContextRecorder, internal_call
+from getgather_otel.recording.recorder import NAVIGATIONS, ContextRecorder, internal_call
 from getgather_otel.recording.tasks import BackgroundTasks
 from getgather_otel.recording.urls import UrlRedactor
 
@@ -82,6 +86,7 @@ __all__ = [
     "call_failed",
     "call_succeeded",
     "closing",
+    "drove",
     "watch",
 ]
 
@@ -160,10 +165,23 @@ _PAGE_STATE_JS = """(() => {
   }
   const headings = [...document.querySelectorAll("h1, h2, [role=heading]")].slice(0, 10)
     .map((h) => String(h.textContent || "").trim().slice(0, 200));
-  return { url: String(location.href), title, marker, password, identifier, headings };
+  // A sign-in page whose only control signs in with another account ("Sign in with Google"):
+  // the labels of its buttons and links, and the titles of frames (a provider's button is one).
+  let controls = [];
+  if (!password && !identifier) {
+    const kinds = "button, a, [role=button], input[type=submit], input[type=button], iframe[title]";
+    controls = [...document.querySelectorAll(kinds)].slice(0, 100).map((c) => [c.textContent, c.getAttribute("value"),
+      c.getAttribute("aria-label"), c.getAttribute("title")].filter(Boolean).join(" ").trim().slice(0, 200));
+  }
+  return { url: String(location.href), title, marker, password, identifier, headings, controls };
 })()""".replace("SELECTORS", json.dumps(list(failures.CHALLENGE_MARKERS["selectors"]))).replace(
     "TITLES", json.dumps(list(failures.CHALLENGE_MARKERS["titles"]))
 )
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether a browser call failed by running out of its timeout (Playwright's TimeoutError, or its message)."""
+    return "timeout" in type(error).__name__.lower() or "timeout" in str(error)[:200].lower()
 
 
 def _first_line(text: str, urls: UrlRedactor) -> str:
@@ -410,13 +428,14 @@ class _PageWatch:
         if not isinstance(value, dict):
             return None
         url, title = str(value.get("url", "")), str(value.get("title", ""))
-        headings = value.get("headings")
+        headings, controls = value.get("headings"), value.get("controls")
         sign_in = failures.sign_in_form_kind(
             url,
             title,
             [str(h) for h in headings] if isinstance(headings, list) else [],
             password=bool(value.get("password")),
             identifier=bool(value.get("identifier")),
+            controls=[str(c) for c in controls] if isinstance(controls, list) else [],
         )
         return failures.PageState(
             self.page_id,
@@ -443,6 +462,8 @@ class EvidenceWatcher:
         self._probed: dict[Activity, float] = {}
         # Service worker target id -> the page whose session follows it (one page per worker).
         self.service_workers: dict[str, _PageWatch] = {}
+        # Page id -> the root activity whose browser call last acted on the page (`drove`).
+        self._drivers: dict[str, Activity] = {}
 
     async def attach(self) -> None:
         _watchers[self.recorder] = self
@@ -458,6 +479,11 @@ class EvidenceWatcher:
             return
         watch = _PageWatch(self, page, self.recorder.page_id_of(page) or "")
         self._pages[page] = watch
+        # A popup works for whoever drove the page that opened it (until a call acts on it).
+        opener = getattr(getattr(page, "_impl_obj", page), "_opener", None)
+        driver = self._drivers.get(self.page_of(opener)) if opener is not None else None
+        if driver is not None and watch.page_id:
+            self._drivers[watch.page_id] = driver
         page.on("crash", lambda _page: watch.on_crash())
         page.on("close", lambda _page: self._on_close(page, watch))
         watch.ready = self._tasks.spawn(self._start(watch))
@@ -465,6 +491,7 @@ class EvidenceWatcher:
     def _on_close(self, page: Any, watch: _PageWatch) -> None:
         watch.closed = True
         self._pages.pop(page, None)
+        self._drivers.pop(watch.page_id, None)
         self.service_workers = {t: w for t, w in self.service_workers.items() if w is not watch}
 
     async def _start(self, watch: _PageWatch) -> None:
@@ -481,15 +508,44 @@ class EvidenceWatcher:
             return None
         return recording.activity
 
+    def drove(self, activity: Activity, target: Any) -> None:
+        """A browser call of `activity` is about to act on `target` (hooks.py): its page's evidence is
+        `activity`'s root's from now on. Calls on the context itself (`new_page`, cookies) drive no page."""
+        page_id = self.page_of(target)
+        if page_id:
+            self._drivers[page_id] = activity.root
+
+    def activity_of(self, page_id: str) -> Activity | None:
+        """Whose evidence a page's is: the running root activity that drove the page last, else the context's owner.
+
+        Per page, not per context: activities running at once on one context (concurrent tool
+        calls on a shared context) each drive their own tabs, and a 500 one of them met is not
+        the other's. The owner stands in for a page no running activity has acted on (one the
+        site opened, one whose driver ended).
+        """
+        driver = self._drivers.get(page_id)
+        if driver is not None and driver.span.is_recording():
+            return driver
+        return self.owner()
+
+    def _drives(self, root: Activity) -> set[str]:
+        """The ids of the pages `root` drove last."""
+        return {page_id for page_id, driver in self._drivers.items() if driver is root}
+
+    def concerns(self, root: Activity) -> bool:
+        """Whether a failure of `root` has pages of this context to read: it owns the context or drove a page of it."""
+        return self.owner() is root or any(driver is root for driver in self._drivers.values())
+
     def record(self, kind: str, attributes: Mapping[str, AttributeValue], page_id: str, *, emit: bool = True) -> None:
-        owner = self.owner()
-        if owner is not None:
-            failures.record(owner, kind, attributes, page_id=page_id, cap=self.options.max_evidence_events, emit=emit)
+        activity = self.activity_of(page_id)
+        if activity is not None:
+            cap = self.options.max_evidence_events
+            failures.record(activity, kind, attributes, page_id=page_id, cap=cap, emit=emit)
 
     def note_document(self, document: failures.Document) -> None:
-        owner = self.owner()
-        if owner is not None:
-            failures.note_document(owner, document)
+        activity = self.activity_of(document.page_id)
+        if activity is not None:
+            failures.note_document(activity, document)
 
     def page_of(self, target: Any) -> str:
         """The page id of the page a protocol object (frame, page, handle) belongs to."""
@@ -508,16 +564,22 @@ class EvidenceWatcher:
         page_id = self.page_of(target)
         if isinstance(selector, str):
             event[attr.BROWSER_SELECTOR] = selector[:200]
-            if "timeout" in type(error).__name__.lower() or "timeout" in str(error)[:200].lower():
+            if _timed_out(error):
                 self._timeouts[activity.root] = (selector, target, page_id)
                 while len(self._timeouts) > 64:
                     self._timeouts.pop(next(iter(self._timeouts)))
         url = params.get("url") if isinstance(params, dict) else None
         if isinstance(url, str):
             event[attr.URL_FULL] = self.urls.redact(url)
-        failures.record(
-            activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=page_id, cap=self.options.max_evidence_events
-        )
+        cap = self.options.max_evidence_events
+        failures.record(activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=page_id, cap=cap)
+        if method in NAVIGATIONS and _timed_out(error) and getattr(target, "_parent_frame", None) is None:
+            # A navigation of the main frame that timed out (a server that accepts and never
+            # answers, a document that never finishes loading): the network reports no failure
+            # (the request is still open), so this is the main frame's navigation error.
+            navigation = {k: v for k, v in event.items() if k in (attr.BROWSER_ERROR, attr.URL_FULL)}
+            navigation[attr.BROWSER_RESOURCE_TYPE] = "Document"
+            failures.record(activity, attr.EVENT_NAVIGATION_ERROR, navigation, page_id=page_id, cap=cap)
 
     def call_succeeded(self, activity: Activity) -> None:
         """A browser call of `activity` returned normally (not while closing): a timeout before it was handled."""
@@ -539,9 +601,11 @@ class EvidenceWatcher:
         self._probed[root] = now
         # The pages the failing activity used (other tabs may show older trouble), else all. Those
         # it used and closed were read as they closed (`before_close`): no other page stands in.
-        touched = failures.pages_touched(failing)
+        touched = failures.pages_touched(failing) or self._drives(root)
         watches = self._open_watches()
         snapshot: Collection[str] | None = ()
+        if not touched and self.owner() is not root:
+            return  # nothing of the failing activity's here: the pages are other activities'
         if touched:
             watches = [w for w in watches if w.page_id in touched]
             snapshot = touched if watches else None
@@ -554,15 +618,16 @@ class EvidenceWatcher:
         if activity is None:
             return
         root = activity.root
-        if self.owner() is not root or not (failing or failures.trouble_pending(root)):
+        if not self.concerns(root) or not (failing or failures.trouble_pending(root)):
             return
         watches = self._open_watches()
         if page is not None:
             closing_page = getattr(page, "_impl_obj", page)
             watches = [w for w in watches if getattr(w.page, "_impl_obj", w.page) is closing_page]
         else:
-            touched = failures.pages_touched(activity)
-            watches = [w for w in watches if w.page_id in touched] or watches
+            touched = failures.pages_touched(activity) | self._drives(root)
+            mine = [w for w in watches if w.page_id in touched]
+            watches = mine or (watches if self.owner() is root else [])
         if not watches:
             return
         ids = {w.page_id for w in watches}
@@ -596,7 +661,7 @@ class EvidenceWatcher:
                 evidence = failures.Evidence(kind, dict(event), page_id)
                 failures.note_read_before_close(root, evidence, self.options.max_evidence_events)
             else:
-                self.record(kind, event, page_id)
+                failures.record(root, kind, event, page_id=page_id, cap=self.options.max_evidence_events)
 
         for state in states:
             if state is None:
@@ -612,7 +677,7 @@ class EvidenceWatcher:
             selector, _target, page_id = timed_out
             event: dict[str, AttributeValue] = {attr.BROWSER_SELECTOR: selector[:200]}
             if matches is not None:
-                event[attr.FAILURE_SELECTOR_MATCHES] = matches
+                event[attr.FAILURE_SELECTOR_MATCHES], event[attr.FAILURE_SELECTOR_VISIBLE] = matches
             report(attr.EVENT_ELEMENT_MISSING, event, page_id)
 
     async def _read(self, watch: _PageWatch) -> failures.PageState | None:
@@ -622,14 +687,24 @@ class EvidenceWatcher:
             logger.debug("could not read page %s at a failure: %s", watch.page_id, error)
             return None
 
-    async def _matches(self, target: Any, selector: str) -> bool | None:
-        """Whether `selector` matches in `target`'s frame now (Playwright's selector engine), None if unknown."""
+    async def _matches(self, target: Any, selector: str) -> tuple[bool, bool] | None:
+        """Whether `selector` matches in `target`'s frame now, and whether a match is visible; None if unknown.
+
+        Both by Playwright's own selector engine, the one the timed-out call used: the count of
+        `selector`, then of `selector >> visible=true` (Playwright's visibility: a non-empty box
+        and not `visibility: hidden`; what `wait_for_selector(state="visible")` and actions wait
+        for). An element that is there but hidden (a slow page about to show it, or one kept
+        hidden for good) is told apart from one that is not there at all.
+        """
         count = getattr(target, "_query_count", None)
         if count is None:
             return None
         with internal_call():
             try:
-                return int(await asyncio.wait_for(count(selector), PROBE_TIMEOUT_S)) > 0
+                # Both at once, within the one probe timeout: the failure hooks have 2 s in all.
+                both = asyncio.gather(count(selector), count(f"{selector} >> visible=true"))
+                matched, visible = await asyncio.wait_for(both, PROBE_TIMEOUT_S)
+                return int(matched) > 0, int(visible) > 0
             except Exception as error:
                 logger.debug("could not count %r at a failure: %s", selector, error)
                 return None
@@ -638,7 +713,7 @@ class EvidenceWatcher:
 async def _on_failure(failing: Activity) -> None:
     root = failing.root
     for watcher in list(_watchers.values()):
-        if watcher.owner() is root:
+        if watcher.concerns(root):
             await watcher.probe(failing)
 
 
@@ -655,6 +730,14 @@ async def watch(context: Any, recorder: ContextRecorder, options: RecordingOptio
     with internal_call():
         await watcher.attach()
     return watcher
+
+
+def drove(recorder: ContextRecorder | None, activity: Activity, target: Any) -> None:
+    """A browser call of `activity` is about to act on `target` (hooks.py): its page's evidence is the activity's."""
+    watcher = _watchers.get(recorder) if recorder is not None else None
+    if watcher is not None:
+        with contextlib.suppress(Exception):
+            watcher.drove(activity, target)
 
 
 def call_succeeded(recorder: ContextRecorder | None) -> None:

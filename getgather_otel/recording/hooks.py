@@ -6,7 +6,8 @@ Three hooks, installed once per library (patchright and/or playwright, whichever
   Playwright <= 1.64, `_call` in Playwright >= 1.65). Wrapping it tells us, in the caller's
   own task, that the current activity is using a browser context (any page, frame,
   locator or handle of it): that is how a context reused by successive activities is
-  attributed to each in turn, whatever API the tool code calls. It costs a ContextVar
+  attributed to each in turn, whatever API the tool code calls; and that the page it acts on
+  is the activity's, whose evidence goes to it (evidence.py). It costs a ContextVar
   read per call outside activities, and an attribute walk of a few parents inside them.
 - With `configure(record_browsers=True)`, `Browser.new_context`, `Browser.new_page` and
   `BrowserType.launch_persistent_context` attach a recorder to each context they create.
@@ -83,6 +84,7 @@ async def _follow_use(channel: Any, method: str, params: Any) -> ContextRecorder
     recorder = _recorder_above(channel._object)
     if recorder is None:
         return None
+    evidence.drove(recorder, activity, channel._object)
     try:
         await recorder.on_use(activity, method, params, channel._object)
     except Exception:

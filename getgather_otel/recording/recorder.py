@@ -393,6 +393,11 @@ class ContextRecorder:
             f"c{self._id}p{next(self._page_ids)}",
             _RateLimit(self.options.max_calls_per_s, self.options.max_calls_burst),
         )
+        # A popup (window.open, target=_blank) is reported with its first document already
+        # committed: no `framenavigated` follows for it, so its URL is read here.
+        url = str(getattr(page, "url", "") or "")
+        if url and url != "about:blank":
+            state.url = self._urls.redact(url)
         self._pages[page] = state
         self._ownership.open_page(state)
         page.on("framenavigated", lambda frame: self._on_navigated(state, frame))

@@ -371,7 +371,8 @@
     function evidenceText(e) {
       var at = e.attributes, parts = [];
       ["http.request.method", "http.response.status_code", "getgather.browser.error", "getgather.browser.selector",
-       "getgather.failure.selector_matches", "getgather.browser.challenge.provider", "getgather.browser.dialog.type",
+       "getgather.failure.selector_matches", "getgather.failure.selector_visible",
+       "getgather.browser.challenge.provider", "getgather.browser.dialog.type",
        "getgather.browser.dialog.message", "getgather.browser.download.filename", "getgather.browser.resource_type",
        "url.full"].forEach(function (key) {
         if (at[key] !== undefined && at[key] !== "") parts.push(key.split(".").pop() + "=" + at[key]);
