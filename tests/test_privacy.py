@@ -953,3 +953,37 @@ def events_of(recorded: str) -> list[dict[str, Any]]:
         chunk, at = decoder.raw_decode(recorded, at)
         events.extend(chunk)
     return events
+
+
+SEARCHED = "Vx8kQm2RtZp7Lw"
+
+
+async def test_a_registered_secret_is_kept_out_of_chunk_urls_written_while_its_activity_runs(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A newcomer's break: a search-as-you-type page puts each typed prefix in its URL, and a
+    flush while the activity runs cuts the page's chunk at a prefix. The events' Meta href lost
+    the prefix, the chunk row's `url` column (and so the replay's page URL) and the navigation
+    events' `url.full` kept it."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="search", brand_id="fixture", secrets=[SEARCHED]) as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/search.html")
+        await page.click("#q")
+        await page.keyboard.type(SEARCHED[:9])
+        await asyncio.sleep(0.3)
+        flushed(telemetry)  # a flush while the activity runs writes its recording so far
+        written = rows(db_path, "SELECT url FROM recording_chunks")
+        assert any("search.html?q=" in row["url"] for row in written), written
+        await page.keyboard.type(SEARCHED[9:])
+        await page.keyboard.press("Backspace")  # the URL ends at a prefix again
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "search.html?q=[REDACTED]" in stored["chunk rows"] and "Search" in stored["chunks"]
+    for length in range(MIN_SECRET_CHARS + 1, len(SEARCHED) + 1):
+        for where, text in stored.items():
+            assert SEARCHED[:length] not in text, f"the typed prefix {SEARCHED[:length]!r} in {where}"

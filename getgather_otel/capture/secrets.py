@@ -5,7 +5,8 @@ arguments) and the values code registers (`activity(..., secrets=[...])`,
 `Activity.add_secret(value)`) are kept here, in memory only, by trace id. Whatever is stored
 for that trace passes `scrub_text` first: span names, attributes, events and status
 messages (`export/pipeline.py`, before any exporter sees the span), recording chunks and
-their URLs (`export/chunk_rows.py`, before compression). Each value is replaced in its plain,
+their URLs (`export/chunk_rows.py`, before compression; `scrub_value`, typed prefixes too, as
+for span URL attributes). Each value is replaced in its plain,
 URL-encoded (as Python, JavaScript and browsers' forms encode), HTML-escaped and JSON-escaped
 forms, and percent-encoded in any letter case and any mix (`p%c3%a4ss`, `p%C3%a4ss+w`:
 `url_encoded`, one expression per trace, tried on strings holding `%` or `+`). A chunk's
