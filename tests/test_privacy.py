@@ -987,3 +987,47 @@ async def test_a_registered_secret_is_kept_out_of_chunk_urls_written_while_its_a
     for length in range(MIN_SECRET_CHARS + 1, len(SEARCHED) + 1):
         for where, text in stored.items():
             assert SEARCHED[:length] not in text, f"the typed prefix {SEARCHED[:length]!r} in {where}"
+
+
+GLUED_KEY = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+
+
+def test_token_shapes_glued_to_a_word_in_file_names_are_found_and_ordinary_names_kept() -> None:
+    """A key joined to a word by "-", "_" or "." in a file name is still a key shape; a letter or
+    digit before it still keeps a word (`task-list-...`, `desk_sk_...`) from being one."""
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    for name in (f"report-{GLUED_KEY}.csv", f"report_{GLUED_KEY}.csv", f"export.{GLUED_KEY}", f"x-{PATH_TOKEN}.pdf"):
+        assert GLUED_KEY not in urls.redact_text(name) and PATH_TOKEN not in urls.redact_text(name), name
+    # Too short to be a long high-entropy run: only the key's shape finds it.
+    assert urls.redact_text("report-sk_live_51Hx9Kq2Lm.csv") == "report-[REDACTED].csv"
+    assert urls.redact_text(f"report-{GLUED_KEY}.csv") == "report-[REDACTED].csv"
+    for kept in (
+        "report-2026-11-30_invoice-12345.csv",
+        "task-list-export-2026.csv",
+        "desk_sk_live_stuff_notes.txt",
+        "main.3f9a8b7c.css",
+        "photo_2026-11-30_14-03-22.jpg",
+    ):
+        assert urls.redact_text(kept) == kept, kept
+
+
+async def test_a_downloads_file_name_and_download_attribute_lose_a_glued_key(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context(accept_downloads=True)
+    await record_browser(context)
+    async with activity(name="download", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/download.html")
+        for link in ("#dl", "#plain"):
+            async with page.expect_download() as download:
+                await page.click(link)
+            await (await download.value).path()
+        await asyncio.sleep(0.5)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert_none_stored({GLUED_KEY: "a download's suggested file name, and its <a download>"}, stored)
+    assert "report-[REDACTED].csv" in stored["spans"], "the download is evidence, its name kept readable"
+    assert "report-2026-11-30_invoice-12345.csv" in stored["spans"] and "plain report" in stored["chunks"]

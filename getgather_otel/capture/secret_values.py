@@ -29,9 +29,13 @@ _CARD = re.compile(r"(?<![0-9])(?:[0-9][ \u00a0\u2007\u2009\u202f-]?){12,18}[0-9
 _START = r"(?<![A-Za-z0-9_-])"
 _JWT = re.compile(_START + r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Well-known key shapes: Stripe, GitHub, Slack, AWS access keys, Google API keys, OpenAI-style.
+# Their prefixes say enough to be found glued to a word by "-", "_" or "." too, as file names
+# hold them (`report-sk_live_....csv`, a download's suggested name: a newcomer's break); only a
+# letter or digit before one keeps a word (`task-list-...`, `desk_sk_...`) from being a key.
+_KEY_START = r"(?<![A-Za-z0-9])"
 _KEY_SHAPES = re.compile(
-    _START + r"(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,})"
+    _KEY_START + r"(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,})"
 )
 # Runs of token characters; long ones are judged by their pieces and their entropy.
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-+/=.~%]{16,}")
