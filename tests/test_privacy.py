@@ -38,8 +38,10 @@ from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS, RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
+from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
 from tests.conftest import Sites, flushed, rows
+from tests.test_failures import refused_origin
 from tests.test_recording import settle, stored_text, streams, text_of
 
 MASK = "********"
@@ -1031,3 +1033,54 @@ async def test_a_downloads_file_name_and_download_attribute_lose_a_glued_key(
     assert_none_stored({GLUED_KEY: "a download's suggested file name, and its <a download>"}, stored)
     assert "report-[REDACTED].csv" in stored["spans"], "the download is evidence, its name kept readable"
     assert "report-2026-11-30_invoice-12345.csv" in stored["spans"] and "plain report" in stored["chunks"]
+
+
+ERROR_PAGE_SECRET = "ErrPageSecret7Qm2Vx9Lk4Tz"
+
+
+async def test_the_error_page_of_a_refused_url_keeps_no_secret_of_it(
+    telemetry: Telemetry, browser: Browser, db_path: Path, tmp_path: Path
+) -> None:
+    """A newcomer's break: Chromium's net error page (chrome-error://) holds the failed URL in a
+    `data-url` attribute, which the snapshot kept as it was, while every URL attribute is redacted."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="refused", brand_id="fixture") as act:
+        page = await context.new_page()
+        with pytest.raises(Exception, match="ERR_CONNECTION_REFUSED"):
+            await page.goto(f"{refused_origin()}/reset?session=ERRSESSIONSECRET1&u={ERROR_PAGE_SECRET}&page=2")
+        await asyncio.sleep(1.0)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    events = events_of(stored["chunks"])
+    data_urls = [n["attributes"]["data-url"] for n in nodes_of(events) if "data-url" in n.get("attributes", {})]
+    assert data_urls, "the error page is recorded, with its data-url"
+    assert all(url.endswith("/reset?session=[REDACTED]&u=[REDACTED]&page=2") for url in data_urls), data_urls
+    assert_none_stored({"ERRSESSIONSECRET1": "?session=", ERROR_PAGE_SECRET: "a token-looking value"}, stored)
+
+
+def test_url_looking_values_of_data_attributes_and_absolute_urls_anywhere_are_redacted() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    attributes = {
+        "data-url": "http://127.0.0.1:9/reset?session=S1SECRETVALUE&page=2",
+        "data-next": "/account/confirm?token=S2SECRETVALUE",
+        "data-query": "?code=S3SECRETVALUE",
+        "data-Href": f"/accounts/reset-password/{PATH_TOKEN}",
+        "content": "https://shop.example/?sid=S4SECRETVALUE",
+        "data-row": "12",
+        "data-label": "Order 12: shipped",
+        "title": "See https://shop.example/help?page=2 for help",
+        "xmlns": "http://www.w3.org/2000/svg",
+    }
+    got = dict(attributes)
+    node: dict[str, Any] = {"type": 2, "id": 1, "tagName": "div", "attributes": got, "childNodes": []}
+    counts = scrub_urls(urls, [{"type": 2, "timestamp": 1, "data": {"node": node}}])
+    assert got["data-url"] == "http://127.0.0.1:9/reset?session=[REDACTED]&page=2"
+    assert got["data-next"] == "/account/confirm?token=[REDACTED]" and got["data-query"] == "?code=[REDACTED]"
+    assert got["data-Href"] == "/accounts/reset-password/[REDACTED]"
+    assert got["content"] == "https://shop.example/?sid=[REDACTED]"
+    for kept in ("data-row", "data-label", "title", "xmlns"):
+        assert got[kept] == attributes[kept], kept
+    assert counts == Counter({"url_key": 4, "token": 1})
