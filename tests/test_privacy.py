@@ -1084,3 +1084,37 @@ def test_url_looking_values_of_data_attributes_and_absolute_urls_anywhere_are_re
     for kept in ("data-row", "data-label", "title", "xmlns"):
         assert got[kept] == attributes[kept], kept
     assert counts == Counter({"url_key": 4, "token": 1})
+
+
+async def test_a_get_forms_fields_are_redacted_from_the_url_it_makes(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A newcomer's break: a select's choice (masked in the page) went into the next URL under a
+    key no secret word names (`?s=OPT-SECRET-VALUE-B`), and from there into `url.full`, the Meta
+    href, the chunk row and the replay. Every query value of a URL a GET form made is redacted,
+    submitted by a click or by the page's script; other URLs keep theirs."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="form", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/form-get.html")
+        await page.select_option("#s", "OPT-SECRET-VALUE-B")
+        await page.fill("#q", "TYPEDFORMWORDS")
+        await page.click("#go")
+        await page.wait_for_url("**s=**")
+        await page.select_option("#s", "OPT-SECRET-VALUE-A")
+        await page.evaluate("document.getElementById('filter').submit()", isolated_context=False)
+        await page.wait_for_url("**VALUE-A**")
+        await page.click("#next")
+        await page.wait_for_url("**page=2")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    secrets = {"OPT-SECRET-VALUE-A": "chosen, then submit() by script", "OPT-SECRET-VALUE-B": "chosen, then a click"}
+    assert_none_stored({**secrets, "TYPEDFORMWORDS": "typed into the form's text input"}, stored)
+    for where in ("chunk rows", "spans", "chunks"):
+        assert "form-get.html?s=[REDACTED]&q=[REDACTED]" in stored[where], where
+    assert "form-get.html?page=2" in stored["chunk rows"] and "form-get.html?page=2" in stored["spans"]
+    assert redactions_of(db_path, act.activity_id).get("form_field", 0) >= 3
