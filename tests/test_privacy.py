@@ -8,6 +8,7 @@ import html
 import io
 import json
 import os
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -917,6 +918,15 @@ def test_recordings_sent_over_otlp_wait_for_their_activity_too(telemetry: Teleme
 MIRRORED = "Qz7wPmXr4tKv"
 
 
+async def type_keystrokes(page: Page, selector: str, text: str) -> None:
+    """Type `text` into `selector` one key at a time, pausing after each: one mutation of a
+    page's echo per keystroke, as a person typing makes."""
+    await page.click(selector)
+    for char in text:
+        await page.keyboard.type(char)
+        await asyncio.sleep(0.05)
+
+
 async def test_prefixes_of_a_secret_mirrored_as_it_is_typed_are_redacted(
     telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
 ) -> None:
@@ -925,10 +935,7 @@ async def test_prefixes_of_a_secret_mirrored_as_it_is_typed_are_redacted(
     async with activity(name="mirror", brand_id="fixture", secrets=[MIRRORED]):
         page = await context.new_page()
         await page.goto(f"{sites.main}/mirror.html")
-        await page.click("#pw")
-        for char in MIRRORED:  # one keystroke, one mutation of the echo, at a time
-            await page.keyboard.type(char)
-            await asyncio.sleep(0.05)
+        await type_keystrokes(page, "#pw", MIRRORED)
         await asyncio.sleep(0.3)
     await settle(telemetry)
     await context.close()
@@ -1118,3 +1125,43 @@ async def test_a_get_forms_fields_are_redacted_from_the_url_it_makes(
         assert "form-get.html?s=[REDACTED]&q=[REDACTED]" in stored[where], where
     assert "form-get.html?page=2" in stored["chunk rows"] and "form-get.html?page=2" in stored["spans"]
     assert redactions_of(db_path, act.activity_id).get("form_field", 0) >= 3
+
+
+TYPED_CARD = "4111 1111 1111 1111"
+
+
+async def test_a_card_number_echoed_as_it_is_typed_is_masked_at_every_keystroke(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    """A newcomer's break: a page that shows what is typed stored "You typed: 4111 1111 1111 111",
+    15 of 16 digits, which no Luhn check calls a card. Page text repeating 8 or more digits typed
+    into a masked input is masked (js/privacy.js); numbers nobody typed stay readable."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="echo", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/mirror.html")
+        await type_keystrokes(page, "#pw", TYPED_CARD)
+        await page.keyboard.press("Backspace")  # the input ends at 15 digits
+        await page.evaluate(
+            "v => document.getElementById('words').textContent = 'Qty 2 ' + v.slice(0, 14) +"
+            " '; order 12345678901, call 555 010 1234, total 1.234.567,00'",
+            TYPED_CARD,
+            isolated_context=False,
+        )
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    recorded = stored_text(db_path)
+    digits = TYPED_CARD.replace(" ", "")
+    runs = [t for t in _digit_runs(recorded) if len(t) >= 8 and digits.startswith(t)]
+    assert not runs, f"typed digits stored: {runs}"
+    assert "order 12345678901, call 555 010 1234, total 1.234.567,00" in recorded, "numbers nobody typed stay"
+    assert "Qty 2 ********;" in recorded and "4111 111" in recorded, "7 digits of an echo stay, as the issuer's"
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= len(TYPED_CARD) - 9
+
+
+def _digit_runs(text: str) -> list[str]:
+    """The digits of every run of digits grouped by spaces (as the mirror page echoes them)."""
+    return [run.replace(" ", "") for run in re.findall(r"[0-9](?:[0-9 ]*[0-9])?", text)]
