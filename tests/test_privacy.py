@@ -1165,3 +1165,24 @@ async def test_a_card_number_echoed_as_it_is_typed_is_masked_at_every_keystroke(
 def _digit_runs(text: str) -> list[str]:
     """The digits of every run of digits grouped by spaces (as the mirror page echoes them)."""
     return [run.replace(" ", "") for run in re.findall(r"[0-9](?:[0-9 ]*[0-9])?", text)]
+
+
+DOTTED_CARD = "4111.1111.1111.1111"
+SHY_CARD = "5555\u00ad5555\u00ad5555\u00ad4444"
+
+
+def test_card_numbers_grouped_by_dots_or_soft_hyphens_are_cards_and_decimals_are_not() -> None:
+    for text in (DOTTED_CARD, SHY_CARD, "3782.822463.10005", "card 4111.1111.1111.1111.5"):
+        assert [kind for *_, kind in secret_spans(text)] == ["card"], text
+    for text in ("t=1764567890.123456", "total 1.234.567,00", "v 2026.11.30.1234", "ip 192.168.100.200"):
+        assert secret_spans(text) == [], text
+
+
+async def test_card_numbers_grouped_by_dots_or_soft_hyphens_are_masked_in_page_text(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    script = f"document.getElementById('later').textContent = 'dotted {DOTTED_CARD}, shy {SHY_CARD}, sum 1.234.567,00'"
+    await visit(telemetry, browser, f"{sites.main}/privacy.html", script)
+    recorded = json.dumps(events_of(stored_text(db_path)), ensure_ascii=False)
+    assert "dotted ********, shy ********, sum 1.234.567,00" in recorded
+    assert DOTTED_CARD not in recorded and SHY_CARD not in recorded
