@@ -4,6 +4,7 @@ choices, URLs by value and inside pages, the tool's own secrets; against tests/s
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import io
 import json
@@ -1186,3 +1187,38 @@ async def test_card_numbers_grouped_by_dots_or_soft_hyphens_are_masked_in_page_t
     recorded = json.dumps(events_of(stored_text(db_path)), ensure_ascii=False)
     assert "dotted ********, shy ********, sum 1.234.567,00" in recorded
     assert DOTTED_CARD not in recorded and SHY_CARD not in recorded
+
+
+CASED = "Mix3dCase-Secret"
+
+
+async def test_a_registered_secret_upper_or_lower_cased_or_inside_base64_is_never_stored(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A newcomer's break asked for these: a page that shows a value with `toUpperCase()`, and
+    Basic-auth-like base64 (`btoa("ada:" + value)`, the value at any offset of the encoding)."""
+    basic = base64.b64encode(f"ada:{CASED}".encode()).decode()
+    wrapped = base64.urlsafe_b64encode(f'{{"u":"ada","p":"{CASED}"}}'.encode()).decode()
+    async with activity(name="cased", brand_id="fixture", secrets=[CASED]) as act:
+        context = await browser.new_context()
+        await record_browser(context)
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html")
+        await page.evaluate(
+            "v => { document.getElementById('readable').textContent = 'shown ' + v.toUpperCase() + ' / ' +"
+            " v.toLowerCase() + ' / ' + btoa('ada:' + v);"
+            " document.getElementById('title').setAttribute('data-auth', 'Basic ' + btoa('ada:' + v)); }",
+            CASED,
+            isolated_context=False,
+        )
+        act.add_event("note", {"header": f"Authorization: Basic {basic}", "blob": wrapped})
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "shown [REDACTED] / [REDACTED] / " in stored["chunks"], "the page is recorded"
+    assert_none_stored({basic: "btoa('ada:' + value)", wrapped: "urlsafe base64 of JSON holding it"}, stored)
+    for form in forms(CASED) | {CASED.upper(), CASED.lower()}:
+        for where, text in stored.items():
+            assert form not in text, f"{CASED!r} as {form!r} in {where}"
