@@ -1010,6 +1010,8 @@ def test_token_shapes_glued_to_a_word_in_file_names_are_found_and_ordinary_names
         assert GLUED_KEY not in urls.redact_text(name) and PATH_TOKEN not in urls.redact_text(name), name
     # Too short to be a long high-entropy run: only the key's shape finds it.
     assert urls.redact_text("report-sk_live_51Hx9Kq2Lm.csv") == "report-[REDACTED].csv"
+    glued_jwt = "report-eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl.csv"
+    assert urls.redact_text(glued_jwt) == "report-[REDACTED].csv"
     assert urls.redact_text(f"report-{GLUED_KEY}.csv") == "report-[REDACTED].csv"
     for kept in (
         "report-2026-11-30_invoice-12345.csv",

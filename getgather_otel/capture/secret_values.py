@@ -31,16 +31,14 @@ _CARD = re.compile(
     r"|[0-9]{4}(?:\.[0-9]{4,6}){2}(?:\.[0-9]{1,4}){0,2})(?![0-9])"
 )
 # Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
-# `...AeyJ...` inside base64 is no JWT).
-_START = r"(?<![A-Za-z0-9_-])"
+# `desk_sk_...` no Stripe key, `...AeyJ...` inside base64 no JWT). Glued to a word by "-", "_"
+# or "." they count, as file names hold them (`report-sk_live_....csv`, a download's suggested
+# name: a newcomer's break); a JWT's dots never occur in base64url, where "-eyJ" may.
+_START = r"(?<![A-Za-z0-9])"
 _JWT = re.compile(_START + r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Well-known key shapes: Stripe, GitHub, Slack, AWS access keys, Google API keys, OpenAI-style.
-# Their prefixes say enough to be found glued to a word by "-", "_" or "." too, as file names
-# hold them (`report-sk_live_....csv`, a download's suggested name: a newcomer's break); only a
-# letter or digit before one keeps a word (`task-list-...`, `desk_sk_...`) from being a key.
-_KEY_START = r"(?<![A-Za-z0-9])"
 _KEY_SHAPES = re.compile(
-    _KEY_START + r"(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}"
+    _START + r"(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}"
     r"|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,})"
 )
 # Runs of token characters; long ones are judged by their pieces and their entropy.
