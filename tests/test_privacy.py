@@ -4,10 +4,12 @@ choices, URLs by value and inside pages, the tool's own secrets; against tests/s
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import io
 import json
 import os
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,8 +40,10 @@ from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS, RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
+from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
 from tests.conftest import Sites, flushed, rows
+from tests.test_failures import refused_origin
 from tests.test_recording import settle, stored_text, streams, text_of
 
 MASK = "********"
@@ -915,6 +919,15 @@ def test_recordings_sent_over_otlp_wait_for_their_activity_too(telemetry: Teleme
 MIRRORED = "Qz7wPmXr4tKv"
 
 
+async def type_keystrokes(page: Page, selector: str, text: str) -> None:
+    """Type `text` into `selector` one key at a time, pausing after each: one mutation of a
+    page's echo per keystroke, as a person typing makes."""
+    await page.click(selector)
+    for char in text:
+        await page.keyboard.type(char)
+        await asyncio.sleep(0.05)
+
+
 async def test_prefixes_of_a_secret_mirrored_as_it_is_typed_are_redacted(
     telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
 ) -> None:
@@ -923,10 +936,7 @@ async def test_prefixes_of_a_secret_mirrored_as_it_is_typed_are_redacted(
     async with activity(name="mirror", brand_id="fixture", secrets=[MIRRORED]):
         page = await context.new_page()
         await page.goto(f"{sites.main}/mirror.html")
-        await page.click("#pw")
-        for char in MIRRORED:  # one keystroke, one mutation of the echo, at a time
-            await page.keyboard.type(char)
-            await asyncio.sleep(0.05)
+        await type_keystrokes(page, "#pw", MIRRORED)
         await asyncio.sleep(0.3)
     await settle(telemetry)
     await context.close()
@@ -953,3 +963,264 @@ def events_of(recorded: str) -> list[dict[str, Any]]:
         chunk, at = decoder.raw_decode(recorded, at)
         events.extend(chunk)
     return events
+
+
+SEARCHED = "Vx8kQm2RtZp7Lw"
+
+
+async def test_a_registered_secret_is_kept_out_of_chunk_urls_written_while_its_activity_runs(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A newcomer's break: a search-as-you-type page puts each typed prefix in its URL, and a
+    flush while the activity runs cuts the page's chunk at a prefix. The events' Meta href lost
+    the prefix, the chunk row's `url` column (and so the replay's page URL) and the navigation
+    events' `url.full` kept it."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="search", brand_id="fixture", secrets=[SEARCHED]) as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/search.html")
+        await page.click("#q")
+        await page.keyboard.type(SEARCHED[:9])
+        await asyncio.sleep(0.3)
+        flushed(telemetry)  # a flush while the activity runs writes its recording so far
+        written = rows(db_path, "SELECT url FROM recording_chunks")
+        assert any("search.html?q=" in row["url"] for row in written), written
+        await page.keyboard.type(SEARCHED[9:])
+        await page.keyboard.press("Backspace")  # the URL ends at a prefix again
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "search.html?q=[REDACTED]" in stored["chunk rows"] and "Search" in stored["chunks"]
+    for length in range(MIN_SECRET_CHARS + 1, len(SEARCHED) + 1):
+        for where, text in stored.items():
+            assert SEARCHED[:length] not in text, f"the typed prefix {SEARCHED[:length]!r} in {where}"
+
+
+GLUED_KEY = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+
+
+def test_token_shapes_glued_to_a_word_in_file_names_are_found_and_ordinary_names_kept() -> None:
+    """A key joined to a word by "-", "_" or "." in a file name is still a key shape; a letter or
+    digit before it still keeps a word (`task-list-...`, `desk_sk_...`) from being one."""
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    for name in (f"report-{GLUED_KEY}.csv", f"report_{GLUED_KEY}.csv", f"export.{GLUED_KEY}", f"x-{PATH_TOKEN}.pdf"):
+        assert GLUED_KEY not in urls.redact_text(name) and PATH_TOKEN not in urls.redact_text(name), name
+    # Too short to be a long high-entropy run: only the key's shape finds it.
+    assert urls.redact_text("report-sk_live_51Hx9Kq2Lm.csv") == "report-[REDACTED].csv"
+    glued_jwt = "report-eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl.csv"
+    assert urls.redact_text(glued_jwt) == "report-[REDACTED].csv"
+    assert urls.redact_text(f"report-{GLUED_KEY}.csv") == "report-[REDACTED].csv"
+    for kept in (
+        "report-2026-11-30_invoice-12345.csv",
+        "task-list-export-2026.csv",
+        "desk_sk_live_stuff_notes.txt",
+        "main.3f9a8b7c.css",
+        "photo_2026-11-30_14-03-22.jpg",
+    ):
+        assert urls.redact_text(kept) == kept, kept
+
+
+async def test_a_downloads_file_name_and_download_attribute_lose_a_glued_key(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    context = await browser.new_context(accept_downloads=True)
+    await record_browser(context)
+    async with activity(name="download", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/download.html")
+        for link in ("#dl", "#plain"):
+            async with page.expect_download() as download:
+                await page.click(link)
+            await (await download.value).path()
+        await asyncio.sleep(0.5)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert_none_stored({GLUED_KEY: "a download's suggested file name, and its <a download>"}, stored)
+    assert "report-[REDACTED].csv" in stored["spans"], "the download is evidence, its name kept readable"
+    assert "report-2026-11-30_invoice-12345.csv" in stored["spans"] and "plain report" in stored["chunks"]
+
+
+ERROR_PAGE_SECRET = "ErrPageSecret7Qm2Vx9Lk4Tz"
+
+
+async def test_the_error_page_of_a_refused_url_keeps_no_secret_of_it(
+    telemetry: Telemetry, browser: Browser, db_path: Path, tmp_path: Path
+) -> None:
+    """A newcomer's break: Chromium's net error page (chrome-error://) holds the failed URL in a
+    `data-url` attribute, which the snapshot kept as it was, while every URL attribute is redacted."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="refused", brand_id="fixture") as act:
+        page = await context.new_page()
+        with pytest.raises(Exception, match="ERR_CONNECTION_REFUSED"):
+            await page.goto(f"{refused_origin()}/reset?session=ERRSESSIONSECRET1&u={ERROR_PAGE_SECRET}&page=2")
+        await asyncio.sleep(1.0)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    events = events_of(stored["chunks"])
+    data_urls = [n["attributes"]["data-url"] for n in nodes_of(events) if "data-url" in n.get("attributes", {})]
+    assert data_urls, "the error page is recorded, with its data-url"
+    assert all(url.endswith("/reset?session=[REDACTED]&u=[REDACTED]&page=2") for url in data_urls), data_urls
+    assert_none_stored({"ERRSESSIONSECRET1": "?session=", ERROR_PAGE_SECRET: "a token-looking value"}, stored)
+
+
+def test_url_looking_values_of_data_attributes_and_absolute_urls_anywhere_are_redacted() -> None:
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    attributes = {
+        "data-url": "http://127.0.0.1:9/reset?session=S1SECRETVALUE&page=2",
+        "data-next": "/account/confirm?token=S2SECRETVALUE",
+        "data-query": "?code=S3SECRETVALUE",
+        "data-Href": f"/accounts/reset-password/{PATH_TOKEN}",
+        "content": "https://shop.example/?sid=S4SECRETVALUE",
+        "data-row": "12",
+        "data-label": "Order 12: shipped",
+        "title": "See https://shop.example/help?page=2 for help",
+        "xmlns": "http://www.w3.org/2000/svg",
+    }
+    got = dict(attributes)
+    node: dict[str, Any] = {"type": 2, "id": 1, "tagName": "div", "attributes": got, "childNodes": []}
+    counts = scrub_urls(urls, [{"type": 2, "timestamp": 1, "data": {"node": node}}])
+    assert got["data-url"] == "http://127.0.0.1:9/reset?session=[REDACTED]&page=2"
+    assert got["data-next"] == "/account/confirm?token=[REDACTED]" and got["data-query"] == "?code=[REDACTED]"
+    assert got["data-Href"] == "/accounts/reset-password/[REDACTED]"
+    assert got["content"] == "https://shop.example/?sid=[REDACTED]"
+    for kept in ("data-row", "data-label", "title", "xmlns"):
+        assert got[kept] == attributes[kept], kept
+    assert counts == Counter({"url_key": 4, "token": 1})
+
+
+async def test_a_get_forms_fields_are_redacted_from_the_url_it_makes(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A newcomer's break: a select's choice (masked in the page) went into the next URL under a
+    key no secret word names (`?s=OPT-SECRET-VALUE-B`), and from there into `url.full`, the Meta
+    href, the chunk row and the replay. Every query value of a URL a GET form made is redacted,
+    submitted by a click or by the page's script; other URLs keep theirs."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="form", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/form-get.html")
+        await page.select_option("#s", "OPT-SECRET-VALUE-B")
+        await page.fill("#q", "TYPEDFORMWORDS")
+        await page.click("#go")
+        await page.wait_for_url("**s=**")
+        await page.select_option("#s", "OPT-SECRET-VALUE-A")
+        await page.evaluate("document.getElementById('filter').submit()", isolated_context=False)
+        await page.wait_for_url("**VALUE-A**")
+        await page.click("#next")
+        await page.wait_for_url("**page=2")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    secrets = {"OPT-SECRET-VALUE-A": "chosen, then submit() by script", "OPT-SECRET-VALUE-B": "chosen, then a click"}
+    assert_none_stored({**secrets, "TYPEDFORMWORDS": "typed into the form's text input"}, stored)
+    for where in ("chunk rows", "spans", "chunks"):
+        assert "form-get.html?s=[REDACTED]&q=[REDACTED]" in stored[where], where
+    assert "form-get.html?page=2" in stored["chunk rows"] and "form-get.html?page=2" in stored["spans"]
+    assert redactions_of(db_path, act.activity_id).get("form_field", 0) >= 3
+
+
+TYPED_CARD = "4111 1111 1111 1111"
+
+
+async def test_a_card_number_echoed_as_it_is_typed_is_masked_at_every_keystroke(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    """A newcomer's break: a page that shows what is typed stored "You typed: 4111 1111 1111 111",
+    15 of 16 digits, which no Luhn check calls a card. Page text repeating 8 or more digits typed
+    into a masked input is masked (js/privacy.js); numbers nobody typed stay readable."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="echo", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/mirror.html")
+        await type_keystrokes(page, "#pw", TYPED_CARD)
+        await page.keyboard.press("Backspace")  # the input ends at 15 digits
+        await page.evaluate(
+            "v => document.getElementById('words').textContent = 'Qty 2 ' + v.slice(0, 14) +"
+            " '; order 12345678901, call 555 010 1234, total 1.234.567,00'",
+            TYPED_CARD,
+            isolated_context=False,
+        )
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    recorded = stored_text(db_path)
+    digits = TYPED_CARD.replace(" ", "")
+    runs = [t for t in _digit_runs(recorded) if len(t) >= 8 and digits.startswith(t)]
+    assert not runs, f"typed digits stored: {runs}"
+    assert "order 12345678901, call 555 010 1234, total 1.234.567,00" in recorded, "numbers nobody typed stay"
+    assert "Qty 2 ********;" in recorded and "4111 111" in recorded, "7 digits of an echo stay, as the issuer's"
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= len(TYPED_CARD) - 9
+
+
+def _digit_runs(text: str) -> list[str]:
+    """The digits of every run of digits grouped by spaces (as the mirror page echoes them)."""
+    return [run.replace(" ", "") for run in re.findall(r"[0-9](?:[0-9 ]*[0-9])?", text)]
+
+
+DOTTED_CARD = "4111.1111.1111.1111"
+SHY_CARD = "5555\u00ad5555\u00ad5555\u00ad4444"
+
+
+def test_card_numbers_grouped_by_dots_or_soft_hyphens_are_cards_and_decimals_are_not() -> None:
+    for text in (DOTTED_CARD, SHY_CARD, "3782.822463.10005", "card 4111.1111.1111.1111.5"):
+        assert [kind for *_, kind in secret_spans(text)] == ["card"], text
+    for text in ("t=1764567890.123456", "total 1.234.567,00", "v 2026.11.30.1234", "ip 192.168.100.200"):
+        assert secret_spans(text) == [], text
+
+
+async def test_card_numbers_grouped_by_dots_or_soft_hyphens_are_masked_in_page_text(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    script = f"document.getElementById('later').textContent = 'dotted {DOTTED_CARD}, shy {SHY_CARD}, sum 1.234.567,00'"
+    await visit(telemetry, browser, f"{sites.main}/privacy.html", script)
+    recorded = json.dumps(events_of(stored_text(db_path)), ensure_ascii=False)
+    assert "dotted ********, shy ********, sum 1.234.567,00" in recorded
+    assert DOTTED_CARD not in recorded and SHY_CARD not in recorded
+
+
+CASED = "Mix3dCase-Secret"
+
+
+async def test_a_registered_secret_upper_or_lower_cased_or_inside_base64_is_never_stored(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A newcomer's break asked for these: a page that shows a value with `toUpperCase()`, and
+    Basic-auth-like base64 (`btoa("ada:" + value)`, the value at any offset of the encoding)."""
+    basic = base64.b64encode(f"ada:{CASED}".encode()).decode()
+    wrapped = base64.urlsafe_b64encode(f'{{"u":"ada","p":"{CASED}"}}'.encode()).decode()
+    async with activity(name="cased", brand_id="fixture", secrets=[CASED]) as act:
+        context = await browser.new_context()
+        await record_browser(context)
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html")
+        await page.evaluate(
+            "v => { document.getElementById('readable').textContent = 'shown ' + v.toUpperCase() + ' / ' +"
+            " v.toLowerCase() + ' / ' + btoa('ada:' + v);"
+            " document.getElementById('title').setAttribute('data-auth', 'Basic ' + btoa('ada:' + v)); }",
+            CASED,
+            isolated_context=False,
+        )
+        act.add_event("note", {"header": f"Authorization: Basic {basic}", "blob": wrapped})
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "shown [REDACTED] / [REDACTED] / " in stored["chunks"], "the page is recorded"
+    assert_none_stored({basic: "btoa('ada:' + value)", wrapped: "urlsafe base64 of JSON holding it"}, stored)
+    for form in forms(CASED) | {CASED.upper(), CASED.lower()}:
+        for where, text in stored.items():
+            assert form not in text, f"{CASED!r} as {form!r} in {where}"

@@ -98,6 +98,7 @@ __all__ = [
     "REDACTION_ATTRIBUTE",
     "REDACTION_CARD",
     "REDACTION_EDITABLE",
+    "REDACTION_FORM_FIELD",
     "REDACTION_FRAGMENT",
     "REDACTION_INPUT",
     "REDACTION_INPUT_VALUE",
@@ -224,6 +225,8 @@ REDACTION_FRAGMENT: Final = "fragment"
 """A URL fragment, dropped whole: OAuth implicit flows and single-page apps keep tokens there without a key."""
 REDACTION_USERINFO: Final = "userinfo"
 """`user:password@` in a URL."""
+REDACTION_FORM_FIELD: Final = "form_field"
+"""A query value of a URL a GET form submission made: the form's fields, which the recorder masks in the page."""
 REDACTION_ATTRIBUTE: Final = "attribute"
 """A `data-*` attribute named like a secret (`data-api-key`, `data-csrf`), replaced whatever it holds."""
 REDACTION_SRCDOC: Final = "srcdoc"

@@ -22,16 +22,24 @@ KIND_JWT = attr.REDACTION_JWT
 KIND_TOKEN = attr.REDACTION_TOKEN
 
 # 13-19 digits, optionally grouped by spaces or dashes; checked with Luhn. Pages print card
-# numbers grouped by no-break, figure and thin spaces too (`&nbsp;`, `&#8201;`).
-_CARD = re.compile(r"(?<![0-9])(?:[0-9][ \u00a0\u2007\u2009\u202f-]?){12,18}[0-9](?![0-9])")
+# numbers grouped by no-break, figure and thin spaces too (`&nbsp;`, `&#8201;`), and put soft
+# hyphens (`&shy;`, U+00AD: invisible, a line-break hint) between groups. Dots only between
+# card-like groups (4, then two of 4-6, then up to two more: `4111.1111.1111.1111`, Amex's
+# `3782.822463.10005`), so a decimal or a timestamp with a fraction is no card.
+_CARD = re.compile(
+    r"(?<![0-9])(?:(?:[0-9][ \u00a0\u2007\u2009\u202f\u00ad-]?){12,18}[0-9]"
+    r"|[0-9]{4}(?:\.[0-9]{4,6}){2}(?:\.[0-9]{1,4}){0,2})(?![0-9])"
+)
 # Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
-# `...AeyJ...` inside base64 is no JWT).
-_START = r"(?<![A-Za-z0-9_-])"
+# `desk_sk_...` no Stripe key, `...AeyJ...` inside base64 no JWT). Glued to a word by "-", "_"
+# or "." they count, as file names hold them (`report-sk_live_....csv`, a download's suggested
+# name: a newcomer's break); a JWT's dots never occur in base64url, where "-eyJ" may.
+_START = r"(?<![A-Za-z0-9])"
 _JWT = re.compile(_START + r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Well-known key shapes: Stripe, GitHub, Slack, AWS access keys, Google API keys, OpenAI-style.
 _KEY_SHAPES = re.compile(
-    _START + r"(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,})"
+    _START + r"(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|sk-[A-Za-z0-9_-]{20,})"
 )
 # Runs of token characters; long ones are judged by their pieces and their entropy.
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-+/=.~%]{16,}")

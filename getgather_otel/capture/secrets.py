@@ -5,9 +5,11 @@ arguments) and the values code registers (`activity(..., secrets=[...])`,
 `Activity.add_secret(value)`) are kept here, in memory only, by trace id. Whatever is stored
 for that trace passes `scrub_text` first: span names, attributes, events and status
 messages (`export/pipeline.py`, before any exporter sees the span), recording chunks and
-their URLs (`export/chunk_rows.py`, before compression). Each value is replaced in its plain,
-URL-encoded (as Python, JavaScript and browsers' forms encode), HTML-escaped and JSON-escaped
-forms, and percent-encoded in any letter case and any mix (`p%c3%a4ss`, `p%C3%a4ss+w`:
+their URLs (`export/chunk_rows.py`, before compression; `scrub_value`, typed prefixes too, as
+for span URL attributes). Each value is replaced in its plain, upper- and lower-cased,
+URL-encoded (as Python, JavaScript and browsers' forms encode), HTML-escaped, JSON-escaped
+and base64-encoded (inside any base64 text: `base64_forms`) forms, and percent-encoded
+in any letter case and any mix (`p%c3%a4ss`, `p%C3%a4ss+w`:
 `url_encoded`, one expression per trace, tried on strings holding `%` or `+`). A chunk's
 events are scrubbed string by string (`scrub_value`), never as JSON text: a short numeric
 secret (a PIN) would otherwise be cut out of the middle of an event's timestamp. A value
@@ -20,6 +22,7 @@ kept for `KEEP_S` after they were last registered, for at most `MAX_TRACES` trac
 
 from __future__ import annotations
 
+import base64
 import html
 import itertools
 import json
@@ -37,7 +40,9 @@ __all__ = [
     "KEEP_S",
     "MAX_PREFIX_CHARS",
     "MAX_TRACES",
+    "MIN_BASE64_BYTES",
     "MIN_SECRET_CHARS",
+    "base64_forms",
     "forms",
     "has_secrets",
     "prefixes",
@@ -119,8 +124,37 @@ def url_encoded(values: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(pieces)) if pieces else None
 
 
+# Values at least this many UTF-8 bytes long are also looked for base64-encoded (`base64_forms`):
+# a shorter one's pieces are few enough characters to turn up by chance inside a data: image.
+MIN_BASE64_BYTES = 6
+
+
+def base64_forms(value: str) -> set[str]:
+    """The characters that encode `value` inside any base64 text, in both alphabets.
+
+    A page or a tool puts a secret into base64 with other bytes around it (`btoa("ada:" + pw)`
+    for Basic auth, a JSON blob in a cookie-like token), so the value's own encoding rarely
+    stands as it is: where it starts in the encoded bytes (offset 0, 1 or 2 modulo 3) changes
+    every character. For each offset, the run of characters that depends on the value's bytes
+    alone is a form: found whatever came before or after (a newcomer's break asked for it).
+    """
+    raw = value.encode("utf-8")
+    if len(raw) < MIN_BASE64_BYTES:
+        return set()
+    out = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start = -(-8 * offset // 6)  # the first character holding only the value's bits
+        end = 8 * (offset + len(raw)) // 6  # past the last one
+        piece = encoded[start:end]
+        out.add(piece)
+        out.add(piece.replace("+", "-").replace("/", "_"))
+    return out
+
+
 def forms(value: str) -> set[str]:
-    """Every form `value` may be stored in: plain, URL-encoded, HTML-escaped, and each JSON-escaped.
+    """Every form `value` may be stored in: plain, upper- and lower-cased (a page that shows it
+    with `toUpperCase()`), URL-encoded, HTML-escaped, each JSON-escaped, and base64-encoded.
 
     URL-encoded the ways pages and browsers do it, not only Python's way: a site's script puts
     a value into a URL with `encodeURIComponent` (which keeps `!*'()`) or `encodeURI`, and a GET
@@ -138,10 +172,12 @@ def forms(value: str) -> set[str]:
         html.escape(value),
         html.escape(value, quote=False),
     }
+    base |= {cased for case in (value.upper(), value.lower()) for cased in (case, html.escape(case))}
     out = set(base)
     for form in base:
         out.add(json.dumps(form)[1:-1])
         out.add(json.dumps(form, ensure_ascii=False)[1:-1])
+    out |= base64_forms(value)
     return {form for form in out if len(form) >= MIN_SECRET_CHARS}
 
 

@@ -3,8 +3,8 @@
 The check an operator runs on a file: every span (name, status message, resource and span
 attributes, event names and attributes) and every recording chunk (its metadata and its
 decompressed events) is searched for the given values, in every form they could be stored
-in (plain, URL-encoded in any letter case, HTML- and JSON-escaped: `capture/secrets.forms` and
-`url_encoded`), and for named
+in (plain, upper- and lower-cased, URL-encoded in any letter case, HTML- and JSON-escaped,
+inside base64 text: `capture/secrets.forms` and `url_encoded`), and for named
 patterns (`capture/secret_values.PATTERNS`: `card` is Luhn-checked, `jwt`, `token`, `email`,
 `phone`). Patterns are matched in string values only, so an event's 13-digit timestamp is
 never taken for a card, nor in the identifiers this package writes itself (recording, page

@@ -54,11 +54,14 @@ class _Scrub:
         self.own_secrets = own_secrets
         self.counts: Counter[str] = Counter()
 
-    def value(self, value: Any) -> Any:
+    def value(self, value: Any, *, url: bool = False) -> Any:
+        """`value` without the trace's secrets; a `url` also without their typed prefixes, as the
+        recording's copy of the same URL (a Meta href, the chunk row's url) is scrubbed."""
         if not self.own_secrets:
             return value
         if isinstance(value, str):
-            text, found = secrets.scrub_text(self.trace_id, value)
+            scrub = secrets.scrub_value if url else secrets.scrub_text
+            text, found = scrub(self.trace_id, value)
             self.counts[KIND_SECRET] += found
             return text
         if isinstance(value, (list, tuple)):
@@ -68,8 +71,9 @@ class _Scrub:
     def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         out = {}
         for key, value in (attributes or {}).items():
-            value = self.value(value)
-            if isinstance(value, str) and _is_url_key(key):
+            is_url = _is_url_key(key)
+            value = self.value(value, url=is_url)
+            if isinstance(value, str) and is_url:
                 if key == _QUERY_KEY:
                     value = _URLS.redact("?" + value, self.counts)[1:]
                 else:

@@ -16,6 +16,8 @@ Chromium 156 and Patchright 1.64.3 (docs/architecture.md, "Recording out of the 
 - `Page.createIsolatedWorld {frameId, worldName}` returns the world a frame already has:
   that is how a binding call's `executionContextId` is tied to its frame, and how Python
   evaluates in a frame's world (`Runtime.evaluate` / `Runtime.callFunctionOn` on it).
+- `Page.frameRequestedNavigation` with reason `formSubmissionGet`: a GET form's next URL,
+  whose query values `urls.note_form_submission` has redacted wherever it is stored.
 - A child frame's owner element, in its parent's world: `DOM.getFrameOwner` then
   `DOM.resolveNode` with the parent world's context id (no `DOM.enable` needed).
 
@@ -33,6 +35,7 @@ from typing import Any
 from getgather_otel._log import logger
 from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
 from getgather_otel.recording.tasks import BackgroundTasks
+from getgather_otel.recording.urls import note_form_submission
 from getgather_otel.recording.world_script import api_call
 
 __all__ = ["WORLD_NAME", "FrameHandler", "FrameInfo", "PageWorlds", "PayloadHandler", "WorldGoneError", "WorldSession"]
@@ -63,6 +66,15 @@ class FrameInfo:
 # navigates away at once): its world can no longer be looked up.
 PayloadHandler = Callable[["WorldSession", FrameInfo | None, object], Awaitable[None] | None]
 FrameHandler = Callable[["WorldSession", FrameInfo], None]
+
+
+def _requested_navigation(event: dict[str, Any]) -> None:
+    """A GET form's submission, in any frame of the session: its URL's query values are the
+    form's fields, masked in the page, so they are redacted wherever the URL is stored
+    (`urls.note_form_submission`). Sent before the request, so before the new document's Meta
+    href and the frame's navigation reach Python."""
+    if event.get("reason") == "formSubmissionGet" and isinstance(event.get("url"), str):
+        note_form_submission(event["url"])
 
 
 class WorldSession:
@@ -100,6 +112,7 @@ class WorldSession:
         self.cdp.on("Runtime.bindingCalled", self._calls.put_nowait)
         self.cdp.on("Page.frameNavigated", self._frame_navigated)
         self.cdp.on("Page.frameDetached", self._frame_detached)
+        self.cdp.on("Page.frameRequestedNavigation", _requested_navigation)
         await self.cdp.send("Page.enable")
         await self.cdp.send(
             "Page.addScriptToEvaluateOnNewDocument",

@@ -6,7 +6,9 @@ rrweb keeps every attribute as the page has it: `<a href="/account/confirm?sessi
 `<style>` text and inlined stylesheets, an iframe's `srcdoc` (a whole document, whose URLs and
 text no attribute rule can sort out: emptied, the replay never loads it), and `data-*`
 attributes named like a secret (`data-api-key`, `data-csrf`, `data-session-id`: replaced
-whatever they hold, as a query value under a secret key is). Each goes
+whatever they hold, as a query value under a secret key is), URL-looking values of other
+`data-*` attributes (`data-url`, which Chromium's net error page fills with the failed URL)
+and absolute URLs in any other attribute (`<meta content>`). Each goes
 through `urls.UrlRedactor` like a navigation URL does, wherever an event carries it: full
 snapshots, Mutation adds, attribute changes and text changes, stylesheet rule events. This
 runs on what arrives, not in the page: the page is untrusted (and in the main-world fallback
@@ -71,10 +73,19 @@ _SECRET_DATA_NAME = re.compile(
     re.IGNORECASE,
 )
 # What an attribute's name alone says, cached per name (a page uses few): PLAIN (only a CSS
-# URL in its value could matter), DATA_SECRET (a secret-named `data-*`), or LOOK (a URL
-# attribute, `srcdoc`, or a name to lowercase first: `_attribute` decides).
-_PLAIN, _DATA_SECRET, _LOOK = 0, 1, 2
+# URL or an absolute URL in its value could matter), DATA_SECRET (a secret-named `data-*`),
+# DATA (another `data-*`: a URL-looking value is a URL), or LOOK (a URL attribute, `srcdoc`,
+# or a name to lowercase first: `_attribute` decides).
+_PLAIN, _DATA_SECRET, _LOOK, _DATA = 0, 1, 2, 3
 _names: dict[str, int] = {}
+# A value that is a URL by its look, whatever the attribute's name. Pages keep URLs in `data-*`
+# attributes for their scripts (Chromium's own net error page keeps the failed URL, query and
+# all, in `data-url`: a newcomer's break), so there a path (`/reset?...`), a query or any
+# `scheme:` value without spaces is one; in other attributes (`<meta content>`, `title`) only
+# an absolute `scheme://` URL is. `UrlRedactor.redact` keeps ordinary URLs as they are.
+_DATA_URL = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:|/|\?)\S*\s*\Z")
+_DATA_URL_STARTS = frozenset("/? \t\n\r\f")  # what a URL-looking value without a scheme starts with
+_ABSOLUTE_URL = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://\S*\s*\Z")
 
 
 def _name_kind(name: str) -> int:
@@ -82,8 +93,8 @@ def _name_kind(name: str) -> int:
     if kind is None:
         if name in URL_ATTRIBUTES or name in LIST_ATTRIBUTES or name == SRCDOC or not name.islower():
             kind = _LOOK
-        elif name.startswith("data-") and _SECRET_DATA_NAME.search(name[5:]):
-            kind = _DATA_SECRET
+        elif name.startswith("data-"):
+            kind = _DATA_SECRET if _SECRET_DATA_NAME.search(name[5:]) else _DATA
         else:
             kind = _PLAIN
         if len(_names) < 4096:
@@ -114,6 +125,8 @@ def _attribute(urls: UrlRedactor, name: str, value: Any, counts: Counter[str]) -
     if key.startswith("data-") and _secret_data_name(key):
         counts[attr.REDACTION_ATTRIBUTE] += 1
         return REDACTED
+    if (_DATA_URL if key.startswith("data-") else _ABSOLUTE_URL).match(value):
+        return urls.redact(value, counts)
     if may_hold_css_url(value):
         return urls.redact_css(value, counts)
     return value
@@ -130,7 +143,19 @@ def _attributes(urls: UrlRedactor, attributes: Any, counts: Counter[str]) -> Non
         if kind is None:
             kind = _name_kind(str(name))
         if kind == _PLAIN:
-            if type(value) is str and not (("(" in value or "@" in value) and may_hold_css_url(value)):
+            if (
+                type(value) is str
+                and not ("://" in value and _ABSOLUTE_URL.match(value))
+                and not (("(" in value or "@" in value) and may_hold_css_url(value))
+            ):
+                continue
+        elif kind == _DATA:
+            # Ids and states (`data-row="12"`) mostly: two character tests before any search.
+            if (
+                type(value) is str
+                and not ((":" in value or value[:1] in _DATA_URL_STARTS) and _DATA_URL.match(value))
+                and not (("(" in value or "@" in value) and may_hold_css_url(value))
+            ):
                 continue
         elif kind == _DATA_SECRET:
             if value and type(value) is str:

@@ -23,7 +23,8 @@ and the strings of `image-set()`.
 from __future__ import annotations
 
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -31,7 +32,17 @@ from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.redaction import REDACTED, Redactor
 from getgather_otel.capture.secret_values import secret_spans
 
-__all__ = ["KIND_FRAGMENT", "KIND_URL_KEY", "KIND_USERINFO", "MAX_URL_CHARS", "UrlRedactor", "may_hold_css_url"]
+__all__ = [
+    "KIND_FORM_FIELD",
+    "KIND_FRAGMENT",
+    "KIND_URL_KEY",
+    "KIND_USERINFO",
+    "MAX_FORM_URLS",
+    "MAX_URL_CHARS",
+    "UrlRedactor",
+    "may_hold_css_url",
+    "note_form_submission",
+]
 
 MAX_URL_CHARS = 2048
 # URLs inside URLs (`?next=/reset?token=...`, OAuth `redirect_uri`) are redacted too, this deep;
@@ -41,6 +52,9 @@ _NESTED_URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?/[^\s]*[?#]")
 KIND_URL_KEY = attr.REDACTION_URL_KEY
 KIND_FRAGMENT = attr.REDACTION_FRAGMENT
 KIND_USERINFO = attr.REDACTION_USERINFO
+KIND_FORM_FIELD = attr.REDACTION_FORM_FIELD
+# URLs GET form submissions made, remembered (newest last) for every redactor of the process.
+MAX_FORM_URLS = 256
 
 _KEPT_SCHEMES = ("data:", "blob:", "javascript:", "about:")
 # `data:` URLs whose payload a replay shows as it is (and which are rarely text): never searched.
@@ -77,6 +91,43 @@ def may_hold_css_url(text: str) -> bool:
     return ("(" in text or "@" in text) and _CSS_HINT.search(text) is not None
 
 
+_form_urls: OrderedDict[str, None] = OrderedDict()
+_form_lock = threading.Lock()
+
+
+def _form_key(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def note_form_submission(url: str) -> None:
+    """Every query value of `url` is a form field's: redact them all wherever the URL is stored.
+
+    A GET form puts its fields into the next URL's query under names no list of secret words
+    knows (`?s=<a select's choice>`, `?q=<typed text>`), while the recorder masks the same
+    values in the page: every input kind, select choices, hidden inputs (a newcomer's break
+    found a select's value in `url.full`, the Meta href, the chunk row and the replay). The URL
+    does not say which value came from which field, nor whether the form had a checkbox, so all
+    of its query values are replaced and its keys kept: the smallest rule that never lets a
+    masked field through. Chromium says which navigations a GET form made (CDP
+    `Page.frameRequestedNavigation`, reason `formSubmissionGet`, before the request is sent:
+    `cdp_worlds.WorldSession`), for `form.submit()` by script too. Process-wide, so the Meta
+    href, the chunk row, the span events and evidence all see it; the last `MAX_FORM_URLS` URLs
+    (fragment aside) are remembered. Not followed through a server's redirect.
+    """
+    key = _form_key(url)
+    if "?" not in key:
+        return
+    with _form_lock:
+        _form_urls.pop(key, None)
+        _form_urls[key] = None
+        while len(_form_urls) > MAX_FORM_URLS:
+            _form_urls.popitem(last=False)
+
+
+def _from_form(url: str) -> bool:
+    return bool(_form_urls) and _form_key(url) in _form_urls
+
+
 def _replace_spans(text: str, counts: Counter[str] | None) -> str:
     spans = secret_spans(text)
     if not spans:
@@ -109,7 +160,8 @@ class UrlRedactor:
             return ""
         if url.lstrip()[:11].lower().startswith(_KEPT_SCHEMES):
             return self._kept_scheme(url.lstrip(), counts)
-        if self._plain(url):
+        from_form = _from_form(url)
+        if not from_form and self._plain(url):
             return url[:MAX_URL_CHARS]
         try:
             parts = urlsplit(url[: MAX_URL_CHARS * 4])
@@ -118,8 +170,12 @@ class UrlRedactor:
         path = "/".join(self._segment(segment, counts) for segment in parts.path.split("/"))
         query = parts.query
         if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
             query = urlencode(
-                [(k, self._query_value(k, v, counts, _depth)) for k, v in parse_qsl(query, keep_blank_values=True)],
+                [
+                    (k, self._form_value(v, counts) if from_form else self._query_value(k, v, counts, _depth))
+                    for k, v in pairs
+                ],
                 safe="[]",
             )
         fragment = parts.fragment
@@ -171,6 +227,15 @@ class UrlRedactor:
         decoded = unquote(segment)
         redacted = _replace_spans(decoded, counts)
         return segment if redacted == decoded else quote(redacted, safe="[]@:;,=+!$&'()*")
+
+    @staticmethod
+    def _form_value(value: str, counts: Counter[str] | None) -> str:
+        """A value of a GET form's URL (`note_form_submission`): replaced unless empty."""
+        if not value:
+            return value
+        if counts is not None:
+            counts[KIND_FORM_FIELD] += 1
+        return REDACTED
 
     def _query_value(self, key: str, value: str, counts: Counter[str] | None, depth: int) -> str:
         if self._keys.is_secret_key(key):

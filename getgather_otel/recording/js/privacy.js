@@ -245,7 +245,77 @@ function cardIn(run) {
   return best;
 }
 
+// Digits typed into this document's masked inputs, for page text that repeats them (a newcomer's
+// break: a page that echoes what is typed stored "You typed: 4111 1111 1111 111", 15 of 16 card
+// digits, whose Luhn check fails until the last digit). The rule, with the "card" pattern on: in
+// page text (and attribute values), a run of TYPED_DIGITS_MIN to 19 digits, grouped by the card
+// pattern's separators, dots or soft hyphens or not, is masked when its digits begin the digits
+// of a value typed into a masked input of this document (the value holding TYPED_DIGITS_MIN
+// digits or more), counted as the card pattern's kind. Numbers nobody typed (order ids, phone
+// numbers, prices) stay as they are, and so do up to 7 digits of an echo: a card's issuer
+// prefix, not the card. Each value is remembered as its longest form (a keystroke extends the
+// one before), the last TYPED_VALUES_KEPT of them. Values set by a page's script fire no input
+// event and are not remembered.
+const TYPED_DIGITS_MIN = 8;
+const TYPED_VALUES_KEPT = 16;
+const TYPED_RUN = /(?<![0-9])(?:[0-9][ \u00a0\u2007\u2009\u202f.\u00ad-]?){7,18}[0-9](?![0-9])/g;
+const typedDigits = [];
+const cardKind = (textPatterns.find(([, luhn]) => luhn) || [])[2] || "";
+
+function maskedInput(element) {
+  if (element.tagName === "TEXTAREA") return maskInputsByDefault();
+  if (element.tagName !== "INPUT") return false;
+  const type = String(element.type || "text").toLowerCase();
+  return type === "password" || (maskInputsByDefault() && !UNMASKED_INPUT_TYPES.includes(type));
+}
+
+function noteTyped(event) {
+  const element = event.composedPath ? event.composedPath()[0] : event.target;
+  if (!element || typeof element.value !== "string" || !maskedInput(element)) return;
+  const digits = element.value.replace(/[^0-9]/g, "");
+  if (digits.length < TYPED_DIGITS_MIN) return;
+  if (typedDigits.some((known) => known.startsWith(digits))) return;
+  const before = typedDigits.findIndex((known) => digits.startsWith(known));
+  if (before >= 0) typedDigits.splice(before, 1);
+  typedDigits.push(digits);
+  if (typedDigits.length > TYPED_VALUES_KEPT) typedDigits.shift();
+}
+
+// Before the page's own listeners (capture, on the window): its echo is made after this ran.
+if (cardKind) addEventListener("input", noteTyped, { capture: true, passive: true });
+
+function typedPrefix(digits) {
+  return digits.length >= TYPED_DIGITS_MIN && typedDigits.some((known) => known.startsWith(digits));
+}
+
+// Where typed digits sit in a run TYPED_RUN matched: the whole run, or else the longest stretch
+// of its digit groups (a number standing just before them, "Qty 2 4111 1111 ..."), as cardIn.
+function typedIn(run) {
+  const groups = [];
+  for (const match of run.matchAll(/[0-9]+/g)) groups.push([match.index, match.index + match[0].length]);
+  let best = null;
+  for (let first = 0; first < groups.length; first++) {
+    for (let last = groups.length - 1; last >= first; last--) {
+      const start = groups[first][0];
+      const end = groups[last][1];
+      if (best !== null && end - start <= best[1] - best[0]) break;
+      if (typedPrefix(run.slice(start, end).replace(/[^0-9]/g, ""))) best = [start, end];
+    }
+  }
+  return best;
+}
+
+function maskTypedDigits(text) {
+  return text.replace(TYPED_RUN, (m) => {
+    const typed = typedIn(m);
+    if (typed === null) return m;
+    countMask(cardKind);
+    return m.slice(0, typed[0]) + MASK + m.slice(typed[1]);
+  });
+}
+
 function maskPatternsIn(text) {
+  if (typedDigits.length) text = maskTypedDigits(text);
   if (anyTextPattern !== null && !anyTextPattern.test(text)) return text;
   let masked = text;
   for (const [pattern, luhn, kind] of textPatterns) {
