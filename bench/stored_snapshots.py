@@ -85,13 +85,19 @@ def snapshot_parts(events: Sequence[dict[str, Any]], index: int) -> list[dict[st
     replay applies them in one tick, and so does `assembled`.
     """
     snapshot = events[index]
-    for end in range(index + 1, len(events)):
-        event = events[end]
+    # In the replay's order (recording/replay.py sorts by time): a marker added in Python while
+    # the parts still arrive (the end of an activity that ended meanwhile) is stored among them
+    # but plays after them.
+    following = sorted(
+        (event for event in events[index + 1 :] if event["timestamp"] >= snapshot["timestamp"]),
+        key=lambda event: event["timestamp"],
+    )
+    for end, event in enumerate(following):
         data = event["data"]
         if event["timestamp"] != snapshot["timestamp"]:
             break
         if event["type"] == rrweb_events.CUSTOM and data.get("tag") == "getgather.snapshot.parts":
-            return list(events[index : end + 1])
+            return [snapshot, *following[: end + 1]]
         if event["type"] != rrweb_events.INCREMENTAL_SNAPSHOT or data.get("source") != 0:
             break
     return [snapshot]
