@@ -14,6 +14,8 @@ import csv
 import dataclasses
 import datetime as dt
 import json
+import math
+import os
 import signal
 import sys
 import time
@@ -76,12 +78,29 @@ def _cell(value: Any) -> Any:
     return plain(value, lambda moment: moment.isoformat(sep=" "))
 
 
+def _finite(value: Any) -> Any:
+    """`value` (a cell, at any depth) with NaN and the infinities as None: JSON has no such numbers,
+    and ClickHouse's JSON formats write them as null too (output_format_json_quote_denormals=0)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _dump_json(payload: Any, out: TextIO) -> None:
+    """Strict JSON (allow_nan=False: a bare NaN slipping through fails here, not in a reader's parser)."""
+    json.dump(_finite(payload), out, indent=2, default=str, allow_nan=False)
+    out.write("\n")
+
+
 def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, out: TextIO) -> None:
-    """Print a result as an aligned table, CSV or JSON (one object per row)."""
+    """Print a result as an aligned table, CSV or JSON (one object per row; NaN and infinities as null)."""
     cells = [[_cell(v) for v in row] for row in rows]
     if fmt == "json":
-        json.dump([dict(zip(columns, row, strict=True)) for row in cells], out, indent=2, default=str)
-        out.write("\n")
+        _dump_json([dict(zip(columns, row, strict=True)) for row in cells], out)
         return
     if fmt == "csv":
         writer = csv.writer(out)
@@ -153,7 +172,8 @@ def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
     if url:
         from getgather_otel.store.clickhouse import ClickHouseQueryError, ClickHouseRefusedError, open_clickhouse
 
-        engine = open_clickhouse(url)
+        # The client waits a little past the server's own limit, which ends the query and says so.
+        engine = open_clickhouse(url, _CLICKHOUSE_SQL_SECONDS + 30)
         try:
             found, more = engine.read_only(args.query, args.max_rows, _CLICKHOUSE_SQL_SECONDS)
         except ClickHouseRefusedError as error:
@@ -224,8 +244,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
             results[title] = (found.columns, found.rows)
     if args.format == "json":
         payload = {t: [dict(zip(c, map(_cell, r), strict=True)) for r in rows] for t, (c, rows) in results.items()}
-        json.dump(payload, out, indent=2, default=str)
-        out.write("\n")
+        _dump_json(payload, out)
         return
     for title, (columns, rows) in results.items():
         out.write(f"\n{title}\n")
@@ -654,6 +673,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"getgather-otel: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if "getgather_otel.store.clickhouse" in sys.modules:
+            from getgather_otel.store.clickhouse import abandoned_queries
+
+            if abandoned_queries():
+                # A chdb query still runs in C++ on a worker thread: Python's exit would wait for it
+                # or crash under it, so this process ends here, its output written.
+                print("getgather-otel: interrupted", file=sys.stderr)
+                out.flush()
+                sys.stderr.flush()
+                os._exit(130)
         return 130
     except FoundSecretsError:
         return 1

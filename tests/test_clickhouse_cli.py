@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -279,6 +280,8 @@ def test_a_chdb_directory_another_process_holds_is_one_clear_error(demo_db: Path
         holder.communicate("", timeout=60)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "one process at a time" in done.stderr, done.stderr
+    # chdb's own print of the refused lock (C++ on fd 2) came first; only the sentence is left.
+    assert len(done.stderr.strip().splitlines()) == 1 and "Cannot lock file" not in done.stderr, done.stderr
 
 
 HOLD_DIRECTORY = """
@@ -289,3 +292,182 @@ print("holding", flush=True)
 sys.stdin.read()
 held.close()
 """
+
+
+def _json(*argv: str) -> Any:
+    """A command's --format json output, parsed strictly: NaN or Infinity in it fails."""
+    return json.loads(_cli(*argv, "--format", "json"), parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def test_sql_reads_the_duckdb_views_on_clickhouse(demo_db: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A newcomer's break: `sql "... FROM activities"` (the README's and the demo's hint) failed on
+    ClickHouse with Code: 60 Unknown table expression identifier; the views are CTEs there now."""
+    for query in (
+        "SELECT * FROM activities ORDER BY start_time, activity_id",
+        "SELECT brand_id, name, status, error FROM activities ORDER BY start_time DESC LIMIT 10",
+        "WITH x AS (SELECT 1 AS one) SELECT a.name, x.one FROM activities AS a, x ORDER BY a.start_time, a.activity_id",
+        "SELECT * FROM recordings ORDER BY recording_id",
+        "SELECT r.pages, a.name FROM recordings AS r JOIN activities AS a ON a.activity_id = r.activity_id "
+        "ORDER BY r.start_time",
+    ):
+        duck = _json("sql", query, "--db", str(demo_db))
+        assert duck, query
+        assert _json("sql", query, "--clickhouse", url) == duck, query
+    mine = "WITH activities AS (SELECT 7 AS n) SELECT * FROM activities"
+    assert _json("sql", mine, "--clickhouse", url) == [{"n": 7}], "the user's own CTE is nearer"
+    assert main(["sql", "SELECT * FROM rrweb_recordings", "--clickhouse", url], out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "DuckDB file only" in err and "activities, recordings" in err and "Code:" not in err, err
+
+
+# One value of each ClickHouse type; each engine must print them alike.
+TYPED = """SELECT toDateTime('2026-11-01 10:20:30', 'UTC') AS dt,
+    toDateTime('2026-11-01 10:20:30', 'Asia/Kolkata') AS dt_kolkata,
+    toDateTime64('2026-11-01 10:20:30.123456', 6, 'UTC') AS dt64,
+    toDateTime64('2026-11-01 10:20:30.123456789', 9, 'UTC') AS dt64_9,
+    toDate('2026-11-01') AS d, toDate32('2026-11-01') AS d32,
+    toInt128('-170141183460469231731687303715884105728') AS i128, toUInt128('7') AS u128,
+    toInt256('-5') AS i256,
+    toUInt256('115792089237316195423570985008687907853269984665640564039457584007913129639935') AS u256,
+    toDecimal64(12.345, 3) AS dec, toUUID('61f0c404-5cb3-11e7-907b-a6006ad3dba0') AS u,
+    toIPv4('1.2.3.4') AS ip4, toIPv6('::1') AS ip6, CAST('b' AS Enum8('a' = 1, 'b' = 2)) AS e,
+    CAST(NULL AS Nullable(Int32)) AS n, [toDateTime('2026-11-01 10:20:30', 'UTC')] AS arr,
+    map('k', toInt128(3)) AS m, tuple(1, 'x') AS tup"""
+
+
+def test_sql_prints_the_same_values_on_chdb_and_over_http(demo_db: Path, tmp_path: Path) -> None:
+    """A newcomer's break: on chdb `DateTime` printed as epoch seconds and Int128 as '<16 bytes>' (Arrow),
+    over HTTP as text; both decode ClickHouse's Native format with clickhouse-connect now."""
+    data = _load(demo_db, tmp_path)
+    outputs: dict[str, list[str]] = {}
+    with serve_chdb_http(str(data)) as server:
+        url = server.url()
+        outputs["http"] = [_cli("sql", TYPED, "--clickhouse", url, "--format", f) for f in ("json", "csv", "table")]
+    outputs["chdb"] = [
+        _cli("sql", TYPED, "--clickhouse", f"chdb:{data}", "--format", f) for f in ("json", "csv", "table")
+    ]
+    assert outputs["chdb"] == outputs["http"]
+    (row,) = json.loads(outputs["chdb"][0])
+    assert row["dt"] == "2026-11-01 10:20:30" and row["dt_kolkata"] == "2026-11-01 04:50:30", "UTC"
+    assert row["dt64"] == row["dt64_9"] == "2026-11-01 10:20:30.123456"
+    assert row["d"] == row["d32"] == "2026-11-01"
+    assert row["i128"] == -(2**127) and row["u128"] == 7 and row["i256"] == -5 and row["u256"] == 2**256 - 1
+    assert (row["dec"], row["u"], row["ip4"], row["ip6"], row["e"]) == (
+        12.345,
+        "61f0c404-5cb3-11e7-907b-a6006ad3dba0",
+        "1.2.3.4",
+        "::1",
+        "b",
+    )
+    assert row["n"] is None and row["arr"] == ["2026-11-01 10:20:30"] and row["m"] == {"k": 3}
+    assert row["tup"] == [1, "x"]
+    same = "SELECT {t} AS t, {d} AS d, 1.5 AS f"
+    duck = _cli(
+        "sql", same.format(t="TIMESTAMP '2026-11-01 10:20:30.123456'", d="DATE '2026-11-01'"), "--db", str(demo_db)
+    )
+    house = same.format(t="toDateTime64('2026-11-01 10:20:30.123456', 6, 'UTC')", d="toDate('2026-11-01')")
+    assert _cli("sql", house, "--clickhouse", f"chdb:{data}") == duck, "timestamps as DuckDB prints them"
+
+
+def test_every_allowed_table_function_runs(url: str) -> None:
+    """zeros() and format() were allowed and failed under readonly=1 ("Cannot execute query in readonly
+    mode"): the allow-list holds only what runs, each tried here."""
+    from getgather_otel.store.clickhouse import _LOCAL_TABLE_FUNCTIONS
+
+    tried = {
+        "numbers": "SELECT count() AS n FROM numbers(3)",
+        "numbers_mt": "SELECT count() AS n FROM numbers_mt(3)",
+        "generateSeries": "SELECT count() AS n FROM generateSeries(1, 3)",
+        "generate_series": "SELECT count() AS n FROM generate_series(1, 3)",
+        "primes": "SELECT count() AS n FROM primes(3)",
+        "values": "SELECT count() AS n FROM values('x UInt8', 1, 2, 3)",
+        "SQLStandardValues": "SELECT count() AS n FROM (VALUES (1), (2), (3))",
+        "null": "SELECT count() + 3 AS n FROM null('x UInt8')",
+        "generateRandom": "SELECT count() AS n FROM (SELECT * FROM generateRandom('a UInt8') LIMIT 3)",
+        "view": "SELECT count() AS n FROM view(SELECT * FROM numbers(3))",
+        "merge": "SELECT count() + 2 AS n FROM merge('system', '^one$')",
+    }
+    assert set(tried) == set(_LOCAL_TABLE_FUNCTIONS)
+    for name, query in tried.items():
+        assert _json("sql", query, "--clickhouse", url) == [{"n": 3}], name
+    for refused in ("SELECT * FROM zeros(3)", "SELECT * FROM format(JSONEachRow, '{\"a\":1}')"):
+        assert main(["sql", refused, "--clickhouse", url], out=io.StringIO()) == 2
+
+
+def test_json_output_is_strict_json(demo_db: Path, url: str) -> None:
+    """`--format json` wrote bare NaN and Infinity (on DuckDB too), which strict parsers refuse; they
+    are null now, as in ClickHouse's JSON formats."""
+    duck = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, ['-inf'::DOUBLE, 1.5] AS c"
+    house = "SELECT nan AS a, inf AS b, [-inf, 1.5] AS c"
+    expected = [{"a": None, "b": None, "c": [None, 1.5]}]
+    assert _json("sql", duck, "--db", str(demo_db)) == expected
+    assert _json("sql", house, "--clickhouse", url) == expected
+
+
+def test_a_server_that_never_answers_is_one_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """A newcomer's break: an endpoint that accepts and never answers held the CLI for clickhouse-connect's
+    300 s default, silently; the handshake now has a 10 s limit and the failure is one sentence."""
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        started = time.monotonic()
+        code = main(["sql", "SELECT 1", "--clickhouse", f"http://127.0.0.1:{listener.getsockname()[1]}/"])
+        took = time.monotonic() - started
+    finally:
+        listener.close()
+    err = capsys.readouterr().err
+    assert code == 2 and took < 40, took
+    assert "cannot reach ClickHouse" in err and "no answer within 10 s" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_ctrl_c_ends_a_long_chdb_query(tmp_path: Path) -> None:
+    """A newcomer's break: SIGINT did not stop `sql` on chdb (the query runs in C++ on the main thread);
+    it runs on a worker now and the CLI exits 130 at once, with one line."""
+    import os
+    import signal
+    import time
+
+    proc = Path("/proc")
+    if not proc.is_dir():
+        pytest.skip("finds chdb's threads in /proc")
+    cli = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "getgather_otel.cli",
+            "sql",
+            "SELECT count() FROM numbers(1e12)",
+            "--clickhouse",
+            "chdb:",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # chdb's engine threads: the session is open, the query next
+            names = [p.read_text().strip() for p in (proc / str(cli.pid) / "task").glob("*/comm") if p.exists()]
+            if "MergeMutate" in names:
+                break
+            time.sleep(0.2)
+        time.sleep(3)
+        os.kill(cli.pid, signal.SIGINT)
+        sent = time.monotonic()
+        _, err = cli.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.communicate()
+    assert cli.returncode == 130 and took < 10, (cli.returncode, took, err)
+    assert err.strip() == "getgather-otel: interrupted", err

@@ -31,9 +31,14 @@ the otel tables and no source grants (docs/collector.md).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import logging
+import os
 import re
+import sys
+import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -50,6 +55,7 @@ __all__ = [
     "ClickHouseQueryError",
     "ClickHouseRefusedError",
     "ClickHouseServer",
+    "abandoned_queries",
     "open_clickhouse",
     "public_url",
 ]
@@ -66,22 +72,21 @@ _TABLE_NAMES = {name: re.compile(rf"\b{name}\b") for name in _WRITERS}
 # Table functions a user's query may call: they make rows from their arguments, or read this
 # ClickHouse's own tables (lower case). Every other one reads or runs something outside
 # (file, url, s3, remote, executable, mysql, python, deltaLakeLocal, filesystem, ...).
+# Only those that also run under readonly=1: zeros, zeros_mt, format and loop are local too,
+# but ClickHouse refuses them there ("Cannot execute query in readonly mode"), so listing them
+# promised what fails (tests/test_clickhouse_cli.py runs every one listed on both engines).
 _LOCAL_TABLE_FUNCTIONS = (
     "numbers",
     "numbers_mt",
-    "zeros",
-    "zeros_mt",
     "generateSeries",
     "generate_series",
     "primes",
     "values",
     "SQLStandardValues",  # FROM (VALUES (1), (2))
     "null",
-    "format",  # rows parsed from its argument
     "generateRandom",
     "view",
     "merge",
-    "loop",
 )
 _LOCAL = frozenset(name.lower() for name in _LOCAL_TABLE_FUNCTIONS)
 # Ordinary functions that reach outside: `file` reads a file (chdb: anywhere, readonly or not),
@@ -104,6 +109,28 @@ class ClickHouseRefusedError(ClickHouseQueryError):
     """A user's query would read or run something outside ClickHouse's tables (a file, a URL, another server)."""
 
 
+# getgather-otel's DuckDB views, for a user's query on ClickHouse: the same columns computed from
+# the exporter's tables with the stock SQL (render()'s `{activities}`, `{recording_chunks}`). The
+# reading user may not create views, so a query naming one gets it as a CTE (`_with_views`).
+_VIEWS = {
+    "activities": "SELECT * FROM {activities} AS a",
+    "recordings": """SELECT c.recording_id AS recording_id, any(c.trace_id) AS trace_id, any(c.span_id) AS activity_id,
+       count(DISTINCT c.page_id) AS pages, count() AS chunks, sum(c.event_count) AS events,
+       min(c.first_event_time) AS start_time, max(c.last_event_time) AS end_time,
+       sum(c.raw_bytes) AS raw_bytes, sum(c.stored_bytes) AS stored_bytes
+FROM {recording_chunks} AS c
+GROUP BY c.recording_id""",
+}
+_VIEW_NAMES = {name: re.compile(rf"(?<![\w.`]){name}(?![\w`])|`{name}`") for name in _VIEWS}
+# DuckDB's that ClickHouse has no equivalent for: rrweb_recordings decompresses zstd chunks in
+# Python (ClickHouse has no function for that); recording_chunks' `data` is raw bytes in DuckDB and
+# base64 text in otel_logs, so a query over it would not mean the same.
+_DUCKDB_ONLY = {
+    "rrweb_recordings": "it decompresses the recording chunks in Python; use `getgather-otel replay`",
+    "recording_chunks": "the chunks are otel_logs rows here (Body is the base64 of the zstd bytes)",
+}
+
+
 def public_url(url: str) -> str:
     """`url` without its password, for messages."""
     parts = urlsplit(url)
@@ -114,8 +141,15 @@ def public_url(url: str) -> str:
 
 
 def _wrapped(sql: str, limit: int) -> str:
-    """A user's query as a subquery: ClickHouse parses anything but a SELECT there as an error."""
-    return f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) LIMIT {int(limit) + 1}"
+    """A user's query as a subquery: ClickHouse parses anything but a SELECT there as an error.
+
+    The views it names (`activities`, `recordings`) come first as CTEs of the outer query, which
+    ClickHouse resolves inside the subquery; a CTE or table of the user's own by that name, in
+    the query's own WITH, is nearer and wins."""
+    named = [name for name, pattern in _VIEW_NAMES.items() if pattern.search(sql)]
+    views = ", ".join(f"{name} AS (\n{render(_VIEWS[name], 'clickhouse')}\n)" for name in named)
+    head = f"WITH {views}\n" if views else ""
+    return f"{head}SELECT * FROM (\n{sql.strip().rstrip(';')}\n) LIMIT {int(limit) + 1}"
 
 
 class _ClickHouse:
@@ -188,6 +222,10 @@ class _ClickHouse:
     def _read_only_settings(self, time_limit_s: float) -> dict[str, object]:
         return {"readonly": 1, "max_execution_time": max(1, round(time_limit_s))}
 
+    def _run_user(self, sql: str, settings: Mapping[str, object]) -> Rows:
+        """A user's query, its values as clickhouse-connect decodes ClickHouse's types (ChdbEngine too)."""
+        return self._run(sql, {}, settings)
+
     def _refuse_outside_access(self, sql: str) -> None:
         """Refuse `sql` if ClickHouse's parse of it calls a function that reads or runs something outside."""
         tree = self._run(f"EXPLAIN AST {sql}", {}, {})  # parsed, never run
@@ -199,12 +237,10 @@ class _ClickHouse:
             depth, node, name = len(match["depth"]), match["node"], match["name"] or ""
             del parents[depth:]
             parent = parents[-1][0] if parents else ""
-            # loop()'s argument is a table function too: loop(url(...)) reads the URL.
-            in_loop = parent == "ExpressionList" and len(parents) > 1 and parents[-2] == ("Function", "loop")
             parents.append((node, name))
             if node != "Function":
                 continue
-            if (parent == "TableExpression" or in_loop) and name.lower() not in _LOCAL:
+            if parent == "TableExpression" and name.lower() not in _LOCAL:
                 raise ClickHouseRefusedError(
                     f"the table function {name}() reads or runs something outside ClickHouse's tables "
                     "(a file, a URL, another server, a program) and is refused: query the tables "
@@ -224,13 +260,29 @@ class _ClickHouse:
         wrapped = _wrapped(self._one_statement(sql), limit)
         self._refuse_outside_access(wrapped)
         try:
-            found = self._run(wrapped, {}, self._read_only_settings(time_limit_s))
+            found = self._run_user(wrapped, self._read_only_settings(time_limit_s))
         except ClickHouseQueryError as error:
             missing = self._missing_table(wrapped) if "UNKNOWN_TABLE" in str(error) else None
             if missing:
                 raise ClickHouseQueryError(self._no_table(missing)) from error
+            for name, why in _DUCKDB_ONLY.items():
+                if "UNKNOWN_TABLE" in str(error) and f"'{name}'" in str(error):
+                    raise ClickHouseQueryError(
+                        f"{name} is a table of the DuckDB file only ({why}); on ClickHouse a query reads "
+                        f"otel_traces, otel_logs, the metric tables and the views {', '.join(_VIEWS)}"
+                    ) from error
             raise
         return Rows(found.columns, found.rows[:limit]), len(found.rows) > limit
+
+
+# chdb queries a Ctrl-C left running on their worker thread (ChdbEngine._query).
+_ABANDONED: list[str] = []
+
+
+def abandoned_queries() -> int:
+    """How many chdb queries an interrupt left running: while any is, Python's own exit (its
+    finalization under a thread still inside chdb) crashes or hangs, so the CLI ends with os._exit."""
+    return len(_ABANDONED)
 
 
 def _plain(value: Any, kind: pa.DataType) -> Any:
@@ -263,6 +315,57 @@ def _parameter_text(value: object) -> object:
     return value
 
 
+# What chdb's engine writes to the process's stderr (C++, not a Python logger) when another
+# process holds the data directory; the RuntimeError that follows becomes our one sentence.
+_HELD_DIRECTORY = re.compile(r"^Code: 76\. DB::Exception: Cannot lock file .*Another server instance")
+
+
+@contextlib.contextmanager
+def _stderr_without(unwanted: re.Pattern[str]) -> Iterator[None]:
+    """Run the block with file descriptor 2 captured, then write back every line but `unwanted` ones.
+
+    chdb prints a refused open itself before raising, so a held directory showed a raw
+    `Code: 76 ...` line above our message. Only the lines that match are dropped; anything else
+    written meanwhile (another error, a warning) reaches stderr, after the block."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded, closed): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [
+                line for line in captured.read().decode(errors="replace").splitlines(True) if not unwanted.match(line)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+class _NativeBytes:
+    """One Native answer as the byte source clickhouse-connect's decoder reads (what its own chdb
+    backend passes it): the bytes in one piece, no error trailer."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.last_message: bytes | None = None
+        self.exception_tag: str | None = None
+
+    @property
+    def gen(self) -> Iterator[bytes]:
+        yield self.data
+
+    def close(self) -> None:
+        return None
+
+
 class ChdbEngine(_ClickHouse):
     """ClickHouse in process (chdb): a session over a data directory, or in memory."""
 
@@ -275,7 +378,8 @@ class ChdbEngine(_ClickHouse):
             except ImportError as error:
                 raise ClickHouseError("chdb is not installed: pip install chdb") from error
             try:
-                session = chdb_session.Session(path) if path else chdb_session.Session()  # type: ignore[no-untyped-call]
+                with _stderr_without(_HELD_DIRECTORY):
+                    session = chdb_session.Session(path) if path else chdb_session.Session()  # type: ignore[no-untyped-call]
             except RuntimeError as error:
                 # e.g. "Cannot lock file .../status. Another server instance in same directory is
                 # already running": chdb opens a data directory in one process at a time.
@@ -288,11 +392,6 @@ class ChdbEngine(_ClickHouse):
         self.label = f"chdb:{path or ''}"
         self._lock = threading.Lock()  # one query at a time on a chdb session
 
-    def close(self) -> None:
-        """Close the chdb session if this engine opened it (chdb keeps one per process)."""
-        if self._owns_session:
-            self.session.close()
-
     def _drain(self) -> None:
         """After a query that failed while running (throwIf, a timeout), chdb 4.4 answers the next
         query on the session with the failed one's leftovers (Arrow errors: "Unexpected empty message
@@ -301,17 +400,76 @@ class ChdbEngine(_ClickHouse):
         with contextlib.suppress(Exception):  # the leftovers, or nothing: either way the session is clear
             self.session.query("SELECT 1", "ArrowTable")
 
+    def close(self) -> None:
+        """Close the chdb session if this engine opened it and no abandoned query still runs on it."""
+        if self._owns_session and not _ABANDONED:
+            self.session.close()
+
+    def _query(self, sql: str, fmt: str, params: Mapping[str, object]) -> Any:
+        """chdb's answer to `sql` in `fmt`, waited for on this thread, run on another.
+
+        chdb runs a query in C++ without returning to Python, so on the calling (main) thread
+        Ctrl-C waited for the whole query (SIGTERM's handler exits from another path). The query
+        runs on a worker thread and the caller waits in short slices, so KeyboardInterrupt
+        arrives at once; the abandoned query is counted in `_ABANDONED` (chdb has no way to stop
+        it), and the process must then end without Python's finalization (`abandoned_queries`)."""
+        bound = {name: _parameter_text(value) for name, value in params.items()}
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["result"] = self.session.query(sql, fmt, params=bound)
+            except BaseException as error:  # handed to the caller's thread
+                box["error"] = error
+
+        worker = threading.Thread(target=work, name="chdb-query", daemon=True)
+        with self._lock:
+            worker.start()
+            try:
+                while worker.is_alive():
+                    worker.join(0.1)
+            except KeyboardInterrupt:
+                _ABANDONED.append(sql[:200])
+                raise
+            if "error" in box:
+                self._drain()
+                raise ClickHouseQueryError(first_line(str(box["error"]))) from box["error"]
+        return box.get("result")
+
+    def _run_user(self, sql: str, settings: Mapping[str, object]) -> Rows:
+        """A user's query decoded from ClickHouse's Native format by clickhouse-connect, as a server's is.
+
+        chdb's Arrow output loses ClickHouse's types: `DateTime` arrives as epoch seconds, (U)Int128
+        and 256 and IPv6 as raw bytes, IPv4 as an integer, an Enum as its number. Decoding the Native
+        bytes with the same decoder `ClickHouseServer` uses gives every type the same Python value on
+        both engines (timestamps, big integers as ints, addresses, enum names), so `sql` and
+        `POST /api/sql` print the same. An empty result has no Native block (no column names): Arrow's
+        names it."""
+        try:
+            from clickhouse_connect.driver.ctypes import RespBuffCls
+            from clickhouse_connect.driver.query import QueryContext, QueryResult
+            from clickhouse_connect.driver.transform import NativeTransform
+        except ImportError as error:
+            raise ClickHouseQueryError(
+                "a query on chdb is decoded as a server's answer is, by clickhouse-connect: "
+                "pip install 'getgather-otel[clickhouse]'"
+            ) from error
+        text = sql + " SETTINGS " + ", ".join(f"{name} = {value}" for name, value in settings.items())
+        native = self._query(text, "Native", {})
+        payload = native.bytes() if native is not None else b""
+        if not payload:
+            return self._run(sql, {}, settings)
+        source = RespBuffCls(_NativeBytes(payload))  # type: ignore[no-untyped-call]
+        result = NativeTransform.parse_response(source, QueryContext(server_tz=dt.UTC))
+        if not isinstance(result, QueryResult):  # a numpy result only when asked for one
+            raise ClickHouseQueryError(f"unexpected result from clickhouse-connect's decoder: {type(result).__name__}")
+        rows = [tuple(naive_utc_value(value) for value in row) for row in result.result_rows]
+        return Rows(list(result.column_names), rows)
+
     def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
         if settings:
             sql += " SETTINGS " + ", ".join(f"{name} = {value}" for name, value in settings.items())
-        with self._lock:
-            try:
-                table = self.session.query(
-                    sql, "ArrowTable", params={name: _parameter_text(value) for name, value in params.items()}
-                )
-            except Exception as error:
-                self._drain()
-                raise ClickHouseQueryError(first_line(str(error))) from error
+        table = self._query(sql, "ArrowTable", params)
         if not isinstance(table, pa.Table):  # a statement without a result (EXISTS answers one)
             return Rows([], [])
         columns = [
@@ -321,24 +479,59 @@ class ChdbEngine(_ClickHouse):
         return Rows(list(table.column_names), list(zip(*columns, strict=True)) if columns else [])
 
 
-class ClickHouseServer(_ClickHouse):
-    """A ClickHouse server over HTTP (clickhouse-connect)."""
+# How long a server may take to accept a connection and to answer the client's handshake
+# (clickhouse-connect's queries for the version, time zone and settings) before it counts as
+# unreachable: a dead server is one error after this, not a silent 300 s wait.
+CONNECT_TIMEOUT_S = 10.0
+# How long a stock read (activities, stats, replay, the viewer's pages) may wait for its answer.
+READ_TIMEOUT_S = 300.0
 
-    def __init__(self, url: str) -> None:
+
+def _drop_driver_echo(record: logging.LogRecord) -> bool:
+    """clickhouse-connect logs a warning before raising on a failed request (a timeout, a refused
+    connection); the raised error is reported as one sentence, so its echo is dropped, nothing else."""
+    return record.getMessage() != "Unexpected Http Driver Exception"
+
+
+class ClickHouseServer(_ClickHouse):
+    """A ClickHouse server over HTTP (clickhouse-connect).
+
+    `read_timeout_s` bounds the wait for each answer after the handshake; a command with a
+    longer time limit of its own (`sql`'s) passes that limit plus a margin, so ClickHouse's
+    `max_execution_time` ends the query first and says so."""
+
+    def __init__(self, url: str, read_timeout_s: float = READ_TIMEOUT_S) -> None:
         super().__init__()
         self.label = public_url(url)
         try:
             import clickhouse_connect  # optional: pip install 'getgather-otel[clickhouse]'
+            from urllib3.util import Timeout
         except ImportError as error:
             raise ClickHouseError(
                 "reading ClickHouse needs clickhouse-connect: pip install 'getgather-otel[clickhouse]'"
             ) from error
+        logging.getLogger("clickhouse_connect.driver._backend.http_sync").addFilter(_drop_driver_echo)
         try:
             # No server session: the viewer queries from several threads at once, which one
-            # ClickHouse session refuses; every setting travels with its query instead.
-            self.client = clickhouse_connect.get_client(dsn=url, autogenerate_session_id=False)
+            # ClickHouse session refuses; every setting travels with its query instead. The
+            # handshake runs inside get_client, under the connect time limit for reads too.
+            self.client = clickhouse_connect.get_client(
+                dsn=url,
+                autogenerate_session_id=False,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                send_receive_timeout=CONNECT_TIMEOUT_S,
+            )
         except Exception as error:
-            raise ClickHouseError(f"cannot reach ClickHouse at {self.label}: {first_line(str(error))}") from error
+            message = first_line(str(error))
+            if "timed out" in message.lower() or "timeout" in message.lower():
+                message = f"no answer within {CONNECT_TIMEOUT_S:g} s ({message[:200]})"
+            raise ClickHouseError(f"cannot reach ClickHouse at {self.label}: {message}") from error
+        # The queries' own read limit; clickhouse-connect keeps the urllib3 Timeout on its
+        # HTTP backend and offers no setter after construction (1.12).
+        self.read_timeout_s = read_timeout_s
+        backend = getattr(self.client, "_backend", None)
+        if backend is not None and hasattr(backend, "timeout"):
+            backend.timeout = Timeout(connect=CONNECT_TIMEOUT_S, read=read_timeout_s)
 
     def close(self) -> None:
         self.client.close()
@@ -364,6 +557,8 @@ class ClickHouseServer(_ClickHouse):
         except Exception as error:
             message = first_line(str(error))
             if type(error).__name__ in ("OperationalError", "ProgrammingError") and "Code:" not in message:
+                if "timed out" in message.lower():
+                    message = f"no answer within {self.read_timeout_s:g} s ({message[:200]})"
                 raise ClickHouseError(f"ClickHouse at {self.label}: {message}") from error
             raise ClickHouseQueryError(message) from error
         rows = [tuple(naive_utc_value(value) for value in row) for row in result.result_rows]
@@ -387,8 +582,11 @@ def _require_data_directory(path: str) -> None:
     )
 
 
-def open_clickhouse(url: str) -> ChdbEngine | ClickHouseServer:
-    """The engine for `--clickhouse URL`: `http(s)://...` for a server, `chdb:[path]` for chdb in process."""
+def open_clickhouse(url: str, read_timeout_s: float = READ_TIMEOUT_S) -> ChdbEngine | ClickHouseServer:
+    """The engine for `--clickhouse URL`: `http(s)://...` for a server, `chdb:[path]` for chdb in process.
+
+    `read_timeout_s`: how long a server's answer may take (chdb runs in process: its queries end
+    by `max_execution_time` or an interrupt)."""
     if url.startswith("chdb:"):
         path = url.removeprefix("chdb:")
         if path:
@@ -398,4 +596,4 @@ def open_clickhouse(url: str) -> ChdbEngine | ClickHouseServer:
         raise ClickHouseError(
             f"--clickhouse {public_url(url)!r}: give http(s)://user:password@host:8123/database or chdb:PATH"
         )
-    return ClickHouseServer(url)
+    return ClickHouseServer(url, read_timeout_s)
