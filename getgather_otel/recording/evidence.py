@@ -130,10 +130,44 @@ async def _nothing() -> None:
 
 _PAGE_STATE_JS = """(() => {
   const selectors = SELECTORS;
+  const widgets = WIDGETS;
   const titles = TITLES;
+  const providers = PROVIDERS;
+  const least = MIN_PX;
   let marker = "";
   for (const s of selectors) {
     try { if (document.querySelector(s)) { marker = s; break; } } catch (e) {}
+  }
+  // A widget or a provider's frame counts only shown and large: the challenge covers the page
+  // (not a contact form's checkbox, nor an invisible reCAPTCHA badge). Layout read: at a failure only.
+  const large = (el) => {
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.display === "none" || Number(style.opacity) === 0) return false;
+    const area = (innerWidth || 1) * (innerHeight || 1);
+    return (r.width >= least && r.height >= least) || r.width * r.height >= area / 4;
+  };
+  const provided = (src) => {
+    try {
+      const u = new URL(src, location.href);
+      const host = u.hostname.toLowerCase();
+      if ((host === "google.com" || host.endsWith(".google.com")) && u.pathname.startsWith("/recaptcha/")) return true;
+      return providers.some((d) => host === d || host.endsWith("." + d));
+    } catch (e) { return false; }
+  };
+  if (!marker) {
+    outer: for (const s of widgets) {
+      try {
+        for (const el of document.querySelectorAll(s)) {
+          const shown = [el, ...el.querySelectorAll("iframe")].some(large);
+          if (shown) { marker = s; break outer; }
+        }
+      } catch (e) {}
+    }
+  }
+  if (!marker) {
+    const frame = [...document.querySelectorAll("iframe[src]")].find((f) => provided(f.src) && large(f));
+    if (frame) marker = "frame: " + new URL(frame.src, location.href).hostname;
   }
   const title = String(document.title || "").slice(0, 300);
   if (!marker) {
@@ -174,9 +208,15 @@ _PAGE_STATE_JS = """(() => {
       c.getAttribute("aria-label"), c.getAttribute("title")].filter(Boolean).join(" ").trim().slice(0, 200));
   }
   return { url: String(location.href), title, marker, password, identifier, headings, controls };
-})()""".replace("SELECTORS", json.dumps(list(failures.CHALLENGE_MARKERS["selectors"]))).replace(
-    "TITLES", json.dumps(list(failures.CHALLENGE_MARKERS["titles"]))
-)
+})()"""
+for _name, _value in (
+    ("SELECTORS", list(failures.CHALLENGE_MARKERS["selectors"])),
+    ("WIDGETS", list(failures.CHALLENGE_MARKERS["widgets"])),
+    ("TITLES", list(failures.CHALLENGE_MARKERS["titles"])),
+    ("PROVIDERS", list(failures.CHALLENGE_PROVIDERS)),
+    ("MIN_PX", failures.CHALLENGE_WIDGET_MIN_PX),
+):
+    _PAGE_STATE_JS = _PAGE_STATE_JS.replace(_name, json.dumps(_value), 1)
 
 
 def _timed_out(error: BaseException) -> bool:
@@ -186,8 +226,15 @@ def _timed_out(error: BaseException) -> bool:
 
 def _first_line(text: str, urls: UrlRedactor) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    line = urls.redact_urls_in(line)
+    # URLs by their rules, then what is left by the secret shapes a dialog's message is
+    # scrubbed of (`Authorization: Bearer <JWT>` in a page's thrown error, a token in a selector).
+    line = urls.redact_text(urls.redact_urls_in(line))
     return line[:MAX_ERROR_CHARS]
+
+
+def _selector(selector: str, urls: UrlRedactor) -> str:
+    """A selector as evidence keeps it: secret shapes replaced (`a[href='/reset?token=<JWT>']`), as in error text."""
+    return urls.redact_text(selector)[:200]
 
 
 class _Network:
@@ -255,6 +302,7 @@ class _Network:
                 {
                     attr.BROWSER_CHALLENGE_PROVIDER: provider,
                     attr.URL_FULL: watch.watcher.urls.redact(url),
+                    attr.BROWSER_RESOURCE_TYPE: str(event.get("type", "")),
                     **self._where(frame_id),
                 },
                 watch.page_id,
@@ -563,7 +611,7 @@ class EvidenceWatcher:
         selector = params.get("selector") if isinstance(params, dict) else None
         page_id = self.page_of(target)
         if isinstance(selector, str):
-            event[attr.BROWSER_SELECTOR] = selector[:200]
+            event[attr.BROWSER_SELECTOR] = _selector(selector, self.urls)
             if _timed_out(error):
                 self._timeouts[activity.root] = (selector, target, page_id)
                 while len(self._timeouts) > 64:
@@ -668,14 +716,14 @@ class EvidenceWatcher:
                 continue
             failures.note_page_state(root, state)
             if state.challenge_marker:
-                marker = {attr.BROWSER_CHALLENGE_PROVIDER: "page marker: " + state.challenge_marker}
+                marker = {attr.BROWSER_CHALLENGE_PROVIDER: failures.PAGE_MARKER + state.challenge_marker}
                 report(attr.EVENT_CHALLENGE, {**marker, attr.URL_FULL: state.url}, state.page_id)
             if state.sign_in_form:
                 form = {attr.URL_FULL: state.url, attr.BROWSER_SIGN_IN_FORM: state.sign_in_form_kind}
                 report(attr.EVENT_SIGN_IN_FORM, form, state.page_id)
         if timed_out is not None:
             selector, _target, page_id = timed_out
-            event: dict[str, AttributeValue] = {attr.BROWSER_SELECTOR: selector[:200]}
+            event: dict[str, AttributeValue] = {attr.BROWSER_SELECTOR: _selector(selector, self.urls)}
             if matches is not None:
                 event[attr.FAILURE_SELECTOR_MATCHES], event[attr.FAILURE_SELECTOR_VISIBLE] = matches
             report(attr.EVENT_ELEMENT_MISSING, event, page_id)
