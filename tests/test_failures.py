@@ -35,7 +35,7 @@ from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 import getgather_otel
@@ -195,8 +195,19 @@ def failing_site() -> Starlette:
     async def server_error(request: Request) -> Response:
         return Response("boom", 500)
 
+    async def streaming(request: Request) -> Response:
+        """A page whose document is still streaming for 3 s after its first bytes."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"<!doctype html><html><head><title>Orders</title></head><body><h1>STREAMING-PAGE</h1>"
+            await asyncio.sleep(3)
+            yield b"<div id='orders'>late</div></body></html>"
+
+        return StreamingResponse(chunks(), media_type="text/html")
+
     return Starlette(
         routes=[
+            Route("/streaming", streaming),
             Route("/embeds", embeds),
             Route("/widget", widget),
             Route("/checkout", checkout),
@@ -1494,7 +1505,8 @@ async def test_secrets_in_selectors_and_browser_errors_are_not_stored(
 ) -> None:
     """A newcomer's break: a JWT inside a timed-out selector was stored raw in
     `browser.call.failed`, `browser.element.missing` and the status message; a page's thrown
-    `Authorization: Bearer <JWT>` raw in `getgather.browser.error`."""
+    `Authorization: Bearer <JWT>` raw in `getgather.browser.error`; secret-named `;` parameters
+    (`?q=1;session=...`, `/cart;jsessionid=...`) raw in `url.full`."""
     context = await browser.new_context()
     await record_browser(context)
     with pytest.raises(PatchrightTimeoutError):
@@ -1507,6 +1519,13 @@ async def test_secrets_in_selectors_and_browser_errors_are_not_stored(
             page = await context.new_page()
             await page.goto(f"{site}/good")
             await page.evaluate(f"() => {{ throw new Error('Authorization: Bearer {JWT}') }}")
+    # `;` parameters, in the query and the path (a 404 document: its URL is evidence).
+    with pytest.raises(PatchrightTimeoutError):
+        async with activity("semicolon_params", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/cart;jsessionid=S3CR3TVALUE?q=shoes;session=S3CR3TVALUE;page=2")
+            await until_evidence(1)
+            await page.wait_for_selector("#orders", timeout=WAIT_MS)
     await context.close()
     flushed(quiet_telemetry)
     stored = json.dumps(rows(db_path, 'SELECT "StatusMessage" AS s, "Events.Attributes" AS a FROM otel_traces'))
@@ -1518,6 +1537,9 @@ async def test_secrets_in_selectors_and_browser_errors_are_not_stored(
     assert missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
     failed = one_event(db_path, activity_row(db_path, "secret_error")["activity_id"], attr.EVENT_BROWSER_CALL_FAILED)
     assert "Authorization: Bearer [REDACTED]" in failed[attr.BROWSER_ERROR]
+    assert "S3CR3TVALUE" not in stored
+    http = one_event(db_path, activity_row(db_path, "semicolon_params")["activity_id"], attr.EVENT_HTTP_ERROR)
+    assert http[attr.URL_FULL] == f"{site}/cart;jsessionid=[REDACTED]?q=shoes%3Bsession%3D[REDACTED]%3Bpage%3D2"
 
 
 def test_a_new_classifier_starts_with_a_fresh_budget_after_a_hung_one(telemetry: Telemetry, db_path: Path) -> None:
@@ -1561,3 +1583,71 @@ def test_a_str_subclass_class_is_stored_as_the_value_checked(telemetry: Telemetr
         getgather_otel.set_failure_classifier(None)
     flushed(telemetry)
     assert activity_row(db_path, "sly_class")["failure_class"] == "quota_exceeded"
+
+
+async def test_timeouts_of_waits_and_of_the_tools_own_wait_for_are_the_timed_out_calls(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: a Playwright wait that is no protocol call (`wait_for_url`,
+    `expect_response`, `wait_for_event("popup")`), and a browser call the tool's own
+    `asyncio.wait_for` cancelled, left the activity `tool_error` with no evidence. A cancelled
+    navigation is a navigation error, a cancelled selector wait a missing element (counted at
+    the failure), a wait for an event the browser never sent `unknown`."""
+    context = await browser.new_context()
+    await record_browser(context)
+    expected: dict[str, str] = {}
+
+    async def case(name: str, cls: str, run: Callable[[Any], Awaitable[object]], path: str = "/changed") -> None:
+        expected[name] = cls
+        with pytest.raises((TimeoutError, PatchrightTimeoutError)):
+            async with activity(name, "fixture", kind="tool"):
+                page = await context.new_page()
+                await page.goto(f"{site}{path}")
+                await run(page)
+
+    async def expect_response(page: Any) -> None:
+        async with page.expect_response("**/api/never", timeout=WAIT_MS):
+            pass
+
+    await case("waits_for_url", failures.NAVIGATION_ERROR, lambda p: p.wait_for_url("**/orders", timeout=WAIT_MS))
+    await case("expects_response", failures.UNKNOWN, expect_response)
+    await case("waits_for_popup", failures.UNKNOWN, lambda p: p.wait_for_event("popup", timeout=WAIT_MS))
+    await case(
+        "wait_for_selector_cancelled",
+        failures.ELEMENT_MISSING,
+        lambda p: asyncio.wait_for(p.wait_for_selector("#orders"), 1),
+    )
+    async with silent_origin() as origin:
+        await case(
+            "goto_cancelled",
+            failures.NAVIGATION_ERROR,
+            lambda p: asyncio.wait_for(p.goto(f"{origin}/orders"), 1.5),
+        )
+    await context.close()
+    flushed(quiet_telemetry)
+    assert {name: activity_row(db_path, name)["failure_class"] for name in expected} == expected
+    missing = one_event(
+        db_path, activity_row(db_path, "wait_for_selector_cancelled")["activity_id"], attr.EVENT_ELEMENT_MISSING
+    )
+    assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
+
+
+async def test_a_selector_missing_from_a_page_still_loading_says_so(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: `goto(wait_until="commit")` on a page still streaming, then a selector
+    timeout, was a plain `element_missing` (matches false): the event now says the document had
+    not finished loading (`document.readyState`), so a slow page is told apart from a changed one."""
+    context = await browser.new_context()
+    await record_browser(context)
+    with pytest.raises(PatchrightTimeoutError):
+        async with activity("still_streaming", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/streaming", wait_until="commit")
+            await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    await context.close()
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "still_streaming")
+    assert row["failure_class"] == failures.ELEMENT_MISSING
+    missing = one_event(db_path, row["activity_id"], attr.EVENT_ELEMENT_MISSING)
+    assert missing[attr.FAILURE_DOCUMENT_READY_STATE] in ("loading", "interactive"), missing

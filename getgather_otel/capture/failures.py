@@ -49,17 +49,26 @@ loaded in that time, the failing page's when a browser call failed, else the lat
 5. `navigation_error`: the main frame's document failed to load (refused, DNS, TLS,
    aborted by the network), a navigation call raised with a `net::` error, or a navigation
    call of the main frame (goto, reload, back, forward) timed out: a server that accepts and
-   never answers fails nothing on the network, the request just stays open.
-6. `element_missing`: a browser call waiting for a selector timed out, and no browser call
+   never answers fails nothing on the network, the request just stays open. Timed out here
+   also means cancelled by the tool's own timeout (`asyncio.wait_for(page.goto(...), 5)`: the
+   call is cancelled and the activity fails with a TimeoutError), and a Playwright wait for a
+   navigation that is no protocol call (`wait_for_url`, `wait_for_load_state`) timing out
+   through the activity in a page that loaded a document.
+6. `element_missing`: a browser call waiting for a selector timed out (or was cancelled by the
+   tool's own timeout, the activity failing with a TimeoutError), and no browser call
    returned normally after it (a timeout the tool caught and moved on from does not count;
    the page loaded: rules 2-5 did not match). `browser.element.missing` names the selector and whether it
    matches in the page at the failure checkpoint, or just before the page closed
    (`getgather.failure.selector_matches`), and whether a match is visible
-   (`getgather.failure.selector_visible`: there but hidden, or there and shown).
+   (`getgather.failure.selector_visible`: there but hidden, or there and shown), and, when
+   the page's document had not finished loading (`goto(wait_until="commit")` on a page still
+   streaming), its `document.readyState` (`getgather.failure.document.ready_state`).
 7. `tool_error`: the activity failed with no browser evidence of failure: none at all, or
    only sub-resource responses with a 4xx status (a missing image on a page that worked),
    challenge providers requested (rule 2), dialogs and downloads (a page's ordinary work).
-8. `unknown`: browser evidence of failure, but none of the rules above.
+8. `unknown`: browser evidence of failure, but none of the rules above: a Playwright wait
+   for an event that never came (`expect_response`, `wait_for_event("popup")`) timed out
+   through the activity with no protocol call failing, a cancelled call of another kind.
 
 When a browser call failed (and none returned normally since), only the evidence and page
 states of the page it acted on count (and evidence of no page): another tab showing a
@@ -98,6 +107,7 @@ from getgather_otel.capture.activity import Activity
 __all__ = [
     "BOT_CHALLENGE",
     "BROWSER_CRASH",
+    "CANCELLED",
     "CHALLENGE_MARKERS",
     "CHALLENGE_PROVIDERS",
     "CHALLENGE_WIDGET_MIN_PX",
@@ -231,6 +241,12 @@ SSO_SAID = re.compile(
     re.IGNORECASE,
 )
 _NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
+# `error.type` of a browser call cancelled by the tool's own timeout (`asyncio.wait_for`).
+CANCELLED = "CancelledError"
+# Playwright's TimeoutError text, raised by its client-side waits (no protocol call timed out):
+# `wait_for_url`, `expect_response`, `wait_for_event("popup")`.
+_PLAYWRIGHT_TIMEOUT = re.compile(r"\bTimeout \d+ms exceeded")
+_NAVIGATION_WAIT = re.compile(r"waiting for navigation|wait_for_url|wait_for_load_state|expect_navigation")
 _CRASHED = re.compile(r"target crashed|page crashed", re.IGNORECASE)
 # Document statuses a bot wall answers with: 403 and 429 by themselves, 503 (Cloudflare's
 # "Just a moment") only with a challenge provider or marker beside it (else a site error).
@@ -287,6 +303,8 @@ class PageState:
     at: float = field(default_factory=time.perf_counter)
     # Which sign-in form (`sign_in_form_kind`): "password", "identifier" or "sso"; "" for none.
     sign_in_form_kind: str = ""
+    # `document.readyState` ("loading", "interactive", "complete"; "" unread).
+    ready_state: str = ""
 
 
 def sign_in_form_kind(
@@ -555,19 +573,47 @@ def classify(context: FailureContext) -> str:
         return SIGNED_OUT
     if 500 <= status < 600:
         return SITE_ERROR
+    # The tool's own timeout (`asyncio.wait_for`) cancelled a browser call: that call timed out.
+    timed_out = context.error_type == "TimeoutError"
+    cancelled = [
+        e
+        for e in evidence
+        if timed_out
+        and e.kind == attr.EVENT_BROWSER_CALL_FAILED
+        and e.attributes.get(attr.ERROR_TYPE) == CANCELLED
+        and e.at > context.last_ok_call
+    ]
+    # Playwright's TimeoutError from a wait that is no protocol call (none failed), in an activity
+    # that used a browser (a document loaded).
+    waited = (
+        timed_out
+        and bool(context.documents)
+        and _PLAYWRIGHT_TIMEOUT.search(context.message) is not None
+        and not any(e.kind == attr.EVENT_BROWSER_CALL_FAILED and e.at > context.last_ok_call for e in evidence)
+    )
+    if any(e.attributes.get(attr.BROWSER_RESOURCE_TYPE) == "Document" for e in cancelled) or (
+        waited and _NAVIGATION_WAIT.search(context.message)
+    ):
+        return NAVIGATION_ERROR
     if attr.EVENT_NAVIGATION_ERROR in kinds or any(
         e.kind == attr.EVENT_BROWSER_CALL_FAILED and _NET_ERROR.search(str(e.attributes.get(attr.BROWSER_ERROR, "")))
         for e in evidence
     ):
         return NAVIGATION_ERROR
-    if attr.EVENT_ELEMENT_MISSING in kinds or any(
-        e.kind == attr.EVENT_BROWSER_CALL_FAILED
-        and attr.BROWSER_SELECTOR in e.attributes
-        and _timed_out(e)
-        and e.at > context.last_ok_call
-        for e in evidence
+    if (
+        attr.EVENT_ELEMENT_MISSING in kinds
+        or any(
+            e.kind == attr.EVENT_BROWSER_CALL_FAILED
+            and attr.BROWSER_SELECTOR in e.attributes
+            and _timed_out(e)
+            and e.at > context.last_ok_call
+            for e in evidence
+        )
+        or any(attr.BROWSER_SELECTOR in e.attributes for e in cancelled)
     ):
         return ELEMENT_MISSING
+    if waited or cancelled:
+        return UNKNOWN  # the browser did not do what was waited for (a response, a popup)
     return UNKNOWN if any(_tells_of_failure(e) for e in evidence) else TOOL_ERROR
 
 
