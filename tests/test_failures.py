@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 import getgather_otel
@@ -194,8 +195,19 @@ def failing_site() -> Starlette:
     async def server_error(request: Request) -> Response:
         return Response("boom", 500)
 
+    async def streaming(request: Request) -> Response:
+        """A page whose document is still streaming for 3 s after its first bytes."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"<!doctype html><html><head><title>Orders</title></head><body><h1>STREAMING-PAGE</h1>"
+            await asyncio.sleep(3)
+            yield b"<div id='orders'>late</div></body></html>"
+
+        return StreamingResponse(chunks(), media_type="text/html")
+
     return Starlette(
         routes=[
+            Route("/streaming", streaming),
             Route("/embeds", embeds),
             Route("/widget", widget),
             Route("/checkout", checkout),
@@ -833,9 +845,16 @@ def _context(
     return FailureContext(act, "Error", message, tuple(evidence or ()), tuple(documents or ()), tuple(pages or ()))
 
 
-def _http(status: int, document: bool = True) -> Evidence:
+def _http(status: int, document: bool = True, kind: str = "Document", url: str = "u") -> Evidence:
     return Evidence(
-        attr.EVENT_HTTP_ERROR, {attr.HTTP_RESPONSE_STATUS_CODE: status, attr.BROWSER_DOCUMENT: document}, "p1"
+        attr.EVENT_HTTP_ERROR,
+        {
+            attr.HTTP_RESPONSE_STATUS_CODE: status,
+            attr.BROWSER_DOCUMENT: document,
+            attr.BROWSER_RESOURCE_TYPE: kind,
+            attr.URL_FULL: url,
+        },
+        "p1",
     )
 
 
@@ -851,7 +870,7 @@ def _timeout(selector: str = "#x") -> Evidence:
         ([_http(403), _timeout()], [Document("p1", 403, "u")], [], failures.BOT_CHALLENGE),
         ([_http(429)], [Document("p1", 429, "u")], [], failures.BOT_CHALLENGE),
         (
-            [Evidence(attr.EVENT_CHALLENGE, {attr.BROWSER_CHALLENGE_PROVIDER: "hcaptcha"})],
+            [Evidence(attr.EVENT_CHALLENGE, {attr.BROWSER_CHALLENGE_PROVIDER: failures.PAGE_MARKER + "#px-captcha"})],
             [],
             [],
             failures.BOT_CHALLENGE,
@@ -862,7 +881,45 @@ def _timeout(selector: str = "#x") -> Evidence:
             [PageState("p1", "u", challenge_marker=".g-recaptcha")],
             failures.BOT_CHALLENGE,
         ),
-        ([_http(401, document=False), _timeout()], [Document("p1", 200, "u")], [], failures.SIGNED_OUT),
+        (
+            [_http(401, document=False, kind="XHR", url="http://shop.example/api/me"), _timeout()],
+            [Document("p1", 200, "http://www.shop.example/orders")],
+            [],
+            failures.SIGNED_OUT,
+        ),
+        # An image's 401, a third party's: not the visitor signed out.
+        (
+            [_http(401, document=False, kind="Image", url="http://shop.example/a.png"), _timeout()],
+            [Document("p1", 200, "http://shop.example/orders")],
+            [],
+            failures.ELEMENT_MISSING,
+        ),
+        (
+            [_http(401, document=False, kind="Fetch", url="http://beacons.example/b"), _timeout()],
+            [Document("p1", 200, "http://shop.example/orders")],
+            [],
+            failures.ELEMENT_MISSING,
+        ),
+        # A provider's script loaded: no challenge by itself; with a 503 document, Cloudflare's wall.
+        (
+            [Evidence(attr.EVENT_CHALLENGE, {attr.BROWSER_CHALLENGE_PROVIDER: "recaptcha"}, "p1"), _timeout()],
+            [Document("p1", 200, "u")],
+            [],
+            failures.ELEMENT_MISSING,
+        ),
+        (
+            [Evidence(attr.EVENT_CHALLENGE, {attr.BROWSER_CHALLENGE_PROVIDER: "cloudflare"}, "p1"), _http(503)],
+            [Document("p1", 503, "u")],
+            [],
+            failures.BOT_CHALLENGE,
+        ),
+        # A 403 sign-in page with no challenge: signed out.
+        (
+            [_http(403), _timeout()],
+            [Document("p1", 403, "/login")],
+            [PageState("p1", "/login", sign_in_form=True)],
+            failures.SIGNED_OUT,
+        ),
         (
             [_timeout()],
             [Document("p1", 200, "/login", redirected=True)],
@@ -932,6 +989,10 @@ def test_a_page_state_read_before_a_later_call_returned_does_not_count() -> None
         ("https://books.example/authors/jane", "Jane's books", ["Jane"], False, True, ""),
         ("https://shop.example/designing", "Designing a shelf", [], False, True, ""),
         ("https://shop.example/login", "Log in", [], False, False, ""),
+        # "auth" inside a word, "login" in a sign-up page's query: no sign-in page.
+        ("https://books.example/authors/settings", "Settings", ["Change password"], True, False, ""),
+        ("https://shop.example/register?next=/login", "Create account", [], True, False, ""),
+        ("https://shop.example/oauth2/authorize", "Shop", [], True, False, "password"),
     ],
 )
 def test_the_sign_in_form_rule(
@@ -954,8 +1015,16 @@ def test_the_single_sign_on_rule(url: str, title: str, headings: list[str], cont
     assert failures.sign_in_form_kind(url, title, headings, controls=controls) == expected
 
 
-def test_a_crash_said_only_in_the_error_is_a_crash() -> None:
-    assert failures.classify(_context(message="Page.goto: Target crashed")) == failures.BROWSER_CRASH
+def test_a_crash_is_the_browsers_only_with_browser_evidence() -> None:
+    """A newcomer's break: a tool's own RuntimeError("... page crashed ...") with no browser at all was
+    `browser_crash`; a browser call that failed with the page gone is one."""
+    gone = Evidence(
+        attr.EVENT_BROWSER_CALL_FAILED,
+        {attr.BROWSER_ERROR: "Page.goto: Target crashed", attr.ERROR_TYPE: "TargetClosedError"},
+        "p1",
+    )
+    assert failures.classify(_context([gone], message="Page.goto: Target crashed")) == failures.BROWSER_CRASH
+    assert failures.classify(_context(message="the page crashed, said the parser")) == failures.TOOL_ERROR
 
 
 def test_challenge_providers_are_told_by_host() -> None:
@@ -1295,3 +1364,290 @@ async def test_a_slow_classifier_does_not_hold_the_tools_answer(
     flushed(telemetry)
     assert took["slow_classified"] < took["quick_classified"] + failures.CLASSIFIER_BUDGET_S + 0.5, took
     assert activity_row(db_path, "slow_classified")["failure_class"] == failures.TOOL_ERROR
+
+
+# --- a newcomer's break (2): evidence that only looks like a cause ---
+
+
+def break_site() -> Starlette:
+    """Pages that carry a challenge provider's script or widget without being blocked by it, 401s
+    that are not the visitor's, a 403 sign-in page, and pages whose URL only looks like sign-in.
+
+    The provider's host (www.google.com) is mapped to 127.0.0.1 by the browser's resolver."""
+
+    def page(title: str, body: str, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
+        async def serve(request: Request) -> Response:
+            google = f"http://www.google.com:{request.url.port}"
+            far = request.query_params.get("far", "")
+            return HTMLResponse(_page(title, body.replace("GOOGLE", google).replace("FAR", far)), status)
+
+        return serve
+
+    async def script(request: Request) -> Response:
+        return Response("window.grecaptcha = {ready: () => {}};", media_type="text/javascript")
+
+    async def unauthorized(request: Request) -> Response:
+        return Response("who are you", 401)
+
+    orders = "<h1 id='done'>ORDERS</h1>"
+    return Starlette(
+        routes=[
+            Route("/recaptcha/api.js", script),
+            Route("/recaptcha/api2/anchor", page("reCAPTCHA", "<p>I'm not a robot</p>")),
+            Route("/recaptcha/api2/bframe", page("reCAPTCHA", "<p>Select all images with buses</p>")),
+            # Invisible reCAPTCHA v3: a script on every page.
+            Route("/v3", page("Orders", orders + "<script src='GOOGLE/recaptcha/api.js?render=6Lc'></script>")),
+            # A contact form's checkbox widget (304x78).
+            Route(
+                "/contact",
+                page(
+                    "Orders",
+                    orders + "<form><div class='g-recaptcha' data-sitekey='6Lc'><iframe width='304' height='78'"
+                    " src='GOOGLE/recaptcha/api2/anchor?k=6Lc'></iframe></div></form>",
+                ),
+            ),
+            # A frame whose URL says "challenge": a fitness one.
+            Route("/weekly", page("Orders", orders + "<iframe src='/weekly-challenge'></iframe>")),
+            Route("/weekly-challenge", page("Step challenge", "<p>Join our 30-day step challenge</p>")),
+            # The image challenge shown over the page: blocked.
+            Route(
+                "/blocked",
+                page("Orders", "<iframe style='width:400px;height:580px' src='GOOGLE/recaptcha/api2/bframe'></iframe>"),
+            ),
+            # A 401 image and a third party's 401 beacon; and the page's own API answering 401.
+            Route(
+                "/beacons",
+                page("Orders", orders + "<img src='/pic401.png'><script>fetch('FAR/beacon', {mode: 'cors'})</script>"),
+            ),
+            Route("/own-api", page("Orders", orders + "<script>fetch('/api/me')</script>")),
+            Route("/pic401.png", unauthorized),
+            Route("/beacon", unauthorized),
+            Route("/api/me", unauthorized),
+            Route(
+                "/login403",
+                page("Sign in", "<h1>Sign in</h1><form><input name='email'><input type='password'></form>", 403),
+            ),
+            Route("/authors/settings", page("Settings", "<h1>Change password</h1><input type='password'>")),
+            Route("/register", page("Create account", "<h1>Create account</h1><input type='password'>")),
+        ]
+    )
+
+
+async def test_evidence_that_only_looks_like_a_cause_gets_the_right_class(
+    quiet_telemetry: Telemetry, playwright: Playwright, db_path: Path
+) -> None:
+    """A newcomer's break: a challenge provider's script or small widget made any later failure
+    `bot_challenge`, any 401 (an image, a third party's beacon) `signed_out`, a 403 sign-in page
+    `bot_challenge`, another tab's challenge the failing tab's class, and "auth" inside
+    `/authors/` or "login" in a sign-up page's query a sign-in form."""
+    options = launch_options()
+    options["args"] = [*options["args"], "--host-resolver-rules=MAP www.google.com 127.0.0.1"]
+    browser = await playwright.chromium.launch(**options)
+    cases: dict[str, str] = {}
+    try:
+        async with serve_asgi(break_site()) as origin, serve_asgi(break_site(), host="127.0.0.2") as far:
+            context = await browser.new_context()
+            await record_browser(context)
+
+            async def case(name: str, expected: str, path: str, *, raises: bool = False, settle: int = 0) -> None:
+                cases[name] = expected
+                with pytest.raises((ValueError, PatchrightTimeoutError)):
+                    async with activity(name, "fixture", kind="tool"):
+                        page = await context.new_page()
+                        await page.goto(f"{origin}{path}")
+                        if settle:
+                            await until_evidence(settle)
+                        if raises:
+                            await page.wait_for_selector("#done")
+                            raise ValueError("the orders did not add up")
+                        await page.wait_for_selector("#orders", timeout=WAIT_MS)
+
+            await case("v3_then_raises", failures.TOOL_ERROR, "/v3", raises=True, settle=1)
+            await case("v3_missing", failures.ELEMENT_MISSING, "/v3", settle=1)
+            await case("contact_then_raises", failures.TOOL_ERROR, "/contact", raises=True, settle=1)
+            await case("contact_missing", failures.ELEMENT_MISSING, "/contact", settle=1)
+            await case("weekly_missing", failures.ELEMENT_MISSING, "/weekly")
+            await case("blocked", failures.BOT_CHALLENGE, "/blocked", settle=1)
+            await case("beacons", failures.ELEMENT_MISSING, f"/beacons?far={quote(far, safe='')}", settle=2)
+            await case("own_api", failures.SIGNED_OUT, "/own-api", settle=1)
+            await case("login403", failures.SIGNED_OUT, "/login403")
+            await case("authors", failures.ELEMENT_MISSING, "/authors/settings")
+            await case("register", failures.ELEMENT_MISSING, "/register?next=/login")
+
+            cases["two_tabs"] = failures.ELEMENT_MISSING
+            with pytest.raises(PatchrightTimeoutError):
+                async with activity("two_tabs", "fixture", kind="tool"):
+                    shows_challenge = await context.new_page()
+                    await shows_challenge.goto(f"{origin}/blocked")
+                    await until_evidence(1)
+                    fine = await context.new_page()
+                    await fine.goto(f"{origin}/weekly")
+                    await fine.wait_for_selector("#orders", timeout=WAIT_MS)
+            await context.close()
+    finally:
+        await browser.close()
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    assert {name: activity_row(db_path, name)["failure_class"] for name in cases} == cases
+    # The evidence stays on the timeline: the provider's script was loaded.
+    events = events_of(db_path, activity_row(db_path, "v3_then_raises")["activity_id"])
+    assert [a[attr.BROWSER_RESOURCE_TYPE] for n, a in events if n == attr.EVENT_CHALLENGE] == ["Script"]
+
+
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0"
+    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+
+
+async def test_secrets_in_selectors_and_browser_errors_are_not_stored(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: a JWT inside a timed-out selector was stored raw in
+    `browser.call.failed`, `browser.element.missing` and the status message; a page's thrown
+    `Authorization: Bearer <JWT>` raw in `getgather.browser.error`; secret-named `;` parameters
+    (`?q=1;session=...`, `/cart;jsessionid=...`) raw in `url.full`."""
+    context = await browser.new_context()
+    await record_browser(context)
+    with pytest.raises(PatchrightTimeoutError):
+        async with activity("secret_selector", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/good")
+            await page.wait_for_selector(f"a[href='/reset?token={JWT}']", timeout=WAIT_MS)
+    with pytest.raises(Exception, match="Bearer"):
+        async with activity("secret_error", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/good")
+            await page.evaluate(f"() => {{ throw new Error('Authorization: Bearer {JWT}') }}")
+    # `;` parameters, in the query and the path (a 404 document: its URL is evidence).
+    with pytest.raises(PatchrightTimeoutError):
+        async with activity("semicolon_params", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/cart;jsessionid=S3CR3TVALUE?q=shoes;session=S3CR3TVALUE;page=2")
+            await until_evidence(1)
+            await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    await context.close()
+    flushed(quiet_telemetry)
+    stored = json.dumps(rows(db_path, 'SELECT "StatusMessage" AS s, "Events.Attributes" AS a FROM otel_traces'))
+    assert JWT[:40] not in stored and "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV" not in stored
+    selector = activity_row(db_path, "secret_selector")
+    assert selector["failure_class"] == failures.ELEMENT_MISSING
+    missing = one_event(db_path, selector["activity_id"], attr.EVENT_ELEMENT_MISSING)
+    assert missing[attr.BROWSER_SELECTOR] == "a[href='/reset?token=[REDACTED]']"
+    assert missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
+    failed = one_event(db_path, activity_row(db_path, "secret_error")["activity_id"], attr.EVENT_BROWSER_CALL_FAILED)
+    assert "Authorization: Bearer [REDACTED]" in failed[attr.BROWSER_ERROR]
+    assert "S3CR3TVALUE" not in stored
+    http = one_event(db_path, activity_row(db_path, "semicolon_params")["activity_id"], attr.EVENT_HTTP_ERROR)
+    assert http[attr.URL_FULL] == f"{site}/cart;jsessionid=[REDACTED]?q=shoes%3Bsession%3D[REDACTED]%3Bpage%3D2"
+
+
+def test_a_new_classifier_starts_with_a_fresh_budget_after_a_hung_one(telemetry: Telemetry, db_path: Path) -> None:
+    """A newcomer's break: after `MAX_LATE_CLASSIFIER_CALLS` hung calls, a classifier set in the
+    hung one's place was never called (the late calls were counted for the process, not per classifier)."""
+    release = threading.Event()
+
+    def hung(_context: FailureContext) -> str | None:
+        release.wait(30)
+        return None
+
+    getgather_otel.set_failure_classifier(hung)
+    try:
+        for n in range(failures.MAX_LATE_CLASSIFIER_CALLS):
+            with pytest.raises(RuntimeError), activity(f"hung_{n}", "fixture"):
+                raise RuntimeError("x")
+        getgather_otel.set_failure_classifier(lambda _context: "fresh_answer")
+        with pytest.raises(RuntimeError), activity("after_hung", "fixture"):
+            raise RuntimeError("x")
+    finally:
+        getgather_otel.set_failure_classifier(None)
+        release.set()
+    flushed(telemetry)
+    assert activity_row(db_path, "after_hung")["failure_class"] == "fresh_answer"
+
+
+class _Sly(str):
+    """A str that prints otherwise than it is."""
+
+    def __str__(self) -> str:
+        return "x" * 500
+
+
+def test_a_str_subclass_class_is_stored_as_the_value_checked(telemetry: Telemetry, db_path: Path) -> None:
+    """A newcomer's break: a str subclass was checked by its value and stored by its `__str__`."""
+    getgather_otel.set_failure_classifier(lambda _context: _Sly("quota_exceeded"))
+    try:
+        with pytest.raises(RuntimeError), activity("sly_class", "fixture"):
+            raise RuntimeError("x")
+    finally:
+        getgather_otel.set_failure_classifier(None)
+    flushed(telemetry)
+    assert activity_row(db_path, "sly_class")["failure_class"] == "quota_exceeded"
+
+
+async def test_timeouts_of_waits_and_of_the_tools_own_wait_for_are_the_timed_out_calls(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: a Playwright wait that is no protocol call (`wait_for_url`,
+    `expect_response`, `wait_for_event("popup")`), and a browser call the tool's own
+    `asyncio.wait_for` cancelled, left the activity `tool_error` with no evidence. A cancelled
+    navigation is a navigation error, a cancelled selector wait a missing element (counted at
+    the failure), a wait for an event the browser never sent `unknown`."""
+    context = await browser.new_context()
+    await record_browser(context)
+    expected: dict[str, str] = {}
+
+    async def case(name: str, cls: str, run: Callable[[Any], Awaitable[object]], path: str = "/changed") -> None:
+        expected[name] = cls
+        with pytest.raises((TimeoutError, PatchrightTimeoutError)):
+            async with activity(name, "fixture", kind="tool"):
+                page = await context.new_page()
+                await page.goto(f"{site}{path}")
+                await run(page)
+
+    async def expect_response(page: Any) -> None:
+        async with page.expect_response("**/api/never", timeout=WAIT_MS):
+            pass
+
+    await case("waits_for_url", failures.NAVIGATION_ERROR, lambda p: p.wait_for_url("**/orders", timeout=WAIT_MS))
+    await case("expects_response", failures.UNKNOWN, expect_response)
+    await case("waits_for_popup", failures.UNKNOWN, lambda p: p.wait_for_event("popup", timeout=WAIT_MS))
+    await case(
+        "wait_for_selector_cancelled",
+        failures.ELEMENT_MISSING,
+        lambda p: asyncio.wait_for(p.wait_for_selector("#orders"), 1),
+    )
+    async with silent_origin() as origin:
+        await case(
+            "goto_cancelled",
+            failures.NAVIGATION_ERROR,
+            lambda p: asyncio.wait_for(p.goto(f"{origin}/orders"), 1.5),
+        )
+    await context.close()
+    flushed(quiet_telemetry)
+    assert {name: activity_row(db_path, name)["failure_class"] for name in expected} == expected
+    missing = one_event(
+        db_path, activity_row(db_path, "wait_for_selector_cancelled")["activity_id"], attr.EVENT_ELEMENT_MISSING
+    )
+    assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
+
+
+async def test_a_selector_missing_from_a_page_still_loading_says_so(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: `goto(wait_until="commit")` on a page still streaming, then a selector
+    timeout, was a plain `element_missing` (matches false): the event now says the document had
+    not finished loading (`document.readyState`), so a slow page is told apart from a changed one."""
+    context = await browser.new_context()
+    await record_browser(context)
+    with pytest.raises(PatchrightTimeoutError):
+        async with activity("still_streaming", "fixture", kind="tool"):
+            page = await context.new_page()
+            await page.goto(f"{site}/streaming", wait_until="commit")
+            await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    await context.close()
+    flushed(quiet_telemetry)
+    row = activity_row(db_path, "still_streaming")
+    assert row["failure_class"] == failures.ELEMENT_MISSING
+    missing = one_event(db_path, row["activity_id"], attr.EVENT_ELEMENT_MISSING)
+    assert missing[attr.FAILURE_DOCUMENT_READY_STATE] in ("loading", "interactive"), missing

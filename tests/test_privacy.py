@@ -1224,3 +1224,18 @@ async def test_a_registered_secret_upper_or_lower_cased_or_inside_base64_is_neve
     for form in forms(CASED) | {CASED.upper(), CASED.lower()}:
         for where, text in stored.items():
             assert form not in text, f"{CASED!r} as {form!r} in {where}"
+
+
+def test_semicolon_parameters_are_redacted_like_ampersand_ones() -> None:
+    """A newcomer's break: `?q=1;session=...` and `/cart;jsessionid=...` kept their secrets.
+
+    Ordinary `;` values stay as they are."""
+    urls = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+    assert (
+        urls.redact("https://shop.example/s?q=1;session=hunter2") == "https://shop.example/s?q=1%3Bsession%3D[REDACTED]"
+    )
+    assert urls.redact("https://shop.example/cart;jsessionid=hunter2?x=1") == (
+        "https://shop.example/cart;jsessionid=[REDACTED]?x=1"
+    )
+    for plain in ("https://shop.example/s?q=1;page=2", "https://shop.example/cart;color=red/items"):
+        assert urls.redact(plain) == plain

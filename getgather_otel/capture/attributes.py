@@ -57,6 +57,7 @@ __all__ = [
     "EVIDENCE_EVENTS",
     "EVIDENCE_EVENT_NAMES",
     "FAILURE_CLASS",
+    "FAILURE_DOCUMENT_READY_STATE",
     "FAILURE_SELECTOR_MATCHES",
     "FAILURE_SELECTOR_VISIBLE",
     "GEN_AI_OPERATION_EXECUTE_TOOL",
@@ -294,6 +295,9 @@ BROWSER_FRAME_URL: Final = "getgather.browser.frame.url"
 FAILURE_SELECTOR_MATCHES: Final = "getgather.failure.selector_matches"
 # Of a selector that matches at the failure: whether a match is visible (Playwright's visibility).
 FAILURE_SELECTOR_VISIBLE: Final = "getgather.failure.selector_visible"
+# The failing page's `document.readyState` at the failure when it had not finished loading
+# ("loading", "interactive"): a selector missing from a page still streaming may be on its way.
+FAILURE_DOCUMENT_READY_STATE: Final = "getgather.failure.document.ready_state"
 # Every span event that is evidence (the viewer lists these and seeks the replay to the first).
 EVIDENCE_EVENT_NAMES: Final = (
     EVENT_HTTP_ERROR,

@@ -18,13 +18,25 @@ Every failed activity gets `getgather.failure.class`. The rules, first match win
 since the failing activity started; "the document" is the last main-frame document a page
 loaded in that time, the failing page's when a browser call failed, else the latest):
 
-1. `browser_crash`: a page crashed (or the error says the target crashed).
-2. `bot_challenge`: a known challenge provider's frame or script was requested
-   (`CHALLENGE_PROVIDERS`), the document answered 403 or 429, or a page at the failure
-   shows challenge markers (`CHALLENGE_MARKERS`, read by `recording/evidence.py`).
-3. `signed_out`: a response answered 401, or a page at the failure shows a sign-in form
-   (`sign_in_form_kind`): a password field on a page whose URL or title says sign in /
-   log in (`SIGN_IN_WORDS`) or whose heading does (`SIGN_IN_SAID`); or, identifier first
+1. `browser_crash`: a page crashed, or the error says the target crashed and a browser call
+   failed with its page or browser gone (a `TargetClosedError`, or the same words): the
+   message alone is the tool's own text, not the browser's.
+2. `bot_challenge`: the challenge is what the page shows, not a script it carries: a page at
+   the failure shows a bot wall's marker (`CHALLENGE_MARKERS["selectors"]`, or a title), or a
+   provider's widget or frame shown and large (`CHALLENGE_MARKERS["widgets"]`, an iframe of a
+   `CHALLENGE_PROVIDERS` host: at least `CHALLENGE_WIDGET_MIN_PX` square, or a quarter of the
+   viewport), or a provider's frame document answered 403 or 429 (a cross-site frame's, which
+   the page's reads cannot enter); or the document answered 403 or 429 (with no sign-in form
+   shown: rule 3), or 403, 429 or 503 with a provider's script or frame requested. A provider
+   requested on its own (invisible reCAPTCHA v3 on every page, a contact form's checkbox) is a
+   `browser.challenge` event, and no evidence of failure.
+3. `signed_out`: the document answered 401, or the page's own XHR or fetch to its own site did
+   (hosts sharing their last two labels; not an image's, nor a third party's beacon), or a page
+   at the failure shows a sign-in form (`sign_in_form_kind`; a 403 document showing one, with
+   no challenge seen, is this rule's): a password field on a page whose URL's host or path (not
+   its query: `/register?next=/login` is a sign-up page) or title says sign in / log in
+   (`SIGN_IN_WORDS`: "auth" as a word, not `/authors/`) or whose heading does (`SIGN_IN_SAID`);
+   or, identifier first
    (Google, Amazon, Microsoft: the email now, the password on the next step), an identifier
    field (`autocomplete` username or email, `type=email`, or a name or id with email, user,
    login or identifier in it) with a button in its form (not one that says subscribe or
@@ -37,16 +49,30 @@ loaded in that time, the failing page's when a browser call failed, else the lat
 5. `navigation_error`: the main frame's document failed to load (refused, DNS, TLS,
    aborted by the network), a navigation call raised with a `net::` error, or a navigation
    call of the main frame (goto, reload, back, forward) timed out: a server that accepts and
-   never answers fails nothing on the network, the request just stays open.
-6. `element_missing`: a browser call waiting for a selector timed out, and no browser call
+   never answers fails nothing on the network, the request just stays open. Timed out here
+   also means cancelled by the tool's own timeout (`asyncio.wait_for(page.goto(...), 5)`: the
+   call is cancelled and the activity fails with a TimeoutError), and a Playwright wait for a
+   navigation that is no protocol call (`wait_for_url`, `wait_for_load_state`) timing out
+   through the activity in a page that loaded a document.
+6. `element_missing`: a browser call waiting for a selector timed out (or was cancelled by the
+   tool's own timeout, the activity failing with a TimeoutError), and no browser call
    returned normally after it (a timeout the tool caught and moved on from does not count;
    the page loaded: rules 2-5 did not match). `browser.element.missing` names the selector and whether it
    matches in the page at the failure checkpoint, or just before the page closed
    (`getgather.failure.selector_matches`), and whether a match is visible
-   (`getgather.failure.selector_visible`: there but hidden, or there and shown).
+   (`getgather.failure.selector_visible`: there but hidden, or there and shown), and, when
+   the page's document had not finished loading (`goto(wait_until="commit")` on a page still
+   streaming), its `document.readyState` (`getgather.failure.document.ready_state`).
 7. `tool_error`: the activity failed with no browser evidence of failure: none at all, or
-   only sub-resource responses with a 4xx status (a missing image on a page that worked).
-8. `unknown`: browser evidence of failure, but none of the rules above.
+   only sub-resource responses with a 4xx status (a missing image on a page that worked),
+   challenge providers requested (rule 2), dialogs and downloads (a page's ordinary work).
+8. `unknown`: browser evidence of failure, but none of the rules above: a Playwright wait
+   for an event that never came (`expect_response`, `wait_for_event("popup")`) timed out
+   through the activity with no protocol call failing, a cancelled call of another kind.
+
+When a browser call failed (and none returned normally since), only the evidence and page
+states of the page it acted on count (and evidence of no page): another tab showing a
+challenge is not why a selector timed out on this one.
 
 Page states (and what was read from them) count only when read after the last browser call
 that returned normally: a page read as it closed, after which the tool went on and used
@@ -81,8 +107,10 @@ from getgather_otel.capture.activity import Activity
 __all__ = [
     "BOT_CHALLENGE",
     "BROWSER_CRASH",
+    "CANCELLED",
     "CHALLENGE_MARKERS",
     "CHALLENGE_PROVIDERS",
+    "CHALLENGE_WIDGET_MIN_PX",
     "CLASSIFIER_BUDGET_S",
     "CLASS_NAME",
     "DEFAULT_CAP",
@@ -91,6 +119,7 @@ __all__ = [
     "MAX_KEPT",
     "MAX_LATE_CLASSIFIER_CALLS",
     "NAVIGATION_ERROR",
+    "PAGE_MARKER",
     "SIGNED_OUT",
     "SIGN_IN_SAID",
     "SIGN_IN_WORDS",
@@ -159,18 +188,24 @@ CHALLENGE_PROVIDERS: dict[str, str] = {
 }
 # google.com serves reCAPTCHA under a path, not a host of its own.
 _RECAPTCHA_PATH = re.compile(r"^/recaptcha/")
-# Read in a page when an activity fails (recording/evidence.py): selectors, then title patterns.
+# Read in a page when an activity fails (recording/evidence.py): "selectors" are bot walls'
+# own pages (present: the page is the challenge); "widgets" are a provider's widget or frame,
+# which ordinary pages carry too (a contact form's reCAPTCHA checkbox, an invisible reCAPTCHA
+# v3 badge): they count only when shown and large (`CHALLENGE_WIDGET_MIN_PX`, or a quarter of
+# the viewport), as a challenge that covers the page is; then the titles.
 CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
     "selectors": (
         "#challenge-form",
         "#challenge-running",
         "#cf-challenge-running",
-        ".cf-turnstile",
         "#px-captcha",
+    ),
+    "widgets": (
+        ".cf-turnstile",
         ".g-recaptcha",
         ".h-captcha",
         "iframe[src*='captcha']",
-        "iframe[src*='challenge']",
+        "iframe[src*='challenges.cloudflare.com']",
         "[data-sitekey]",
     ),
     "titles": (
@@ -184,8 +219,14 @@ CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
         "captcha",
     ),
 }
-# In a URL or a title, beside a password field: the page is a sign-in page.
-SIGN_IN_WORDS = re.compile(r"sign[\s_-]?in|log[\s_-]?in|logon|auth|session/new|account/access", re.IGNORECASE)
+# Width and height (CSS px) from which a shown challenge widget is the page's challenge, not a form's.
+CHALLENGE_WIDGET_MIN_PX = 300
+# In a URL's host and path or a title, beside a password field: the page is a sign-in page.
+# "auth" as a word (`/auth/`, `oauth2/authorize`), not inside one (`/authors/`).
+SIGN_IN_WORDS = re.compile(
+    r"sign[\s_-]?in|log[\s_-]?in|logon|\bauth(?:enticate|orize|entication|orization)?\b|session/new|account/access",
+    re.IGNORECASE,
+)
 # Narrower, for what says less on its own: a heading, and an identifier-only form's page (its
 # URL's host and path, title, heading). Whole words, so an /authors/ page or "designing" is not one.
 SIGN_IN_SAID = re.compile(
@@ -200,7 +241,18 @@ SSO_SAID = re.compile(
     re.IGNORECASE,
 )
 _NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
+# `error.type` of a browser call cancelled by the tool's own timeout (`asyncio.wait_for`).
+CANCELLED = "CancelledError"
+# Playwright's TimeoutError text, raised by its client-side waits (no protocol call timed out):
+# `wait_for_url`, `expect_response`, `wait_for_event("popup")`.
+_PLAYWRIGHT_TIMEOUT = re.compile(r"\bTimeout \d+ms exceeded")
+_NAVIGATION_WAIT = re.compile(r"waiting for navigation|wait_for_url|wait_for_load_state|expect_navigation")
 _CRASHED = re.compile(r"target crashed|page crashed", re.IGNORECASE)
+# Document statuses a bot wall answers with: 403 and 429 by themselves, 503 (Cloudflare's
+# "Just a moment") only with a challenge provider or marker beside it (else a site error).
+_BLOCKED = (403, 429)
+# Where a page marker's challenge event comes from (recording/evidence.py), not the network.
+PAGE_MARKER = "page marker: "
 
 
 def challenge_provider(url: str) -> str | None:
@@ -251,6 +303,8 @@ class PageState:
     at: float = field(default_factory=time.perf_counter)
     # Which sign-in form (`sign_in_form_kind`): "password", "identifier" or "sso"; "" for none.
     sign_in_form_kind: str = ""
+    # `document.readyState` ("loading", "interactive", "complete"; "" unread).
+    ready_state: str = ""
 
 
 def sign_in_form_kind(
@@ -276,17 +330,19 @@ def sign_in_form_kind(
             matched against `SSO_SAID`, never kept.
     """
     heading = any(SIGN_IN_SAID.search(text) for text in headings)
-    if password and (heading or SIGN_IN_WORDS.search(url + " " + title)):
-        return "password"
-    if not identifier and not any(SSO_SAID.search(label) for label in controls):
-        return ""
-    # Fields and buttons like these are common on ordinary pages (a newsletter box, a header's
-    # "Sign in with Google"): the page itself has to say it is a sign-in page.
+    # The URL's host and path, not its query: `/register?next=/login` is a sign-up page that
+    # goes to sign-in after, `?from=signin` where the visitor came from.
     try:
         parts = urlsplit(url)
         where = f"{parts.hostname or ''}{parts.path}"
     except ValueError:
         where = ""
+    if password and (heading or SIGN_IN_WORDS.search(where + " " + title)):
+        return "password"
+    if not identifier and not any(SSO_SAID.search(label) for label in controls):
+        return ""
+    # Fields and buttons like these are common on ordinary pages (a newsletter box, a header's
+    # "Sign in with Google"): the page itself has to say it is a sign-in page.
     if heading or SIGN_IN_SAID.search(where) or SIGN_IN_SAID.search(title):
         return "identifier" if identifier else "sso"
     return ""
@@ -344,13 +400,15 @@ _user_classifier: FailureClassifier | None = None
 # a quick classifier still answers in time on a loaded machine (the suite runs beside two CPU
 # burners: its thread's start and its call share two cores with everything else).
 CLASSIFIER_BUDGET_S = 0.5
-# Calls of the user classifier still running past their budget: at this many, it is not
-# called at all (the rules decide) until one returns, so a hung classifier holds no more threads.
+# Calls of a user classifier still running past their budget: at this many, it is not called
+# at all (the rules decide) until one returns, so a hung classifier holds no more threads.
+# Counted per classifier: one set in its place starts with a fresh budget.
 MAX_LATE_CLASSIFIER_CALLS = 4
 # What a class a user classifier returns may be: a short name, as the built-in ones are
 # (it is a span attribute, a column and a filter value).
 CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-_late_calls = 0
+# Late calls still running, by the id of the classifier they called (kept alive by its threads).
+_late_calls: dict[int, int] = {}
 # (classifier id, what it did wrong) already warned about: one warning each.
 _warned: set[tuple[int, str]] = set()
 
@@ -492,39 +550,142 @@ def _document_status(context: FailureContext) -> int:
 
 def classify(context: FailureContext) -> str:
     """The built-in rules, first match wins (module docstring)."""
-    evidence = context.evidence
-    kinds = {e.kind for e in evidence}
-    if attr.EVENT_PAGE_CRASHED in kinds or _CRASHED.search(context.message):
-        return BROWSER_CRASH
-    status = _document_status(context)
     # What the pages showed, read after the last browser call that returned (module docstring).
     pages = [p for p in context.pages if p.at >= context.last_ok_call]
-    if attr.EVENT_CHALLENGE in kinds or status in (403, 429) or any(p.challenge_marker for p in pages):
+    evidence: Sequence[Evidence] = context.evidence
+    failing = _failing_page(context)
+    if failing:
+        # The page the failing call acted on: another tab's trouble is not this failure's.
+        evidence = [e for e in evidence if not e.page_id or e.page_id == failing]
+        pages = [p for p in pages if p.page_id == failing]
+    kinds = {e.kind for e in evidence}
+    crash_said = _CRASHED.search(context.message) and any(_crashed_call(e) for e in evidence)
+    if attr.EVENT_PAGE_CRASHED in kinds or crash_said:
+        return BROWSER_CRASH
+    status = _document_status(context)
+    shown = any(p.challenge_marker for p in pages) or any(_challenge_shown(e) for e in evidence)
+    # A provider's script or frame was loaded: on its own, any page with a form may do that.
+    loaded = attr.EVENT_CHALLENGE in kinds
+    signed_out_form = any(p.sign_in_form for p in pages)
+    if shown or (loaded and status in (*_BLOCKED, 503)) or (status in _BLOCKED and not signed_out_form):
         return BOT_CHALLENGE
-    statuses = {e.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE) for e in evidence if e.kind == attr.EVENT_HTTP_ERROR}
-    if 401 in statuses or status == 401 or any(p.sign_in_form for p in pages):
+    if signed_out_form or status == 401 or any(_unauthorized(e, context) for e in evidence):
         return SIGNED_OUT
     if 500 <= status < 600:
         return SITE_ERROR
+    # The tool's own timeout (`asyncio.wait_for`) cancelled a browser call: that call timed out.
+    timed_out = context.error_type == "TimeoutError"
+    cancelled = [
+        e
+        for e in evidence
+        if timed_out
+        and e.kind == attr.EVENT_BROWSER_CALL_FAILED
+        and e.attributes.get(attr.ERROR_TYPE) == CANCELLED
+        and e.at > context.last_ok_call
+    ]
+    # Playwright's TimeoutError from a wait that is no protocol call (none failed), in an activity
+    # that used a browser (a document loaded).
+    waited = (
+        timed_out
+        and bool(context.documents)
+        and _PLAYWRIGHT_TIMEOUT.search(context.message) is not None
+        and not any(e.kind == attr.EVENT_BROWSER_CALL_FAILED and e.at > context.last_ok_call for e in evidence)
+    )
+    if any(e.attributes.get(attr.BROWSER_RESOURCE_TYPE) == "Document" for e in cancelled) or (
+        waited and _NAVIGATION_WAIT.search(context.message)
+    ):
+        return NAVIGATION_ERROR
     if attr.EVENT_NAVIGATION_ERROR in kinds or any(
         e.kind == attr.EVENT_BROWSER_CALL_FAILED and _NET_ERROR.search(str(e.attributes.get(attr.BROWSER_ERROR, "")))
         for e in evidence
     ):
         return NAVIGATION_ERROR
-    if attr.EVENT_ELEMENT_MISSING in kinds or any(
-        e.kind == attr.EVENT_BROWSER_CALL_FAILED
-        and attr.BROWSER_SELECTOR in e.attributes
-        and _timed_out(e)
-        and e.at > context.last_ok_call
-        for e in evidence
+    if (
+        attr.EVENT_ELEMENT_MISSING in kinds
+        or any(
+            e.kind == attr.EVENT_BROWSER_CALL_FAILED
+            and attr.BROWSER_SELECTOR in e.attributes
+            and _timed_out(e)
+            and e.at > context.last_ok_call
+            for e in evidence
+        )
+        or any(attr.BROWSER_SELECTOR in e.attributes for e in cancelled)
     ):
         return ELEMENT_MISSING
+    if waited or cancelled:
+        return UNKNOWN  # the browser did not do what was waited for (a response, a popup)
     return UNKNOWN if any(_tells_of_failure(e) for e in evidence) else TOOL_ERROR
+
+
+def _failing_page(context: FailureContext) -> str:
+    """The page the last unhandled failed browser call acted on ("" when none is known)."""
+    failed = [
+        e.page_id
+        for e in context.evidence
+        if e.kind == attr.EVENT_BROWSER_CALL_FAILED and e.page_id and e.at > context.last_ok_call
+    ]
+    return failed[-1] if failed else ""
+
+
+def _crashed_call(evidence: Evidence) -> bool:
+    """A browser call that failed because its page or browser went away (a crash the message names is
+    the browser's only with such a call: a tool's own RuntimeError saying "page crashed" is not)."""
+    if evidence.kind != attr.EVENT_BROWSER_CALL_FAILED:
+        return False
+    error_type = str(evidence.attributes.get(attr.ERROR_TYPE, ""))
+    return "TargetClosed" in error_type or bool(_CRASHED.search(str(evidence.attributes.get(attr.BROWSER_ERROR, ""))))
+
+
+def _challenge_shown(evidence: Evidence) -> bool:
+    """Evidence that a challenge is what the page shows: a page marker read at the failure, or a
+    provider's frame document answering 403 or 429 (seen only by the network when it is in a
+    cross-site frame the page's own reads cannot enter)."""
+    if evidence.kind == attr.EVENT_CHALLENGE:
+        return str(evidence.attributes.get(attr.BROWSER_CHALLENGE_PROVIDER, "")).startswith(PAGE_MARKER)
+    return (
+        evidence.kind == attr.EVENT_HTTP_ERROR
+        and evidence.attributes.get(attr.BROWSER_RESOURCE_TYPE) == "Document"
+        and evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE) in _BLOCKED
+        and challenge_provider(str(evidence.attributes.get(attr.URL_FULL, ""))) is not None
+    )
+
+
+def _unauthorized(evidence: Evidence, context: FailureContext) -> bool:
+    """A 401 that says the visitor is signed out: the document's, or the page's own XHR or fetch to
+    its own site. Not an image's, nor a third party's (a beacon, a widget's API)."""
+    if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE) != 401:
+        return False
+    if evidence.attributes.get(attr.BROWSER_DOCUMENT):
+        return True
+    if evidence.attributes.get(attr.BROWSER_RESOURCE_TYPE) not in ("XHR", "Fetch"):
+        return False
+    documents = [d for d in context.documents if d.page_id == evidence.page_id] or list(context.documents)
+    return bool(documents) and _same_site(str(evidence.attributes.get(attr.URL_FULL, "")), documents[-1].url)
+
+
+def _same_site(url: str, other: str) -> bool:
+    """Whether two URLs' hosts share their last two labels (`api.shop.example` and `www.shop.example`;
+    an IP address whole)."""
+    try:
+        one, two = (urlsplit(u).hostname or "" for u in (url, other))
+    except ValueError:
+        return False
+    if not one or not two:
+        return False
+    if one.replace(".", "").isdigit() or ":" in one:
+        return one == two
+    return one.split(".")[-2:] == two.split(".")[-2:]
 
 
 def _tells_of_failure(evidence: Evidence) -> bool:
     """Whether a piece of evidence could be why the activity failed (rules 7 and 8): all but a
-    sub-resource's 4xx (a missing image, a tracker's 403), which good pages are full of."""
+    sub-resource's 4xx (a missing image, a tracker's 403), which good pages are full of; a challenge
+    provider's script or frame loaded (a form's widget, reCAPTCHA v3 on every page); a dialog or a
+    download, which pages show in their ordinary work."""
+    if evidence.kind in (attr.EVENT_DIALOG, attr.EVENT_DOWNLOAD):
+        return False
+    if evidence.kind == attr.EVENT_CHALLENGE:
+        return _challenge_shown(evidence)
     if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.BROWSER_DOCUMENT):
         return True
     status = evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE)
@@ -589,16 +750,15 @@ def _ask(classifier: FailureClassifier, context: FailureContext) -> object:
     In a thread of its own, with the caller's context variables: a classifier is user code
     that may block (a lookup, a lock), and the span, so the tool's answer, waits on it.
     """
-    global _late_calls
+    key = id(classifier)
     with _lock:
-        if _late_calls >= MAX_LATE_CLASSIFIER_CALLS:
+        if _late_calls.get(key, 0) >= MAX_LATE_CLASSIFIER_CALLS:
             return _SKIPPED
     answer: list[object] = []
     finished = threading.Event()
     late = threading.Event()
 
     def run() -> None:
-        global _late_calls
         try:
             answer.append(classifier(context))
         except Exception:
@@ -613,7 +773,11 @@ def _ask(classifier: FailureClassifier, context: FailureContext) -> object:
             with _lock:
                 finished.set()
                 if late.is_set():
-                    _late_calls -= 1
+                    left = _late_calls.get(key, 1) - 1
+                    if left > 0:
+                        _late_calls[key] = left
+                    else:
+                        _late_calls.pop(key, None)
 
     variables = contextvars.copy_context()
     threading.Thread(target=variables.run, args=(run,), name="getgather-otel-failure-classifier", daemon=True).start()
@@ -621,7 +785,7 @@ def _ask(classifier: FailureClassifier, context: FailureContext) -> object:
     with _lock:
         if not finished.is_set():
             late.set()
-            _late_calls += 1
+            _late_calls[key] = _late_calls.get(key, 0) + 1
             return _LATE
     return answer[0]
 
@@ -634,10 +798,15 @@ def _decide(ending: Activity) -> str:
     if classifier is None:
         return default
     chosen = _ask(classifier, FailureContext(**{**context.__dict__, "default": default}))
-    if chosen is None or chosen == "":
+    if chosen is None:
         return default
-    if isinstance(chosen, str) and CLASS_NAME.fullmatch(chosen):
-        return str(chosen)
+    if isinstance(chosen, str):
+        # A str subclass may print otherwise than it compares: what is checked is what is stored.
+        name = str.__str__(chosen)
+        if name == "":
+            return default
+        if CLASS_NAME.fullmatch(name):
+            return name
     if chosen is _LATE or chosen is _SKIPPED:
         _warn_once(
             classifier,

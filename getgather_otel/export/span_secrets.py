@@ -9,7 +9,10 @@ span through `without_secrets`:
 - URLs inside free text, `exception.message` and `exception.stacktrace` (span or event
   attributes) and the status message, go through the same redactor: Playwright's errors quote
   the URL they failed on (`net::ERR_CONNECTION_REFUSED at http://...?token=...`), and the
-  SDK's `record_exception` and status copy that text.
+  SDK's `record_exception` and status copy that text. They also lose secret shapes (JWTs, key shapes, card numbers:
+  `UrlRedactor.redact_text`, as a dialog's message does): a selector the error quotes
+  (`a[href='/reset?token=<JWT>']`), a page's thrown `Authorization: Bearer <JWT>`; a stack
+  trace's file paths and line numbers are no such shape.
 - A span of a trace with registered secrets (`capture/secrets.py`: the tool's own) is
   scrubbed of them: name, attributes, event attributes and status message.
 
@@ -79,12 +82,14 @@ class _Scrub:
                 else:
                     value = _URLS.redact(value, self.counts)
             elif isinstance(value, str) and key in TEXT_KEYS:
-                value = _URLS.redact_urls_in(value, self.counts)
+                value = _URLS.redact_text(_URLS.redact_urls_in(value, self.counts), self.counts)
             out[key] = value
         return out
 
     def status(self, description: str) -> str:
-        return _URLS.redact_urls_in(self.value(description), self.counts)
+        # The error's text: Playwright's quotes the selector it waited for, a page's thrown
+        # error its text (`Authorization: Bearer <JWT>`): secret shapes go, as from a dialog's.
+        return _URLS.redact_text(_URLS.redact_urls_in(self.value(description), self.counts), self.counts)
 
 
 def _has_url(attributes: Mapping[str, Any] | None) -> bool:
@@ -100,7 +105,7 @@ def without_secrets(span: ReadableSpan) -> ReadableSpan:
     description = span.status.description
     if (
         not own
-        and not (description and "://" in description)
+        and not (description and ("://" in description or _URLS.redact_text(description) != description))
         and not _has_url(span.attributes)
         and not any(_has_url(e.attributes) for e in span.events)
     ):

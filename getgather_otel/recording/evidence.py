@@ -23,7 +23,8 @@ evidence, while the recordings keep the owner rule (segments.py):
 - Playwright's `crash` event: the recorder's `browser.page.crashed` is the span event; the
   rules get it here.
 - A browser call that raises inside an activity (hooks.py): `browser.call.failed` with the
-  action, the selector and the error's first line (URLs in it redacted).
+  action, the selector and the error's first line (URLs and secret shapes in it redacted); one
+  cancelled (the tool's `asyncio.wait_for` ran out) too, with `error.type` CancelledError.
 
 When an async activity fails (`capture.activity.add_failure_hook`), before its span ends:
 every recorded page gets a fresh full snapshot (`ContextRecorder.snapshot_pages`), so the
@@ -83,6 +84,7 @@ __all__ = [
     "PROBE_TIMEOUT_S",
     "EvidenceWatcher",
     "before_close",
+    "call_cancelled",
     "call_failed",
     "call_succeeded",
     "closing",
@@ -130,10 +132,44 @@ async def _nothing() -> None:
 
 _PAGE_STATE_JS = """(() => {
   const selectors = SELECTORS;
+  const widgets = WIDGETS;
   const titles = TITLES;
+  const providers = PROVIDERS;
+  const least = MIN_PX;
   let marker = "";
   for (const s of selectors) {
     try { if (document.querySelector(s)) { marker = s; break; } } catch (e) {}
+  }
+  // A widget or a provider's frame counts only shown and large: the challenge covers the page
+  // (not a contact form's checkbox, nor an invisible reCAPTCHA badge). Layout read: at a failure only.
+  const large = (el) => {
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.display === "none" || Number(style.opacity) === 0) return false;
+    const area = (innerWidth || 1) * (innerHeight || 1);
+    return (r.width >= least && r.height >= least) || r.width * r.height >= area / 4;
+  };
+  const provided = (src) => {
+    try {
+      const u = new URL(src, location.href);
+      const host = u.hostname.toLowerCase();
+      if ((host === "google.com" || host.endsWith(".google.com")) && u.pathname.startsWith("/recaptcha/")) return true;
+      return providers.some((d) => host === d || host.endsWith("." + d));
+    } catch (e) { return false; }
+  };
+  if (!marker) {
+    outer: for (const s of widgets) {
+      try {
+        for (const el of document.querySelectorAll(s)) {
+          const shown = [el, ...el.querySelectorAll("iframe")].some(large);
+          if (shown) { marker = s; break outer; }
+        }
+      } catch (e) {}
+    }
+  }
+  if (!marker) {
+    const frame = [...document.querySelectorAll("iframe[src]")].find((f) => provided(f.src) && large(f));
+    if (frame) marker = "frame: " + new URL(frame.src, location.href).hostname;
   }
   const title = String(document.title || "").slice(0, 300);
   if (!marker) {
@@ -173,10 +209,17 @@ _PAGE_STATE_JS = """(() => {
     controls = [...document.querySelectorAll(kinds)].slice(0, 100).map((c) => [c.textContent, c.getAttribute("value"),
       c.getAttribute("aria-label"), c.getAttribute("title")].filter(Boolean).join(" ").trim().slice(0, 200));
   }
-  return { url: String(location.href), title, marker, password, identifier, headings, controls };
-})()""".replace("SELECTORS", json.dumps(list(failures.CHALLENGE_MARKERS["selectors"]))).replace(
-    "TITLES", json.dumps(list(failures.CHALLENGE_MARKERS["titles"]))
-)
+  return { url: String(location.href), title, marker, password, identifier, headings, controls,
+    ready: String(document.readyState) };
+})()"""
+for _name, _value in (
+    ("SELECTORS", list(failures.CHALLENGE_MARKERS["selectors"])),
+    ("WIDGETS", list(failures.CHALLENGE_MARKERS["widgets"])),
+    ("TITLES", list(failures.CHALLENGE_MARKERS["titles"])),
+    ("PROVIDERS", list(failures.CHALLENGE_PROVIDERS)),
+    ("MIN_PX", failures.CHALLENGE_WIDGET_MIN_PX),
+):
+    _PAGE_STATE_JS = _PAGE_STATE_JS.replace(_name, json.dumps(_value), 1)
 
 
 def _timed_out(error: BaseException) -> bool:
@@ -186,8 +229,15 @@ def _timed_out(error: BaseException) -> bool:
 
 def _first_line(text: str, urls: UrlRedactor) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    line = urls.redact_urls_in(line)
+    # URLs by their rules, then what is left by the secret shapes a dialog's message is
+    # scrubbed of (`Authorization: Bearer <JWT>` in a page's thrown error, a token in a selector).
+    line = urls.redact_text(urls.redact_urls_in(line))
     return line[:MAX_ERROR_CHARS]
+
+
+def _selector(selector: str, urls: UrlRedactor) -> str:
+    """A selector as evidence keeps it: secret shapes replaced (`a[href='/reset?token=<JWT>']`), as in error text."""
+    return urls.redact_text(selector)[:200]
 
 
 class _Network:
@@ -255,6 +305,7 @@ class _Network:
                 {
                     attr.BROWSER_CHALLENGE_PROVIDER: provider,
                     attr.URL_FULL: watch.watcher.urls.redact(url),
+                    attr.BROWSER_RESOURCE_TYPE: str(event.get("type", "")),
                     **self._where(frame_id),
                 },
                 watch.page_id,
@@ -444,6 +495,7 @@ class _PageWatch:
             challenge_marker=str(value.get("marker") or ""),
             sign_in_form=bool(sign_in),
             sign_in_form_kind=sign_in,
+            ready_state=str(value.get("ready") or ""),
         )
 
 
@@ -555,22 +607,9 @@ class EvidenceWatcher:
         activity = current_activity()
         if activity is None:
             return
-        event: dict[str, AttributeValue] = {
-            attr.BROWSER_ACTION: method,
-            attr.BROWSER_ERROR: _first_line(str(error), self.urls) or type(error).__name__,
-            attr.ERROR_TYPE: type(error).__name__,
-        }
-        selector = params.get("selector") if isinstance(params, dict) else None
+        error_text = _first_line(str(error), self.urls) or type(error).__name__
+        event = self._call_event(activity, target, method, params, error_text, type(error).__name__, _timed_out(error))
         page_id = self.page_of(target)
-        if isinstance(selector, str):
-            event[attr.BROWSER_SELECTOR] = selector[:200]
-            if _timed_out(error):
-                self._timeouts[activity.root] = (selector, target, page_id)
-                while len(self._timeouts) > 64:
-                    self._timeouts.pop(next(iter(self._timeouts)))
-        url = params.get("url") if isinstance(params, dict) else None
-        if isinstance(url, str):
-            event[attr.URL_FULL] = self.urls.redact(url)
         cap = self.options.max_evidence_events
         failures.record(activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=page_id, cap=cap)
         if method in NAVIGATIONS and _timed_out(error) and getattr(target, "_parent_frame", None) is None:
@@ -580,6 +619,41 @@ class EvidenceWatcher:
             navigation = {k: v for k, v in event.items() if k in (attr.BROWSER_ERROR, attr.URL_FULL)}
             navigation[attr.BROWSER_RESOURCE_TYPE] = "Document"
             failures.record(activity, attr.EVENT_NAVIGATION_ERROR, navigation, page_id=page_id, cap=cap)
+
+    def call_cancelled(self, target: Any, method: str, params: Any) -> None:
+        """A browser call was cancelled (the tool's `asyncio.wait_for` ran out): `browser.call.failed`
+        with `error.type` CancelledError; the rules count it as timed out if the activity fails with
+        a TimeoutError (`failures.classify`), and a selector it waited for is counted at the failure."""
+        activity = current_activity()
+        if activity is None:
+            return
+        event = self._call_event(activity, target, method, params, "cancelled by the caller", failures.CANCELLED, True)
+        if method in NAVIGATIONS and getattr(target, "_parent_frame", None) is None:
+            event[attr.BROWSER_RESOURCE_TYPE] = "Document"  # the main frame's navigation
+        cap = self.options.max_evidence_events
+        failures.record(activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=self.page_of(target), cap=cap)
+
+    def _call_event(
+        self, activity: Activity, target: Any, method: str, params: Any, error: str, error_type: str, waited: bool
+    ) -> dict[str, AttributeValue]:
+        """A failed call's `browser.call.failed` attributes; a selector it `waited` for out of time is
+        remembered for the failure's count (`probe`)."""
+        event: dict[str, AttributeValue] = {
+            attr.BROWSER_ACTION: method,
+            attr.BROWSER_ERROR: error,
+            attr.ERROR_TYPE: error_type,
+        }
+        selector = params.get("selector") if isinstance(params, dict) else None
+        if isinstance(selector, str):
+            event[attr.BROWSER_SELECTOR] = _selector(selector, self.urls)
+            if waited:
+                self._timeouts[activity.root] = (selector, target, self.page_of(target))
+                while len(self._timeouts) > 64:
+                    self._timeouts.pop(next(iter(self._timeouts)))
+        url = params.get("url") if isinstance(params, dict) else None
+        if isinstance(url, str):
+            event[attr.URL_FULL] = self.urls.redact(url)
+        return event
 
     def call_succeeded(self, activity: Activity) -> None:
         """A browser call of `activity` returned normally (not while closing): a timeout before it was handled."""
@@ -668,16 +742,19 @@ class EvidenceWatcher:
                 continue
             failures.note_page_state(root, state)
             if state.challenge_marker:
-                marker = {attr.BROWSER_CHALLENGE_PROVIDER: "page marker: " + state.challenge_marker}
+                marker = {attr.BROWSER_CHALLENGE_PROVIDER: failures.PAGE_MARKER + state.challenge_marker}
                 report(attr.EVENT_CHALLENGE, {**marker, attr.URL_FULL: state.url}, state.page_id)
             if state.sign_in_form:
                 form = {attr.URL_FULL: state.url, attr.BROWSER_SIGN_IN_FORM: state.sign_in_form_kind}
                 report(attr.EVENT_SIGN_IN_FORM, form, state.page_id)
         if timed_out is not None:
             selector, _target, page_id = timed_out
-            event: dict[str, AttributeValue] = {attr.BROWSER_SELECTOR: selector[:200]}
+            event: dict[str, AttributeValue] = {attr.BROWSER_SELECTOR: _selector(selector, self.urls)}
             if matches is not None:
                 event[attr.FAILURE_SELECTOR_MATCHES], event[attr.FAILURE_SELECTOR_VISIBLE] = matches
+            ready = next((s.ready_state for s in states if s is not None and s.page_id == page_id), "")
+            if ready and ready != "complete":  # still loading at the failure: the element may be on its way
+                event[attr.FAILURE_DOCUMENT_READY_STATE] = ready
             report(attr.EVENT_ELEMENT_MISSING, event, page_id)
 
     async def _read(self, watch: _PageWatch) -> failures.PageState | None:
@@ -749,6 +826,15 @@ def call_succeeded(recorder: ContextRecorder | None) -> None:
     activity = current_activity() if watcher is not None else None
     if watcher is not None and activity is not None:
         watcher.call_succeeded(activity)
+
+
+def call_cancelled(recorder: ContextRecorder | None, target: Any, method: str, params: Any) -> None:
+    """A browser call made inside an activity was cancelled (hooks.py): evidence, never a second error."""
+    watcher = _watchers.get(recorder) if recorder is not None else None
+    if watcher is None:
+        return
+    with contextlib.suppress(Exception):
+        watcher.call_cancelled(target, method, params)
 
 
 def call_failed(recorder: ContextRecorder | None, target: Any, method: str, params: Any, error: BaseException) -> None:

@@ -17,7 +17,8 @@ Three hooks, installed once per library (patchright and/or playwright, whichever
   (an exception on its way through the `finally` that closes, or a browser call failed and
   none returned since), the evidence watcher reads them and checkpoints them first, since
   after the close nothing can (evidence.py). Calls made while closing are not counted as
-  browser calls that returned (a timeout before the close stays unhandled).
+  browser calls that returned (a timeout before the close stays unhandled). A call cancelled
+  (the tool's own `asyncio.wait_for` ran out) is evidence too (`evidence.call_cancelled`).
 - After each browser action returns, the page it acted on is settled: what page scripts
   changed out of the recorder's isolated world (recorder.py) gets a fresh snapshot. The
   action does not wait for the settle's answer, only for its message to be sent.
@@ -27,6 +28,7 @@ A failure to record is logged and swallowed: the browser call itself always proc
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import sys
@@ -114,6 +116,9 @@ def _wrap_async_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., A
         except Exception as error:
             evidence.call_failed(recorder, self._object, method, params, error)
             raise
+        except asyncio.CancelledError:  # `asyncio.wait_for(page.goto(...), 5)` ran out: evidence too
+            evidence.call_cancelled(recorder, self._object, method, params)
+            raise
         if recorder is not None:
             evidence.call_succeeded(recorder)
         await _settle_after(recorder, self, method)
@@ -142,6 +147,9 @@ def _wrap_sync_call(original: Callable[..., Awaitable[Any]]) -> Callable[..., Aw
                 result = await original(self, method, params, *args, **kwargs)
             except Exception as error:
                 evidence.call_failed(recorder, self._object, method, params, error)
+                raise
+            except asyncio.CancelledError:
+                evidence.call_cancelled(recorder, self._object, method, params)
                 raise
             if recorder is not None:
                 evidence.call_succeeded(recorder)

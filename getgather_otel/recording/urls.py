@@ -10,7 +10,8 @@ replaced, keys stay. Key words are matched like `redaction.Redactor` matches arg
 (`auth_code`, `accessToken`). By value: a list of keys cannot know every field a site
 names, so secret-looking values (`capture/secret_values.py`: Luhn-valid card numbers, JWTs,
 key shapes, long high-entropy strings) are replaced wherever they sit: query values, path
-segments (`/accounts/reset-password/<token>`), fragments, `user:password@`. Ordinary values
+segments (`/accounts/reset-password/<token>`), fragments, `user:password@`. Parameters after
+`;` (`?q=1;session=...`, path parameters `/cart;jsessionid=...`) are keys like `&` ones. Ordinary values
 (`?page=2`, `/orders/123`) stay readable, so a replay still says where the browser was.
 Fragments are dropped whole by default: single-page apps and OAuth implicit flows keep tokens
 there without any key to recognise. `blob:` URLs, base64 `data:` URLs and those of images,
@@ -63,7 +64,8 @@ _SHOWN_DATA = re.compile(r"data:\s*(?:(?:image|font|audio|video)/|application/(?
 # between URL delimiters (the shortest card number), no secret query key. Most URLs of a page
 # (`/orders/123?page=2`) are that, and are returned as they are without parsing.
 _LONG_RUN = re.compile(r"[^/?&=#;:,]{13,}")
-_QUERY_KEY = re.compile(r"[?&]([^=&#]*)")
+# A query key, or a `;` parameter's (`?q=1;session=...`, `/cart;jsessionid=...`).
+_QUERY_KEY = re.compile(r"[?&;]([^=&#;/]*)")
 _AFTER_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 # A path segment naming a static file: build tools put content hashes in those names
 # (`main.3f9a8b7c1d2e4f6a.css`), which look like tokens; a replay needs them to load styles
@@ -222,6 +224,19 @@ class UrlRedactor:
         return True
 
     def _segment(self, segment: str, counts: Counter[str] | None) -> str:
+        if ";" in segment:
+            # Path parameters (`/cart;jsessionid=...`): a secret-named one's value goes, like a query key's.
+            head, *params = segment.split(";")
+            kept = [self._segment(head, counts)]
+            for param in params:
+                key, is_pair, value = param.partition("=")
+                if is_pair and self._keys.is_secret_key(unquote(key)):
+                    if counts is not None and value:
+                        counts[KIND_URL_KEY] += 1
+                    kept.append(f"{key}={REDACTED}")
+                else:
+                    kept.append(self._segment(param, counts))
+            return ";".join(kept)
         if len(segment) < 13 or _ASSET_FILE.search(segment):
             return segment
         decoded = unquote(segment)
@@ -238,6 +253,15 @@ class UrlRedactor:
         return REDACTED
 
     def _query_value(self, key: str, value: str, counts: Counter[str] | None, depth: int) -> str:
+        if ";" in value and not self._keys.is_secret_key(key):
+            # `;` separates parameters too (`?q=1;session=...`, older servers and Java's): each
+            # `;` parameter is redacted like an `&` one, the first value as `key`'s.
+            first, *params = value.split(";")
+            kept = [self._query_value(key, first, counts, depth)]
+            for param in params:
+                name, is_pair, rest = param.partition("=")
+                kept.append(f"{name}={self._query_value(name, rest, counts, depth)}" if is_pair else param)
+            return ";".join(kept)
         if self._keys.is_secret_key(key):
             if counts is not None and value:
                 counts[KIND_URL_KEY] += 1

@@ -372,6 +372,7 @@
       var at = e.attributes, parts = [];
       ["http.request.method", "http.response.status_code", "getgather.browser.error", "getgather.browser.selector",
        "getgather.failure.selector_matches", "getgather.failure.selector_visible",
+       "getgather.failure.document.ready_state", "getgather.browser.sign_in_form",
        "getgather.browser.challenge.provider", "getgather.browser.dialog.type",
        "getgather.browser.dialog.message", "getgather.browser.download.filename", "getgather.browser.resource_type",
        "url.full"].forEach(function (key) {
