@@ -1224,3 +1224,40 @@ async def test_a_registered_secret_upper_or_lower_cased_or_inside_base64_is_neve
     for form in forms(CASED) | {CASED.upper(), CASED.lower()}:
         for where, text in stored.items():
             assert form not in text, f"{CASED!r} as {form!r} in {where}"
+
+
+KEYED_SECRET = "KeyedSecret-Orca-41"
+
+
+def test_a_registered_secret_in_attribute_keys_and_event_names_is_scrubbed_and_scanned(
+    telemetry: Telemetry, db_path: Path
+) -> None:
+    """Code names attributes and events after values too (a newcomer's break): keys and names
+    were stored in clear, and `scan --secret` looked at values only."""
+    with activity(name="keys", secrets=[KEYED_SECRET]) as act:
+        act.set_attribute(f"login.{KEYED_SECRET}", "ok")
+        act.set_attribute("plain.key", "kept")
+        act.add_event(f"typed {KEYED_SECRET}", {f"field.{KEYED_SECRET}": "x", "step": "two"})
+    flushed(telemetry)
+    [span] = rows(
+        db_path,
+        'SELECT SpanAttributes, "Events.Name" AS names, "Events.Attributes" AS events FROM otel_traces '
+        "WHERE SpanId = ?",
+        [act.activity_id],
+    )
+    stored = json.dumps(rows(db_path, "SELECT * FROM otel_traces"), default=str)
+    assert KEYED_SECRET not in stored and KEYED_SECRET.lower() not in stored
+    assert span["SpanAttributes"]["login.[REDACTED]"] == "ok" and span["SpanAttributes"]["plain.key"] == "kept"
+    assert span["names"] == ["typed [REDACTED]"]
+    assert span["events"] == [{"field.[REDACTED]": "x", "step": "two"}]
+    assert int(span["SpanAttributes"]["getgather.privacy.redactions.secret"]) == 3
+    # A key holding a value nobody registered is stored; scan finds it there.
+    with activity(name="unregistered") as other:
+        other.set_attribute(f"user.{KEYED_SECRET}x", "v")
+        other.add_event("e", {f"k.{KEYED_SECRET}y": "v"})
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", KEYED_SECRET], out=out) == 1
+    said = out.getvalue()
+    assert f"span={other.activity_id} SpanAttributes key" in said, said
+    assert f"span={other.activity_id} Events.Attributes[0] key" in said, said

@@ -11,7 +11,8 @@ span through `without_secrets`:
   the URL they failed on (`net::ERR_CONNECTION_REFUSED at http://...?token=...`), and the
   SDK's `record_exception` and status copy that text.
 - A span of a trace with registered secrets (`capture/secrets.py`: the tool's own) is
-  scrubbed of them: name, attributes, event attributes and status message.
+  scrubbed of them: name, attribute keys and values, event names, event attribute keys and
+  values, and status message.
 
 A span that changes is copied, with what was redacted counted in
 `getgather.privacy.redactions.<kind>` (`secret` for the tool's own, added to counts already
@@ -68,9 +69,17 @@ class _Scrub:
             return tuple(self.value(v) for v in value)
         return value
 
+    def key(self, key: str) -> str:
+        """`key` without the trace's secrets: code names attributes and events after values too
+        (`span.set_attribute(f"user.{login}", ...)`, `add_event(f"typed {pw}")`: a newcomer's
+        break), and a key is stored as plainly as a value."""
+        scrubbed = self.value(key)
+        return scrubbed if isinstance(scrubbed, str) else key
+
     def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         out = {}
         for key, value in (attributes or {}).items():
+            key = self.key(key)
             is_url = _is_url_key(key)
             value = self.value(value, url=is_url)
             if isinstance(value, str) and is_url:
@@ -107,7 +116,9 @@ def without_secrets(span: ReadableSpan) -> ReadableSpan:
         return span
     scrub = _Scrub(trace_id, own)
     name = scrub.value(span.name)
-    events = [Event(event.name, scrub.attributes(event.attributes), event.timestamp) for event in span.events]
+    events = [
+        Event(scrub.key(event.name), scrub.attributes(event.attributes), event.timestamp) for event in span.events
+    ]
     status = Status(span.status.status_code, scrub.status(description) if description else description)
     attributes = scrub.attributes(span.attributes)
     if not +scrub.counts:
