@@ -1261,3 +1261,45 @@ def test_a_registered_secret_in_attribute_keys_and_event_names_is_scrubbed_and_s
     said = out.getvalue()
     assert f"span={other.activity_id} SpanAttributes key" in said, said
     assert f"span={other.activity_id} Events.Attributes[0] key" in said, said
+
+
+async def test_secret_arguments_named_in_one_word_or_nested_are_redacted_and_kept_off_the_page(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """`passcode`, `cardnumber` and `creds={"pw": ...}` passed the key words (a newcomer's
+    break): stored in the captured arguments and, echoed by the page, in the recording."""
+    values = {"passcode": "PassCode-Zebra-9931", "cardnumber": "Kq7-CARDNUM-arg", "pw": "NestedPw-Falcon-12"}
+    context = await browser.new_context()
+    await record_browser(context)
+    server = FastMCP("one-word")
+    instrument_mcp(server, capture_arguments=True)
+
+    @server.tool
+    async def sign_in(username: str, passcode: str, cardnumber: str, creds: dict[str, str], note: str) -> str:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html")
+        await page.evaluate(
+            "v => { document.getElementById('readable').textContent = 'echo ' + v.join(' | '); }",
+            [passcode, cardnumber, creds["pw"], note],
+            isolated_context=False,
+        )
+        await asyncio.sleep(0.3)
+        return f"signed in as {username}"
+
+    arguments = {
+        "username": "ada",
+        "passcode": values["passcode"],
+        "cardnumber": values["cardnumber"],
+        "creds": {"user": "ada", "pw": values["pw"]},
+        "note": "deliver to the passenger desk",
+    }
+    async with Client(server) as client:
+        await client.call_tool("sign_in", arguments)
+    await settle(telemetry, 2.5)
+    await context.close()
+    [tool_activity] = rows(db_path, "SELECT activity_id FROM activities WHERE name = 'sign_in'")
+    stored = everything_stored(db_path, tmp_path, tool_activity["activity_id"])
+    assert_none_stored({v: k for k, v in values.items()}, stored)
+    # Ordinary arguments and the page's own text stay readable.
+    assert "deliver to the passenger desk" in stored["spans"] and "deliver to the passenger desk" in stored["chunks"]
+    assert "echo " in stored["chunks"] and '\\"username\\": \\"ada\\"' in stored["spans"], stored["spans"][:2000]
