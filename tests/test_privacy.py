@@ -12,6 +12,7 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -741,8 +742,14 @@ async def test_card_numbers_in_any_attribute_value_are_masked_and_ordinary_attri
     assert any(a.get("id") == "number" and a.get("data-number") == MASK for a in attributes)
 
 
-async def visit(telemetry: Telemetry, browser: Browser, url: str, *scripts: str) -> Activity:
-    """One recorded activity: open `url`, run `scripts` in the page, store everything."""
+async def visit(
+    telemetry: Telemetry,
+    browser: Browser,
+    url: str,
+    *scripts: str,
+    steps: Callable[[Page], Awaitable[None]] | None = None,
+) -> Activity:
+    """One recorded activity: open `url`, run `scripts` in the page (or `steps` on it), store everything."""
     context = await browser.new_context()
     await record_browser(context)
     async with activity(name="visit", brand_id="fixture") as act:
@@ -750,6 +757,8 @@ async def visit(telemetry: Telemetry, browser: Browser, url: str, *scripts: str)
         await page.goto(url)
         for script in scripts:
             await page.evaluate(script, isolated_context=False)
+        if steps is not None:
+            await steps(page)
         await asyncio.sleep(0.3)
     await settle(telemetry)
     await context.close()
@@ -1326,3 +1335,33 @@ async def test_card_numbers_and_key_shapes_in_span_text_are_masked_and_ordinary_
     assert "order 123456789012" in stored and "2026-12-01, 1733040000000 ms" in stored
     counts = redactions_of(db_path, act.activity_id)
     assert counts.get("text_card", 0) >= 4 and counts.get("text_token", 0) == 1, counts
+
+
+TYPED_PASSWORD = "Tr0ub4dor-Horse-77"
+
+
+async def test_a_password_typed_into_the_page_is_kept_out_of_urls_its_script_makes(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A page's script, not a form, put a typed password into URLs (`pushState`, `location =`)
+    and showed it back whole (a newcomer's break): stored in span URLs, chunk rows, the Meta
+    href. The world tells Python the values typed into password inputs; they are the activity's
+    secrets from then on."""
+
+    async def steps(page: Page) -> None:
+        await page.fill("#user", "ada")
+        await type_keystrokes(page, "#pw", TYPED_PASSWORD)
+        await page.click("#push")
+        await asyncio.sleep(0.3)
+        await page.click("#go")
+        await page.wait_for_url("**/ordinary.html?**")
+
+    act = await visit(telemetry, browser, f"{sites.main}/typed-url.html", steps=steps)
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    for length in (len(TYPED_PASSWORD), 8, 5):
+        assert_none_stored({TYPED_PASSWORD[:length]: f"typed, {length} characters"}, stored)
+    assert_none_stored({quote(TYPED_PASSWORD, safe=""): "URL-encoded"}, stored)
+    # What else the page and its URLs say stays readable.
+    assert "user=ada&p=[REDACTED]" in stored["spans"], "the other query values are kept"
+    assert "Strength of" in stored["chunks"]
+    assert "Sign in" in stored["chunks"]
