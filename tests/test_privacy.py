@@ -1365,3 +1365,25 @@ async def test_a_password_typed_into_the_page_is_kept_out_of_urls_its_script_mak
     assert "user=ada&p=[REDACTED]" in stored["spans"], "the other query values are kept"
     assert "Strength of" in stored["chunks"]
     assert "Sign in" in stored["chunks"]
+
+
+CSS_CARDS = {
+    "4035 1111 1111 1114": "a <style>'s content",
+    "5105 1051 0510 5100": "an inline style's custom property",
+    "4242 4242 4242 4242": "a rule inserted by script",
+    "4035111111111114": "a declaration set by script",
+}
+
+
+async def test_card_numbers_in_css_are_masked_and_ordinary_css_numbers_kept(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """rrweb masks page text, not CSS: cards in `<style>` text (`_cssText`), custom properties
+    and script-made rules were stored in clear (a newcomer's break)."""
+    act = await visit(telemetry, browser, f"{sites.main}/css-cards.html", "later()")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "Card on file" in stored["chunks"], "the page is recorded"
+    assert_none_stored(CSS_CARDS, stored)
+    assert "width: 1234px" in stored["chunks"] and "20261201" in stored["chunks"], "ordinary CSS numbers stay"
+    assert "color: red" in stored["chunks"]
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= 3, "the audit counts them"
