@@ -1387,3 +1387,32 @@ async def test_card_numbers_in_css_are_masked_and_ordinary_css_numbers_kept(
     assert "width: 1234px" in stored["chunks"] and "20261201" in stored["chunks"], "ordinary CSS numbers stay"
     assert "color: red" in stored["chunks"]
     assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= 3, "the audit counts them"
+
+
+def test_scan_for_phones_finds_phones_and_not_order_tracking_or_isbn_numbers(
+    telemetry: Telemetry, db_path: Path
+) -> None:
+    """`scan --pattern phone` reported order, tracking and ISBN numbers (a newcomer's break): a
+    phone is written with a country code or in groups; a bare run of digits is not one."""
+    with activity(name="numbers") as numbers:
+        numbers.add_event(
+            "order",
+            {
+                "order": "Order 123456789012",
+                "ref": "order #1234567890",
+                "isbn": "ISBN 978-3-16-148410-0",
+                "isbn13": "ISBN 9780306406157",
+                "tracking": "tracking 940011189922",
+                "invoice": "invoice 2024-0001-2345",
+                "when": "2026-12-01 10:00",
+            },
+        )
+    with activity(name="phones") as phones:
+        phones.add_event("contact", {"us": "call (555) 123-4567", "uk": "or +44 20 7946 0958"})
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--pattern", "phone"], out=out) == 1
+    hits = out.getvalue().splitlines()
+    assert not [h for h in hits if numbers.activity_id in h], hits
+    found = {h.split("Events.Attributes[0]")[1].split("]")[0] for h in hits if phones.activity_id in h}
+    assert found == {"['us'", "['uk'"}, hits

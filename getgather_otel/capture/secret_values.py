@@ -53,7 +53,14 @@ PATTERNS: dict[str, str] = {
     KIND_JWT: _JWT.pattern,
     KIND_TOKEN: _KEY_SHAPES.pattern + r"|\b[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*",
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-    "phone": r"(?<![\w+])\+?\(?[0-9]{1,4}\)?[ .-]?\(?[0-9]{2,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}(?![\w])",
+    # A phone number is written as one: with a country code (`+44 20 7946 0958`), or in
+    # groups (`555-123-4567`, `(555) 123-4567`, `(020) 7946 0958`). A bare run of digits is an
+    # order, tracking or ISBN number far more often than a phone (a newcomer's break: `scan
+    # --pattern phone` reported `Order 123456789012` and `ISBN 978-3-16-148410-0`), and so is a
+    # group inside a longer run of dashed or dotted numbers.
+    "phone": r"(?<![\w+.-])(?:\+[0-9]{1,3}[ .-]?(?:\(?[0-9]{1,4}\)?[ .-]?){1,4}[0-9]{2,4}"
+    r"|(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}"
+    r"|\([0-9]{2,4}\) ?[0-9]{3,4}[ .-]?[0-9]{3,4})(?![\w]|[.-][0-9])",
 }
 
 
