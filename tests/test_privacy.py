@@ -1416,3 +1416,31 @@ def test_scan_for_phones_finds_phones_and_not_order_tracking_or_isbn_numbers(
     assert not [h for h in hits if numbers.activity_id in h], hits
     found = {h.split("Events.Attributes[0]")[1].split("]")[0] for h in hits if phones.activity_id in h}
     assert found == {"['us'", "['uk'"}, hits
+
+
+ENCODED_SECRET = "pä ss:w/rd-42"
+
+
+def test_a_registered_secret_encoded_twice_or_as_hex_is_scrubbed_and_scanned(
+    telemetry: Telemetry, db_path: Path
+) -> None:
+    """A URL inside another URL's query encodes a value twice, and code writes bytes as hex:
+    both were stored in clear and missed by `scan --secret` (a newcomer's break)."""
+    twice = quote(quote(ENCODED_SECRET, safe=""), safe="")
+    hexed = ENCODED_SECRET.encode().hex()
+    said = {"next": f"/login?next=%2Fhome%3Fp%3D{twice}", "hex": f"blob {hexed} / {hexed.upper()}", "page": "2"}
+    with activity(name="encoded", secrets=[ENCODED_SECRET]) as act:
+        act.add_event("note", said)
+    with activity(name="unregistered") as other:
+        other.add_event("note", said)
+    flushed(telemetry)
+    [span] = rows(db_path, 'SELECT "Events.Attributes" AS events FROM otel_traces WHERE SpanId = ?', [act.activity_id])
+    stored = json.dumps(span["events"])
+    for form in (twice, hexed, hexed.upper()):
+        assert form not in stored, form
+    assert span["events"][0]["page"] == "2" and "/login?next=%2Fhome%3Fp%3D" in stored
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", ENCODED_SECRET], out=out) == 1
+    hits = out.getvalue().splitlines()
+    assert {h.split("[0]")[1].split(":")[0] for h in hits if other.activity_id in h} == {"['next']", "['hex']"}, hits
+    assert not [h for h in hits if act.activity_id in h], hits
