@@ -1444,3 +1444,27 @@ def test_a_registered_secret_encoded_twice_or_as_hex_is_scrubbed_and_scanned(
     hits = out.getvalue().splitlines()
     assert {h.split("[0]")[1].split(":")[0] for h in hits if other.activity_id in h} == {"['next']", "['hex']"}, hits
     assert not [h for h in hits if act.activity_id in h], hits
+
+
+SEPARATED_CARDS = {
+    "4035\n1111\n1111\n1114": "groups on their own lines",
+    "4035  1111  1111  1114": "two spaces",
+    "4242\u200b4242\u200b4242\u200b4242": "zero-width spaces",
+    "5105\u20021051\u20020510\u20025100": "en spaces",
+    "4035 - 1111 - 1111 - 1114": "' - '",
+}
+
+
+async def test_card_numbers_grouped_by_line_breaks_wide_or_invisible_spaces_are_masked(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """Groups separated by a line break, two spaces, U+200B, U+2002 or " - " were no card
+    (a newcomer's break): stored in clear in page text."""
+    act = await visit(telemetry, browser, f"{sites.main}/card-separators.html")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    recorded = json.loads(json.dumps(events_of(stored["chunks"])))
+    texts = [n.get("textContent") or "" for n in nodes_of(recorded)]
+    assert any("Order 123456789012, 2026-12-01 10:00, price 12  345  678" in t for t in texts), "ordinary text stays"
+    for card, how in SEPARATED_CARDS.items():
+        assert not [t for t in texts if card in t], how
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= len(SEPARATED_CARDS)

@@ -23,11 +23,14 @@ KIND_TOKEN = attr.REDACTION_TOKEN
 
 # 13-19 digits, optionally grouped by spaces or dashes; checked with Luhn. Pages print card
 # numbers grouped by no-break, figure and thin spaces too (`&nbsp;`, `&#8201;`), and put soft
-# hyphens (`&shy;`, U+00AD: invisible, a line-break hint) between groups. Dots only between
+# hyphens (`&shy;`, U+00AD: invisible, a line-break hint) between groups; and (a newcomer's
+# break) a line break, two spaces, " - ", an en space (U+2002) or a zero-width space (U+200B,
+# invisible) between groups. Not "/": numeric URL paths (`/12345/67890/123`) would pass Luhn
+# one time in ten. Dots only between
 # card-like groups (4, then two of 4-6, then up to two more: `4111.1111.1111.1111`, Amex's
 # `3782.822463.10005`), so a decimal or a timestamp with a fraction is no card.
 _CARD = re.compile(
-    r"(?<![0-9])(?:(?:[0-9][ \u00a0\u2007\u2009\u202f\u00ad-]?){12,18}[0-9]"
+    r"(?<![0-9])(?:(?:[0-9](?: - |  |[ \n\u00a0\u2002\u2007\u2009\u202f\u200b\u00ad-])?){12,18}[0-9]"
     r"|[0-9]{4}(?:\.[0-9]{4,6}){2}(?:\.[0-9]{1,4}){0,2})(?![0-9])"
 )
 # Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
