@@ -12,6 +12,7 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -638,7 +639,8 @@ def test_scan_patterns_skip_our_own_ids_but_find_cards_anywhere(telemetry: Telem
     code, said = scan("--pattern", "card")
     assert code == 1, said
     hits = said.splitlines()
-    assert any(f"span={other.activity_id} Events.Attributes" in h for h in hits), said
+    # The event's text is masked before it is stored; our id's key is not (a card under it is found).
+    assert not any(f"span={other.activity_id} Events.Attributes" in h for h in hits), said
     assert any(f"span={other.activity_id} SpanAttributes['{attr.RECORDING_ID}']" in h for h in hits), said
     assert any(f"span={other.activity_id} page=c1p2 sequence=0 events[0].data.texts" in h for h in hits), said
     assert any(f"span={other.activity_id} page=c1p2 sequence=1 events[0].data.payload" in h for h in hits), said
@@ -740,8 +742,14 @@ async def test_card_numbers_in_any_attribute_value_are_masked_and_ordinary_attri
     assert any(a.get("id") == "number" and a.get("data-number") == MASK for a in attributes)
 
 
-async def visit(telemetry: Telemetry, browser: Browser, url: str, *scripts: str) -> Activity:
-    """One recorded activity: open `url`, run `scripts` in the page, store everything."""
+async def visit(
+    telemetry: Telemetry,
+    browser: Browser,
+    url: str,
+    *scripts: str,
+    steps: Callable[[Page], Awaitable[None]] | None = None,
+) -> Activity:
+    """One recorded activity: open `url`, run `scripts` in the page (or `steps` on it), store everything."""
     context = await browser.new_context()
     await record_browser(context)
     async with activity(name="visit", brand_id="fixture") as act:
@@ -749,6 +757,8 @@ async def visit(telemetry: Telemetry, browser: Browser, url: str, *scripts: str)
         await page.goto(url)
         for script in scripts:
             await page.evaluate(script, isolated_context=False)
+        if steps is not None:
+            await steps(page)
         await asyncio.sleep(0.3)
     await settle(telemetry)
     await context.close()
@@ -1226,6 +1236,7 @@ async def test_a_registered_secret_upper_or_lower_cased_or_inside_base64_is_neve
             assert form not in text, f"{CASED!r} as {form!r} in {where}"
 
 
+<<<<<<< HEAD
 def test_semicolon_parameters_are_redacted_like_ampersand_ones() -> None:
     """A newcomer's break: `?q=1;session=...` and `/cart;jsessionid=...` kept their secrets.
 
@@ -1239,3 +1250,237 @@ def test_semicolon_parameters_are_redacted_like_ampersand_ones() -> None:
     )
     for plain in ("https://shop.example/s?q=1;page=2", "https://shop.example/cart;color=red/items"):
         assert urls.redact(plain) == plain
+=======
+KEYED_SECRET = "KeyedSecret-Orca-41"
+
+
+def test_a_registered_secret_in_attribute_keys_and_event_names_is_scrubbed_and_scanned(
+    telemetry: Telemetry, db_path: Path
+) -> None:
+    """Code names attributes and events after values too (a newcomer's break): keys and names
+    were stored in clear, and `scan --secret` looked at values only."""
+    with activity(name="keys", secrets=[KEYED_SECRET]) as act:
+        act.set_attribute(f"login.{KEYED_SECRET}", "ok")
+        act.set_attribute("plain.key", "kept")
+        act.add_event(f"typed {KEYED_SECRET}", {f"field.{KEYED_SECRET}": "x", "step": "two"})
+    flushed(telemetry)
+    [span] = rows(
+        db_path,
+        'SELECT SpanAttributes, "Events.Name" AS names, "Events.Attributes" AS events FROM otel_traces '
+        "WHERE SpanId = ?",
+        [act.activity_id],
+    )
+    stored = json.dumps(rows(db_path, "SELECT * FROM otel_traces"), default=str)
+    assert KEYED_SECRET not in stored and KEYED_SECRET.lower() not in stored
+    assert span["SpanAttributes"]["login.[REDACTED]"] == "ok" and span["SpanAttributes"]["plain.key"] == "kept"
+    assert span["names"] == ["typed [REDACTED]"]
+    assert span["events"] == [{"field.[REDACTED]": "x", "step": "two"}]
+    assert int(span["SpanAttributes"]["getgather.privacy.redactions.secret"]) == 3
+    # A key holding a value nobody registered is stored; scan finds it there.
+    with activity(name="unregistered") as other:
+        other.set_attribute(f"user.{KEYED_SECRET}x", "v")
+        other.add_event("e", {f"k.{KEYED_SECRET}y": "v"})
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", KEYED_SECRET], out=out) == 1
+    said = out.getvalue()
+    assert f"span={other.activity_id} SpanAttributes key" in said, said
+    assert f"span={other.activity_id} Events.Attributes[0] key" in said, said
+
+
+async def test_secret_arguments_named_in_one_word_or_nested_are_redacted_and_kept_off_the_page(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """`passcode`, `cardnumber` and `creds={"pw": ...}` passed the key words (a newcomer's
+    break): stored in the captured arguments and, echoed by the page, in the recording."""
+    values = {"passcode": "PassCode-Zebra-9931", "cardnumber": "Kq7-CARDNUM-arg", "pw": "NestedPw-Falcon-12"}
+    context = await browser.new_context()
+    await record_browser(context)
+    server = FastMCP("one-word")
+    instrument_mcp(server, capture_arguments=True)
+
+    @server.tool
+    async def sign_in(username: str, passcode: str, cardnumber: str, creds: dict[str, str], note: str) -> str:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/privacy.html")
+        await page.evaluate(
+            "v => { document.getElementById('readable').textContent = 'echo ' + v.join(' | '); }",
+            [passcode, cardnumber, creds["pw"], note],
+            isolated_context=False,
+        )
+        await asyncio.sleep(0.3)
+        return f"signed in as {username}"
+
+    arguments = {
+        "username": "ada",
+        "passcode": values["passcode"],
+        "cardnumber": values["cardnumber"],
+        "creds": {"user": "ada", "pw": values["pw"]},
+        "note": "deliver to the passenger desk",
+    }
+    async with Client(server) as client:
+        await client.call_tool("sign_in", arguments)
+    await settle(telemetry, 2.5)
+    await context.close()
+    [tool_activity] = rows(db_path, "SELECT activity_id FROM activities WHERE name = 'sign_in'")
+    stored = everything_stored(db_path, tmp_path, tool_activity["activity_id"])
+    assert_none_stored({v: k for k, v in values.items()}, stored)
+    # Ordinary arguments and the page's own text stay readable.
+    assert "deliver to the passenger desk" in stored["spans"] and "deliver to the passenger desk" in stored["chunks"]
+    assert "echo " in stored["chunks"] and '\\"username\\": \\"ada\\"' in stored["spans"], stored["spans"][:2000]
+
+
+async def test_card_numbers_and_key_shapes_in_span_text_are_masked_and_ordinary_numbers_kept(
+    telemetry: Telemetry, db_path: Path
+) -> None:
+    """An exception message, its stack trace, the status and event values quoting a card or a
+    key were stored in clear (a newcomer's break): only URLs inside were redacted."""
+    card, key = "4091 1111 1111 1115", "sk_live_" + "a1B2c3D4e5F6g7H8"
+    with pytest.raises(ValueError), activity(name="pay") as act:
+        act.add_event("charge", {"said": f"charging {card} with {key}", "order": "order 123456789012"})
+        act.set_attribute("note", "paid 4111-1111-1111-1111 on 2026-12-01, 1733040000000 ms")
+        raise ValueError(f"declined {card}; see http://127.0.0.1/x?token=EXCtok42")
+    flushed(telemetry)
+    stored = json.dumps(rows(db_path, "SELECT * FROM otel_traces"), default=str)
+    stored += json.dumps(rows(db_path, "SELECT * FROM activities"), default=str)
+    for secret in (card, key, "4111-1111-1111-1111", "EXCtok42"):
+        assert secret not in stored, secret
+    [row] = rows(db_path, "SELECT error FROM activities WHERE activity_id = ?", [act.activity_id])
+    assert "declined [REDACTED]" in row["error"], row
+    assert "order 123456789012" in stored and "2026-12-01, 1733040000000 ms" in stored
+    counts = redactions_of(db_path, act.activity_id)
+    assert counts.get("text_card", 0) >= 4 and counts.get("text_token", 0) == 1, counts
+
+
+TYPED_PASSWORD = "Tr0ub4dor-Horse-77"
+
+
+async def test_a_password_typed_into_the_page_is_kept_out_of_urls_its_script_makes(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A page's script, not a form, put a typed password into URLs (`pushState`, `location =`)
+    and showed it back whole (a newcomer's break): stored in span URLs, chunk rows, the Meta
+    href. The world tells Python the values typed into password inputs; they are the activity's
+    secrets from then on."""
+
+    async def steps(page: Page) -> None:
+        await page.fill("#user", "ada")
+        await type_keystrokes(page, "#pw", TYPED_PASSWORD)
+        await page.click("#push")
+        await asyncio.sleep(0.3)
+        await page.click("#go")
+        await page.wait_for_url("**/ordinary.html?**")
+
+    act = await visit(telemetry, browser, f"{sites.main}/typed-url.html", steps=steps)
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    for length in (len(TYPED_PASSWORD), 8, 5):
+        assert_none_stored({TYPED_PASSWORD[:length]: f"typed, {length} characters"}, stored)
+    assert_none_stored({quote(TYPED_PASSWORD, safe=""): "URL-encoded"}, stored)
+    # What else the page and its URLs say stays readable.
+    assert "user=ada&p=[REDACTED]" in stored["spans"], "the other query values are kept"
+    assert "Strength of" in stored["chunks"]
+    assert "Sign in" in stored["chunks"]
+
+
+CSS_CARDS = {
+    "4035 1111 1111 1114": "a <style>'s content",
+    "5105 1051 0510 5100": "an inline style's custom property",
+    "4242 4242 4242 4242": "a rule inserted by script",
+    "4035111111111114": "a declaration set by script",
+}
+
+
+async def test_card_numbers_in_css_are_masked_and_ordinary_css_numbers_kept(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """rrweb masks page text, not CSS: cards in `<style>` text (`_cssText`), custom properties
+    and script-made rules were stored in clear (a newcomer's break)."""
+    act = await visit(telemetry, browser, f"{sites.main}/css-cards.html", "later()")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert "Card on file" in stored["chunks"], "the page is recorded"
+    assert_none_stored(CSS_CARDS, stored)
+    assert "width: 1234px" in stored["chunks"] and "20261201" in stored["chunks"], "ordinary CSS numbers stay"
+    assert "color: red" in stored["chunks"]
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= 3, "the audit counts them"
+
+
+def test_scan_for_phones_finds_phones_and_not_order_tracking_or_isbn_numbers(
+    telemetry: Telemetry, db_path: Path
+) -> None:
+    """`scan --pattern phone` reported order, tracking and ISBN numbers (a newcomer's break): a
+    phone is written with a country code or in groups; a bare run of digits is not one."""
+    with activity(name="numbers") as numbers:
+        numbers.add_event(
+            "order",
+            {
+                "order": "Order 123456789012",
+                "ref": "order #1234567890",
+                "isbn": "ISBN 978-3-16-148410-0",
+                "isbn13": "ISBN 9780306406157",
+                "tracking": "tracking 940011189922",
+                "invoice": "invoice 2024-0001-2345",
+                "when": "2026-12-01 10:00",
+            },
+        )
+    with activity(name="phones") as phones:
+        phones.add_event("contact", {"us": "call (555) 123-4567", "uk": "or +44 20 7946 0958"})
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--pattern", "phone"], out=out) == 1
+    hits = out.getvalue().splitlines()
+    assert not [h for h in hits if numbers.activity_id in h], hits
+    found = {h.split("Events.Attributes[0]")[1].split("]")[0] for h in hits if phones.activity_id in h}
+    assert found == {"['us'", "['uk'"}, hits
+
+
+ENCODED_SECRET = "pä ss:w/rd-42"
+
+
+def test_a_registered_secret_encoded_twice_or_as_hex_is_scrubbed_and_scanned(
+    telemetry: Telemetry, db_path: Path
+) -> None:
+    """A URL inside another URL's query encodes a value twice, and code writes bytes as hex:
+    both were stored in clear and missed by `scan --secret` (a newcomer's break)."""
+    twice = quote(quote(ENCODED_SECRET, safe=""), safe="")
+    hexed = ENCODED_SECRET.encode().hex()
+    said = {"next": f"/login?next=%2Fhome%3Fp%3D{twice}", "hex": f"blob {hexed} / {hexed.upper()}", "page": "2"}
+    with activity(name="encoded", secrets=[ENCODED_SECRET]) as act:
+        act.add_event("note", said)
+    with activity(name="unregistered") as other:
+        other.add_event("note", said)
+    flushed(telemetry)
+    [span] = rows(db_path, 'SELECT "Events.Attributes" AS events FROM otel_traces WHERE SpanId = ?', [act.activity_id])
+    stored = json.dumps(span["events"])
+    for form in (twice, hexed, hexed.upper()):
+        assert form not in stored, form
+    assert span["events"][0]["page"] == "2" and "/login?next=%2Fhome%3Fp%3D" in stored
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", ENCODED_SECRET], out=out) == 1
+    hits = out.getvalue().splitlines()
+    assert {h.split("[0]")[1].split(":")[0] for h in hits if other.activity_id in h} == {"['next']", "['hex']"}, hits
+    assert not [h for h in hits if act.activity_id in h], hits
+
+
+SEPARATED_CARDS = {
+    "4035\n1111\n1111\n1114": "groups on their own lines",
+    "4035  1111  1111  1114": "two spaces",
+    "4242\u200b4242\u200b4242\u200b4242": "zero-width spaces",
+    "5105\u20021051\u20020510\u20025100": "en spaces",
+    "4035 - 1111 - 1111 - 1114": "' - '",
+}
+
+
+async def test_card_numbers_grouped_by_line_breaks_wide_or_invisible_spaces_are_masked(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """Groups separated by a line break, two spaces, U+200B, U+2002 or " - " were no card
+    (a newcomer's break): stored in clear in page text."""
+    act = await visit(telemetry, browser, f"{sites.main}/card-separators.html")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    recorded = json.loads(json.dumps(events_of(stored["chunks"])))
+    texts = [n.get("textContent") or "" for n in nodes_of(recorded)]
+    assert any("Order 123456789012, 2026-12-01 10:00, price 12  345  678" in t for t in texts), "ordinary text stays"
+    for card, how in SEPARATED_CARDS.items():
+        assert not [t for t in texts if card in t], how
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= len(SEPARATED_CARDS)
+>>>>>>> p15-2

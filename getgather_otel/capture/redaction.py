@@ -2,7 +2,11 @@
 
 Keys are split into words (snake_case, kebab-case, camelCase) and a key is secret when
 any word is a sensitive one, so `auth_code` and `accessToken` are caught while `zipcode`
-or `country` are not. Over-redacting is the safe failure: a value we hide by mistake
+or `country` are not. Names run together in one word (`passcode`, `cardnumber`,
+`clientsecret`: a newcomer's break) are caught by fragments: the key lower-cased, without
+separators, holding `password`, `passcode`, `cardnumber`, `secret`, `token`, ... Fragments
+are only ones no ordinary word holds (`pin`, `otp` and `pass` stand as words only: `spinner`,
+`footprint` and `passenger` stay). Over-redacting is the safe failure: a value we hide by mistake
 costs a debugging minute, a password we keep is a breach.
 """
 
@@ -13,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_SECRET_WORDS", "REDACTED", "Redactor"]
+__all__ = ["DEFAULT_SECRET_FRAGMENTS", "DEFAULT_SECRET_WORDS", "REDACTED", "Redactor"]
 
 REDACTED = "[REDACTED]"
 DEFAULT_SECRET_WORDS: frozenset[str] = frozenset(
@@ -40,6 +44,41 @@ DEFAULT_SECRET_WORDS: frozenset[str] = frozenset(
         "session",
         "ssn",
         "card",
+        "pass",
+        "pw",
+        "creds",
+        "pan",
+        "cvv2",
+    }
+)
+# Pieces of a key (lower-cased, separators removed) that make it secret wherever they sit.
+DEFAULT_SECRET_FRAGMENTS: frozenset[str] = frozenset(
+    {
+        "password",
+        "passwd",
+        "passcode",
+        "passphrase",
+        "passkey",
+        "secret",
+        "token",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "cardnumber",
+        "cardnum",
+        "cardno",
+        "creditcard",
+        "ccnumber",
+        "ccnum",
+        "cvv",
+        "cvc",
+        "securitycode",
+        "pincode",
+        "otpcode",
+        "onetimecode",
+        "sessionid",
+        "credential",
+        "authorization",
     }
 )
 _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z0-9])(?=[A-Z])")
@@ -48,15 +87,29 @@ _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z0-9])(?=[A-Z])")
 class Redactor:
     """Replaces the values of secret-looking keys, recursively, and caps the JSON size."""
 
-    def __init__(self, secret_words: Iterable[str] | None = None, max_chars: int = 4096) -> None:
+    def __init__(
+        self,
+        secret_words: Iterable[str] | None = None,
+        max_chars: int = 4096,
+        secret_fragments: Iterable[str] | None = None,
+    ) -> None:
         self.secret_words = frozenset(
             w.lower() for w in (secret_words if secret_words is not None else DEFAULT_SECRET_WORDS)
         )
+        # Own words bring no default fragments: `UrlRedactor` and `redact_keys` say exactly what counts.
+        if secret_fragments is None:
+            secret_fragments = DEFAULT_SECRET_FRAGMENTS if secret_words is None else ()
+        self.secret_fragments = frozenset(f.lower() for f in secret_fragments)
         self.max_chars = max_chars
 
     def is_secret_key(self, key: str) -> bool:
+        """A key naming a secret: one of its words is a secret word, or its letters and digits
+        run together hold a secret fragment (`passcode`, `card-number`, `userPassword2`)."""
         words = [w.lower() for w in _WORD_SPLIT.split(key) if w]
-        return any(w in self.secret_words for w in words) or key.lower() in self.secret_words
+        if any(w in self.secret_words for w in words) or key.lower() in self.secret_words:
+            return True
+        joined = "".join(words)
+        return any(fragment in joined for fragment in self.secret_fragments)
 
     def redact(self, value: Any) -> Any:
         if isinstance(value, Mapping):

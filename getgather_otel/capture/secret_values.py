@@ -23,11 +23,14 @@ KIND_TOKEN = attr.REDACTION_TOKEN
 
 # 13-19 digits, optionally grouped by spaces or dashes; checked with Luhn. Pages print card
 # numbers grouped by no-break, figure and thin spaces too (`&nbsp;`, `&#8201;`), and put soft
-# hyphens (`&shy;`, U+00AD: invisible, a line-break hint) between groups. Dots only between
+# hyphens (`&shy;`, U+00AD: invisible, a line-break hint) between groups; and (a newcomer's
+# break) a line break, two spaces, " - ", an en space (U+2002) or a zero-width space (U+200B,
+# invisible) between groups. Not "/": numeric URL paths (`/12345/67890/123`) would pass Luhn
+# one time in ten. Dots only between
 # card-like groups (4, then two of 4-6, then up to two more: `4111.1111.1111.1111`, Amex's
 # `3782.822463.10005`), so a decimal or a timestamp with a fraction is no card.
 _CARD = re.compile(
-    r"(?<![0-9])(?:(?:[0-9][ \u00a0\u2007\u2009\u202f\u00ad-]?){12,18}[0-9]"
+    r"(?<![0-9])(?:(?:[0-9](?: - |  |[ \n\u00a0\u2002\u2007\u2009\u202f\u200b\u00ad-])?){12,18}[0-9]"
     r"|[0-9]{4}(?:\.[0-9]{4,6}){2}(?:\.[0-9]{1,4}){0,2})(?![0-9])"
 )
 # Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
@@ -53,7 +56,14 @@ PATTERNS: dict[str, str] = {
     KIND_JWT: _JWT.pattern,
     KIND_TOKEN: _KEY_SHAPES.pattern + r"|\b[Bb]earer\s+[A-Za-z0-9._~+/-]{16,}=*",
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
-    "phone": r"(?<![\w+])\+?\(?[0-9]{1,4}\)?[ .-]?\(?[0-9]{2,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}(?![\w])",
+    # A phone number is written as one: with a country code (`+44 20 7946 0958`), or in
+    # groups (`555-123-4567`, `(555) 123-4567`, `(020) 7946 0958`). A bare run of digits is an
+    # order, tracking or ISBN number far more often than a phone (a newcomer's break: `scan
+    # --pattern phone` reported `Order 123456789012` and `ISBN 978-3-16-148410-0`), and so is a
+    # group inside a longer run of dashed or dotted numbers.
+    "phone": r"(?<![\w+.-])(?:\+[0-9]{1,3}[ .-]?(?:\(?[0-9]{1,4}\)?[ .-]?){1,4}[0-9]{2,4}"
+    r"|(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}"
+    r"|\([0-9]{2,4}\) ?[0-9]{3,4}[ .-]?[0-9]{3,4})(?![\w]|[.-][0-9])",
 }
 
 

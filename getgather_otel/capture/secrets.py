@@ -8,7 +8,8 @@ messages (`export/pipeline.py`, before any exporter sees the span), recording ch
 their URLs (`export/chunk_rows.py`, before compression; `scrub_value`, typed prefixes too, as
 for span URL attributes). Each value is replaced in its plain, upper- and lower-cased,
 URL-encoded (as Python, JavaScript and browsers' forms encode), HTML-escaped, JSON-escaped
-and base64-encoded (inside any base64 text: `base64_forms`) forms, and percent-encoded
+and base64-encoded (inside any base64 text: `base64_forms`) forms, URL-encoded twice
+and hex-encoded (values of 6 bytes or more), and percent-encoded
 in any letter case and any mix (`p%c3%a4ss`, `p%C3%a4ss+w`:
 `url_encoded`, one expression per trace, tried on strings holding `%` or `+`). A chunk's
 events are scrubbed string by string (`scrub_value`), never as JSON text: a short numeric
@@ -178,6 +179,13 @@ def forms(value: str) -> set[str]:
         out.add(json.dumps(form)[1:-1])
         out.add(json.dumps(form, ensure_ascii=False)[1:-1])
     out |= base64_forms(value)
+    # Encoded twice (a URL put inside another URL's query, `?next=/login%3Fp%3D...`) and as hex
+    # (a page's or a server's own encoding): a newcomer's break found both stored in clear.
+    once = quote(value, safe="")
+    out |= {quote(once, safe=""), quote_plus(quote_plus(value))}
+    raw = value.encode("utf-8")
+    if len(raw) >= MIN_BASE64_BYTES:
+        out |= {raw.hex(), raw.hex().upper()}
     return {form for form in out if len(form) >= MIN_SECRET_CHARS}
 
 

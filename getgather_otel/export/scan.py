@@ -1,7 +1,7 @@
 """`getgather-otel scan`: look for secrets in everything a database stores (issue 15).
 
 The check an operator runs on a file: every span (name, status message, resource and span
-attributes, event names and attributes) and every recording chunk (its metadata and its
+attributes, event names and attributes, keys as well as values) and every recording chunk (its metadata and its
 decompressed events) is searched for the given values, in every form they could be stored
 in (plain, upper- and lower-cased, URL-encoded in any letter case, HTML- and JSON-escaped,
 inside base64 text: `capture/secrets.forms` and `url_encoded`), and for named
@@ -116,6 +116,10 @@ def _value_hits(matcher: _Matcher, where: str, field: str, value: Any, *, identi
         return
     if isinstance(value, dict):
         for key, child in value.items():
+            # Keys too: code names attributes after values (`f"user.{login}"`), so a key holds a
+            # secret as plainly as a value does (a newcomer's break: scan missed them).
+            for what in matcher.in_text(str(key)):
+                yield Hit(where, f"{field} key", what)
             yield from _value_hits(matcher, where, f"{field}[{key!r}]", child, identifier=key in IDENTIFIER_KEYS)
         return
     if isinstance(value, (list, tuple)):

@@ -13,8 +13,15 @@ span through `without_secrets`:
   `UrlRedactor.redact_text`, as a dialog's message does): a selector the error quotes
   (`a[href='/reset?token=<JWT>']`), a page's thrown `Authorization: Bearer <JWT>`; a stack
   trace's file paths and line numbers are no such shape.
+- Card numbers (Luhn-checked), JWTs and key/bearer-token shapes in any other string value
+  (span name, attribute and event attribute values, status message), as in recorded page
+  text (`PATTERNS`, the page's default `mask_text_patterns`): an exception message quoting
+  what a tool was given (`ValueError("declined 4111 1111 1111 1111")`) keeps none of it (a
+  newcomer's break). Counted as `text_<kind>`. Not in our own ids (`scan.IDENTIFIER_KEYS`),
+  nor long high-entropy runs, which trace and span ids in messages look like.
 - A span of a trace with registered secrets (`capture/secrets.py`: the tool's own) is
-  scrubbed of them: name, attributes, event attributes and status message.
+  scrubbed of them: name, attribute keys and values, event names, event attribute keys and
+  values, and status message.
 
 A span that changes is copied, with what was redacted counted in
 `getgather.privacy.redactions.<kind>` (`secret` for the tool's own, added to counts already
@@ -23,6 +30,7 @@ there); every other span is passed on as it is, after a look at its attribute ke
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +40,9 @@ from opentelemetry.trace import Status
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture import secrets
+from getgather_otel.capture.redaction import REDACTED
+from getgather_otel.capture.secret_values import KIND_CARD, KIND_JWT, KIND_TOKEN, PATTERNS, card_in
+from getgather_otel.export.scan import IDENTIFIER_KEYS
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
 from getgather_otel.recording.urls import UrlRedactor
 
@@ -43,6 +54,48 @@ _QUERY_KEY = "url.query"
 # Free text that may quote URLs (OpenTelemetry's exception attributes).
 TEXT_KEYS = frozenset({"exception.message", "exception.stacktrace"})
 _URLS = UrlRedactor(DEFAULT_URL_SECRET_WORDS)
+
+
+# The page's default text patterns, one expression with a group per kind.
+_SHAPES = re.compile("|".join(f"(?P<{kind}>{PATTERNS[kind]})" for kind in (KIND_JWT, KIND_CARD, KIND_TOKEN)))
+_TEXT_PREFIX = attr.REDACTION_TEXT_PREFIX
+
+
+def _mask_shapes(text: str, counts: Counter[str]) -> str:
+    """`text` with its card numbers (Luhn-valid), JWTs and key shapes replaced by `[REDACTED]`."""
+    out: list[str] = []
+    last = 0
+    for match in _SHAPES.finditer(text):
+        kind = match.lastgroup or KIND_TOKEN
+        start, end = match.span()
+        if kind == KIND_CARD:
+            card = card_in(match.group())
+            if card is None:
+                continue
+            start, end = start + card[0], start + card[1]
+        out.append(text[last:start])
+        out.append(REDACTED)
+        last = end
+        counts[_TEXT_PREFIX + kind] += 1
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _has_shape(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SHAPES.search(value) is not None
+    if isinstance(value, (list, tuple)):
+        return any(_has_shape(v) for v in value)
+    return False
+
+
+def _has_shapes(attributes: Mapping[str, Any] | None) -> bool:
+    return bool(attributes) and any(
+        key not in IDENTIFIER_KEYS and not _is_url_key(key) and _has_shape(value)
+        for key, value in attributes.items()  # type: ignore[union-attr]
+    )
 
 
 def _is_url_key(key: str) -> bool:
@@ -71,9 +124,17 @@ class _Scrub:
             return tuple(self.value(v) for v in value)
         return value
 
+    def key(self, key: str) -> str:
+        """`key` without the trace's secrets: code names attributes and events after values too
+        (`span.set_attribute(f"user.{login}", ...)`, `add_event(f"typed {pw}")`: a newcomer's
+        break), and a key is stored as plainly as a value."""
+        scrubbed = self.value(key)
+        return scrubbed if isinstance(scrubbed, str) else key
+
     def attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         out = {}
         for key, value in (attributes or {}).items():
+            key = self.key(key)
             is_url = _is_url_key(key)
             value = self.value(value, url=is_url)
             if isinstance(value, str) and is_url:
@@ -81,15 +142,26 @@ class _Scrub:
                     value = _URLS.redact("?" + value, self.counts)[1:]
                 else:
                     value = _URLS.redact(value, self.counts)
-            elif isinstance(value, str) and key in TEXT_KEYS:
-                value = _URLS.redact_text(_URLS.redact_urls_in(value, self.counts), self.counts)
+            elif key not in IDENTIFIER_KEYS:
+                if isinstance(value, str) and key in TEXT_KEYS:
+                    value = _URLS.redact_text(_URLS.redact_urls_in(value, self.counts), self.counts)
+                value = self.shapes(value)
             out[key] = value
         return out
+
+    def shapes(self, value: Any) -> Any:
+        """`value` (a string or a sequence of them) without card numbers, JWTs and key shapes."""
+        if isinstance(value, str):
+            return _mask_shapes(value, self.counts)
+        if isinstance(value, (list, tuple)):
+            return tuple(self.shapes(v) for v in value)
+        return value
 
     def status(self, description: str) -> str:
         # The error's text: Playwright's quotes the selector it waited for, a page's thrown
         # error its text (`Authorization: Bearer <JWT>`): secret shapes go, as from a dialog's.
-        return _URLS.redact_text(_URLS.redact_urls_in(self.value(description), self.counts), self.counts)
+        text = _URLS.redact_text(_URLS.redact_urls_in(self.value(description), self.counts), self.counts)
+        return _mask_shapes(text, self.counts)
 
 
 def _has_url(attributes: Mapping[str, Any] | None) -> bool:
@@ -108,11 +180,17 @@ def without_secrets(span: ReadableSpan) -> ReadableSpan:
         and not (description and ("://" in description or _URLS.redact_text(description) != description))
         and not _has_url(span.attributes)
         and not any(_has_url(e.attributes) for e in span.events)
+        and not _has_shape(span.name)
+        and not (description and _has_shape(description))
+        and not _has_shapes(span.attributes)
+        and not any(_has_shapes(e.attributes) for e in span.events)
     ):
         return span
     scrub = _Scrub(trace_id, own)
-    name = scrub.value(span.name)
-    events = [Event(event.name, scrub.attributes(event.attributes), event.timestamp) for event in span.events]
+    name = scrub.shapes(scrub.value(span.name))
+    events = [
+        Event(scrub.key(event.name), scrub.attributes(event.attributes), event.timestamp) for event in span.events
+    ]
     status = Status(span.status.status_code, scrub.status(description) if description else description)
     attributes = scrub.attributes(span.attributes)
     if not +scrub.counts:

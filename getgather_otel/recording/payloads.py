@@ -3,7 +3,7 @@
 The binding lives in the recorder's isolated world, out of the page's reach, but what the
 world sends is built from the page's content, and in the main-world fallback any script on
 the page can call the binding with anything. So a payload is accepted only as `js/world.js`
-builds it (`{"v":1,"doc":..., "dropped":n, "masked":{kind: n}, "events":[...]}` from a top document,
+builds it (`{"v":1,"doc":..., "dropped":n, "masked":{kind: n}, "typed":[...], "events":[...]}` from a top document,
 `"messages":[...]` of rrweb's cross-origin-iframe messages from a child frame), within size
 bounds, with well-formed rrweb events; anything else is rejected whole and counted. Nothing
 in a payload says which recording or activity the events belong to: that comes from which
@@ -64,6 +64,9 @@ class Payload:
     # A child frame's payload counts only these: its URLs are counted when its events reach
     # the parent's payload.
     masked: Counter[str] = field(default_factory=Counter)
+    # Values typed into the document's password inputs (`js/privacy.js`): registered as the
+    # activity's own secrets, never stored.
+    typed: tuple[str, ...] = ()
 
 
 def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: UrlRedactor) -> Payload:
@@ -92,6 +95,7 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
     if not isinstance(dropped, int) or isinstance(dropped, bool) or dropped < 0:
         raise PayloadRejectedError("payload dropped count is not a non-negative integer")
     masked = _masked(body.get("masked"))
+    typed = _typed(body.get("typed"))
     now_ms = time.time() * 1000
     for event in events:
         _check_event(event, now_ms)
@@ -115,7 +119,24 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
         messages=messages,
         redactions=redactions,
         masked=masked,
+        typed=typed,
     )
+
+
+MAX_TYPED_VALUES = 16
+MAX_TYPED_CHARS = 256
+
+
+def _typed(typed: object) -> tuple[str, ...]:
+    """A payload's `typed` values: absent, or a few short strings. A page calling the binding in
+    the main-world fallback can send any; at worst it redacts more of its own activity."""
+    if typed is None:
+        return ()
+    if not isinstance(typed, list) or len(typed) > MAX_TYPED_VALUES:
+        raise PayloadRejectedError("payload typed values are not a short list")
+    if not all(isinstance(v, str) and 0 < len(v) <= MAX_TYPED_CHARS for v in typed):
+        raise PayloadRejectedError("payload typed values are not short strings")
+    return tuple(typed)
 
 
 def _masked(masked: object) -> Counter[str]:

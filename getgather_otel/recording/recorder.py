@@ -538,6 +538,8 @@ class ContextRecorder:
             self._ownership.count_dropped(state, payload.dropped_in_page)
         if payload.masked:
             self._ownership.count_redactions(state, payload.masked)
+        if payload.typed:
+            self._ownership.register_typed(state, payload.typed)
         return payload.messages
 
     def _reject(self, state: _PageState, reason: str) -> None:

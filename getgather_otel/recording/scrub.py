@@ -3,7 +3,8 @@
 rrweb keeps every attribute as the page has it: `<a href="/account/confirm?session=...">`,
 `<form action="...?token=...">`, an image's `src`/`srcset`, a video's `poster`, a link's
 `ping`, CSS URLs (`url()` in any case, `@import`, `image-set()`) in `style` attributes,
-`<style>` text and inlined stylesheets, an iframe's `srcdoc` (a whole document, whose URLs and
+`<style>` text and inlined stylesheets (and card numbers in all that CSS: `_css`), an
+iframe's `srcdoc` (a whole document, whose URLs and
 text no attribute rule can sort out: emptied, the replay never loads it), and `data-*`
 attributes named like a secret (`data-api-key`, `data-csrf`, `data-session-id`: replaced
 whatever they hold, as a query value under a secret key is), URL-looking values of other
@@ -23,6 +24,7 @@ from typing import Any
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.redaction import REDACTED
+from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, card_in
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.urls import UrlRedactor, may_hold_css_url
 
@@ -88,6 +90,40 @@ _DATA_URL_STARTS = frozenset("/? \t\n\r\f")  # what a URL-looking value without 
 _ABSOLUTE_URL = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://\S*\s*\Z")
 
 
+# CSS is no page text for rrweb's masking: a `<style>`'s `content: "4035 1111 1111 1114"`,
+# an inlined sheet's `_cssText`, a custom property in a `style` attribute were stored in clear
+# (a newcomer's break). Luhn-valid card numbers in CSS become the mask here, in Python (no
+# page time), counted as page text's `text_card`. A replay's CSS needs no card number.
+_CARD = re.compile(PATTERNS[KIND_CARD])
+_TEXT_CARD = attr.REDACTION_TEXT_PREFIX + KIND_CARD
+_CSS_ATTRIBUTES = frozenset({"style", "_cssText"})
+
+
+def _mask_css_cards(text: str, counts: Counter[str]) -> str:
+    """`text` (CSS) with its Luhn-valid card numbers replaced by the mask."""
+    out: list[str] = []
+    last = 0
+    for match in _CARD.finditer(text):
+        card = card_in(match.group())
+        if card is None:
+            continue
+        out.append(text[last : match.start() + card[0]])
+        out.append(MASK)
+        last = match.start() + card[1]
+        counts[_TEXT_CARD] += 1
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _css(urls: UrlRedactor, text: str, counts: Counter[str]) -> str:
+    """CSS text without secret URLs (`urls.redact_css`) and card numbers."""
+    if may_hold_css_url(text):
+        text = urls.redact_css(text, counts)
+    return _mask_css_cards(text, counts)
+
+
 def _name_kind(name: str) -> int:
     kind = _names.get(name)
     if kind is None:
@@ -127,6 +163,8 @@ def _attribute(urls: UrlRedactor, name: str, value: Any, counts: Counter[str]) -
         return REDACTED
     if (_DATA_URL if key.startswith("data-") else _ABSOLUTE_URL).match(value):
         return urls.redact(value, counts)
+    if name in _CSS_ATTRIBUTES:
+        return _css(urls, value, counts)
     if may_hold_css_url(value):
         return urls.redact_css(value, counts)
     return value
@@ -147,6 +185,7 @@ def _attributes(urls: UrlRedactor, attributes: Any, counts: Counter[str]) -> Non
                 type(value) is str
                 and not ("://" in value and _ABSOLUTE_URL.match(value))
                 and not (("(" in value or "@" in value) and may_hold_css_url(value))
+                and not (name == "style" and _CARD.search(value))
             ):
                 continue
         elif kind == _DATA:
@@ -181,12 +220,13 @@ def _tree(urls: UrlRedactor, root: Any, counts: Counter[str]) -> None:
             # A <style>'s text (rrweb marks it) is CSS, written any way CSS may be; elsewhere
             # a text is page text, searched only for the usual `url(`.
             text = node.get("textContent")
-            if (
-                text
-                and type(text) is str
-                and (may_hold_css_url(text) if node.get("isStyle") else ("url(" in text or "URL(" in text))
-            ):
-                node["textContent"] = urls.redact_css(text, counts)
+            if text and type(text) is str:
+                if node.get("isStyle"):
+                    css = _css(urls, text, counts)
+                    if css is not text:
+                        node["textContent"] = css
+                elif "url(" in text or "URL(" in text:
+                    node["textContent"] = urls.redact_css(text, counts)
         children = node.get("childNodes")
         if children and type(children) is list:
             extend(children)
@@ -196,7 +236,7 @@ def _rules(urls: UrlRedactor, rules: Any, counts: Counter[str]) -> None:
     if isinstance(rules, list):
         for rule in rules:
             if isinstance(rule, dict) and isinstance(rule.get("rule"), str):
-                rule["rule"] = urls.redact_css(rule["rule"], counts)
+                rule["rule"] = _css(urls, rule["rule"], counts)
 
 
 def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[str] | None = None) -> Counter[str]:
@@ -233,7 +273,7 @@ def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[
             elif source == SOURCE_STYLE_DECLARATION:
                 declaration = data.get("set")
                 if isinstance(declaration, dict) and isinstance(declaration.get("value"), str):
-                    declaration["value"] = urls.redact_css(declaration["value"], counts)
+                    declaration["value"] = _css(urls, declaration["value"], counts)
             elif source == SOURCE_ADOPTED_STYLE_SHEET:
                 for style in data.get("styles") or []:
                     if isinstance(style, dict):

@@ -27,6 +27,7 @@ from collections import Counter, deque
 from typing import Any
 
 from getgather_otel.capture import attributes as attr
+from getgather_otel.capture import secrets
 from getgather_otel.capture.activity import Activity
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.payloads import Payload, segment_marker
@@ -153,6 +154,8 @@ class Ownership:
             self.count_dropped(route, payload.dropped_in_page)
         if payload.redactions and route.stream is not None:
             route.stream.recording.count_redactions(payload.redactions)
+        if payload.typed:
+            self.register_typed(route, payload.typed)
 
     def _deliver(self, route: PageRoute, events: list[dict[str, Any]], payload: Payload) -> None:
         if not events:
@@ -170,6 +173,12 @@ class Ownership:
     def count_dropped(self, route: PageRoute, events: int) -> None:
         if route.stream is not None:
             route.stream.recording.count_dropped(events)
+
+    def register_typed(self, route: PageRoute, values: tuple[str, ...]) -> None:
+        """Values typed into a password input of the page (or a child frame): the activity's own
+        secrets from now on, so wherever the page copies them (a URL, its text) they are scrubbed."""
+        if route.stream is not None:
+            secrets.register(route.stream.recording.trace_id, values)
 
     def count_redactions(self, route: PageRoute, redactions: Counter[str]) -> None:
         """What a page's child frame masked: counted on the recording its events go to."""

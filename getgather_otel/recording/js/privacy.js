@@ -284,6 +284,40 @@ function noteTyped(event) {
 // Before the page's own listeners (capture, on the window): its echo is made after this ran.
 if (cardKind) addEventListener("input", noteTyped, { capture: true, passive: true });
 
+// Values typed into password inputs, for Python, never for storage (a newcomer's break: a
+// page's script put a typed password into a URL, `location = "/login?p=" + pw.value`, stored
+// in clear in span URLs, chunk rows and the recording's Meta href). Sent with the next payload
+// (`typed`) and registered as the activity's own secrets (`capture/secrets.py`), so every
+// stored form of them, and their typed prefixes in recordings and URLs, is scrubbed in Python,
+// wherever the page copies them. Password inputs only: what is typed into ordinary masked
+// inputs (a search box, a name) is often shown on the next page as it should be. Each value
+// at its longest (a keystroke extends the one before), at least TYPED_SECRET_MIN characters.
+const TYPED_SECRET_MIN = 4;
+const TYPED_SECRET_MAX = 256;
+const TYPED_SECRETS_PER_PAYLOAD = 16;
+let typedSecrets = [];
+
+function noteTypedSecret(event) {
+  const element = event.composedPath ? event.composedPath()[0] : event.target;
+  if (!element || element.tagName !== "INPUT" || String(element.type).toLowerCase() !== "password") return;
+  const value = element.value;
+  if (typeof value !== "string" || value.length < TYPED_SECRET_MIN || value.length > TYPED_SECRET_MAX) return;
+  typedSecrets = typedSecrets.filter((known) => !value.startsWith(known));
+  if (!typedSecrets.includes(value)) typedSecrets.push(value);
+  if (typedSecrets.length > TYPED_SECRETS_PER_PAYLOAD) typedSecrets.shift();
+}
+
+addEventListener("input", noteTypedSecret, { capture: true, passive: true });
+addEventListener("change", noteTypedSecret, { capture: true, passive: true });
+
+// The `typed` field of the next payload (values typed into password inputs since the last one).
+function takeTypedSecrets() {
+  if (!typedSecrets.length) return "";
+  const field = ',"typed":' + JSON.stringify(typedSecrets);
+  typedSecrets = [];
+  return field;
+}
+
 function typedPrefix(digits) {
   return digits.length >= TYPED_DIGITS_MIN && typedDigits.some((known) => known.startsWith(digits));
 }

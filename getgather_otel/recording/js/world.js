@@ -225,7 +225,7 @@ function nextPayload(limit) {
   droppedEvents = 0;
   const key = isTop ? "events" : "messages";
   return '{"v":1,"doc":"' + doc + '","id":"' + doc + "." + ++sentCount + '","dropped":' + dropped +
-    takeMaskCounts() + ',"' + key + '":[' + batch.join(",") + "]}";
+    takeMaskCounts() + takeTypedSecrets() + ',"' + key + '":[' + batch.join(",") + "]}";
 }
 
 // Sends what is queued. A binding call costs the page's main thread ~25-50 ms per MB (measured),
