@@ -1236,7 +1236,6 @@ async def test_a_registered_secret_upper_or_lower_cased_or_inside_base64_is_neve
             assert form not in text, f"{CASED!r} as {form!r} in {where}"
 
 
-<<<<<<< HEAD
 def test_semicolon_parameters_are_redacted_like_ampersand_ones() -> None:
     """A newcomer's break: `?q=1;session=...` and `/cart;jsessionid=...` kept their secrets.
 
@@ -1250,7 +1249,8 @@ def test_semicolon_parameters_are_redacted_like_ampersand_ones() -> None:
     )
     for plain in ("https://shop.example/s?q=1;page=2", "https://shop.example/cart;color=red/items"):
         assert urls.redact(plain) == plain
-=======
+
+
 KEYED_SECRET = "KeyedSecret-Orca-41"
 
 
@@ -1483,4 +1483,3 @@ async def test_card_numbers_grouped_by_line_breaks_wide_or_invisible_spaces_are_
     for card, how in SEPARATED_CARDS.items():
         assert not [t for t in texts if card in t], how
     assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= len(SEPARATED_CARDS)
->>>>>>> p15-2
