@@ -683,6 +683,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 out.flush()
                 sys.stderr.flush()
                 os._exit(130)
+        print("getgather-otel: interrupted", file=sys.stderr)
         return 130
     except FoundSecretsError:
         return 1
