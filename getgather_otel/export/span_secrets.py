@@ -144,8 +144,10 @@ class _Scrub:
                     value = _URLS.redact(value, self.counts)
             elif key not in IDENTIFIER_KEYS:
                 if isinstance(value, str) and key in TEXT_KEYS:
-                    value = _URLS.redact_text(_URLS.redact_urls_in(value, self.counts), self.counts)
+                    value = _URLS.redact_urls_in(value, self.counts)
                 value = self.shapes(value)
+                if isinstance(value, str) and key in TEXT_KEYS:
+                    value = _URLS.redact_text(value, self.counts)  # what only an error quotes: `Bearer <JWT>`
             out[key] = value
         return out
 
@@ -160,8 +162,8 @@ class _Scrub:
     def status(self, description: str) -> str:
         # The error's text: Playwright's quotes the selector it waited for, a page's thrown
         # error its text (`Authorization: Bearer <JWT>`): secret shapes go, as from a dialog's.
-        text = _URLS.redact_text(_URLS.redact_urls_in(self.value(description), self.counts), self.counts)
-        return _mask_shapes(text, self.counts)
+        text = _mask_shapes(_URLS.redact_urls_in(self.value(description), self.counts), self.counts)
+        return _URLS.redact_text(text, self.counts)
 
 
 def _has_url(attributes: Mapping[str, Any] | None) -> bool:
