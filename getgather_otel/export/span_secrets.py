@@ -143,11 +143,7 @@ class _Scrub:
                 else:
                     value = _URLS.redact(value, self.counts)
             elif key not in IDENTIFIER_KEYS:
-                if isinstance(value, str) and key in TEXT_KEYS:
-                    value = _URLS.redact_urls_in(value, self.counts)
-                value = self.shapes(value)
-                if isinstance(value, str) and key in TEXT_KEYS:
-                    value = _URLS.redact_text(value, self.counts)  # what only an error quotes: `Bearer <JWT>`
+                value = self.text(value) if isinstance(value, str) and key in TEXT_KEYS else self.shapes(value)
             out[key] = value
         return out
 
@@ -162,8 +158,13 @@ class _Scrub:
     def status(self, description: str) -> str:
         # The error's text: Playwright's quotes the selector it waited for, a page's thrown
         # error its text (`Authorization: Bearer <JWT>`): secret shapes go, as from a dialog's.
-        text = _mask_shapes(_URLS.redact_urls_in(self.value(description), self.counts), self.counts)
-        return _URLS.redact_text(text, self.counts)
+        return self.text(self.value(description))
+
+    def text(self, value: str) -> str:
+        """An error's text (a status message, `exception.message`, a stack trace): URLs inside
+        redacted, then card numbers and key shapes masked (`text_<kind>`), then what only an
+        error quotes (`Authorization: Bearer <JWT>`)."""
+        return _URLS.redact_text(_mask_shapes(_URLS.redact_urls_in(value, self.counts), self.counts), self.counts)
 
 
 def _has_url(attributes: Mapping[str, Any] | None) -> bool:
