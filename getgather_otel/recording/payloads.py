@@ -21,6 +21,7 @@ from typing import Any
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
+from getgather_otel.recording.chunk_codec import loads
 from getgather_otel.recording.options import PAGE_MASK_KINDS
 from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
@@ -76,7 +77,7 @@ def parse(raw: object, *, max_payload_bytes: int, max_event_bytes: int, urls: Ur
     if len(raw) > max_payload_bytes:
         raise PayloadRejectedError(f"payload of {len(raw)} chars exceeds {max_payload_bytes}")
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except (ValueError, RecursionError) as error:
         raise PayloadRejectedError(f"payload is not JSON: {error}") from None
     if not isinstance(body, dict) or body.get("v") != 1:

@@ -1,13 +1,14 @@
-"""How long the chunk writer holds the GIL to write a heavy page's events: `json` against orjson.
+"""How long Python holds the GIL to write and to parse a heavy page's rrweb JSON: `json` against orjson.
 
 `recording/chunk_codec.encode` turns a chunk's events into the JSON array that is compressed
 and stored; it runs on the sink's writer thread, and while it runs the browser's event loop
-(the tool's own calls) waits for the GIL. The events are the heavy fixture's full snapshot
-(bench/heavy_site.py: an order table of N rows, 5 nodes a row), built as rrweb serializes it;
-both encoders run alternately in one process, and their output is checked to parse to the
-same events.
+(the tool's own calls) waits for the GIL. `recording/chunk_codec.loads` parses each recorder
+payload, on that event loop itself (and each stored chunk a replay reads). The events are the
+heavy fixture's full snapshot (bench/heavy_site.py: an order table of N rows, 5 nodes a row),
+built as rrweb serializes it; the two ways of each direction run alternately in one process,
+and their output is checked to be the same events.
 
-Run: .venv/bin/python -m bench.chunk_encode [--rows 5000] [--rounds 10]
+Run: .venv/bin/python -m bench.rrweb_json [--rows 5000] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import itertools
 import json
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.heavy_site import STATUSES, order_text
@@ -62,27 +64,47 @@ def stdlib_encode(events: list[dict[str, Any]]) -> bytes:
     return json.dumps(events, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def alternating(ways: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
+    """Median ms of each way, run in turn (the first one rotating) `rounds` times."""
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for i in range(rounds):
+        for name in list(ways)[i % 2 :] + list(ways)[: i % 2]:
+            started = time.perf_counter()
+            ways[name]()
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {name: statistics.median(measured) for name, measured in times.items()}
+
+
+def print_medians(medians: dict[str, float]) -> None:
+    base = medians["json"]
+    for name, median in medians.items():
+        print(f"  {name:>28}: {median:7.1f} ms  ({base / median:.1f}x json's speed)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     events = heavy_snapshot(args.rows)
-    encoders = {"json": stdlib_encode, "orjson (chunk_codec.encode)": chunk_codec.encode}
-    times: dict[str, list[float]] = {name: [] for name in encoders}
-    sizes: dict[str, int] = {}
-    for i in range(args.rounds):
-        for name in list(encoders)[i % 2 :] + list(encoders)[: i % 2]:
-            started = time.perf_counter()
-            raw = encoders[name](events)
-            times[name].append((time.perf_counter() - started) * 1000)
-            sizes[name] = len(raw)
-            assert json.loads(raw) == events
-    base = statistics.median(times["json"])
-    print(f"{args.rows:,} rows, {sizes['json'] / 1e6:.1f} MB of JSON, {args.rounds} alternating rounds (median ms)")
-    for name, measured in times.items():
-        median = statistics.median(measured)
-        print(f"  {name:>28}: {median:7.1f} ms  ({base / median:.1f}x json's speed)")
+    text = chunk_codec.encode(events)
+    assert json.loads(stdlib_encode(events)) == events == chunk_codec.loads(text)
+    print(f"{args.rows:,} rows, {len(text) / 1e6:.1f} MB of JSON, {args.rounds} alternating rounds (median ms)")
+    print(" write (the chunk writer):")
+    print_medians(
+        alternating(
+            {"json": lambda: stdlib_encode(events), "orjson (chunk_codec.encode)": lambda: chunk_codec.encode(events)},
+            args.rounds,
+        )
+    )
+    payload = text.decode()  # a binding call's payload reaches Python as str
+    print(" parse (each recorder payload, on the event loop):")
+    print_medians(
+        alternating(
+            {"json": lambda: json.loads(payload), "orjson (chunk_codec.loads)": lambda: chunk_codec.loads(payload)},
+            args.rounds,
+        )
+    )
 
 
 if __name__ == "__main__":
