@@ -1483,3 +1483,62 @@ async def test_card_numbers_grouped_by_line_breaks_wide_or_invisible_spaces_are_
     for card, how in SEPARATED_CARDS.items():
         assert not [t for t in texts if card in t], how
     assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= len(SEPARATED_CARDS)
+
+
+SPLIT_CARDS = {
+    "4532 9012 1495 0790": "one <span> per group",
+    "4916 4488 9696 7565": "groups split by <wbr>",
+    "5425 5681 9938 1411": "groups split by '/'",
+    "6011 5850 2510 5663": "one <b>/<i> per group, appended later",
+}
+
+
+def _texts_of(events: list[dict[str, Any]]) -> list[str]:
+    """Every recorded text: text nodes of snapshots and adds, and text mutations' values."""
+    texts = [n.get("textContent") or "" for n in nodes_of(events) if n.get("type") == 3]
+    return texts + [t.get("value") or "" for e in events if e["type"] == 3 for t in e["data"].get("texts") or []]
+
+
+async def test_card_numbers_split_over_elements_wbr_or_slashes_are_masked_and_scanned(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A card whose digit groups sit in separate text nodes (a `<span>` each, `<wbr>` between)
+    or are split by "/" was stored in clear (a newcomer's break): no single text held a card.
+    Groups joined through inline elements count; cells of a table and dates do not."""
+    act = await visit(telemetry, browser, f"{sites.main}/card-split.html", "later()")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    texts = _texts_of(events_of(stored["chunks"]))
+    assert "Split cards" in texts, "the page is recorded"
+    for card, how in SPLIT_CARDS.items():
+        leaked = [g for g in card.split() if g != "9012" and any(g in t for t in texts)]
+        assert not leaked, f"{how}: {leaked}"
+    for kept in ("1234", "5678", "9012", "3452", "42"):
+        assert kept in texts, f"the table cell or count {kept} stays"
+    assert any("Due 12/25/2026, filed 2026/11/30, " in t for t in texts), "dates stay"
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= len(SPLIT_CARDS)
+
+    # `scan --pattern card` finds such a card planted in a file, and not the table's cells.
+    def element(tag: str, node_id: int, *children: dict[str, Any]) -> dict[str, Any]:
+        return {"type": 2, "tagName": tag, "attributes": {}, "childNodes": list(children), "id": node_id}
+
+    def text(value: str, node_id: int) -> dict[str, Any]:
+        return {"type": 3, "textContent": value, "id": node_id}
+
+    cells = element(
+        "tr", 20, *(element("td", 21 + i, text(g, 30 + i)) for i, g in enumerate(["1234", "5678", "9012", "3452"]))
+    )
+    split = element(
+        "p", 2, text("Card: ", 3), *(element("span", 4 + i, text(g, 10 + i)) for i, g in enumerate(CARD_TYPED.split()))
+    )
+    with activity(name="planted") as planted:
+        pass
+    assert telemetry.store is not None
+    for sequence, node in enumerate((cells, split)):
+        snapshot = {"type": 2, "timestamp": 1, "data": {"node": node, "initialOffset": {"left": 0, "top": 0}}}
+        chunk = Chunk(planted.trace_id, planted.activity_id, "r" * 32, "c9p9", sequence, [snapshot], 100, "https://x/")
+        telemetry.store.submit(chunk)
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--pattern", "card"], out=out) == 1
+    hits = [h for h in out.getvalue().splitlines() if planted.activity_id in h]
+    assert len(hits) == 1 and "sequence=1" in hits[0], hits

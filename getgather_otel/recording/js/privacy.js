@@ -164,14 +164,17 @@ function maskSubtrees(node) {
 }
 
 // The last word before an event is serialised: option values and labels, value attributes
-// that rrweb keeps when the live value is empty, attribute mutations of options.
+// that rrweb keeps when the live value is empty, attribute mutations of options; card numbers
+// split over several texts.
 function scrubEvent(event) {
   if (!event || !event.data) return;
   if (event.type === 2) {
     maskSubtrees(event.data.node);
+    if (cardKind) maskSplitCardsInTree(event.data.node);
     return;
   }
   if (event.type !== 3 || event.data.source !== 0) return;
+  if (cardKind) maskSplitCardsInMutation(event.data);
   for (const add of event.data.adds || []) {
     if (!add || !add.node) continue;
     if (add.node.type === NODE_ELEMENT) {
@@ -361,4 +364,162 @@ function maskPatternsIn(text) {
     });
   }
   return masked;
+}
+
+// Card numbers split over several texts (a newcomer's break): `<span>4111</span> <span>1111</span>
+// ...`, or groups split by `<wbr>`: rrweb hands maskTextFn one text node at a time, and none of
+// them holds a card. The rule, with the "card" pattern on: consecutive texts that meet only
+// through inline elements (INLINE_TAGS: `span`, `b`, `a`, `wbr`, ...; any other element, a
+// `<br>`, a table cell, a paragraph, ends the run) are joined, and a Luhn-valid card the pattern
+// finds across two or more of them becomes the mask in each text it touches (digits of a text
+// become one mask; separators stay), counted once as the card pattern's kind. Numbers in
+// separate cells or blocks stay as they are. Full snapshots are walked as serialised; for a
+// mutation, the live block (nearest non-inline ancestor) of each added or changed text holding
+// a digit is walked, and only this mutation's texts are masked (texts recorded before hold a
+// part of the card at most).
+const INLINE_TAGS = new Set(config.inlineTags || []); // secret_values.INLINE_TAGS
+// What may stand between a card's groups (the card pattern's separators, dots and "/").
+const CARD_SEPARATOR_CODES = new Set(
+  [..." \n\u00a0\u2002\u2007\u2009\u202f\u200b\u00ad.-/"].map((c) => c.charCodeAt(0)),
+);
+const SPLIT_BLOCK_MAX_NODES = 2000;
+
+function isDigitCode(code) {
+  return code >= 48 && code <= 57;
+}
+// Whether `text` ends (or starts) with a digit, separators aside; whether it is only those.
+function endsCardish(text) {
+  let i = text.length - 1;
+  while (i >= 0 && CARD_SEPARATOR_CODES.has(text.charCodeAt(i))) i--;
+  return i >= 0 && isDigitCode(text.charCodeAt(i));
+}
+function startsCardish(text) {
+  let i = 0;
+  while (i < text.length && CARD_SEPARATOR_CODES.has(text.charCodeAt(i))) i++;
+  return i < text.length && isDigitCode(text.charCodeAt(i));
+}
+function onlyCardish(text) {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!isDigitCode(code) && !CARD_SEPARATOR_CODES.has(code)) return false;
+  }
+  return true;
+}
+
+// A run of texts that may hold a split card: [holder, key, maskable] (the text is holder[key]).
+let splitRun = [];
+function splitEnd() {
+  if (splitRun.length > 1) maskSplitRun(splitRun);
+  splitRun = [];
+}
+function splitText(holder, key, maskable) {
+  const text = holder[key];
+  if (typeof text !== "string") return;
+  if (splitRun.length) {
+    if (onlyCardish(text)) {
+      splitRun.push([holder, key, maskable]);
+      return;
+    }
+    if (startsCardish(text)) splitRun.push([holder, key, maskable]);
+    splitEnd();
+  }
+  if (endsCardish(text)) splitRun.push([holder, key, maskable]);
+}
+
+function maskSplitRun(run) {
+  const texts = run.map(([holder, key]) => holder[key]);
+  const joined = texts.join("");
+  const cardPattern = textPatterns.find(([, luhn]) => luhn)[0];
+  const cuts = texts.map(() => []);
+  for (const match of joined.matchAll(cardPattern)) {
+    const card = cardIn(match[0]);
+    if (card === null) continue;
+    const start = match.index + card[0];
+    const end = match.index + card[1];
+    const parts = [];
+    let offset = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const from = offset;
+      offset += texts[i].length;
+      if (offset <= start || from >= end) continue;
+      parts.push([i, Math.max(start, from) - from, Math.min(end, offset) - from]);
+    }
+    if (parts.length < 2) continue; // within one text: maskTextFn's
+    for (const [i, from, to] of parts) cuts[i].push([from, to]);
+    countMask(cardKind);
+  }
+  for (let i = 0; i < run.length; i++) {
+    const [holder, key, maskable] = run[i];
+    if (!maskable || !cuts[i].length) continue;
+    let text = texts[i];
+    for (const [from, to] of cuts[i].reverse()) {
+      if (/[0-9]/.test(text.slice(from, to))) text = text.slice(0, from) + MASK + text.slice(to);
+    }
+    holder[key] = text;
+  }
+}
+
+// A full snapshot's tree, as rrweb serialised it (element tag names in lower case).
+function maskSplitCardsInTree(root) {
+  splitRun = [];
+  const walk = (node) => {
+    if (!node) return;
+    if (node.type === 3) {
+      if (node.isStyle) splitEnd();
+      else splitText(node, "textContent", true);
+      return;
+    }
+    const inline = node.type !== NODE_ELEMENT || INLINE_TAGS.has(node.tagName);
+    if (!inline) splitEnd();
+    if (node.tagName !== "script" && node.tagName !== "style") {
+      for (const child of node.childNodes || []) walk(child);
+    }
+    if (!inline) splitEnd();
+  };
+  walk(root);
+  splitEnd();
+}
+
+// A mutation's added text nodes and text changes: their live blocks, walked.
+function maskSplitCardsInMutation(data) {
+  let own = null; // live text node -> [holder, key] of its serialised text in this mutation
+  const note = (id, holder, key) => {
+    const text = holder[key];
+    if (typeof text !== "string" || !/[0-9]/.test(text)) return;
+    const node = rrwebRecord.mirror.getNode(id);
+    if (!node) return;
+    if (own === null) own = new Map();
+    own.set(node, [holder, key]);
+  };
+  for (const add of data.adds || []) {
+    if (add && add.node && add.node.type === 3 && !add.node.isStyle) note(add.node.id, add.node, "textContent");
+  }
+  for (const change of data.texts || []) if (change) note(change.id, change, "value");
+  if (own === null) return;
+  const blocks = new Set();
+  for (const node of own.keys()) {
+    let block = node.parentElement;
+    while (block && INLINE_TAGS.has(block.tagName.toLowerCase()) && block.parentElement) block = block.parentElement;
+    if (block) blocks.add(block);
+  }
+  for (const block of blocks) {
+    splitRun = [];
+    let budget = SPLIT_BLOCK_MAX_NODES;
+    const walk = (node) => {
+      if (--budget < 0) return;
+      if (node.nodeType === 3) {
+        const mine = own.get(node);
+        splitText(mine ? mine[0] : { text: node.data }, mine ? mine[1] : "text", Boolean(mine));
+        return;
+      }
+      if (node.nodeType !== 1) return;
+      const tag = node.tagName.toLowerCase();
+      const inline = INLINE_TAGS.has(tag);
+      if (!inline) splitEnd();
+      if (tag !== "script" && tag !== "style") for (const child of node.childNodes) walk(child);
+      if (!inline) splitEnd();
+    };
+    for (const child of block.childNodes) walk(child);
+    splitEnd();
+  }
 }
