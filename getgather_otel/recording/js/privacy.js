@@ -175,6 +175,7 @@ function scrubEvent(event) {
   }
   if (event.type !== 3 || event.data.source !== 0) return;
   if (cardKind) maskSplitCardsInMutation(event.data);
+  markStyleTexts(event.data);
   for (const add of event.data.adds || []) {
     if (!add || !add.node) continue;
     if (add.node.type === NODE_ELEMENT) {
@@ -192,6 +193,23 @@ function scrubEvent(event) {
     maskNodeAttributes(element.tagName, attributes, Boolean(element.closest("select, datalist")));
     for (const key in change.attributes) change.attributes[key] = attributes[key];
     if ("selected" in change.attributes && !("selected" in attributes)) delete change.attributes.selected;
+  }
+}
+
+// A `<style>`'s text a script replaced after the snapshot (`style.textContent = ...`) arrives as
+// an added text node rrweb neither masks nor marks (a newcomer's break: a card in it was stored
+// in clear); a later change of that node arrives as a text mutation. Both are marked `isStyle`
+// here (rrweb's own flag for a style's text, which its player reads as CSS), and Python masks
+// card numbers in marked CSS (recording/scrub.py), as it does in the snapshot's.
+function markStyleTexts(data) {
+  for (const add of data.adds || []) {
+    if (!add || !add.node || add.node.type !== 3 || add.node.isStyle) continue;
+    const parent = rrwebRecord.mirror.getNode(add.parentId);
+    if (parent && parent.tagName === "STYLE") add.node.isStyle = true;
+  }
+  for (const change of data.texts || []) {
+    const node = change && rrwebRecord.mirror.getNode(change.id);
+    if (node && node.parentNode && node.parentNode.tagName === "STYLE") change.isStyle = true;
   }
 }
 
