@@ -1401,7 +1401,15 @@ async def test_card_numbers_in_css_are_masked_and_ordinary_css_numbers_kept(
     assert_none_stored(CSS_CARDS, stored)
     assert "width: 1234px" in stored["chunks"] and "20261201" in stored["chunks"], "ordinary CSS numbers stay"
     assert "color: red" in stored["chunks"]
-    assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= 3, "the audit counts them"
+    # The audit counts what was masked until the activity ended (`Recording.finish`). The rule
+    # inserted by script is not seen by the isolated world's hooks: only the checkpoint the page
+    # takes as the activity ends holds it (masked), and that checkpoint's counts arrive after the
+    # span has its attributes, so 3 of the 4 places count (the snapshot's two, the declaration).
+    events = events_of(stored["chunks"])
+    end = next(i for i, e in enumerate(events) if e["type"] == 5 and e["data"]["tag"] == attr.TAG_ACTIVITY_END)
+    before_end = json.dumps(events[:end]).count(MASK)
+    assert "4242" not in json.dumps(events[:end]) and ".later::before" in json.dumps(events[end:])
+    assert redactions_of(db_path, act.activity_id).get("text_card", 0) == before_end == 3, "the audit counts them"
 
 
 def test_scan_for_phones_finds_phones_and_not_order_tracking_or_isbn_numbers(
