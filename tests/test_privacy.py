@@ -43,7 +43,7 @@ from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS, Recording
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
-from tests.conftest import Sites, flushed, rows
+from tests.conftest import Collector, Sites, flushed, rows
 from tests.test_failures import refused_origin
 from tests.test_recording import settle, stored_text, streams, text_of
 
@@ -1593,3 +1593,45 @@ async def test_a_value_typed_into_a_field_named_like_a_secret_is_kept_like_a_pas
     assert_typed_value_not_stored(TYPED_SSN, stored, 8, 6)
     assert "Results for " in stored["chunks"] and SEARCH_WORDS in stored["chunks"], "search words stay"
     assert "q=umbrella+weather&n=[REDACTED]" in stored["spans"], "and so does the search URL"
+
+
+SHOWN_SECRET = "Reg1stered-Sh0wn-Value"
+
+
+async def test_typed_passwords_and_registered_secrets_stay_out_of_otel_logs_sent_to_a_collector(
+    collector: Collector, browser: Browser, sites: Sites
+) -> None:
+    """Recordings sent over OTLP as log records (`otel_logs`, what an OTel Collector's ClickHouse
+    exporter writes, and `getgather-otel collect` serves): the typed-password rule and the
+    activity's registered secrets hold there as in a local file, URLs and bodies alike."""
+    telemetry = configure(service_name="privacy-otlp", duckdb_path=False, otlp=collector.url, otlp_recordings=True)
+    try:
+        context = await browser.new_context()
+        await record_browser(context)
+        async with activity(name="sent", brand_id="fixture", secrets=[SHOWN_SECRET]):
+            page = await context.new_page()
+            await page.goto(f"{sites.main}/typed-url.html")
+            await page.evaluate(
+                "v => document.querySelector('h1').textContent = 'Sign in as ' + v",
+                SHOWN_SECRET,
+                isolated_context=False,
+            )
+            await page.fill("#user", "ada")
+            await type_keystrokes(page, "#pw", TYPED_PASSWORD)
+            await page.click("#push")
+            await asyncio.sleep(0.3)
+        await context.close()
+        assert await asyncio.to_thread(telemetry.flush, 30)
+    finally:
+        await asyncio.to_thread(telemetry.shutdown)
+    collector.settle()
+    logs = rows(collector.db, 'SELECT "Body" AS body, "LogAttributes" AS attributes FROM otel_logs')
+    assert logs, "the recording went over OTLP"
+    bodies = "".join(decompress_json(base64.b64decode(r["body"]), "zstd").decode() for r in logs)
+    attributes = json.dumps([r["attributes"] for r in logs], default=str)
+    spans = json.dumps(rows(collector.db, "SELECT * FROM otel_traces"), default=str)
+    assert "Sign in as [REDACTED]" in bodies and "Strength of" in bodies, "the page is recorded"
+    stored = {"otel_logs bodies": bodies, "otel_logs attributes": attributes, "spans": spans}
+    secrets = {TYPED_PASSWORD: "typed", TYPED_PASSWORD[:8]: "typed prefix", SHOWN_SECRET: "registered"}
+    assert_none_stored(secrets, stored)
+    assert "step=2&p=[REDACTED]" in spans, "the URL the script made is redacted"
