@@ -147,12 +147,28 @@ function maskNodeAttributes(tagName, attributes, inSelect) {
   if (textPatterns.length) maskAttributePatterns(attributes);
 }
 
+// Also the walk for card numbers split over texts (`splitWalk`, in full snapshots only): one
+// pass over the tree for both.
 function maskTree(node, inSelect) {
   if (!node || node.type !== NODE_ELEMENT) return;
   maskNodeAttributes(node.tagName, node.attributes, inSelect);
   const tag = String(node.tagName || "").toLowerCase();
   const childInSelect = inSelect || tag === "select" || tag === "datalist";
-  for (const child of node.childNodes || []) maskTree(child, childInSelect);
+  if (!splitWalk) {
+    for (const child of node.childNodes || []) maskTree(child, childInSelect);
+    return;
+  }
+  const block = !INLINE_TAGS.has(tag);
+  const code = tag === "script" || tag === "style";
+  if (block) splitEnd();
+  for (const child of node.childNodes || []) {
+    if (child.type === NODE_ELEMENT) maskTree(child, childInSelect);
+    else if (child.type === 3) {
+      if (code || child.isStyle) splitEnd();
+      else splitText(child, "textContent", true);
+    }
+  }
+  if (block) splitEnd();
 }
 
 function maskSubtrees(node) {
@@ -169,8 +185,13 @@ function maskSubtrees(node) {
 function scrubEvent(event) {
   if (!event || !event.data) return;
   if (event.type === 2) {
-    maskSubtrees(event.data.node);
-    if (cardKind) maskSplitCardsInTree(event.data.node);
+    splitWalk = Boolean(cardKind);
+    try {
+      maskSubtrees(event.data.node);
+      splitEnd();
+    } finally {
+      splitWalk = false;
+    }
     return;
   }
   if (event.type !== 3 || event.data.source !== 0) return;
@@ -442,7 +463,10 @@ function onlyCardish(text) {
 
 // A run of texts that may hold a split card: [holder, key, maskable] (the text is holder[key]).
 let splitRun = [];
+// A full snapshot's walk (maskTree) feeds splitText as it goes.
+let splitWalk = false;
 function splitEnd() {
+  if (splitRun.length === 0) return;
   if (splitRun.length > 1) maskSplitRun(splitRun);
   splitRun = [];
 }
@@ -493,35 +517,25 @@ function maskSplitRun(run) {
   }
 }
 
-// A full snapshot's tree, as rrweb serialised it (element tag names in lower case).
-function maskSplitCardsInTree(root) {
-  splitRun = [];
-  const walk = (node) => {
-    if (!node) return;
-    if (node.type === 3) {
-      if (node.isStyle) splitEnd();
-      else splitText(node, "textContent", true);
-      return;
-    }
-    const inline = node.type !== NODE_ELEMENT || INLINE_TAGS.has(node.tagName);
-    if (!inline) splitEnd();
-    if (node.tagName !== "script" && node.tagName !== "style") {
-      for (const child of node.childNodes || []) walk(child);
-    }
-    if (!inline) splitEnd();
-  };
-  walk(root);
-  splitEnd();
+// Whether a live text node meets another text through inline elements only: not a text alone
+// in a block (a table cell's, as a 5,000-row page adds 5,000 of them while it loads).
+function mayJoin(node) {
+  const parent = node.parentElement;
+  if (!parent || INLINE_TAGS.has(parent.tagName.toLowerCase())) return true;
+  const joins = (sibling) =>
+    sibling !== null && (sibling.nodeType !== 1 || INLINE_TAGS.has(sibling.tagName.toLowerCase()));
+  return joins(node.previousSibling) || joins(node.nextSibling);
 }
 
-// A mutation's added text nodes and text changes: their live blocks, walked.
+// A mutation's added text nodes and text changes (those with a digit at an edge, which a card
+// across texts needs): their live blocks, walked.
 function maskSplitCardsInMutation(data) {
   let own = null; // live text node -> [holder, key] of its serialised text in this mutation
   const note = (id, holder, key) => {
     const text = holder[key];
-    if (typeof text !== "string" || !/[0-9]/.test(text)) return;
+    if (typeof text !== "string" || !(endsCardish(text) || startsCardish(text))) return;
     const node = rrwebRecord.mirror.getNode(id);
-    if (!node) return;
+    if (!node || !mayJoin(node)) return;
     if (own === null) own = new Map();
     own.set(node, [holder, key]);
   };
