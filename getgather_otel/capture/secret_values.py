@@ -15,7 +15,17 @@ from collections import Counter
 
 from getgather_otel.capture import attributes as attr
 
-__all__ = ["KIND_CARD", "KIND_JWT", "KIND_TOKEN", "PATTERNS", "card_in", "luhn_valid", "secret_kind", "secret_spans"]
+__all__ = [
+    "INLINE_TAGS",
+    "KIND_CARD",
+    "KIND_JWT",
+    "KIND_TOKEN",
+    "PATTERNS",
+    "card_in",
+    "luhn_valid",
+    "secret_kind",
+    "secret_spans",
+]
 
 KIND_CARD = attr.REDACTION_CARD
 KIND_JWT = attr.REDACTION_JWT
@@ -25,13 +35,13 @@ KIND_TOKEN = attr.REDACTION_TOKEN
 # numbers grouped by no-break, figure and thin spaces too (`&nbsp;`, `&#8201;`), and put soft
 # hyphens (`&shy;`, U+00AD: invisible, a line-break hint) between groups; and (a newcomer's
 # break) a line break, two spaces, " - ", an en space (U+2002) or a zero-width space (U+200B,
-# invisible) between groups. Not "/": numeric URL paths (`/12345/67890/123`) would pass Luhn
-# one time in ten. Dots only between
-# card-like groups (4, then two of 4-6, then up to two more: `4111.1111.1111.1111`, Amex's
-# `3782.822463.10005`), so a decimal or a timestamp with a fraction is no card.
+# invisible) between groups. Dots and "/" only between card-like groups (4, then two of 4-6,
+# then up to two more: `4111.1111.1111.1111`, `4111/1111/1111/1111`, Amex's
+# `3782.822463.10005`), so a decimal, a timestamp with a fraction, a date (`12/25/2026`) or a
+# numeric URL path (`/12345/67890/123`, which would pass Luhn one time in ten) is no card.
 _CARD = re.compile(
     r"(?<![0-9])(?:(?:[0-9](?: - |  |[ \n\u00a0\u2002\u2007\u2009\u202f\u200b\u00ad-])?){12,18}[0-9]"
-    r"|[0-9]{4}(?:\.[0-9]{4,6}){2}(?:\.[0-9]{1,4}){0,2})(?![0-9])"
+    r"|[0-9]{4}(?:\.[0-9]{4,6}){2}(?:\.[0-9]{1,4}){0,2}|[0-9]{4}(?:/[0-9]{4,6}){2}(?:/[0-9]{1,4}){0,2})(?![0-9])"
 )
 # Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
 # `desk_sk_...` no Stripe key, `...AeyJ...` inside base64 no JWT). Glued to a word by "-", "_"
@@ -65,6 +75,15 @@ PATTERNS: dict[str, str] = {
     r"|(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}"
     r"|\([0-9]{2,4}\) ?[0-9]{3,4}[ .-]?[0-9]{3,4})(?![\w]|[.-][0-9])",
 }
+
+# Elements texts meet through without a break in page text (lower case, as rrweb serialises tag
+# names): a card number whose groups sit in such elements (`<span>4111</span> <span>1111</span>
+# ...`, `<wbr>` between groups) is one card. Joined in the page (`js/privacy.js`, given these
+# in its config) and by `scan`; any other element (a cell, a paragraph, `<br>`) ends a run.
+INLINE_TAGS: tuple[str, ...] = (
+    *("a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd", "label", "mark"),
+    *("nobr", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr"),
+)
 
 
 def luhn_valid(digits: str) -> bool:

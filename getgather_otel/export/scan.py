@@ -10,7 +10,9 @@ patterns (`capture/secret_values.PATTERNS`: `card` is Luhn-checked, `jwt`, `toke
 never taken for a card, nor in the identifiers this package writes itself (recording, page
 and session ids, `IDENTIFIER_KEYS`, and the activity ids in a recording's own markers): a
 uuid's digit run is a Luhn-valid card in about one recording of 200. `--secret` values are
-looked for there too. Each hit says where it is, never the value itself.
+looked for there too. A card split over texts that meet through inline elements
+(`<span>4111</span> <span>1111</span> ...`) is found by joining the texts of snapshots and
+added subtrees as the page's masking does (`_runs`). Each hit says where it is, never the value itself.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import duckdb
 
 from getgather_otel.capture import attributes as attr
-from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, card_in
+from getgather_otel.capture.secret_values import INLINE_TAGS, KIND_CARD, PATTERNS, card_in
 from getgather_otel.capture.secrets import forms, url_encoded
 from getgather_otel.recording.chunk_codec import decompress_json
 
@@ -160,11 +162,61 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
                 seen.add(what)
                 yield Hit(where, "events", what)
             if matcher.patterns:
-                for path, string, identifier in _strings(json.loads(text), "events"):
+                decoded = json.loads(text)
+                for path, string, identifier in _strings(decoded, "events"):
                     for what in matcher.in_string(string, identifier=identifier):
                         if what not in seen:
                             seen.add(what)
                             yield Hit(where, path, what)
+                if KIND_CARD not in seen and any(n == KIND_CARD for n, _ in matcher.patterns) and _split_card(decoded):
+                    yield Hit(where, "events (a text split over inline elements)", KIND_CARD)
+
+
+# Card numbers split over texts that meet through inline elements (`secret_values.INLINE_TAGS`):
+# the page masks them (`js/privacy.js`, the same rule); `scan` finds them in serialised trees
+# (full snapshots and mutation adds) a file holds.
+_INLINE_TAGS = frozenset(INLINE_TAGS)
+_CARD_RE = re.compile(PATTERNS[KIND_CARD])
+
+
+def _runs(root: Any) -> Iterator[str]:
+    """The texts of a serialised tree joined where they meet through inline elements only."""
+    run: list[str] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if node is None:  # the end of a block
+            yield "".join(run)
+            run = []
+        elif isinstance(node, dict):
+            text = node.get("textContent")
+            if node.get("type") == 3 and isinstance(text, str) and not node.get("isStyle"):
+                run.append(text)
+                continue
+            tag = node.get("tagName")
+            if node.get("type") == 2 and tag not in _INLINE_TAGS:
+                yield "".join(run)
+                run = []
+                stack.append(None)
+            if tag not in ("script", "style") and isinstance(node.get("childNodes"), list):
+                stack.extend(reversed(node["childNodes"]))
+    yield "".join(run)
+
+
+def _split_card(events: Any) -> bool:
+    """Whether a card number sits split over several texts of a snapshot or an added subtree."""
+    if not isinstance(events, list):
+        return False
+    for event in events:
+        data = event.get("data") if isinstance(event, dict) else None
+        if not isinstance(data, dict):
+            continue
+        roots = [data.get("node")] + [a.get("node") for a in data.get("adds") or [] if isinstance(a, dict)]
+        for root in roots:
+            for run in _runs(root):
+                if any(card_in(match.group()) is not None for match in _CARD_RE.finditer(run)):
+                    return True
+    return False
 
 
 def scan(conn: duckdb.DuckDBPyConnection, secrets: Sequence[str], patterns: Sequence[str]) -> list[Hit]:

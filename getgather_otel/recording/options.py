@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from getgather_otel.capture import attributes as attr
-from getgather_otel.capture.secret_values import PATTERNS
+from getgather_otel.capture.secret_values import INLINE_TAGS, PATTERNS
 from getgather_otel.recording.scrub import LIST_ATTRIBUTES, URL_ATTRIBUTES
 
 __all__ = [
@@ -143,6 +143,7 @@ class RecordingOptions:
                 "maskTextSelector": self.mask_text_selector,
                 "maskTextPatterns": patterns,
                 "keptAttributes": sorted(PATTERN_KEPT_ATTRIBUTES),
+                "inlineTags": list(INLINE_TAGS),
                 "blockClass": self.block_class,
                 "blockSelector": self.block_selector,
                 "batchMs": self.batch_ms,

@@ -219,7 +219,13 @@ class Recording:
         self._finish_callbacks.append(callback)
 
     def finish(self) -> None:
-        """Put the recording's ids and counts on the activity span (still open) and tell its recorders."""
+        """Put the recording's ids and counts on the activity span (still open) and tell its recorders.
+
+        The audit (`getgather.privacy.redactions.*`) holds what was masked until now: the
+        checkpoint a page takes as its activity ends is stored with the activity, but its counts
+        arrive after this, so masks only that checkpoint holds (CSSOM rules a page's script
+        inserted, which the isolated world sees only in a fresh snapshot) are not counted.
+        """
         self.ended = True
         self.mark(attr.TAG_ACTIVITY_END, {"activity_id": self.span_id, "name": self.activity.name})
         with self._lock:

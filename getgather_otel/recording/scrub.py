@@ -266,7 +266,12 @@ def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[
                         _attributes(urls, change.get("attributes"), counts)
                 for text in data.get("texts") or []:
                     value = text.get("value") if isinstance(text, dict) else None
-                    if isinstance(value, str) and may_hold_css_url(value):
+                    if not isinstance(value, str):
+                        continue
+                    # A `<style>`'s text changed after the snapshot (`js/privacy.js` marks it): CSS.
+                    if text.get("isStyle"):
+                        text["value"] = _css(urls, value, counts)
+                    elif may_hold_css_url(value):
                         text["value"] = urls.redact_css(value, counts)
             elif source == SOURCE_STYLE_SHEET_RULE:
                 _rules(urls, data.get("adds"), counts)

@@ -147,12 +147,28 @@ function maskNodeAttributes(tagName, attributes, inSelect) {
   if (textPatterns.length) maskAttributePatterns(attributes);
 }
 
+// Also the walk for card numbers split over texts (`splitWalk`, in full snapshots only): one
+// pass over the tree for both.
 function maskTree(node, inSelect) {
   if (!node || node.type !== NODE_ELEMENT) return;
   maskNodeAttributes(node.tagName, node.attributes, inSelect);
   const tag = String(node.tagName || "").toLowerCase();
   const childInSelect = inSelect || tag === "select" || tag === "datalist";
-  for (const child of node.childNodes || []) maskTree(child, childInSelect);
+  if (!splitWalk) {
+    for (const child of node.childNodes || []) maskTree(child, childInSelect);
+    return;
+  }
+  const block = !INLINE_TAGS.has(tag);
+  const code = tag === "script" || tag === "style";
+  if (block) splitEnd();
+  for (const child of node.childNodes || []) {
+    if (child.type === NODE_ELEMENT) maskTree(child, childInSelect);
+    else if (child.type === 3) {
+      if (code || child.isStyle) splitEnd();
+      else splitText(child, "textContent", true);
+    }
+  }
+  if (block) splitEnd();
 }
 
 function maskSubtrees(node) {
@@ -164,14 +180,23 @@ function maskSubtrees(node) {
 }
 
 // The last word before an event is serialised: option values and labels, value attributes
-// that rrweb keeps when the live value is empty, attribute mutations of options.
+// that rrweb keeps when the live value is empty, attribute mutations of options; card numbers
+// split over several texts.
 function scrubEvent(event) {
   if (!event || !event.data) return;
   if (event.type === 2) {
-    maskSubtrees(event.data.node);
+    splitWalk = Boolean(cardKind);
+    try {
+      maskSubtrees(event.data.node);
+      splitEnd();
+    } finally {
+      splitWalk = false;
+    }
     return;
   }
   if (event.type !== 3 || event.data.source !== 0) return;
+  if (cardKind) maskSplitCardsInMutation(event.data);
+  markStyleTexts(event.data);
   for (const add of event.data.adds || []) {
     if (!add || !add.node) continue;
     if (add.node.type === NODE_ELEMENT) {
@@ -189,6 +214,23 @@ function scrubEvent(event) {
     maskNodeAttributes(element.tagName, attributes, Boolean(element.closest("select, datalist")));
     for (const key in change.attributes) change.attributes[key] = attributes[key];
     if ("selected" in change.attributes && !("selected" in attributes)) delete change.attributes.selected;
+  }
+}
+
+// A `<style>`'s text a script replaced after the snapshot (`style.textContent = ...`) arrives as
+// an added text node rrweb neither masks nor marks (a newcomer's break: a card in it was stored
+// in clear); a later change of that node arrives as a text mutation. Both are marked `isStyle`
+// here (rrweb's own flag for a style's text, which its player reads as CSS), and Python masks
+// card numbers in marked CSS (recording/scrub.py), as it does in the snapshot's.
+function markStyleTexts(data) {
+  for (const add of data.adds || []) {
+    if (!add || !add.node || add.node.type !== 3 || add.node.isStyle) continue;
+    const parent = rrwebRecord.mirror.getNode(add.parentId);
+    if (parent && parent.tagName === "STYLE") add.node.isStyle = true;
+  }
+  for (const change of data.texts || []) {
+    const node = change && rrwebRecord.mirror.getNode(change.id);
+    if (node && node.parentNode && node.parentNode.tagName === "STYLE") change.isStyle = true;
   }
 }
 
@@ -297,9 +339,25 @@ const TYPED_SECRET_MAX = 256;
 const TYPED_SECRETS_PER_PAYLOAD = 16;
 let typedSecrets = [];
 
+// Besides password inputs, inputs that say they hold a secret whatever their type (a newcomer's
+// break: an SSN field of type text, echoed as typed, stored every prefix): `autocomplete` naming
+// a card number, its code or a one-time code, or a name, id or autocomplete naming an SSN, a tax
+// or national id, a card's code or a PIN (`ssn`, `social-security`, `tax_id`, `cvv`, ...).
+// Words, not hints like `inputmode="numeric"`: a search box, a quantity or a zip code says none
+// of them, and what is typed there stays readable where the page shows it.
+const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-number|cc-csc|one-time-code|current-password|new-password)(?:\s|$)/i;
+const SECRET_FIELD_NAME =
+  /(?:^|[-_\s.[])(?:ssn|social[-_\s]?security(?:[-_\s]?(?:number|no))?|tax[-_\s]?(?:id|number)|taxpayer[-_\s]?id|itin|national[-_\s]?id|cvv|cvc|csc|pin)(?:$|[-_\s.\]])/i;
+function secretInput(element) {
+  if (String(element.type).toLowerCase() === "password") return true;
+  const autocomplete = element.getAttribute("autocomplete") || "";
+  if (SECRET_AUTOCOMPLETE.test(autocomplete)) return true;
+  return [element.name, element.id, autocomplete].some((word) => word && SECRET_FIELD_NAME.test(word));
+}
+
 function noteTypedSecret(event) {
   const element = event.composedPath ? event.composedPath()[0] : event.target;
-  if (!element || element.tagName !== "INPUT" || String(element.type).toLowerCase() !== "password") return;
+  if (!element || element.tagName !== "INPUT" || !secretInput(element)) return;
   const value = element.value;
   if (typeof value !== "string" || value.length < TYPED_SECRET_MIN || value.length > TYPED_SECRET_MAX) return;
   typedSecrets = typedSecrets.filter((known) => !value.startsWith(known));
@@ -310,7 +368,7 @@ function noteTypedSecret(event) {
 addEventListener("input", noteTypedSecret, { capture: true, passive: true });
 addEventListener("change", noteTypedSecret, { capture: true, passive: true });
 
-// The `typed` field of the next payload (values typed into password inputs since the last one).
+// The `typed` field of the next payload (values typed into secret inputs since the last one).
 function takeTypedSecrets() {
   if (!typedSecrets.length) return "";
   const field = ',"typed":' + JSON.stringify(typedSecrets);
@@ -361,4 +419,155 @@ function maskPatternsIn(text) {
     });
   }
   return masked;
+}
+
+// Card numbers split over several texts (a newcomer's break): `<span>4111</span> <span>1111</span>
+// ...`, or groups split by `<wbr>`: rrweb hands maskTextFn one text node at a time, and none of
+// them holds a card. The rule, with the "card" pattern on: consecutive texts that meet only
+// through inline elements (INLINE_TAGS: `span`, `b`, `a`, `wbr`, ...; any other element, a
+// `<br>`, a table cell, a paragraph, ends the run) are joined, and a Luhn-valid card the pattern
+// finds across two or more of them becomes the mask in each text it touches (digits of a text
+// become one mask; separators stay), counted once as the card pattern's kind. Numbers in
+// separate cells or blocks stay as they are. Full snapshots are walked as serialised; for a
+// mutation, the live block (nearest non-inline ancestor) of each added or changed text holding
+// a digit is walked, and only this mutation's texts are masked (texts recorded before hold a
+// part of the card at most).
+const INLINE_TAGS = new Set(config.inlineTags || []); // secret_values.INLINE_TAGS
+// What may stand between a card's groups (the card pattern's separators, dots and "/").
+const CARD_SEPARATOR_CODES = new Set(
+  [..." \n\u00a0\u2002\u2007\u2009\u202f\u200b\u00ad.-/"].map((c) => c.charCodeAt(0)),
+);
+const SPLIT_BLOCK_MAX_NODES = 2000;
+
+function isDigitCode(code) {
+  return code >= 48 && code <= 57;
+}
+// Whether `text` ends (or starts) with a digit, separators aside; whether it is only those.
+function endsCardish(text) {
+  let i = text.length - 1;
+  while (i >= 0 && CARD_SEPARATOR_CODES.has(text.charCodeAt(i))) i--;
+  return i >= 0 && isDigitCode(text.charCodeAt(i));
+}
+function startsCardish(text) {
+  let i = 0;
+  while (i < text.length && CARD_SEPARATOR_CODES.has(text.charCodeAt(i))) i++;
+  return i < text.length && isDigitCode(text.charCodeAt(i));
+}
+function onlyCardish(text) {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!isDigitCode(code) && !CARD_SEPARATOR_CODES.has(code)) return false;
+  }
+  return true;
+}
+
+// A run of texts that may hold a split card: [holder, key, maskable] (the text is holder[key]).
+let splitRun = [];
+// A full snapshot's walk (maskTree) feeds splitText as it goes.
+let splitWalk = false;
+function splitEnd() {
+  if (splitRun.length === 0) return;
+  if (splitRun.length > 1) maskSplitRun(splitRun);
+  splitRun = [];
+}
+function splitText(holder, key, maskable) {
+  const text = holder[key];
+  if (typeof text !== "string") return;
+  if (splitRun.length) {
+    if (onlyCardish(text)) {
+      splitRun.push([holder, key, maskable]);
+      return;
+    }
+    if (startsCardish(text)) splitRun.push([holder, key, maskable]);
+    splitEnd();
+  }
+  if (endsCardish(text)) splitRun.push([holder, key, maskable]);
+}
+
+function maskSplitRun(run) {
+  const texts = run.map(([holder, key]) => holder[key]);
+  const joined = texts.join("");
+  const cardPattern = textPatterns.find(([, luhn]) => luhn)[0];
+  const cuts = texts.map(() => []);
+  for (const match of joined.matchAll(cardPattern)) {
+    const card = cardIn(match[0]);
+    if (card === null) continue;
+    const start = match.index + card[0];
+    const end = match.index + card[1];
+    const parts = [];
+    let offset = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const from = offset;
+      offset += texts[i].length;
+      if (offset <= start || from >= end) continue;
+      parts.push([i, Math.max(start, from) - from, Math.min(end, offset) - from]);
+    }
+    if (parts.length < 2) continue; // within one text: maskTextFn's
+    for (const [i, from, to] of parts) cuts[i].push([from, to]);
+    countMask(cardKind);
+  }
+  for (let i = 0; i < run.length; i++) {
+    const [holder, key, maskable] = run[i];
+    if (!maskable || !cuts[i].length) continue;
+    let text = texts[i];
+    for (const [from, to] of cuts[i].reverse()) {
+      if (/[0-9]/.test(text.slice(from, to))) text = text.slice(0, from) + MASK + text.slice(to);
+    }
+    holder[key] = text;
+  }
+}
+
+// Whether a live text node meets another text through inline elements only: not a text alone
+// in a block (a table cell's, as a 5,000-row page adds 5,000 of them while it loads).
+function mayJoin(node) {
+  const parent = node.parentElement;
+  if (!parent || INLINE_TAGS.has(parent.tagName.toLowerCase())) return true;
+  const joins = (sibling) =>
+    sibling !== null && (sibling.nodeType !== 1 || INLINE_TAGS.has(sibling.tagName.toLowerCase()));
+  return joins(node.previousSibling) || joins(node.nextSibling);
+}
+
+// A mutation's added text nodes and text changes (those with a digit at an edge, which a card
+// across texts needs): their live blocks, walked.
+function maskSplitCardsInMutation(data) {
+  let own = null; // live text node -> [holder, key] of its serialised text in this mutation
+  const note = (id, holder, key) => {
+    const text = holder[key];
+    if (typeof text !== "string" || !(endsCardish(text) || startsCardish(text))) return;
+    const node = rrwebRecord.mirror.getNode(id);
+    if (!node || !mayJoin(node)) return;
+    if (own === null) own = new Map();
+    own.set(node, [holder, key]);
+  };
+  for (const add of data.adds || []) {
+    if (add && add.node && add.node.type === 3 && !add.node.isStyle) note(add.node.id, add.node, "textContent");
+  }
+  for (const change of data.texts || []) if (change) note(change.id, change, "value");
+  if (own === null) return;
+  const blocks = new Set();
+  for (const node of own.keys()) {
+    let block = node.parentElement;
+    while (block && INLINE_TAGS.has(block.tagName.toLowerCase()) && block.parentElement) block = block.parentElement;
+    if (block) blocks.add(block);
+  }
+  for (const block of blocks) {
+    splitRun = [];
+    let budget = SPLIT_BLOCK_MAX_NODES;
+    const walk = (node) => {
+      if (--budget < 0) return;
+      if (node.nodeType === 3) {
+        const mine = own.get(node);
+        splitText(mine ? mine[0] : { text: node.data }, mine ? mine[1] : "text", Boolean(mine));
+        return;
+      }
+      if (node.nodeType !== 1) return;
+      const tag = node.tagName.toLowerCase();
+      const inline = INLINE_TAGS.has(tag);
+      if (!inline) splitEnd();
+      if (tag !== "script" && tag !== "style") for (const child of node.childNodes) walk(child);
+      if (!inline) splitEnd();
+    };
+    for (const child of block.childNodes) walk(child);
+    splitEnd();
+  }
 }
