@@ -205,9 +205,25 @@ def failing_site() -> Starlette:
 
         return StreamingResponse(chunks(), media_type="text/html")
 
+    async def still_loading(request: Request) -> Response:
+        """A page whose body never finishes within a test (DOMContentLoaded does not fire): the
+        rest comes after 8 s, or never when the browser goes away first."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"<!doctype html><html><head><title>Orders</title></head><body><h1>STILL-LOADING-PAGE</h1>"
+            yield b"<p>" + b"padding " * 200 + b"</p>"  # past the parser's first-chunk buffering
+            for _ in range(32):
+                await asyncio.sleep(0.25)
+                if await request.is_disconnected():
+                    return
+            yield b"<div id='orders'>LATE-PART</div></body></html>"
+
+        return StreamingResponse(chunks(), media_type="text/html")
+
     return Starlette(
         routes=[
             Route("/streaming", streaming),
+            Route("/still-loading", still_loading),
             Route("/embeds", embeds),
             Route("/widget", widget),
             Route("/checkout", checkout),
@@ -1651,3 +1667,24 @@ async def test_a_selector_missing_from_a_page_still_loading_says_so(
     assert row["failure_class"] == failures.ELEMENT_MISSING
     missing = one_event(db_path, row["activity_id"], attr.EVENT_ELEMENT_MISSING)
     assert missing[attr.FAILURE_DOCUMENT_READY_STATE] in ("loading", "interactive"), missing
+
+
+async def test_a_page_still_loading_at_the_failure_ends_the_replay_on_what_it_showed(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: the recorder's rrweb starts at DOMContentLoaded, so a document still
+    streaming when the activity failed had no snapshot at all, and the replay did not end on the
+    failing page. The failure checkpoint now snapshots what has been parsed so far."""
+    context = await browser.new_context()
+    await record_browser(context)
+    try:
+        with pytest.raises(PatchrightTimeoutError):
+            async with activity("still_loading_replay", "fixture", kind="tool"):
+                page = await context.new_page()
+                await page.goto(f"{site}/still-loading", wait_until="commit")
+                await page.wait_for_selector("#orders", timeout=WAIT_MS)
+        row = await until_stored(quiet_telemetry, db_path, "still_loading_replay", "STILL-LOADING-PAGE")
+    finally:
+        await context.close()
+    assert row["failure_class"] == failures.ELEMENT_MISSING
+    assert "LATE-PART" not in last_snapshot_text(db_path, row["activity_id"])
