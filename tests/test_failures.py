@@ -424,8 +424,12 @@ def one_event(db: Path, activity_id: str, name: str) -> dict[str, str]:
 
 def last_snapshot_text(db: Path, activity_id: str) -> str:
     """The text of the last full snapshot of the failing page in the activity's recording (what its replay ends on)."""
+    # The page the failing call acted on, else the one that crashed (a call on a crashed page has no page id).
+    failing = (attr.EVENT_BROWSER_CALL_FAILED, attr.EVENT_PAGE_CRASHED)
     pages = [
-        a.get(attr.RECORDING_PAGE_ID) for n, a in events_of(db, activity_id) if n == attr.EVENT_BROWSER_CALL_FAILED
+        a[attr.RECORDING_PAGE_ID]
+        for n, a in events_of(db, activity_id)
+        if n in failing and a.get(attr.RECORDING_PAGE_ID)
     ]
     chunks = rows(
         db,
@@ -522,6 +526,13 @@ async def test_each_failing_tool_gets_its_class_evidence_and_a_replay_ending_on_
     crash = activity_row(db_path, "fixture_read_crash")
     assert crash["failure_class"] == failures.BROWSER_CRASH
     assert attr.EVENT_PAGE_CRASHED in [n for n, _ in events_of(db_path, crash["activity_id"])]
+    # Where no page of the site is left to show, the replay's last frame is, for the refused
+    # connection, Chromium's own error page (its text; nothing of the URL's secret), and for the
+    # crash, the page as last recorded before the renderer died (a crashed page cannot be read
+    # again; the crash is the marker after it).
+    await until_stored(telemetry, db_path, "fixture_read_refused", "ERR_CONNECTION_REFUSED")
+    assert "hunter2" not in last_snapshot_text(db_path, refused["activity_id"])
+    await until_stored(telemetry, db_path, "fixture_read_crash", "GOOD-PAGE")
     assert activity_row(db_path, "fixture_no_browser")["failure_class"] == failures.TOOL_ERROR
     # The CLI filters by class.
     out = io.StringIO()
