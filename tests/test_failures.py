@@ -927,6 +927,24 @@ def _timeout(selector: str = "#x") -> Evidence:
             [],
             failures.ELEMENT_MISSING,
         ),
+        # "Own site" by the Public Suffix List, not by two labels: another shop under co.uk, another
+        # user's github.io site, are third parties; the shop's own API under co.uk is its own.
+        *(
+            (
+                [_http(401, document=False, kind=kind, url=api), _timeout()],
+                [Document("p1", 200, page)],
+                [],
+                expected,
+            )
+            for kind, api, page, expected in (
+                ("Fetch", "https://beacons.co.uk/b", "https://www.shop.co.uk/orders", failures.ELEMENT_MISSING),
+                ("XHR", "https://api.shop.co.uk/me", "https://www.shop.co.uk/orders", failures.SIGNED_OUT),
+                ("Fetch", "https://mallory.github.io/me", "https://alice.github.io/orders", failures.ELEMENT_MISSING),
+                ("XHR", "https://alice.github.io/api/me", "https://alice.github.io/orders", failures.SIGNED_OUT),
+                ("XHR", "http://127.0.0.2:8000/api/me", "http://127.0.0.1:8000/orders", failures.ELEMENT_MISSING),
+                ("XHR", "http://localhost:9000/api/me", "http://localhost:8000/orders", failures.SIGNED_OUT),
+            )
+        ),
         # A provider's script loaded: no challenge by itself; with a 503 document, Cloudflare's wall.
         (
             [Evidence(attr.EVENT_CHALLENGE, {attr.BROWSER_CHALLENGE_PROVIDER: "recaptcha"}, "p1"), _timeout()],
