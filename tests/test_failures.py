@@ -192,6 +192,36 @@ def failing_site() -> Starlette:
         "<header><button>Sign in with Google</button></header><h1>Today's picks</h1><p>WELCOME-PAGE</p>",
     )
 
+    # reCAPTCHA v2's checkbox as sites embed it: a 304x78 box (a frame of the provider's; here a
+    # path of this site's, which the page's reads match as a captcha frame).
+    checkbox = (
+        "<div class='g-recaptcha' data-sitekey='k' style='width:304px;height:78px'>"
+        "<iframe title='reCAPTCHA' src='/recaptcha/api2/anchor?k=k' width='304' height='78'></iframe>"
+        "<textarea id='g-recaptcha-response' style='display:none'></textarea></div>"
+    )
+    # A contact form that carries the checkbox: a form's widget, not the page's challenge.
+    contact = static(
+        "Contact",
+        "<h1>CONTACT-PAGE</h1><form><input name='name'><input type='email' name='email'><textarea></textarea>"
+        f"{checkbox}<button>Send</button></form>",
+    )
+    # A gate: the checkbox and a Continue button, nothing else asked (the title and heading say no challenge word).
+    gate = static(
+        "Example Shop", f"<h1>One more step</h1><p>GATE-PAGE</p><form>{checkbox}<button>Continue</button></form>"
+    )
+    # An ordinary page with invisible reCAPTCHA (v3, or v2 invisible): only its badge shows, 256x60.
+    badge = static(
+        "Product",
+        "<h1>PRODUCT-PAGE</h1><div class='grecaptcha-badge' style='position:fixed;right:0;bottom:14px'>"
+        "<iframe src='/recaptcha/api2/anchor?k=k&size=invisible' width='256' height='60'></iframe></div>",
+    )
+    # A full-page interstitial: the provider's frame covers the page (served 200, title the site's).
+    interstitial = static(
+        "example.com",
+        "<p>INTERSTITIAL-PAGE</p><iframe src='/captcha/v1/frame' style='position:fixed;inset:0;width:100%;height:100%'>"
+        "</iframe>",
+    )
+
     async def server_error(request: Request) -> Response:
         return Response("boom", 500)
 
@@ -224,6 +254,13 @@ def failing_site() -> Starlette:
         routes=[
             Route("/streaming", streaming),
             Route("/still-loading", still_loading),
+            Route("/contact", contact),
+            Route("/gate", gate),
+            Route("/badge", badge),
+            Route("/interstitial", interstitial),
+            Route(
+                "/recaptcha/api2/anchor", static("reCAPTCHA", "<label><input type='checkbox'> I'm not a robot</label>")
+            ),
             Route("/embeds", embeds),
             Route("/widget", widget),
             Route("/checkout", checkout),
@@ -1717,3 +1754,32 @@ async def test_a_page_still_loading_at_the_failure_ends_the_replay_on_what_it_sh
         await context.close()
     assert row["failure_class"] == failures.ELEMENT_MISSING
     assert "LATE-PART" not in last_snapshot_text(db_path, row["activity_id"])
+
+
+async def test_a_small_captcha_is_the_challenge_only_where_the_page_asks_for_nothing_else(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: a provider's widget counted only from 300 px square or a quarter of the
+    viewport, so a gate showing reCAPTCHA v2's 304x78 checkbox and a Continue button (a title and
+    heading without a challenge word) was `element_missing`. Such a widget on screen now counts
+    where the page asks for nothing else; on a contact form, and as the invisible badge, it does not."""
+    context = await browser.new_context()
+    await record_browser(context)
+    expected = {
+        "/gate": failures.BOT_CHALLENGE,
+        "/interstitial": failures.BOT_CHALLENGE,
+        "/contact": failures.ELEMENT_MISSING,
+        "/badge": failures.ELEMENT_MISSING,
+    }
+    try:
+        for path in expected:
+            with pytest.raises(PatchrightTimeoutError):
+                async with activity(f"captcha{path.replace('/', '_')}", "fixture", kind="tool"):
+                    page = await context.new_page()
+                    await page.goto(f"{site}{path}")
+                    await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    finally:
+        await context.close()
+    flushed(quiet_telemetry)
+    found = {path: activity_row(db_path, f"captcha{path.replace('/', '_')}")["failure_class"] for path in expected}
+    assert found == expected

@@ -25,11 +25,15 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    the failure shows a bot wall's marker (`CHALLENGE_MARKERS["selectors"]`, or a title), or a
    provider's widget or frame shown and large (`CHALLENGE_MARKERS["widgets"]`, an iframe of a
    `CHALLENGE_PROVIDERS` host: at least `CHALLENGE_WIDGET_MIN_PX` square, or a quarter of the
-   viewport), or a provider's frame document answered 403 or 429 (a cross-site frame's, which
-   the page's reads cannot enter); or the document answered 403 or 429 (with no sign-in form
-   shown: rule 3), or 403, 429 or 503 with a provider's script or frame requested. A provider
-   requested on its own (invisible reCAPTCHA v3 on every page, a contact form's checkbox) is a
-   `browser.challenge` event, and no evidence of failure.
+   viewport), or shown on screen, of any size, in a page that asks for nothing else (no visible
+   text field, text area or select: a gate with a 304x78 reCAPTCHA checkbox or a 300x65
+   Turnstile box and a Continue button; not a contact or sign-in form's checkbox, nor the
+   invisible reCAPTCHA badge, `.grecaptcha-badge` or `size=invisible`), or a provider's frame
+   document answered 403 or 429 (a cross-site frame's, which the page's reads cannot enter);
+   or the document answered 403 or 429 (with no sign-in form shown: rule 3), or 403, 429 or
+   503 with a provider's script or frame requested. A provider requested on its own (invisible
+   reCAPTCHA v3 on every page, a contact form's checkbox) is a `browser.challenge` event, and
+   no evidence of failure.
 3. `signed_out`: the document answered 401, or the page's own XHR or fetch to its own site did
    (the same registrable domain by the Public Suffix List: `api.shop.co.uk` is `www.shop.co.uk`'s,
    `beacons.co.uk` and `mallory.github.io` are third parties; not an image's), or a page
@@ -195,7 +199,8 @@ _RECAPTCHA_PATH = re.compile(r"^/recaptcha/")
 # own pages (present: the page is the challenge); "widgets" are a provider's widget or frame,
 # which ordinary pages carry too (a contact form's reCAPTCHA checkbox, an invisible reCAPTCHA
 # v3 badge): they count only when shown and large (`CHALLENGE_WIDGET_MIN_PX`, or a quarter of
-# the viewport), as a challenge that covers the page is; then the titles.
+# the viewport), as a challenge that covers the page is, or on screen in a page that asks for
+# nothing else (a gate: rule 2); then the titles.
 CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
     "selectors": (
         "#challenge-form",

@@ -140,15 +140,36 @@ _PAGE_STATE_JS = """(() => {
   for (const s of selectors) {
     try { if (document.querySelector(s)) { marker = s; break; } } catch (e) {}
   }
-  // A widget or a provider's frame counts only shown and large: the challenge covers the page
-  // (not a contact form's checkbox, nor an invisible reCAPTCHA badge). Layout read: at a failure only.
-  const large = (el) => {
-    const r = el.getBoundingClientRect();
+  // A widget or a provider's frame counts only shown, and large (the challenge covers the page), or
+  // on screen in a page that asks for nothing else (a gate: a 304x78 reCAPTCHA checkbox or a 300x65
+  // Turnstile box with a Continue button); not a contact form's or a sign-in form's checkbox, nor
+  // the invisible reCAPTCHA badge. Layout read: at a failure only.
+  const visible = (el) => {
     const style = getComputedStyle(el);
-    if (style.visibility === "hidden" || style.display === "none" || Number(style.opacity) === 0) return false;
-    const area = (innerWidth || 1) * (innerHeight || 1);
-    return (r.width >= least && r.height >= least) || r.width * r.height >= area / 4;
+    if (style.visibility === "hidden" || style.display === "none" || Number(style.opacity) === 0) return null;
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 ? r : null;
   };
+  const large = (el) => {
+    const r = visible(el);
+    const area = (innerWidth || 1) * (innerHeight || 1);
+    return !!r && ((r.width >= least && r.height >= least) || r.width * r.height >= area / 4);
+  };
+  const onScreen = (el) => {
+    const r = visible(el);
+    return !!r && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+  };
+  const invisibleKind = (el) => !!el.closest(".grecaptcha-badge") || [el, ...el.querySelectorAll("iframe")]
+    .some((f) => /[?&#]size=invisible(?:[&#]|$)/.test(String(f.getAttribute("src") || "")));
+  const entry = "textarea, select, input:not([type=hidden]):not([type=submit]):not([type=button])" +
+    ":not([type=reset]):not([type=image]):not([type=checkbox]):not([type=radio])";
+  let asksNothingElse = null;
+  const gate = (el) => {
+    if (invisibleKind(el) || ![el, ...el.querySelectorAll("iframe")].some(onScreen)) return false;
+    if (asksNothingElse === null) asksNothingElse = ![...document.querySelectorAll(entry)].some((f) => visible(f));
+    return asksNothingElse;
+  };
+  const shown = (el) => [el, ...el.querySelectorAll("iframe")].some(large) || gate(el);
   const provided = (src) => {
     try {
       const u = new URL(src, location.href);
@@ -161,14 +182,13 @@ _PAGE_STATE_JS = """(() => {
     outer: for (const s of widgets) {
       try {
         for (const el of document.querySelectorAll(s)) {
-          const shown = [el, ...el.querySelectorAll("iframe")].some(large);
-          if (shown) { marker = s; break outer; }
+          if (shown(el)) { marker = s; break outer; }
         }
       } catch (e) {}
     }
   }
   if (!marker) {
-    const frame = [...document.querySelectorAll("iframe[src]")].find((f) => provided(f.src) && large(f));
+    const frame = [...document.querySelectorAll("iframe[src]")].find((f) => provided(f.src) && shown(f));
     if (frame) marker = "frame: " + new URL(frame.src, location.href).hostname;
   }
   const title = String(document.title || "").slice(0, 300);
