@@ -222,6 +222,18 @@ def failing_site() -> Starlette:
         "</iframe>",
     )
 
+    async def embedded_login(request: Request) -> Response:
+        """An orders page that shows the other site's sign-in widget in an iframe (or hides it: `hidden`)."""
+        style = "display:none" if request.query_params.get("hidden") else "width:420px;height:320px"
+        frame = f"<iframe style='{style}' src='{request.query_params['far']}/login-widget'></iframe>"
+        return HTMLResponse(_page("Orders", f"<h1>EMBEDDING-PAGE</h1>{frame}"))
+
+    login_widget = static(
+        "Sign in",
+        "<h2>WIDGET-SIGN-IN</h2><form><input type='email' name='email'><input type='password' name='password'>"
+        "<button>Sign in</button></form>",
+    )
+
     async def server_error(request: Request) -> Response:
         return Response("boom", 500)
 
@@ -255,6 +267,8 @@ def failing_site() -> Starlette:
             Route("/streaming", streaming),
             Route("/still-loading", still_loading),
             Route("/contact", contact),
+            Route("/embedded-login", embedded_login),
+            Route("/login-widget", login_widget),
             Route("/gate", gate),
             Route("/badge", badge),
             Route("/interstitial", interstitial),
@@ -1783,3 +1797,32 @@ async def test_a_small_captcha_is_the_challenge_only_where_the_page_asks_for_not
     flushed(quiet_telemetry)
     found = {path: activity_row(db_path, f"captcha{path.replace('/', '_')}")["failure_class"] for path in expected}
     assert found == expected
+
+
+async def test_a_sign_in_form_in_a_cross_site_iframe_is_signed_out_and_a_hidden_one_is_not(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, far: str, db_path: Path
+) -> None:
+    """A newcomer's break: the page read at a failure was the main frame's only, so a sign-in
+    widget served from another site (127.0.0.2) in an iframe of the page was not seen and the
+    activity was `element_missing`. The frame is read in the evidence's own world, through the
+    recorder's session of that frame (no Runtime.enable), and counts when its iframe is shown."""
+    context = await browser.new_context()
+    await record_browser(context)
+    expected = {"shown": failures.SIGNED_OUT, "hidden": failures.ELEMENT_MISSING}
+    try:
+        for case in expected:
+            with pytest.raises(PatchrightTimeoutError):
+                async with activity(f"embedded_login_{case}", "fixture", kind="tool"):
+                    page = await context.new_page()
+                    hidden = "&hidden=1" if case == "hidden" else ""
+                    await page.goto(f"{site}/embedded-login?far={quote(far, safe='')}{hidden}")
+                    await page.frame_locator("iframe").locator("h2").wait_for(state="attached")
+                    await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    finally:
+        await context.close()
+    flushed(quiet_telemetry)
+    rows_ = {case: activity_row(db_path, f"embedded_login_{case}") for case in expected}
+    assert {case: row["failure_class"] for case, row in rows_.items()} == expected
+    form = one_event(db_path, rows_["shown"]["activity_id"], attr.EVENT_SIGN_IN_FORM)
+    assert form[attr.BROWSER_SIGN_IN_FORM] == "password" and form[attr.BROWSER_FRAME_URL] == f"{far}/login-widget"
+    assert form[attr.URL_FULL].startswith(f"{site}/embedded-login")

@@ -38,7 +38,9 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    (the same registrable domain by the Public Suffix List: `api.shop.co.uk` is `www.shop.co.uk`'s,
    `beacons.co.uk` and `mallory.github.io` are third parties; not an image's), or a page
    at the failure shows a sign-in form (`sign_in_form_kind`; a 403 document showing one, with
-   no challenge seen, is this rule's): a password field on a page whose URL's host or path (not
+   no challenge seen, is this rule's; in the page, or in a cross-site iframe it shows, a sign-in
+   widget of another site, read the same way with that frame's URL, title and headings, else
+   the page's): a password field on a page whose URL's host or path (not
    its query: `/register?next=/login` is a sign-up page) or title says sign in / log in
    (`SIGN_IN_WORDS`: "auth" as a word, not `/authors/`) or whose heading does (`SIGN_IN_SAID`);
    or, identifier first
@@ -313,6 +315,8 @@ class PageState:
     sign_in_form_kind: str = ""
     # `document.readyState` ("loading", "interactive", "complete"; "" unread).
     ready_state: str = ""
+    # The sign-in form is in a cross-site iframe the page shows: that frame's URL (redacted).
+    sign_in_frame_url: str = ""
 
 
 def sign_in_form_kind(
