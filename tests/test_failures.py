@@ -959,6 +959,19 @@ def _timeout(selector: str = "#x") -> Evidence:
             [PageState("p1", "u", challenge_marker=".g-recaptcha")],
             failures.BOT_CHALLENGE,
         ),
+        # A gate's lone checkbox: the challenge where the failing call was held, not after good browser work.
+        (
+            [_timeout()],
+            [Document("p1", 200, "u")],
+            [PageState("p1", "u", challenge_marker=failures.GATE_MARKER + ".g-recaptcha")],
+            failures.BOT_CHALLENGE,
+        ),
+        (
+            [],
+            [Document("p1", 200, "u")],
+            [PageState("p1", "u", challenge_marker=failures.GATE_MARKER + ".g-recaptcha")],
+            failures.TOOL_ERROR,
+        ),
         (
             [_http(401, document=False, kind="XHR", url="http://shop.example/api/me"), _timeout()],
             [Document("p1", 200, "http://www.shop.example/orders")],
@@ -1493,12 +1506,14 @@ def break_site() -> Starlette:
             Route("/recaptcha/api2/bframe", page("reCAPTCHA", "<p>Select all images with buses</p>")),
             # Invisible reCAPTCHA v3: a script on every page.
             Route("/v3", page("Orders", orders + "<script src='GOOGLE/recaptcha/api.js?render=6Lc'></script>")),
-            # A contact form's checkbox widget (304x78).
+            # A contact form's checkbox widget (304x78), with the fields a contact form asks for (a
+            # lone checkbox in a page that asks for nothing else is a gate: rule 2).
             Route(
                 "/contact",
                 page(
                     "Orders",
-                    orders + "<form><div class='g-recaptcha' data-sitekey='6Lc'><iframe width='304' height='78'"
+                    orders + "<form><input name='name'><textarea name='message'></textarea>"
+                    "<div class='g-recaptcha' data-sitekey='6Lc'><iframe width='304' height='78'"
                     " src='GOOGLE/recaptcha/api2/anchor?k=6Lc'></iframe></div></form>",
                 ),
             ),

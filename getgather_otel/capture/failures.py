@@ -28,7 +28,9 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    viewport), or shown on screen, of any size, in a page that asks for nothing else (no visible
    text field, text area or select: a gate with a 304x78 reCAPTCHA checkbox or a 300x65
    Turnstile box and a Continue button; not a contact or sign-in form's checkbox, nor the
-   invisible reCAPTCHA badge, `.grecaptcha-badge` or `size=invisible`), or a provider's frame
+   invisible reCAPTCHA badge, `.grecaptcha-badge` or `size=invisible`; such a gate counts only
+   where a browser call failed on the page: an ordinary page may carry a lone checkbox, and a
+   tool that raised after its browser work went there is no blocked tool), or a provider's frame
    document answered 403 or 429 (a cross-site frame's, which the page's reads cannot enter);
    or the document answered 403 or 429 (with no sign-in form shown: rule 3), or 403, 429 or
    503 with a provider's script or frame requested. A provider requested on its own (invisible
@@ -125,6 +127,7 @@ __all__ = [
     "DEFAULT_CAP",
     "ELEMENT_MISSING",
     "FAILURE_CLASSES",
+    "GATE_MARKER",
     "MAX_KEPT",
     "MAX_LATE_CLASSIFIER_CALLS",
     "NAVIGATION_ERROR",
@@ -263,6 +266,10 @@ _CRASHED = re.compile(r"target crashed|page crashed", re.IGNORECASE)
 _BLOCKED = (403, 429)
 # Where a page marker's challenge event comes from (recording/evidence.py), not the network.
 PAGE_MARKER = "page marker: "
+# A page marker of a small widget shown in a page that asks for nothing else (rule 2): the page's
+# challenge only where a browser call failed on it (the tool was held there), since an ordinary
+# page may carry a lone checkbox too.
+GATE_MARKER = "gate: "
 
 
 def challenge_provider(url: str) -> str | None:
@@ -575,7 +582,11 @@ def classify(context: FailureContext) -> str:
     if attr.EVENT_PAGE_CRASHED in kinds or crash_said:
         return BROWSER_CRASH
     status = _document_status(context)
-    shown = any(p.challenge_marker for p in pages) or any(_challenge_shown(e) for e in evidence)
+    # A gate's lone widget counts only where a browser call failed on the page (rule 2).
+    held = bool(failing)
+    shown = any(_marker_counts(p.challenge_marker, held) for p in pages) or any(
+        _challenge_shown(e, held) for e in evidence
+    )
     # A provider's script or frame was loaded: on its own, any page with a form may do that.
     loaded = attr.EVENT_CHALLENGE in kinds
     signed_out_form = any(p.sign_in_form for p in pages)
@@ -648,12 +659,19 @@ def _crashed_call(evidence: Evidence) -> bool:
     return "TargetClosed" in error_type or bool(_CRASHED.search(str(evidence.attributes.get(attr.BROWSER_ERROR, ""))))
 
 
-def _challenge_shown(evidence: Evidence) -> bool:
-    """Evidence that a challenge is what the page shows: a page marker read at the failure, or a
-    provider's frame document answering 403 or 429 (seen only by the network when it is in a
-    cross-site frame the page's own reads cannot enter)."""
+def _marker_counts(marker: str, held: bool) -> bool:
+    """Whether a page's challenge marker is its challenge: any but a gate's, which counts only `held`
+    (a browser call failed on the page)."""
+    return bool(marker) and (held or not marker.startswith(GATE_MARKER))
+
+
+def _challenge_shown(evidence: Evidence, held: bool) -> bool:
+    """Evidence that a challenge is what the page shows: a page marker read at the failure (a gate's
+    only `held`), or a provider's frame document answering 403 or 429 (seen only by the network when
+    it is in a cross-site frame the page's own reads cannot enter)."""
     if evidence.kind == attr.EVENT_CHALLENGE:
-        return str(evidence.attributes.get(attr.BROWSER_CHALLENGE_PROVIDER, "")).startswith(PAGE_MARKER)
+        provider = str(evidence.attributes.get(attr.BROWSER_CHALLENGE_PROVIDER, ""))
+        return provider.startswith(PAGE_MARKER) and _marker_counts(provider.removeprefix(PAGE_MARKER), held)
     return (
         evidence.kind == attr.EVENT_HTTP_ERROR
         and evidence.attributes.get(attr.BROWSER_RESOURCE_TYPE) == "Document"
@@ -710,7 +728,7 @@ def _tells_of_failure(evidence: Evidence) -> bool:
     if evidence.kind in (attr.EVENT_DIALOG, attr.EVENT_DOWNLOAD):
         return False
     if evidence.kind == attr.EVENT_CHALLENGE:
-        return _challenge_shown(evidence)
+        return _challenge_shown(evidence, held=False)
     if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.BROWSER_DOCUMENT):
         return True
     status = evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE)

@@ -141,6 +141,7 @@ _PAGE_STATE_JS = """(() => {
   const titles = TITLES;
   const providers = PROVIDERS;
   const least = MIN_PX;
+  const gateMarker = GATE;
   let marker = "";
   for (const s of selectors) {
     try { if (document.querySelector(s)) { marker = s; break; } } catch (e) {}
@@ -174,7 +175,6 @@ _PAGE_STATE_JS = """(() => {
     if (asksNothingElse === null) asksNothingElse = ![...document.querySelectorAll(entry)].some((f) => visible(f));
     return asksNothingElse;
   };
-  const shown = (el) => [el, ...el.querySelectorAll("iframe")].some(large) || gate(el);
   const provided = (src) => {
     try {
       const u = new URL(src, location.href);
@@ -187,14 +187,17 @@ _PAGE_STATE_JS = """(() => {
     outer: for (const s of widgets) {
       try {
         for (const el of document.querySelectorAll(s)) {
-          if (shown(el)) { marker = s; break outer; }
+          if (large(el) || [...el.querySelectorAll("iframe")].some(large)) { marker = s; break outer; }
+          if (gate(el)) { marker = gateMarker + s; break outer; }
         }
       } catch (e) {}
     }
   }
   if (!marker) {
-    const frame = [...document.querySelectorAll("iframe[src]")].find((f) => provided(f.src) && shown(f));
-    if (frame) marker = "frame: " + new URL(frame.src, location.href).hostname;
+    const frames = [...document.querySelectorAll("iframe[src]")].filter((f) => provided(f.src));
+    const large_ = frames.find(large);
+    const frame = large_ || frames.find(gate);
+    if (frame) marker = (large_ ? "" : gateMarker) + "frame: " + new URL(frame.src, location.href).hostname;
   }
   const title = String(document.title || "").slice(0, 300);
   if (!marker) {
@@ -243,6 +246,7 @@ for _name, _value in (
     ("TITLES", list(failures.CHALLENGE_MARKERS["titles"])),
     ("PROVIDERS", list(failures.CHALLENGE_PROVIDERS)),
     ("MIN_PX", failures.CHALLENGE_WIDGET_MIN_PX),
+    ("GATE", failures.GATE_MARKER),
 ):
     _PAGE_STATE_JS = _PAGE_STATE_JS.replace(_name, json.dumps(_value), 1)
 
