@@ -424,6 +424,9 @@ def tool_server(context: BrowserContext, origin: str) -> FastMCP:
     async def fixture_read_crash() -> str:
         page = await context.new_page()
         await page.goto(f"{origin}/good")
+        # What the page holds reaches Python first (as a close drains it; a crash cannot): under load
+        # its binding can come after the load event, and the replay would have nothing to end on.
+        await (await record_browser(context)).drain(page)
         # A browser-initiated (typed) navigation to chrome://crash crashes the renderer; Playwright's
         # goto is not "typed", so Chromium refuses it (net::ERR_ABORTED).
         cdp = await context.new_cdp_session(page)
