@@ -1767,20 +1767,26 @@ async def test_a_selector_missing_from_a_page_still_loading_says_so(
     assert missing[attr.FAILURE_DOCUMENT_READY_STATE] in ("loading", "interactive"), missing
 
 
+@pytest.mark.parametrize("closes", [False, True])
 async def test_a_page_still_loading_at_the_failure_ends_the_replay_on_what_it_showed(
-    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path, closes: bool
 ) -> None:
     """A newcomer's break: the recorder's rrweb starts at DOMContentLoaded, so a document still
     streaming when the activity failed had no snapshot at all, and the replay did not end on the
-    failing page. The failure checkpoint now snapshots what has been parsed so far."""
+    failing page. The failure checkpoint (or the one just before a failing tool closes the page)
+    now snapshots what has been parsed so far."""
     context = await browser.new_context()
     await record_browser(context)
     try:
         with pytest.raises(PatchrightTimeoutError):
             async with activity("still_loading_replay", "fixture", kind="tool"):
                 page = await context.new_page()
-                await page.goto(f"{site}/still-loading", wait_until="commit")
-                await page.wait_for_selector("#orders", timeout=WAIT_MS)
+                try:
+                    await page.goto(f"{site}/still-loading", wait_until="commit")
+                    await page.wait_for_selector("#orders", timeout=WAIT_MS)
+                finally:
+                    if closes:
+                        await page.close()
         row = await until_stored(quiet_telemetry, db_path, "still_loading_replay", "STILL-LOADING-PAGE")
     finally:
         await context.close()
