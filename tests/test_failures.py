@@ -192,6 +192,48 @@ def failing_site() -> Starlette:
         "<header><button>Sign in with Google</button></header><h1>Today's picks</h1><p>WELCOME-PAGE</p>",
     )
 
+    # reCAPTCHA v2's checkbox as sites embed it: a 304x78 box (a frame of the provider's; here a
+    # path of this site's, which the page's reads match as a captcha frame).
+    checkbox = (
+        "<div class='g-recaptcha' data-sitekey='k' style='width:304px;height:78px'>"
+        "<iframe title='reCAPTCHA' src='/recaptcha/api2/anchor?k=k' width='304' height='78'></iframe>"
+        "<textarea id='g-recaptcha-response' style='display:none'></textarea></div>"
+    )
+    # A contact form that carries the checkbox: a form's widget, not the page's challenge.
+    contact = static(
+        "Contact",
+        "<h1>CONTACT-PAGE</h1><form><input name='name'><input type='email' name='email'><textarea></textarea>"
+        f"{checkbox}<button>Send</button></form>",
+    )
+    # A gate: the checkbox and a Continue button, nothing else asked (the title and heading say no challenge word).
+    gate = static(
+        "Example Shop", f"<h1>One more step</h1><p>GATE-PAGE</p><form>{checkbox}<button>Continue</button></form>"
+    )
+    # An ordinary page with invisible reCAPTCHA (v3, or v2 invisible): only its badge shows, 256x60.
+    badge = static(
+        "Product",
+        "<h1>PRODUCT-PAGE</h1><div class='grecaptcha-badge' style='position:fixed;right:0;bottom:14px'>"
+        "<iframe src='/recaptcha/api2/anchor?k=k&size=invisible' width='256' height='60'></iframe></div>",
+    )
+    # A full-page interstitial: the provider's frame covers the page (served 200, title the site's).
+    interstitial = static(
+        "example.com",
+        "<p>INTERSTITIAL-PAGE</p><iframe src='/captcha/v1/frame' style='position:fixed;inset:0;width:100%;height:100%'>"
+        "</iframe>",
+    )
+
+    async def embedded_login(request: Request) -> Response:
+        """An orders page that shows the other site's sign-in widget in an iframe (or hides it: `hidden`)."""
+        style = "display:none" if request.query_params.get("hidden") else "width:420px;height:320px"
+        frame = f"<iframe style='{style}' src='{request.query_params['far']}/login-widget'></iframe>"
+        return HTMLResponse(_page("Orders", f"<h1>EMBEDDING-PAGE</h1>{frame}"))
+
+    login_widget = static(
+        "Sign in",
+        "<h2>WIDGET-SIGN-IN</h2><form><input type='email' name='email'><input type='password' name='password'>"
+        "<button>Sign in</button></form>",
+    )
+
     async def server_error(request: Request) -> Response:
         return Response("boom", 500)
 
@@ -205,9 +247,34 @@ def failing_site() -> Starlette:
 
         return StreamingResponse(chunks(), media_type="text/html")
 
+    async def still_loading(request: Request) -> Response:
+        """A page whose body never finishes within a test (DOMContentLoaded does not fire): the
+        rest comes after 8 s, or never when the browser goes away first."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"<!doctype html><html><head><title>Orders</title></head><body><h1>STILL-LOADING-PAGE</h1>"
+            yield b"<p>" + b"padding " * 200 + b"</p>"  # past the parser's first-chunk buffering
+            for _ in range(32):
+                await asyncio.sleep(0.25)
+                if await request.is_disconnected():
+                    return
+            yield b"<div id='orders'>LATE-PART</div></body></html>"
+
+        return StreamingResponse(chunks(), media_type="text/html")
+
     return Starlette(
         routes=[
             Route("/streaming", streaming),
+            Route("/still-loading", still_loading),
+            Route("/contact", contact),
+            Route("/embedded-login", embedded_login),
+            Route("/login-widget", login_widget),
+            Route("/gate", gate),
+            Route("/badge", badge),
+            Route("/interstitial", interstitial),
+            Route(
+                "/recaptcha/api2/anchor", static("reCAPTCHA", "<label><input type='checkbox'> I'm not a robot</label>")
+            ),
             Route("/embeds", embeds),
             Route("/widget", widget),
             Route("/checkout", checkout),
@@ -357,6 +424,9 @@ def tool_server(context: BrowserContext, origin: str) -> FastMCP:
     async def fixture_read_crash() -> str:
         page = await context.new_page()
         await page.goto(f"{origin}/good")
+        # What the page holds reaches Python first (as a close drains it; a crash cannot): under load
+        # its binding can come after the load event, and the replay would have nothing to end on.
+        await (await record_browser(context)).drain(page)
         # A browser-initiated (typed) navigation to chrome://crash crashes the renderer; Playwright's
         # goto is not "typed", so Chromium refuses it (net::ERR_ABORTED).
         cdp = await context.new_cdp_session(page)
@@ -408,8 +478,12 @@ def one_event(db: Path, activity_id: str, name: str) -> dict[str, str]:
 
 def last_snapshot_text(db: Path, activity_id: str) -> str:
     """The text of the last full snapshot of the failing page in the activity's recording (what its replay ends on)."""
+    # The page the failing call acted on, else the one that crashed (a call on a crashed page has no page id).
+    failing = (attr.EVENT_BROWSER_CALL_FAILED, attr.EVENT_PAGE_CRASHED)
     pages = [
-        a.get(attr.RECORDING_PAGE_ID) for n, a in events_of(db, activity_id) if n == attr.EVENT_BROWSER_CALL_FAILED
+        a[attr.RECORDING_PAGE_ID]
+        for n, a in events_of(db, activity_id)
+        if n in failing and a.get(attr.RECORDING_PAGE_ID)
     ]
     chunks = rows(
         db,
@@ -506,6 +580,13 @@ async def test_each_failing_tool_gets_its_class_evidence_and_a_replay_ending_on_
     crash = activity_row(db_path, "fixture_read_crash")
     assert crash["failure_class"] == failures.BROWSER_CRASH
     assert attr.EVENT_PAGE_CRASHED in [n for n, _ in events_of(db_path, crash["activity_id"])]
+    # Where no page of the site is left to show, the replay's last frame is, for the refused
+    # connection, Chromium's own error page (its text; nothing of the URL's secret), and for the
+    # crash, the page as last recorded before the renderer died (a crashed page cannot be read
+    # again; the crash is the marker after it).
+    await until_stored(telemetry, db_path, "fixture_read_refused", "ERR_CONNECTION_REFUSED")
+    assert "hunter2" not in last_snapshot_text(db_path, refused["activity_id"])
+    await until_stored(telemetry, db_path, "fixture_read_crash", "GOOD-PAGE")
     assert activity_row(db_path, "fixture_no_browser")["failure_class"] == failures.TOOL_ERROR
     # The CLI filters by class.
     out = io.StringIO()
@@ -881,6 +962,19 @@ def _timeout(selector: str = "#x") -> Evidence:
             [PageState("p1", "u", challenge_marker=".g-recaptcha")],
             failures.BOT_CHALLENGE,
         ),
+        # A gate's lone checkbox: the challenge where the failing call was held, not after good browser work.
+        (
+            [_timeout()],
+            [Document("p1", 200, "u")],
+            [PageState("p1", "u", challenge_marker=failures.GATE_MARKER + ".g-recaptcha")],
+            failures.BOT_CHALLENGE,
+        ),
+        (
+            [],
+            [Document("p1", 200, "u")],
+            [PageState("p1", "u", challenge_marker=failures.GATE_MARKER + ".g-recaptcha")],
+            failures.TOOL_ERROR,
+        ),
         (
             [_http(401, document=False, kind="XHR", url="http://shop.example/api/me"), _timeout()],
             [Document("p1", 200, "http://www.shop.example/orders")],
@@ -899,6 +993,24 @@ def _timeout(selector: str = "#x") -> Evidence:
             [Document("p1", 200, "http://shop.example/orders")],
             [],
             failures.ELEMENT_MISSING,
+        ),
+        # "Own site" by the Public Suffix List, not by two labels: another shop under co.uk, another
+        # user's github.io site, are third parties; the shop's own API under co.uk is its own.
+        *(
+            (
+                [_http(401, document=False, kind=kind, url=api), _timeout()],
+                [Document("p1", 200, page)],
+                [],
+                expected,
+            )
+            for kind, api, page, expected in (
+                ("Fetch", "https://beacons.co.uk/b", "https://www.shop.co.uk/orders", failures.ELEMENT_MISSING),
+                ("XHR", "https://api.shop.co.uk/me", "https://www.shop.co.uk/orders", failures.SIGNED_OUT),
+                ("Fetch", "https://mallory.github.io/me", "https://alice.github.io/orders", failures.ELEMENT_MISSING),
+                ("XHR", "https://alice.github.io/api/me", "https://alice.github.io/orders", failures.SIGNED_OUT),
+                ("XHR", "http://127.0.0.2:8000/api/me", "http://127.0.0.1:8000/orders", failures.ELEMENT_MISSING),
+                ("XHR", "http://localhost:9000/api/me", "http://localhost:8000/orders", failures.SIGNED_OUT),
+            )
         ),
         # A provider's script loaded: no challenge by itself; with a 503 document, Cloudflare's wall.
         (
@@ -1397,12 +1509,14 @@ def break_site() -> Starlette:
             Route("/recaptcha/api2/bframe", page("reCAPTCHA", "<p>Select all images with buses</p>")),
             # Invisible reCAPTCHA v3: a script on every page.
             Route("/v3", page("Orders", orders + "<script src='GOOGLE/recaptcha/api.js?render=6Lc'></script>")),
-            # A contact form's checkbox widget (304x78).
+            # A contact form's checkbox widget (304x78), with the fields a contact form asks for (a
+            # lone checkbox in a page that asks for nothing else is a gate: rule 2).
             Route(
                 "/contact",
                 page(
                     "Orders",
-                    orders + "<form><div class='g-recaptcha' data-sitekey='6Lc'><iframe width='304' height='78'"
+                    orders + "<form><input name='name'><textarea name='message'></textarea>"
+                    "<div class='g-recaptcha' data-sitekey='6Lc'><iframe width='304' height='78'"
                     " src='GOOGLE/recaptcha/api2/anchor?k=6Lc'></iframe></div></form>",
                 ),
             ),
@@ -1651,3 +1765,88 @@ async def test_a_selector_missing_from_a_page_still_loading_says_so(
     assert row["failure_class"] == failures.ELEMENT_MISSING
     missing = one_event(db_path, row["activity_id"], attr.EVENT_ELEMENT_MISSING)
     assert missing[attr.FAILURE_DOCUMENT_READY_STATE] in ("loading", "interactive"), missing
+
+
+@pytest.mark.parametrize("closes", [False, True])
+async def test_a_page_still_loading_at_the_failure_ends_the_replay_on_what_it_showed(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path, closes: bool
+) -> None:
+    """A newcomer's break: the recorder's rrweb starts at DOMContentLoaded, so a document still
+    streaming when the activity failed had no snapshot at all, and the replay did not end on the
+    failing page. The failure checkpoint (or the one just before a failing tool closes the page)
+    now snapshots what has been parsed so far."""
+    context = await browser.new_context()
+    await record_browser(context)
+    try:
+        with pytest.raises(PatchrightTimeoutError):
+            async with activity("still_loading_replay", "fixture", kind="tool"):
+                page = await context.new_page()
+                try:
+                    await page.goto(f"{site}/still-loading", wait_until="commit")
+                    await page.wait_for_selector("#orders", timeout=WAIT_MS)
+                finally:
+                    if closes:
+                        await page.close()
+        row = await until_stored(quiet_telemetry, db_path, "still_loading_replay", "STILL-LOADING-PAGE")
+    finally:
+        await context.close()
+    assert row["failure_class"] == failures.ELEMENT_MISSING
+    assert "LATE-PART" not in last_snapshot_text(db_path, row["activity_id"])
+
+
+async def test_a_small_captcha_is_the_challenge_only_where_the_page_asks_for_nothing_else(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: a provider's widget counted only from 300 px square or a quarter of the
+    viewport, so a gate showing reCAPTCHA v2's 304x78 checkbox and a Continue button (a title and
+    heading without a challenge word) was `element_missing`. Such a widget on screen now counts
+    where the page asks for nothing else; on a contact form, and as the invisible badge, it does not."""
+    context = await browser.new_context()
+    await record_browser(context)
+    expected = {
+        "/gate": failures.BOT_CHALLENGE,
+        "/interstitial": failures.BOT_CHALLENGE,
+        "/contact": failures.ELEMENT_MISSING,
+        "/badge": failures.ELEMENT_MISSING,
+    }
+    try:
+        for path in expected:
+            with pytest.raises(PatchrightTimeoutError):
+                async with activity(f"captcha{path.replace('/', '_')}", "fixture", kind="tool"):
+                    page = await context.new_page()
+                    await page.goto(f"{site}{path}")
+                    await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    finally:
+        await context.close()
+    flushed(quiet_telemetry)
+    found = {path: activity_row(db_path, f"captcha{path.replace('/', '_')}")["failure_class"] for path in expected}
+    assert found == expected
+
+
+async def test_a_sign_in_form_in_a_cross_site_iframe_is_signed_out_and_a_hidden_one_is_not(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, far: str, db_path: Path
+) -> None:
+    """A newcomer's break: the page read at a failure was the main frame's only, so a sign-in
+    widget served from another site (127.0.0.2) in an iframe of the page was not seen and the
+    activity was `element_missing`. The frame is read in the evidence's own world, through the
+    recorder's session of that frame (no Runtime.enable), and counts when its iframe is shown."""
+    context = await browser.new_context()
+    await record_browser(context)
+    expected = {"shown": failures.SIGNED_OUT, "hidden": failures.ELEMENT_MISSING}
+    try:
+        for case in expected:
+            with pytest.raises(PatchrightTimeoutError):
+                async with activity(f"embedded_login_{case}", "fixture", kind="tool"):
+                    page = await context.new_page()
+                    hidden = "&hidden=1" if case == "hidden" else ""
+                    await page.goto(f"{site}/embedded-login?far={quote(far, safe='')}{hidden}")
+                    await page.frame_locator("iframe").locator("h2").wait_for(state="attached")
+                    await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    finally:
+        await context.close()
+    flushed(quiet_telemetry)
+    rows_ = {case: activity_row(db_path, f"embedded_login_{case}") for case in expected}
+    assert {case: row["failure_class"] for case, row in rows_.items()} == expected
+    form = one_event(db_path, rows_["shown"]["activity_id"], attr.EVENT_SIGN_IN_FORM)
+    assert form[attr.BROWSER_SIGN_IN_FORM] == "password" and form[attr.BROWSER_FRAME_URL] == f"{far}/login-widget"
+    assert form[attr.URL_FULL].startswith(f"{site}/embedded-login")

@@ -25,15 +25,24 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    the failure shows a bot wall's marker (`CHALLENGE_MARKERS["selectors"]`, or a title), or a
    provider's widget or frame shown and large (`CHALLENGE_MARKERS["widgets"]`, an iframe of a
    `CHALLENGE_PROVIDERS` host: at least `CHALLENGE_WIDGET_MIN_PX` square, or a quarter of the
-   viewport), or a provider's frame document answered 403 or 429 (a cross-site frame's, which
-   the page's reads cannot enter); or the document answered 403 or 429 (with no sign-in form
-   shown: rule 3), or 403, 429 or 503 with a provider's script or frame requested. A provider
-   requested on its own (invisible reCAPTCHA v3 on every page, a contact form's checkbox) is a
-   `browser.challenge` event, and no evidence of failure.
+   viewport), or shown on screen, of any size, in a page that asks for nothing else (no visible
+   text field, text area or select: a gate with a 304x78 reCAPTCHA checkbox or a 300x65
+   Turnstile box and a Continue button; not a contact or sign-in form's checkbox, nor the
+   invisible reCAPTCHA badge, `.grecaptcha-badge` or `size=invisible`; such a gate counts only
+   where a browser call failed on the page: an ordinary page may carry a lone checkbox, and a
+   tool that raised after its browser work went there is no blocked tool), or a provider's frame
+   document answered 403 or 429 (a cross-site frame's, which the page's reads cannot enter);
+   or the document answered 403 or 429 (with no sign-in form shown: rule 3), or 403, 429 or
+   503 with a provider's script or frame requested. A provider requested on its own (invisible
+   reCAPTCHA v3 on every page, a contact form's checkbox) is a `browser.challenge` event, and
+   no evidence of failure.
 3. `signed_out`: the document answered 401, or the page's own XHR or fetch to its own site did
-   (hosts sharing their last two labels; not an image's, nor a third party's beacon), or a page
+   (the same registrable domain by the Public Suffix List: `api.shop.co.uk` is `www.shop.co.uk`'s,
+   `beacons.co.uk` and `mallory.github.io` are third parties; not an image's), or a page
    at the failure shows a sign-in form (`sign_in_form_kind`; a 403 document showing one, with
-   no challenge seen, is this rule's): a password field on a page whose URL's host or path (not
+   no challenge seen, is this rule's; in the page, or in a cross-site iframe it shows, a sign-in
+   widget of another site, read the same way with that frame's URL, title and headings, else
+   the page's): a password field on a page whose URL's host or path (not
    its query: `/register?next=/login` is a sign-up page) or title says sign in / log in
    (`SIGN_IN_WORDS`: "auth" as a word, not `/authors/`) or whose heading does (`SIGN_IN_SAID`);
    or, identifier first
@@ -89,6 +98,7 @@ Evidence of a page is its driver's: the root activity whose browser call last ac
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import re
 import threading
@@ -98,6 +108,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from opentelemetry.util.types import AttributeValue
+from publicsuffixlist import PublicSuffixList
 
 from getgather_otel._log import logger
 from getgather_otel.capture import activity as activities
@@ -116,6 +127,7 @@ __all__ = [
     "DEFAULT_CAP",
     "ELEMENT_MISSING",
     "FAILURE_CLASSES",
+    "GATE_MARKER",
     "MAX_KEPT",
     "MAX_LATE_CLASSIFIER_CALLS",
     "NAVIGATION_ERROR",
@@ -192,7 +204,8 @@ _RECAPTCHA_PATH = re.compile(r"^/recaptcha/")
 # own pages (present: the page is the challenge); "widgets" are a provider's widget or frame,
 # which ordinary pages carry too (a contact form's reCAPTCHA checkbox, an invisible reCAPTCHA
 # v3 badge): they count only when shown and large (`CHALLENGE_WIDGET_MIN_PX`, or a quarter of
-# the viewport), as a challenge that covers the page is; then the titles.
+# the viewport), as a challenge that covers the page is, or on screen in a page that asks for
+# nothing else (a gate: rule 2); then the titles.
 CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
     "selectors": (
         "#challenge-form",
@@ -253,6 +266,10 @@ _CRASHED = re.compile(r"target crashed|page crashed", re.IGNORECASE)
 _BLOCKED = (403, 429)
 # Where a page marker's challenge event comes from (recording/evidence.py), not the network.
 PAGE_MARKER = "page marker: "
+# A page marker of a small widget shown in a page that asks for nothing else (rule 2): the page's
+# challenge only where a browser call failed on it (the tool was held there), since an ordinary
+# page may carry a lone checkbox too.
+GATE_MARKER = "gate: "
 
 
 def challenge_provider(url: str) -> str | None:
@@ -305,6 +322,8 @@ class PageState:
     sign_in_form_kind: str = ""
     # `document.readyState` ("loading", "interactive", "complete"; "" unread).
     ready_state: str = ""
+    # The sign-in form is in a cross-site iframe the page shows: that frame's URL (redacted).
+    sign_in_frame_url: str = ""
 
 
 def sign_in_form_kind(
@@ -563,7 +582,11 @@ def classify(context: FailureContext) -> str:
     if attr.EVENT_PAGE_CRASHED in kinds or crash_said:
         return BROWSER_CRASH
     status = _document_status(context)
-    shown = any(p.challenge_marker for p in pages) or any(_challenge_shown(e) for e in evidence)
+    # A gate's lone widget counts only where a browser call failed on the page (rule 2).
+    held = bool(failing)
+    shown = any(_marker_counts(p.challenge_marker, held) for p in pages) or any(
+        _challenge_shown(e, held) for e in evidence
+    )
     # A provider's script or frame was loaded: on its own, any page with a form may do that.
     loaded = attr.EVENT_CHALLENGE in kinds
     signed_out_form = any(p.sign_in_form for p in pages)
@@ -636,12 +659,19 @@ def _crashed_call(evidence: Evidence) -> bool:
     return "TargetClosed" in error_type or bool(_CRASHED.search(str(evidence.attributes.get(attr.BROWSER_ERROR, ""))))
 
 
-def _challenge_shown(evidence: Evidence) -> bool:
-    """Evidence that a challenge is what the page shows: a page marker read at the failure, or a
-    provider's frame document answering 403 or 429 (seen only by the network when it is in a
-    cross-site frame the page's own reads cannot enter)."""
+def _marker_counts(marker: str, held: bool) -> bool:
+    """Whether a page's challenge marker is its challenge: any but a gate's, which counts only `held`
+    (a browser call failed on the page)."""
+    return bool(marker) and (held or not marker.startswith(GATE_MARKER))
+
+
+def _challenge_shown(evidence: Evidence, held: bool) -> bool:
+    """Evidence that a challenge is what the page shows: a page marker read at the failure (a gate's
+    only `held`), or a provider's frame document answering 403 or 429 (seen only by the network when
+    it is in a cross-site frame the page's own reads cannot enter)."""
     if evidence.kind == attr.EVENT_CHALLENGE:
-        return str(evidence.attributes.get(attr.BROWSER_CHALLENGE_PROVIDER, "")).startswith(PAGE_MARKER)
+        provider = str(evidence.attributes.get(attr.BROWSER_CHALLENGE_PROVIDER, ""))
+        return provider.startswith(PAGE_MARKER) and _marker_counts(provider.removeprefix(PAGE_MARKER), held)
     return (
         evidence.kind == attr.EVENT_HTTP_ERROR
         and evidence.attributes.get(attr.BROWSER_RESOURCE_TYPE) == "Document"
@@ -663,18 +693,31 @@ def _unauthorized(evidence: Evidence, context: FailureContext) -> bool:
     return bool(documents) and _same_site(str(evidence.attributes.get(attr.URL_FULL, "")), documents[-1].url)
 
 
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List as `publicsuffixlist` bundles it (ICANN and private sections); never
+    fetched; built once, on the first 401 of an XHR or fetch in a failed activity (0.19 s here, load 11)."""
+    return PublicSuffixList()
+
+
+def _site(host: str) -> str:
+    """A host's registrable domain by the Public Suffix List (`api.shop.co.uk` -> `shop.co.uk`,
+    `alice.github.io` whole); an IP address, `localhost` or a bare suffix stands for itself."""
+    if host.replace(".", "").isdigit() or ":" in host:
+        return host
+    return _public_suffixes().privatesuffix(host) or host
+
+
 def _same_site(url: str, other: str) -> bool:
-    """Whether two URLs' hosts share their last two labels (`api.shop.example` and `www.shop.example`;
-    an IP address whole)."""
+    """Whether two URLs' hosts are one site: the same registrable domain (`api.shop.co.uk` and
+    `www.shop.co.uk`, not `beacons.co.uk`; `alice.github.io`, not `mallory.github.io`)."""
     try:
         one, two = (urlsplit(u).hostname or "" for u in (url, other))
     except ValueError:
         return False
     if not one or not two:
         return False
-    if one.replace(".", "").isdigit() or ":" in one:
-        return one == two
-    return one.split(".")[-2:] == two.split(".")[-2:]
+    return _site(one.lower().rstrip(".")) == _site(two.lower().rstrip("."))
 
 
 def _tells_of_failure(evidence: Evidence) -> bool:
@@ -685,7 +728,7 @@ def _tells_of_failure(evidence: Evidence) -> bool:
     if evidence.kind in (attr.EVENT_DIALOG, attr.EVENT_DOWNLOAD):
         return False
     if evidence.kind == attr.EVENT_CHALLENGE:
-        return _challenge_shown(evidence)
+        return _challenge_shown(evidence, held=False)
     if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.BROWSER_DOCUMENT):
         return True
     status = evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE)

@@ -115,6 +115,17 @@ PATCHES: tuple[BundlePatch, ...] = (
             "?__ggHooks.windowOffset(window,Pt):Pt(window)"
         ),
     ),
+    # Not an upstream fix: rrweb starts recording a document at DOMContentLoaded, and refuses a
+    # full snapshot before. A failure's checkpoint of a document still loading (a body that streams
+    # slowly or never ends) asks for one anyway (`takeFullSnapshot(true, true)`, js/world.js
+    # `takeSnapshot`): what has been parsed so far, so the replay ends on the failing page. rrweb's
+    # own snapshot and observers still come at DOMContentLoaded.
+    BundlePatch(
+        asset="rrweb-record.js",
+        why="a full snapshot of a document still loading, on request (js/world.js takeSnapshot)",
+        old="we.takeFullSnapshot=e=>{if(!Be)throw",
+        new="we.takeFullSnapshot=(e,t)=>{if(!Be&&!t)throw",
+    ),
 )
 
 

@@ -411,6 +411,22 @@ class PageWorlds:
             raise WorldGoneError("the page has no top frame")
         return await main.evaluate(frame, expression)
 
+    def out_of_process_frames(self) -> list[tuple[Any, str, Any, str]]:
+        """Each out-of-process iframe of the page as (its session's CDP, its frame id, the CDP of the
+        session that holds its parent frame, the parent's frame id): where evidence reads a frame the
+        page's own session cannot enter (recording/evidence.py), in a world of its own."""
+        found = []
+        for session in list(self.sessions):
+            if session is self.main or session.closed:
+                continue
+            root = session.frames.get(session.root_frame_id)
+            if root is None or root.parent_id is None:
+                continue
+            parent_session, _parent = self._find(root.parent_id)
+            if parent_session is not None:
+                found.append((session.cdp, root.frame_id, parent_session.cdp, root.parent_id))
+        return found
+
     def top_frame(self) -> FrameInfo | None:
         main = self.main
         return None if main is None else main.frames.get(main.root_frame_id)

@@ -30,7 +30,12 @@ When an async activity fails (`capture.activity.add_failure_hook`), before its s
 every recorded page gets a fresh full snapshot (`ContextRecorder.snapshot_pages`), so the
 replay ends on the page as it was; each page is read from an isolated world of this
 session (`Page.createIsolatedWorld`, `Runtime.evaluate`: challenge markers, a password
-field or an identifier-first sign-in form, headings, the title and URL); and a selector
+field or an identifier-first sign-in form, headings, the title and URL); a page that shows
+no sign-in form of its own has each out-of-process (cross-site) iframe read the same way, in
+a world of this module's own in the frame's process, through the recorder's session of that
+frame (`ContextRecorder.out_of_process_frames`), and a form there counts when the frame's
+owner element is shown (`DOM.getFrameOwner`, `DOM.resolveNode` in the parent's world; no
+`DOM.enable`, no `Runtime.enable`); and a selector
 that timed out is counted in the page (Playwright's own selector engine, `queryCount`):
 `browser.element.missing` with `getgather.failure.selector_matches` and, of a match,
 `getgather.failure.selector_visible`.
@@ -136,18 +141,39 @@ _PAGE_STATE_JS = """(() => {
   const titles = TITLES;
   const providers = PROVIDERS;
   const least = MIN_PX;
+  const gateMarker = GATE;
   let marker = "";
   for (const s of selectors) {
     try { if (document.querySelector(s)) { marker = s; break; } } catch (e) {}
   }
-  // A widget or a provider's frame counts only shown and large: the challenge covers the page
-  // (not a contact form's checkbox, nor an invisible reCAPTCHA badge). Layout read: at a failure only.
-  const large = (el) => {
-    const r = el.getBoundingClientRect();
+  // A widget or a provider's frame counts only shown, and large (the challenge covers the page), or
+  // on screen in a page that asks for nothing else (a gate: a 304x78 reCAPTCHA checkbox or a 300x65
+  // Turnstile box with a Continue button); not a contact form's or a sign-in form's checkbox, nor
+  // the invisible reCAPTCHA badge. Layout read: at a failure only.
+  const visible = (el) => {
     const style = getComputedStyle(el);
-    if (style.visibility === "hidden" || style.display === "none" || Number(style.opacity) === 0) return false;
+    if (style.visibility === "hidden" || style.display === "none" || Number(style.opacity) === 0) return null;
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 ? r : null;
+  };
+  const large = (el) => {
+    const r = visible(el);
     const area = (innerWidth || 1) * (innerHeight || 1);
-    return (r.width >= least && r.height >= least) || r.width * r.height >= area / 4;
+    return !!r && ((r.width >= least && r.height >= least) || r.width * r.height >= area / 4);
+  };
+  const onScreen = (el) => {
+    const r = visible(el);
+    return !!r && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+  };
+  const invisibleKind = (el) => !!el.closest(".grecaptcha-badge") || [el, ...el.querySelectorAll("iframe")]
+    .some((f) => /[?&#]size=invisible(?:[&#]|$)/.test(String(f.getAttribute("src") || "")));
+  const entry = "textarea, select, input:not([type=hidden]):not([type=submit]):not([type=button])" +
+    ":not([type=reset]):not([type=image]):not([type=checkbox]):not([type=radio])";
+  let asksNothingElse = null;
+  const gate = (el) => {
+    if (invisibleKind(el) || ![el, ...el.querySelectorAll("iframe")].some(onScreen)) return false;
+    if (asksNothingElse === null) asksNothingElse = ![...document.querySelectorAll(entry)].some((f) => visible(f));
+    return asksNothingElse;
   };
   const provided = (src) => {
     try {
@@ -161,15 +187,17 @@ _PAGE_STATE_JS = """(() => {
     outer: for (const s of widgets) {
       try {
         for (const el of document.querySelectorAll(s)) {
-          const shown = [el, ...el.querySelectorAll("iframe")].some(large);
-          if (shown) { marker = s; break outer; }
+          if (large(el) || [...el.querySelectorAll("iframe")].some(large)) { marker = s; break outer; }
+          if (gate(el)) { marker = gateMarker + s; break outer; }
         }
       } catch (e) {}
     }
   }
   if (!marker) {
-    const frame = [...document.querySelectorAll("iframe[src]")].find((f) => provided(f.src) && large(f));
-    if (frame) marker = "frame: " + new URL(frame.src, location.href).hostname;
+    const frames = [...document.querySelectorAll("iframe[src]")].filter((f) => provided(f.src));
+    const large_ = frames.find(large);
+    const frame = large_ || frames.find(gate);
+    if (frame) marker = (large_ ? "" : gateMarker) + "frame: " + new URL(frame.src, location.href).hostname;
   }
   const title = String(document.title || "").slice(0, 300);
   if (!marker) {
@@ -218,6 +246,7 @@ for _name, _value in (
     ("TITLES", list(failures.CHALLENGE_MARKERS["titles"])),
     ("PROVIDERS", list(failures.CHALLENGE_PROVIDERS)),
     ("MIN_PX", failures.CHALLENGE_WIDGET_MIN_PX),
+    ("GATE", failures.GATE_MARKER),
 ):
     _PAGE_STATE_JS = _PAGE_STATE_JS.replace(_name, json.dumps(_value), 1)
 
@@ -465,29 +494,19 @@ class _PageWatch:
     # --- at a failure ---
 
     async def read_state(self) -> failures.PageState | None:
-        """What the page shows now, read from an isolated world of this session."""
+        """What the page shows now, read from an isolated world of this session; a sign-in form the
+        page does not have is looked for in the cross-site iframes it shows (`_frame_sign_in`)."""
         if self.cdp is None or self.crashed or self.closed:
             return None
-        world = await self.cdp.send(
-            "Page.createIsolatedWorld", {"frameId": self.main_frame_id, "worldName": EVIDENCE_WORLD}
-        )
-        reply = await self.cdp.send(
-            "Runtime.evaluate",
-            {"expression": _PAGE_STATE_JS, "contextId": world["executionContextId"], "returnByValue": True},
-        )
-        value = (reply.get("result") or {}).get("value")
-        if not isinstance(value, dict):
+        value = await _read_world(self.cdp, self.main_frame_id)
+        if value is None:
             return None
         url, title = str(value.get("url", "")), str(value.get("title", ""))
-        headings, controls = value.get("headings"), value.get("controls")
-        sign_in = failures.sign_in_form_kind(
-            url,
-            title,
-            [str(h) for h in headings] if isinstance(headings, list) else [],
-            password=bool(value.get("password")),
-            identifier=bool(value.get("identifier")),
-            controls=[str(c) for c in controls] if isinstance(controls, list) else [],
-        )
+        sign_in, frame_url = _sign_in_kind(value), ""
+        if not sign_in:
+            frames = self.watcher.recorder.out_of_process_frames(self.page_id)
+            found = await asyncio.gather(*(_frame_sign_in(value, *frame) for frame in frames))
+            sign_in, frame_url = next((f for f in found if f is not None), ("", ""))
         return failures.PageState(
             self.page_id,
             self.watcher.urls.redact(url),
@@ -496,7 +515,88 @@ class _PageWatch:
             sign_in_form=bool(sign_in),
             sign_in_form_kind=sign_in,
             ready_state=str(value.get("ready") or ""),
+            sign_in_frame_url=self.watcher.urls.redact(frame_url) if frame_url else "",
         )
+
+
+async def _read_world(cdp: Any, frame_id: str) -> dict[str, Any] | None:
+    """`_PAGE_STATE_JS` in the evidence world of frame `frame_id` of session `cdp` (no `Runtime.enable`)."""
+    world = await cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": EVIDENCE_WORLD})
+    reply = await cdp.send(
+        "Runtime.evaluate",
+        {"expression": _PAGE_STATE_JS, "contextId": world["executionContextId"], "returnByValue": True},
+    )
+    value = (reply.get("result") or {}).get("value")
+    return value if isinstance(value, dict) else None
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _sign_in_kind(value: Mapping[str, Any], page: Mapping[str, Any] | None = None) -> str:
+    """The sign-in form a document's read shows (`failures.sign_in_form_kind`); for a frame's, what
+    its own URL, title and headings say, else what its page's say (a widget without a title of its own)."""
+    headings = _strings(value.get("headings"))
+
+    def kind_on(where: Mapping[str, Any]) -> str:
+        return failures.sign_in_form_kind(
+            str(where.get("url", "")),
+            str(where.get("title", "")),
+            headings,
+            password=bool(value.get("password")),
+            identifier=bool(value.get("identifier")),
+            controls=_strings(value.get("controls")),
+        )
+
+    kind = kind_on(value)
+    if kind or page is None:
+        return kind
+    headings += _strings(page.get("headings"))
+    return kind_on(page)
+
+
+# Run on a cross-site iframe's owner element, in its parent's evidence world: is the frame shown?
+_FRAME_SHOWN_JS = """function () {
+  const style = getComputedStyle(this);
+  if (style.visibility === "hidden" || style.display === "none" || Number(style.opacity) === 0) return false;
+  const r = this.getBoundingClientRect();
+  return r.width > 1 && r.height > 1;
+}"""
+
+
+async def _frame_sign_in(
+    page: Mapping[str, Any], cdp: Any, frame_id: str, parent_cdp: Any, parent_frame_id: str
+) -> tuple[str, str] | None:
+    """(kind, URL) of the sign-in form a cross-site iframe shows, or None: read in a world of the
+    evidence's own in the frame's process, through the recorder's session of that frame
+    (`cdp_worlds.PageWorlds`); its owner element, in the parent's process, must be shown (a hidden
+    frame's form, a silent sign-in's, is not what the page shows). Never raises."""
+    try:
+        value = await _read_world(cdp, frame_id)
+        kind = _sign_in_kind(value, page) if value is not None else ""
+        if not kind or value is None:
+            return None
+        world = await parent_cdp.send(
+            "Page.createIsolatedWorld", {"frameId": parent_frame_id, "worldName": EVIDENCE_WORLD}
+        )
+        owner = await parent_cdp.send("DOM.getFrameOwner", {"frameId": frame_id})
+        node = await parent_cdp.send(
+            "DOM.resolveNode",
+            {"backendNodeId": owner["backendNodeId"], "executionContextId": world["executionContextId"]},
+        )
+        object_id = node["object"]["objectId"]
+        try:
+            shown = await parent_cdp.send(
+                "Runtime.callFunctionOn",
+                {"objectId": object_id, "functionDeclaration": _FRAME_SHOWN_JS, "returnByValue": True},
+            )
+        finally:
+            await parent_cdp.send("Runtime.releaseObject", {"objectId": object_id})
+        return (kind, str(value.get("url", ""))) if (shown.get("result") or {}).get("value") is True else None
+    except Exception as error:  # the frame navigated, detached or crashed meanwhile
+        logger.debug("could not read a cross-site frame at a failure: %s", error)
+        return None
 
 
 class EvidenceWatcher:
@@ -746,6 +846,8 @@ class EvidenceWatcher:
                 report(attr.EVENT_CHALLENGE, {**marker, attr.URL_FULL: state.url}, state.page_id)
             if state.sign_in_form:
                 form = {attr.URL_FULL: state.url, attr.BROWSER_SIGN_IN_FORM: state.sign_in_form_kind}
+                if state.sign_in_frame_url:
+                    form[attr.BROWSER_FRAME_URL] = state.sign_in_frame_url
                 report(attr.EVENT_SIGN_IN_FORM, form, state.page_id)
         if timed_out is not None:
             selector, _target, page_id = timed_out

@@ -321,6 +321,14 @@ class ContextRecorder:
         state = self._pages.get(page) or self._state_of(getattr(page, "_impl_obj", page))
         return None if state is None else state.page_id
 
+    def out_of_process_frames(self, page_id: str) -> list[tuple[Any, str, Any, str]]:
+        """The out-of-process iframes of page `page_id` (`PageWorlds.out_of_process_frames`); none
+        for a page recorded from its main world, or not recorded."""
+        for state in self._pages.values():
+            if state.page_id == page_id and not state.closed and isinstance(state.worlds, PageWorlds):
+                return state.worlds.out_of_process_frames()
+        return []
+
     async def snapshot_pages(self, page_ids: Collection[str] = ()) -> None:
         """A fresh full snapshot of the open pages named (all when none are), so a failed activity's replay
         ends on the page as it was."""

@@ -537,10 +537,20 @@ function noteRecorded(event) {
   }
 }
 
-function takeSnapshot() {
-  if (!started) return false;
-  rrwebRecord.takeFullSnapshot(true);
-  return true;
+// rrweb starts in a document at DOMContentLoaded. Before it, a top document still loading (a
+// body that streams slowly or never ends) gets a snapshot of what has been parsed so far when
+// one is asked for (`loading`: a failure's checkpoint, recording/evidence.py), so a replay can
+// end on it (bundle patch in recording/assets.py); rrweb's own snapshot still comes at
+// DOMContentLoaded, its observers with it.
+function takeSnapshot(loading) {
+  const early = document.readyState === "loading";
+  if (!started && !(loading && early && isTop)) return false;
+  try {
+    rrwebRecord.takeFullSnapshot(true, early);
+  } catch (error) {
+    return false;
+  }
+  return started;
 }
 
 const api = {
@@ -566,9 +576,10 @@ const api = {
     flush();
     return stale;
   },
-  // A fresh snapshot of this document (a child frame, after its parent's snapshot).
+  // A fresh snapshot of this document (a child frame, after its parent's snapshot; the top
+  // document at a failure, even while it loads).
   snapshot() {
-    const taken = takeSnapshot();
+    const taken = takeSnapshot(true);
     flush();
     return taken;
   },
