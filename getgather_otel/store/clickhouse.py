@@ -38,7 +38,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -280,40 +280,9 @@ _ABANDONED: list[str] = []
 
 
 def abandoned_queries() -> int:
-    """How many chdb calls (a query, or a session still opening) an interrupt left running: while
-    any is, Python's own exit (its finalization under a thread still inside chdb) crashes or
-    hangs, so the CLI ends with os._exit."""
+    """How many chdb queries an interrupt left running: while any is, Python's own exit (its
+    finalization under a thread still inside chdb) crashes or hangs, so the CLI ends with os._exit."""
     return len(_ABANDONED)
-
-
-def _interruptible(call: Callable[[], Any], what: str) -> Any:
-    """`call()` run on a daemon thread and waited for on this one in 0.1 s slices; its exception
-    is raised here.
-
-    chdb runs in C++ without returning to Python, so on the calling (main) thread Ctrl-C waited
-    for the whole call, and a session that took minutes to open (or never did, on a machine
-    starved of CPU) could not be interrupted at all. Waiting in slices, KeyboardInterrupt
-    arrives at once, including while the worker is starting; the abandoned call is counted in
-    `_ABANDONED` (chdb has no way to stop it)."""
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = call()
-        except BaseException as error:  # handed to the caller's thread
-            box["error"] = error
-
-    worker = threading.Thread(target=work, name="chdb-call", daemon=True)
-    try:
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.1)
-    except KeyboardInterrupt:
-        _ABANDONED.append(what[:200])
-        raise
-    if "error" in box:
-        raise box["error"]
-    return box.get("result")
 
 
 def _plain(value: Any, kind: pa.DataType) -> Any:
@@ -410,10 +379,7 @@ class ChdbEngine(_ClickHouse):
                 raise ClickHouseError("chdb is not installed: pip install chdb") from error
             try:
                 with _stderr_without(_HELD_DIRECTORY):
-                    session = _interruptible(
-                        lambda: chdb_session.Session(path) if path else chdb_session.Session(),  # type: ignore[no-untyped-call]
-                        f"opening chdb session {path or ''}",
-                    )
+                    session = chdb_session.Session(path) if path else chdb_session.Session()  # type: ignore[no-untyped-call]
             except RuntimeError as error:
                 # e.g. "Cannot lock file .../status. Another server instance in same directory is
                 # already running": chdb opens a data directory in one process at a time.
@@ -440,16 +406,35 @@ class ChdbEngine(_ClickHouse):
             self.session.close()
 
     def _query(self, sql: str, fmt: str, params: Mapping[str, object]) -> Any:
-        """chdb's answer to `sql` in `fmt`, run so that Ctrl-C ends the wait (`_interruptible`)."""
+        """chdb's answer to `sql` in `fmt`, waited for on this thread, run on another.
+
+        chdb runs a query in C++ without returning to Python, so on the calling (main) thread
+        Ctrl-C waited for the whole query (SIGTERM's handler exits from another path). The query
+        runs on a worker thread and the caller waits in short slices, so KeyboardInterrupt
+        arrives at once; the abandoned query is counted in `_ABANDONED` (chdb has no way to stop
+        it), and the process must then end without Python's finalization (`abandoned_queries`)."""
         bound = {name: _parameter_text(value) for name, value in params.items()}
-        with self._lock:
+        box: dict[str, Any] = {}
+
+        def work() -> None:
             try:
-                return _interruptible(lambda: self.session.query(sql, fmt, params=bound), sql)
+                box["result"] = self.session.query(sql, fmt, params=bound)
+            except BaseException as error:  # handed to the caller's thread
+                box["error"] = error
+
+        worker = threading.Thread(target=work, name="chdb-query", daemon=True)
+        with self._lock:
+            worker.start()
+            try:
+                while worker.is_alive():
+                    worker.join(0.1)
             except KeyboardInterrupt:
+                _ABANDONED.append(sql[:200])
                 raise
-            except Exception as error:
+            if "error" in box:
                 self._drain()
-                raise ClickHouseQueryError(first_line(str(error))) from error
+                raise ClickHouseQueryError(first_line(str(box["error"]))) from box["error"]
+        return box.get("result")
 
     def _run_user(self, sql: str, settings: Mapping[str, object]) -> Rows:
         """A user's query decoded from ClickHouse's Native format by clickhouse-connect, as a server's is.
