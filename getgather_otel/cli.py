@@ -653,6 +653,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "clickhouse", None) is not None and not args.clickhouse.strip():
+        parser.error("--clickhouse needs a URL: http(s)://user:password@host:8123/database or chdb:PATH")
     if getattr(args, "clickhouse", None) and args.db is not None:
         parser.error("--clickhouse and --db name two different stores: give one of them")
     if args.wait is None:

@@ -478,3 +478,61 @@ def test_ctrl_c_ends_a_long_chdb_query(tmp_path: Path) -> None:
             cli.communicate()
     assert cli.returncode == 130 and took < 10, (cli.returncode, took, err)
     assert err.strip() == "getgather-otel: interrupted", err
+
+
+def test_https_is_tls_and_a_trickling_server_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A newcomer's breaks: `https://user:password@host/db` went out as plain HTTP (clickhouse-connect
+    reads a DSN's host and credentials, not its scheme), so a plain-HTTP server answered it; a server
+    that trickles its answer (a byte a second) held the CLI past any limit (timeouts were per read);
+    `--clickhouse ''` fell back to the DuckDB file."""
+    import socket
+    import threading
+    import time
+
+    with serve_chdb_http() as server:
+        plain = server.url()
+        assert _cli("sql", "SELECT 1 AS n", "--clickhouse", plain, "--format", "csv").split() == ["n", "1"]
+        secure = plain.replace("http://", "https://", 1)
+        assert main(["sql", "SELECT 1 AS n", "--clickhouse", secure], out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach ClickHouse at https://" in err and "SSL" in err.upper(), err
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            try:
+                listener.settimeout(0.5)
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"1")
+                except OSError:
+                    break
+                time.sleep(1)
+            conn.close()
+
+    feeder = threading.Thread(target=trickle, daemon=True)
+    feeder.start()
+    try:
+        started = time.monotonic()
+        code = main(["stats", "--clickhouse", f"http://127.0.0.1:{listener.getsockname()[1]}/"], out=io.StringIO())
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        feeder.join(5)
+        listener.close()
+    err = capsys.readouterr().err
+    assert code == 2 and took < 30, took
+    assert "no answer within 10 s" in err and len(err.strip().splitlines()) == 1, err
+
+    with pytest.raises(SystemExit) as usage:
+        main(["activities", "--clickhouse", "", "--db", str(tmp_path / "missing.duckdb")])
+    assert usage.value.code == 2
+    assert "--clickhouse needs a URL" in capsys.readouterr().err

@@ -38,9 +38,9 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -493,6 +493,34 @@ def _drop_driver_echo(record: logging.LogRecord) -> bool:
     return record.getMessage() != "Unexpected Http Driver Exception"
 
 
+_T = TypeVar("_T")
+
+
+def _within(seconds: float, call: Callable[[], _T]) -> _T:
+    """`call()` run on a daemon thread and given `seconds` in all; raises TimeoutError past them.
+
+    clickhouse-connect's timeouts bound each socket read, so a server (or a proxy) that trickles
+    its answer, a byte a second, held a command for hours. The abandoned call ends when the
+    server closes the connection; its daemon thread never keeps the process from exiting."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = call()
+        except BaseException as error:  # raised on the caller's thread
+            box["error"] = error
+
+    worker = threading.Thread(target=work, name="clickhouse-http", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    result: _T = box["result"]
+    return result
+
+
 class ClickHouseServer(_ClickHouse):
     """A ClickHouse server over HTTP (clickhouse-connect).
 
@@ -515,15 +543,23 @@ class ClickHouseServer(_ClickHouse):
             # No server session: the viewer queries from several threads at once, which one
             # ClickHouse session refuses; every setting travels with its query instead. The
             # handshake runs inside get_client, under the connect time limit for reads too.
-            self.client = clickhouse_connect.get_client(
-                dsn=url,
-                autogenerate_session_id=False,
-                connect_timeout=CONNECT_TIMEOUT_S,
-                send_receive_timeout=CONNECT_TIMEOUT_S,
+            # The URL's scheme decides TLS: clickhouse-connect reads host, port and credentials
+            # from a DSN but not its scheme, and sent `https://user:password@host/` as plain
+            # HTTP to port 8123 (it takes TLS only from `interface`, `secure` or port 8443).
+            interface = urlsplit(url).scheme.lower()
+            self.client = _within(
+                CONNECT_TIMEOUT_S,
+                lambda: clickhouse_connect.get_client(
+                    dsn=url,
+                    interface=interface,
+                    autogenerate_session_id=False,
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                    send_receive_timeout=CONNECT_TIMEOUT_S,
+                ),
             )
         except Exception as error:
             message = first_line(str(error))
-            if "timed out" in message.lower() or "timeout" in message.lower():
+            if isinstance(error, TimeoutError) or "timed out" in message.lower() or "timeout" in message.lower():
                 message = f"no answer within {CONNECT_TIMEOUT_S:g} s ({message[:200]})"
             raise ClickHouseError(f"cannot reach ClickHouse at {self.label}: {message}") from error
         # The queries' own read limit; clickhouse-connect keeps the urllib3 Timeout on its
@@ -543,17 +579,9 @@ class ClickHouseServer(_ClickHouse):
 
     def _run(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
         try:
-            if not sql.lstrip().upper().startswith(("SELECT", "WITH", "EXISTS", "EXPLAIN")):
-                self.client.command(sql, parameters=dict(params), settings=dict(settings))
-                return Rows([], [])
-            result = self.client.query(sql, parameters=dict(params), settings=dict(settings))
-            columns = list(result.column_names)
-            if not columns:
-                # ClickHouse answers an empty result in Native with no block, so without its
-                # columns; the same query under LIMIT 0 is clickhouse-connect's metadata probe
-                # (FORMAT JSON), which names them, as DuckDB and chdb do for an empty result.
-                probe = f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) LIMIT 0"
-                columns = list(self.client.query(probe, parameters=dict(params), settings=dict(settings)).column_names)
+            return _within(self.read_timeout_s, lambda: self._answer(sql, params, settings))
+        except TimeoutError as error:
+            raise ClickHouseError(f"ClickHouse at {self.label}: {error}") from error
         except Exception as error:
             message = first_line(str(error))
             if type(error).__name__ in ("OperationalError", "ProgrammingError") and "Code:" not in message:
@@ -561,6 +589,19 @@ class ClickHouseServer(_ClickHouse):
                     message = f"no answer within {self.read_timeout_s:g} s ({message[:200]})"
                 raise ClickHouseError(f"ClickHouse at {self.label}: {message}") from error
             raise ClickHouseQueryError(message) from error
+
+    def _answer(self, sql: str, params: Mapping[str, object], settings: Mapping[str, object]) -> Rows:
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH", "EXISTS", "EXPLAIN")):
+            self.client.command(sql, parameters=dict(params), settings=dict(settings))
+            return Rows([], [])
+        result = self.client.query(sql, parameters=dict(params), settings=dict(settings))
+        columns = list(result.column_names)
+        if not columns:
+            # ClickHouse answers an empty result in Native with no block, so without its
+            # columns; the same query under LIMIT 0 is clickhouse-connect's metadata probe
+            # (FORMAT JSON), which names them, as DuckDB and chdb do for an empty result.
+            probe = f"SELECT * FROM (\n{sql.strip().rstrip(';')}\n) LIMIT 0"
+            columns = list(self.client.query(probe, parameters=dict(params), settings=dict(settings)).column_names)
         rows = [tuple(naive_utc_value(value) for value in row) for row in result.result_rows]
         return Rows(columns, rows)
 
