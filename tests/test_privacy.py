@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import duckdb
 import pytest
 import zstandard
 from fastmcp import Client, FastMCP
@@ -24,6 +25,7 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Link, SpanContext, TraceFlags
 from patchright.async_api import Browser, Page
 
 from getgather_otel import Activity, activity, configure, current_activity, instrument_mcp, record_browser
@@ -37,12 +39,14 @@ from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
 from getgather_otel.export.otlp_recordings import OtlpChunkSink
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.export.scan import scan as scan_file
 from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS, RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
+from getgather_otel.store.tables import METRIC_TABLES, OTEL_TRACES, RECORDING_CHUNKS, RECORDING_PRUNES
 from tests.conftest import Collector, Sites, flushed, rows
 from tests.test_failures import refused_origin
 from tests.test_recording import settle, stored_text, streams, text_of
@@ -1635,3 +1639,79 @@ async def test_typed_passwords_and_registered_secrets_stay_out_of_otel_logs_sent
     secrets = {TYPED_PASSWORD: "typed", TYPED_PASSWORD[:8]: "typed prefix", SHOWN_SECRET: "registered"}
     assert_none_stored(secrets, stored)
     assert "step=2&p=[REDACTED]" in spans, "the URL the script made is redacted"
+
+
+LINKED_SECRET = "LinkSecret9Q-Orca"
+
+
+def test_span_links_and_scope_version_lose_secrets_and_shapes(telemetry: Telemetry, db_path: Path) -> None:
+    """A link's attributes were passed on as given (a newcomer's break): a registered secret and
+    a card number in them, and a card in the tracer's version, were stored in clear."""
+    assert telemetry.tracer_provider is not None
+    tracer = telemetry.tracer_provider.get_tracer("probe.scope", "v-4111111111111111")
+    other = SpanContext(trace_id=0x1234, span_id=0x5678, is_remote=True, trace_flags=TraceFlags(1))
+    note = f"{LINKED_SECRET} 5555555555554444"
+    link_attributes: dict[str, str | int] = {
+        "note": note,
+        f"k.{LINKED_SECRET}": "v",
+        "n": 3,
+        "url.full": "http://127.0.0.1/x?token=LinkTok42",
+    }
+    with (
+        activity(name="links", secrets=[LINKED_SECRET]) as act,
+        tracer.start_as_current_span("child", links=[Link(other, link_attributes)]),
+    ):
+        pass
+    flushed(telemetry)
+    [span] = rows(
+        db_path,
+        'SELECT "Links.Attributes" AS links, ScopeVersion FROM otel_traces WHERE TraceId = ? AND SpanName = ?',
+        [act.trace_id, "child"],
+    )
+    stored = json.dumps(rows(db_path, "SELECT * FROM otel_traces"), default=str)
+    for secret in (LINKED_SECRET, "5555555555554444", "4111111111111111", "LinkTok42"):
+        assert secret not in stored, secret
+    [link] = span["links"]
+    assert link["n"] == "3" and link["k.[REDACTED]"] == "v" and link["note"] == "[REDACTED] [REDACTED]", link
+    assert link["url.full"].startswith("http://127.0.0.1/x?token="), link
+    assert span["ScopeVersion"] == "v-[REDACTED]"
+
+
+def _literal(sql_type: str, value: str) -> str:
+    """A DuckDB literal of `sql_type` (a column's type as `store/tables.py` writes it) holding `value`
+    wherever it holds text."""
+    kind = sql_type.split(" NOT NULL")[0].split(" DEFAULT")[0].strip()
+    text = "'" + value.replace("'", "''") + "'"
+    literals = {
+        "VARCHAR": text,
+        "VARCHAR[]": f"[{text}]",
+        "MAP(VARCHAR, VARCHAR)": f"MAP {{'k': {text}}}",
+        "MAP(VARCHAR, VARCHAR)[]": f"[MAP {{'k': {text}}}]",
+        "TIMESTAMP": "TIMESTAMP '2026-01-01'",
+        "BOOLEAN": "false",
+        "BLOB": "''::BLOB",
+    }
+    return literals.get(kind, "[]" if kind.endswith("[]") else "0")
+
+
+def test_scan_reads_every_string_bearing_column_of_every_table(tmp_path: Path) -> None:
+    """A "clean" scan must mean clean: `Links.*`, `ScopeVersion`, `TraceState`, the metric
+    tables and the prunes were never read (a newcomer's break)."""
+    planted = "Planted-Value-77 4111 1111 1111 1111"
+    conn = duckdb.connect(str(tmp_path / "every.duckdb"))
+    conn.execute(RECORDING_CHUNKS.create_statement())
+    expected: set[tuple[str, str]] = set()
+    for table in (OTEL_TRACES, RECORDING_PRUNES, *METRIC_TABLES.values()):
+        conn.execute(table.create_statement())
+        for column in table.columns:
+            if "VARCHAR" not in column.sql:
+                continue
+            expected.add((table.name, column.name))
+            values = ", ".join(_literal(c.sql, planted if c.name == column.name else "plain") for c in table.columns)
+            conn.execute(f"INSERT INTO {table.name} VALUES ({values})")
+    hits = scan_file(conn, ["Planted-Value-77"], ["card"])
+    found = {(hit.where.split()[0], hit.field.split("[")[0].removesuffix(" key")) for hit in hits}
+    assert expected - found == set(), sorted(expected - found)
+    cards = {(h.where.split()[0], h.field.split("[")[0]) for h in hits if h.what == "card"}
+    assert ("otel_traces", "ScopeVersion") in cards and ("otel_traces", "Links.Attributes") in cards
+    conn.close()

@@ -1,8 +1,10 @@
 """`getgather-otel scan`: look for secrets in everything a database stores (issue 15).
 
-The check an operator runs on a file: every span (name, status message, resource and span
-attributes, event names and attributes, keys as well as values) and every recording chunk (its metadata and its
-decompressed events) is searched for the given values, in every form they could be stored
+The check an operator runs on a file: every string-bearing column of every table (`DESCRIBE`:
+VARCHAR and lists and maps of it), so a span's name, status, scope, resource, span, event and
+link attributes (keys as well as values), the metric tables' and the prunes' rows, and every
+recording chunk (its metadata and its decompressed events; the `otel_logs` view shows only
+what `recording_chunks` and `otel_traces` hold) is searched for the given values, in every form they could be stored
 in (plain, upper- and lower-cased, URL-encoded in any letter case, HTML- and JSON-escaped,
 inside base64 text: `capture/secrets.forms` and `url_encoded`), and for named
 patterns (`capture/secret_values.PATTERNS`: `card` is Luhn-checked, `jwt`, `token`, `email`,
@@ -132,29 +134,66 @@ def _value_hits(matcher: _Matcher, where: str, field: str, value: Any, *, identi
         yield Hit(where, field, what)
 
 
-def _spans(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]:
-    cursor = conn.execute(
-        'SELECT TraceId, SpanId, SpanName, StatusMessage, ResourceAttributes, SpanAttributes, "Events.Name", '
-        '"Events.Attributes" FROM otel_traces'
-    )
-    columns = ["SpanName", "StatusMessage", "ResourceAttributes", "SpanAttributes", "Events.Name", "Events.Attributes"]
+# Columns holding ids we write (hex trace and span ids, recording and page ids): matched against
+# `--secret` values, and against patterns only when not shaped like our ids (`_ID_SHAPE`).
+_ID_COLUMNS = frozenset(
+    {"TraceId", "SpanId", "ParentSpanId", "Links.TraceId", "Links.SpanId", "Exemplars.TraceId", "Exemplars.SpanId"}
+    | {"trace_id", "span_id", "recording_id", "page_id"}
+)
+# The chunks' table is read by `_chunks` (its data decompressed); views (`activities`,
+# `recordings`, `otel_logs`) only show what these tables hold.
+_CHUNKS = "recording_chunks"
+
+
+def _string_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Every column of `table` that can hold text: VARCHAR, and lists, maps and structs of it."""
+    return [name for name, kind, *_ in conn.execute(f'DESCRIBE "{table}"').fetchall() if "VARCHAR" in kind]
+
+
+def _tables(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The base tables of the file, `otel_traces` first (every table is scanned, whatever writes it)."""
+    names = [
+        name
+        for (name,) in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+            "AND table_schema = current_schema() ORDER BY table_name"
+        ).fetchall()
+    ]
+    return sorted(names, key=lambda name: name != "otel_traces")
+
+
+def _table(conn: duckdb.DuckDBPyConnection, table: str, matcher: _Matcher) -> Iterator[Hit]:
+    """Every string-bearing column of every row of `table` (a span's links, scope and resource
+    too: a newcomer's break, `Links.Attributes` and `ScopeVersion` were never read)."""
+    columns = _string_columns(conn, table)
+    if not columns:
+        return
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    cursor = conn.execute(f'SELECT rowid, {quoted} FROM "{table}"')
     while rows := cursor.fetchmany(_BATCH):
-        for trace_id, span_id, *values in rows:
-            where = f"otel_traces trace={trace_id} span={span_id}"
-            for column, value in zip(columns, values, strict=True):
-                yield from _value_hits(matcher, where, column, value)
+        for rowid, *values in rows:
+            by_name = dict(zip(columns, values, strict=True))
+            if "TraceId" in by_name and "SpanId" in by_name:
+                where = f"{table} trace={by_name['TraceId']} span={by_name['SpanId']}"
+            else:
+                where = f"{table} row={rowid}"
+            for column, value in by_name.items():
+                yield from _value_hits(matcher, where, column, value, identifier=column in _ID_COLUMNS)
 
 
 def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]:
     cursor = conn.execute(
-        "SELECT span_id, recording_id, page_id, sequence, url, compression, data FROM recording_chunks "
+        "SELECT trace_id, span_id, recording_id, page_id, sequence, url, compression, data FROM recording_chunks "
         "ORDER BY span_id, page_id, sequence"
     )
     while rows := cursor.fetchmany(_BATCH):
-        for span_id, recording_id, page_id, sequence, url, compression, data in rows:
+        for trace_id, span_id, recording_id, page_id, sequence, url, compression, data in rows:
             where = f"recording_chunks span={span_id} page={page_id} sequence={sequence}"
             yield from _value_hits(matcher, where, "url", url)
-            yield from _value_hits(matcher, where, "recording_id", recording_id, identifier=True)
+            yield from _value_hits(matcher, where, "compression", compression)
+            for column, value in (("trace_id", trace_id), ("span_id", span_id), ("recording_id", recording_id)):
+                yield from _value_hits(matcher, where, column, value, identifier=True)
+            yield from _value_hits(matcher, where, "page_id", page_id, identifier=True)
             text = decompress_json(bytes(data), compression).decode("utf-8", errors="replace")
             # The raw JSON first (escaped forms of the values), then each string (patterns).
             seen: set[str] = set()
@@ -222,4 +261,6 @@ def _split_card(events: Any) -> bool:
 def scan(conn: duckdb.DuckDBPyConnection, secrets: Sequence[str], patterns: Sequence[str]) -> list[Hit]:
     """Every place in the file holding one of `secrets` (any stored form) or matching `patterns`."""
     matcher = _Matcher(secrets, patterns)
-    return [*_spans(conn, matcher), *_chunks(conn, matcher)]
+    tables = _tables(conn)
+    hits = [hit for table in tables if table != _CHUNKS for hit in _table(conn, table, matcher)]
+    return [*hits, *(_chunks(conn, matcher) if _CHUNKS in tables else ())]
