@@ -1715,3 +1715,48 @@ def test_scan_reads_every_string_bearing_column_of_every_table(tmp_path: Path) -
     cards = {(h.where.split()[0], h.field.split("[")[0]) for h in hits if h.what == "card"}
     assert ("otel_traces", "ScopeVersion") in cards and ("otel_traces", "Links.Attributes") in cards
     conn.close()
+
+
+SHOWN_PASSWORD = "Kq7-Pw-4417"
+SHORT_PASSWORD = "Zx9-Named-8830"
+TOGGLED_PASSWORD = "Vb3mAbcd9876"
+
+
+@pytest.mark.parametrize("mask_all_inputs", [True, False])
+async def test_values_typed_into_password_fields_that_are_not_type_password_are_kept_like_passwords(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path, mask_all_inputs: bool
+) -> None:
+    """A text input named `password` (a "show password" toggle on) or `pwd`, and a password input
+    switched to text half-way through typing, echoed as typed and put into a URL: stored in clear
+    from the fifth character on (a newcomer's break), as only type=password and a few secret names
+    counted. Their values are the activity's secrets and masked in Input events even when other
+    inputs are not (`mask_all_inputs=False`); a search box's words stay readable."""
+    context = await browser.new_context()
+    await record_browser(context, options=RecordingOptions(mask_all_inputs=mask_all_inputs))
+    async with activity(name="show", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/show-password.html")
+        await type_keystrokes(page, "#shown", SHOWN_PASSWORD)
+        await type_keystrokes(page, "#short", SHORT_PASSWORD)
+        await type_keystrokes(page, "#toggled", TOGGLED_PASSWORD[:4])
+        await page.click("#eye")
+        await type_keystrokes(page, "#toggled", TOGGLED_PASSWORD[4:])
+        await type_keystrokes(page, "#q", SEARCH_WORDS)
+        await page.click("#go")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    for value in (SHOWN_PASSWORD, SHORT_PASSWORD, TOGGLED_PASSWORD):
+        assert_typed_value_not_stored(value, stored, 8, 6)
+    assert_none_stored({TOGGLED_PASSWORD[4:]: "typed after the toggle"}, stored)
+    assert "Results for " in stored["chunks"] and SEARCH_WORDS in stored["chunks"], "search words stay"
+    assert "q=umbrella+weather&shown=[REDACTED]&short=[REDACTED]&toggled=[REDACTED]" in stored["spans"], (
+        "and so does the search URL"
+    )
+    # Every keystroke's Input event is one mask, the first three characters too (which no
+    # registered secret covers), whether or not inputs are all masked.
+    typed = input_texts(events_of(stored["chunks"]))
+    for value in (SHOWN_PASSWORD, SHORT_PASSWORD, TOGGLED_PASSWORD):
+        assert not any(text.startswith(value[:3]) for text in typed), (value, typed)
+    assert typed, "the typing is recorded"

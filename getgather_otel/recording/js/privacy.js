@@ -134,7 +134,11 @@ function maskNodeAttributes(tagName, attributes, inSelect) {
       }
       delete attributes.selected;
     }
-  } else if ((tag === "input" || tag === "textarea" || tag === "select" || tag === "button") && maskInputsByDefault()) {
+  } else if (
+    (tag === "input" || tag === "textarea" || tag === "select" || tag === "button") &&
+    (maskInputsByDefault() ||
+      (tag === "input" && secretFieldWords(attributes.name, attributes.id, attributes.autocomplete)))
+  ) {
     // A button's type says how it submits, not what its value is.
     const type = tag === "button" ? "text" : String(attributes.type || "text").toLowerCase();
     if (!UNMASKED_INPUT_TYPES.includes(type) && typeof attributes.value === "string" && attributes.value) {
@@ -192,6 +196,10 @@ function scrubEvent(event) {
     } finally {
       splitWalk = false;
     }
+    return;
+  }
+  if (event.type === 3 && event.data.source === 5) {
+    if (!maskInputsByDefault()) maskPasswordInput(event.data);
     return;
   }
   if (event.type !== 3 || event.data.source !== 0) return;
@@ -345,14 +353,42 @@ let typedSecrets = [];
 // or national id, a card's code or a PIN (`ssn`, `social-security`, `tax_id`, `cvv`, ...).
 // Words, not hints like `inputmode="numeric"`: a search box, a quantity or a zip code says none
 // of them, and what is typed there stays readable where the page shows it.
+// Password fields that are not type=password (a newcomer's break: a "show password" toggle makes
+// the input type=text, and what was typed after it, or into a text input named `password`, was
+// stored from the fifth character on): a name, id or autocomplete saying password (`password`,
+// `passwd`, `pwd`, `user_password`, `newPwd`, `current-password`), and an input that was a
+// password input when typed into or that rrweb saw switched from one (`data-rr-is-password`).
 const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-number|cc-csc|one-time-code|current-password|new-password)(?:\s|$)/i;
 const SECRET_FIELD_NAME =
   /(?:^|[-_\s.[])(?:ssn|social[-_\s]?security(?:[-_\s]?(?:number|no))?|tax[-_\s]?(?:id|number)|taxpayer[-_\s]?id|itin|national[-_\s]?id|cvv|cvc|csc|pin)(?:$|[-_\s.\]])/i;
+const PASSWORD_FIELD_NAME = /passw(?:or)?d|(?:^|[^a-z])pwd|pwd(?:$|[^a-z])/i;
+const passwordInputs = new WeakSet();
+function secretFieldWords(name, id, autocomplete) {
+  if (autocomplete && SECRET_AUTOCOMPLETE.test(autocomplete)) return true;
+  return [name, id, autocomplete].some(
+    (word) => typeof word === "string" && word && (SECRET_FIELD_NAME.test(word) || PASSWORD_FIELD_NAME.test(word)),
+  );
+}
+// A password field whatever its type now: the values typed there are passwords.
+function passwordLike(element) {
+  if (String(element.type).toLowerCase() === "password") {
+    passwordInputs.add(element);
+    return true;
+  }
+  if (passwordInputs.has(element) || element.hasAttribute("data-rr-is-password")) return true;
+  return PASSWORD_FIELD_NAME.test(element.name || "") || PASSWORD_FIELD_NAME.test(element.id || "");
+}
 function secretInput(element) {
-  if (String(element.type).toLowerCase() === "password") return true;
-  const autocomplete = element.getAttribute("autocomplete") || "";
-  if (SECRET_AUTOCOMPLETE.test(autocomplete)) return true;
-  return [element.name, element.id, autocomplete].some((word) => word && SECRET_FIELD_NAME.test(word));
+  if (passwordLike(element)) return true;
+  return secretFieldWords(element.name, element.id, element.getAttribute("autocomplete") || "");
+}
+
+// An Input event's value typed into a password-like field (rrweb masks by type only): one mask,
+// when inputs are not all masked (`mask_all_inputs=False`), as a password input's is.
+function maskPasswordInput(data) {
+  if (typeof data.text !== "string" || !data.text || data.text === MASK) return;
+  const element = rrwebRecord.mirror.getNode(data.id);
+  if (element && element.tagName === "INPUT" && secretInput(element)) data.text = MASK;
 }
 
 function noteTypedSecret(event) {
