@@ -1760,3 +1760,70 @@ async def test_values_typed_into_password_fields_that_are_not_type_password_are_
     for value in (SHOWN_PASSWORD, SHORT_PASSWORD, TOGGLED_PASSWORD):
         assert not any(text.startswith(value[:3]) for text in typed), (value, typed)
     assert typed, "the typing is recorded"
+
+
+PUNCTUATED_CARDS = {
+    "4012–8888–8888–1881": "en dash",
+    "6011 — 1111 — 1111 — 1117": "em dash with spaces",
+    "5105\t1051\t0510\t5100": "tab",
+    "4242_4242_4242_4242": "underscore",
+    "4000|0566|5566|5556": "pipe",
+    "5200. 8282. 8282. 8210": "dot and space",
+    "6011,0009,9013,9424": "comma",
+    "3566:0020:2036:0505": "colon",
+    "5555+5555+5555+4444": "plus",
+    "4917\xa0\xa0\xa06100\xa0\xa0\xa00000\xa0\xa0\xa00000": "three no-break spaces",
+    "4000\u30000025\u30000000\u30003155": "ideographic space",
+    "٤٠٠٠٠٠٠٠٠٠٠٠٣٢٢٠": "Arabic-Indic digits",
+    "４１１１ １１１１ １１１１ １１１１": "full-width digits",
+}
+ORDINARY_NUMBERS = (
+    "Paid $1,234,567.89 on 2026-12-01 at 12:30:45; call +1 555 123 4567 or 0800 123 4567; "
+    "order 1234-5678-9012, ref 2024_0001_2345, v 1.2.3"
+)
+
+
+def test_cards_grouped_by_punctuation_or_in_other_digits_are_cards_and_ordinary_numbers_are_not() -> None:
+    for card, how in PUNCTUATED_CARDS.items():
+        assert [kind for *_, kind in secret_spans(card)] == ["card"] or how.endswith("digits"), how
+    for text in (ORDINARY_NUMBERS, "ids 1234, 5678, 9012", "10:30:00.123456", "prices 1299.00, 2499.00, 3999.00"):
+        assert secret_spans(text) == [], text
+
+
+async def test_cards_grouped_by_punctuation_or_in_other_digits_are_masked_in_pages_spans_and_scanned(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """Groups separated by an en dash, " — ", a tab, "_", "|", ". ", ",", ":", "+", three
+    no-break spaces or U+3000, and cards in Arabic-Indic or full-width digits, were no card (a
+    newcomer's break): stored in clear in page text and span strings, and `scan --pattern card`
+    did not find them. Dates, times, prices, phone numbers and order ids stay."""
+    act = await visit(telemetry, browser, f"{sites.main}/card-punctuation.html")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    texts = [n.get("textContent") or "" for n in nodes_of(events_of(stored["chunks"]))]
+    assert any(ORDINARY_NUMBERS in t for t in texts), "ordinary numbers stay"
+    for card, how in PUNCTUATED_CARDS.items():
+        assert not [t for t in texts if card in t], how
+    with activity(name="notes") as notes:
+        for card, how in PUNCTUATED_CARDS.items():
+            notes.add_event("note", {"how": how, "said": f"paid with {card}"})
+        notes.set_attribute("ordinary", ORDINARY_NUMBERS)
+    flushed(telemetry)
+    spans = json.dumps(rows(db_path, "SELECT * FROM otel_traces"), default=str, ensure_ascii=False)
+    for card, how in PUNCTUATED_CARDS.items():
+        assert card not in spans, how
+    assert ORDINARY_NUMBERS in spans
+    # What a store is given as it is (a chunk from elsewhere) is found by scan.
+    assert telemetry.store is not None
+    for sequence, card in enumerate(PUNCTUATED_CARDS):
+        event = {"type": 3, "timestamp": 3, "data": {"source": 0, "texts": [{"id": 7, "value": f"card {card}"}]}}
+        chunk = Chunk(notes.trace_id, notes.activity_id, "r" * 32, "c9p1", sequence, [event], 100, "https://x/")
+        telemetry.store.submit(chunk)
+    ordinary = {"type": 3, "timestamp": 3, "data": {"source": 0, "texts": [{"id": 7, "value": ORDINARY_NUMBERS}]}}
+    telemetry.store.submit(Chunk(notes.trace_id, notes.activity_id, "r" * 32, "c9p2", 0, [ordinary], 100, "https://x/"))
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--pattern", "card"], out=out) == 1
+    said = out.getvalue()
+    for sequence, how in enumerate(PUNCTUATED_CARDS.values()):
+        assert f"page=c9p1 sequence={sequence} " in said, (how, said)
+    assert "page=c9p2" not in said and f"span={act.activity_id}" not in said, said

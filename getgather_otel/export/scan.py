@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 
 from getgather_otel.capture import attributes as attr
-from getgather_otel.capture.secret_values import INLINE_TAGS, KIND_CARD, PATTERNS, card_in
+from getgather_otel.capture.secret_values import INLINE_TAGS, KIND_CARD, PATTERNS, ascii_digits, card_in
 from getgather_otel.capture.secrets import forms, url_encoded
 from getgather_otel.recording.chunk_codec import decompress_json
 
@@ -86,8 +86,9 @@ class _Matcher:
         found = self.in_text(text)
         if identifier and _ID_SHAPE.fullmatch(text):
             return found
+        digits = ascii_digits(text)
         for name, pattern in self.patterns:
-            for match in pattern.finditer(text):
+            for match in pattern.finditer(digits):
                 if name != KIND_CARD or card_in(match.group()) is not None:
                     found.append(name)
                     break
@@ -253,7 +254,7 @@ def _split_card(events: Any) -> bool:
         roots = [data.get("node")] + [a.get("node") for a in data.get("adds") or [] if isinstance(a, dict)]
         for root in roots:
             for run in _runs(root):
-                if any(card_in(match.group()) is not None for match in _CARD_RE.finditer(run)):
+                if any(card_in(match.group()) is not None for match in _CARD_RE.finditer(ascii_digits(run))):
                     return True
     return False
 

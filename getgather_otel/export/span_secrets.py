@@ -49,7 +49,7 @@ from opentelemetry.trace import Link, Status
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture import secrets
 from getgather_otel.capture.redaction import REDACTED
-from getgather_otel.capture.secret_values import KIND_CARD, KIND_JWT, KIND_TOKEN, PATTERNS, card_in
+from getgather_otel.capture.secret_values import KIND_CARD, KIND_JWT, KIND_TOKEN, PATTERNS, ascii_digits, card_in
 from getgather_otel.export.scan import IDENTIFIER_KEYS
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
 from getgather_otel.recording.urls import UrlRedactor
@@ -73,7 +73,7 @@ def _mask_shapes(text: str, counts: Counter[str]) -> str:
     """`text` with its card numbers (Luhn-valid), JWTs and key shapes replaced by `[REDACTED]`."""
     out: list[str] = []
     last = 0
-    for match in _SHAPES.finditer(text):
+    for match in _SHAPES.finditer(ascii_digits(text)):
         kind = match.lastgroup or KIND_TOKEN
         start, end = match.span()
         if kind == KIND_CARD:
@@ -93,7 +93,7 @@ def _mask_shapes(text: str, counts: Counter[str]) -> str:
 
 def _has_shape(value: Any) -> bool:
     if isinstance(value, str):
-        return _SHAPES.search(value) is not None
+        return _SHAPES.search(ascii_digits(value)) is not None
     if isinstance(value, (list, tuple)):
         return any(_has_shape(v) for v in value)
     return False

@@ -268,9 +268,39 @@ function luhnValid(match) {
 // says so faster than one per pattern (5,000-row page's snapshot attributes: ~2.5 ms against
 // ~6 ms for the six text attributes alone). Not when a caller's pattern has a backreference,
 // whose group number would point elsewhere in the joined expression.
+// Decimal digits of other scripts (full-width, Arabic-Indic, Devanagari, ...: the blocks'
+// zeros below) as ASCII digits, one character for one, so the card pattern finds `٤١١١...`.
+// Python's (secret_values.ascii_digits) knows every script's digits; these are the common ones.
+const DIGIT_ZEROS = [
+  0x0660, 0x06f0, 0x07c0, 0x0966, 0x09e6, 0x0a66, 0x0ae6, 0x0b66, 0x0be6, 0x0c66, 0x0ce6, 0x0d66, 0x0e50, 0x0ed0,
+  0x0f20, 0x1040, 0x17e0, 0x1810, 0xff10,
+];
+const OTHER_DIGITS_CLASS =
+  "[" +
+  DIGIT_ZEROS.map((zero) => "\\u" + zero.toString(16).padStart(4, "0") + "-\\u" + (zero + 9).toString(16).padStart(4, "0")).join(
+    "",
+  ) +
+  "]";
+const OTHER_DIGITS = new RegExp(OTHER_DIGITS_CLASS, "g");
+const OTHER_DIGIT = new RegExp(OTHER_DIGITS_CLASS);
+function asciiDigits(text) {
+  return text.replace(OTHER_DIGITS, (d) => {
+    const code = d.charCodeAt(0);
+    const zero = DIGIT_ZEROS.find((z) => code >= z && code <= z + 9);
+    return String(code - zero);
+  });
+}
+
+// With the card pattern on, a digit of another script is one of the alternatives: such a text
+// is masked as ASCII digits (`maskPatternsIn`).
 const anyTextPattern =
   textPatterns.length && !textPatterns.some(([pattern]) => /\\[1-9]|\\k</.test(pattern.source))
-    ? new RegExp(textPatterns.map(([pattern]) => "(?:" + pattern.source + ")").join("|"))
+    ? new RegExp(
+        textPatterns
+          .map(([pattern]) => "(?:" + pattern.source + ")")
+          .concat(textPatterns.some(([, luhn]) => luhn) ? [OTHER_DIGITS_CLASS] : [])
+          .join("|"),
+      )
     : null;
 
 // Where a Luhn-valid card sits in a run the card pattern matched: the whole run, or else the
@@ -445,6 +475,16 @@ function maskTypedDigits(text) {
 function maskPatternsIn(text) {
   if (typedDigits.length) text = maskTypedDigits(text);
   if (anyTextPattern !== null && !anyTextPattern.test(text)) return text;
+  if (cardKind && OTHER_DIGIT.test(text)) {
+    // Masked as ASCII digits: a text that held a card keeps its other digits in ASCII.
+    const ascii = asciiDigits(text);
+    const masked = maskEveryPattern(ascii);
+    return masked === ascii ? text : masked;
+  }
+  return maskEveryPattern(text);
+}
+
+function maskEveryPattern(text) {
   let masked = text;
   for (const [pattern, luhn, kind] of textPatterns) {
     masked = masked.replace(pattern, (m) => {
@@ -469,9 +509,10 @@ function maskPatternsIn(text) {
 // a digit is walked, and only this mutation's texts are masked (texts recorded before hold a
 // part of the card at most).
 const INLINE_TAGS = new Set(config.inlineTags || []); // secret_values.INLINE_TAGS
-// What may stand between a card's groups (the card pattern's separators, dots and "/").
+// What may stand between a card's groups (the card pattern's separators, and its group
+// separators: dots, "/", ",", ":", "|", "_", en and em dashes, ...).
 const CARD_SEPARATOR_CODES = new Set(
-  [..." \n\u00a0\u2002\u2007\u2009\u202f\u200b\u00ad.-/"].map((c) => c.charCodeAt(0)),
+  [..." \n\t\u00a0\u2002\u2007\u2009\u202f\u3000\u200b\u00ad.,:;+|_\u2013\u2014-/"].map((c) => c.charCodeAt(0)),
 );
 const SPLIT_BLOCK_MAX_NODES = 2000;
 
