@@ -1827,3 +1827,56 @@ async def test_cards_grouped_by_punctuation_or_in_other_digits_are_masked_in_pag
     for sequence, how in enumerate(PUNCTUATED_CARDS.values()):
         assert f"page=c9p1 sequence={sequence} " in said, (how, said)
     assert "page=c9p2" not in said and f"span={act.activity_id}" not in said, said
+
+
+SPLIT_CODE = "918273"
+SPLIT_RECOVERY = "Tz9QmWv4Lp"
+
+
+async def test_a_registered_secret_split_over_inline_elements_is_redacted_and_scanned(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    """A one-time code shown one digit per `<span>`, and a recovery code split over two inline
+    elements, were stored as their pieces (a newcomer's break): no text held the value. Texts
+    meeting through inline elements are joined as for split cards, and the value's part in
+    each becomes `[REDACTED]`, for a value registered late too; cells of a table stay."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="verify", brand_id="fixture", secrets=[SPLIT_CODE]) as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/split-secret.html")
+        await asyncio.sleep(0.4)
+        act.add_secret(SPLIT_RECOVERY)  # after the page showed it
+    await settle(telemetry)
+    await context.close()
+    events = events_of(stored_text(db_path))
+    texts = [n.get("textContent") or "" for n in nodes_of(events)]
+    joined = "".join(texts)
+    assert SPLIT_CODE not in joined and SPLIT_RECOVERY not in joined and "QmWv4Lp" not in joined
+    assert not any(t == "9" or t == "QmWv4Lp" or t == "9182" for t in texts), texts
+    assert "918" in texts and "273" in texts, "a table's cells are not joined"
+    assert "Recovery: " in texts and " keep it safe" in texts and "Again: " in texts, "the rest stays"
+    # What a store is given as it is, for an activity with no secrets, is found by scan.
+    with activity(name="plain") as plain:
+        pass
+    snapshot = {
+        "type": 2,
+        "timestamp": 1,
+        "data": {
+            "node": {
+                "type": 2,
+                "tagName": "p",
+                "childNodes": [
+                    {"type": 2, "tagName": "span", "childNodes": [{"type": 3, "textContent": c}]} for c in SPLIT_CODE
+                ],
+            }
+        },
+    }
+    assert telemetry.store is not None
+    telemetry.store.submit(Chunk(plain.trace_id, plain.activity_id, "r" * 32, "c7p1", 0, [snapshot], 100, "https://x/"))
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", SPLIT_CODE, "--secret", SPLIT_RECOVERY], out=out) == 1
+    said = out.getvalue()
+    assert f"span={plain.activity_id} page=c7p1 sequence=0 events (a text split over inline elements)" in said, said
+    assert f"span={act.activity_id}" not in said, said

@@ -13,6 +13,8 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 from getgather_otel.capture import attributes as attr
 
@@ -24,6 +26,7 @@ __all__ = [
     "PATTERNS",
     "ascii_digits",
     "card_in",
+    "inline_text_runs",
     "luhn_valid",
     "secret_kind",
     "secret_spans",
@@ -106,6 +109,38 @@ def ascii_digits(text: str) -> str:
     if text.isascii():
         return text
     return _UNICODE_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group(), "")) or m.group(), text)
+
+
+_INLINE = frozenset(INLINE_TAGS)
+
+
+def inline_text_runs(root: Any) -> Iterator[list[dict[str, Any]]]:
+    """The text nodes of a serialised rrweb tree (a full snapshot's or an added subtree's), in
+    runs that meet through inline elements only (`INLINE_TAGS`): any other element ends a run,
+    and scripts' and styles' texts are in none. What `scan` joins to find split cards, and
+    `capture/secrets.scrub_split` to find a registered value split the same way."""
+    run: list[dict[str, Any]] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if node is None:  # the end of a block
+            if run:
+                yield run
+            run = []
+        elif isinstance(node, dict):
+            if node.get("type") == 3 and isinstance(node.get("textContent"), str) and not node.get("isStyle"):
+                run.append(node)
+                continue
+            tag = node.get("tagName")
+            if node.get("type") == 2 and tag not in _INLINE:
+                if run:
+                    yield run
+                run = []
+                stack.append(None)
+            if tag not in ("script", "style") and isinstance(node.get("childNodes"), list):
+                stack.extend(reversed(node["childNodes"]))
+    if run:
+        yield run
 
 
 def luhn_valid(digits: str) -> bool:

@@ -14,7 +14,9 @@ and session ids, `IDENTIFIER_KEYS`, and the activity ids in a recording's own ma
 uuid's digit run is a Luhn-valid card in about one recording of 200. `--secret` values are
 looked for there too. A card split over texts that meet through inline elements
 (`<span>4111</span> <span>1111</span> ...`) is found by joining the texts of snapshots and
-added subtrees as the page's masking does (`_runs`). Each hit says where it is, never the value itself.
+added subtrees as the page's masking does (`_runs`), and so is a `--secret` value split the
+same way (`<span>Tz9</span><span>QmWv4Lp</span>`, a code one digit per box). Each hit says
+where it is, never the value itself.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import duckdb
 
 from getgather_otel.capture import attributes as attr
-from getgather_otel.capture.secret_values import INLINE_TAGS, KIND_CARD, PATTERNS, ascii_digits, card_in
+from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, ascii_digits, card_in, inline_text_runs
 from getgather_otel.capture.secrets import forms, url_encoded
 from getgather_otel.recording.chunk_codec import decompress_json
 
@@ -201,8 +203,16 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
             for what in matcher.in_text(text):
                 seen.add(what)
                 yield Hit(where, "events", what)
+            decoded = json.loads(text) if matcher.patterns or matcher.secrets else None
+            if matcher.secrets:
+                # A value split over texts that meet through inline elements (`<span>Tz9</span>
+                # <span>QmWv4Lp</span>`, a code one digit per box): in the joined text.
+                for run in _joined_runs(decoded):
+                    for what in matcher.in_text(run):
+                        if what not in seen:
+                            seen.add(what)
+                            yield Hit(where, "events (a text split over inline elements)", what)
             if matcher.patterns:
-                decoded = json.loads(text)
                 for path, string, identifier in _strings(decoded, "events"):
                     for what in matcher.in_string(string, identifier=identifier):
                         if what not in seen:
@@ -215,48 +225,35 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
 # Card numbers split over texts that meet through inline elements (`secret_values.INLINE_TAGS`):
 # the page masks them (`js/privacy.js`, the same rule); `scan` finds them in serialised trees
 # (full snapshots and mutation adds) a file holds.
-_INLINE_TAGS = frozenset(INLINE_TAGS)
 _CARD_RE = re.compile(PATTERNS[KIND_CARD])
 
 
 def _runs(root: Any) -> Iterator[str]:
     """The texts of a serialised tree joined where they meet through inline elements only."""
-    run: list[str] = []
-    stack: list[Any] = [root]
-    while stack:
-        node = stack.pop()
-        if node is None:  # the end of a block
-            yield "".join(run)
-            run = []
-        elif isinstance(node, dict):
-            text = node.get("textContent")
-            if node.get("type") == 3 and isinstance(text, str) and not node.get("isStyle"):
-                run.append(text)
-                continue
-            tag = node.get("tagName")
-            if node.get("type") == 2 and tag not in _INLINE_TAGS:
-                yield "".join(run)
-                run = []
-                stack.append(None)
-            if tag not in ("script", "style") and isinstance(node.get("childNodes"), list):
-                stack.extend(reversed(node["childNodes"]))
-    yield "".join(run)
+    for run in inline_text_runs(root):
+        yield "".join(node["textContent"] for node in run)
 
 
-def _split_card(events: Any) -> bool:
-    """Whether a card number sits split over several texts of a snapshot or an added subtree."""
+def _joined_runs(events: Any) -> Iterator[str]:
+    """The joined texts (`_runs`) of every snapshot and added subtree of a chunk's events."""
     if not isinstance(events, list):
-        return False
+        return
     for event in events:
         data = event.get("data") if isinstance(event, dict) else None
         if not isinstance(data, dict):
             continue
         roots = [data.get("node")] + [a.get("node") for a in data.get("adds") or [] if isinstance(a, dict)]
         for root in roots:
-            for run in _runs(root):
-                if any(card_in(match.group()) is not None for match in _CARD_RE.finditer(ascii_digits(run))):
-                    return True
-    return False
+            yield from _runs(root)
+
+
+def _split_card(events: Any) -> bool:
+    """Whether a card number sits split over several texts of a snapshot or an added subtree."""
+    return any(
+        card_in(match.group()) is not None
+        for run in _joined_runs(events)
+        for match in _CARD_RE.finditer(ascii_digits(run))
+    )
 
 
 def scan(conn: duckdb.DuckDBPyConnection, secrets: Sequence[str], patterns: Sequence[str]) -> list[Hit]:
