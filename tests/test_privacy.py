@@ -1880,3 +1880,27 @@ async def test_a_registered_secret_split_over_inline_elements_is_redacted_and_sc
     said = out.getvalue()
     assert f"span={plain.activity_id} page=c7p1 sequence=0 events (a text split over inline elements)" in said, said
     assert f"span={act.activity_id}" not in said, said
+
+
+SCRIPT_SET_PASSWORD = "ScriptSetPw55"
+
+
+async def test_a_password_a_script_set_is_kept_out_of_what_the_page_shows_after_submitting(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A password set by a script (a tool's `evaluate`, a password manager) fires no input event,
+    so it was never the activity's secret (a newcomer's break: posted and shown back, it was
+    stored). A form's secret inputs are read as it is submitted; other fields stay readable."""
+
+    async def steps(page: Page) -> None:
+        await page.evaluate(
+            "v => { document.querySelector('#p').value = v; document.querySelector('#user').value = 'ada' }",
+            SCRIPT_SET_PASSWORD,
+            isolated_context=False,
+        )
+        await page.click("#sub")
+
+    act = await visit(telemetry, browser, f"{sites.main}/script-set.html", steps=steps)
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert_typed_value_not_stored(SCRIPT_SET_PASSWORD, stored)
+    assert "Saved [REDACTED] for ada" in stored["chunks"]

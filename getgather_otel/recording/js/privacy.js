@@ -422,7 +422,10 @@ function maskPasswordInput(data) {
 }
 
 function noteTypedSecret(event) {
-  const element = event.composedPath ? event.composedPath()[0] : event.target;
+  noteSecretValue(event.composedPath ? event.composedPath()[0] : event.target);
+}
+
+function noteSecretValue(element) {
   if (!element || element.tagName !== "INPUT" || !secretInput(element)) return;
   const value = element.value;
   if (typeof value !== "string" || value.length < TYPED_SECRET_MIN || value.length > TYPED_SECRET_MAX) return;
@@ -433,6 +436,17 @@ function noteTypedSecret(event) {
 
 addEventListener("input", noteTypedSecret, { capture: true, passive: true });
 addEventListener("change", noteTypedSecret, { capture: true, passive: true });
+// A value a script set (a tool's `evaluate`, a password manager) fires no input event (a
+// newcomer's break: a password set that way, posted and shown back by the next page, was stored
+// there): a form's secret inputs are read as it is submitted, before the page's own handlers.
+addEventListener(
+  "submit",
+  (event) => {
+    const form = event.composedPath ? event.composedPath()[0] : event.target;
+    for (const element of (form && form.elements) || []) noteSecretValue(element);
+  },
+  { capture: true, passive: true },
+);
 
 // The `typed` field of the next payload (values typed into secret inputs since the last one).
 function takeTypedSecrets() {
