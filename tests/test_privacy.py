@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import duckdb
 import pytest
 import zstandard
 from fastmcp import Client, FastMCP
@@ -24,6 +25,7 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Link, SpanContext, TraceFlags
 from patchright.async_api import Browser, Page
 
 from getgather_otel import Activity, activity, configure, current_activity, instrument_mcp, record_browser
@@ -37,12 +39,14 @@ from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
 from getgather_otel.export.otlp_recordings import OtlpChunkSink
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.export.scan import scan as scan_file
 from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS, RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
 from getgather_otel.recording.scrub import scrub_urls
 from getgather_otel.recording.urls import UrlRedactor
+from getgather_otel.store.tables import METRIC_TABLES, OTEL_TRACES, RECORDING_CHUNKS, RECORDING_PRUNES
 from tests.conftest import Collector, Sites, flushed, rows
 from tests.test_failures import refused_origin
 from tests.test_recording import settle, stored_text, streams, text_of
@@ -1635,3 +1639,268 @@ async def test_typed_passwords_and_registered_secrets_stay_out_of_otel_logs_sent
     secrets = {TYPED_PASSWORD: "typed", TYPED_PASSWORD[:8]: "typed prefix", SHOWN_SECRET: "registered"}
     assert_none_stored(secrets, stored)
     assert "step=2&p=[REDACTED]" in spans, "the URL the script made is redacted"
+
+
+LINKED_SECRET = "LinkSecret9Q-Orca"
+
+
+def test_span_links_and_scope_version_lose_secrets_and_shapes(telemetry: Telemetry, db_path: Path) -> None:
+    """A link's attributes were passed on as given (a newcomer's break): a registered secret and
+    a card number in them, and a card in the tracer's version, were stored in clear."""
+    assert telemetry.tracer_provider is not None
+    tracer = telemetry.tracer_provider.get_tracer("probe.scope", "v-4111111111111111")
+    other = SpanContext(trace_id=0x1234, span_id=0x5678, is_remote=True, trace_flags=TraceFlags(1))
+    note = f"{LINKED_SECRET} 5555555555554444"
+    link_attributes: dict[str, str | int] = {
+        "note": note,
+        f"k.{LINKED_SECRET}": "v",
+        "n": 3,
+        "url.full": "http://127.0.0.1/x?token=LinkTok42",
+    }
+    with (
+        activity(name="links", secrets=[LINKED_SECRET]) as act,
+        tracer.start_as_current_span("child", links=[Link(other, link_attributes)]),
+    ):
+        pass
+    flushed(telemetry)
+    [span] = rows(
+        db_path,
+        'SELECT "Links.Attributes" AS links, ScopeVersion FROM otel_traces WHERE TraceId = ? AND SpanName = ?',
+        [act.trace_id, "child"],
+    )
+    stored = json.dumps(rows(db_path, "SELECT * FROM otel_traces"), default=str)
+    for secret in (LINKED_SECRET, "5555555555554444", "4111111111111111", "LinkTok42"):
+        assert secret not in stored, secret
+    [link] = span["links"]
+    assert link["n"] == "3" and link["k.[REDACTED]"] == "v" and link["note"] == "[REDACTED] [REDACTED]", link
+    assert link["url.full"].startswith("http://127.0.0.1/x?token="), link
+    assert span["ScopeVersion"] == "v-[REDACTED]"
+
+
+def _literal(sql_type: str, value: str) -> str:
+    """A DuckDB literal of `sql_type` (a column's type as `store/tables.py` writes it) holding `value`
+    wherever it holds text."""
+    kind = sql_type.split(" NOT NULL")[0].split(" DEFAULT")[0].strip()
+    text = "'" + value.replace("'", "''") + "'"
+    literals = {
+        "VARCHAR": text,
+        "VARCHAR[]": f"[{text}]",
+        "MAP(VARCHAR, VARCHAR)": f"MAP {{'k': {text}}}",
+        "MAP(VARCHAR, VARCHAR)[]": f"[MAP {{'k': {text}}}]",
+        "TIMESTAMP": "TIMESTAMP '2026-01-01'",
+        "BOOLEAN": "false",
+        "BLOB": "''::BLOB",
+    }
+    return literals.get(kind, "[]" if kind.endswith("[]") else "0")
+
+
+def test_scan_reads_every_string_bearing_column_of_every_table(tmp_path: Path) -> None:
+    """A "clean" scan must mean clean: `Links.*`, `ScopeVersion`, `TraceState`, the metric
+    tables and the prunes were never read (a newcomer's break)."""
+    planted = "Planted-Value-77 4111 1111 1111 1111"
+    conn = duckdb.connect(str(tmp_path / "every.duckdb"))
+    conn.execute(RECORDING_CHUNKS.create_statement())
+    expected: set[tuple[str, str]] = set()
+    for table in (OTEL_TRACES, RECORDING_PRUNES, *METRIC_TABLES.values()):
+        conn.execute(table.create_statement())
+        for column in table.columns:
+            if "VARCHAR" not in column.sql:
+                continue
+            expected.add((table.name, column.name))
+            values = ", ".join(_literal(c.sql, planted if c.name == column.name else "plain") for c in table.columns)
+            conn.execute(f"INSERT INTO {table.name} VALUES ({values})")
+    hits = scan_file(conn, ["Planted-Value-77"], ["card"])
+    found = {(hit.where.split()[0], hit.field.split("[")[0].removesuffix(" key")) for hit in hits}
+    assert expected - found == set(), sorted(expected - found)
+    cards = {(h.where.split()[0], h.field.split("[")[0]) for h in hits if h.what == "card"}
+    assert ("otel_traces", "ScopeVersion") in cards and ("otel_traces", "Links.Attributes") in cards
+    conn.close()
+
+
+SHOWN_PASSWORD = "Kq7-Pw-4417"
+SHORT_PASSWORD = "Zx9-Named-8830"
+TOGGLED_PASSWORD = "Vb3mAbcd9876"
+
+
+@pytest.mark.parametrize("mask_all_inputs", [True, False])
+async def test_values_typed_into_password_fields_that_are_not_type_password_are_kept_like_passwords(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path, mask_all_inputs: bool
+) -> None:
+    """A text input named `password` (a "show password" toggle on) or `pwd`, and a password input
+    switched to text half-way through typing, echoed as typed and put into a URL: stored in clear
+    from the fifth character on (a newcomer's break), as only type=password and a few secret names
+    counted. Their values are the activity's secrets and masked in Input events even when other
+    inputs are not (`mask_all_inputs=False`); a search box's words stay readable."""
+    context = await browser.new_context()
+    await record_browser(context, options=RecordingOptions(mask_all_inputs=mask_all_inputs))
+    async with activity(name="show", brand_id="fixture") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/show-password.html")
+        await type_keystrokes(page, "#shown", SHOWN_PASSWORD)
+        await type_keystrokes(page, "#short", SHORT_PASSWORD)
+        await type_keystrokes(page, "#toggled", TOGGLED_PASSWORD[:4])
+        await page.click("#eye")
+        await type_keystrokes(page, "#toggled", TOGGLED_PASSWORD[4:])
+        await type_keystrokes(page, "#q", SEARCH_WORDS)
+        await page.click("#go")
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    for value in (SHOWN_PASSWORD, SHORT_PASSWORD, TOGGLED_PASSWORD):
+        assert_typed_value_not_stored(value, stored, 8, 6)
+    assert_none_stored({TOGGLED_PASSWORD[4:]: "typed after the toggle"}, stored)
+    assert "Results for " in stored["chunks"] and SEARCH_WORDS in stored["chunks"], "search words stay"
+    assert "q=umbrella+weather&shown=[REDACTED]&short=[REDACTED]&toggled=[REDACTED]" in stored["spans"], (
+        "and so does the search URL"
+    )
+    # Every keystroke's Input event is one mask, the first three characters too (which no
+    # registered secret covers), whether or not inputs are all masked.
+    typed = input_texts(events_of(stored["chunks"]))
+    for value in (SHOWN_PASSWORD, SHORT_PASSWORD, TOGGLED_PASSWORD):
+        assert not any(text.startswith(value[:3]) for text in typed), (value, typed)
+    assert typed, "the typing is recorded"
+
+
+PUNCTUATED_CARDS = {
+    "4012–8888–8888–1881": "en dash",
+    "6011 — 1111 — 1111 — 1117": "em dash with spaces",
+    "5105\t1051\t0510\t5100": "tab",
+    "4242_4242_4242_4242": "underscore",
+    "4000|0566|5566|5556": "pipe",
+    "5200. 8282. 8282. 8210": "dot and space",
+    "6011,0009,9013,9424": "comma",
+    "3566:0020:2036:0505": "colon",
+    "5555+5555+5555+4444": "plus",
+    "4917\xa0\xa0\xa06100\xa0\xa0\xa00000\xa0\xa0\xa00000": "three no-break spaces",
+    "4000\u30000025\u30000000\u30003155": "ideographic space",
+    "٤٠٠٠٠٠٠٠٠٠٠٠٣٢٢٠": "Arabic-Indic digits",
+    "４１１１ １１１１ １１１１ １１１１": "full-width digits",
+}
+ORDINARY_NUMBERS = (
+    "Paid $1,234,567.89 on 2026-12-01 at 12:30:45; call +1 555 123 4567 or 0800 123 4567; "
+    "order 1234-5678-9012, ref 2024_0001_2345, v 1.2.3"
+)
+
+
+def test_cards_grouped_by_punctuation_or_in_other_digits_are_cards_and_ordinary_numbers_are_not() -> None:
+    for card, how in PUNCTUATED_CARDS.items():
+        assert [kind for *_, kind in secret_spans(card)] == ["card"] or how.endswith("digits"), how
+    for text in (ORDINARY_NUMBERS, "ids 1234, 5678, 9012", "10:30:00.123456", "prices 1299.00, 2499.00, 3999.00"):
+        assert secret_spans(text) == [], text
+
+
+async def test_cards_grouped_by_punctuation_or_in_other_digits_are_masked_in_pages_spans_and_scanned(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """Groups separated by an en dash, " — ", a tab, "_", "|", ". ", ",", ":", "+", three
+    no-break spaces or U+3000, and cards in Arabic-Indic or full-width digits, were no card (a
+    newcomer's break): stored in clear in page text and span strings, and `scan --pattern card`
+    did not find them. Dates, times, prices, phone numbers and order ids stay."""
+    act = await visit(telemetry, browser, f"{sites.main}/card-punctuation.html")
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    texts = [n.get("textContent") or "" for n in nodes_of(events_of(stored["chunks"]))]
+    assert any(ORDINARY_NUMBERS in t for t in texts), "ordinary numbers stay"
+    for card, how in PUNCTUATED_CARDS.items():
+        assert not [t for t in texts if card in t], how
+    with activity(name="notes") as notes:
+        for card, how in PUNCTUATED_CARDS.items():
+            notes.add_event("note", {"how": how, "said": f"paid with {card}"})
+        notes.set_attribute("ordinary", ORDINARY_NUMBERS)
+    flushed(telemetry)
+    spans = json.dumps(rows(db_path, "SELECT * FROM otel_traces"), default=str, ensure_ascii=False)
+    for card, how in PUNCTUATED_CARDS.items():
+        assert card not in spans, how
+    assert ORDINARY_NUMBERS in spans
+    # What a store is given as it is (a chunk from elsewhere) is found by scan.
+    assert telemetry.store is not None
+    for sequence, card in enumerate(PUNCTUATED_CARDS):
+        event = {"type": 3, "timestamp": 3, "data": {"source": 0, "texts": [{"id": 7, "value": f"card {card}"}]}}
+        chunk = Chunk(notes.trace_id, notes.activity_id, "r" * 32, "c9p1", sequence, [event], 100, "https://x/")
+        telemetry.store.submit(chunk)
+    ordinary = {"type": 3, "timestamp": 3, "data": {"source": 0, "texts": [{"id": 7, "value": ORDINARY_NUMBERS}]}}
+    telemetry.store.submit(Chunk(notes.trace_id, notes.activity_id, "r" * 32, "c9p2", 0, [ordinary], 100, "https://x/"))
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--pattern", "card"], out=out) == 1
+    said = out.getvalue()
+    for sequence, how in enumerate(PUNCTUATED_CARDS.values()):
+        assert f"page=c9p1 sequence={sequence} " in said, (how, said)
+    assert "page=c9p2" not in said and f"span={act.activity_id}" not in said, said
+
+
+SPLIT_CODE = "918273"
+SPLIT_RECOVERY = "Tz9QmWv4Lp"
+
+
+async def test_a_registered_secret_split_over_inline_elements_is_redacted_and_scanned(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    """A one-time code shown one digit per `<span>`, and a recovery code split over two inline
+    elements, were stored as their pieces (a newcomer's break): no text held the value. Texts
+    meeting through inline elements are joined as for split cards, and the value's part in
+    each becomes `[REDACTED]`, for a value registered late too; cells of a table stay."""
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="verify", brand_id="fixture", secrets=[SPLIT_CODE]) as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/split-secret.html")
+        await asyncio.sleep(0.4)
+        act.add_secret(SPLIT_RECOVERY)  # after the page showed it
+    await settle(telemetry)
+    await context.close()
+    events = events_of(stored_text(db_path))
+    texts = [n.get("textContent") or "" for n in nodes_of(events)]
+    joined = "".join(texts)
+    assert SPLIT_CODE not in joined and SPLIT_RECOVERY not in joined and "QmWv4Lp" not in joined
+    assert not any(t == "9" or t == "QmWv4Lp" or t == "9182" for t in texts), texts
+    assert "918" in texts and "273" in texts, "a table's cells are not joined"
+    assert "Recovery: " in texts and " keep it safe" in texts and "Again: " in texts, "the rest stays"
+    # What a store is given as it is, for an activity with no secrets, is found by scan.
+    with activity(name="plain") as plain:
+        pass
+    snapshot = {
+        "type": 2,
+        "timestamp": 1,
+        "data": {
+            "node": {
+                "type": 2,
+                "tagName": "p",
+                "childNodes": [
+                    {"type": 2, "tagName": "span", "childNodes": [{"type": 3, "textContent": c}]} for c in SPLIT_CODE
+                ],
+            }
+        },
+    }
+    assert telemetry.store is not None
+    telemetry.store.submit(Chunk(plain.trace_id, plain.activity_id, "r" * 32, "c7p1", 0, [snapshot], 100, "https://x/"))
+    flushed(telemetry)
+    out = io.StringIO()
+    assert cli_main(["scan", "--db", str(db_path), "--secret", SPLIT_CODE, "--secret", SPLIT_RECOVERY], out=out) == 1
+    said = out.getvalue()
+    assert f"span={plain.activity_id} page=c7p1 sequence=0 events (a text split over inline elements)" in said, said
+    assert f"span={act.activity_id}" not in said, said
+
+
+SCRIPT_SET_PASSWORD = "ScriptSetPw55"
+
+
+async def test_a_password_a_script_set_is_kept_out_of_what_the_page_shows_after_submitting(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
+) -> None:
+    """A password set by a script (a tool's `evaluate`, a password manager) fires no input event,
+    so it was never the activity's secret (a newcomer's break: posted and shown back, it was
+    stored). A form's secret inputs are read as it is submitted; other fields stay readable."""
+
+    async def steps(page: Page) -> None:
+        await page.evaluate(
+            "v => { document.querySelector('#p').value = v; document.querySelector('#user').value = 'ada' }",
+            SCRIPT_SET_PASSWORD,
+            isolated_context=False,
+        )
+        await page.click("#sub")
+
+    act = await visit(telemetry, browser, f"{sites.main}/script-set.html", steps=steps)
+    stored = everything_stored(db_path, tmp_path, act.activity_id)
+    assert_typed_value_not_stored(SCRIPT_SET_PASSWORD, stored)
+    assert "Saved [REDACTED] for ada" in stored["chunks"]

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 from getgather_otel.capture import attributes as attr
 
@@ -21,7 +24,9 @@ __all__ = [
     "KIND_JWT",
     "KIND_TOKEN",
     "PATTERNS",
+    "ascii_digits",
     "card_in",
+    "inline_text_runs",
     "luhn_valid",
     "secret_kind",
     "secret_spans",
@@ -39,9 +44,17 @@ KIND_TOKEN = attr.REDACTION_TOKEN
 # then up to two more: `4111.1111.1111.1111`, `4111/1111/1111/1111`, Amex's
 # `3782.822463.10005`), so a decimal, a timestamp with a fraction, a date (`12/25/2026`) or a
 # numeric URL path (`/12345/67890/123`, which would pass Luhn one time in ten) is no card.
+#
+# Between card-like groups only (4 digits, then two of 4-6, then up to two of 1-4), so that a
+# price (`1,234,567.89`), a time (`12:30:45`), a date or a phone number stays (a newcomer's
+# break found these stored in clear): a run of up to 4 spaces of any width (tab, no-break,
+# ideographic U+3000, ...), or one of `. , : ; + | _ / - – —` with up to 3 such spaces on either
+# side (`4111. 1111. ...`, `4111 — 1111 — ...`).
+_CARD_SPACE = r"[ \t\u00a0\u2002\u2007\u2009\u202f\u3000]"
+_CARD_GROUP_SEPARATOR = rf"(?:{_CARD_SPACE}{{0,3}}[.,:;+|_/\u2013\u2014-]{_CARD_SPACE}{{0,3}}|{_CARD_SPACE}{{1,4}})"
 _CARD = re.compile(
     r"(?<![0-9])(?:(?:[0-9](?: - |  |[ \n\u00a0\u2002\u2007\u2009\u202f\u200b\u00ad-])?){12,18}[0-9]"
-    r"|[0-9]{4}(?:\.[0-9]{4,6}){2}(?:\.[0-9]{1,4}){0,2}|[0-9]{4}(?:/[0-9]{4,6}){2}(?:/[0-9]{1,4}){0,2})(?![0-9])"
+    rf"|[0-9]{{4}}(?:{_CARD_GROUP_SEPARATOR}[0-9]{{4,6}}){{2}}(?:{_CARD_GROUP_SEPARATOR}[0-9]{{1,4}}){{0,2}})(?![0-9])"
 )
 # Shapes start where a token would: not inside a longer word (`task-list-...` is no `sk-` key,
 # `desk_sk_...` no Stripe key, `...AeyJ...` inside base64 no JWT). Glued to a word by "-", "_"
@@ -84,6 +97,50 @@ INLINE_TAGS: tuple[str, ...] = (
     *("a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd", "label", "mark"),
     *("nobr", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr"),
 )
+
+
+_UNICODE_DIGIT = re.compile(r"[^\x00-\x7f]")
+
+
+def ascii_digits(text: str) -> str:
+    """`text` with every decimal digit of another script (full-width `４１１１`, Arabic-Indic
+    `٤١١١`, Devanagari, ...) written as its ASCII digit, one character for one, so the card
+    pattern (ASCII digits) finds them and positions stay those of `text`."""
+    if text.isascii():
+        return text
+    return _UNICODE_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group(), "")) or m.group(), text)
+
+
+_INLINE = frozenset(INLINE_TAGS)
+
+
+def inline_text_runs(root: Any) -> Iterator[list[dict[str, Any]]]:
+    """The text nodes of a serialised rrweb tree (a full snapshot's or an added subtree's), in
+    runs that meet through inline elements only (`INLINE_TAGS`): any other element ends a run,
+    and scripts' and styles' texts are in none. What `scan` joins to find split cards, and
+    `capture/secrets.scrub_split` to find a registered value split the same way."""
+    run: list[dict[str, Any]] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if node is None:  # the end of a block
+            if run:
+                yield run
+            run = []
+        elif isinstance(node, dict):
+            if node.get("type") == 3 and isinstance(node.get("textContent"), str) and not node.get("isStyle"):
+                run.append(node)
+                continue
+            tag = node.get("tagName")
+            if node.get("type") == 2 and tag not in _INLINE:
+                if run:
+                    yield run
+                run = []
+                stack.append(None)
+            if tag not in ("script", "style") and isinstance(node.get("childNodes"), list):
+                stack.extend(reversed(node["childNodes"]))
+    if run:
+        yield run
 
 
 def luhn_valid(digits: str) -> bool:

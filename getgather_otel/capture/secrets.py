@@ -24,6 +24,7 @@ kept for `KEEP_S` after they were last registered, for at most `MAX_TRACES` trac
 from __future__ import annotations
 
 import base64
+import copy
 import html
 import itertools
 import json
@@ -36,6 +37,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from getgather_otel.capture.redaction import REDACTED
+from getgather_otel.capture.secret_values import inline_text_runs
 
 __all__ = [
     "KEEP_S",
@@ -319,3 +321,72 @@ def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
 
     scrubbed = walk(value)
     return (scrubbed, count) if count else (value, 0)
+
+
+def _split_matches(values: Iterable[str], run: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Where a value sits across two or more of `run`'s texts (any letter case), in the joined text."""
+    texts = [node["textContent"] for node in run]
+    joined = "".join(texts)
+    folded = joined.lower()
+    if len(folded) != len(joined):
+        folded = joined
+    ends = list(itertools.accumulate(len(text) for text in texts))
+    found: list[tuple[int, int]] = []
+    for value in sorted(values, key=len, reverse=True):
+        needle = value.lower() if folded is not joined else value
+        start = folded.find(needle)
+        while start >= 0:
+            end = start + len(needle)
+            first = next(i for i, e in enumerate(ends) if e > start)
+            if ends[first] < end and not any(s < end and start < e for s, e in found):
+                found.append((start, end))
+            start = folded.find(needle, start + 1)
+    return found
+
+
+def _split_roots(events: list[Any]) -> Iterable[Any]:
+    for event in events:
+        data = event.get("data") if isinstance(event, dict) else None
+        if isinstance(data, dict):
+            yield data.get("node")
+            yield from (add.get("node") for add in data.get("adds") or [] if isinstance(add, dict))
+
+
+def scrub_split(trace_id: str, events: Any) -> tuple[Any, int]:
+    """`events` (a chunk's) with the trace's registered values that sit split over texts meeting
+    through inline elements (`<span>Tz9</span><span>QmWv4Lp</span>`, a one-time code one digit
+    per box) redacted: the part of the value in each text it touches becomes `[REDACTED]`, as the
+    page masks a split card (`js/privacy.js`). Full snapshots and added subtrees, as serialised
+    (`secret_values.inline_text_runs`); a copy when something was redacted, and how many values."""
+    known = _known(trace_id)
+    if known is None or not isinstance(events, list):
+        return events, 0
+    if not any(
+        _split_matches(known.values, run)
+        for root in _split_roots(events)
+        for run in inline_text_runs(root)
+        if len(run) > 1
+    ):
+        return events, 0
+    events = copy.deepcopy(events)
+    count = 0
+    for root in _split_roots(events):
+        for run in inline_text_runs(root):
+            if len(run) < 2:
+                continue
+            matches = _split_matches(known.values, run)
+            count += len(matches)
+            at = 0
+            for node in run:
+                text = node["textContent"]
+                start_of, end_of = at, at + len(text)
+                at = end_of
+                cuts = sorted(
+                    (max(s, start_of) - start_of, min(e, end_of) - start_of)
+                    for s, e in matches
+                    if s < end_of and start_of < e
+                )
+                for cut_start, cut_end in reversed(cuts):
+                    text = text[:cut_start] + REDACTED + text[cut_end:]
+                node["textContent"] = text
+    return events, count

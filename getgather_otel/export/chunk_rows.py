@@ -33,7 +33,7 @@ def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
     for chunk in chunks:
         events, url = chunk.events, chunk.url
         if secrets.has_secrets(chunk.trace_id):  # the tool's own secrets (issue 15), string by string
-            events = secrets.scrub_value(chunk.trace_id, events)[0]
+            events = secrets.scrub_split(chunk.trace_id, secrets.scrub_value(chunk.trace_id, events)[0])[0]
             url = _scrubbed_url(chunk.trace_id, url)
         raw = encode(events)
         data = compressor.compress(raw)
@@ -79,7 +79,8 @@ def rescrubbed(rows: pa.Table, trace_id: str, version: int) -> pa.Table:
     columns = rows.to_pydict()
     for index, (data, compression) in enumerate(zip(columns["data"], columns["compression"], strict=True)):
         events, found = secrets.scrub_value(trace_id, decode(data, compression))
-        if found:
+        events, split = secrets.scrub_split(trace_id, events)
+        if found or split:
             raw = encode(events)
             columns["data"][index] = compressor.compress(raw)
             columns["raw_bytes"][index] = len(raw)

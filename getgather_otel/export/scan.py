@@ -1,8 +1,10 @@
 """`getgather-otel scan`: look for secrets in everything a database stores (issue 15).
 
-The check an operator runs on a file: every span (name, status message, resource and span
-attributes, event names and attributes, keys as well as values) and every recording chunk (its metadata and its
-decompressed events) is searched for the given values, in every form they could be stored
+The check an operator runs on a file: every string-bearing column of every table (`DESCRIBE`:
+VARCHAR and lists and maps of it), so a span's name, status, scope, resource, span, event and
+link attributes (keys as well as values), the metric tables' and the prunes' rows, and every
+recording chunk (its metadata and its decompressed events; the `otel_logs` view shows only
+what `recording_chunks` and `otel_traces` hold) is searched for the given values, in every form they could be stored
 in (plain, upper- and lower-cased, URL-encoded in any letter case, HTML- and JSON-escaped,
 inside base64 text: `capture/secrets.forms` and `url_encoded`), and for named
 patterns (`capture/secret_values.PATTERNS`: `card` is Luhn-checked, `jwt`, `token`, `email`,
@@ -12,7 +14,9 @@ and session ids, `IDENTIFIER_KEYS`, and the activity ids in a recording's own ma
 uuid's digit run is a Luhn-valid card in about one recording of 200. `--secret` values are
 looked for there too. A card split over texts that meet through inline elements
 (`<span>4111</span> <span>1111</span> ...`) is found by joining the texts of snapshots and
-added subtrees as the page's masking does (`_runs`). Each hit says where it is, never the value itself.
+added subtrees as the page's masking does (`_runs`), and so is a `--secret` value split the
+same way (`<span>Tz9</span><span>QmWv4Lp</span>`, a code one digit per box). Each hit says
+where it is, never the value itself.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 import duckdb
 
 from getgather_otel.capture import attributes as attr
-from getgather_otel.capture.secret_values import INLINE_TAGS, KIND_CARD, PATTERNS, card_in
+from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, ascii_digits, card_in, inline_text_runs
 from getgather_otel.capture.secrets import forms, url_encoded
 from getgather_otel.recording.chunk_codec import decompress_json
 
@@ -84,8 +88,9 @@ class _Matcher:
         found = self.in_text(text)
         if identifier and _ID_SHAPE.fullmatch(text):
             return found
+        digits = ascii_digits(text)
         for name, pattern in self.patterns:
-            for match in pattern.finditer(text):
+            for match in pattern.finditer(digits):
                 if name != KIND_CARD or card_in(match.group()) is not None:
                     found.append(name)
                     break
@@ -132,37 +137,82 @@ def _value_hits(matcher: _Matcher, where: str, field: str, value: Any, *, identi
         yield Hit(where, field, what)
 
 
-def _spans(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]:
-    cursor = conn.execute(
-        'SELECT TraceId, SpanId, SpanName, StatusMessage, ResourceAttributes, SpanAttributes, "Events.Name", '
-        '"Events.Attributes" FROM otel_traces'
-    )
-    columns = ["SpanName", "StatusMessage", "ResourceAttributes", "SpanAttributes", "Events.Name", "Events.Attributes"]
+# Columns holding ids we write (hex trace and span ids, recording and page ids): matched against
+# `--secret` values, and against patterns only when not shaped like our ids (`_ID_SHAPE`).
+_ID_COLUMNS = frozenset(
+    {"TraceId", "SpanId", "ParentSpanId", "Links.TraceId", "Links.SpanId", "Exemplars.TraceId", "Exemplars.SpanId"}
+    | {"trace_id", "span_id", "recording_id", "page_id"}
+)
+# The chunks' table is read by `_chunks` (its data decompressed); views (`activities`,
+# `recordings`, `otel_logs`) only show what these tables hold.
+_CHUNKS = "recording_chunks"
+
+
+def _string_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Every column of `table` that can hold text: VARCHAR, and lists, maps and structs of it."""
+    return [name for name, kind, *_ in conn.execute(f'DESCRIBE "{table}"').fetchall() if "VARCHAR" in kind]
+
+
+def _tables(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The base tables of the file, `otel_traces` first (every table is scanned, whatever writes it)."""
+    names = [
+        name
+        for (name,) in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+            "AND table_schema = current_schema() ORDER BY table_name"
+        ).fetchall()
+    ]
+    return sorted(names, key=lambda name: name != "otel_traces")
+
+
+def _table(conn: duckdb.DuckDBPyConnection, table: str, matcher: _Matcher) -> Iterator[Hit]:
+    """Every string-bearing column of every row of `table` (a span's links, scope and resource
+    too: a newcomer's break, `Links.Attributes` and `ScopeVersion` were never read)."""
+    columns = _string_columns(conn, table)
+    if not columns:
+        return
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    cursor = conn.execute(f'SELECT rowid, {quoted} FROM "{table}"')
     while rows := cursor.fetchmany(_BATCH):
-        for trace_id, span_id, *values in rows:
-            where = f"otel_traces trace={trace_id} span={span_id}"
-            for column, value in zip(columns, values, strict=True):
-                yield from _value_hits(matcher, where, column, value)
+        for rowid, *values in rows:
+            by_name = dict(zip(columns, values, strict=True))
+            if "TraceId" in by_name and "SpanId" in by_name:
+                where = f"{table} trace={by_name['TraceId']} span={by_name['SpanId']}"
+            else:
+                where = f"{table} row={rowid}"
+            for column, value in by_name.items():
+                yield from _value_hits(matcher, where, column, value, identifier=column in _ID_COLUMNS)
 
 
 def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]:
     cursor = conn.execute(
-        "SELECT span_id, recording_id, page_id, sequence, url, compression, data FROM recording_chunks "
+        "SELECT trace_id, span_id, recording_id, page_id, sequence, url, compression, data FROM recording_chunks "
         "ORDER BY span_id, page_id, sequence"
     )
     while rows := cursor.fetchmany(_BATCH):
-        for span_id, recording_id, page_id, sequence, url, compression, data in rows:
+        for trace_id, span_id, recording_id, page_id, sequence, url, compression, data in rows:
             where = f"recording_chunks span={span_id} page={page_id} sequence={sequence}"
             yield from _value_hits(matcher, where, "url", url)
-            yield from _value_hits(matcher, where, "recording_id", recording_id, identifier=True)
+            yield from _value_hits(matcher, where, "compression", compression)
+            for column, value in (("trace_id", trace_id), ("span_id", span_id), ("recording_id", recording_id)):
+                yield from _value_hits(matcher, where, column, value, identifier=True)
+            yield from _value_hits(matcher, where, "page_id", page_id, identifier=True)
             text = decompress_json(bytes(data), compression).decode("utf-8", errors="replace")
             # The raw JSON first (escaped forms of the values), then each string (patterns).
             seen: set[str] = set()
             for what in matcher.in_text(text):
                 seen.add(what)
                 yield Hit(where, "events", what)
+            decoded = json.loads(text) if matcher.patterns or matcher.secrets else None
+            if matcher.secrets:
+                # A value split over texts that meet through inline elements (`<span>Tz9</span>
+                # <span>QmWv4Lp</span>`, a code one digit per box): in the joined text.
+                for run in _joined_runs(decoded):
+                    for what in matcher.in_text(run):
+                        if what not in seen:
+                            seen.add(what)
+                            yield Hit(where, "events (a text split over inline elements)", what)
             if matcher.patterns:
-                decoded = json.loads(text)
                 for path, string, identifier in _strings(decoded, "events"):
                     for what in matcher.in_string(string, identifier=identifier):
                         if what not in seen:
@@ -175,51 +225,40 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
 # Card numbers split over texts that meet through inline elements (`secret_values.INLINE_TAGS`):
 # the page masks them (`js/privacy.js`, the same rule); `scan` finds them in serialised trees
 # (full snapshots and mutation adds) a file holds.
-_INLINE_TAGS = frozenset(INLINE_TAGS)
 _CARD_RE = re.compile(PATTERNS[KIND_CARD])
 
 
 def _runs(root: Any) -> Iterator[str]:
     """The texts of a serialised tree joined where they meet through inline elements only."""
-    run: list[str] = []
-    stack: list[Any] = [root]
-    while stack:
-        node = stack.pop()
-        if node is None:  # the end of a block
-            yield "".join(run)
-            run = []
-        elif isinstance(node, dict):
-            text = node.get("textContent")
-            if node.get("type") == 3 and isinstance(text, str) and not node.get("isStyle"):
-                run.append(text)
-                continue
-            tag = node.get("tagName")
-            if node.get("type") == 2 and tag not in _INLINE_TAGS:
-                yield "".join(run)
-                run = []
-                stack.append(None)
-            if tag not in ("script", "style") and isinstance(node.get("childNodes"), list):
-                stack.extend(reversed(node["childNodes"]))
-    yield "".join(run)
+    for run in inline_text_runs(root):
+        yield "".join(node["textContent"] for node in run)
 
 
-def _split_card(events: Any) -> bool:
-    """Whether a card number sits split over several texts of a snapshot or an added subtree."""
+def _joined_runs(events: Any) -> Iterator[str]:
+    """The joined texts (`_runs`) of every snapshot and added subtree of a chunk's events."""
     if not isinstance(events, list):
-        return False
+        return
     for event in events:
         data = event.get("data") if isinstance(event, dict) else None
         if not isinstance(data, dict):
             continue
         roots = [data.get("node")] + [a.get("node") for a in data.get("adds") or [] if isinstance(a, dict)]
         for root in roots:
-            for run in _runs(root):
-                if any(card_in(match.group()) is not None for match in _CARD_RE.finditer(run)):
-                    return True
-    return False
+            yield from _runs(root)
+
+
+def _split_card(events: Any) -> bool:
+    """Whether a card number sits split over several texts of a snapshot or an added subtree."""
+    return any(
+        card_in(match.group()) is not None
+        for run in _joined_runs(events)
+        for match in _CARD_RE.finditer(ascii_digits(run))
+    )
 
 
 def scan(conn: duckdb.DuckDBPyConnection, secrets: Sequence[str], patterns: Sequence[str]) -> list[Hit]:
     """Every place in the file holding one of `secrets` (any stored form) or matching `patterns`."""
     matcher = _Matcher(secrets, patterns)
-    return [*_spans(conn, matcher), *_chunks(conn, matcher)]
+    tables = _tables(conn)
+    hits = [hit for table in tables if table != _CHUNKS for hit in _table(conn, table, matcher)]
+    return [*hits, *(_chunks(conn, matcher) if _CHUNKS in tables else ())]

@@ -21,7 +21,14 @@ span through `without_secrets`:
   nor long high-entropy runs, which trace and span ids in messages look like.
 - A span of a trace with registered secrets (`capture/secrets.py`: the tool's own) is
   scrubbed of them: name, attribute keys and values, event names, event attribute keys and
-  values, and status message.
+  values, link attribute keys and values, and status message.
+- Links' attributes are attributes like the span's (URLs, shapes, registered secrets): they
+  are stored (`Links.Attributes`) as plainly (a newcomer's break: they were passed on as
+  given). The instrumentation scope's name and version lose secret shapes too (a tracer
+  named or versioned after a value is stored in `ScopeName`/`ScopeVersion` of every span).
+- Resource attributes (`OTEL_RESOURCE_ATTRIBUTES`, `service.name`) are the operator's own
+  configuration, shared by every signal: they are stored as given, never scrubbed; `scan`
+  reads them, so a value put there by mistake is found.
 
 A span that changes is copied, with what was redacted counted in
 `getgather.privacy.redactions.<kind>` (`secret` for the tool's own, added to counts already
@@ -36,12 +43,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.trace import Status
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, Status
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture import secrets
 from getgather_otel.capture.redaction import REDACTED
-from getgather_otel.capture.secret_values import KIND_CARD, KIND_JWT, KIND_TOKEN, PATTERNS, card_in
+from getgather_otel.capture.secret_values import KIND_CARD, KIND_JWT, KIND_TOKEN, PATTERNS, ascii_digits, card_in
 from getgather_otel.export.scan import IDENTIFIER_KEYS
 from getgather_otel.recording.options import DEFAULT_URL_SECRET_WORDS
 from getgather_otel.recording.urls import UrlRedactor
@@ -65,7 +73,7 @@ def _mask_shapes(text: str, counts: Counter[str]) -> str:
     """`text` with its card numbers (Luhn-valid), JWTs and key shapes replaced by `[REDACTED]`."""
     out: list[str] = []
     last = 0
-    for match in _SHAPES.finditer(text):
+    for match in _SHAPES.finditer(ascii_digits(text)):
         kind = match.lastgroup or KIND_TOKEN
         start, end = match.span()
         if kind == KIND_CARD:
@@ -85,7 +93,7 @@ def _mask_shapes(text: str, counts: Counter[str]) -> str:
 
 def _has_shape(value: Any) -> bool:
     if isinstance(value, str):
-        return _SHAPES.search(value) is not None
+        return _SHAPES.search(ascii_digits(value)) is not None
     if isinstance(value, (list, tuple)):
         return any(_has_shape(v) for v in value)
     return False
@@ -171,6 +179,21 @@ def _has_url(attributes: Mapping[str, Any] | None) -> bool:
     return bool(attributes) and any(_is_url_key(key) or key in TEXT_KEYS for key in attributes)  # type: ignore[union-attr]
 
 
+def _scope_has_shape(scope: InstrumentationScope | None) -> bool:
+    return scope is not None and (_has_shape(scope.name) or _has_shape(scope.version or ""))
+
+
+def _scope(scope: InstrumentationScope | None, scrub: _Scrub) -> InstrumentationScope | None:
+    """`scope` with secret shapes and registered secrets out of its name and version."""
+    if scope is None:
+        return None
+    name = scrub.shapes(scrub.value(scope.name))
+    version = scrub.shapes(scrub.value(scope.version)) if scope.version else scope.version
+    if name == scope.name and version == scope.version:
+        return scope
+    return InstrumentationScope(name, version, scope.schema_url, scope.attributes)
+
+
 def without_secrets(span: ReadableSpan) -> ReadableSpan:
     context = span.context
     if context is None:
@@ -187,6 +210,8 @@ def without_secrets(span: ReadableSpan) -> ReadableSpan:
         and not (description and _has_shape(description))
         and not _has_shapes(span.attributes)
         and not any(_has_shapes(e.attributes) for e in span.events)
+        and not any(_has_url(link.attributes) or _has_shapes(link.attributes) for link in span.links)
+        and not _scope_has_shape(span.instrumentation_scope)
     ):
         return span
     scrub = _Scrub(trace_id, own)
@@ -196,6 +221,8 @@ def without_secrets(span: ReadableSpan) -> ReadableSpan:
     ]
     status = Status(span.status.status_code, scrub.status(description) if description else description)
     attributes = scrub.attributes(span.attributes)
+    links = [Link(link.context, scrub.attributes(link.attributes)) for link in span.links]
+    scope = _scope(span.instrumentation_scope, scrub)
     if not +scrub.counts:
         return span
     for kind, count in scrub.counts.items():
@@ -209,10 +236,10 @@ def without_secrets(span: ReadableSpan) -> ReadableSpan:
         resource=span.resource,
         attributes=attributes,
         events=events,
-        links=span.links,
+        links=links,
         kind=span.kind,
         status=status,
         start_time=span.start_time,
         end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
+        instrumentation_scope=scope,
     )

@@ -134,7 +134,11 @@ function maskNodeAttributes(tagName, attributes, inSelect) {
       }
       delete attributes.selected;
     }
-  } else if ((tag === "input" || tag === "textarea" || tag === "select" || tag === "button") && maskInputsByDefault()) {
+  } else if (
+    (tag === "input" || tag === "textarea" || tag === "select" || tag === "button") &&
+    (maskInputsByDefault() ||
+      (tag === "input" && secretFieldWords(attributes.name, attributes.id, attributes.autocomplete)))
+  ) {
     // A button's type says how it submits, not what its value is.
     const type = tag === "button" ? "text" : String(attributes.type || "text").toLowerCase();
     if (!UNMASKED_INPUT_TYPES.includes(type) && typeof attributes.value === "string" && attributes.value) {
@@ -192,6 +196,10 @@ function scrubEvent(event) {
     } finally {
       splitWalk = false;
     }
+    return;
+  }
+  if (event.type === 3 && event.data.source === 5) {
+    if (!maskInputsByDefault()) maskPasswordInput(event.data);
     return;
   }
   if (event.type !== 3 || event.data.source !== 0) return;
@@ -260,9 +268,39 @@ function luhnValid(match) {
 // says so faster than one per pattern (5,000-row page's snapshot attributes: ~2.5 ms against
 // ~6 ms for the six text attributes alone). Not when a caller's pattern has a backreference,
 // whose group number would point elsewhere in the joined expression.
+// Decimal digits of other scripts (full-width, Arabic-Indic, Devanagari, ...: the blocks'
+// zeros below) as ASCII digits, one character for one, so the card pattern finds `٤١١١...`.
+// Python's (secret_values.ascii_digits) knows every script's digits; these are the common ones.
+const DIGIT_ZEROS = [
+  0x0660, 0x06f0, 0x07c0, 0x0966, 0x09e6, 0x0a66, 0x0ae6, 0x0b66, 0x0be6, 0x0c66, 0x0ce6, 0x0d66, 0x0e50, 0x0ed0,
+  0x0f20, 0x1040, 0x17e0, 0x1810, 0xff10,
+];
+const OTHER_DIGITS_CLASS =
+  "[" +
+  DIGIT_ZEROS.map((zero) => "\\u" + zero.toString(16).padStart(4, "0") + "-\\u" + (zero + 9).toString(16).padStart(4, "0")).join(
+    "",
+  ) +
+  "]";
+const OTHER_DIGITS = new RegExp(OTHER_DIGITS_CLASS, "g");
+const OTHER_DIGIT = new RegExp(OTHER_DIGITS_CLASS);
+function asciiDigits(text) {
+  return text.replace(OTHER_DIGITS, (d) => {
+    const code = d.charCodeAt(0);
+    const zero = DIGIT_ZEROS.find((z) => code >= z && code <= z + 9);
+    return String(code - zero);
+  });
+}
+
+// With the card pattern on, a digit of another script is one of the alternatives: such a text
+// is masked as ASCII digits (`maskPatternsIn`).
 const anyTextPattern =
   textPatterns.length && !textPatterns.some(([pattern]) => /\\[1-9]|\\k</.test(pattern.source))
-    ? new RegExp(textPatterns.map(([pattern]) => "(?:" + pattern.source + ")").join("|"))
+    ? new RegExp(
+        textPatterns
+          .map(([pattern]) => "(?:" + pattern.source + ")")
+          .concat(textPatterns.some(([, luhn]) => luhn) ? [OTHER_DIGITS_CLASS] : [])
+          .join("|"),
+      )
     : null;
 
 // Where a Luhn-valid card sits in a run the card pattern matched: the whole run, or else the
@@ -345,18 +383,49 @@ let typedSecrets = [];
 // or national id, a card's code or a PIN (`ssn`, `social-security`, `tax_id`, `cvv`, ...).
 // Words, not hints like `inputmode="numeric"`: a search box, a quantity or a zip code says none
 // of them, and what is typed there stays readable where the page shows it.
+// Password fields that are not type=password (a newcomer's break: a "show password" toggle makes
+// the input type=text, and what was typed after it, or into a text input named `password`, was
+// stored from the fifth character on): a name, id or autocomplete saying password (`password`,
+// `passwd`, `pwd`, `user_password`, `newPwd`, `current-password`), and an input that was a
+// password input when typed into or that rrweb saw switched from one (`data-rr-is-password`).
 const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-number|cc-csc|one-time-code|current-password|new-password)(?:\s|$)/i;
 const SECRET_FIELD_NAME =
   /(?:^|[-_\s.[])(?:ssn|social[-_\s]?security(?:[-_\s]?(?:number|no))?|tax[-_\s]?(?:id|number)|taxpayer[-_\s]?id|itin|national[-_\s]?id|cvv|cvc|csc|pin)(?:$|[-_\s.\]])/i;
+const PASSWORD_FIELD_NAME = /passw(?:or)?d|(?:^|[^a-z])pwd|pwd(?:$|[^a-z])/i;
+const passwordInputs = new WeakSet();
+function secretFieldWords(name, id, autocomplete) {
+  if (autocomplete && SECRET_AUTOCOMPLETE.test(autocomplete)) return true;
+  return [name, id, autocomplete].some(
+    (word) => typeof word === "string" && word && (SECRET_FIELD_NAME.test(word) || PASSWORD_FIELD_NAME.test(word)),
+  );
+}
+// A password field whatever its type now: the values typed there are passwords.
+function passwordLike(element) {
+  if (String(element.type).toLowerCase() === "password") {
+    passwordInputs.add(element);
+    return true;
+  }
+  if (passwordInputs.has(element) || element.hasAttribute("data-rr-is-password")) return true;
+  return PASSWORD_FIELD_NAME.test(element.name || "") || PASSWORD_FIELD_NAME.test(element.id || "");
+}
 function secretInput(element) {
-  if (String(element.type).toLowerCase() === "password") return true;
-  const autocomplete = element.getAttribute("autocomplete") || "";
-  if (SECRET_AUTOCOMPLETE.test(autocomplete)) return true;
-  return [element.name, element.id, autocomplete].some((word) => word && SECRET_FIELD_NAME.test(word));
+  if (passwordLike(element)) return true;
+  return secretFieldWords(element.name, element.id, element.getAttribute("autocomplete") || "");
+}
+
+// An Input event's value typed into a password-like field (rrweb masks by type only): one mask,
+// when inputs are not all masked (`mask_all_inputs=False`), as a password input's is.
+function maskPasswordInput(data) {
+  if (typeof data.text !== "string" || !data.text || data.text === MASK) return;
+  const element = rrwebRecord.mirror.getNode(data.id);
+  if (element && element.tagName === "INPUT" && secretInput(element)) data.text = MASK;
 }
 
 function noteTypedSecret(event) {
-  const element = event.composedPath ? event.composedPath()[0] : event.target;
+  noteSecretValue(event.composedPath ? event.composedPath()[0] : event.target);
+}
+
+function noteSecretValue(element) {
   if (!element || element.tagName !== "INPUT" || !secretInput(element)) return;
   const value = element.value;
   if (typeof value !== "string" || value.length < TYPED_SECRET_MIN || value.length > TYPED_SECRET_MAX) return;
@@ -367,6 +436,17 @@ function noteTypedSecret(event) {
 
 addEventListener("input", noteTypedSecret, { capture: true, passive: true });
 addEventListener("change", noteTypedSecret, { capture: true, passive: true });
+// A value a script set (a tool's `evaluate`, a password manager) fires no input event (a
+// newcomer's break: a password set that way, posted and shown back by the next page, was stored
+// there): a form's secret inputs are read as it is submitted, before the page's own handlers.
+addEventListener(
+  "submit",
+  (event) => {
+    const form = event.composedPath ? event.composedPath()[0] : event.target;
+    for (const element of (form && form.elements) || []) noteSecretValue(element);
+  },
+  { capture: true, passive: true },
+);
 
 // The `typed` field of the next payload (values typed into secret inputs since the last one).
 function takeTypedSecrets() {
@@ -409,6 +489,16 @@ function maskTypedDigits(text) {
 function maskPatternsIn(text) {
   if (typedDigits.length) text = maskTypedDigits(text);
   if (anyTextPattern !== null && !anyTextPattern.test(text)) return text;
+  if (cardKind && OTHER_DIGIT.test(text)) {
+    // Masked as ASCII digits: a text that held a card keeps its other digits in ASCII.
+    const ascii = asciiDigits(text);
+    const masked = maskEveryPattern(ascii);
+    return masked === ascii ? text : masked;
+  }
+  return maskEveryPattern(text);
+}
+
+function maskEveryPattern(text) {
   let masked = text;
   for (const [pattern, luhn, kind] of textPatterns) {
     masked = masked.replace(pattern, (m) => {
@@ -433,9 +523,10 @@ function maskPatternsIn(text) {
 // a digit is walked, and only this mutation's texts are masked (texts recorded before hold a
 // part of the card at most).
 const INLINE_TAGS = new Set(config.inlineTags || []); // secret_values.INLINE_TAGS
-// What may stand between a card's groups (the card pattern's separators, dots and "/").
+// What may stand between a card's groups (the card pattern's separators, and its group
+// separators: dots, "/", ",", ":", "|", "_", en and em dashes, ...).
 const CARD_SEPARATOR_CODES = new Set(
-  [..." \n\u00a0\u2002\u2007\u2009\u202f\u200b\u00ad.-/"].map((c) => c.charCodeAt(0)),
+  [..." \n\t\u00a0\u2002\u2007\u2009\u202f\u3000\u200b\u00ad.,:;+|_\u2013\u2014-/"].map((c) => c.charCodeAt(0)),
 );
 const SPLIT_BLOCK_MAX_NODES = 2000;
 
