@@ -1850,3 +1850,71 @@ async def test_a_sign_in_form_in_a_cross_site_iframe_is_signed_out_and_a_hidden_
     form = one_event(db_path, rows_["shown"]["activity_id"], attr.EVENT_SIGN_IN_FORM)
     assert form[attr.BROWSER_SIGN_IN_FORM] == "password" and form[attr.BROWSER_FRAME_URL] == f"{far}/login-widget"
     assert form[attr.URL_FULL].startswith(f"{site}/embedded-login")
+
+
+# --- a newcomer's break (3): what the common ways of failing showed ---
+
+
+async def _wait_for_orders(page: Any) -> None:
+    await page.wait_for_selector("#orders", timeout=WAIT_MS)
+
+
+async def _screenshot_then_reraise(page: Any) -> None:
+    """The common tool: a selector timeout caught, a screenshot for the bug report, the error re-raised."""
+    try:
+        await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    except PatchrightTimeoutError:
+        await page.screenshot()
+        raise
+
+
+async def _title_then_raise_from(page: Any) -> None:
+    try:
+        await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    except PatchrightTimeoutError as error:
+        raise RuntimeError(f"no orders on {await page.title()!r}") from error
+
+
+async def _title_then_raise_new(page: Any) -> None:
+    """A timeout caught and handled (the tool moved on), then an error of the tool's own."""
+    with contextlib.suppress(PatchrightTimeoutError):
+        await page.wait_for_selector("#cookie-banner", timeout=200)
+    await page.title()
+    raise RuntimeError("the orders did not add up")
+
+
+BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
+    # (activity, class, fixture path, what the tool does there)
+    ("screenshot_then_reraise", failures.ELEMENT_MISSING, "/changed", _screenshot_then_reraise),
+    ("title_then_raise_from", failures.ELEMENT_MISSING, "/changed", _title_then_raise_from),
+    # A handled timeout is still browser evidence (rule 8), but no missing element.
+    ("handled_then_raise_new", failures.UNKNOWN, "/changed", _title_then_raise_new),
+]
+
+
+async def test_what_common_failing_tools_showed_gets_its_class(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+) -> None:
+    """A newcomer's break: a tool that caught a selector timeout, took a screenshot (or read the
+    title) and re-raised was `unknown` with no `browser.element.missing`: the screenshot had
+    returned normally, so the timeout counted as handled. An exception that is the timed-out
+    call's error, or chains to it, keeps that call's evidence."""
+    context = await browser.new_context()
+    await record_browser(context)
+    try:
+        for name, _class, path, run in BREAK3_CASES:
+            with pytest.raises(Exception):  # noqa: B017 - each case's own error
+                async with activity(name, "fixture", kind="tool"):
+                    page = await context.new_page()
+                    await page.goto(f"{site}{path}")
+                    await run(page)
+    finally:
+        await context.close()
+    flushed(quiet_telemetry)
+    found = {name: activity_row(db_path, name)["failure_class"] for name, *_ in BREAK3_CASES}
+    assert found == {name: expected for name, expected, *_ in BREAK3_CASES}
+    for name in ("screenshot_then_reraise", "title_then_raise_from"):
+        missing = one_event(db_path, activity_row(db_path, name)["activity_id"], attr.EVENT_ELEMENT_MISSING)
+        assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
+    names = [n for n, _ in events_of(db_path, activity_row(db_path, "handled_then_raise_new")["activity_id"])]
+    assert attr.EVENT_ELEMENT_MISSING not in names

@@ -87,6 +87,12 @@ Page states (and what was read from them) count only when read after the last br
 that returned normally: a page read as it closed, after which the tool went on and used
 another page successfully, is not what the activity failed on.
 
+"Returned normally" has one exception: when the exception the activity fails with is a
+failed browser call's error, or chains to it (`__cause__`, `__context__`: `raise`, `raise
+X from error`, or a new error raised while handling it), calls that returned after that call
+do not count (`last_ok_call_for`): a tool that catches a selector timeout, takes a
+screenshot or reads the title, and re-raises failed on the timeout, not after handling it.
+
 A user classifier (`set_failure_classifier`) sees the same `FailureContext`, including the
 class these rules chose (`default`), and returns a class (`CLASS_NAME`), or None to keep the
 default; anything else, or no answer within `CLASSIFIER_BUDGET_S`, keeps the default too.
@@ -148,6 +154,7 @@ __all__ = [
     "classify",
     "default_failure_classifier",
     "install",
+    "last_ok_call_for",
     "ledger_of",
     "note_call_succeeded",
     "note_document",
@@ -295,6 +302,9 @@ class Evidence:
     attributes: Mapping[str, AttributeValue]
     page_id: str = ""
     at: float = field(default_factory=time.perf_counter)
+    # A failed browser call's exception (never stored): an activity failing with it, or with an
+    # exception chained to it, failed on that call (`last_ok_call_for`).
+    error: BaseException | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -475,12 +485,16 @@ def record(
     page_id: str = "",
     cap: int = DEFAULT_CAP,
     emit: bool = True,
+    error: BaseException | None = None,
+    at: float | None = None,
 ) -> None:
-    """Evidence met by `activity`'s root: a span event (up to `cap` per root, then counted) and input to the rules."""
+    """Evidence met by `activity`'s root: a span event (up to `cap` per root, then counted) and input to
+    the rules; `error`: the exception of a failed browser call; `at`: when (default: now)."""
     root = activity.root
     if not root.span.is_recording():  # ended (a late event): nothing to attach it to
         return
-    _keep(root, ledger_of(root), Evidence(kind, dict(attributes), page_id), cap, emit=emit)
+    met = Evidence(kind, dict(attributes), page_id, at=time.perf_counter() if at is None else at, error=error)
+    _keep(root, ledger_of(root), met, cap, emit=emit)
 
 
 def _keep(root: Activity, ledger: _Ledger, evidence: Evidence, cap: int, *, emit: bool = True) -> None:
@@ -555,6 +569,41 @@ def note_call_succeeded(activity: Activity) -> None:
     ledger = _ledgers.get(activity.root)
     if ledger is not None:
         ledger.last_ok_call = time.perf_counter()
+
+
+def _chain(error: BaseException | None) -> list[BaseException]:
+    """`error` and the exceptions it chains to (`__cause__`, `__context__`: Playwright re-raises a
+    call's error as a new one `from None`, whose context is the original), at most 32."""
+    found: list[BaseException] = []
+    todo = [error]
+    while todo and len(found) < 32:
+        current = todo.pop()
+        if current is None or any(current is f for f in found):
+            continue
+        found.append(current)
+        todo += [current.__context__, current.__cause__]
+    return found
+
+
+def _last_ok_for(ledger: _Ledger, error: BaseException | None) -> float:
+    """`ledger.last_ok_call`, or just before the failed browser call whose exception `error` is or
+    chains to, when that call came first: calls made while handling it (a screenshot, a title) are
+    no handling of it, since the failure goes on through the tool (module docstring)."""
+    chain = _chain(error)
+    carried = [e.at for e in ledger.evidence if e.error is not None and any(e.error is c for c in chain)]
+    if carried and carried[-1] <= ledger.last_ok_call:
+        return carried[-1] - 1e-6
+    return ledger.last_ok_call
+
+
+def last_ok_call_for(activity: Activity, error: BaseException | None = None) -> float:
+    """When a browser call of `activity`'s root last returned normally, as the rules of a failure with
+    `error` (default: the exception `activity` failed with) see it (`_last_ok_for`)."""
+    ledger = _ledgers.get(activity.root)
+    if ledger is None:
+        return 0.0
+    with _lock:
+        return _last_ok_for(ledger, error if error is not None else activity.error)
 
 
 def started_at(activity: Activity) -> float:
@@ -748,8 +797,9 @@ def _report_before_close(ending: Activity) -> None:
         return
     with _lock:
         kept, ledger.before_close = ledger.before_close, []
+    last_ok = last_ok_call_for(ending)
     for evidence, cap in kept:
-        if evidence.at >= ledger.last_ok_call:
+        if evidence.at >= last_ok:
             _keep(root, ledger, evidence, cap)
 
 
@@ -757,14 +807,13 @@ def _context_for(ending: Activity) -> FailureContext:
     ledger = ledger_of(ending)
     since = started_at(ending)
     with _lock:
+        last_ok = _last_ok_for(ledger, ending.error)
         evidence = tuple(e for e in ledger.evidence if e.at >= since)
         documents = tuple(d for d in ledger.documents if d.at >= since)
-        pages = tuple(p for p in ledger.pages if p.at >= since and p.at >= ledger.last_ok_call)
+        pages = tuple(p for p in ledger.pages if p.at >= since and p.at >= last_ok)
     status = getattr(ending.span, "status", None)
     message = str(getattr(status, "description", "") or "")
-    return FailureContext(
-        ending, ending.error_type or "", message, evidence, documents, pages, last_ok_call=ledger.last_ok_call
-    )
+    return FailureContext(ending, ending.error_type or "", message, evidence, documents, pages, last_ok_call=last_ok)
 
 
 def _first_time(classifier: FailureClassifier, fault: str) -> bool:
