@@ -262,8 +262,22 @@ def failing_site() -> Starlette:
 
         return StreamingResponse(chunks(), media_type="text/html")
 
+    async def trackers(request: Request) -> Response:
+        """A page that works, with broken third-party sub-resources: a refused analytics script, a
+        502 tracking pixel, a cross-site fetch failing net::ERR_FAILED (no CORS headers)."""
+        body = (
+            f"<h1 id='done'>TRACKERS-PAGE</h1><script src='{refused_origin()}/analytics.js'></script>"
+            f"<img src='/pixel502.gif'><script>fetch('{request.query_params['far']}/api/quote').catch(() => 0)</script>"
+        )
+        return HTMLResponse(_page("Orders", body))
+
+    async def bad_gateway(request: Request) -> Response:
+        return Response("", 502)
+
     return Starlette(
         routes=[
+            Route("/trackers", trackers),
+            Route("/pixel502.gif", bad_gateway),
             Route("/streaming", streaming),
             Route("/still-loading", still_loading),
             Route("/contact", contact),
@@ -939,6 +953,11 @@ def _http(status: int, document: bool = True, kind: str = "Document", url: str =
     )
 
 
+def _failed(kind: str, url: str) -> Evidence:
+    attributes = {attr.BROWSER_RESOURCE_TYPE: kind, attr.URL_FULL: url, attr.BROWSER_ERROR: "net::ERR_FAILED"}
+    return Evidence(attr.EVENT_REQUEST_FAILED, attributes, "p1")
+
+
 def _timeout(selector: str = "#x") -> Evidence:
     error = "Timeout 500ms exceeded."
     return Evidence(attr.EVENT_BROWSER_CALL_FAILED, {attr.BROWSER_SELECTOR: selector, attr.BROWSER_ERROR: error}, "p1")
@@ -1050,7 +1069,19 @@ def _timeout(selector: str = "#x") -> Evidence:
         ([], [], [], failures.TOOL_ERROR),
         # A sub-resource's 4xx (a missing image) is no evidence of failure; its 5xx (an API) is.
         ([_http(404, document=False)], [Document("p1", 200, "u")], [], failures.TOOL_ERROR),
-        ([_http(500, document=False)], [Document("p1", 200, "u")], [], failures.UNKNOWN),
+        # Nor is a sub-resource's 5xx or failed request (a 502 pixel, a refused script, a cross-site
+        # fetch), unless the page's own XHR or fetch to its own site.
+        *(
+            ([evidence], [Document("p1", 200, "http://shop.example/orders")], [], expected)
+            for evidence, expected in (
+                (_http(502, document=False, kind="Image", url="http://shop.example/p.gif"), failures.TOOL_ERROR),
+                (_http(500, document=False, kind="Fetch", url="http://cdn.example/a"), failures.TOOL_ERROR),
+                (_http(500, document=False, kind="Fetch", url="http://api.shop.example/a"), failures.UNKNOWN),
+                (_failed("Script", "http://analytics.example/a.js"), failures.TOOL_ERROR),
+                (_failed("Fetch", "http://other.example/a"), failures.TOOL_ERROR),
+                (_failed("XHR", "http://shop.example/api"), failures.UNKNOWN),
+            )
+        ),
         ([_http(404)], [Document("p1", 404, "u")], [], failures.UNKNOWN),
         # A 500 earlier, then a good document on the same page: the page loaded, the element is missing.
         ([_http(500), _timeout()], [Document("p1", 500, "u"), Document("p1", 200, "u2")], [], failures.ELEMENT_MISSING),
@@ -1883,22 +1914,32 @@ async def _title_then_raise_new(page: Any) -> None:
     raise RuntimeError("the orders did not add up")
 
 
+async def _raise_after_trackers(page: Any) -> None:
+    """Good browser work on a page with broken third-party sub-resources; the tool's own code raises."""
+    await page.wait_for_selector("#done")
+    await until_evidence(3)  # the refused script, the 502 pixel, the failed cross-site fetch
+    raise ValueError("the orders did not add up")
+
+
 BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
     # (activity, class, fixture path, what the tool does there)
     ("screenshot_then_reraise", failures.ELEMENT_MISSING, "/changed", _screenshot_then_reraise),
     ("title_then_raise_from", failures.ELEMENT_MISSING, "/changed", _title_then_raise_from),
     # A handled timeout is still browser evidence (rule 8), but no missing element.
     ("handled_then_raise_new", failures.UNKNOWN, "/changed", _title_then_raise_new),
+    ("broken_trackers_then_raise", failures.TOOL_ERROR, "/trackers?far=FAR", _raise_after_trackers),
 ]
 
 
 async def test_what_common_failing_tools_showed_gets_its_class(
-    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path
+    quiet_telemetry: Telemetry, browser: Browser, site: str, far: str, db_path: Path
 ) -> None:
     """A newcomer's break: a tool that caught a selector timeout, took a screenshot (or read the
     title) and re-raised was `unknown` with no `browser.element.missing`: the screenshot had
     returned normally, so the timeout counted as handled. An exception that is the timed-out
-    call's error, or chains to it, keeps that call's evidence."""
+    call's error, or chains to it, keeps that call's evidence. Broken third-party sub-resources
+    (a refused script, a 502 pixel, a failing cross-site fetch) on a page that worked made a
+    tool's own error `unknown`: they are events, not evidence of failure."""
     context = await browser.new_context()
     await record_browser(context)
     try:
@@ -1906,7 +1947,7 @@ async def test_what_common_failing_tools_showed_gets_its_class(
             with pytest.raises(Exception):  # noqa: B017 - each case's own error
                 async with activity(name, "fixture", kind="tool"):
                     page = await context.new_page()
-                    await page.goto(f"{site}{path}")
+                    await page.goto(f"{site}{path.replace('FAR', quote(far, safe=''))}")
                     await run(page)
     finally:
         await context.close()
@@ -1918,3 +1959,5 @@ async def test_what_common_failing_tools_showed_gets_its_class(
         assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
     names = [n for n, _ in events_of(db_path, activity_row(db_path, "handled_then_raise_new")["activity_id"])]
     assert attr.EVENT_ELEMENT_MISSING not in names
+    trackers = events_of(db_path, activity_row(db_path, "broken_trackers_then_raise")["activity_id"])
+    assert {n for n, _ in trackers} >= {attr.EVENT_HTTP_ERROR, attr.EVENT_REQUEST_FAILED}  # kept as events

@@ -73,8 +73,11 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    the page's document had not finished loading (`goto(wait_until="commit")` on a page still
    streaming), its `document.readyState` (`getgather.failure.document.ready_state`).
 7. `tool_error`: the activity failed with no browser evidence of failure: none at all, or
-   only sub-resource responses with a 4xx status (a missing image on a page that worked),
-   challenge providers requested (rule 2), dialogs and downloads (a page's ordinary work).
+   only sub-resources' error responses and failed requests, of any status or error (a
+   missing image, a 502 tracking pixel, a refused analytics script, a cross-site fetch failing
+   `net::ERR_FAILED` on a page that worked), unless the document's or the page's own XHR or
+   fetch to its own site (as for 401, rule 3); challenge providers requested (rule 2), dialogs
+   and downloads (a page's ordinary work). They stay span events.
 8. `unknown`: browser evidence of failure, but none of the rules above: a Playwright wait
    for an event that never came (`expect_response`, `wait_for_event("popup")`) timed out
    through the activity with no protocol call failing, a cancelled call of another kind.
@@ -686,7 +689,7 @@ def classify(context: FailureContext) -> str:
         return ELEMENT_MISSING
     if waited or cancelled:
         return UNKNOWN  # the browser did not do what was waited for (a response, a popup)
-    return UNKNOWN if any(_tells_of_failure(e) for e in evidence) else TOOL_ERROR
+    return UNKNOWN if any(_tells_of_failure(e, context) for e in evidence) else TOOL_ERROR
 
 
 def _failing_page(context: FailureContext) -> str:
@@ -734,8 +737,12 @@ def _unauthorized(evidence: Evidence, context: FailureContext) -> bool:
     its own site. Not an image's, nor a third party's (a beacon, a widget's API)."""
     if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE) != 401:
         return False
-    if evidence.attributes.get(attr.BROWSER_DOCUMENT):
-        return True
+    return bool(evidence.attributes.get(attr.BROWSER_DOCUMENT)) or _own_api(evidence, context)
+
+
+def _own_api(evidence: Evidence, context: FailureContext) -> bool:
+    """Whether `evidence` is of the page's own XHR or fetch to its own site (the same registrable
+    domain as its page's last document): not an image's or a script's, nor a third party's."""
     if evidence.attributes.get(attr.BROWSER_RESOURCE_TYPE) not in ("XHR", "Fetch"):
         return False
     documents = [d for d in context.documents if d.page_id == evidence.page_id] or list(context.documents)
@@ -769,19 +776,22 @@ def _same_site(url: str, other: str) -> bool:
     return _site(one.lower().rstrip(".")) == _site(two.lower().rstrip("."))
 
 
-def _tells_of_failure(evidence: Evidence) -> bool:
+def _tells_of_failure(evidence: Evidence, context: FailureContext) -> bool:
     """Whether a piece of evidence could be why the activity failed (rules 7 and 8): all but a
-    sub-resource's 4xx (a missing image, a tracker's 403), which good pages are full of; a challenge
-    provider's script or frame loaded (a form's widget, reCAPTCHA v3 on every page); a dialog or a
-    download, which pages show in their ordinary work."""
+    sub-resource's error response or failed request of any status or error (a missing image, a
+    tracker's 403, a 502 pixel, a refused analytics script, a cross-site fetch's net::ERR_FAILED),
+    which good pages are full of, unless it is the document's or the page's own XHR or fetch to
+    its own site (`_own_api`); a challenge provider's script or frame loaded (a form's widget,
+    reCAPTCHA v3 on every page); a dialog or a download, which pages show in their ordinary work."""
     if evidence.kind in (attr.EVENT_DIALOG, attr.EVENT_DOWNLOAD):
         return False
     if evidence.kind == attr.EVENT_CHALLENGE:
         return _challenge_shown(evidence, held=False)
+    if evidence.kind == attr.EVENT_REQUEST_FAILED:
+        return _own_api(evidence, context)
     if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.BROWSER_DOCUMENT):
         return True
-    status = evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE)
-    return not (isinstance(status, int) and 400 <= status < 500)
+    return _own_api(evidence, context)
 
 
 def _timed_out(evidence: Evidence) -> bool:
