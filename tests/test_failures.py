@@ -274,10 +274,22 @@ def failing_site() -> Starlette:
     async def bad_gateway(request: Request) -> Response:
         return Response("", 502)
 
+    def single_page_app(api: str, says: str) -> Callable[[Request], Awaitable[Response]]:
+        """An SPA whose data call (its own site's fetch) fails: it says so in place of the orders."""
+        script = f"fetch('{api}').then(() => {{ document.getElementById('app').textContent = '{says}'; }})"
+        return static("Shop", f"<div id='app'>SPA-PAGE</div><script>{script}</script>")
+
+    async def too_many(request: Request) -> Response:
+        return Response('{"error": "slow down"}', 429, media_type="application/json")
+
     return Starlette(
         routes=[
             Route("/trackers", trackers),
             Route("/pixel502.gif", bad_gateway),
+            Route("/spa429", single_page_app("/api/orders429", "Too many requests, try later")),
+            Route("/spa500", single_page_app("/api/orders500", "Something went wrong")),
+            Route("/api/orders429", too_many),
+            Route("/api/orders500", server_error),
             Route("/streaming", streaming),
             Route("/still-loading", still_loading),
             Route("/contact", contact),
@@ -1081,6 +1093,30 @@ def _timeout(selector: str = "#x") -> Evidence:
                 (_failed("Fetch", "http://other.example/a"), failures.TOOL_ERROR),
                 (_failed("XHR", "http://shop.example/api"), failures.UNKNOWN),
             )
+        ),
+        # The page's own API answering 429 or 5xx, then the awaited element missing: rate-limited, or
+        # the site failing. Not a third party's, not an API's 403, not over a sign-in form.
+        *(
+            (
+                [_http(status, document=False, kind="Fetch", url=api), _timeout()],
+                [Document("p1", 200, page)],
+                [],
+                expected,
+            )
+            for status, api, page, expected in (
+                (429, "http://api.shop.example/o", "http://shop.example/orders", failures.BOT_CHALLENGE),
+                (500, "http://shop.example/api/o", "http://shop.example/orders", failures.SITE_ERROR),
+                (503, "http://shop.example/api/o", "http://shop.example/orders", failures.SITE_ERROR),
+                (500, "http://cdn.example/o", "http://shop.example/orders", failures.ELEMENT_MISSING),
+                (429, "http://cdn.example/o", "http://shop.example/orders", failures.ELEMENT_MISSING),
+                (403, "http://shop.example/api/o", "http://shop.example/orders", failures.ELEMENT_MISSING),
+            )
+        ),
+        (
+            [_http(429, document=False, kind="XHR", url="http://shop.example/api"), _timeout()],
+            [Document("p1", 200, "http://shop.example/login")],
+            [PageState("p1", "http://shop.example/login", sign_in_form=True)],
+            failures.SIGNED_OUT,
         ),
         ([_http(404)], [Document("p1", 404, "u")], [], failures.UNKNOWN),
         # A 500 earlier, then a good document on the same page: the page loaded, the element is missing.
@@ -1928,6 +1964,8 @@ BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
     # A handled timeout is still browser evidence (rule 8), but no missing element.
     ("handled_then_raise_new", failures.UNKNOWN, "/changed", _title_then_raise_new),
     ("broken_trackers_then_raise", failures.TOOL_ERROR, "/trackers?far=FAR", _raise_after_trackers),
+    ("spa_api_429", failures.BOT_CHALLENGE, "/spa429", _wait_for_orders),
+    ("spa_api_500", failures.SITE_ERROR, "/spa500", _wait_for_orders),
 ]
 
 
@@ -1939,7 +1977,9 @@ async def test_what_common_failing_tools_showed_gets_its_class(
     returned normally, so the timeout counted as handled. An exception that is the timed-out
     call's error, or chains to it, keeps that call's evidence. Broken third-party sub-resources
     (a refused script, a 502 pixel, a failing cross-site fetch) on a page that worked made a
-    tool's own error `unknown`: they are events, not evidence of failure."""
+    tool's own error `unknown`: they are events, not evidence of failure. An SPA whose own API
+    answered 429 or 500, then the awaited element missing, was `element_missing`: rate-limited
+    (`bot_challenge`) and the site failing (`site_error`)."""
     context = await browser.new_context()
     await record_browser(context)
     try:

@@ -33,7 +33,11 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    tool that raised after its browser work went there is no blocked tool), or a provider's frame
    document answered 403 or 429 (a cross-site frame's, which the page's reads cannot enter);
    or the document answered 403 or 429 (with no sign-in form shown: rule 3), or 403, 429 or
-   503 with a provider's script or frame requested. A provider requested on its own (invisible
+   503 with a provider's script or frame requested; or the page's own XHR or fetch to its own
+   site (as in rule 3) answered 429 before a browser call failed on that page (an SPA's data
+   call rate-limited, then the awaited element missing; with no sign-in form shown). Not an
+   API's 403 (a permission or CSRF check as often as a wall), nor a 429 after good browser
+   work (rule 8 then: `unknown`). A provider requested on its own (invisible
    reCAPTCHA v3 on every page, a contact form's checkbox) is a `browser.challenge` event, and
    no evidence of failure.
 3. `signed_out`: the document answered 401, or the page's own XHR or fetch to its own site did
@@ -54,7 +58,10 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    button, link or frame titled to sign in with another account (`SSO_SAID`: "Sign in with
    Google", "Continue with Apple") on such a page. An email box alone, a newsletter's, is
    not, nor is a "Sign in with Google" button on a page that does not say sign in.
-4. `site_error`: the document answered 5xx.
+4. `site_error`: the document answered 5xx, or the page's own XHR or fetch to its own site
+   (as in rule 3) answered 5xx before a browser call failed on that page: an SPA whose data
+   call failed, then the awaited element missing ("Something went wrong" in place of the
+   orders). A 5xx API before good browser work, or a third party's, is not.
 5. `navigation_error`: the main frame's document failed to load (refused, DNS, TLS,
    aborted by the network), a navigation call raised with a `net::` error, or a navigation
    call of the main frame (goto, reload, back, forward) timed out: a server that accepts and
@@ -642,11 +649,13 @@ def classify(context: FailureContext) -> str:
     # A provider's script or frame was loaded: on its own, any page with a form may do that.
     loaded = attr.EVENT_CHALLENGE in kinds
     signed_out_form = any(p.sign_in_form for p in pages)
-    if shown or (loaded and status in (*_BLOCKED, 503)) or (status in _BLOCKED and not signed_out_form):
+    api = _api_statuses_before_failure(evidence, context, failing)
+    blocked = status in _BLOCKED or 429 in api
+    if shown or (loaded and status in (*_BLOCKED, 503)) or (blocked and not signed_out_form):
         return BOT_CHALLENGE
     if signed_out_form or status == 401 or any(_unauthorized(e, context) for e in evidence):
         return SIGNED_OUT
-    if 500 <= status < 600:
+    if 500 <= status < 600 or any(500 <= s < 600 for s in api):
         return SITE_ERROR
     # The tool's own timeout (`asyncio.wait_for`) cancelled a browser call: that call timed out.
     timed_out = context.error_type == "TimeoutError"
@@ -690,6 +699,32 @@ def classify(context: FailureContext) -> str:
     if waited or cancelled:
         return UNKNOWN  # the browser did not do what was waited for (a response, a popup)
     return UNKNOWN if any(_tells_of_failure(e, context) for e in evidence) else TOOL_ERROR
+
+
+def _api_statuses_before_failure(evidence: Sequence[Evidence], context: FailureContext, failing: str) -> set[int]:
+    """The statuses >= 400 the failing page's own XHR or fetch to its own site answered before the
+    failing browser call failed (rules 2 and 4): an SPA's data call answering 429 or 5xx, then the
+    awaited element missing. None without a failed browser call: after good browser work, the
+    tool's own error is not explained by an API's answer."""
+    if not failing:
+        return set()
+    failed_at = max(
+        (e.at for e in evidence if e.kind == attr.EVENT_BROWSER_CALL_FAILED and e.at > context.last_ok_call),
+        default=0.0,
+    )
+    found: set[int] = set()
+    for e in evidence:
+        status = e.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE)
+        if (
+            e.kind == attr.EVENT_HTTP_ERROR
+            and e.page_id == failing
+            and e.at < failed_at
+            and isinstance(status, int)
+            and not e.attributes.get(attr.BROWSER_DOCUMENT)
+            and _own_api(e, context)
+        ):
+            found.add(status)
+    return found
 
 
 def _failing_page(context: FailureContext) -> str:
