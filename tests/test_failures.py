@@ -279,6 +279,19 @@ def failing_site() -> Starlette:
         script = f"fetch('{api}').then(() => {{ document.getElementById('app').textContent = '{says}'; }})"
         return static("Shop", f"<div id='app'>SPA-PAGE</div><script>{script}</script>")
 
+    # A session that ended: a modal saying so with a "Log in" link, no form; and the same modal
+    # hidden (a template kept in the page) beside a header's "Sign in" link.
+    expired_modal = "<div class='modal'{}><p>Your session has expired. Please log in again.</p>"
+    expired = static(
+        "Shop - Orders", "<h1>EXPIRED-PAGE</h1>" + expired_modal.format("") + "<a href='/login'>Log in</a></div>"
+    )
+    expired_hidden = static(
+        "Shop - Orders",
+        "<nav><a href='/login'>Sign in</a></nav><h1>ORDERS-PAGE</h1>"
+        + expired_modal.format(" style='display:none'")
+        + "</div>",
+    )
+
     async def too_many(request: Request) -> Response:
         return Response('{"error": "slow down"}', 429, media_type="application/json")
 
@@ -289,6 +302,8 @@ def failing_site() -> Starlette:
             Route("/spa429", single_page_app("/api/orders429", "Too many requests, try later")),
             Route("/spa500", single_page_app("/api/orders500", "Something went wrong")),
             Route("/api/orders429", too_many),
+            Route("/expired", expired),
+            Route("/expired-hidden", expired_hidden),
             Route("/api/orders500", server_error),
             Route("/streaming", streaming),
             Route("/still-loading", still_loading),
@@ -1194,6 +1209,25 @@ def test_the_single_sign_on_rule(url: str, title: str, headings: list[str], cont
     assert failures.sign_in_form_kind(url, title, headings, controls=controls) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "controls", "expected"),
+    [
+        ("Your session has expired. Please log in again.", ["Log in"], "session_ended"),
+        ("You\u2019ve been signed out", ["Help", "Sign in"], "session_ended"),
+        ("Session timed out", ["Log on"], "session_ended"),
+        ("Your session has expired.", ["Continue"], ""),  # nothing to sign in with
+        ("Today's deals", ["Sign in"], ""),  # a header's link on an ordinary page
+    ],
+)
+def test_the_session_ended_rule(text: str, controls: list[str], expected: str) -> None:
+    """No form, but the visible text says the session ended and a control signs in again (the page
+    matches the text against `SESSION_ENDED_SAID`; here, Python's `re` does)."""
+    ended = bool(failures.SESSION_ENDED_SAID.search(text))
+    assert (
+        failures.sign_in_form_kind("https://shop.example/orders", "Orders", controls=controls, ended=ended) == expected
+    )
+
+
 def test_a_crash_is_the_browsers_only_with_browser_evidence() -> None:
     """A newcomer's break: a tool's own RuntimeError("... page crashed ...") with no browser at all was
     `browser_crash`; a browser call that failed with the page gone is one."""
@@ -1966,6 +2000,8 @@ BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
     ("broken_trackers_then_raise", failures.TOOL_ERROR, "/trackers?far=FAR", _raise_after_trackers),
     ("spa_api_429", failures.BOT_CHALLENGE, "/spa429", _wait_for_orders),
     ("spa_api_500", failures.SITE_ERROR, "/spa500", _wait_for_orders),
+    ("session_expired", failures.SIGNED_OUT, "/expired", _wait_for_orders),
+    ("session_expired_hidden", failures.ELEMENT_MISSING, "/expired-hidden", _wait_for_orders),
 ]
 
 
@@ -1979,7 +2015,8 @@ async def test_what_common_failing_tools_showed_gets_its_class(
     (a refused script, a 502 pixel, a failing cross-site fetch) on a page that worked made a
     tool's own error `unknown`: they are events, not evidence of failure. An SPA whose own API
     answered 429 or 500, then the awaited element missing, was `element_missing`: rate-limited
-    (`bot_challenge`) and the site failing (`site_error`)."""
+    (`bot_challenge`) and the site failing (`site_error`). "Your session has expired. [Log in]"
+    with no form was `element_missing`: `signed_out`."""
     context = await browser.new_context()
     await record_browser(context)
     try:

@@ -56,7 +56,10 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    newsletter) on a page whose URL's host or path (not its query: `?from=signin`), title or
    heading says sign in / log in (`SIGN_IN_SAID`); or, single sign-on, no field at all but a
    button, link or frame titled to sign in with another account (`SSO_SAID`: "Sign in with
-   Google", "Continue with Apple") on such a page. An email box alone, a newsletter's, is
+   Google", "Continue with Apple") on such a page; or, a session that ended, no form but a
+   button or link saying sign in / log in (`SIGN_IN_SAID`) on a page whose visible text (not a
+   hidden modal's) says the session expired or the visitor was signed out
+   (`SESSION_ENDED_SAID`: "Your session has expired. [Log in]"). An email box alone, a newsletter's, is
    not, nor is a "Sign in with Google" button on a page that does not say sign in.
 4. `site_error`: the document answered 5xx, or the page's own XHR or fetch to its own site
    (as in rule 3) answered 5xx before a browser call failed on that page: an SPA whose data
@@ -148,6 +151,7 @@ __all__ = [
     "MAX_LATE_CLASSIFIER_CALLS",
     "NAVIGATION_ERROR",
     "PAGE_MARKER",
+    "SESSION_ENDED_SAID",
     "SIGNED_OUT",
     "SIGN_IN_SAID",
     "SIGN_IN_WORDS",
@@ -270,6 +274,14 @@ SSO_SAID = re.compile(
     r"|email|phone)\b|\bsingle\s+sign[\s-]?on\b|\bsso\b",
     re.IGNORECASE,
 )
+# Visible text saying the visitor's session ended ("Your session has expired", "You have been
+# signed out"): with a button or link saying sign in / log in, a sign-in page with no form (rule 3).
+# Written for Python's `re` and JavaScript's RegExp alike (the page matches it, `recording/evidence.py`).
+SESSION_ENDED_SAID = re.compile(
+    r"\bsession\s+(?:has\s+|is\s+|was\s+)?(?:expired|timed[\s-]?out|ended)\b"
+    r"|\b(?:you(?:['\u2019]ve|\s+have)\s+been|you\s+were|you\s+are\s+(?:now\s+)?)\s*(?:signed|logged)[\s-]?(?:out|off)\b",
+    re.IGNORECASE,
+)
 _NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
 # `error.type` of a browser call cancelled by the tool's own timeout (`asyncio.wait_for`).
 CANCELLED = "CancelledError"
@@ -354,9 +366,11 @@ def sign_in_form_kind(
     password: bool = False,
     identifier: bool = False,
     controls: Sequence[str] = (),
+    ended: bool = False,
 ) -> str:
     """The sign-in form a page shows (rule 3): "password", "identifier" (identifier first), "sso"
-    (only a button to sign in with another account), or "".
+    (only a button to sign in with another account), "session_ended" (no form: text saying the
+    session ended and a control to sign in again), or "".
 
     Args:
         url: the page's URL (unredacted: only matched, never kept).
@@ -366,7 +380,8 @@ def sign_in_form_kind(
         identifier: it has an identifier field with a button in its form (read in the page).
         controls: the labels of its buttons and links (text, value, aria-label, title), and
             the titles of its frames (a provider's button is often a frame of its own); only
-            matched against `SSO_SAID`, never kept.
+            matched against `SSO_SAID` and `SIGN_IN_SAID`, never kept.
+        ended: the page's visible text says the session ended (`SESSION_ENDED_SAID`, matched in the page).
     """
     heading = any(SIGN_IN_SAID.search(text) for text in headings)
     # The URL's host and path, not its query: `/register?next=/login` is a sign-up page that
@@ -378,6 +393,8 @@ def sign_in_form_kind(
         where = ""
     if password and (heading or SIGN_IN_WORDS.search(where + " " + title)):
         return "password"
+    if ended and not identifier and any(SIGN_IN_SAID.search(label) for label in controls):
+        return "session_ended"
     if not identifier and not any(SSO_SAID.search(label) for label in controls):
         return ""
     # Fields and buttons like these are common on ordinary pages (a newsletter box, a header's

@@ -237,7 +237,11 @@ _PAGE_STATE_JS = """(() => {
     controls = [...document.querySelectorAll(kinds)].slice(0, 100).map((c) => [c.textContent, c.getAttribute("value"),
       c.getAttribute("aria-label"), c.getAttribute("title")].filter(Boolean).join(" ").trim().slice(0, 200));
   }
-  return { url: String(location.href), title, marker, password, identifier, headings, controls,
+  // A session that ended ("Your session has expired. [Log in]"): said in the visible text (innerText:
+  // not a hidden modal's template), matched here and never sent out of the page.
+  const ended = controls.length > 0 && new RegExp(SESSION_ENDED, "i")
+    .test(String((document.body && document.body.innerText) || "").slice(0, 200000));
+  return { url: String(location.href), title, marker, password, identifier, headings, controls, ended,
     ready: String(document.readyState) };
 })()"""
 for _name, _value in (
@@ -247,6 +251,7 @@ for _name, _value in (
     ("PROVIDERS", list(failures.CHALLENGE_PROVIDERS)),
     ("MIN_PX", failures.CHALLENGE_WIDGET_MIN_PX),
     ("GATE", failures.GATE_MARKER),
+    ("SESSION_ENDED", failures.SESSION_ENDED_SAID.pattern),
 ):
     _PAGE_STATE_JS = _PAGE_STATE_JS.replace(_name, json.dumps(_value), 1)
 
@@ -547,6 +552,7 @@ def _sign_in_kind(value: Mapping[str, Any], page: Mapping[str, Any] | None = Non
             password=bool(value.get("password")),
             identifier=bool(value.get("identifier")),
             controls=_strings(value.get("controls")),
+            ended=bool(value.get("ended")),
         )
 
     kind = kind_on(value)
