@@ -292,6 +292,13 @@ def failing_site() -> Starlette:
         + "</div>",
     )
 
+    # Bot walls served with 200 and the site's title: only the page's main heading or PerimeterX's
+    # wrapper tells; a hidden "Access Denied" heading (a template) does not.
+    denied = static("Shop", "<h1>Access Denied</h1><p>DENIED-PAGE You don't have permission. Reference #18.2f</p>")
+    denied_hidden = static("Shop", "<h1 style='display:none'>Access Denied</h1><p>ORDERS-PAGE</p>")
+    press_hold = static("Shop", "<h1>Press &amp; Hold</h1><p>Please confirm you are a human (and not a bot).</p>")
+    px_wrapper = static("Shop", "<p>Please confirm you are a human</p><div id='px-captcha-wrapper'><div></div></div>")
+
     async def too_many(request: Request) -> Response:
         return Response('{"error": "slow down"}', 429, media_type="application/json")
 
@@ -303,6 +310,10 @@ def failing_site() -> Starlette:
             Route("/spa500", single_page_app("/api/orders500", "Something went wrong")),
             Route("/api/orders429", too_many),
             Route("/expired", expired),
+            Route("/denied", denied),
+            Route("/denied-hidden", denied_hidden),
+            Route("/press-hold", press_hold),
+            Route("/px-wrapper", px_wrapper),
             Route("/expired-hidden", expired_hidden),
             Route("/api/orders500", server_error),
             Route("/streaming", streaming),
@@ -2002,6 +2013,10 @@ BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
     ("spa_api_500", failures.SITE_ERROR, "/spa500", _wait_for_orders),
     ("session_expired", failures.SIGNED_OUT, "/expired", _wait_for_orders),
     ("session_expired_hidden", failures.ELEMENT_MISSING, "/expired-hidden", _wait_for_orders),
+    ("access_denied_heading", failures.BOT_CHALLENGE, "/denied", _wait_for_orders),
+    ("access_denied_hidden", failures.ELEMENT_MISSING, "/denied-hidden", _wait_for_orders),
+    ("press_and_hold", failures.BOT_CHALLENGE, "/press-hold", _wait_for_orders),
+    ("perimeterx_wrapper", failures.BOT_CHALLENGE, "/px-wrapper", _wait_for_orders),
 ]
 
 
@@ -2016,7 +2031,9 @@ async def test_what_common_failing_tools_showed_gets_its_class(
     tool's own error `unknown`: they are events, not evidence of failure. An SPA whose own API
     answered 429 or 500, then the awaited element missing, was `element_missing`: rate-limited
     (`bot_challenge`) and the site failing (`site_error`). "Your session has expired. [Log in]"
-    with no form was `element_missing`: `signed_out`."""
+    with no form was `element_missing`: `signed_out`. A 200 page titled as the site whose visible
+    main heading says "Access Denied" or "Press & Hold", or with PerimeterX's `#px-captcha-wrapper`,
+    was `element_missing`: `bot_challenge`."""
     context = await browser.new_context()
     await record_browser(context)
     try:

@@ -22,7 +22,9 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    failed with its page or browser gone (a `TargetClosedError`, or the same words): the
    message alone is the tool's own text, not the browser's.
 2. `bot_challenge`: the challenge is what the page shows, not a script it carries: a page at
-   the failure shows a bot wall's marker (`CHALLENGE_MARKERS["selectors"]`, or a title), or a
+   the failure shows a bot wall's marker (`CHALLENGE_MARKERS["selectors"]`: Cloudflare's
+   challenge form, PerimeterX's `#px-captcha`; a visible main heading, `"headings"`: "Access
+   Denied" on a 200 page titled as the site, "Press & Hold"; or a title), or a
    provider's widget or frame shown and large (`CHALLENGE_MARKERS["widgets"]`, an iframe of a
    `CHALLENGE_PROVIDERS` host: at least `CHALLENGE_WIDGET_MIN_PX` square, or a quarter of the
    viewport), or shown on screen, of any size, in a page that asks for nothing else (no visible
@@ -226,13 +228,14 @@ _RECAPTCHA_PATH = re.compile(r"^/recaptcha/")
 # which ordinary pages carry too (a contact form's reCAPTCHA checkbox, an invisible reCAPTCHA
 # v3 badge): they count only when shown and large (`CHALLENGE_WIDGET_MIN_PX`, or a quarter of
 # the viewport), as a challenge that covers the page is, or on screen in a page that asks for
-# nothing else (a gate: rule 2); then the titles.
+# nothing else (a gate: rule 2); then the main headings and the titles.
 CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
     "selectors": (
         "#challenge-form",
         "#challenge-running",
         "#cf-challenge-running",
         "#px-captcha",
+        "#px-captcha-wrapper",
     ),
     "widgets": (
         ".cf-turnstile",
@@ -251,6 +254,18 @@ CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
         "pardon our interruption",
         "security check",
         "captcha",
+    ),
+    # A bot wall's own main heading, where the title is the site's: a visible h1 (or a level-1
+    # role=heading) of at most 80 characters that starts with one of these.
+    "headings": (
+        "access denied",
+        "press & hold",
+        "press and hold",
+        "checking your browser",
+        "verify you are human",
+        "are you a robot",
+        "pardon our interruption",
+        "just a moment",
     ),
 }
 # Width and height (CSS px) from which a shown challenge widget is the page's challenge, not a form's.

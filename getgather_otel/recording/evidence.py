@@ -139,6 +139,7 @@ _PAGE_STATE_JS = """(() => {
   const selectors = SELECTORS;
   const widgets = WIDGETS;
   const titles = TITLES;
+  const headingWords = HEADINGS;
   const providers = PROVIDERS;
   const least = MIN_PX;
   const gateMarker = GATE;
@@ -199,6 +200,15 @@ _PAGE_STATE_JS = """(() => {
     const frame = large_ || frames.find(gate);
     if (frame) marker = (large_ ? "" : gateMarker) + "frame: " + new URL(frame.src, location.href).hostname;
   }
+  if (!marker) {
+    // A bot wall's own heading, shown as the page's main heading ("Access Denied" on a 200 page whose
+    // title is the site's, PerimeterX's "Press & Hold"): a short visible h1 that starts with one.
+    for (const h of document.querySelectorAll("h1, [role=heading][aria-level='1']")) {
+      const text = String(h.textContent || "").replace(/\\s+/g, " ").trim().toLowerCase();
+      const hit = text.length <= 80 && headingWords.find((w) => text.startsWith(w));
+      if (hit && visible(h)) { marker = "heading: " + hit; break; }
+    }
+  }
   const title = String(document.title || "").slice(0, 300);
   if (!marker) {
     const lower = title.toLowerCase();
@@ -248,6 +258,7 @@ for _name, _value in (
     ("SELECTORS", list(failures.CHALLENGE_MARKERS["selectors"])),
     ("WIDGETS", list(failures.CHALLENGE_MARKERS["widgets"])),
     ("TITLES", list(failures.CHALLENGE_MARKERS["titles"])),
+    ("HEADINGS", list(failures.CHALLENGE_MARKERS["headings"])),
     ("PROVIDERS", list(failures.CHALLENGE_PROVIDERS)),
     ("MIN_PX", failures.CHALLENGE_WIDGET_MIN_PX),
     ("GATE", failures.GATE_MARKER),
