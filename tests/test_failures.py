@@ -299,6 +299,13 @@ def failing_site() -> Starlette:
     press_hold = static("Shop", "<h1>Press &amp; Hold</h1><p>Please confirm you are a human (and not a bot).</p>")
     px_wrapper = static("Shop", "<p>Please confirm you are a human</p><div id='px-captcha-wrapper'><div></div></div>")
 
+    # An hCaptcha gate: the 304x78 widget (no frame yet) and a Continue button, nothing else asked.
+    hcaptcha_gate = static(
+        "One more step",
+        "<p>HCAPTCHA-GATE Please complete the security check to continue</p><div class='h-captcha'"
+        " data-sitekey='k' style='width:304px;height:78px;border:1px solid'></div><button>Continue</button>",
+    )
+
     async def too_many(request: Request) -> Response:
         return Response('{"error": "slow down"}', 429, media_type="application/json")
 
@@ -310,6 +317,7 @@ def failing_site() -> Starlette:
             Route("/spa500", single_page_app("/api/orders500", "Something went wrong")),
             Route("/api/orders429", too_many),
             Route("/expired", expired),
+            Route("/hcaptcha-gate", hcaptcha_gate),
             Route("/denied", denied),
             Route("/denied-hidden", denied_hidden),
             Route("/press-hold", press_hold),
@@ -2002,6 +2010,17 @@ async def _raise_after_trackers(page: Any) -> None:
     raise ValueError("the orders did not add up")
 
 
+async def _poll_for_orders(page: Any) -> None:
+    """A tool polling by itself under its own timeout: `asyncio.wait_for` cancels it in its sleep
+    (no browser call is cancelled, none failed)."""
+
+    async def poll() -> None:
+        while not await page.query_selector("#orders"):
+            await asyncio.sleep(0.2)
+
+    await asyncio.wait_for(poll(), 1.0)
+
+
 BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
     # (activity, class, fixture path, what the tool does there)
     ("screenshot_then_reraise", failures.ELEMENT_MISSING, "/changed", _screenshot_then_reraise),
@@ -2017,6 +2036,9 @@ BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
     ("access_denied_hidden", failures.ELEMENT_MISSING, "/denied-hidden", _wait_for_orders),
     ("press_and_hold", failures.BOT_CHALLENGE, "/press-hold", _wait_for_orders),
     ("perimeterx_wrapper", failures.BOT_CHALLENGE, "/px-wrapper", _wait_for_orders),
+    ("hcaptcha_gate_polled", failures.BOT_CHALLENGE, "/hcaptcha-gate", _poll_for_orders),
+    ("hcaptcha_gate_waited_for", failures.BOT_CHALLENGE, "/hcaptcha-gate", _wait_for_orders),
+    ("changed_polled", failures.TOOL_ERROR, "/changed", _poll_for_orders),
 ]
 
 
@@ -2033,7 +2055,9 @@ async def test_what_common_failing_tools_showed_gets_its_class(
     (`bot_challenge`) and the site failing (`site_error`). "Your session has expired. [Log in]"
     with no form was `element_missing`: `signed_out`. A 200 page titled as the site whose visible
     main heading says "Access Denied" or "Press & Hold", or with PerimeterX's `#px-captcha-wrapper`,
-    was `element_missing`: `bot_challenge`."""
+    was `element_missing`: `bot_challenge`. An hCaptcha gate while the tool polled `query_selector`
+    under its own `asyncio.wait_for` (cancelled in its sleep, no browser call failed) was
+    `tool_error`: the page the tool was waiting on counts as held."""
     context = await browser.new_context()
     await record_browser(context)
     try:

@@ -31,7 +31,10 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    text field, text area or select: a gate with a 304x78 reCAPTCHA checkbox or a 300x65
    Turnstile box and a Continue button; not a contact or sign-in form's checkbox, nor the
    invisible reCAPTCHA badge, `.grecaptcha-badge` or `size=invisible`; such a gate counts only
-   where a browser call failed on the page: an ordinary page may carry a lone checkbox, and a
+   where a browser call failed on the page, or where the tool was waiting by itself when its
+   own timeout ran out (it failed with the builtin TimeoutError, `asyncio.wait_for` around a
+   loop polling `query_selector`, and the last browser call before it, which returned, acted on
+   the page): an ordinary page may carry a lone checkbox, and a
    tool that raised after its browser work went there is no blocked tool), or a provider's frame
    document answered 403 or 429 (a cross-site frame's, which the page's reads cannot enter);
    or the document answered 403 or 429 (with no sign-in form shown: rule 3), or 403, 429 or
@@ -431,6 +434,8 @@ class _Ledger:
     dropped: int = 0
     # When a browser call last returned normally (`time.perf_counter()`): a timeout before it was handled.
     last_ok_call: float = 0.0
+    # The page that call acted on ("" unknown): the page a tool polling by itself was waiting on.
+    last_ok_page: str = ""
     # Read from a page just before it closed (and its span event cap): reported if the activity fails.
     before_close: list[tuple[Evidence, int]] = field(default_factory=list)
 
@@ -448,6 +453,8 @@ class FailureContext:
     default: str = UNKNOWN
     # When a browser call last returned normally: a selector timeout before it was caught and handled.
     last_ok_call: float = 0.0
+    # The page that call acted on ("" unknown).
+    last_ok_page: str = ""
 
     def document(self) -> Document | None:
         """The document that counts: the failing page's last one (the page of the last failed call), else the latest."""
@@ -606,11 +613,13 @@ def pages_touched(activity: Activity) -> set[str]:
         }
 
 
-def note_call_succeeded(activity: Activity) -> None:
-    """A browser call of `activity` returned normally (cheap: only a root that already met evidence notes it)."""
+def note_call_succeeded(activity: Activity, page_id: str = "") -> None:
+    """A browser call of `activity` returned normally, on page `page_id` ("" unknown) (cheap: only a
+    root that already met evidence or a document notes it)."""
     ledger = _ledgers.get(activity.root)
     if ledger is not None:
         ledger.last_ok_call = time.perf_counter()
+        ledger.last_ok_page = page_id
 
 
 def _chain(error: BaseException | None) -> list[BaseException]:
@@ -663,7 +672,7 @@ def classify(context: FailureContext) -> str:
     # What the pages showed, read after the last browser call that returned (module docstring).
     pages = [p for p in context.pages if p.at >= context.last_ok_call]
     evidence: Sequence[Evidence] = context.evidence
-    failing = _failing_page(context)
+    failing = _failing_page(context) or _polled_page(context)
     if failing:
         # The page the failing call acted on: another tab's trouble is not this failure's.
         evidence = [e for e in evidence if not e.page_id or e.page_id == failing]
@@ -757,6 +766,16 @@ def _api_statuses_before_failure(evidence: Sequence[Evidence], context: FailureC
         ):
             found.add(status)
     return found
+
+
+def _polled_page(context: FailureContext) -> str:
+    """The page a tool was waiting on by itself when its own timeout ran out ("" when none): the
+    activity fails with the builtin TimeoutError (`asyncio.wait_for`, `asyncio.timeout`; not
+    Playwright's, which is no builtin one) with no browser call failed since the last one that
+    returned, which acted on this page (a loop polling `query_selector` cancelled in its sleep)."""
+    if not context.last_ok_page or not any(isinstance(e, TimeoutError) for e in _chain(context.activity.error)):
+        return ""
+    return context.last_ok_page
 
 
 def _failing_page(context: FailureContext) -> str:
@@ -888,9 +907,19 @@ def _context_for(ending: Activity) -> FailureContext:
         evidence = tuple(e for e in ledger.evidence if e.at >= since)
         documents = tuple(d for d in ledger.documents if d.at >= since)
         pages = tuple(p for p in ledger.pages if p.at >= since and p.at >= last_ok)
+        last_ok_page = ledger.last_ok_page if ledger.last_ok_call >= since else ""
     status = getattr(ending.span, "status", None)
     message = str(getattr(status, "description", "") or "")
-    return FailureContext(ending, ending.error_type or "", message, evidence, documents, pages, last_ok_call=last_ok)
+    return FailureContext(
+        ending,
+        ending.error_type or "",
+        message,
+        evidence,
+        documents,
+        pages,
+        last_ok_call=last_ok,
+        last_ok_page=last_ok_page,
+    )
 
 
 def _first_time(classifier: FailureClassifier, fault: str) -> bool:

@@ -788,10 +788,10 @@ class EvidenceWatcher:
             event[attr.URL_FULL] = self.urls.redact(url)
         return event
 
-    def call_succeeded(self, activity: Activity) -> None:
+    def call_succeeded(self, activity: Activity, target: Any = None) -> None:
         """A browser call of `activity` returned normally (not while closing): a timeout before it was
         handled, unless the activity fails with that timeout's error (`failures.last_ok_call_for`)."""
-        failures.note_call_succeeded(activity.root)
+        failures.note_call_succeeded(activity.root, self.page_of(target) if target is not None else "")
 
     def _open_watches(self) -> list[_PageWatch]:
         return [w for w in list(self._pages.values()) if w.cdp is not None and not w.closed]
@@ -956,7 +956,7 @@ def drove(recorder: ContextRecorder | None, activity: Activity, target: Any) -> 
             watcher.drove(activity, target)
 
 
-def call_succeeded(recorder: ContextRecorder | None) -> None:
+def call_succeeded(recorder: ContextRecorder | None, target: Any = None) -> None:
     """A browser call made inside an activity returned (hooks.py): an earlier timeout was handled by the tool.
 
     Not a call made while a page, context or browser closes: the tool's `finally` is no handling.
@@ -964,7 +964,7 @@ def call_succeeded(recorder: ContextRecorder | None) -> None:
     watcher = _watchers.get(recorder) if recorder is not None and not _closing.get() else None
     activity = current_activity() if watcher is not None else None
     if watcher is not None and activity is not None:
-        watcher.call_succeeded(activity)
+        watcher.call_succeeded(activity, target)
 
 
 def call_cancelled(

@@ -120,7 +120,7 @@ def _wrap_async_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., A
             evidence.call_cancelled(recorder, self._object, method, params, error)
             raise
         if recorder is not None:
-            evidence.call_succeeded(recorder)
+            evidence.call_succeeded(recorder, self._object)
         await _settle_after(recorder, self, method)
         return result
 
@@ -152,7 +152,7 @@ def _wrap_sync_call(original: Callable[..., Awaitable[Any]]) -> Callable[..., Aw
                 evidence.call_cancelled(recorder, self._object, method, params, error)
                 raise
             if recorder is not None:
-                evidence.call_succeeded(recorder)
+                evidence.call_succeeded(recorder, self._object)
             await _settle_after(recorder, self, method)
             return result
 
