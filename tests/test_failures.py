@@ -1206,6 +1206,12 @@ def test_a_page_state_read_before_a_later_call_returned_does_not_count() -> None
         ("https://books.example/authors/settings", "Settings", ["Change password"], True, False, ""),
         ("https://shop.example/register?next=/login", "Create account", [], True, False, ""),
         ("https://shop.example/oauth2/authorize", "Shop", [], True, False, "password"),
+        # A short list of other languages' words; German "anmelden" only beside a password field.
+        ("https://shop.example/", "Anmelden", ["Anmelden"], True, False, "password"),
+        ("https://shop.example/", "Boutique", ["Connexion"], False, True, "identifier"),
+        ("https://tienda.example/cuenta", "Tienda", ["Iniciar sesión"], True, False, "password"),
+        ("https://shop.example/", "ショップ", ["ログイン"], False, True, "identifier"),
+        ("https://shop.example/", "Angebote", ["Zum Newsletter anmelden"], False, True, ""),
     ],
 )
 def test_the_sign_in_form_rule(

@@ -53,7 +53,9 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    widget of another site, read the same way with that frame's URL, title and headings, else
    the page's): a password field on a page whose URL's host or path (not
    its query: `/register?next=/login` is a sign-up page) or title says sign in / log in
-   (`SIGN_IN_WORDS`: "auth" as a word, not `/authors/`) or whose heading does (`SIGN_IN_SAID`);
+   (`SIGN_IN_WORDS`: "auth" as a word, not `/authors/`; besides English, a short list of
+   other languages' words, `SIGN_IN_ELSEWHERE`, and German "anmelden") or whose heading does
+   (`SIGN_IN_SAID`);
    or, identifier first
    (Google, Amazon, Microsoft: the email now, the password on the next step), an identifier
    field (`autocomplete` username or email, `type=email`, or a name or id with email, user,
@@ -158,6 +160,7 @@ __all__ = [
     "PAGE_MARKER",
     "SESSION_ENDED_SAID",
     "SIGNED_OUT",
+    "SIGN_IN_ELSEWHERE",
     "SIGN_IN_SAID",
     "SIGN_IN_WORDS",
     "SITE_ERROR",
@@ -275,14 +278,23 @@ CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
 CHALLENGE_WIDGET_MIN_PX = 300
 # In a URL's host and path or a title, beside a password field: the page is a sign-in page.
 # "auth" as a word (`/auth/`, `oauth2/authorize`), not inside one (`/authors/`).
+# Besides English, a short list (no more: each word is a false positive somewhere): Dutch, French,
+# Spanish, Italian, Portuguese, Japanese, Chinese (`SIGN_IN_ELSEWHERE`); German "anmelden" only
+# beside a password field (`SIGN_IN_WORDS`): "Zum Newsletter anmelden" is a newsletter box's heading.
+SIGN_IN_ELSEWHERE = (
+    r"\beinloggen\b|\binloggen\b|\bse[\s_-]connecter\b|\bconnexion\b|\biniciar[\s_-]sesi[oó]n\b|\baccedi\b"
+    r"|\biniciar[\s_-]sess[aã]o\b|ログイン|登录|登入"
+)
 SIGN_IN_WORDS = re.compile(
-    r"sign[\s_-]?in|log[\s_-]?in|logon|\bauth(?:enticate|orize|entication|orization)?\b|session/new|account/access",
+    r"sign[\s_-]?in|log[\s_-]?in|logon|\bauth(?:enticate|orize|entication|orization)?\b|session/new|account/access"
+    r"|\banmelden\b|" + SIGN_IN_ELSEWHERE,
     re.IGNORECASE,
 )
 # Narrower, for what says less on its own: a heading, and an identifier-only form's page (its
 # URL's host and path, title, heading). Whole words, so an /authors/ page or "designing" is not one.
 SIGN_IN_SAID = re.compile(
-    r"(?:sign|log)[\s_-]?(?:in|on)\b|\bauth(?:enticate|orize)?\b|session/new|account/access", re.IGNORECASE
+    r"(?:sign|log)[\s_-]?(?:in|on)\b|\bauth(?:enticate|orize)?\b|session/new|account/access|" + SIGN_IN_ELSEWHERE,
+    re.IGNORECASE,
 )
 # A control (button, link, the title of a provider's button frame) that signs in through another
 # account: "Sign in with Google", "Continue with Apple", "Log in using SSO".
