@@ -262,8 +262,68 @@ def failing_site() -> Starlette:
 
         return StreamingResponse(chunks(), media_type="text/html")
 
+    async def trackers(request: Request) -> Response:
+        """A page that works, with broken third-party sub-resources: a refused analytics script, a
+        502 tracking pixel, a cross-site fetch failing net::ERR_FAILED (no CORS headers)."""
+        body = (
+            f"<h1 id='done'>TRACKERS-PAGE</h1><script src='{refused_origin()}/analytics.js'></script>"
+            f"<img src='/pixel502.gif'><script>fetch('{request.query_params['far']}/api/quote').catch(() => 0)</script>"
+        )
+        return HTMLResponse(_page("Orders", body))
+
+    async def bad_gateway(request: Request) -> Response:
+        return Response("", 502)
+
+    def single_page_app(api: str, says: str) -> Callable[[Request], Awaitable[Response]]:
+        """An SPA whose data call (its own site's fetch) fails: it says so in place of the orders."""
+        script = f"fetch('{api}').then(() => {{ document.getElementById('app').textContent = '{says}'; }})"
+        return static("Shop", f"<div id='app'>SPA-PAGE</div><script>{script}</script>")
+
+    # A session that ended: a modal saying so with a "Log in" link, no form; and the same modal
+    # hidden (a template kept in the page) beside a header's "Sign in" link.
+    expired_modal = "<div class='modal'{}><p>Your session has expired. Please log in again.</p>"
+    expired = static(
+        "Shop - Orders", "<h1>EXPIRED-PAGE</h1>" + expired_modal.format("") + "<a href='/login'>Log in</a></div>"
+    )
+    expired_hidden = static(
+        "Shop - Orders",
+        "<nav><a href='/login'>Sign in</a></nav><h1>ORDERS-PAGE</h1>"
+        + expired_modal.format(" style='display:none'")
+        + "</div>",
+    )
+
+    # Bot walls served with 200 and the site's title: only the page's main heading or PerimeterX's
+    # wrapper tells; a hidden "Access Denied" heading (a template) does not.
+    denied = static("Shop", "<h1>Access Denied</h1><p>DENIED-PAGE You don't have permission. Reference #18.2f</p>")
+    denied_hidden = static("Shop", "<h1 style='display:none'>Access Denied</h1><p>ORDERS-PAGE</p>")
+    press_hold = static("Shop", "<h1>Press &amp; Hold</h1><p>Please confirm you are a human (and not a bot).</p>")
+    px_wrapper = static("Shop", "<p>Please confirm you are a human</p><div id='px-captcha-wrapper'><div></div></div>")
+
+    # An hCaptcha gate: the 304x78 widget (no frame yet) and a Continue button, nothing else asked.
+    hcaptcha_gate = static(
+        "One more step",
+        "<p>HCAPTCHA-GATE Please complete the security check to continue</p><div class='h-captcha'"
+        " data-sitekey='k' style='width:304px;height:78px;border:1px solid'></div><button>Continue</button>",
+    )
+
+    async def too_many(request: Request) -> Response:
+        return Response('{"error": "slow down"}', 429, media_type="application/json")
+
     return Starlette(
         routes=[
+            Route("/trackers", trackers),
+            Route("/pixel502.gif", bad_gateway),
+            Route("/spa429", single_page_app("/api/orders429", "Too many requests, try later")),
+            Route("/spa500", single_page_app("/api/orders500", "Something went wrong")),
+            Route("/api/orders429", too_many),
+            Route("/expired", expired),
+            Route("/hcaptcha-gate", hcaptcha_gate),
+            Route("/denied", denied),
+            Route("/denied-hidden", denied_hidden),
+            Route("/press-hold", press_hold),
+            Route("/px-wrapper", px_wrapper),
+            Route("/expired-hidden", expired_hidden),
+            Route("/api/orders500", server_error),
             Route("/streaming", streaming),
             Route("/still-loading", still_loading),
             Route("/contact", contact),
@@ -939,6 +999,11 @@ def _http(status: int, document: bool = True, kind: str = "Document", url: str =
     )
 
 
+def _failed(kind: str, url: str) -> Evidence:
+    attributes = {attr.BROWSER_RESOURCE_TYPE: kind, attr.URL_FULL: url, attr.BROWSER_ERROR: "net::ERR_FAILED"}
+    return Evidence(attr.EVENT_REQUEST_FAILED, attributes, "p1")
+
+
 def _timeout(selector: str = "#x") -> Evidence:
     error = "Timeout 500ms exceeded."
     return Evidence(attr.EVENT_BROWSER_CALL_FAILED, {attr.BROWSER_SELECTOR: selector, attr.BROWSER_ERROR: error}, "p1")
@@ -1050,7 +1115,43 @@ def _timeout(selector: str = "#x") -> Evidence:
         ([], [], [], failures.TOOL_ERROR),
         # A sub-resource's 4xx (a missing image) is no evidence of failure; its 5xx (an API) is.
         ([_http(404, document=False)], [Document("p1", 200, "u")], [], failures.TOOL_ERROR),
-        ([_http(500, document=False)], [Document("p1", 200, "u")], [], failures.UNKNOWN),
+        # Nor is a sub-resource's 5xx or failed request (a 502 pixel, a refused script, a cross-site
+        # fetch), unless the page's own XHR or fetch to its own site.
+        *(
+            ([evidence], [Document("p1", 200, "http://shop.example/orders")], [], expected)
+            for evidence, expected in (
+                (_http(502, document=False, kind="Image", url="http://shop.example/p.gif"), failures.TOOL_ERROR),
+                (_http(500, document=False, kind="Fetch", url="http://cdn.example/a"), failures.TOOL_ERROR),
+                (_http(500, document=False, kind="Fetch", url="http://api.shop.example/a"), failures.UNKNOWN),
+                (_failed("Script", "http://analytics.example/a.js"), failures.TOOL_ERROR),
+                (_failed("Fetch", "http://other.example/a"), failures.TOOL_ERROR),
+                (_failed("XHR", "http://shop.example/api"), failures.UNKNOWN),
+            )
+        ),
+        # The page's own API answering 429 or 5xx, then the awaited element missing: rate-limited, or
+        # the site failing. Not a third party's, not an API's 403, not over a sign-in form.
+        *(
+            (
+                [_http(status, document=False, kind="Fetch", url=api), _timeout()],
+                [Document("p1", 200, page)],
+                [],
+                expected,
+            )
+            for status, api, page, expected in (
+                (429, "http://api.shop.example/o", "http://shop.example/orders", failures.BOT_CHALLENGE),
+                (500, "http://shop.example/api/o", "http://shop.example/orders", failures.SITE_ERROR),
+                (503, "http://shop.example/api/o", "http://shop.example/orders", failures.SITE_ERROR),
+                (500, "http://cdn.example/o", "http://shop.example/orders", failures.ELEMENT_MISSING),
+                (429, "http://cdn.example/o", "http://shop.example/orders", failures.ELEMENT_MISSING),
+                (403, "http://shop.example/api/o", "http://shop.example/orders", failures.ELEMENT_MISSING),
+            )
+        ),
+        (
+            [_http(429, document=False, kind="XHR", url="http://shop.example/api"), _timeout()],
+            [Document("p1", 200, "http://shop.example/login")],
+            [PageState("p1", "http://shop.example/login", sign_in_form=True)],
+            failures.SIGNED_OUT,
+        ),
         ([_http(404)], [Document("p1", 404, "u")], [], failures.UNKNOWN),
         # A 500 earlier, then a good document on the same page: the page loaded, the element is missing.
         ([_http(500), _timeout()], [Document("p1", 500, "u"), Document("p1", 200, "u2")], [], failures.ELEMENT_MISSING),
@@ -1105,6 +1206,12 @@ def test_a_page_state_read_before_a_later_call_returned_does_not_count() -> None
         ("https://books.example/authors/settings", "Settings", ["Change password"], True, False, ""),
         ("https://shop.example/register?next=/login", "Create account", [], True, False, ""),
         ("https://shop.example/oauth2/authorize", "Shop", [], True, False, "password"),
+        # A short list of other languages' words; German "anmelden" only beside a password field.
+        ("https://shop.example/", "Anmelden", ["Anmelden"], True, False, "password"),
+        ("https://shop.example/", "Boutique", ["Connexion"], False, True, "identifier"),
+        ("https://tienda.example/cuenta", "Tienda", ["Iniciar sesión"], True, False, "password"),
+        ("https://shop.example/", "ショップ", ["ログイン"], False, True, "identifier"),
+        ("https://shop.example/", "Angebote", ["Zum Newsletter anmelden"], False, True, ""),
     ],
 )
 def test_the_sign_in_form_rule(
@@ -1125,6 +1232,25 @@ def test_the_sign_in_form_rule(
 )
 def test_the_single_sign_on_rule(url: str, title: str, headings: list[str], controls: list[str], expected: str) -> None:
     assert failures.sign_in_form_kind(url, title, headings, controls=controls) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "controls", "expected"),
+    [
+        ("Your session has expired. Please log in again.", ["Log in"], "session_ended"),
+        ("You\u2019ve been signed out", ["Help", "Sign in"], "session_ended"),
+        ("Session timed out", ["Log on"], "session_ended"),
+        ("Your session has expired.", ["Continue"], ""),  # nothing to sign in with
+        ("Today's deals", ["Sign in"], ""),  # a header's link on an ordinary page
+    ],
+)
+def test_the_session_ended_rule(text: str, controls: list[str], expected: str) -> None:
+    """No form, but the visible text says the session ended and a control signs in again (the page
+    matches the text against `SESSION_ENDED_SAID`; here, Python's `re` does)."""
+    ended = bool(failures.SESSION_ENDED_SAID.search(text))
+    assert (
+        failures.sign_in_form_kind("https://shop.example/orders", "Orders", controls=controls, ended=ended) == expected
+    )
 
 
 def test_a_crash_is_the_browsers_only_with_browser_evidence() -> None:
@@ -1850,3 +1976,112 @@ async def test_a_sign_in_form_in_a_cross_site_iframe_is_signed_out_and_a_hidden_
     form = one_event(db_path, rows_["shown"]["activity_id"], attr.EVENT_SIGN_IN_FORM)
     assert form[attr.BROWSER_SIGN_IN_FORM] == "password" and form[attr.BROWSER_FRAME_URL] == f"{far}/login-widget"
     assert form[attr.URL_FULL].startswith(f"{site}/embedded-login")
+
+
+# --- a newcomer's break (3): what the common ways of failing showed ---
+
+
+async def _wait_for_orders(page: Any) -> None:
+    await page.wait_for_selector("#orders", timeout=WAIT_MS)
+
+
+async def _screenshot_then_reraise(page: Any) -> None:
+    """The common tool: a selector timeout caught, a screenshot for the bug report, the error re-raised."""
+    try:
+        await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    except PatchrightTimeoutError:
+        await page.screenshot()
+        raise
+
+
+async def _title_then_raise_from(page: Any) -> None:
+    try:
+        await page.wait_for_selector("#orders", timeout=WAIT_MS)
+    except PatchrightTimeoutError as error:
+        raise RuntimeError(f"no orders on {await page.title()!r}") from error
+
+
+async def _title_then_raise_new(page: Any) -> None:
+    """A timeout caught and handled (the tool moved on), then an error of the tool's own."""
+    with contextlib.suppress(PatchrightTimeoutError):
+        await page.wait_for_selector("#cookie-banner", timeout=200)
+    await page.title()
+    raise RuntimeError("the orders did not add up")
+
+
+async def _raise_after_trackers(page: Any) -> None:
+    """Good browser work on a page with broken third-party sub-resources; the tool's own code raises."""
+    await page.wait_for_selector("#done")
+    await until_evidence(3)  # the refused script, the 502 pixel, the failed cross-site fetch
+    raise ValueError("the orders did not add up")
+
+
+async def _poll_for_orders(page: Any) -> None:
+    """A tool polling by itself under its own timeout: `asyncio.wait_for` cancels it in its sleep
+    (no browser call is cancelled, none failed)."""
+
+    async def poll() -> None:
+        while not await page.query_selector("#orders"):
+            await asyncio.sleep(0.2)
+
+    await asyncio.wait_for(poll(), 1.0)
+
+
+BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
+    # (activity, class, fixture path, what the tool does there)
+    ("screenshot_then_reraise", failures.ELEMENT_MISSING, "/changed", _screenshot_then_reraise),
+    ("title_then_raise_from", failures.ELEMENT_MISSING, "/changed", _title_then_raise_from),
+    # A handled timeout is still browser evidence (rule 8), but no missing element.
+    ("handled_then_raise_new", failures.UNKNOWN, "/changed", _title_then_raise_new),
+    ("broken_trackers_then_raise", failures.TOOL_ERROR, "/trackers?far=FAR", _raise_after_trackers),
+    ("spa_api_429", failures.BOT_CHALLENGE, "/spa429", _wait_for_orders),
+    ("spa_api_500", failures.SITE_ERROR, "/spa500", _wait_for_orders),
+    ("session_expired", failures.SIGNED_OUT, "/expired", _wait_for_orders),
+    ("session_expired_hidden", failures.ELEMENT_MISSING, "/expired-hidden", _wait_for_orders),
+    ("access_denied_heading", failures.BOT_CHALLENGE, "/denied", _wait_for_orders),
+    ("access_denied_hidden", failures.ELEMENT_MISSING, "/denied-hidden", _wait_for_orders),
+    ("press_and_hold", failures.BOT_CHALLENGE, "/press-hold", _wait_for_orders),
+    ("perimeterx_wrapper", failures.BOT_CHALLENGE, "/px-wrapper", _wait_for_orders),
+    ("hcaptcha_gate_polled", failures.BOT_CHALLENGE, "/hcaptcha-gate", _poll_for_orders),
+    ("hcaptcha_gate_waited_for", failures.BOT_CHALLENGE, "/hcaptcha-gate", _wait_for_orders),
+    ("changed_polled", failures.TOOL_ERROR, "/changed", _poll_for_orders),
+]
+
+
+async def test_what_common_failing_tools_showed_gets_its_class(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, far: str, db_path: Path
+) -> None:
+    """A newcomer's break: a tool that caught a selector timeout, took a screenshot (or read the
+    title) and re-raised was `unknown` with no `browser.element.missing`: the screenshot had
+    returned normally, so the timeout counted as handled. An exception that is the timed-out
+    call's error, or chains to it, keeps that call's evidence. Broken third-party sub-resources
+    (a refused script, a 502 pixel, a failing cross-site fetch) on a page that worked made a
+    tool's own error `unknown`: they are events, not evidence of failure. An SPA whose own API
+    answered 429 or 500, then the awaited element missing, was `element_missing`: rate-limited
+    (`bot_challenge`) and the site failing (`site_error`). "Your session has expired. [Log in]"
+    with no form was `element_missing`: `signed_out`. A 200 page titled as the site whose visible
+    main heading says "Access Denied" or "Press & Hold", or with PerimeterX's `#px-captcha-wrapper`,
+    was `element_missing`: `bot_challenge`. An hCaptcha gate while the tool polled `query_selector`
+    under its own `asyncio.wait_for` (cancelled in its sleep, no browser call failed) was
+    `tool_error`: the page the tool was waiting on counts as held."""
+    context = await browser.new_context()
+    await record_browser(context)
+    try:
+        for name, _class, path, run in BREAK3_CASES:
+            with pytest.raises(Exception):  # noqa: B017 - each case's own error
+                async with activity(name, "fixture", kind="tool"):
+                    page = await context.new_page()
+                    await page.goto(f"{site}{path.replace('FAR', quote(far, safe=''))}")
+                    await run(page)
+    finally:
+        await context.close()
+    flushed(quiet_telemetry)
+    found = {name: activity_row(db_path, name)["failure_class"] for name, *_ in BREAK3_CASES}
+    assert found == {name: expected for name, expected, *_ in BREAK3_CASES}
+    for name in ("screenshot_then_reraise", "title_then_raise_from"):
+        missing = one_event(db_path, activity_row(db_path, name)["activity_id"], attr.EVENT_ELEMENT_MISSING)
+        assert missing[attr.BROWSER_SELECTOR] == "#orders" and missing[attr.FAILURE_SELECTOR_MATCHES] == "false"
+    names = [n for n, _ in events_of(db_path, activity_row(db_path, "handled_then_raise_new")["activity_id"])]
+    assert attr.EVENT_ELEMENT_MISSING not in names
+    trackers = events_of(db_path, activity_row(db_path, "broken_trackers_then_raise")["activity_id"])
+    assert {n for n, _ in trackers} >= {attr.EVENT_HTTP_ERROR, attr.EVENT_REQUEST_FAILED}  # kept as events

@@ -149,7 +149,7 @@ def error_type_of(error: BaseException) -> str:
 class Activity:
     """A running activity: its span, ids and identity (name, brand, kind)."""
 
-    __slots__ = ("_error_type", "_started", "brand_id", "inherited", "kind", "name", "parent", "span")
+    __slots__ = ("_error", "_error_type", "_started", "brand_id", "inherited", "kind", "name", "parent", "span")
 
     def __init__(
         self,
@@ -168,6 +168,9 @@ class Activity:
         self.inherited = inherited or {}  # the INHERITED_ATTRIBUTES it has, for activities nested in it
         self._started = time.perf_counter()
         self._error_type: str | None = None
+        # The exception failing the activity (None: none, or marked failed without one): the
+        # failure rules tell from its chain whether a failed browser call is what it carries.
+        self._error: BaseException | None = None
 
     @property
     def activity_id(self) -> str:
@@ -211,8 +214,14 @@ class Activity:
 
     def record_exception(self, error: BaseException) -> None:
         """Mark the activity failed by `error`: ERROR status, `error.type`, exception event."""
+        self._error = error
         self.span.record_exception(error)
         self.mark_error(error_type_of(error), str(error) or type(error).__name__)
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception this activity failed with (as it leaves the block), or None."""
+        return self._error
 
     @property
     def error_type(self) -> str | None:
@@ -346,6 +355,8 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
     ) -> None:
         current = self._activity
         failed = isinstance(exc, Exception) or (exc is None and current is not None and current.error_type is not None)
+        if current is not None and isinstance(exc, Exception):
+            current._error = exc  # the failure hooks (the evidence probe) read its chain
         if _failure_hooks and current is not None and failed:
             await _run_failure_hooks(current)
         self.__exit__(exc_type, exc, tb)

@@ -22,18 +22,27 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    failed with its page or browser gone (a `TargetClosedError`, or the same words): the
    message alone is the tool's own text, not the browser's.
 2. `bot_challenge`: the challenge is what the page shows, not a script it carries: a page at
-   the failure shows a bot wall's marker (`CHALLENGE_MARKERS["selectors"]`, or a title), or a
+   the failure shows a bot wall's marker (`CHALLENGE_MARKERS["selectors"]`: Cloudflare's
+   challenge form, PerimeterX's `#px-captcha`; a visible main heading, `"headings"`: "Access
+   Denied" on a 200 page titled as the site, "Press & Hold"; or a title), or a
    provider's widget or frame shown and large (`CHALLENGE_MARKERS["widgets"]`, an iframe of a
    `CHALLENGE_PROVIDERS` host: at least `CHALLENGE_WIDGET_MIN_PX` square, or a quarter of the
    viewport), or shown on screen, of any size, in a page that asks for nothing else (no visible
    text field, text area or select: a gate with a 304x78 reCAPTCHA checkbox or a 300x65
    Turnstile box and a Continue button; not a contact or sign-in form's checkbox, nor the
    invisible reCAPTCHA badge, `.grecaptcha-badge` or `size=invisible`; such a gate counts only
-   where a browser call failed on the page: an ordinary page may carry a lone checkbox, and a
+   where a browser call failed on the page, or where the tool was waiting by itself when its
+   own timeout ran out (it failed with the builtin TimeoutError, `asyncio.wait_for` around a
+   loop polling `query_selector`, and the last browser call before it, which returned, acted on
+   the page): an ordinary page may carry a lone checkbox, and a
    tool that raised after its browser work went there is no blocked tool), or a provider's frame
    document answered 403 or 429 (a cross-site frame's, which the page's reads cannot enter);
    or the document answered 403 or 429 (with no sign-in form shown: rule 3), or 403, 429 or
-   503 with a provider's script or frame requested. A provider requested on its own (invisible
+   503 with a provider's script or frame requested; or the page's own XHR or fetch to its own
+   site (as in rule 3) answered 429 before a browser call failed on that page (an SPA's data
+   call rate-limited, then the awaited element missing; with no sign-in form shown). Not an
+   API's 403 (a permission or CSRF check as often as a wall), nor a 429 after good browser
+   work (rule 8 then: `unknown`). A provider requested on its own (invisible
    reCAPTCHA v3 on every page, a contact form's checkbox) is a `browser.challenge` event, and
    no evidence of failure.
 3. `signed_out`: the document answered 401, or the page's own XHR or fetch to its own site did
@@ -44,7 +53,9 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    widget of another site, read the same way with that frame's URL, title and headings, else
    the page's): a password field on a page whose URL's host or path (not
    its query: `/register?next=/login` is a sign-up page) or title says sign in / log in
-   (`SIGN_IN_WORDS`: "auth" as a word, not `/authors/`) or whose heading does (`SIGN_IN_SAID`);
+   (`SIGN_IN_WORDS`: "auth" as a word, not `/authors/`; besides English, a short list of
+   other languages' words, `SIGN_IN_ELSEWHERE`, and German "anmelden") or whose heading does
+   (`SIGN_IN_SAID`);
    or, identifier first
    (Google, Amazon, Microsoft: the email now, the password on the next step), an identifier
    field (`autocomplete` username or email, `type=email`, or a name or id with email, user,
@@ -52,9 +63,15 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    newsletter) on a page whose URL's host or path (not its query: `?from=signin`), title or
    heading says sign in / log in (`SIGN_IN_SAID`); or, single sign-on, no field at all but a
    button, link or frame titled to sign in with another account (`SSO_SAID`: "Sign in with
-   Google", "Continue with Apple") on such a page. An email box alone, a newsletter's, is
+   Google", "Continue with Apple") on such a page; or, a session that ended, no form but a
+   button or link saying sign in / log in (`SIGN_IN_SAID`) on a page whose visible text (not a
+   hidden modal's) says the session expired or the visitor was signed out
+   (`SESSION_ENDED_SAID`: "Your session has expired. [Log in]"). An email box alone, a newsletter's, is
    not, nor is a "Sign in with Google" button on a page that does not say sign in.
-4. `site_error`: the document answered 5xx.
+4. `site_error`: the document answered 5xx, or the page's own XHR or fetch to its own site
+   (as in rule 3) answered 5xx before a browser call failed on that page: an SPA whose data
+   call failed, then the awaited element missing ("Something went wrong" in place of the
+   orders). A 5xx API before good browser work, or a third party's, is not.
 5. `navigation_error`: the main frame's document failed to load (refused, DNS, TLS,
    aborted by the network), a navigation call raised with a `net::` error, or a navigation
    call of the main frame (goto, reload, back, forward) timed out: a server that accepts and
@@ -73,8 +90,11 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    the page's document had not finished loading (`goto(wait_until="commit")` on a page still
    streaming), its `document.readyState` (`getgather.failure.document.ready_state`).
 7. `tool_error`: the activity failed with no browser evidence of failure: none at all, or
-   only sub-resource responses with a 4xx status (a missing image on a page that worked),
-   challenge providers requested (rule 2), dialogs and downloads (a page's ordinary work).
+   only sub-resources' error responses and failed requests, of any status or error (a
+   missing image, a 502 tracking pixel, a refused analytics script, a cross-site fetch failing
+   `net::ERR_FAILED` on a page that worked), unless the document's or the page's own XHR or
+   fetch to its own site (as for 401, rule 3); challenge providers requested (rule 2), dialogs
+   and downloads (a page's ordinary work). They stay span events.
 8. `unknown`: browser evidence of failure, but none of the rules above: a Playwright wait
    for an event that never came (`expect_response`, `wait_for_event("popup")`) timed out
    through the activity with no protocol call failing, a cancelled call of another kind.
@@ -86,6 +106,12 @@ challenge is not why a selector timed out on this one.
 Page states (and what was read from them) count only when read after the last browser call
 that returned normally: a page read as it closed, after which the tool went on and used
 another page successfully, is not what the activity failed on.
+
+"Returned normally" has one exception: when the exception the activity fails with is a
+failed browser call's error, or chains to it (`__cause__`, `__context__`: `raise`, `raise
+X from error`, or a new error raised while handling it), calls that returned after that call
+do not count (`last_ok_call_for`): a tool that catches a selector timeout, takes a
+screenshot or reads the title, and re-raises failed on the timeout, not after handling it.
 
 A user classifier (`set_failure_classifier`) sees the same `FailureContext`, including the
 class these rules chose (`default`), and returns a class (`CLASS_NAME`), or None to keep the
@@ -132,7 +158,9 @@ __all__ = [
     "MAX_LATE_CLASSIFIER_CALLS",
     "NAVIGATION_ERROR",
     "PAGE_MARKER",
+    "SESSION_ENDED_SAID",
     "SIGNED_OUT",
+    "SIGN_IN_ELSEWHERE",
     "SIGN_IN_SAID",
     "SIGN_IN_WORDS",
     "SITE_ERROR",
@@ -148,6 +176,7 @@ __all__ = [
     "classify",
     "default_failure_classifier",
     "install",
+    "last_ok_call_for",
     "ledger_of",
     "note_call_succeeded",
     "note_document",
@@ -205,13 +234,14 @@ _RECAPTCHA_PATH = re.compile(r"^/recaptcha/")
 # which ordinary pages carry too (a contact form's reCAPTCHA checkbox, an invisible reCAPTCHA
 # v3 badge): they count only when shown and large (`CHALLENGE_WIDGET_MIN_PX`, or a quarter of
 # the viewport), as a challenge that covers the page is, or on screen in a page that asks for
-# nothing else (a gate: rule 2); then the titles.
+# nothing else (a gate: rule 2); then the main headings and the titles.
 CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
     "selectors": (
         "#challenge-form",
         "#challenge-running",
         "#cf-challenge-running",
         "#px-captcha",
+        "#px-captcha-wrapper",
     ),
     "widgets": (
         ".cf-turnstile",
@@ -231,19 +261,40 @@ CHALLENGE_MARKERS: dict[str, tuple[str, ...]] = {
         "security check",
         "captcha",
     ),
+    # A bot wall's own main heading, where the title is the site's: a visible h1 (or a level-1
+    # role=heading) of at most 80 characters that starts with one of these.
+    "headings": (
+        "access denied",
+        "press & hold",
+        "press and hold",
+        "checking your browser",
+        "verify you are human",
+        "are you a robot",
+        "pardon our interruption",
+        "just a moment",
+    ),
 }
 # Width and height (CSS px) from which a shown challenge widget is the page's challenge, not a form's.
 CHALLENGE_WIDGET_MIN_PX = 300
 # In a URL's host and path or a title, beside a password field: the page is a sign-in page.
 # "auth" as a word (`/auth/`, `oauth2/authorize`), not inside one (`/authors/`).
+# Besides English, a short list (no more: each word is a false positive somewhere): Dutch, French,
+# Spanish, Italian, Portuguese, Japanese, Chinese (`SIGN_IN_ELSEWHERE`); German "anmelden" only
+# beside a password field (`SIGN_IN_WORDS`): "Zum Newsletter anmelden" is a newsletter box's heading.
+SIGN_IN_ELSEWHERE = (
+    r"\beinloggen\b|\binloggen\b|\bse[\s_-]connecter\b|\bconnexion\b|\biniciar[\s_-]sesi[oó]n\b|\baccedi\b"
+    r"|\biniciar[\s_-]sess[aã]o\b|ログイン|登录|登入"
+)
 SIGN_IN_WORDS = re.compile(
-    r"sign[\s_-]?in|log[\s_-]?in|logon|\bauth(?:enticate|orize|entication|orization)?\b|session/new|account/access",
+    r"sign[\s_-]?in|log[\s_-]?in|logon|\bauth(?:enticate|orize|entication|orization)?\b|session/new|account/access"
+    r"|\banmelden\b|" + SIGN_IN_ELSEWHERE,
     re.IGNORECASE,
 )
 # Narrower, for what says less on its own: a heading, and an identifier-only form's page (its
 # URL's host and path, title, heading). Whole words, so an /authors/ page or "designing" is not one.
 SIGN_IN_SAID = re.compile(
-    r"(?:sign|log)[\s_-]?(?:in|on)\b|\bauth(?:enticate|orize)?\b|session/new|account/access", re.IGNORECASE
+    r"(?:sign|log)[\s_-]?(?:in|on)\b|\bauth(?:enticate|orize)?\b|session/new|account/access|" + SIGN_IN_ELSEWHERE,
+    re.IGNORECASE,
 )
 # A control (button, link, the title of a provider's button frame) that signs in through another
 # account: "Sign in with Google", "Continue with Apple", "Log in using SSO".
@@ -251,6 +302,14 @@ SSO_SAID = re.compile(
     r"\b(?:sign|log)[\s_-]?(?:in|on)\s+(?:with|using|via|through)\b"
     r"|\bcontinue\s+with\s+(?:google|apple|microsoft|facebook|github|gitlab|amazon|linkedin|twitter|x|okta|sso|saml"
     r"|email|phone)\b|\bsingle\s+sign[\s-]?on\b|\bsso\b",
+    re.IGNORECASE,
+)
+# Visible text saying the visitor's session ended ("Your session has expired", "You have been
+# signed out"): with a button or link saying sign in / log in, a sign-in page with no form (rule 3).
+# Written for Python's `re` and JavaScript's RegExp alike (the page matches it, `recording/evidence.py`).
+SESSION_ENDED_SAID = re.compile(
+    r"\bsession\s+(?:has\s+|is\s+|was\s+)?(?:expired|timed[\s-]?out|ended)\b"
+    r"|\b(?:you(?:['\u2019]ve|\s+have)\s+been|you\s+were|you\s+are\s+(?:now\s+)?)\s*(?:signed|logged)[\s-]?(?:out|off)\b",
     re.IGNORECASE,
 )
 _NET_ERROR = re.compile(r"net::ERR_[A-Z_]+")
@@ -295,6 +354,9 @@ class Evidence:
     attributes: Mapping[str, AttributeValue]
     page_id: str = ""
     at: float = field(default_factory=time.perf_counter)
+    # A failed browser call's exception (never stored): an activity failing with it, or with an
+    # exception chained to it, failed on that call (`last_ok_call_for`).
+    error: BaseException | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -334,9 +396,11 @@ def sign_in_form_kind(
     password: bool = False,
     identifier: bool = False,
     controls: Sequence[str] = (),
+    ended: bool = False,
 ) -> str:
     """The sign-in form a page shows (rule 3): "password", "identifier" (identifier first), "sso"
-    (only a button to sign in with another account), or "".
+    (only a button to sign in with another account), "session_ended" (no form: text saying the
+    session ended and a control to sign in again), or "".
 
     Args:
         url: the page's URL (unredacted: only matched, never kept).
@@ -346,7 +410,8 @@ def sign_in_form_kind(
         identifier: it has an identifier field with a button in its form (read in the page).
         controls: the labels of its buttons and links (text, value, aria-label, title), and
             the titles of its frames (a provider's button is often a frame of its own); only
-            matched against `SSO_SAID`, never kept.
+            matched against `SSO_SAID` and `SIGN_IN_SAID`, never kept.
+        ended: the page's visible text says the session ended (`SESSION_ENDED_SAID`, matched in the page).
     """
     heading = any(SIGN_IN_SAID.search(text) for text in headings)
     # The URL's host and path, not its query: `/register?next=/login` is a sign-up page that
@@ -358,6 +423,8 @@ def sign_in_form_kind(
         where = ""
     if password and (heading or SIGN_IN_WORDS.search(where + " " + title)):
         return "password"
+    if ended and not identifier and any(SIGN_IN_SAID.search(label) for label in controls):
+        return "session_ended"
     if not identifier and not any(SSO_SAID.search(label) for label in controls):
         return ""
     # Fields and buttons like these are common on ordinary pages (a newsletter box, a header's
@@ -379,6 +446,8 @@ class _Ledger:
     dropped: int = 0
     # When a browser call last returned normally (`time.perf_counter()`): a timeout before it was handled.
     last_ok_call: float = 0.0
+    # The page that call acted on ("" unknown): the page a tool polling by itself was waiting on.
+    last_ok_page: str = ""
     # Read from a page just before it closed (and its span event cap): reported if the activity fails.
     before_close: list[tuple[Evidence, int]] = field(default_factory=list)
 
@@ -396,6 +465,8 @@ class FailureContext:
     default: str = UNKNOWN
     # When a browser call last returned normally: a selector timeout before it was caught and handled.
     last_ok_call: float = 0.0
+    # The page that call acted on ("" unknown).
+    last_ok_page: str = ""
 
     def document(self) -> Document | None:
         """The document that counts: the failing page's last one (the page of the last failed call), else the latest."""
@@ -475,12 +546,16 @@ def record(
     page_id: str = "",
     cap: int = DEFAULT_CAP,
     emit: bool = True,
+    error: BaseException | None = None,
+    at: float | None = None,
 ) -> None:
-    """Evidence met by `activity`'s root: a span event (up to `cap` per root, then counted) and input to the rules."""
+    """Evidence met by `activity`'s root: a span event (up to `cap` per root, then counted) and input to
+    the rules; `error`: the exception of a failed browser call; `at`: when (default: now)."""
     root = activity.root
     if not root.span.is_recording():  # ended (a late event): nothing to attach it to
         return
-    _keep(root, ledger_of(root), Evidence(kind, dict(attributes), page_id), cap, emit=emit)
+    met = Evidence(kind, dict(attributes), page_id, at=time.perf_counter() if at is None else at, error=error)
+    _keep(root, ledger_of(root), met, cap, emit=emit)
 
 
 def _keep(root: Activity, ledger: _Ledger, evidence: Evidence, cap: int, *, emit: bool = True) -> None:
@@ -550,11 +625,48 @@ def pages_touched(activity: Activity) -> set[str]:
         }
 
 
-def note_call_succeeded(activity: Activity) -> None:
-    """A browser call of `activity` returned normally (cheap: only a root that already met evidence notes it)."""
+def note_call_succeeded(activity: Activity, page_id: str = "") -> None:
+    """A browser call of `activity` returned normally, on page `page_id` ("" unknown) (cheap: only a
+    root that already met evidence or a document notes it)."""
     ledger = _ledgers.get(activity.root)
     if ledger is not None:
         ledger.last_ok_call = time.perf_counter()
+        ledger.last_ok_page = page_id
+
+
+def _chain(error: BaseException | None) -> list[BaseException]:
+    """`error` and the exceptions it chains to (`__cause__`, `__context__`: Playwright re-raises a
+    call's error as a new one `from None`, whose context is the original), at most 32."""
+    found: list[BaseException] = []
+    todo = [error]
+    while todo and len(found) < 32:
+        current = todo.pop()
+        if current is None or any(current is f for f in found):
+            continue
+        found.append(current)
+        todo += [current.__context__, current.__cause__]
+    return found
+
+
+def _last_ok_for(ledger: _Ledger, error: BaseException | None) -> float:
+    """`ledger.last_ok_call`, or just before the failed browser call whose exception `error` is or
+    chains to, when that call came first: calls made while handling it (a screenshot, a title) are
+    no handling of it, since the failure goes on through the tool (module docstring)."""
+    chain = _chain(error)
+    carried = [e.at for e in ledger.evidence if e.error is not None and any(e.error is c for c in chain)]
+    if carried and carried[-1] <= ledger.last_ok_call:
+        return carried[-1] - 1e-6
+    return ledger.last_ok_call
+
+
+def last_ok_call_for(activity: Activity, error: BaseException | None = None) -> float:
+    """When a browser call of `activity`'s root last returned normally, as the rules of a failure with
+    `error` (default: the exception `activity` failed with) see it (`_last_ok_for`)."""
+    ledger = _ledgers.get(activity.root)
+    if ledger is None:
+        return 0.0
+    with _lock:
+        return _last_ok_for(ledger, error if error is not None else activity.error)
 
 
 def started_at(activity: Activity) -> float:
@@ -572,7 +684,7 @@ def classify(context: FailureContext) -> str:
     # What the pages showed, read after the last browser call that returned (module docstring).
     pages = [p for p in context.pages if p.at >= context.last_ok_call]
     evidence: Sequence[Evidence] = context.evidence
-    failing = _failing_page(context)
+    failing = _failing_page(context) or _polled_page(context)
     if failing:
         # The page the failing call acted on: another tab's trouble is not this failure's.
         evidence = [e for e in evidence if not e.page_id or e.page_id == failing]
@@ -590,11 +702,13 @@ def classify(context: FailureContext) -> str:
     # A provider's script or frame was loaded: on its own, any page with a form may do that.
     loaded = attr.EVENT_CHALLENGE in kinds
     signed_out_form = any(p.sign_in_form for p in pages)
-    if shown or (loaded and status in (*_BLOCKED, 503)) or (status in _BLOCKED and not signed_out_form):
+    api = _api_statuses_before_failure(evidence, context, failing)
+    blocked = status in _BLOCKED or 429 in api
+    if shown or (loaded and status in (*_BLOCKED, 503)) or (blocked and not signed_out_form):
         return BOT_CHALLENGE
     if signed_out_form or status == 401 or any(_unauthorized(e, context) for e in evidence):
         return SIGNED_OUT
-    if 500 <= status < 600:
+    if 500 <= status < 600 or any(500 <= s < 600 for s in api):
         return SITE_ERROR
     # The tool's own timeout (`asyncio.wait_for`) cancelled a browser call: that call timed out.
     timed_out = context.error_type == "TimeoutError"
@@ -637,7 +751,43 @@ def classify(context: FailureContext) -> str:
         return ELEMENT_MISSING
     if waited or cancelled:
         return UNKNOWN  # the browser did not do what was waited for (a response, a popup)
-    return UNKNOWN if any(_tells_of_failure(e) for e in evidence) else TOOL_ERROR
+    return UNKNOWN if any(_tells_of_failure(e, context) for e in evidence) else TOOL_ERROR
+
+
+def _api_statuses_before_failure(evidence: Sequence[Evidence], context: FailureContext, failing: str) -> set[int]:
+    """The statuses >= 400 the failing page's own XHR or fetch to its own site answered before the
+    failing browser call failed (rules 2 and 4): an SPA's data call answering 429 or 5xx, then the
+    awaited element missing. None without a failed browser call: after good browser work, the
+    tool's own error is not explained by an API's answer."""
+    if not failing:
+        return set()
+    failed_at = max(
+        (e.at for e in evidence if e.kind == attr.EVENT_BROWSER_CALL_FAILED and e.at > context.last_ok_call),
+        default=0.0,
+    )
+    found: set[int] = set()
+    for e in evidence:
+        status = e.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE)
+        if (
+            e.kind == attr.EVENT_HTTP_ERROR
+            and e.page_id == failing
+            and e.at < failed_at
+            and isinstance(status, int)
+            and not e.attributes.get(attr.BROWSER_DOCUMENT)
+            and _own_api(e, context)
+        ):
+            found.add(status)
+    return found
+
+
+def _polled_page(context: FailureContext) -> str:
+    """The page a tool was waiting on by itself when its own timeout ran out ("" when none): the
+    activity fails with the builtin TimeoutError (`asyncio.wait_for`, `asyncio.timeout`; not
+    Playwright's, which is no builtin one) with no browser call failed since the last one that
+    returned, which acted on this page (a loop polling `query_selector` cancelled in its sleep)."""
+    if not context.last_ok_page or not any(isinstance(e, TimeoutError) for e in _chain(context.activity.error)):
+        return ""
+    return context.last_ok_page
 
 
 def _failing_page(context: FailureContext) -> str:
@@ -685,8 +835,12 @@ def _unauthorized(evidence: Evidence, context: FailureContext) -> bool:
     its own site. Not an image's, nor a third party's (a beacon, a widget's API)."""
     if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE) != 401:
         return False
-    if evidence.attributes.get(attr.BROWSER_DOCUMENT):
-        return True
+    return bool(evidence.attributes.get(attr.BROWSER_DOCUMENT)) or _own_api(evidence, context)
+
+
+def _own_api(evidence: Evidence, context: FailureContext) -> bool:
+    """Whether `evidence` is of the page's own XHR or fetch to its own site (the same registrable
+    domain as its page's last document): not an image's or a script's, nor a third party's."""
     if evidence.attributes.get(attr.BROWSER_RESOURCE_TYPE) not in ("XHR", "Fetch"):
         return False
     documents = [d for d in context.documents if d.page_id == evidence.page_id] or list(context.documents)
@@ -720,19 +874,22 @@ def _same_site(url: str, other: str) -> bool:
     return _site(one.lower().rstrip(".")) == _site(two.lower().rstrip("."))
 
 
-def _tells_of_failure(evidence: Evidence) -> bool:
+def _tells_of_failure(evidence: Evidence, context: FailureContext) -> bool:
     """Whether a piece of evidence could be why the activity failed (rules 7 and 8): all but a
-    sub-resource's 4xx (a missing image, a tracker's 403), which good pages are full of; a challenge
-    provider's script or frame loaded (a form's widget, reCAPTCHA v3 on every page); a dialog or a
-    download, which pages show in their ordinary work."""
+    sub-resource's error response or failed request of any status or error (a missing image, a
+    tracker's 403, a 502 pixel, a refused analytics script, a cross-site fetch's net::ERR_FAILED),
+    which good pages are full of, unless it is the document's or the page's own XHR or fetch to
+    its own site (`_own_api`); a challenge provider's script or frame loaded (a form's widget,
+    reCAPTCHA v3 on every page); a dialog or a download, which pages show in their ordinary work."""
     if evidence.kind in (attr.EVENT_DIALOG, attr.EVENT_DOWNLOAD):
         return False
     if evidence.kind == attr.EVENT_CHALLENGE:
         return _challenge_shown(evidence, held=False)
+    if evidence.kind == attr.EVENT_REQUEST_FAILED:
+        return _own_api(evidence, context)
     if evidence.kind != attr.EVENT_HTTP_ERROR or evidence.attributes.get(attr.BROWSER_DOCUMENT):
         return True
-    status = evidence.attributes.get(attr.HTTP_RESPONSE_STATUS_CODE)
-    return not (isinstance(status, int) and 400 <= status < 500)
+    return _own_api(evidence, context)
 
 
 def _timed_out(evidence: Evidence) -> bool:
@@ -748,8 +905,9 @@ def _report_before_close(ending: Activity) -> None:
         return
     with _lock:
         kept, ledger.before_close = ledger.before_close, []
+    last_ok = last_ok_call_for(ending)
     for evidence, cap in kept:
-        if evidence.at >= ledger.last_ok_call:
+        if evidence.at >= last_ok:
             _keep(root, ledger, evidence, cap)
 
 
@@ -757,13 +915,22 @@ def _context_for(ending: Activity) -> FailureContext:
     ledger = ledger_of(ending)
     since = started_at(ending)
     with _lock:
+        last_ok = _last_ok_for(ledger, ending.error)
         evidence = tuple(e for e in ledger.evidence if e.at >= since)
         documents = tuple(d for d in ledger.documents if d.at >= since)
-        pages = tuple(p for p in ledger.pages if p.at >= since and p.at >= ledger.last_ok_call)
+        pages = tuple(p for p in ledger.pages if p.at >= since and p.at >= last_ok)
+        last_ok_page = ledger.last_ok_page if ledger.last_ok_call >= since else ""
     status = getattr(ending.span, "status", None)
     message = str(getattr(status, "description", "") or "")
     return FailureContext(
-        ending, ending.error_type or "", message, evidence, documents, pages, last_ok_call=ledger.last_ok_call
+        ending,
+        ending.error_type or "",
+        message,
+        evidence,
+        documents,
+        pages,
+        last_ok_call=last_ok,
+        last_ok_page=last_ok_page,
     )
 
 

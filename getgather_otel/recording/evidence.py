@@ -139,6 +139,7 @@ _PAGE_STATE_JS = """(() => {
   const selectors = SELECTORS;
   const widgets = WIDGETS;
   const titles = TITLES;
+  const headingWords = HEADINGS;
   const providers = PROVIDERS;
   const least = MIN_PX;
   const gateMarker = GATE;
@@ -199,6 +200,15 @@ _PAGE_STATE_JS = """(() => {
     const frame = large_ || frames.find(gate);
     if (frame) marker = (large_ ? "" : gateMarker) + "frame: " + new URL(frame.src, location.href).hostname;
   }
+  if (!marker) {
+    // A bot wall's own heading, shown as the page's main heading ("Access Denied" on a 200 page whose
+    // title is the site's, PerimeterX's "Press & Hold"): a short visible h1 that starts with one.
+    for (const h of document.querySelectorAll("h1, [role=heading][aria-level='1']")) {
+      const text = String(h.textContent || "").replace(/\\s+/g, " ").trim().toLowerCase();
+      const hit = text.length <= 80 && headingWords.find((w) => text.startsWith(w));
+      if (hit && visible(h)) { marker = "heading: " + hit; break; }
+    }
+  }
   const title = String(document.title || "").slice(0, 300);
   if (!marker) {
     const lower = title.toLowerCase();
@@ -237,16 +247,22 @@ _PAGE_STATE_JS = """(() => {
     controls = [...document.querySelectorAll(kinds)].slice(0, 100).map((c) => [c.textContent, c.getAttribute("value"),
       c.getAttribute("aria-label"), c.getAttribute("title")].filter(Boolean).join(" ").trim().slice(0, 200));
   }
-  return { url: String(location.href), title, marker, password, identifier, headings, controls,
+  // A session that ended ("Your session has expired. [Log in]"): said in the visible text (innerText:
+  // not a hidden modal's template), matched here and never sent out of the page.
+  const ended = controls.length > 0 && new RegExp(SESSION_ENDED, "i")
+    .test(String((document.body && document.body.innerText) || "").slice(0, 200000));
+  return { url: String(location.href), title, marker, password, identifier, headings, controls, ended,
     ready: String(document.readyState) };
 })()"""
 for _name, _value in (
     ("SELECTORS", list(failures.CHALLENGE_MARKERS["selectors"])),
     ("WIDGETS", list(failures.CHALLENGE_MARKERS["widgets"])),
     ("TITLES", list(failures.CHALLENGE_MARKERS["titles"])),
+    ("HEADINGS", list(failures.CHALLENGE_MARKERS["headings"])),
     ("PROVIDERS", list(failures.CHALLENGE_PROVIDERS)),
     ("MIN_PX", failures.CHALLENGE_WIDGET_MIN_PX),
     ("GATE", failures.GATE_MARKER),
+    ("SESSION_ENDED", failures.SESSION_ENDED_SAID.pattern),
 ):
     _PAGE_STATE_JS = _PAGE_STATE_JS.replace(_name, json.dumps(_value), 1)
 
@@ -547,6 +563,7 @@ def _sign_in_kind(value: Mapping[str, Any], page: Mapping[str, Any] | None = Non
             password=bool(value.get("password")),
             identifier=bool(value.get("identifier")),
             controls=_strings(value.get("controls")),
+            ended=bool(value.get("ended")),
         )
 
     kind = kind_on(value)
@@ -609,8 +626,9 @@ class EvidenceWatcher:
         self.urls = UrlRedactor(options.url_secret_words, redact_fragments=options.redact_url_fragments)
         self._pages: dict[Any, _PageWatch] = {}
         self._tasks = BackgroundTasks()
-        # Root activity -> (selector, frame object, page id) of the last call that timed out waiting for it.
-        self._timeouts: dict[Activity, tuple[str, Any, str]] = {}
+        # The last selector a root's browser call waited for out of time: (selector, target, page id,
+        # when); counted at the failure unless a call returned since (`failures.last_ok_call_for`).
+        self._timeouts: dict[Activity, tuple[str, Any, str, float]] = {}
         self._probed: dict[Activity, float] = {}
         # Service worker target id -> the page whose session follows it (one page per worker).
         self.service_workers: dict[str, _PageWatch] = {}
@@ -708,10 +726,13 @@ class EvidenceWatcher:
         if activity is None:
             return
         error_text = _first_line(str(error), self.urls) or type(error).__name__
-        event = self._call_event(activity, target, method, params, error_text, type(error).__name__, _timed_out(error))
+        at = time.perf_counter()
+        event = self._call_event(
+            activity, target, method, params, error_text, type(error).__name__, _timed_out(error), at
+        )
         page_id = self.page_of(target)
         cap = self.options.max_evidence_events
-        failures.record(activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=page_id, cap=cap)
+        failures.record(activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=page_id, cap=cap, error=error, at=at)
         if method in NAVIGATIONS and _timed_out(error) and getattr(target, "_parent_frame", None) is None:
             # A navigation of the main frame that timed out (a server that accepts and never
             # answers, a document that never finishes loading): the network reports no failure
@@ -720,24 +741,36 @@ class EvidenceWatcher:
             navigation[attr.BROWSER_RESOURCE_TYPE] = "Document"
             failures.record(activity, attr.EVENT_NAVIGATION_ERROR, navigation, page_id=page_id, cap=cap)
 
-    def call_cancelled(self, target: Any, method: str, params: Any) -> None:
+    def call_cancelled(self, target: Any, method: str, params: Any, error: BaseException | None = None) -> None:
         """A browser call was cancelled (the tool's `asyncio.wait_for` ran out): `browser.call.failed`
         with `error.type` CancelledError; the rules count it as timed out if the activity fails with
         a TimeoutError (`failures.classify`), and a selector it waited for is counted at the failure."""
         activity = current_activity()
         if activity is None:
             return
-        event = self._call_event(activity, target, method, params, "cancelled by the caller", failures.CANCELLED, True)
+        at = time.perf_counter()
+        event = self._call_event(
+            activity, target, method, params, "cancelled by the caller", failures.CANCELLED, True, at
+        )
         if method in NAVIGATIONS and getattr(target, "_parent_frame", None) is None:
             event[attr.BROWSER_RESOURCE_TYPE] = "Document"  # the main frame's navigation
         cap = self.options.max_evidence_events
-        failures.record(activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=self.page_of(target), cap=cap)
+        page_id = self.page_of(target)
+        failures.record(activity, attr.EVENT_BROWSER_CALL_FAILED, event, page_id=page_id, cap=cap, error=error, at=at)
 
     def _call_event(
-        self, activity: Activity, target: Any, method: str, params: Any, error: str, error_type: str, waited: bool
+        self,
+        activity: Activity,
+        target: Any,
+        method: str,
+        params: Any,
+        error: str,
+        error_type: str,
+        waited: bool,
+        at: float,
     ) -> dict[str, AttributeValue]:
         """A failed call's `browser.call.failed` attributes; a selector it `waited` for out of time is
-        remembered for the failure's count (`probe`)."""
+        remembered for the failure's count (`probe`), with `at`, when the call failed."""
         event: dict[str, AttributeValue] = {
             attr.BROWSER_ACTION: method,
             attr.BROWSER_ERROR: error,
@@ -747,7 +780,7 @@ class EvidenceWatcher:
         if isinstance(selector, str):
             event[attr.BROWSER_SELECTOR] = _selector(selector, self.urls)
             if waited:
-                self._timeouts[activity.root] = (selector, target, self.page_of(target))
+                self._timeouts[activity.root] = (selector, target, self.page_of(target), at)
                 while len(self._timeouts) > 64:
                     self._timeouts.pop(next(iter(self._timeouts)))
         url = params.get("url") if isinstance(params, dict) else None
@@ -755,12 +788,10 @@ class EvidenceWatcher:
             event[attr.URL_FULL] = self.urls.redact(url)
         return event
 
-    def call_succeeded(self, activity: Activity) -> None:
-        """A browser call of `activity` returned normally (not while closing): a timeout before it was handled."""
-        root = activity.root
-        if self._timeouts:
-            self._timeouts.pop(root, None)
-        failures.note_call_succeeded(root)
+    def call_succeeded(self, activity: Activity, target: Any = None) -> None:
+        """A browser call of `activity` returned normally (not while closing): a timeout before it was
+        handled, unless the activity fails with that timeout's error (`failures.last_ok_call_for`)."""
+        failures.note_call_succeeded(activity.root, self.page_of(target) if target is not None else "")
 
     def _open_watches(self) -> list[_PageWatch]:
         return [w for w in list(self._pages.values()) if w.cdp is not None and not w.closed]
@@ -783,11 +814,15 @@ class EvidenceWatcher:
         if touched:
             watches = [w for w in watches if w.page_id in touched]
             snapshot = touched if watches else None
-        await self._read_pages(root, watches, snapshot, self._timeouts.pop(root, None), before_close=False)
+        timed_out = self._timeouts.pop(root, None)
+        if timed_out is not None and timed_out[3] <= failures.last_ok_call_for(failing):
+            timed_out = None  # handled: a call returned after it, and the failure is not its error
+        await self._read_pages(root, watches, snapshot, timed_out, before_close=False)
 
-    async def before_close(self, page: Any | None, *, failing: bool) -> None:
+    async def before_close(self, page: Any | None, *, failing: bool, error: BaseException | None = None) -> None:
         """`page` (None: every page of the context) is about to close: read it now if the activity
-        that closes it is failing (module docstring); what it shows is kept aside."""
+        that closes it is failing (module docstring; `error`: the exception on its way); what it
+        shows is kept aside."""
         activity = current_activity()
         if activity is None:
             return
@@ -808,6 +843,8 @@ class EvidenceWatcher:
         timed_out = self._timeouts.get(root)
         if timed_out is not None and timed_out[2] in ids:
             del self._timeouts[root]
+            if timed_out[3] <= failures.last_ok_call_for(activity, error):
+                timed_out = None  # handled (`probe`)
         else:
             timed_out = None
         await self._read_pages(root, watches, ids, timed_out, before_close=True)
@@ -817,7 +854,7 @@ class EvidenceWatcher:
         root: Activity,
         watches: list[_PageWatch],
         snapshot: Collection[str] | None,
-        timed_out: tuple[str, Any, str] | None,
+        timed_out: tuple[str, Any, str, float] | None,
         *,
         before_close: bool,
     ) -> None:
@@ -850,7 +887,7 @@ class EvidenceWatcher:
                     form[attr.BROWSER_FRAME_URL] = state.sign_in_frame_url
                 report(attr.EVENT_SIGN_IN_FORM, form, state.page_id)
         if timed_out is not None:
-            selector, _target, page_id = timed_out
+            selector, _target, page_id, _at = timed_out
             event: dict[str, AttributeValue] = {attr.BROWSER_SELECTOR: _selector(selector, self.urls)}
             if matches is not None:
                 event[attr.FAILURE_SELECTOR_MATCHES], event[attr.FAILURE_SELECTOR_VISIBLE] = matches
@@ -919,7 +956,7 @@ def drove(recorder: ContextRecorder | None, activity: Activity, target: Any) -> 
             watcher.drove(activity, target)
 
 
-def call_succeeded(recorder: ContextRecorder | None) -> None:
+def call_succeeded(recorder: ContextRecorder | None, target: Any = None) -> None:
     """A browser call made inside an activity returned (hooks.py): an earlier timeout was handled by the tool.
 
     Not a call made while a page, context or browser closes: the tool's `finally` is no handling.
@@ -927,16 +964,18 @@ def call_succeeded(recorder: ContextRecorder | None) -> None:
     watcher = _watchers.get(recorder) if recorder is not None and not _closing.get() else None
     activity = current_activity() if watcher is not None else None
     if watcher is not None and activity is not None:
-        watcher.call_succeeded(activity)
+        watcher.call_succeeded(activity, target)
 
 
-def call_cancelled(recorder: ContextRecorder | None, target: Any, method: str, params: Any) -> None:
+def call_cancelled(
+    recorder: ContextRecorder | None, target: Any, method: str, params: Any, error: BaseException | None = None
+) -> None:
     """A browser call made inside an activity was cancelled (hooks.py): evidence, never a second error."""
     watcher = _watchers.get(recorder) if recorder is not None else None
     if watcher is None:
         return
     with contextlib.suppress(Exception):
-        watcher.call_cancelled(target, method, params)
+        watcher.call_cancelled(target, method, params, error)
 
 
 def call_failed(recorder: ContextRecorder | None, target: Any, method: str, params: Any, error: BaseException) -> None:
@@ -948,7 +987,9 @@ def call_failed(recorder: ContextRecorder | None, target: Any, method: str, para
         watcher.call_failed(target, method, params, error)
 
 
-async def before_close(recorder: ContextRecorder | None, page: Any | None, *, failing: bool) -> None:
+async def before_close(
+    recorder: ContextRecorder | None, page: Any | None, *, failing: bool, error: BaseException | None = None
+) -> None:
     """`page` (None: all of them) of `recorder`'s context is about to close (hooks.py); `failing`:
     an exception is on its way through the code that closes. Never raises."""
     watcher = _watchers.get(recorder) if recorder is not None else None
@@ -956,6 +997,6 @@ async def before_close(recorder: ContextRecorder | None, page: Any | None, *, fa
         return
     with internal_call():
         try:
-            await watcher.before_close(page, failing=failing)
+            await watcher.before_close(page, failing=failing, error=error)
         except Exception as error:
             logger.debug("could not read the pages before they closed: %s", error)

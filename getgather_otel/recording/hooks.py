@@ -116,11 +116,11 @@ def _wrap_async_send(original: Callable[..., Awaitable[Any]]) -> Callable[..., A
         except Exception as error:
             evidence.call_failed(recorder, self._object, method, params, error)
             raise
-        except asyncio.CancelledError:  # `asyncio.wait_for(page.goto(...), 5)` ran out: evidence too
-            evidence.call_cancelled(recorder, self._object, method, params)
+        except asyncio.CancelledError as error:  # `asyncio.wait_for(page.goto(...), 5)` ran out: evidence too
+            evidence.call_cancelled(recorder, self._object, method, params, error)
             raise
         if recorder is not None:
-            evidence.call_succeeded(recorder)
+            evidence.call_succeeded(recorder, self._object)
         await _settle_after(recorder, self, method)
         return result
 
@@ -148,11 +148,11 @@ def _wrap_sync_call(original: Callable[..., Awaitable[Any]]) -> Callable[..., Aw
             except Exception as error:
                 evidence.call_failed(recorder, self._object, method, params, error)
                 raise
-            except asyncio.CancelledError:
-                evidence.call_cancelled(recorder, self._object, method, params)
+            except asyncio.CancelledError as error:
+                evidence.call_cancelled(recorder, self._object, method, params, error)
                 raise
             if recorder is not None:
-                evidence.call_succeeded(recorder)
+                evidence.call_succeeded(recorder, self._object)
             await _settle_after(recorder, self, method)
             return result
 
@@ -205,11 +205,12 @@ def _wrap_close(original: Callable[..., Awaitable[Any]], *, what: str) -> Callab
     @functools.wraps(original)
     async def close(self: Any, *args: Any, **kwargs: Any) -> Any:
         # An exception on its way out through the `finally` (or `except`) that closes: read before anything is awaited.
-        failing = isinstance(sys.exc_info()[1], Exception)
+        error = sys.exc_info()[1]
+        failing = isinstance(error, Exception)
         with evidence.closing():
             try:
                 for recorder, page in _recorders_closing(self, what):
-                    await evidence.before_close(recorder, page, failing=failing)
+                    await evidence.before_close(recorder, page, failing=failing, error=error)
                     await recorder.drain(page)
             except Exception:
                 logger.exception("could not take the queued recording events before closing; closing anyway")
