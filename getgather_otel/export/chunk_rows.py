@@ -33,7 +33,9 @@ def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
     for chunk in chunks:
         events, url = chunk.events, chunk.url
         if secrets.has_secrets(chunk.trace_id):  # the tool's own secrets (issue 15), string by string
-            events = secrets.scrub_split(chunk.trace_id, secrets.scrub_value(chunk.trace_id, events)[0])[0]
+            # Split values first: a value's first piece alone (>= 4 characters) is also a typed
+            # prefix, which scrub_value would redact on its own, leaving the rest unmatched.
+            events = secrets.scrub_value(chunk.trace_id, secrets.scrub_split(chunk.trace_id, events)[0])[0]
             url = _scrubbed_url(chunk.trace_id, url)
         raw = encode(events)
         data = compressor.compress(raw)
@@ -78,8 +80,8 @@ def rescrubbed(rows: pa.Table, trace_id: str, version: int) -> pa.Table:
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
     columns = rows.to_pydict()
     for index, (data, compression) in enumerate(zip(columns["data"], columns["compression"], strict=True)):
-        events, found = secrets.scrub_value(trace_id, decode(data, compression))
-        events, split = secrets.scrub_split(trace_id, events)
+        events, split = secrets.scrub_split(trace_id, decode(data, compression))  # first: as above
+        events, found = secrets.scrub_value(trace_id, events)
         if found or split:
             raw = encode(events)
             columns["data"][index] = compressor.compress(raw)
