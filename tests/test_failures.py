@@ -1009,12 +1009,22 @@ def _timeout(selector: str = "#x") -> Evidence:
     return Evidence(attr.EVENT_BROWSER_CALL_FAILED, {attr.BROWSER_SELECTOR: selector, attr.BROWSER_ERROR: error}, "p1")
 
 
+def _condition_timeout() -> Evidence:
+    """`page.wait_for_function(...)` timing out: a wait for the page, with no selector."""
+    error = "Timeout 500ms exceeded."
+    return Evidence(
+        attr.EVENT_BROWSER_CALL_FAILED, {attr.BROWSER_ACTION: "waitForFunction", attr.BROWSER_ERROR: error}, "p1"
+    )
+
+
 @pytest.mark.parametrize(
     ("evidence", "documents", "pages", "expected"),
     [
         ([Evidence(attr.EVENT_PAGE_CRASHED, {}, "p1"), _timeout()], [], [], failures.BROWSER_CRASH),
         ([_http(403), _timeout()], [Document("p1", 403, "u")], [], failures.BOT_CHALLENGE),
         ([_http(429)], [Document("p1", 429, "u")], [], failures.BOT_CHALLENGE),
+        # A newcomer's break: a `wait_for_function` timing out on a page that loaded was unknown.
+        ([_condition_timeout()], [Document("p1", 200, "u")], [], failures.ELEMENT_MISSING),
         (
             [Evidence(attr.EVENT_CHALLENGE, {attr.BROWSER_CHALLENGE_PROVIDER: failures.PAGE_MARKER + "#px-captcha"})],
             [],
@@ -2027,10 +2037,16 @@ async def _poll_for_orders(page: Any) -> None:
     await asyncio.wait_for(poll(), 1.0)
 
 
+async def _wait_for_a_condition(page: Any) -> None:
+    await page.wait_for_function("() => document.querySelectorAll('#orders li').length > 0", timeout=500)
+
+
 BREAK3_CASES: list[tuple[str, str, str, Callable[[Any], Awaitable[None]]]] = [
     # (activity, class, fixture path, what the tool does there)
     ("screenshot_then_reraise", failures.ELEMENT_MISSING, "/changed", _screenshot_then_reraise),
     ("title_then_raise_from", failures.ELEMENT_MISSING, "/changed", _title_then_raise_from),
+    # A later newcomer's break: `wait_for_function` timing out on a page that loaded was unknown.
+    ("condition_never_true", failures.ELEMENT_MISSING, "/changed", _wait_for_a_condition),
     # A handled timeout is still browser evidence (rule 8), but no missing element.
     ("handled_then_raise_new", failures.UNKNOWN, "/changed", _title_then_raise_new),
     ("broken_trackers_then_raise", failures.TOOL_ERROR, "/trackers?far=FAR", _raise_after_trackers),

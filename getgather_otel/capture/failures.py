@@ -80,7 +80,8 @@ loaded in that time, the failing page's when a browser call failed, else the lat
    call is cancelled and the activity fails with a TimeoutError), and a Playwright wait for a
    navigation that is no protocol call (`wait_for_url`, `wait_for_load_state`) timing out
    through the activity in a page that loaded a document.
-6. `element_missing`: a browser call waiting for a selector timed out (or was cancelled by the
+6. `element_missing`: a browser call waiting for a selector, or for a condition in the page
+   (`wait_for_function`, no selector then), timed out (or was cancelled by the
    tool's own timeout, the activity failing with a TimeoutError), and no browser call
    returned normally after it (a timeout the tool caught and moved on from does not count;
    the page loaded: rules 2-5 did not match). `browser.element.missing` names the selector and whether it
@@ -741,12 +742,12 @@ def classify(context: FailureContext) -> str:
         attr.EVENT_ELEMENT_MISSING in kinds
         or any(
             e.kind == attr.EVENT_BROWSER_CALL_FAILED
-            and attr.BROWSER_SELECTOR in e.attributes
+            and _waited_for_the_page(e)
             and _timed_out(e)
             and e.at > context.last_ok_call
             for e in evidence
         )
-        or any(attr.BROWSER_SELECTOR in e.attributes for e in cancelled)
+        or any(_waited_for_the_page(e) for e in cancelled)
     ):
         return ELEMENT_MISSING
     if waited or cancelled:
@@ -894,6 +895,19 @@ def _tells_of_failure(evidence: Evidence, context: FailureContext) -> bool:
 
 def _timed_out(evidence: Evidence) -> bool:
     return "timeout" in str(evidence.attributes.get(attr.BROWSER_ERROR, "")).lower()
+
+
+# Protocol calls that wait for the page to reach a state the tool describes in code, not by a
+# selector: `page.wait_for_function` (rule 6).
+_PAGE_STATE_WAITS = frozenset({"waitForFunction"})
+
+
+def _waited_for_the_page(evidence: Evidence) -> bool:
+    """A failed call that waited for something in the page: a selector, or a condition (rule 6)."""
+    return (
+        attr.BROWSER_SELECTOR in evidence.attributes
+        or evidence.attributes.get(attr.BROWSER_ACTION) in _PAGE_STATE_WAITS
+    )
 
 
 def _report_before_close(ending: Activity) -> None:
