@@ -50,6 +50,7 @@ __all__ = [
     "has_secrets",
     "prefixes",
     "register",
+    "scrub_split",
     "scrub_text",
     "scrub_value",
     "url_encoded",
