@@ -30,6 +30,7 @@ __all__ = [
     "luhn_valid",
     "secret_kind",
     "secret_spans",
+    "serialized_trees",
 ]
 
 KIND_CARD = attr.REDACTION_CARD
@@ -112,6 +113,18 @@ def ascii_digits(text: str) -> str:
 
 
 _INLINE = frozenset(INLINE_TAGS)
+
+
+def serialized_trees(events: Any) -> Iterator[Any]:
+    """The serialised rrweb trees a chunk's events hold: each full snapshot's node and each
+    Mutation add's node (None where an event has none, which `inline_text_runs` passes over)."""
+    if not isinstance(events, list):
+        return
+    for event in events:
+        data = event.get("data") if isinstance(event, dict) else None
+        if isinstance(data, dict):
+            yield data.get("node")
+            yield from (add.get("node") for add in data.get("adds") or [] if isinstance(add, dict))
 
 
 def inline_text_runs(root: Any) -> Iterator[list[dict[str, Any]]]:

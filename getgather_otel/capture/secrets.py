@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from getgather_otel.capture.redaction import REDACTED
-from getgather_otel.capture.secret_values import inline_text_runs
+from getgather_otel.capture.secret_values import inline_text_runs, serialized_trees
 
 __all__ = [
     "KEEP_S",
@@ -345,33 +345,25 @@ def _split_matches(values: Iterable[str], run: list[dict[str, Any]]) -> list[tup
     return found
 
 
-def _split_roots(events: list[Any]) -> Iterable[Any]:
-    for event in events:
-        data = event.get("data") if isinstance(event, dict) else None
-        if isinstance(data, dict):
-            yield data.get("node")
-            yield from (add.get("node") for add in data.get("adds") or [] if isinstance(add, dict))
-
-
 def scrub_split(trace_id: str, events: Any) -> tuple[Any, int]:
     """`events` (a chunk's) with the trace's registered values that sit split over texts meeting
     through inline elements (`<span>Tz9</span><span>QmWv4Lp</span>`, a one-time code one digit
     per box) redacted: the part of the value in each text it touches becomes `[REDACTED]`, as the
     page masks a split card (`js/privacy.js`). Full snapshots and added subtrees, as serialised
-    (`secret_values.inline_text_runs`); a copy when something was redacted, and how many values."""
+    (`secret_values.serialized_trees`, `inline_text_runs`); a copy when something was redacted, and how many values."""
     known = _known(trace_id)
     if known is None or not isinstance(events, list):
         return events, 0
     if not any(
         _split_matches(known.values, run)
-        for root in _split_roots(events)
+        for root in serialized_trees(events)
         for run in inline_text_runs(root)
         if len(run) > 1
     ):
         return events, 0
     events = copy.deepcopy(events)
     count = 0
-    for root in _split_roots(events):
+    for root in serialized_trees(events):
         for run in inline_text_runs(root):
             if len(run) < 2:
                 continue

@@ -14,7 +14,7 @@ and session ids, `IDENTIFIER_KEYS`, and the activity ids in a recording's own ma
 uuid's digit run is a Luhn-valid card in about one recording of 200. `--secret` values are
 looked for there too. A card split over texts that meet through inline elements
 (`<span>4111</span> <span>1111</span> ...`) is found by joining the texts of snapshots and
-added subtrees as the page's masking does (`_runs`), and so is a `--secret` value split the
+added subtrees as the page's masking does (`_joined_runs`), and so is a `--secret` value split the
 same way (`<span>Tz9</span><span>QmWv4Lp</span>`, a code one digit per box). Each hit says
 where it is, never the value itself.
 """
@@ -30,7 +30,14 @@ from typing import Any
 import duckdb
 
 from getgather_otel.capture import attributes as attr
-from getgather_otel.capture.secret_values import KIND_CARD, PATTERNS, ascii_digits, card_in, inline_text_runs
+from getgather_otel.capture.secret_values import (
+    KIND_CARD,
+    PATTERNS,
+    ascii_digits,
+    card_in,
+    inline_text_runs,
+    serialized_trees,
+)
 from getgather_otel.capture.secrets import forms, url_encoded
 from getgather_otel.recording.chunk_codec import decompress_json
 
@@ -89,12 +96,18 @@ class _Matcher:
         if identifier and _ID_SHAPE.fullmatch(text):
             return found
         digits = ascii_digits(text)
-        for name, pattern in self.patterns:
-            for match in pattern.finditer(digits):
-                if name != KIND_CARD or card_in(match.group()) is not None:
-                    found.append(name)
-                    break
-        return found
+        return found + [name for name, pattern in self.patterns if _matches(name, pattern, digits)]
+
+    def split_card(self, events: Any) -> bool:
+        """Whether a card number sits split over texts of a snapshot or an added subtree of
+        `events` that meet through inline elements (False unless `card` is a pattern looked for)."""
+        card = dict(self.patterns).get(KIND_CARD)
+        return card is not None and any(_matches(KIND_CARD, card, ascii_digits(run)) for run in _joined_runs(events))
+
+
+def _matches(name: str, pattern: re.Pattern[str], digits: str) -> bool:
+    """Whether `pattern` (named `name`) matches `digits` (text with ASCII digits); a card only Luhn-valid."""
+    return any(name != KIND_CARD or card_in(match.group()) is not None for match in pattern.finditer(digits))
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str, bool]]:
@@ -218,42 +231,17 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
                         if what not in seen:
                             seen.add(what)
                             yield Hit(where, path, what)
-                if KIND_CARD not in seen and any(n == KIND_CARD for n, _ in matcher.patterns) and _split_card(decoded):
+                if KIND_CARD not in seen and matcher.split_card(decoded):
                     yield Hit(where, "events (a text split over inline elements)", KIND_CARD)
 
 
-# Card numbers split over texts that meet through inline elements (`secret_values.INLINE_TAGS`):
-# the page masks them (`js/privacy.js`, the same rule); `scan` finds them in serialised trees
-# (full snapshots and mutation adds) a file holds.
-_CARD_RE = re.compile(PATTERNS[KIND_CARD])
-
-
-def _runs(root: Any) -> Iterator[str]:
-    """The texts of a serialised tree joined where they meet through inline elements only."""
-    for run in inline_text_runs(root):
-        yield "".join(node["textContent"] for node in run)
-
-
 def _joined_runs(events: Any) -> Iterator[str]:
-    """The joined texts (`_runs`) of every snapshot and added subtree of a chunk's events."""
-    if not isinstance(events, list):
-        return
-    for event in events:
-        data = event.get("data") if isinstance(event, dict) else None
-        if not isinstance(data, dict):
-            continue
-        roots = [data.get("node")] + [a.get("node") for a in data.get("adds") or [] if isinstance(a, dict)]
-        for root in roots:
-            yield from _runs(root)
-
-
-def _split_card(events: Any) -> bool:
-    """Whether a card number sits split over several texts of a snapshot or an added subtree."""
-    return any(
-        card_in(match.group()) is not None
-        for run in _joined_runs(events)
-        for match in _CARD_RE.finditer(ascii_digits(run))
-    )
+    """The texts of every snapshot and added subtree of a chunk's events, joined where they meet
+    through inline elements only (`secret_values.INLINE_TAGS`), as the page joins them to mask a
+    split card (`js/privacy.js`)."""
+    for root in serialized_trees(events):
+        for run in inline_text_runs(root):
+            yield "".join(node["textContent"] for node in run)
 
 
 def scan(conn: duckdb.DuckDBPyConnection, secrets: Sequence[str], patterns: Sequence[str]) -> list[Hit]:
