@@ -560,6 +560,7 @@ async def test_recording_failures_never_fail_the_browser(
 
     monkeypatch.setattr(assets, "ASSETS_DIR", Path("/nonexistent"))
     assets.load.cache_clear()
+    assets.recorder_script.cache_clear()
     try:
         context = await browser.new_context()
         with pytest.raises(assets.MissingAssetError, match=re.escape(assets.BUILD_HINT)):
@@ -571,6 +572,7 @@ async def test_recording_failures_never_fail_the_browser(
     finally:
         monkeypatch.undo()
         assets.load.cache_clear()
+        assets.recorder_script.cache_clear()
 
 
 async def test_attaching_twice_is_a_no_op(telemetry: Telemetry, browser: Browser) -> None:

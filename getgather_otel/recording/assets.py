@@ -8,12 +8,22 @@ data, applying the few upstream fixes in PATCHES that the pinned release lacks. 
 third-party is committed and nothing is fetched at run time, so a missing bundle is a
 clear error that says how to build it.
 
+`build` also minifies our own recorder (`js/privacy.js`, `js/world.js`, `js/snapshot.js`)
+with esbuild (pinned the same way) into `assets/recorder.min.js`: Chromium compiles the
+recorder again in every recorded document, before the page's own scripts run, and the
+sources as written (70 KB) took 3.3 ms of that per document against 1.3 ms minified
+(23 KB) on this machine (BENCHMARKS.md section 8). The minified file carries the SHA-256
+of the sources it was built from; when they changed since, loading it is an error that
+says to build again, never a silent run of stale code.
+
     npm ci && python -m getgather_otel.recording.assets build
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +33,12 @@ RECORDER_SCRIPT = Path(__file__).with_name("js") / "world.js"
 # Loaded before world.js, in the same function: what is masked in the page (js/privacy.js).
 PRIVACY_SCRIPT = Path(__file__).with_name("js") / "privacy.js"
 SNAPSHOT_SCRIPT = Path(__file__).with_name("js") / "snapshot.js"
+RECORDER_SOURCES = (PRIVACY_SCRIPT, RECORDER_SCRIPT, SNAPSHOT_SCRIPT)
+# Our recorder as one minified function expression, built from RECORDER_SOURCES.
+RECORDER_BUNDLE = "recorder.min.js"
+ESBUILD = Path(".bin") / "esbuild"
+_ASSIGNED = "__ggRecorder"
+_STAMP = "// sha256 of the recorder sources: "
 
 # asset file name -> where npm puts it, relative to node_modules/
 SOURCES: dict[str, str] = {
@@ -148,14 +164,63 @@ def load(name: str) -> str:
         ) from None
 
 
+def recorder_function_source() -> str:
+    """Our recorder as written: one function expression `(function (rrwebRecord, config) {...})`
+    whose body is `js/privacy.js` (what is masked in the page), then `js/world.js`, then the
+    faster full snapshot it installs, `js/snapshot.js` (committed source, no third-party code)."""
+    body = "\n".join(script.read_text(encoding="utf-8") for script in RECORDER_SOURCES)
+    return "(function (rrwebRecord, config) {\n" + body + "\n})"
+
+
+def _sources_digest() -> str:
+    return hashlib.sha256(recorder_function_source().encode()).hexdigest()
+
+
 @functools.cache
 def recorder_script() -> str:
-    """Our own recorder script, one function body: `js/privacy.js` (what is masked in the page), then
-    `js/world.js`, then the faster full snapshot it installs, `js/snapshot.js` (committed source,
-    no third-party bundle)."""
-    return "\n".join(
-        script.read_text(encoding="utf-8") for script in (PRIVACY_SCRIPT, RECORDER_SCRIPT, SNAPSHOT_SCRIPT)
+    """Our recorder, minified: a function expression of `(rrwebRecord, config)` (see
+    `recorder_function_source`), read once per process from `assets/recorder.min.js`.
+
+    Raises MissingAssetError when it is not built, or was built from other sources than the
+    `js/` files beside it (edited since the last `build`).
+    """
+    path = ASSETS_DIR / RECORDER_BUNDLE
+    try:
+        stamp, _, script = path.read_text(encoding="utf-8").partition("\n")
+    except FileNotFoundError:
+        raise MissingAssetError(
+            f"the minified recorder {RECORDER_BUNDLE} is missing from {ASSETS_DIR}: this getgather-otel was "
+            f"installed from source without its browser assets. From the source checkout run: {BUILD_HINT}"
+        ) from None
+    if stamp != _STAMP + _sources_digest():
+        raise MissingAssetError(
+            f"{path} was built from other sources than {PRIVACY_SCRIPT.parent}/*.js (edited since?); "
+            f"build it again: {BUILD_HINT}"
+        )
+    return script
+
+
+def minify_recorder(node_modules: Path) -> str:
+    """`recorder_function_source()` minified by the pinned esbuild (`node_modules/.bin/esbuild`);
+    raises MissingAssetError when esbuild is not installed or refuses the source."""
+    esbuild = node_modules / ESBUILD
+    if not esbuild.is_file():
+        raise MissingAssetError(f"{esbuild} not found; run `npm ci` first")
+    # Assigned to a name, or esbuild drops the expression as unused.
+    done = subprocess.run(
+        [str(esbuild), "--minify", "--loader=js", "--log-level=error"],
+        input=f"{_ASSIGNED}={recorder_function_source()};",
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if done.returncode != 0:
+        raise MissingAssetError(f"esbuild could not minify the recorder: {done.stderr.strip()}")
+    minified = done.stdout.strip()
+    if not (minified.startswith(_ASSIGNED + "=") and minified.endswith(";")):
+        raise MissingAssetError(f"esbuild's minified recorder has an unexpected shape: {minified[:80]!r}")
+    # Parenthesised, so that the caller can apply it to its arguments.
+    return "(" + minified[len(_ASSIGNED) + 1 : -1] + ")"
 
 
 def strip_source_map(bundle: str) -> str:
@@ -194,7 +259,11 @@ def build(node_modules: Path) -> list[Path]:
         text = apply_patches(name, (node_modules / src).read_text(encoding="utf-8"))
         target.write_text(strip_source_map(text) if name.endswith(".js") else text, encoding="utf-8")
         written.append(target)
+    target = ASSETS_DIR / RECORDER_BUNDLE
+    target.write_text(_STAMP + _sources_digest() + "\n" + minify_recorder(node_modules), encoding="utf-8")
+    written.append(target)
     load.cache_clear()
+    recorder_script.cache_clear()
     return written
 
 
@@ -214,10 +283,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def is_built() -> bool:
-    return all((ASSETS_DIR / name).is_file() for name in SOURCES)
+    return all((ASSETS_DIR / name).is_file() for name in (*SOURCES, RECORDER_BUNDLE))
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["BUILD_HINT", "MissingAssetError", "build", "is_built", "load", "recorder_script"]
+__all__ = [
+    "BUILD_HINT",
+    "MissingAssetError",
+    "build",
+    "is_built",
+    "load",
+    "minify_recorder",
+    "recorder_function_source",
+    "recorder_script",
+]

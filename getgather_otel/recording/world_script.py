@@ -1,6 +1,7 @@
 """The script that runs in a recorded document: rrweb plus `js/world.js`, wrapped so neither leaks a global.
 
-Built once per options: a 77 KB bundle sent to Chromium once per page (CDP
+Built once per options: a 100 KB script (rrweb's 77 KB bundle and our minified recorder,
+`assets.recorder_script`) sent to Chromium once per page (CDP
 `Page.addScriptToEvaluateOnNewDocument`) or once per context (the main-world fallback).
 The bundle's `__ggHooks` (declared here, read by the patch in assets.py) reaches
 `js/world.js` as `rrwebRecord.hooks`: where the fast full snapshot plugs in.
@@ -24,9 +25,8 @@ def world_script(options: RecordingOptions, *, isolated: bool, segment: int | No
     `assets.MissingAssetError` when the rrweb bundle is not built.
     """
     return (
-        "(function (rrwebRecord, config) {\n"
-        + assets.recorder_script()
-        + "\n})((function () { var module = { exports: {} }; var exports = module.exports; var define;"
+        assets.recorder_script()
+        + "((function () { var module = { exports: {} }; var exports = module.exports; var define;"
         + " var __ggHooks = {};\n"
         + assets.load("rrweb-record.js")
         + "\n;module.exports.record.hooks = __ggHooks; return module.exports.record; })(), "
