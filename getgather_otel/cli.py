@@ -464,6 +464,11 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     # no other command loads FastMCP.
     from getgather_otel.demo.run import run_demo
 
+    try:  # a missing or stale recorder would leave every browser call unrecorded: say so before, not after
+        assets.recorder_script()
+        assets.load("rrweb-record.js")
+    except MissingAssetError as error:
+        print(f"note: browser calls will not be recorded: {error}", file=sys.stderr)
     asyncio.run(run_demo(args.db, out))
     out.write(f"\nlatest activities in {args.db}:\n")
     cmd_activities(

@@ -9,20 +9,21 @@ third-party is committed and nothing is fetched at run time, so a missing bundle
 clear error that says how to build it.
 
 `build` also minifies our own recorder (`js/privacy.js`, `js/world.js`, `js/snapshot.js`)
-with esbuild (pinned the same way) into `assets/recorder.min.js`: Chromium compiles the
-recorder again in every recorded document, before the page's own scripts run, and the
-sources as written (70 KB) took 3.3 ms of that per document against 1.3 ms minified
-(23 KB) on this machine (BENCHMARKS.md section 8). The minified file carries the SHA-256
-of the sources it was built from; when they changed since, loading it is an error that
-says to build again, never a silent run of stale code.
-
-    npm ci && python -m getgather_otel.recording.assets build
+with esbuild (a devDependency, pinned the same way) into `assets/recorder.min.js`: Chromium
+compiles the whole recorder script again in every recorded document, before the page's own
+scripts run, and minifying our part (70 KB as written, 21 KB) took that from 7.5 to 4.2 ms
+per document on this machine (`bench/recorder_compile.py`, BENCHMARKS.md section 8). The
+minified file's first line carries the SHA-256 of the sources it was built from and of its
+own text: when the sources changed since, or the file was cut short, loading it is an error
+that says to build again, never a silent run of stale code. `build` makes everything before
+it writes anything, and writes each file whole (a temporary file renamed over it).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -176,6 +177,11 @@ def _sources_digest() -> str:
     return hashlib.sha256(recorder_function_source().encode()).hexdigest()
 
 
+def _stamp(bundle: str) -> str:
+    """The first line of recorder.min.js: the sources' digest and the bundle's own (a truncated write fails it)."""
+    return f"{_STAMP}{_sources_digest()}; of this bundle: {hashlib.sha256(bundle.encode()).hexdigest()}"
+
+
 @functools.cache
 def recorder_script() -> str:
     """Our recorder, minified: a function expression of `(rrwebRecord, config)` (see
@@ -192,7 +198,7 @@ def recorder_script() -> str:
             f"the minified recorder {RECORDER_BUNDLE} is missing from {ASSETS_DIR}: this getgather-otel was "
             f"installed from source without its browser assets. From the source checkout run: {BUILD_HINT}"
         ) from None
-    if stamp != _STAMP + _sources_digest():
+    if stamp != _stamp(script):
         raise MissingAssetError(
             f"{path} was built from other sources than {PRIVACY_SCRIPT.parent}/*.js (edited since?); "
             f"build it again: {BUILD_HINT}"
@@ -205,15 +211,21 @@ def minify_recorder(node_modules: Path) -> str:
     raises MissingAssetError when esbuild is not installed or refuses the source."""
     esbuild = node_modules / ESBUILD
     if not esbuild.is_file():
-        raise MissingAssetError(f"{esbuild} not found; run `npm ci` first")
+        raise MissingAssetError(
+            f"{esbuild} not found: esbuild is a devDependency in package.json; run `npm ci` in the source "
+            "checkout with dev dependencies (not `--omit=dev`, not under NODE_ENV=production)"
+        )
     # Assigned to a name, or esbuild drops the expression as unused.
-    done = subprocess.run(
-        [str(esbuild), "--minify", "--loader=js", "--log-level=error"],
-        input=f"{_ASSIGNED}={recorder_function_source()};",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [str(esbuild), "--minify", "--loader=js", "--log-level=error"],
+            input=f"{_ASSIGNED}={recorder_function_source()};",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as error:  # not executable, or installed for another platform
+        raise MissingAssetError(f"cannot run {esbuild} ({error}); run `npm ci` again on this machine") from None
     if done.returncode != 0:
         raise MissingAssetError(f"esbuild could not minify the recorder: {done.stderr.strip()}")
     minified = done.stdout.strip()
@@ -247,20 +259,29 @@ def apply_patches(name: str, bundle: str) -> str:
     return bundle
 
 
+def _write_atomically(target: Path, text: str) -> None:
+    """A reader (a running server, a test) sees the old file or the new one, never half of one."""
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, target)
+
+
 def build(node_modules: Path) -> list[Path]:
     """Copy the pinned npm bundles into the package; returns the files written."""
     missing = [src for src in SOURCES.values() if not (node_modules / src).is_file()]
     if missing:
         raise MissingAssetError(f"{', '.join(missing)} not found under {node_modules}; run `npm ci` first")
+    minified = minify_recorder(node_modules)
+    recorder = _stamp(minified) + "\n" + minified
     ASSETS_DIR.mkdir(exist_ok=True)
     written = []
     for name, src in SOURCES.items():
         target = ASSETS_DIR / name
         text = apply_patches(name, (node_modules / src).read_text(encoding="utf-8"))
-        target.write_text(strip_source_map(text) if name.endswith(".js") else text, encoding="utf-8")
+        _write_atomically(target, strip_source_map(text) if name.endswith(".js") else text)
         written.append(target)
     target = ASSETS_DIR / RECORDER_BUNDLE
-    target.write_text(_STAMP + _sources_digest() + "\n" + minify_recorder(node_modules), encoding="utf-8")
+    _write_atomically(target, recorder)
     written.append(target)
     load.cache_clear()
     recorder_script.cache_clear()
@@ -272,7 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] != ["build"]:
         print("usage: python -m getgather_otel.recording.assets build [NODE_MODULES]", file=sys.stderr)
         return 2
-    node_modules = Path(args[1]) if len(args) > 1 else Path.cwd() / "node_modules"
+    if len(args) > 2:
+        print("usage: python -m getgather_otel.recording.assets build [NODE_MODULES]", file=sys.stderr)
+        return 2
+    # Default: ./node_modules, else the one beside package.json in the source checkout this module is in.
+    here = Path.cwd() / "node_modules"
+    checkout = Path(__file__).resolve().parents[2] / "node_modules"
+    node_modules = Path(args[1]) if len(args) > 1 else (here if here.is_dir() or not checkout.is_dir() else checkout)
     try:
         for path in build(node_modules):
             print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)

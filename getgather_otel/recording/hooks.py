@@ -38,6 +38,7 @@ from typing import Any
 from getgather_otel._log import logger
 from getgather_otel.capture.activity import current_activity
 from getgather_otel.recording import evidence
+from getgather_otel.recording.assets import MissingAssetError
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import RECORDER_ATTRIBUTE, ContextRecorder, in_internal_call
 from getgather_otel.recording.recordings import install_activity_hooks
@@ -57,6 +58,8 @@ _HOOKED = "_getgather_otel_hooked"
 MAX_PARENT_DEPTH = 8
 
 _default_options = RecordingOptions()
+# Missing or stale browser assets already logged (`_record_quietly`).
+_missing_said: set[str] = set()
 
 
 def use_default_options(options: RecordingOptions) -> None:
@@ -272,6 +275,11 @@ async def record_browser(context: Any, *, options: RecordingOptions | None = Non
 async def _record_quietly(context: Any) -> None:
     try:
         await record_browser(context)
+    except MissingAssetError as error:
+        # The same for every context of the process: said once, as the one line that says how to fix it.
+        if str(error) not in _missing_said:
+            _missing_said.add(str(error))
+            logger.error("browser contexts will not be recorded: %s", error)
     except Exception:
         logger.exception("could not attach the browser recorder; the browser works unrecorded")
 
