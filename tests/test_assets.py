@@ -80,15 +80,21 @@ def test_an_esbuild_that_cannot_run_is_one_error(tmp_path: Path) -> None:
         assets.minify_recorder(tmp_path)
 
 
-def test_a_failed_build_leaves_the_assets_as_they_were(assets_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("broken", ["no esbuild", "a patch that no longer matches"])
+def test_a_failed_build_leaves_the_assets_as_they_were(assets_dir: Path, tmp_path: Path, broken: str) -> None:
     """Everything is made before anything is written: no half-built assets directory."""
     node_modules = tmp_path / "node_modules"
     for src in assets.SOURCES.values():
         (node_modules / src).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "node_modules" / src, node_modules / src)
+    if broken == "a patch that no longer matches":
+        (node_modules / ".bin").mkdir()
+        (node_modules / assets.ESBUILD).symlink_to(REPO / "node_modules" / assets.ESBUILD)
+        recorder = node_modules / assets.SOURCES["rrweb-record.js"]
+        recorder.write_text(recorder.read_text().replace("we.takeFullSnapshot=e=>{", "we.takeFullSnapshot=x=>{"))
     before = assets_dir / "rrweb-record.js"
     before.write_text("the previous build")
-    with pytest.raises(assets.MissingAssetError, match="esbuild not found"):  # no esbuild in this node_modules
+    with pytest.raises(assets.MissingAssetError, match=r"esbuild not found|cannot patch"):
         assets.build(node_modules)
     assert sorted(p.name for p in assets_dir.iterdir()) == ["rrweb-record.js"]
     assert before.read_text() == "the previous build"

@@ -187,8 +187,8 @@ def recorder_script() -> str:
     """Our recorder, minified: a function expression of `(rrwebRecord, config)` (see
     `recorder_function_source`), read once per process from `assets/recorder.min.js`.
 
-    Raises MissingAssetError when it is not built, or was built from other sources than the
-    `js/` files beside it (edited since the last `build`).
+    Raises MissingAssetError when it is not built, was built from other sources than the
+    `js/` files beside it (edited since the last `build`), or is not whole.
     """
     path = ASSETS_DIR / RECORDER_BUNDLE
     try:
@@ -200,8 +200,8 @@ def recorder_script() -> str:
         ) from None
     if stamp != _stamp(script):
         raise MissingAssetError(
-            f"{path} was built from other sources than {PRIVACY_SCRIPT.parent}/*.js (edited since?); "
-            f"build it again: {BUILD_HINT}"
+            f"{path} was built from other sources than {PRIVACY_SCRIPT.parent}/*.js (edited since?) "
+            f"or is cut short; build it again: {BUILD_HINT}"
         )
     return script
 
@@ -271,18 +271,19 @@ def build(node_modules: Path) -> list[Path]:
     missing = [src for src in SOURCES.values() if not (node_modules / src).is_file()]
     if missing:
         raise MissingAssetError(f"{', '.join(missing)} not found under {node_modules}; run `npm ci` first")
+    # Everything made first (a patch that no longer matches, an esbuild that fails), then written.
+    texts = {}
+    for name, src in SOURCES.items():
+        text = apply_patches(name, (node_modules / src).read_text(encoding="utf-8"))
+        texts[name] = strip_source_map(text) if name.endswith(".js") else text
     minified = minify_recorder(node_modules)
-    recorder = _stamp(minified) + "\n" + minified
+    texts[RECORDER_BUNDLE] = _stamp(minified) + "\n" + minified
     ASSETS_DIR.mkdir(exist_ok=True)
     written = []
-    for name, src in SOURCES.items():
+    for name, text in texts.items():
         target = ASSETS_DIR / name
-        text = apply_patches(name, (node_modules / src).read_text(encoding="utf-8"))
-        _write_atomically(target, strip_source_map(text) if name.endswith(".js") else text)
+        _write_atomically(target, text)
         written.append(target)
-    target = ASSETS_DIR / RECORDER_BUNDLE
-    _write_atomically(target, recorder)
-    written.append(target)
     load.cache_clear()
     recorder_script.cache_clear()
     return written
