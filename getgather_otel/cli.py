@@ -126,6 +126,14 @@ def _short(text: str, limit: int = 80) -> str:
 
 def _run_query(conn: duckdb.DuckDBPyConnection, sql: str, max_rows: int) -> tuple[Rows, bool]:
     """A user's query on the file: at most `max_rows` rows, and whether there were more."""
+    from getgather_otel.viewer.sql import InvalidQueryError, RefusedQueryError, one_statement
+
+    try:  # DuckDB runs every statement of several and answers with the last: one, as `POST /api/sql` takes
+        one_statement(conn, sql)
+    except RefusedQueryError as error:
+        raise CliError(f"refused: {error}") from None
+    except InvalidQueryError as error:
+        raise CliError(str(error)) from None
     try:
         cursor = conn.execute(sql)
         rows = cursor.fetchmany(max_rows + 1)
@@ -168,6 +176,8 @@ DEFAULT_MAX_ROWS = 10_000
 
 
 def cmd_sql(args: argparse.Namespace, out: TextIO) -> None:
+    if not args.query.strip():
+        raise CliError('the query is empty: give one, e.g. getgather-otel sql "SELECT count(*) FROM activities"')
     url = _clickhouse_url(args)
     if url:
         from getgather_otel.store.clickhouse import ClickHouseQueryError, ClickHouseRefusedError, open_clickhouse
@@ -282,16 +292,21 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
             if activity_id is None:
                 raise CliError(f"no activity in {engine.label} has a browser recording")
         page, pages = replay_page(engine, activity_id)
+    events = sum(len(p.events) for p in pages)
+    summary = (
+        f"activity {activity_id}, {len(pages)} page(s), {events} events, "
+        f"{len(page.encode()) / 1e6:.1f} MB in {time.monotonic() - started:.2f} s"
+    )
+    if str(args.output) == "-":  # standard output, as for other command-line tools; the note to stderr
+        out.write(page)
+        out.flush()
+        print(f"wrote the replay page to standard output: {summary}", file=sys.stderr)
+        return
     try:
         args.output.write_text(page, encoding="utf-8")
     except OSError as error:
         raise CliError(f"cannot write {args.output}: {error.strerror or error}") from error
-    events = sum(len(p.events) for p in pages)
-    out.write(
-        f"wrote {args.output}: activity {activity_id}, {len(pages)} page(s), {events} events, "
-        f"{len(page.encode()) / 1e6:.1f} MB in {time.monotonic() - started:.2f} s; "
-        f"open {args.output.resolve().as_uri()} in a browser (works offline)\n"
-    )
+    out.write(f"wrote {args.output}: {summary}; open {args.output.resolve().as_uri()} in a browser (works offline)\n")
 
 
 def _limit(text: str) -> float | None:
@@ -384,6 +399,15 @@ def cmd_import_getgather(args: argparse.Namespace, out: TextIO) -> None:
         out.write(f"  skipped {reason}\n")
 
 
+def _distinct_ports(ports: dict[str, int]) -> None:
+    """Each server its own port (0: any free one, -1: none); the same one twice is a usage error."""
+    seen: dict[int, str] = {}
+    for flag, port in ports.items():
+        if port > 0 and port in seen:
+            raise CliError(f"{seen[port]} and {flag} are both {port}: each server needs its own port")
+        seen.setdefault(port, flag)
+
+
 def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     # The library's one way into collectors/ (tests/test_layers.py holds it there): imported here,
     # inside the command, so no other command loads the collection tier.
@@ -393,6 +417,7 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.viewer.app import ViewerSettings
 
     later = {"--grpc-port": args.grpc_port, "--replay-port": -1 if args.no_ui else args.replay_port}
+    _distinct_ports({"--port": args.port, **later})
     require_free_ports(args.host, later)
     sock = listening_socket(args.host, args.port, "--port")
     store = DuckDBStore(args.db)
@@ -449,6 +474,7 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
         with open_for_reading(args.db, args.wait):  # a missing, corrupt or held file fails now, clearly
             pass
         reads = FileReads(args.db, args.wait)
+    _distinct_ports({"--port": args.port, "--replay-port": args.replay_port})
     require_free_ports(args.host, {"--replay-port": args.replay_port})
     sock = listening_socket(args.host, args.port, "--port")
     settings = ViewerSettings(
@@ -509,6 +535,27 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a count of 1 or more")
     return value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
+    return value
+
+
+def _port_or_off(text: str) -> int:
+    """A TCP port, or -1 for none."""
+    if text.strip() == "-1":
+        return -1
+    try:
+        return _port(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error}, or -1 for none") from None
 
 
 def _seconds(text: str) -> float:
@@ -593,7 +640,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", parents=[common, clickhouse], help="write a self-contained HTML replay of an activity")
     p.add_argument("activity_id", help="the activity id (or its first 6+ characters), or 'latest'")
-    p.add_argument("-o", "--output", type=Path, default=Path("replay.html"), help="HTML file (default: %(default)s)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("replay.html"),
+        help="HTML file, or - for standard output (default: %(default)s)",
+    )
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("prune", parents=[common, clickhouse], help="apply the retention policy and give the space back")
@@ -626,20 +679,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("collect", parents=[common], help="receive OTLP from many servers into the database")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=4318, help="OTLP/HTTP port")
-    p.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC port (-1: no gRPC)")
+    p.add_argument("--port", type=_port, default=4318, help="OTLP/HTTP port")
+    p.add_argument("--grpc-port", type=_port_or_off, default=4317, help="OTLP/gRPC port (-1: no gRPC)")
     p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="413 beyond this (after gzip)")
     p.add_argument(
         "--token", help=f"require 'Authorization: Bearer TOKEN' (or ${env.COLLECT_TOKEN.name}); the viewer too"
     )
     p.add_argument("--no-ui", action="store_true", help="do not serve the web viewer on the OTLP/HTTP port")
-    p.add_argument("--replay-port", type=int, default=0, help="the viewer's replay origin port (default: any free)")
+    p.add_argument("--replay-port", type=_port, default=0, help="the viewer's replay origin port (default: any free)")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("ui", parents=[common, clickhouse], help="serve the web viewer (activities, traces, replays)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=4320, help="viewer port (default: %(default)s)")
-    p.add_argument("--replay-port", type=int, default=0, help="replay origin port (default: any free)")
+    p.add_argument("--port", type=_port, default=4320, help="viewer port (default: %(default)s)")
+    p.add_argument("--replay-port", type=_port, default=0, help="replay origin port (default: any free)")
     p.add_argument("--token", help=f"require this token (or ${env.UI_TOKEN.name}); open /?token=TOKEN once")
     p.set_defaults(func=cmd_ui)
 

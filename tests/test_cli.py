@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from getgather_otel.cli import main
+from getgather_otel.cli import build_parser, main
 from getgather_otel.demo.shop import DEMO_PASSWORD
+from getgather_otel.web.serving import free_ports
 from tests.test_store import HELPERS, lock_held_by_other_process
 
 
@@ -245,3 +246,93 @@ def test_prune_waits_as_long_as_it_is_told(demo_db: Path, tmp_path: Path, capsys
         elapsed = time.monotonic() - started
     assert f"process {holder.pid}" in capsys.readouterr().err
     assert 1.0 <= elapsed < 10.0, elapsed
+
+
+def test_sql_takes_exactly_one_statement(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty query was an AttributeError traceback; several ran one after the other and printed
+    only the last. Both are refused as `POST /api/sql` refuses them (its own check, `one_statement`)."""
+    for empty in ("", "   "):
+        assert run_cli("sql", empty, "--db", str(demo_db)) == (2, "")
+        assert "the query is empty" in capsys.readouterr().err
+    assert run_cli("sql", "SELECT 1; SELECT 2", "--db", str(demo_db)) == (2, "")
+    assert "send exactly one statement, not 2" in capsys.readouterr().err
+    assert run_cli("sql", "-- only a comment", "--db", str(demo_db)) == (2, "")
+    assert "not 0" in capsys.readouterr().err
+    code, text = run_cli("sql", "SELECT 1 AS n;", "--db", str(demo_db), "--format", "csv")
+    assert code == 0 and text.splitlines() == ["n", "1"], "one statement and its semicolon"
+
+
+def test_export_to_a_file_is_refused_and_a_new_directory_is_made(
+    demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`export --to` an existing file was a NotADirectoryError traceback. A directory that does not
+    exist yet is made (parents too): `--to` names a new lake directory."""
+    target = tmp_path / "demo.log"
+    target.write_text("a log\n")
+    assert run_cli("export", "--db", str(demo_db), "--to", str(target)) == (2, "")
+    assert "is a file, not a directory" in capsys.readouterr().err
+    assert target.read_text() == "a log\n"
+    lake = tmp_path / "new" / "lake"
+    code, text = run_cli("export", "--db", str(demo_db), "--to", str(lake))
+    assert code == 0 and "exported to" in text and (lake / "manifest.json").is_file()
+
+
+def test_ports_are_checked_as_arguments(demo_db: Path) -> None:
+    """`ui --port 99999` was an OverflowError traceback from bind(); every port flag takes 0-65535
+    (`collect --grpc-port` also -1, no gRPC)."""
+    done = _cli_process("ui", "--db", str(demo_db), "--port", "99999")
+    assert done.returncode == 2 and "argument --port: 99999 is not a port" in done.stderr
+    assert "Traceback" not in done.stderr
+    parser = build_parser()
+    for argv in (
+        ["ui", "--port", "-1"],
+        ["ui", "--replay-port", "65536"],
+        ["collect", "--port", "x"],
+        ["collect", "--grpc-port", "70000"],
+        ["collect", "--grpc-port", "-2"],
+        ["collect", "--replay-port", "99999"],
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(argv)
+        assert exit_.value.code == 2, argv
+    args = parser.parse_args(["collect", "--grpc-port", "-1", "--port", "0", "--replay-port", "65535"])
+    assert (args.grpc_port, args.port, args.replay_port) == (-1, 0, 65535)
+
+
+def test_two_servers_on_one_port_is_a_usage_error(demo_db: Path, tmp_path: Path) -> None:
+    """`collect --port P --grpc-port P` started the HTTP server and then failed gRPC's bind with a
+    traceback (exit 3); `ui --port P --replay-port P` likewise. Now refused before anything starts."""
+    (port,) = free_ports(1)
+    fleet = tmp_path / "fleet.duckdb"
+    done = _cli_process("collect", "--db", str(fleet), "--port", str(port), "--grpc-port", str(port))
+    _one_line_error(done, f"--port and --grpc-port are both {port}")
+    done = _cli_process("collect", "--db", str(fleet), "--port", str(port), "--replay-port", str(port))
+    _one_line_error(done, f"--port and --replay-port are both {port}")
+    assert not fleet.exists()
+    done = _cli_process("ui", "--db", str(demo_db), "--port", str(port), "--replay-port", str(port))
+    _one_line_error(done, f"--port and --replay-port are both {port}")
+
+
+def test_replay_to_standard_output(
+    demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`replay -o -` wrote a file named `-`; `-` is standard output, the note goes to stderr."""
+    monkeypatch.chdir(tmp_path)
+    code, text = run_cli("replay", "latest", "-o", "-", "--db", str(demo_db))
+    assert code == 0 and text.startswith("<!doctype html>") and text.rstrip().endswith("</html>")
+    assert "wrote the replay page to standard output" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert "- for standard output" in " ".join(_cli_process("replay", "--help").stdout.split())
+
+
+def test_reading_a_file_that_is_not_duckdb_promises_no_new_file(tmp_path: Path) -> None:
+    """Reading commands never create a database: their message for a damaged or foreign file said
+    "a fresh file will be created" (the writer's wording)."""
+    log = tmp_path / "demo.log"
+    log.write_text("not a database\n" * 100)
+    for command in (*READ_COMMANDS, ("sql", "SELECT 1"), ("export", "--to", "lake")):
+        done = _cli_process(*command, "--db", str(log), cwd=tmp_path)
+        _one_line_error(done, "is not a readable DuckDB database")
+        assert "fresh file" not in done.stderr and "left as it is" in done.stderr, done.stderr
+    assert log.read_text() == "not a database\n" * 100
+    assert list(tmp_path.iterdir()) == [log], "no .lock, no replay, no export directory"

@@ -29,7 +29,7 @@ def connect_waiting_for_lock(
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config or {})
         except Exception as error:
-            problem = classify(path, error)
+            problem = classify(path, error, reading=read_only)
             if not isinstance(problem, DatabaseLockedError) or time.monotonic() >= deadline:
                 raise problem from error
             time.sleep(random.uniform(0.01, 0.03))

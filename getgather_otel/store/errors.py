@@ -104,8 +104,9 @@ def is_file_damage(error: BaseException) -> bool:
     return isinstance(error, duckdb.Error) and any(hint in str(error).lower() for hint in _CORRUPT_HINTS)
 
 
-def classify(path: Path, error: BaseException) -> StoreError:
-    """Translate a DuckDB/OS exception raised while opening or writing `path`."""
+def classify(path: Path, error: BaseException, *, reading: bool = False) -> StoreError:
+    """Translate a DuckDB/OS exception raised while opening, reading (`reading`: a read-only
+    open, which never creates a file) or writing `path`."""
     if isinstance(error, StoreError):
         return error
     text = str(error)
@@ -120,6 +121,12 @@ def classify(path: Path, error: BaseException) -> StoreError:
         # read-only open in the same process waits for it like one in another process.
         return DatabaseLockedError(path, os.getpid(), "this process")
     if isinstance(error, duckdb.SerializationException) or any(hint in lowered for hint in _CORRUPT_HINTS):
+        if reading:
+            return CorruptDatabaseError(
+                f"{path} is not a readable DuckDB database ({first_line(text)}); it was left as it is. "
+                "Point --db / GETGATHER_OTEL_DUCKDB at the file an instrumented server or "
+                "`getgather-otel collect` writes."
+            )
         return CorruptDatabaseError(
             f"{path} is not a readable DuckDB database ({first_line(text)}). Move it aside "
             "(it is kept as it is) and a fresh file will be created; getgather-otel never "

@@ -55,7 +55,7 @@ def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duc
         try:
             version = stored_version(conn)
         except duckdb.Error as error:
-            raise classify(path, error) from error
+            raise classify(path, error, reading=True) from error
         if version == 0:
             raise ForeignDatabaseError(
                 f"{path} is a DuckDB file without getgather-otel's tables (no {SCHEMA_VERSION_TABLE}); "
@@ -75,7 +75,7 @@ def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duc
             yield conn
         except duckdb.Error as error:
             if is_file_damage(error):
-                raise classify(path, error) from error
+                raise classify(path, error, reading=True) from error
             raise
     finally:
         conn.close()

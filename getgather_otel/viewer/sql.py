@@ -36,6 +36,7 @@ __all__ = [
     "QueryTimeoutError",
     "RefusedQueryError",
     "check_read_only",
+    "one_statement",
     "run_read_only",
     "run_user_query",
 ]
@@ -58,15 +59,21 @@ class QueryTimeoutError(TimeoutError):
     """The query ran past its time limit and was interrupted (HTTP 408)."""
 
 
-def check_read_only(conn: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Refuse anything but exactly one SELECT, by DuckDB's parse of it."""
+def one_statement(conn: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+    """The one statement `sql` holds, by DuckDB's parse of it (DuckDB would run several, one after
+    the other, and answer with the last); also `getgather-otel sql`'s check."""
     try:
         statements = conn.extract_statements(sql)
     except duckdb.Error as error:
         raise InvalidQueryError(f"the query does not parse: {first_line(str(error))}") from None
     if len(statements) != 1:
         raise RefusedQueryError(f"send exactly one statement, not {len(statements)}")
-    kind = statements[0].type
+    return statements[0]
+
+
+def check_read_only(conn: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but exactly one SELECT, by DuckDB's parse of it."""
+    kind = one_statement(conn, sql).type
     if kind != duckdb.StatementType.SELECT:
         name = getattr(kind, "name", str(kind))
         raise RefusedQueryError(f"the SQL API is read-only: a {name} statement is refused (send one SELECT)")

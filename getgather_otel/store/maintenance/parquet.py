@@ -96,12 +96,10 @@ def export(
     """Write the rows of `db` between `since` and `until` (UTC) under `out_dir`, partitioned by day."""
     if not db.is_file():
         raise DatabaseMissingError(f"no getgather-otel database at {db}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParquetTransferError(f"{out_dir} is a file, not a directory; export into a new directory")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ParquetTransferError(f"{out_dir} is not empty; export into a new directory")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ParquetTransferError(f"cannot create {out_dir}: {error.strerror or error}") from error
     conn = connect_waiting_for_lock(db, wait_s, read_only=True)
     transfers = []
     try:
@@ -111,6 +109,10 @@ def export(
                 f"{db} has schema version {version}; open it once with this getgather-otel "
                 f"(version {CURRENT_VERSION}) to upgrade it, then export"
             )
+        try:  # made (with its parents) once the file is known to be readable: a new lake directory
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ParquetTransferError(f"cannot create {out_dir}: {error.strerror or error}") from error
         for spec in TABLES:
             started = time.monotonic()
             target = out_dir / spec.directory
