@@ -31,7 +31,9 @@ from getgather_otel.capture.failures import FAILURE_CLASSES
 from getgather_otel.export.shutdown import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
+from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
+from getgather_otel.recording.world_script import world_script
 from getgather_otel.store.engine import DuckDBEngine, Engine, Rows
 from getgather_otel.store.errors import StoreError, first_line, is_file_damage
 from getgather_otel.store.paths import resolve_db_path
@@ -490,9 +492,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     # no other command loads FastMCP.
     from getgather_otel.demo.run import run_demo
 
-    try:  # a missing or stale recorder would leave every browser call unrecorded: say so before, not after
-        assets.recorder_script()
-        assets.load("rrweb-record.js")
+    try:  # what `record_browser` builds first: missing or stale, every browser call goes unrecorded, said up front
+        world_script(RecordingOptions(), isolated=True)
     except MissingAssetError as error:
         print(f"note: browser calls will not be recorded: {error}", file=sys.stderr)
     asyncio.run(run_demo(args.db, out))
