@@ -21,7 +21,6 @@ where it is, never the value itself.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from getgather_otel.capture.secret_values import (
     serialized_trees,
 )
 from getgather_otel.capture.secrets import forms, url_encoded
-from getgather_otel.recording.chunk_codec import decompress_json
+from getgather_otel.recording.chunk_codec import decompress_json, loads
 
 __all__ = ["IDENTIFIER_KEYS", "Hit", "scan"]
 
@@ -216,7 +215,7 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
             for what in matcher.in_text(text):
                 seen.add(what)
                 yield Hit(where, "events", what)
-            decoded = json.loads(text) if matcher.patterns or matcher.secrets else None
+            decoded = loads(text) if matcher.patterns or matcher.secrets else None
             if matcher.secrets:
                 # A value split over texts that meet through inline elements (`<span>Tz9</span>
                 # <span>QmWv4Lp</span>`, a code one digit per box): in the joined text.
