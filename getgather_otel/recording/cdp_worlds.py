@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from getgather_otel._log import logger
+from getgather_otel.recording.cdp_blobs import blob_key, read_blob
 from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
 from getgather_otel.recording.tasks import BackgroundTasks
 from getgather_otel.recording.urls import note_form_submission
@@ -88,6 +89,8 @@ class WorldSession:
         binding: str,
         on_payload: PayloadHandler,
         on_navigated: FrameHandler,
+        take_blob: Callable[[int], str],
+        blob_limit: int,
         world_name: str = WORLD_NAME,
     ) -> None:
         self.cdp = cdp
@@ -100,6 +103,8 @@ class WorldSession:
         self._world = world_name
         self._on_payload = on_payload
         self._on_navigated = on_navigated
+        self._take_blob = take_blob
+        self._blob_limit = blob_limit
         self._contexts: dict[int, str] = {}
         # Child frame id -> remote object id of its owner element in the parent's world.
         self._owners: dict[str, str] = {}
@@ -183,10 +188,12 @@ class WorldSession:
             if event is None:
                 return
             try:
-                frame = await self._frame_of(int(event["executionContextId"]))
+                context_id = int(event["executionContextId"])
+                frame = await self._frame_of(context_id)
                 if frame is not None:
                     frame.calls += 1
-                handled = self._on_payload(self, frame, event.get("payload"))
+                payload = await self._payload(context_id, event.get("payload"))
+                handled = None if payload is None else self._on_payload(self, frame, payload)
                 if handled is not None:
                     await handled
             except Exception:
@@ -195,6 +202,22 @@ class WorldSession:
             # 10-30 ms) no longer hold the tool's own browser calls, whose answers arrive
             # behind them, until all of them are parsed.
             await asyncio.sleep(0)
+
+    async def _payload(self, context_id: int, raw: object) -> object:
+        """A binding call's payload; the Blob's for a `{"blob":key}` (recording/cdp_blobs.py).
+
+        None when there is none to handle: the document sent that payload through the binding
+        instead, or is gone with its Blob (a document going away sends its Blobs' payloads
+        through the binding first, js/world.js `flush`).
+        """
+        key = blob_key(raw)
+        if key is None:
+            return raw
+        try:
+            return await read_blob(self.cdp, context_id, self._take_blob, key, self._blob_limit)
+        except Exception as error:
+            logger.debug("a recorder Blob could not be read: %s", error)
+            return None
 
     async def _frame_of(self, context_id: int) -> FrameInfo | None:
         frame_id = self._contexts.get(context_id)
@@ -281,6 +304,7 @@ class PageWorlds:
         on_top: Callable[[object], bool],
         parse_child: Callable[[object], list[dict[str, Any]] | None],
         on_top_navigated: Callable[[FrameInfo], None],
+        blob_limit: int,
     ) -> None:
         self.context = context
         self.page = page
@@ -296,6 +320,7 @@ class PageWorlds:
         deliver = api_call(guard, "deliverChild(this, json)", "-1", document="this.ownerDocument")
         self._deliver = f"function (json) {{ return {deliver}; }}"
         self._snapshot_call = api_call(guard, "snapshot()", "false")
+        self._blob_limit = blob_limit
         self._attaching: set[Any] = set()
         self._tasks = BackgroundTasks()
 
@@ -314,6 +339,8 @@ class PageWorlds:
             binding=self._binding,
             on_payload=self._on_payload,
             on_navigated=self._navigated,
+            take_blob=lambda key: api_call(self._guard, f"takeBlob({key})", "null"),
+            blob_limit=self._blob_limit,
         )
         self.sessions.append(session)
         if main:

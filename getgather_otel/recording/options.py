@@ -57,6 +57,9 @@ PATTERN_KEPT_ATTRIBUTES: frozenset[str] = (
 
 # Size of one full-snapshot part and of one payload (characters of JSON).
 PART_CHARS = 1024 * 1024
+# A payload this big costs the page ~1 ms through the binding, the size where a Blob's extra
+# round trips to Python pay (bench/payload_transfer.py).
+BLOB_CHARS = 64 * 1024
 
 # Query keys (and `data-*` attribute names) whose values are replaced whatever they look like:
 # words matched as `redaction.Redactor` matches argument names. Besides the obvious ones, what
@@ -157,6 +160,8 @@ class RecordingOptions:
                 "maxPayloadChars": min(self.max_payload_bytes, PART_CHARS),
                 # What one task of the page sends while the document stays (js/world.js flush).
                 "sliceChars": min(self.max_payload_bytes, PART_CHARS) // 4,
+                # Payloads from this size on leave an isolated world as Blobs (js/world.js sendPayload).
+                "blobChars": BLOB_CHARS if isolated else 0,
                 "maxQueuedChars": self.max_payload_bytes * 4,
                 "segment": segment,
                 "isolated": isolated,

@@ -249,6 +249,8 @@ class ContextRecorder:
                 on_top=lambda raw: self._accept(state, raw),
                 parse_child=lambda raw: self._parse_child(state, raw),
                 on_top_navigated=lambda frame: self._watch_in_background(state, frame),
+                # A payload is at most max_payload_bytes characters, up to 3 UTF-8 bytes each.
+                blob_limit=3 * self.options.max_payload_bytes,
             )
             try:
                 await worlds.start()

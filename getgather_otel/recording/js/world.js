@@ -242,12 +242,19 @@ function flush(all) {
     clearTimeout(timer);
     timer = null;
   }
-  if (!queue.length && !droppedEvents) return;
+  if (!queue.length && !droppedEvents && !(everything && blobs.size)) return;
   const send = findBinding();
   if (!send) {
     // Not added yet (it comes 12-100 ms after this script starts): try again shortly.
     if (retries++ < config.bindingRetries) timer = setTimeout(flush, config.bindingRetryMs);
     return;
+  }
+  if (everything) {
+    try {
+      resendBlobs(send);
+    } catch (error) {
+      return; /* the document is going away */
+    }
   }
   let sent = 0;
   while (queue.length || droppedEvents) {
@@ -259,7 +266,7 @@ function flush(all) {
     const payload = nextPayload(everything ? config.maxPayloadChars : config.sliceChars);
     sent += payload.length;
     try {
-      send(payload);
+      sendPayload(send, payload, everything);
       bindingWorks = true;
     } catch (error) {
       return; /* the document is going away */
@@ -267,6 +274,41 @@ function flush(all) {
   }
 }
 const flushAll = () => flush(true);
+
+// A big payload leaves as a Blob: the binding call copies its string on the page's main
+// thread (~16 ms per MB, CDP `Runtime.bindingCalled`), a Blob ~4 ms per MB, and Python reads
+// it from the browser (`IO.resolveBlob`, `IO.read`) off that thread (bench/payload_transfer.py).
+// The binding carries only `{"blob":key}`; Python takes the Blob with `takeBlob(key)`. Until
+// then it stays here with its payload, which a document going away sends through the binding
+// instead (a Blob may not outlive its document): Python drops the id if it had the Blob.
+const blobs = new Map();
+let blobCount = 0;
+let blobChars = 0;
+function sendPayload(send, payload, everything) {
+  if (everything || !config.blobChars || payload.length < config.blobChars || blobChars + payload.length > config.maxQueuedChars) {
+    send(payload);
+    return;
+  }
+  const key = ++blobCount;
+  blobs.set(key, { blob: new Blob([payload]), payload });
+  blobChars += payload.length;
+  send('{"blob":' + key + "}");
+}
+function resendBlobs(send) {
+  for (const { payload } of blobs.values()) send(payload);
+  blobs.clear();
+  blobChars = 0;
+}
+// Python takes Blobs in order: one it asks for means it is done with every earlier one.
+function takeBlob(key) {
+  for (const [earlier, { payload }] of blobs) {
+    if (earlier >= key) break;
+    blobs.delete(earlier);
+    blobChars -= payload.length;
+  }
+  const entry = blobs.get(key);
+  return entry ? entry.blob : null;
+}
 
 function schedule(now) {
   if (now || queuedChars > config.maxPayloadChars) {
@@ -626,14 +668,19 @@ const api = {
   poll() {
     return bindingWorks ? [] : api.drain();
   },
-  // Whatever is still queued, as payloads returned to Python (before a close, or when the
-  // binding has not called back); they count as sent.
+  // The Blob of the payload announced as `{"blob":key}` (sendPayload), or null once it was sent
+  // through the binding instead.
+  takeBlob,
+  // Whatever is still queued or waits as a Blob, as payloads returned to Python (before a
+  // close, or when the binding has not called back); they count as sent.
   drain() {
     if (timer !== null) {
       clearTimeout(timer);
       timer = null;
     }
-    const payloads = [];
+    const payloads = [...blobs.values()].map((entry) => entry.payload);
+    blobs.clear();
+    blobChars = 0;
     while (queue.length || droppedEvents) payloads.push(nextPayload(config.maxPayloadChars));
     return payloads;
   },
