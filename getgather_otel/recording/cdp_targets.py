@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from getgather_otel._log import logger
+from getgather_otel.recording.cdp_events import on_event
 from getgather_otel.recording.tasks import BackgroundTasks
 
 __all__ = ["AUTO_ATTACH", "ChildHandler", "ChildTarget", "ChildTargets", "EventHandler"]
@@ -74,9 +75,9 @@ class ChildTargets:
 
     async def start(self) -> None:
         """Auto-attach to this session's children, those that exist now included; raises if the target is gone."""
-        self.cdp.on("Target.attachedToTarget", lambda event: self._attached(None, event))
-        self.cdp.on("Target.detachedFromTarget", lambda event: self._detached(event))
-        self.cdp.on("Target.receivedMessageFromTarget", lambda event: self._message(event))
+        on_event(self.cdp, "Target.attachedToTarget", lambda event: self._attached(None, event))
+        on_event(self.cdp, "Target.detachedFromTarget", lambda event: self._detached(event))
+        on_event(self.cdp, "Target.receivedMessageFromTarget", lambda event: self._message(event))
         await self.cdp.send("Target.setAutoAttach", AUTO_ATTACH)
 
     def send(self, child: ChildTarget, method: str, params: dict[str, Any] | None = None) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 
 from getgather_otel._log import logger
 from getgather_otel.recording.cdp_blobs import blob_key, read_blob
+from getgather_otel.recording.cdp_events import on_event
 from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
 from getgather_otel.recording.tasks import BackgroundTasks
 from getgather_otel.recording.urls import note_form_submission
@@ -114,10 +115,10 @@ class WorldSession:
 
     async def start(self) -> None:
         """Enable the Page domain, install the world and its binding; raises if the target is gone."""
-        self.cdp.on("Runtime.bindingCalled", self._calls.put_nowait)
-        self.cdp.on("Page.frameNavigated", self._frame_navigated)
-        self.cdp.on("Page.frameDetached", self._frame_detached)
-        self.cdp.on("Page.frameRequestedNavigation", _requested_navigation)
+        on_event(self.cdp, "Runtime.bindingCalled", self._calls.put_nowait)
+        on_event(self.cdp, "Page.frameNavigated", self._frame_navigated)
+        on_event(self.cdp, "Page.frameDetached", self._frame_detached)
+        on_event(self.cdp, "Page.frameRequestedNavigation", _requested_navigation)
         await self.cdp.send("Page.enable")
         await self.cdp.send(
             "Page.addScriptToEvaluateOnNewDocument",

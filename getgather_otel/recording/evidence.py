@@ -72,6 +72,7 @@ from getgather_otel._log import logger
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture import failures
 from getgather_otel.capture.activity import Activity, add_failure_hook, current_activity
+from getgather_otel.recording.cdp_events import on_event
 from getgather_otel.recording.cdp_targets import ChildTarget, ChildTargets, EventHandler
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.recorder import NAVIGATIONS, ContextRecorder, internal_call
@@ -440,9 +441,9 @@ class _PageWatch:
         self.cdp = cdp
         network = _Network(self)
         for method, handler in network.handlers.items():
-            cdp.on(method, handler)
-        cdp.on("Page.javascriptDialogOpening", self._dialog)
-        cdp.on("Page.downloadWillBegin", self._download)
+            on_event(cdp, method, handler)
+        on_event(cdp, "Page.javascriptDialogOpening", self._dialog)
+        on_event(cdp, "Page.downloadWillBegin", self._download)
         tree = await cdp.send("Page.getFrameTree")
         self.main_frame_id = tree["frameTree"]["frame"]["id"]
         # No response bodies kept for this session: it only reads statuses and errors.
