@@ -8,7 +8,7 @@ then, with the protocol's own stream reading (CDP domains `Runtime` and `IO`):
 
 - `Runtime.evaluate` of the world's `takeBlob(key)` in the calling context, for the Blob's
   remote object id (null when the document already sent the payload through the binding);
-- `IO.resolveBlob {objectId}` for the Blob's UUID, then `Runtime.releaseObject` alongside:
+- `IO.resolveBlob {objectId}` for the Blob's UUID, then `Runtime.releaseObject` alongside;
 - `IO.read {handle: "blob:<uuid>"}` until `eof` (base64 when the browser says so), `IO.close`.
 """
 
@@ -50,9 +50,11 @@ async def read_blob(cdp: Any, context_id: int, take: Callable[[int], str], key: 
         return None
     try:
         uuid = (await cdp.send("IO.resolveBlob", {"objectId": object_id}))["uuid"]
-    finally:
-        # Sent alongside the reads: the Blob's bytes are the browser's now.
-        released = asyncio.ensure_future(_release(cdp, object_id))
+    except Exception:
+        await _release(cdp, object_id)
+        raise
+    # Sent alongside the reads: the Blob's bytes are the browser's now.
+    released = asyncio.ensure_future(_release(cdp, object_id))
     handle = f"blob:{uuid}"
     parts: list[bytes] = []
     size = 0
