@@ -143,6 +143,23 @@ PATCHES: tuple[BundlePatch, ...] = (
         old="we.takeFullSnapshot=e=>{if(!Be)throw",
         new="we.takeFullSnapshot=(e,t)=>{if(!Be&&!t)throw",
     ),
+    # rrweb builds the Blob of its canvas worker's source when its bundle is evaluated, in every
+    # document, though only canvas recording (`recordCanvas`, off here) starts that worker: ~1 ms
+    # of each recorded document's main thread before the page's own scripts run (V8 sampling
+    # profile of the script run in fresh worlds, bench/recorder_compile.py), where the sign-in
+    # flow's whole budget is ~6 ms a document. Made when a worker is started instead.
+    BundlePatch(
+        asset="rrweb-record.js",
+        why="the canvas worker's Blob made when the worker starts, not in every document",
+        old=(
+            'It=typeof self!="undefined"&&self.Blob&&new Blob([Kt],{type:"text/javascript;charset=utf-8"});'
+            'function Tn(e){let t;try{if(t=It&&(self.URL||self.webkitURL).createObjectURL(It),!t)throw"";'
+        ),
+        new=(
+            'It=()=>typeof self!="undefined"&&self.Blob&&new Blob([Kt],{type:"text/javascript;charset=utf-8"});'
+            'function Tn(e){let t;try{const gb=It();if(t=gb&&(self.URL||self.webkitURL).createObjectURL(gb),!t)throw"";'
+        ),
+    ),
 )
 
 
