@@ -10,7 +10,7 @@ emit callback has returned, which is where a recorder serialises or posts it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import zstandard
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.chunk_codec import ZSTD_LEVEL, decode, encode
+from getgather_otel.recording.snapshot_parts import assembled, snapshot_parts, walk
 
 ELEMENT_NODE = 2  # rrweb-snapshot's NodeType.Element
 
@@ -60,60 +61,13 @@ class StoredRecording:
     dropped_events: int
 
 
-def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.get("childNodes", ()))
-
-
 def orders_rows(node: dict[str, Any]) -> int:
     """Rows of the `#orders` table's body in a serialised rrweb node tree (0 when it is not there)."""
-    for element in _walk(node):
+    for element in walk(node):
         if element.get("type") == ELEMENT_NODE and element.get("attributes", {}).get("id") == "orders":
             bodies = [c for c in element.get("childNodes", ()) if c.get("tagName") == "tbody"]
             return sum(1 for body in bodies for row in body.get("childNodes", ()) if row.get("tagName") == "tr")
     return 0
-
-
-def snapshot_parts(events: Sequence[dict[str, Any]], index: int) -> list[dict[str, Any]]:
-    """The full snapshot at `index` and the parts that complete it.
-
-    A snapshot over the recorder's part size is stored as an outline plus Mutation adds at the
-    snapshot's time, ended by a `getgather.snapshot.parts` custom event (js/world.js); the
-    replay applies them in one tick, and so does `assembled`.
-    """
-    snapshot = events[index]
-    # In the replay's order (recording/replay.py sorts by time): a marker added in Python while
-    # the parts still arrive (the end of an activity that ended meanwhile) is stored among them
-    # but plays after them.
-    following = sorted(
-        (event for event in events[index + 1 :] if event["timestamp"] >= snapshot["timestamp"]),
-        key=lambda event: event["timestamp"],
-    )
-    for end, event in enumerate(following):
-        data = event["data"]
-        if event["timestamp"] != snapshot["timestamp"]:
-            break
-        if event["type"] == rrweb_events.CUSTOM and data.get("tag") == "getgather.snapshot.parts":
-            return [snapshot, *following[: end + 1]]
-        if event["type"] != rrweb_events.INCREMENTAL_SNAPSHOT or data.get("source") != 0:
-            break
-    return [snapshot]
-
-
-def assembled(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The node tree `snapshot_parts` describe, as one serialised document (changes the events)."""
-    root: dict[str, Any] = parts[0]["data"]["node"]
-    by_id = {node["id"]: node for node in _walk(root)}
-    for event in parts[1:]:
-        for add in event["data"].get("adds", ()):
-            parent = by_id.get(add["parentId"])
-            if parent is not None:
-                parent.setdefault("childNodes", []).append(add["node"])
-                by_id.update((node["id"], node) for node in _walk(add["node"]))
-    return root
 
 
 def _events(conn: duckdb.DuckDBPyConnection, span_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -151,7 +105,7 @@ def stored_snapshots(db: Path, span_ids: Sequence[str]) -> list[StoredSnapshot]:
                     snapshot_ms=event["timestamp"],
                     next_event_ms=later["timestamp"] if later else None,
                     json_bytes=json_bytes,
-                    nodes=sum(1 for _ in _walk(node)),
+                    nodes=sum(1 for _ in walk(node)),
                     table_rows=orders_rows(node),
                 )
             )

@@ -16,10 +16,10 @@ import pytest
 from patchright.async_api import Browser
 
 import getgather_otel
-from bench.stored_snapshots import assembled, snapshot_parts
 from getgather_otel import activity
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import cdp_blobs, cdp_worlds, rrweb_events
+from getgather_otel.recording.snapshot_parts import assembled, snapshot_parts
 from tests.conftest import Sites, rows
 from tests.test_recording import streams
 from tests.test_recording_snapshot import texts

@@ -19,16 +19,16 @@ import pytest
 from patchright.async_api import Browser
 
 import getgather_otel
-from bench.stored_snapshots import assembled, snapshot_parts
 from getgather_otel import activity, record_browser
 from getgather_otel.capture import attributes as attr
 from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.recording import rrweb_events
 from getgather_otel.recording.cdp_worlds import WORLD_NAME
 from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.snapshot_parts import assembled, snapshot_parts
 from getgather_otel.recording.world_script import api_call
 from tests.conftest import Sites, rows
-from tests.test_recording import streams, until_true
+from tests.test_recording import STAGE, open_replay, streams, until_true
 
 OPTIONS = {
     "defaults": RecordingOptions(),
@@ -92,7 +92,7 @@ async def test_the_fast_snapshot_equals_rrwebs_own(
 
 
 async def test_a_big_snapshot_is_sent_in_parts_that_rebuild_every_row(
-    browser: Browser, sites: Sites, db_path: Path
+    browser: Browser, sites: Sites, db_path: Path, tmp_path: Path
 ) -> None:
     # 1,500 rows are ~300 KB of snapshot JSON: over a 20 KB part size, the snapshot goes as an
     # outline plus Mutation adds (js/world.js snapshotParts), sized by an estimate; rows full of
@@ -120,4 +120,12 @@ async def test_a_big_snapshot_is_sent_in_parts_that_rebuild_every_row(
     assert text.count('"\\\u0001' * 400) == 150, "the rows of escaped characters are all there"
     [span] = rows(db_path, 'SELECT "SpanAttributes" AS a FROM otel_traces WHERE "SpanId" = ?', [act.activity_id])
     assert dict(span["a"]).get(attr.RECORDING_DROPPED_EVENTS, "0") == "0"
+
+    # The replay opens on the whole table: rrweb's player builds an added node without its
+    # children, so the parts are joined into one full snapshot before it plays them.
+    viewer, _ = await open_replay(browser, db_path, act.activity_id, tmp_path, [])
+    await until_true(viewer, f"() => {STAGE}.querySelectorAll('#rows td').length === 3000")
+    shown = await viewer.evaluate(f"() => {STAGE}.body.textContent", isolated_context=False)
+    assert all(f"row {n} of 1500" in shown for n in (1, 750, 1500)), "the rows' text is in the first frame"
+    await viewer.context.close()
     telemetry.shutdown()

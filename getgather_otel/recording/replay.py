@@ -17,6 +17,7 @@ from typing import Any
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import assets, rrweb_events
 from getgather_otel.recording.chunk_codec import decode
+from getgather_otel.recording.snapshot_parts import joined
 from getgather_otel.store.engine import Engine
 from getgather_otel.store.queries import recordings as recording_reads
 from getgather_otel.store.queries.traces import span_events_of_trace
@@ -123,12 +124,13 @@ def span_event_markers(engine: Engine, span_id: str) -> list[dict[str, Any]]:
 
 
 def playable(events: list[dict[str, Any]], markers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Events in time order, starting at the first Meta + FullSnapshot, with markers inside that span.
+    """Events in time order, starting at the first Meta + FullSnapshot, with markers inside that span,
+    each snapshot sent in parts joined into one (`snapshot_parts.joined`: changes `events`).
 
     Our own custom events are stamped by Python and can land a few ms before the page's
     first snapshot; rrweb-player needs the snapshot first.
     """
-    ordered = sorted(events, key=lambda event: event["timestamp"])
+    ordered = joined(sorted(events, key=lambda event: event["timestamp"]))
     snapshots = [i for i, event in enumerate(ordered) if event["type"] == rrweb_events.FULL_SNAPSHOT]
     if not snapshots:
         return []
