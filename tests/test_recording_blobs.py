@@ -9,6 +9,8 @@ away while its Blobs wait for Python (the world then sends their payloads throug
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,11 @@ import getgather_otel
 from getgather_otel import activity
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import cdp_blobs, cdp_worlds, rrweb_events
+from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.recorder import RECORDER_ATTRIBUTE
 from getgather_otel.recording.snapshot_parts import assembled, snapshot_parts
 from tests.conftest import Sites, rows
-from tests.test_recording import streams
+from tests.test_recording import STAGE, open_replay, streams, until_true
 from tests.test_recording_snapshot import texts
 
 
@@ -120,3 +124,56 @@ async def test_blobs_not_yet_read_when_the_document_goes_come_through_the_bindin
 )
 def test_only_a_blob_announcement_names_a_blob(payload: object, key: int | None) -> None:
     assert cdp_blobs.blob_key(payload) == key
+
+
+async def test_payloads_keep_their_order_when_the_activity_ends_while_blobs_are_read(
+    browser: Browser, sites: Sites, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small parts go through the binding, big ones as Blobs that Python reads 0.2 s late each;
+    # the activity ends meanwhile, and its drain hands over what the document still holds. Every
+    # row is stored and replayed once, in the page's order (the drain's Blobs are routed at their
+    # announcements' turn, after the calls before them).
+    CountedReads(monkeypatch, delay_s=0.2)
+    telemetry = getgather_otel.configure(duckdb_path=db_path, recording=RecordingOptions(max_event_bytes=100_000))
+    context = await browser.new_context()
+    async with activity(name="mixed") as act:
+        page = await context.new_page()
+        await page.goto(sites.main + "/mixed-payloads.html")
+        await asyncio.sleep(0.15)
+    await asyncio.sleep(RecordingOptions().grace_s + 2)
+    await context.close()
+    telemetry.flush()
+    [events] = streams(db_path, act.activity_id).values()
+    stored = [int(n) for n in re.findall(r'"row (\d+)"', json.dumps(events))]
+    assert stored == list(range(1, 2251)), "every row stored once, in the page's order"
+    viewer, _ = await open_replay(browser, db_path, act.activity_id, tmp_path, [])
+    await until_true(viewer, f"() => {STAGE}.querySelectorAll('#rows tr').length === 2256")
+    shown = await viewer.evaluate(
+        f"() => Array.from({STAGE}.querySelectorAll('#rows td:first-child'), (td) => td.textContent)",
+        isolated_context=False,
+    )
+    assert [int(t.split()[1]) for t in shown if t.startswith("row ")] == list(range(1, 2251)), "replayed in order"
+    await viewer.context.close()
+    telemetry.shutdown()
+
+
+async def test_a_blob_over_the_payload_limit_is_refused_and_counted(
+    browser: Browser, sites: Sites, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a binding call over `max_payload_bytes` is: rejected, counted, and said once.
+    reads = CountedReads(monkeypatch)
+    telemetry = getgather_otel.configure(duckdb_path=db_path, recording=RecordingOptions(max_payload_bytes=100_000))
+    context = await browser.new_context()
+    async with activity(name="big text"):
+        page = await context.new_page()
+        await page.goto(sites.main + "/big-text.html")
+        await until_true(page, "() => document.title === 'added'")
+        recorder = getattr(context._impl_obj, RECORDER_ATTRIBUTE)
+        for _ in range(100):
+            if recorder.rejected_payloads:
+                break
+            await asyncio.sleep(0.05)
+    assert "BlobRejectedError" in reads.outcomes, f"the Blob was read and refused: {reads.outcomes}"
+    assert recorder.rejected_payloads == 1
+    await context.close()
+    telemetry.shutdown()

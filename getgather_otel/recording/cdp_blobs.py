@@ -19,13 +19,25 @@ import base64
 import contextlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["READ_BYTES", "blob_key", "read_blob"]
+__all__ = ["READ_BYTES", "BlobRejectedError", "RejectedBlob", "blob_key", "read_blob"]
 
 _STUB = re.compile(r'\{"blob":([0-9]{1,15})\}\Z')
 # One `IO.read` reply; a payload is at most 1 MB of JSON (options.PART_CHARS), up to 3 bytes a character.
 READ_BYTES = 4 * 1024 * 1024
+
+
+class BlobRejectedError(ValueError):
+    """A Blob over the payload limit, or not UTF-8: refused as a binding call of that kind would be."""
+
+
+@dataclass(frozen=True)
+class RejectedBlob:
+    """What a refused Blob is handed on as, so that it is counted with the rejected payloads."""
+
+    reason: str
 
 
 def blob_key(payload: object) -> int | None:
@@ -42,7 +54,7 @@ async def read_blob(cdp: Any, context_id: int, take: Callable[[int], str], key: 
     `take(key)` is the expression that returns the Blob in that world; `limit` bounds the
     bytes read (a payload is bounded in the page already). None when the world no longer holds
     the Blob (its payload came through the binding). Raises what the CDP session raises when the
-    document or the session is gone, and ValueError for a Blob over `limit` or not UTF-8.
+    document or the session is gone, and BlobRejectedError for a Blob over `limit` or not UTF-8.
     """
     reply = await cdp.send("Runtime.evaluate", {"expression": take(key), "contextId": context_id})
     object_id = reply.get("result", {}).get("objectId")
@@ -65,14 +77,17 @@ async def read_blob(cdp: Any, context_id: int, take: Callable[[int], str], key: 
             part = base64.b64decode(data) if chunk.get("base64Encoded") else data.encode()
             size += len(part)
             if size > limit:
-                raise ValueError(f"a recorder Blob holds over {limit} bytes")
+                raise BlobRejectedError(f"a Blob of over {limit} bytes")
             parts.append(part)
             if chunk.get("eof"):
                 break
     finally:
         await cdp.send("IO.close", {"handle": handle})
         await released
-    return b"".join(parts).decode()
+    try:
+        return b"".join(parts).decode()
+    except UnicodeDecodeError:
+        raise BlobRejectedError("a Blob that is not UTF-8") from None
 
 
 async def _release(cdp: Any, object_id: str) -> None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from getgather_otel._log import logger
-from getgather_otel.recording.cdp_blobs import blob_key, read_blob
+from getgather_otel.recording.cdp_blobs import BlobRejectedError, RejectedBlob, blob_key, read_blob
 from getgather_otel.recording.cdp_events import on_event
 from getgather_otel.recording.rrweb_events import FULL_SNAPSHOT
 from getgather_otel.recording.tasks import BackgroundTasks
@@ -111,6 +111,11 @@ class WorldSession:
         self._owners: dict[str, str] = {}
         # Binding calls are handled in order, one at a time (an unknown context is looked up first).
         self._calls: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        # Blobs a document handed over by evaluate (`hand_over`), by (context id, key): the
+        # announcement of each, still queued, routes it in its turn.
+        self._handed_blobs: dict[tuple[int, int], str] = {}
+        # Futures of hand-overs not handled yet, resolved at the latest when the session closes.
+        self._handovers: set[asyncio.Future[None]] = set()
         self._tasks = BackgroundTasks()
 
     async def start(self) -> None:
@@ -148,6 +153,8 @@ class WorldSession:
         old = self.frames.get(raw["id"])
         if old is not None and old.context_id is not None:
             self._contexts.pop(old.context_id, None)
+            for gone in [k for k in self._handed_blobs if k[0] == old.context_id]:
+                del self._handed_blobs[gone]
         frame = FrameInfo(raw["id"], raw.get("parentId"), raw.get("url", ""), loader_id=raw.get("loaderId", ""))
         self.frames[frame.frame_id] = frame
         self._owners.clear()  # elements resolved in a document that is gone
@@ -188,6 +195,12 @@ class WorldSession:
             event = await self._calls.get()
             if event is None:
                 return
+            handed_over = event.get("handed_over")
+            if isinstance(handed_over, asyncio.Future):
+                self._handovers.discard(handed_over)
+                if not handed_over.done():
+                    handed_over.set_result(None)
+                continue
             try:
                 context_id = int(event["executionContextId"])
                 frame = await self._frame_of(context_id)
@@ -214,11 +227,43 @@ class WorldSession:
         key = blob_key(raw)
         if key is None:
             return raw
+        handed = self._handed_blobs.pop((context_id, key), None)
+        # Announcements come in order: what was handed over of earlier Blobs was routed by them.
+        for stale in [k for k in self._handed_blobs if k[0] == context_id and k[1] < key]:
+            del self._handed_blobs[stale]
+        if handed is not None:
+            return handed
         try:
             return await read_blob(self.cdp, context_id, self._take_blob, key, self._blob_limit)
+        except BlobRejectedError as error:
+            return RejectedBlob(str(error))
         except Exception as error:
             logger.debug("a recorder Blob could not be read: %s", error)
             return None
+
+    async def hand_over(self, frame: FrameInfo, taken: object) -> None:
+        """Route what `frame`'s document handed over by evaluate (js/world.js `drain()`) after the
+        binding calls already queued, as the document sent it: a `[key, payload]` pair is the
+        payload of a Blob whose announcement is queued (or on its way) and is routed in its turn;
+        a payload string is queued as one more call. Returns once everything is handled, or the
+        session closed.
+        """
+        if not isinstance(taken, list) or not taken:
+            return
+        context_id = await self._resolve_context(frame)
+        for item in taken:
+            if isinstance(item, list) and len(item) == 2 and isinstance(item[0], int) and isinstance(item[1], str):
+                self._handed_blobs[(context_id, item[0])] = item[1]
+            else:
+                self._calls.put_nowait({"executionContextId": context_id, "payload": item})
+        await self.handled()
+
+    async def handled(self) -> None:
+        """Return once every binding call received so far is handled (or the session closed)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._handovers.add(done)
+        self._calls.put_nowait({"handed_over": done})
+        await done
 
     async def _frame_of(self, context_id: int) -> FrameInfo | None:
         frame_id = self._contexts.get(context_id)
@@ -278,6 +323,11 @@ class WorldSession:
     async def close(self) -> None:
         self.closed = True
         self._calls.put_nowait(None)
+        for done in self._handovers:
+            if not done.done():
+                done.set_result(None)
+        self._handovers.clear()
+        self._handed_blobs.clear()
         try:
             await self.cdp.detach()
         except Exception as error:  # the target is already gone
@@ -439,6 +489,15 @@ class PageWorlds:
             raise WorldGoneError("the page has no top frame")
         return await main.evaluate(frame, expression)
 
+    async def hand_over_top(self, taken: object) -> None:
+        """What the top document handed over by evaluate, routed in the order it was sent
+        (`WorldSession.hand_over`); raises WorldGoneError."""
+        main = self.main
+        frame = self.top_frame()
+        if main is None or main.closed or frame is None:
+            raise WorldGoneError("the page is not attached")
+        await main.hand_over(frame, taken)
+
     def out_of_process_frames(self) -> list[tuple[Any, str, Any, str]]:
         """Each out-of-process iframe of the page as (its session's CDP, its frame id, the CDP of the
         session that holds its parent frame, the parent's frame id): where evidence reads a frame the
@@ -465,6 +524,10 @@ class PageWorlds:
         frame = self.top_frame()
         if main is not None and frame is not None:
             await main.reinstall(frame)
+
+    async def handled(self) -> None:
+        """Return once every session has handled the binding calls it received so far."""
+        await asyncio.gather(*(session.handled() for session in self.sessions if not session.closed))
 
     async def close(self) -> None:
         for session in self.sessions:

@@ -29,6 +29,7 @@ from getgather_otel._log import logger
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.activity import Activity
 from getgather_otel.recording import main_world
+from getgather_otel.recording.cdp_blobs import RejectedBlob
 from getgather_otel.recording.cdp_worlds import FrameInfo, PageWorlds, WorldGoneError
 from getgather_otel.recording.main_world import MainWorldPage
 from getgather_otel.recording.options import RecordingOptions
@@ -437,12 +438,22 @@ class ContextRecorder:
         owner = self._ownership.owner
         if owner is not None and not owner.ended:
             owner.activity.add_event(event_name, {attr.RECORDING_PAGE_ID: state.page_id, attr.URL_FULL: state.url})
-        if state.stream is not None:
-            state.stream.cut()
         self._pages.pop(state.page, None)
         worlds = state.worlds
         if worlds is not None and self._loop is not None and not self._loop.is_closed():
-            self._tasks.spawn(worlds.close())
+            self._tasks.spawn(self._finish_page(state, worlds))
+        elif state.stream is not None:
+            state.stream.cut()
+
+    async def _finish_page(self, state: _PageState, worlds: PageWorlds | MainWorldPage) -> None:
+        """A closed page's last binding calls are routed (the ones queued behind Blob reads, and
+        what its document sent as it went), at most DRAIN_TIMEOUT_S; then its stream is cut."""
+        if isinstance(worlds, PageWorlds):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worlds.handled(), DRAIN_TIMEOUT_S)
+        if state.stream is not None:
+            state.stream.cut()
+        await worlds.close()
 
     def _watch_in_background(self, state: _PageState, frame: FrameInfo) -> None:
         self._tasks.spawn(self._watch_document(state, frame))
@@ -467,10 +478,10 @@ class ContextRecorder:
                     taken = await worlds.evaluate_top(self._poll_call)
                     if taken is None:
                         await worlds.reinstall_top()
+                    else:
+                        await worlds.hand_over_top(taken)
                 except WorldGoneError:
                     return
-            for payload in taken if isinstance(taken, list) else []:
-                self._accept(state, payload)
 
     async def _checkpoint(self, state: _PageState, segment: int) -> None:
         worlds = state.worlds
@@ -520,6 +531,9 @@ class ContextRecorder:
         if not state.limit.take():
             self._ownership.count_dropped(state, 1)
             return None
+        if isinstance(raw, RejectedBlob):
+            self._reject(state, raw.reason)
+            return None
         try:
             return parse(
                 raw,
@@ -542,7 +556,9 @@ class ContextRecorder:
     def _parse_child(self, state: _PageState, raw: object) -> list[dict[str, Any]] | None:
         """The rrweb messages of one child frame's payload, for its parent's world."""
         payload = self._parse(state, raw)
-        if payload is None or payload.messages is None:
+        # A child document's ids are unique too: one sent again as its document went away (a
+        # Blob Python had read, js/world.js `resendBlobs`) is delivered once.
+        if payload is None or payload.messages is None or not state.first_time(payload.id):
             return None
         if payload.dropped_in_page:
             self._ownership.count_dropped(state, payload.dropped_in_page)
@@ -591,6 +607,10 @@ class ContextRecorder:
             with _internal_call():
                 try:
                     payloads = await worlds.evaluate_top(self._drain_call)
+                    if isinstance(worlds, PageWorlds):
+                        # After the binding calls already on their way, in the order they left.
+                        await worlds.hand_over_top(payloads)
+                        return
                 except Exception as error:
                     logger.debug("could not drain page %s before closing: %s", state.page_id, error)
                     return

@@ -281,11 +281,14 @@ const flushAll = () => flush(true);
 // The binding carries only `{"blob":key}`; Python takes the Blob with `takeBlob(key)`. Until
 // then it stays here with its payload, which a document going away sends through the binding
 // instead (a Blob may not outlive its document): Python drops the id if it had the Blob.
+// Python handles the binding's calls in order, so while a Blob waits the payloads after it go
+// as Blobs too, whatever their size: they reach the recording in the order they left.
 const blobs = new Map();
 let blobCount = 0;
 let blobChars = 0;
 function sendPayload(send, payload, everything) {
-  if (everything || !config.blobChars || payload.length < config.blobChars || blobChars + payload.length > config.maxQueuedChars) {
+  const asBlob = config.blobChars && (payload.length >= config.blobChars || blobs.size > 0);
+  if (everything || !asBlob || blobChars + payload.length > config.maxQueuedChars) {
     send(payload);
     return;
   }
@@ -671,16 +674,17 @@ const api = {
   // The Blob of the payload announced as `{"blob":key}` (sendPayload), or null once it was sent
   // through the binding instead.
   takeBlob,
-  // Whatever is still queued or waits as a Blob, as payloads returned to Python (before a
-  // close, or when the binding has not called back); they count as sent.
+  // What the document still holds, returned to Python (before a close, or when the binding has
+  // not called back); it counts as sent. First each Blob not taken yet as [key, payload]:
+  // Python routes it when it comes to that Blob's announcement, in the order of the calls (the
+  // Blob stays, for an announcement whose `takeBlob` is already on its way). Then the queue's
+  // payloads, which left after every announcement.
   drain() {
     if (timer !== null) {
       clearTimeout(timer);
       timer = null;
     }
-    const payloads = [...blobs.values()].map((entry) => entry.payload);
-    blobs.clear();
-    blobChars = 0;
+    const payloads = [...blobs].map(([key, entry]) => [key, entry.payload]);
     while (queue.length || droppedEvents) payloads.push(nextPayload(config.maxPayloadChars));
     return payloads;
   },
