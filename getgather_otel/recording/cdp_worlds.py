@@ -91,6 +91,7 @@ class WorldSession:
         on_payload: PayloadHandler,
         on_navigated: FrameHandler,
         take_blob: Callable[[int], str],
+        blobs_read: Callable[[int], str],
         blob_limit: int,
         world_name: str = WORLD_NAME,
     ) -> None:
@@ -105,6 +106,7 @@ class WorldSession:
         self._on_payload = on_payload
         self._on_navigated = on_navigated
         self._take_blob = take_blob
+        self._blobs_read = blobs_read
         self._blob_limit = blob_limit
         self._contexts: dict[int, str] = {}
         # Child frame id -> remote object id of its owner element in the parent's world.
@@ -234,12 +236,22 @@ class WorldSession:
         if handed is not None:
             return handed
         try:
-            return await read_blob(self.cdp, context_id, self._take_blob, key, self._blob_limit)
+            read = await read_blob(self.cdp, context_id, self._take_blob, key, self._blob_limit)
         except BlobRejectedError as error:
             return RejectedBlob(str(error))
         except Exception as error:
             logger.debug("a recorder Blob could not be read: %s", error)
             return None
+        if read is not None:
+            # Not waited for: the world only forgets the Blob, which it would otherwise send again.
+            self._tasks.spawn(self._acknowledge(context_id, key))
+        return read
+
+    async def _acknowledge(self, context_id: int, key: int) -> None:
+        try:
+            await self.cdp.send("Runtime.evaluate", {"expression": self._blobs_read(key), "contextId": context_id})
+        except Exception as error:  # the document or the session is gone: nothing to forget
+            logger.debug("a recorder Blob's read was not acknowledged: %s", error)
 
     async def hand_over(self, frame: FrameInfo, taken: object) -> None:
         """Route what `frame`'s document handed over by evaluate (js/world.js `drain()`) after the
@@ -391,6 +403,7 @@ class PageWorlds:
             on_payload=self._on_payload,
             on_navigated=self._navigated,
             take_blob=lambda key: api_call(self._guard, f"takeBlob({key})", "null"),
+            blobs_read=lambda key: api_call(self._guard, f"blobsRead({key})", "null"),
             blob_limit=self._blob_limit,
         )
         self.sessions.append(session)

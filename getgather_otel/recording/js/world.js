@@ -302,15 +302,20 @@ function resendBlobs(send) {
   blobs.clear();
   blobChars = 0;
 }
-// Python takes Blobs in order: one it asks for means it is done with every earlier one.
+// Python takes Blobs in order: one it asks for means it is done with every earlier one. The
+// Blob asked for stays until Python says it has read it (`blobsRead`), in case the document
+// goes before that: its payload is then sent through the binding.
 function takeBlob(key) {
+  blobsRead(key - 1);
+  const entry = blobs.get(key);
+  return entry ? entry.blob : null;
+}
+function blobsRead(key) {
   for (const [earlier, { payload }] of blobs) {
-    if (earlier >= key) break;
+    if (earlier > key) break;
     blobs.delete(earlier);
     blobChars -= payload.length;
   }
-  const entry = blobs.get(key);
-  return entry ? entry.blob : null;
 }
 
 function schedule(now) {
@@ -674,6 +679,8 @@ const api = {
   // The Blob of the payload announced as `{"blob":key}` (sendPayload), or null once it was sent
   // through the binding instead.
   takeBlob,
+  // Python has read the Blobs up to `key`: they are not sent again.
+  blobsRead,
   // What the document still holds, returned to Python (before a close, or when the binding has
   // not called back); it counts as sent. First each Blob not taken yet as [key, payload]:
   // Python routes it when it comes to that Blob's announcement, in the order of the calls (the
