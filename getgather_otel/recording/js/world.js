@@ -281,13 +281,18 @@ const flushAll = () => flush(true);
 // The binding carries only `{"blob":key}`; Python takes the Blob with `takeBlob(key)`. Until
 // then it stays here with its payload, which a document going away sends through the binding
 // instead (a Blob may not outlive its document): Python drops the id if it had the Blob.
-// Python handles the binding's calls in order, so while a Blob waits the payloads after it go
-// as Blobs too, whatever their size: they reach the recording in the order they left.
+// Python handles the binding's calls in order, so while a Blob waits to be taken the payloads
+// after it go as Blobs too, whatever their size: should the document go first, the Blobs' and
+// their payloads come through the binding in the order they left. (Measured: keeping that up
+// until Python has *read* each Blob made every later payload a Blob, +59 ms a round of the
+// 5,000-row flow.)
 const blobs = new Map();
 let blobCount = 0;
 let blobChars = 0;
+// The newest key Python asked for (`takeBlob`), or handed over (`drain`, `resendBlobs`).
+let blobsTaken = 0;
 function sendPayload(send, payload, everything) {
-  const asBlob = config.blobChars && (payload.length >= config.blobChars || blobs.size > 0);
+  const asBlob = config.blobChars && (payload.length >= config.blobChars || blobCount > blobsTaken);
   if (everything || !asBlob || blobChars + payload.length > config.maxQueuedChars) {
     send(payload);
     return;
@@ -301,11 +306,13 @@ function resendBlobs(send) {
   for (const { payload } of blobs.values()) send(payload);
   blobs.clear();
   blobChars = 0;
+  blobsTaken = blobCount;
 }
 // Python takes Blobs in order: one it asks for means it is done with every earlier one. The
 // Blob asked for stays until Python says it has read it (`blobsRead`), in case the document
 // goes before that: its payload is then sent through the binding.
 function takeBlob(key) {
+  blobsTaken = Math.max(blobsTaken, key);
   blobsRead(key - 1);
   const entry = blobs.get(key);
   return entry ? entry.blob : null;
@@ -692,6 +699,7 @@ const api = {
       timer = null;
     }
     const payloads = [...blobs].map(([key, entry]) => [key, entry.payload]);
+    blobsTaken = blobCount;
     while (queue.length || droppedEvents) payloads.push(nextPayload(config.maxPayloadChars));
     return payloads;
   },
