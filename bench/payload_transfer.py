@@ -118,7 +118,7 @@ async def transfer(rows: int, rounds: int) -> None:
                 text = await calls.get()
                 key = blob_key(text)
                 if key is not None:
-                    read = await read_blob(cdp, world, lambda k: f"bench.take({k})", key, 3 * slice_chars)
+                    read = await read_blob(cdp, world, f"bench.take({key})", 3 * slice_chars)
                     text = read or ""
                 got += len(text)
             if got != len(payload):

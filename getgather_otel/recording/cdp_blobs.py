@@ -18,7 +18,6 @@ import asyncio
 import base64
 import contextlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,15 +47,15 @@ def blob_key(payload: object) -> int | None:
     return None if match is None else int(match[1])
 
 
-async def read_blob(cdp: Any, context_id: int, take: Callable[[int], str], key: int, limit: int) -> str | None:
-    """The payload of Blob `key` of the world `context_id`, decoded from UTF-8.
+async def read_blob(cdp: Any, context_id: int, take: str, limit: int) -> str | None:
+    """The payload of the Blob that the expression `take` returns in the world `context_id`,
+    decoded from UTF-8.
 
-    `take(key)` is the expression that returns the Blob in that world; `limit` bounds the
-    bytes read (a payload is bounded in the page already). None when the world no longer holds
+    `limit` bounds the bytes read (a payload is bounded in the page already). None when the world no longer holds
     the Blob (its payload came through the binding). Raises what the CDP session raises when the
     document or the session is gone, and BlobRejectedError for a Blob over `limit` or not UTF-8.
     """
-    reply = await cdp.send("Runtime.evaluate", {"expression": take(key), "contextId": context_id})
+    reply = await cdp.send("Runtime.evaluate", {"expression": take, "contextId": context_id})
     object_id = reply.get("result", {}).get("objectId")
     if object_id is None:
         return None

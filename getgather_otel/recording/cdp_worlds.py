@@ -90,8 +90,7 @@ class WorldSession:
         binding: str,
         on_payload: PayloadHandler,
         on_navigated: FrameHandler,
-        take_blob: Callable[[int], str],
-        blobs_read: Callable[[int], str],
+        world_call: Callable[[str], str],
         blob_limit: int,
         world_name: str = WORLD_NAME,
     ) -> None:
@@ -105,8 +104,8 @@ class WorldSession:
         self._world = world_name
         self._on_payload = on_payload
         self._on_navigated = on_navigated
-        self._take_blob = take_blob
-        self._blobs_read = blobs_read
+        # js/world.js's API call (e.g. "takeBlob(3)") as an expression for the world.
+        self._world_call = world_call
         self._blob_limit = blob_limit
         self._contexts: dict[int, str] = {}
         # Child frame id -> remote object id of its owner element in the parent's world.
@@ -220,7 +219,8 @@ class WorldSession:
             await asyncio.sleep(0)
 
     async def _payload(self, context_id: int, raw: object) -> object:
-        """A binding call's payload; the Blob's for a `{"blob":key}` (recording/cdp_blobs.py).
+        """A binding call's payload; for a `{"blob":key}` (recording/cdp_blobs.py) the Blob's, as
+        handed over by a drain (`hand_over`) or else read, or a RejectedBlob when it is refused.
 
         None when there is none to handle: the document sent that payload through the binding
         instead, or is gone with its Blob (a document going away sends its Blobs' payloads
@@ -236,7 +236,7 @@ class WorldSession:
         if handed is not None:
             return handed
         try:
-            read = await read_blob(self.cdp, context_id, self._take_blob, key, self._blob_limit)
+            read = await read_blob(self.cdp, context_id, self._world_call(f"takeBlob({key})"), self._blob_limit)
         except BlobRejectedError as error:
             return RejectedBlob(str(error))
         except Exception as error:
@@ -249,7 +249,8 @@ class WorldSession:
 
     async def _acknowledge(self, context_id: int, key: int) -> None:
         try:
-            await self.cdp.send("Runtime.evaluate", {"expression": self._blobs_read(key), "contextId": context_id})
+            expression = self._world_call(f"blobsRead({key})")
+            await self.cdp.send("Runtime.evaluate", {"expression": expression, "contextId": context_id})
         except Exception as error:  # the document or the session is gone: nothing to forget
             logger.debug("a recorder Blob's read was not acknowledged: %s", error)
 
@@ -402,8 +403,7 @@ class PageWorlds:
             binding=self._binding,
             on_payload=self._on_payload,
             on_navigated=self._navigated,
-            take_blob=lambda key: api_call(self._guard, f"takeBlob({key})", "null"),
-            blobs_read=lambda key: api_call(self._guard, f"blobsRead({key})", "null"),
+            world_call=lambda call: api_call(self._guard, call, "null"),
             blob_limit=self._blob_limit,
         )
         self.sessions.append(session)
