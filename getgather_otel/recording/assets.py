@@ -308,10 +308,7 @@ def build(node_modules: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] != ["build"]:
-        print("usage: python -m getgather_otel.recording.assets build [NODE_MODULES]", file=sys.stderr)
-        return 2
-    if len(args) > 2:
+    if args[:1] != ["build"] or len(args) > 2:
         print("usage: python -m getgather_otel.recording.assets build [NODE_MODULES]", file=sys.stderr)
         return 2
     # Default: ./node_modules, else the one beside package.json in the source checkout this module is in.
