@@ -35,63 +35,66 @@ from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.world_script import world_script
 from getgather_otel.web.serving import serve_asgi
 
+# The text evaluated in round i.
+Script = Callable[[int], str]
 
-async def compile_times(rounds: int) -> None:
-    minified = world_script(RecordingOptions(), isolated=True)
-    as_written = minified.replace(assets.recorder_script(), assets.recorder_function_source())
-    scripts = {"empty": "0;", "as written": as_written, "minified": minified}
-    times: dict[str, list[float]] = {name: [] for name in scripts}
+
+async def fresh_world_ms(
+    ways: dict[str, Script], rounds: int, url: str | None = None
+) -> tuple[dict[str, float], float]:
+    """Each way's median time (ms) to evaluate its script in a fresh isolated world of one page
+    (at `url`, else about:blank), rounds interleaving the ways, less the median of the way named
+    "empty" (the CDP round trip), which is returned beside; raises if a script throws."""
+    times: dict[str, list[float]] = {name: [] for name in ways}
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(**launch_options())
         context = await browser.new_context()
         page = await context.new_page()
-        cdp = await context.new_cdp_session(page)
-        frame_id = (await cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
-        for i in range(rounds):
-            for name, script in scripts.items():
-                world = await cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": f"b{i}{name}"})
-                expression = f"if (Math.random() > 2) {{ /* {i} {name} */ {script} }}"
-                started = time.perf_counter()
-                await cdp.send("Runtime.evaluate", {"expression": expression, "contextId": world["executionContextId"]})
-                times[name].append((time.perf_counter() - started) * 1000)
-        await browser.close()
-    base = statistics.median(times["empty"])
-    print(f"{rounds} rounds, median per document (the CDP round trip, {base:.2f} ms, subtracted):")
-    for name, script in scripts.items():
-        if name != "empty":
-            print(f"  {name:>10}: {statistics.median(times[name]) - base:5.2f} ms  ({len(script):,} characters)")
-
-
-async def run_times(rounds: int) -> None:
-    script = world_script(RecordingOptions(), isolated=True)
-    ways: dict[str, Callable[[int], str]] = {
-        "empty": lambda i: "0;",
-        "first document": lambda i: f"/* {i} */{script}",
-        "next documents": lambda i: script,
-    }
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    async with serve_asgi(brand_site()) as origin, async_playwright() as playwright:
-        browser = await playwright.chromium.launch(**launch_options())
-        context = await browser.new_context()
-        page = await context.new_page()
-        await page.goto(origin + "/login")
+        if url is not None:
+            await page.goto(url)
         cdp = await context.new_cdp_session(page)
         frame_id = (await cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
         for i in range(rounds):
             for name, source in ways.items():
-                world = await cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": f"r{i}{name}"})
-                started = time.perf_counter()
+                world = await cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": f"w{i}{name}"})
                 expression = {"expression": source(i), "contextId": world["executionContextId"]}
+                started = time.perf_counter()
                 reply = await cdp.send("Runtime.evaluate", expression)
                 times[name].append((time.perf_counter() - started) * 1000)
                 if "exceptionDetails" in reply:
-                    raise RuntimeError(f"the recorder's script failed: {reply['exceptionDetails']}")
+                    raise RuntimeError(f"the script {name!r} failed: {reply['exceptionDetails']}")
         await browser.close()
     base = statistics.median(times["empty"])
+    return {name: statistics.median(found) - base for name, found in times.items() if name != "empty"}, base
+
+
+def _never_run(name: str, script: str) -> Script:
+    return lambda i: f"if (Math.random() > 2) {{ /* {i} {name} */ {script} }}"
+
+
+async def compile_times(rounds: int) -> None:
+    minified = world_script(RecordingOptions(), isolated=True)
+    as_written = minified.replace(assets.recorder_script(), assets.recorder_function_source())
+    scripts = {"as written": as_written, "minified": minified}
+    ways = {"empty": lambda i: "0;", **{name: _never_run(name, script) for name, script in scripts.items()}}
+    medians, base = await fresh_world_ms(ways, rounds)
+    print(f"{rounds} rounds, median per document (the CDP round trip, {base:.2f} ms, subtracted):")
+    for name, script in scripts.items():
+        print(f"  {name:>10}: {medians[name]:5.2f} ms  ({len(script):,} characters)")
+
+
+async def run_times(rounds: int) -> None:
+    script = world_script(RecordingOptions(), isolated=True)
+    ways: dict[str, Script] = {
+        "empty": lambda i: "0;",
+        "first document": lambda i: f"/* {i} */{script}",
+        "next documents": lambda i: script,
+    }
+    async with serve_asgi(brand_site()) as origin:
+        medians, base = await fresh_world_ms(ways, rounds, origin + "/login")
     print(f"the whole script run in a fresh world of the sign-in page, median per document ({base:.2f} ms subtracted):")
-    for name in ways:
-        if name != "empty":
-            print(f"  {name:>15}: {statistics.median(times[name]) - base:5.2f} ms")
+    for name, ms in medians.items():
+        print(f"  {name:>15}: {ms:5.2f} ms")
 
 
 def main() -> None:
