@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from getgather_otel._log import logger
@@ -61,6 +61,9 @@ class FrameInfo:
     # Binding calls seen from that document: a document that never calls is polled.
     calls: int = 0
     loader_id: str = ""
+    # The lookup of `context_id` in flight: one `Page.createIsolatedWorld` per document, however
+    # many callers ask at once (a binding call often arrives while the navigation's is on its way).
+    lookup: asyncio.Future[int] | None = field(default=None, repr=False, compare=False)
 
 
 # (session, frame, raw payload) for each binding call; awaited before the session's next call.
@@ -164,8 +167,8 @@ class WorldSession:
 
     async def _after_navigation(self, frame: FrameInfo) -> None:
         try:
-            await self._add_binding()
-            await self._resolve_context(frame)
+            # Sent together, processed in order: the binding reaches the world looked up after it.
+            await asyncio.gather(self._add_binding(), self._resolve_context(frame))
         except Exception as error:  # the session or frame went away meanwhile
             logger.debug("could not set up the recorder world of frame %s: %s", frame.frame_id, error)
 
@@ -179,6 +182,12 @@ class WorldSession:
         """The execution context of `frame`'s world (its current document's); cached."""
         if frame.context_id is not None:
             return frame.context_id
+        lookup = frame.lookup
+        if lookup is None or (lookup.done() and (lookup.cancelled() or lookup.exception() is not None)):
+            lookup = frame.lookup = asyncio.ensure_future(self._create_world(frame))
+        return await asyncio.shield(lookup)
+
+    async def _create_world(self, frame: FrameInfo) -> int:
         try:
             created = await self.cdp.send(
                 "Page.createIsolatedWorld", {"frameId": frame.frame_id, "worldName": self._world}
@@ -371,7 +380,9 @@ class PageWorlds:
         blob_limit: int,
     ) -> None:
         self.context = context
-        self.page = page
+        # The page's implementation object: its `framenavigated` (cdp_events.on_event) gives the
+        # implementation's frames, compared with its `main_frame`.
+        self._page = getattr(page, "_impl_obj", page)
         self.main: WorldSession | None = None
         self.sessions: list[WorldSession] = []
         self._script = script
@@ -388,12 +399,12 @@ class PageWorlds:
         self._attaching: set[Any] = set()
         self._tasks = BackgroundTasks()
 
-    async def start(self) -> None:
-        """Attach to the page (raises where the browser has no CDP) and follow its out-of-process frames."""
-        await self._session(await self.context.new_cdp_session(self.page), main=True)
-        self.page.on("framenavigated", self._frame_navigated)
-        for frame in self.page.frames:
-            if frame != self.page.main_frame:
+    async def start(self, cdp: Any) -> None:
+        """Attach over `cdp`, the page's CDP session (raises if the page is gone); follow its out-of-process frames."""
+        await self._session(cdp, main=True)
+        on_event(self._page, "framenavigated", self._frame_navigated)
+        for frame in self._page.frames:
+            if frame is not self._page.main_frame:
                 self._frame_navigated(frame)
 
     async def _session(self, cdp: Any, *, main: bool = False) -> WorldSession:
@@ -413,7 +424,7 @@ class PageWorlds:
         return session
 
     def _frame_navigated(self, frame: Any) -> None:
-        if frame == self.page.main_frame or frame in self._attaching:
+        if frame is self._page.main_frame or frame in self._attaching:
             return
         self._attaching.add(frame)
         self._tasks.spawn(self._attach_frame(frame))

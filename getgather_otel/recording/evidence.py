@@ -1,8 +1,10 @@
 """Evidence of what went wrong in a recorded browser, captured out of the page's reach (issue 18).
 
-One `EvidenceWatcher` per recorded context, one CDP session of its own per page
-(`context.new_cdp_session(page)`), separate from the recorder's, with domains no page can
-observe: `Network.enable` (with no body buffers) and `Page.enable`; never `Runtime.enable`.
+One `EvidenceWatcher` per recorded context, on the recorder's CDP session of each page
+(`ContextRecorder.page_session`: one session with `Page.enable` per page, not two, each of
+which gets every `Page` event; a session of its own where the recorder has none), with
+domains no page can observe: `Network.enable` (with no body buffers) and `Page.enable`;
+never `Runtime.enable`.
 The page's out-of-process (cross-site) iframes and its workers make requests the page's
 target never reports: the session auto-attaches to them (`cdp_targets.py`) and enables
 `Network` in each before it runs, so their requests are evidence of the page too, marked
@@ -437,7 +439,10 @@ class _PageWatch:
         self.frame_urls: OrderedDict[str, str] = OrderedDict()
 
     async def start(self) -> None:
-        cdp = await self.watcher.context.new_cdp_session(self.page)
+        # The recorder's session of the page where there is one (its `Page.enable` serves
+        # both); a session of its own where the recorder has none.
+        shared = await self.watcher.recorder.page_session(self.page)
+        cdp = shared if shared is not None else await self.watcher.context.new_cdp_session(self.page)
         self.cdp = cdp
         network = _Network(self)
         for method, handler in network.handlers.items():
@@ -448,7 +453,8 @@ class _PageWatch:
         self.main_frame_id = tree["frameTree"]["frame"]["id"]
         # No response bodies kept for this session: it only reads statuses and errors.
         await cdp.send("Network.enable", NETWORK_ENABLE)
-        await cdp.send("Page.enable")
+        if shared is None:
+            await cdp.send("Page.enable")
         if self.watcher.options.evidence_children:
             self.children = ChildTargets(cdp, self._child_attached)
             await self.children.start()

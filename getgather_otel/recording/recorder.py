@@ -30,6 +30,7 @@ from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.activity import Activity
 from getgather_otel.recording import main_world
 from getgather_otel.recording.cdp_blobs import RejectedBlob
+from getgather_otel.recording.cdp_events import on_event
 from getgather_otel.recording.cdp_worlds import FrameInfo, PageWorlds, WorldGoneError
 from getgather_otel.recording.main_world import MainWorldPage
 from getgather_otel.recording.options import RecordingOptions
@@ -172,6 +173,8 @@ class _PageState(PageRoute):
         self.closed = False
         self.ready: asyncio.Task[None] | None = None
         self.worlds: PageWorlds | MainWorldPage | None = None
+        # The page's CDP session (`page_session`), None where it could not be made.
+        self.session: asyncio.Future[Any | None] = asyncio.get_running_loop().create_future()
 
 
 class ContextRecorder:
@@ -254,7 +257,14 @@ class ContextRecorder:
                 blob_limit=3 * self.options.max_payload_bytes,
             )
             try:
-                await worlds.start()
+                cdp = await self.context.new_cdp_session(state.page)
+            except Exception as error:
+                state.session.set_result(None)
+                self._not_attached(state, error)
+                return
+            state.session.set_result(cdp)
+            try:
+                await worlds.start(cdp)
             except Exception as error:
                 self._not_attached(state, error)
                 return
@@ -318,6 +328,21 @@ class ContextRecorder:
         if state is not None:
             self._tasks.spawn(self._settle(state))
             await asyncio.sleep(0)
+
+    async def page_session(self, page: Any) -> Any | None:
+        """The CDP session of `page`'s top document's world, for evidence.py to share.
+
+        One session per page for both: each session with `Page.enable` gets every `Page`
+        event of the page (33 a round of the demo's sign-in flow). None when the page has no
+        session of the recorder's (not seen, closed, a browser without CDP, the main-world
+        fallback) or none within ATTACH_TIMEOUT_S.
+        """
+        state = self._pages.get(page)
+        if state is None or not self._isolated:
+            return None
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(asyncio.shield(state.session), ATTACH_TIMEOUT_S)
+        return None
 
     def page_id_of(self, page: Any) -> str | None:
         """The recording page id of `page` (API or protocol object), None for a page not recorded."""
@@ -411,7 +436,7 @@ class ContextRecorder:
             state.url = self._urls.redact(url)
         self._pages[page] = state
         self._ownership.open_page(state)
-        page.on("framenavigated", lambda frame: self._on_navigated(state, frame))
+        on_event(page, "framenavigated", lambda frame: self._on_navigated(state, frame))
         page.on("close", lambda _page: self._on_page_gone(state, attr.EVENT_PAGE_CLOSED))
         page.on("crash", lambda _page: self._on_page_gone(state, attr.EVENT_PAGE_CRASHED))
         if not self._isolated:
@@ -419,7 +444,7 @@ class ContextRecorder:
         state.ready = self._tasks.spawn(self._attach_page(state))
 
     def _on_navigated(self, state: _PageState, frame: Any) -> None:
-        if frame != state.page.main_frame:
+        if frame is not getattr(state.page, "_impl_obj", state.page).main_frame:
             return
         state.url = self._urls.redact(frame.url)
         if state.stream is not None:
