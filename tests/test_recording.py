@@ -20,10 +20,13 @@ from getgather_otel.cli import main as cli_main
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.demo.site import order_titles
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.recording.cdp_worlds import PageWorlds
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.payloads import PayloadRejectedError, parse
+from getgather_otel.recording.recorder import RECORDER_ATTRIBUTE
 from getgather_otel.recording.replay import load_streams
 from getgather_otel.recording.urls import UrlRedactor
+from getgather_otel.recording.world_script import api_call
 from getgather_otel.store.engine import DuckDBEngine
 from getgather_otel.store.reader import open_for_reading
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
@@ -511,6 +514,38 @@ async def test_closing_a_page_or_context_keeps_what_it_had_not_sent_yet(
     await settle(telemetry)
     text = text_of(list(streams(db_path, act.activity_id).values()))
     assert "last words of a page" in text and "last words of a context" in text
+
+
+async def test_a_flush_right_after_a_context_closes_writes_its_pages_last_chunks(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A closed page's stream is cut on the event loop once the calls its document sent are
+    # routed (`ContextRecorder._finish_page`); `flush()` right after `context.close()` holds that
+    # loop. The routing is held back a second here, as a busy machine did: the flush must cut
+    # the closing page's stream itself, and the closed context's recorder must stay flushable.
+    real_handled = PageWorlds.handled
+
+    async def held_back(worlds: PageWorlds) -> None:
+        await asyncio.sleep(1.0)
+        await real_handled(worlds)
+
+    monkeypatch.setattr(PageWorlds, "handled", held_back)
+    context = await browser.new_context()
+    await record_browser(context)
+    recorder = getattr(context._impl_obj, RECORDER_ATTRIBUTE)
+    async with activity(name="close-then-flush") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/child.html?tab=flush-after-close")
+        [state] = recorder._pages.values()
+        doc = await state.worlds.evaluate_top(api_call(recorder.options.guard, "doc", "null"))
+        deadline = asyncio.get_running_loop().time() + 10
+        while state.doc != doc:  # the document's first payload (Meta, FullSnapshot) was routed
+            assert asyncio.get_running_loop().time() < deadline, "the document's snapshot was routed"
+            await asyncio.sleep(0.02)
+    await context.close()
+    telemetry.flush()  # synchronous: the loop runs no `_finish_page` meanwhile
+    [events] = streams(db_path, act.activity_id).values()
+    assert any("flush-after-close" in href for href in metas(events)), "the closed page's last chunk is written"
 
 
 async def test_secrets_never_reach_storage(browser: Browser, sites: Sites, db_path: Path) -> None:

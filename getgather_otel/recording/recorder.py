@@ -187,6 +187,9 @@ class ContextRecorder:
         self._id = next(_ids)
         self._urls = UrlRedactor(options.url_secret_words, redact_fragments=options.redact_url_fragments)
         self._pages: dict[Any, _PageState] = {}
+        # Closed pages whose last calls are still being routed (`_finish_page`): a flush cuts them too.
+        self._finishing: set[_PageState] = set()
+        self._closed = False
         self._page_ids = itertools.count(1)
         self._ownership = Ownership(options)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -259,10 +262,12 @@ class ContextRecorder:
             try:
                 cdp = await self.context.new_cdp_session(state.page)
             except Exception as error:
-                state.session.set_result(None)
+                if not state.session.done():
+                    state.session.set_result(None)
                 self._not_attached(state, error)
                 return
-            state.session.set_result(cdp)
+            if not state.session.done():  # else the page closed meanwhile
+                state.session.set_result(cdp)
             try:
                 await worlds.start(cdp)
             except Exception as error:
@@ -330,7 +335,7 @@ class ContextRecorder:
             await asyncio.sleep(0)
 
     async def page_session(self, page: Any) -> Any | None:
-        """The CDP session of `page`'s top document's world, for evidence.py to share.
+        """The recorder's CDP session of `page` (its top document's world is there), for evidence.py to share.
 
         One session per page for both: each session with `Page.enable` gets every `Page`
         event of the page (33 a round of the demo's sign-in flow). None when the page has no
@@ -460,12 +465,15 @@ class ContextRecorder:
         if state.closed:
             return
         state.closed = True
+        if not state.session.done():  # closed before its session was made: nobody waits for one
+            state.session.set_result(None)
         owner = self._ownership.owner
         if owner is not None and not owner.ended:
             owner.activity.add_event(event_name, {attr.RECORDING_PAGE_ID: state.page_id, attr.URL_FULL: state.url})
         self._pages.pop(state.page, None)
         worlds = state.worlds
         if worlds is not None and self._loop is not None and not self._loop.is_closed():
+            self._finishing.add(state)
             self._tasks.spawn(self._finish_page(state, worlds))
         elif state.stream is not None:
             state.stream.cut()
@@ -473,11 +481,16 @@ class ContextRecorder:
     async def _finish_page(self, state: _PageState, worlds: PageWorlds | MainWorldPage) -> None:
         """A closed page's last binding calls are routed (the ones queued behind Blob reads, and
         what its document sent as it went), at most DRAIN_TIMEOUT_S; then its stream is cut."""
-        if isinstance(worlds, PageWorlds):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(worlds.handled(), DRAIN_TIMEOUT_S)
-        if state.stream is not None:
-            state.stream.cut()
+        try:
+            if isinstance(worlds, PageWorlds):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(worlds.handled(), DRAIN_TIMEOUT_S)
+            if state.stream is not None:
+                state.stream.cut()
+        finally:
+            self._finishing.discard(state)
+            if self._closed and not self._finishing:
+                live_recorders.discard(self)
         await worlds.close()
 
     def _watch_in_background(self, state: _PageState, frame: FrameInfo) -> None:
@@ -605,8 +618,12 @@ class ContextRecorder:
     # --- lifecycle ---
 
     def cut_all(self) -> None:
-        """Chunk everything received so far (flush); thread-safe."""
-        for state in list(self._pages.values()):
+        """Chunk everything received so far (flush), closed pages still finishing included; thread-safe.
+
+        A page closed just before a flush is finished on the event loop (`_finish_page`), which
+        a synchronous flush holds: without it here, its last chunk waited for the next flush.
+        """
+        for state in [*self._pages.values(), *self._finishing]:
             stream = state.stream
             if stream is not None:
                 stream.cut()
@@ -652,9 +669,13 @@ class ContextRecorder:
                 logger.debug("pages did not hand over their queued events within %ss", DRAIN_TIMEOUT_S)
 
     def close(self) -> None:
+        """The context closed: its pages are finished; the recorder leaves `live_recorders` (which
+        flushes cut) once the last of them is."""
+        self._closed = True
         for state in list(self._pages.values()):
             self._on_page_gone(state, attr.EVENT_PAGE_CLOSED)
-        live_recorders.discard(self)
+        if not self._finishing:
+            live_recorders.discard(self)
 
 
 def flush_open_streams() -> None:
