@@ -47,7 +47,10 @@ from getgather_otel.capture.failures import Document, Evidence, FailureContext, 
 from getgather_otel.cli import main as cli_main
 from getgather_otel.demo.browser import launch_options
 from getgather_otel.export.pipeline import Telemetry
+from getgather_otel.recording import evidence
+from getgather_otel.recording.cdp_worlds import PageWorlds
 from getgather_otel.recording.options import RecordingOptions
+from getgather_otel.recording.recorder import RECORDER_ATTRIBUTE
 from getgather_otel.store.schema import CURRENT_VERSION, migrate
 from getgather_otel.viewer.app import ViewerSettings, build_viewer_app
 from getgather_otel.viewer.reads import FileReads
@@ -880,6 +883,34 @@ async def test_dialogs_and_downloads_are_evidence_and_the_cap_counts_the_rest(
     assert len(evidence) == 3
     row = activity_row(db_path, "dialogs_and_downloads")
     assert row["attributes"][attr.EVIDENCE_EVENTS] == "6" and row["attributes"][attr.EVIDENCE_DROPPED] == "3"
+
+
+async def test_evidence_keeps_the_page_domain_when_the_recorder_could_not_set_up_its_worlds(
+    quiet_telemetry: Telemetry, browser: Browser, site: str, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence listens on the recorder's CDP session of the page, whose `Page.enable` the
+    recorder's world set-up sends first: when that set-up fails before it (simulated here), the
+    page's dialogs are still evidence (the watcher enables the domain itself)."""
+
+    async def fails(worlds: PageWorlds, cdp: Any) -> None:
+        raise RuntimeError("simulated: the recorder could not set up its worlds")
+
+    monkeypatch.setattr(PageWorlds, "start", fails)
+    context = await browser.new_context()
+    await record_browser(context)
+    watcher = evidence._watchers[getattr(context._impl_obj, RECORDER_ATTRIBUTE)]
+    async with activity("no_worlds", "fixture") as act:
+        page = await context.new_page()
+        ready = watcher._pages[page].ready
+        assert ready is not None
+        await ready  # the evidence session is up (no recorder world waits for it here)
+        await page.goto(f"{site}/dialog")
+        await until_evidence(1)
+    await asyncio.sleep(0.3)
+    flushed(quiet_telemetry)
+    found = dict(events_of(db_path, act.activity_id))
+    assert found[attr.EVENT_DIALOG][attr.BROWSER_DIALOG_MESSAGE] == "hello there"
+    await context.close()
 
 
 def http_errors(db: Path, activity_id: str) -> dict[tuple[str, str, str], dict[str, str]]:

@@ -439,8 +439,8 @@ class _PageWatch:
         self.frame_urls: OrderedDict[str, str] = OrderedDict()
 
     async def start(self) -> None:
-        # The recorder's session of the page where there is one (its `Page.enable` serves
-        # both); a session of its own where the recorder has none.
+        # The recorder's session of the page where there is one; a session of its own where the
+        # recorder has none.
         shared = await self.watcher.recorder.page_session(self.page)
         cdp = shared if shared is not None else await self.watcher.context.new_cdp_session(self.page)
         self.cdp = cdp
@@ -453,8 +453,10 @@ class _PageWatch:
         self.main_frame_id = tree["frameTree"]["frame"]["id"]
         # No response bodies kept for this session: it only reads statuses and errors.
         await cdp.send("Network.enable", NETWORK_ENABLE)
-        if shared is None:
-            await cdp.send("Page.enable")
+        # Also on the recorder's session: the recorder's may not have been sent (its world set-up
+        # failed after the session was made), and a second one adds no events (same 33 `Page`
+        # events a sign-in round).
+        await cdp.send("Page.enable")
         if self.watcher.options.evidence_children:
             self.children = ChildTargets(cdp, self._child_attached)
             await self.children.start()
