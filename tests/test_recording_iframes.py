@@ -17,7 +17,7 @@ from patchright.async_api import Browser, Frame, Page
 
 from getgather_otel import activity, record_browser
 from getgather_otel.export.pipeline import Telemetry
-from tests.conftest import Sites
+from tests.conftest import Sites, flushed
 from tests.test_recording import (
     STAGE,
     open_replay,
@@ -141,3 +141,35 @@ async def test_every_kind_of_iframe_is_recorded_masked_and_replayed(
     await until_true(viewer, f"() => {{ const text = ({REPLAY_TEXT})(); return {shown}; }}")
     replayed = await viewer.evaluate(REPLAY_TEXT, isolated_context=False)
     assert all(f"frame {name} text" in replayed for name in frames), replayed
+
+
+async def test_an_iframe_back_on_the_pages_site_then_on_another_is_recorded_again(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    # Another site (out of process), the page's own site (in process), another site again: the
+    # out-of-process target's id is its frame's, and the first one's session, gone with its
+    # process, must not pass for the frame's live session (the last document went unrecorded).
+    context = await browser.new_context()
+    await record_browser(context)
+    hops = {"far": sites.far, "back": sites.main, "again": sites.third}
+    async with activity(name="hops") as act:
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/ordinary.html")
+        await page.evaluate(
+            "() => { const f = document.createElement('iframe'); f.id = 'hop'; document.body.append(f); }",
+            isolated_context=False,
+        )
+        for name, origin in hops.items():
+            # Waited for from the page: a locator in the frame ends with it as it changes process.
+            await page.evaluate(
+                "(src) => new Promise((loaded) => { const f = document.getElementById('hop');"
+                " f.addEventListener('load', loaded, { once: true }); f.src = src; })",
+                f"{origin}/frame.html?name={name}",
+            )
+            await until_recorded(telemetry, db_path, act.activity_id, f"frame {name} text")
+        await page.frame_locator("#hop").locator("#frame-change").click()
+        await until_recorded(telemetry, db_path, act.activity_id, "frame again changed later")
+    await context.close()
+    flushed(telemetry)
+    text = text_of(list(streams(db_path, act.activity_id).values()))
+    assert all(f"frame {name} text" in text for name in hops), "each of the iframe's documents is in its stream"

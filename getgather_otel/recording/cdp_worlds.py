@@ -456,6 +456,15 @@ class PageWorlds:
     def _navigated(self, session: WorldSession, frame: FrameInfo) -> None:
         if session is self.main and frame.frame_id == session.root_frame_id:
             self._on_top_navigated(frame)
+        # A frame that now has a document in `session`'s process left the out-of-process session
+        # that recorded it before: that session's target is gone, and an out-of-process target's
+        # id is its frame's, so a live-looking stale session would make `_attach_frame` turn
+        # away the frame's next out-of-process session (an iframe on another site, back on the
+        # page's site, then on another site again was not recorded).
+        for stale in [s for s in self.sessions if s is not session and s is not self.main]:
+            if stale.root_frame_id == frame.frame_id:
+                self.sessions.remove(stale)
+                self._tasks.spawn(stale.close())
 
     def _on_payload(self, session: WorldSession, frame: FrameInfo | None, raw: object) -> Awaitable[None] | None:
         if session is self.main and (frame is None or frame.frame_id == session.root_frame_id):
