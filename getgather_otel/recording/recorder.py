@@ -176,6 +176,11 @@ class _PageState(PageRoute):
         # The page's CDP session (`page_session`), None where it could not be made.
         self.session: asyncio.Future[Any | None] = asyncio.get_running_loop().create_future()
 
+    def session_made(self, cdp: Any | None) -> None:
+        """Settle `session` once: a page that closed before its session was made settled it with None."""
+        if not self.session.done():
+            self.session.set_result(cdp)
+
 
 class ContextRecorder:
     """Records the pages of one browser context; see the module docstring for the rules."""
@@ -262,12 +267,10 @@ class ContextRecorder:
             try:
                 cdp = await self.context.new_cdp_session(state.page)
             except Exception as error:
-                if not state.session.done():
-                    state.session.set_result(None)
+                state.session_made(None)
                 self._not_attached(state, error)
                 return
-            if not state.session.done():  # else the page closed meanwhile
-                state.session.set_result(cdp)
+            state.session_made(cdp)
             try:
                 await worlds.start(cdp)
             except Exception as error:
@@ -465,8 +468,7 @@ class ContextRecorder:
         if state.closed:
             return
         state.closed = True
-        if not state.session.done():  # closed before its session was made: nobody waits for one
-            state.session.set_result(None)
+        state.session_made(None)  # if it had none yet: nobody waits for one
         owner = self._ownership.owner
         if owner is not None and not owner.ended:
             owner.activity.add_event(event_name, {attr.RECORDING_PAGE_ID: state.page_id, attr.URL_FULL: state.url})
