@@ -60,12 +60,6 @@ LIST_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "ping", "archive"})
 # player never sets `srcdoc`).
 SRCDOC = "srcdoc"
 
-SOURCE_MUTATION = 0
-SOURCE_INPUT = 5
-SOURCE_STYLE_SHEET_RULE = 8
-SOURCE_STYLE_DECLARATION = 13
-SOURCE_ADOPTED_STYLE_SHEET = 15
-
 
 # `data-*` names that hold secrets. Narrower than the URL key words: `data-key`, `data-row-key`,
 # `data-code` and `data-pin` are ids and states that pages style on and a replay needs.
@@ -250,14 +244,14 @@ def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[
             continue
         if kind == rrweb_events.META:
             data["href"] = urls.redact(data.get("href", ""), counts)
-        elif kind == rrweb_events.INCREMENTAL_SNAPSHOT and data.get("source") == SOURCE_INPUT:
+        elif kind == rrweb_events.INCREMENTAL_SNAPSHOT and data.get("source") == rrweb_events.SOURCE_INPUT:
             if data.get("text") == MASK:
                 counts[KIND_INPUT] += 1
         elif kind == rrweb_events.FULL_SNAPSHOT:
             _tree(urls, data.get("node"), counts)
         elif kind == rrweb_events.INCREMENTAL_SNAPSHOT:
             source = data.get("source")
-            if source == SOURCE_MUTATION:
+            if source == rrweb_events.SOURCE_MUTATION:
                 for add in data.get("adds") or []:
                     if isinstance(add, dict):
                         _tree(urls, add.get("node"), counts)
@@ -273,13 +267,13 @@ def scrub_urls(urls: UrlRedactor, events: list[dict[str, Any]], counts: Counter[
                         text["value"] = _css(urls, value, counts)
                     elif may_hold_css_url(value):
                         text["value"] = urls.redact_css(value, counts)
-            elif source == SOURCE_STYLE_SHEET_RULE:
+            elif source == rrweb_events.SOURCE_STYLE_SHEET_RULE:
                 _rules(urls, data.get("adds"), counts)
-            elif source == SOURCE_STYLE_DECLARATION:
+            elif source == rrweb_events.SOURCE_STYLE_DECLARATION:
                 declaration = data.get("set")
                 if isinstance(declaration, dict) and isinstance(declaration.get("value"), str):
                     declaration["value"] = _css(urls, declaration["value"], counts)
-            elif source == SOURCE_ADOPTED_STYLE_SHEET:
+            elif source == rrweb_events.SOURCE_ADOPTED_STYLE_SHEET:
                 for style in data.get("styles") or []:
                     if isinstance(style, dict):
                         _rules(urls, style.get("rules"), counts)

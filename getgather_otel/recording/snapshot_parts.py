@@ -37,7 +37,7 @@ def _parts(snapshot: dict[str, Any], following: Sequence[dict[str, Any]]) -> lis
             break
         if event.get("type") == rrweb_events.CUSTOM and data.get("tag") == PARTS_TAG:
             return [snapshot, *following[: end + 1]]
-        if event.get("type") != rrweb_events.INCREMENTAL_SNAPSHOT or data.get("source") != 0:
+        if event.get("type") != rrweb_events.INCREMENTAL_SNAPSHOT or data.get("source") != rrweb_events.SOURCE_MUTATION:
             break
     return [snapshot]
 
