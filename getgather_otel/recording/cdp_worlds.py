@@ -445,9 +445,7 @@ class PageWorlds:
             # A frame that navigated to another site moved to a new process (a new target, the
             # same frame id): the old process's session is gone with it.
             tree = await cdp.send("Page.getFrameTree")
-            frame_id = tree["frameTree"]["frame"]["id"]
-            for old in [s for s in self.sessions if s.root_frame_id == frame_id and s is not self.main]:
-                self.sessions.remove(old)
+            for old in self._take_out_of_process(tree["frameTree"]["frame"]["id"]):
                 await old.close()
             await self._session(cdp)
         except Exception as error:  # detached or crashed meanwhile
@@ -461,10 +459,15 @@ class PageWorlds:
         # id is its frame's, so a live-looking stale session would make `_attach_frame` turn
         # away the frame's next out-of-process session (an iframe on another site, back on the
         # page's site, then on another site again was not recorded).
-        for stale in [s for s in self.sessions if s is not session and s is not self.main]:
-            if stale.root_frame_id == frame.frame_id:
-                self.sessions.remove(stale)
-                self._tasks.spawn(stale.close())
+        for stale in self._take_out_of_process(frame.frame_id, keep=session):
+            self._tasks.spawn(stale.close())
+
+    def _take_out_of_process(self, frame_id: str, keep: WorldSession | None = None) -> list[WorldSession]:
+        """Remove and return the out-of-process sessions (not `keep`) whose root is frame `frame_id`."""
+        taken = [s for s in self.sessions if s.root_frame_id == frame_id and s is not self.main and s is not keep]
+        for session in taken:
+            self.sessions.remove(session)
+        return taken
 
     def _on_payload(self, session: WorldSession, frame: FrameInfo | None, raw: object) -> Awaitable[None] | None:
         if session is self.main and (frame is None or frame.frame_id == session.root_frame_id):
