@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from patchright.async_api import Browser, BrowserContext
+from patchright.async_api import Browser, BrowserContext, Page
 
 from getgather_otel import activity, record_browser
 
@@ -28,6 +28,20 @@ UNRECORDED, RECORDED, TRACING = "unrecorded", "recorded", "tracing"
 MODES = (UNRECORDED, RECORDED, TRACING)
 
 Flow = Callable[[BrowserContext], Awaitable[None]]
+
+
+async def heap_bytes(page: Page) -> int:
+    """Bytes of the JavaScript heap of `page`'s renderer (every world), after a garbage collection.
+
+    CDP `HeapProfiler.collectGarbage`, then `Runtime.getHeapUsage` `usedSize`.
+    """
+    session = await page.context.new_cdp_session(page)
+    try:
+        await session.send("HeapProfiler.collectGarbage")
+        usage = await session.send("Runtime.getHeapUsage")
+        return int(usage["usedSize"])
+    finally:
+        await session.detach()
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from patchright.async_api import BrowserContext, Page, async_playwright
+from patchright.async_api import BrowserContext, async_playwright
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import getgather_otel
-from bench.browser_rounds import RECORDED, chunk_bytes, interleaved_rounds, mode_contexts, of_mode, print_rounds
+from bench.browser_rounds import (
+    RECORDED,
+    chunk_bytes,
+    heap_bytes,
+    interleaved_rounds,
+    mode_contexts,
+    of_mode,
+    print_rounds,
+)
 from bench.recording_heavy import heavy
 from bench.recording_serializers import serializers
 from getgather_otel import activity, record_browser
@@ -87,16 +95,6 @@ async def overhead(rounds: int, db: Path, delay_ms: float) -> None:
     )
     print_rounds(done)
     print(f"stored {stored:,} bytes for {raw:,} bytes of rrweb JSON: {raw / max(stored, 1):.1f}x smaller")
-
-
-async def heap_bytes(page: Page) -> int:
-    session = await page.context.new_cdp_session(page)
-    try:
-        await session.send("HeapProfiler.collectGarbage")
-        usage = await session.send("Runtime.getHeapUsage")
-        return int(usage["usedSize"])
-    finally:
-        await session.detach()
 
 
 async def soak(minutes: float, db: Path, telemetry: Telemetry) -> None:

@@ -31,7 +31,16 @@ from typing import Any
 
 from patchright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from bench.browser_rounds import RECORDED, Round, chunk_bytes, interleaved_rounds, mode_contexts, of_mode, print_rounds
+from bench.browser_rounds import (
+    RECORDED,
+    Round,
+    chunk_bytes,
+    heap_bytes,
+    interleaved_rounds,
+    mode_contexts,
+    of_mode,
+    print_rounds,
+)
 from bench.heavy_site import PATH, heavy_site, order_text
 from bench.stored_snapshots import StoredSnapshot, incremental_bytes, stored_recordings, stored_snapshots
 from getgather_otel import activity, record_browser
@@ -277,6 +286,11 @@ async def heavy(rows: int, rounds: int, visits: int, dwell_s: float, db: Path, t
         print_rounds(done)
         print("page milestones (navigation timing of the flow's document, median):")
         print_navigation(navs_by_mode)
+        heaps = {mode: await heap_bytes(context.pages[0]) for mode, context in contexts.items()}
+        print(
+            "JavaScript heap of the page after its last round, every world, garbage collected: "
+            + ", ".join(f"{mode} {size / 1e6:.1f} MB" for mode, size in heaps.items())
+        )
         found = await arrivals(browser, telemetry, origin, rows, visits)
         dwelled = await dwell(contexts[RECORDED], origin, rows, dwell_s) if dwell_s > 0 else None
         await browser.close()

@@ -129,3 +129,60 @@ async def test_a_big_snapshot_is_sent_in_parts_that_rebuild_every_row(
     assert all(f"row {n} of 1500" in shown for n in (1, 750, 1500)), "the rows' text is in the first frame"
     await viewer.context.close()
     telemetry.shutdown()
+
+
+# Counts, in the world `Runtime.queryObjects` was given the prototype of, the objects that are
+# serialized `<td>` elements of an rrweb snapshot.
+SERIALIZED_CELLS = """function () {
+  let cells = 0;
+  for (const o of this) {
+    try {
+      if (o.type === 2 && o.tagName === "td" && Array.isArray(o.childNodes)) cells++;
+    } catch (error) {
+      /* an object whose getter throws is no serialized node */
+    }
+  }
+  return cells;
+}"""
+
+
+@pytest.mark.parametrize("max_event_bytes", [None, 20_000], ids=["whole", "in parts"])
+async def test_a_sent_snapshots_tree_is_not_held_by_the_page(
+    quiet_telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path, max_event_bytes: int | None
+) -> None:
+    # rrweb's mirror held every serialized node of the fast snapshot for the document's life, and
+    # rrweb its last full snapshot event: a 20,000-row page's world kept ~10 MB of tree it had
+    # sent already. Once queued, nothing in the world refers to the tree (js/snapshot.js,
+    # js/world.js `letGo`), whether it went whole or in parts.
+    options = RecordingOptions() if max_event_bytes is None else RecordingOptions(max_event_bytes=max_event_bytes)
+    context = await browser.new_context()
+    await record_browser(context, options=options)
+    async with activity(name="rows") as act:
+        page = await context.new_page()
+        await page.goto(sites.main + "/rows.html")
+        await until_true(page, "() => document.querySelectorAll('#rows tr').length === 1500")
+        await page.click("#rows tr:last-child td")  # the recording goes on after the snapshot
+        cdp = await context.new_cdp_session(page)
+        frame_id = (await cdp.send("Page.getFrameTree"))["frameTree"]["frame"]["id"]
+        world = await cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": WORLD_NAME})
+        prototype = await cdp.send(
+            "Runtime.evaluate", {"expression": "Object.prototype", "contextId": world["executionContextId"]}
+        )
+        # queryObjects collects garbage first, then lists every object of that prototype.
+        found = await cdp.send("Runtime.queryObjects", {"prototypeObjectId": prototype["result"]["objectId"]})
+        reply = await cdp.send(
+            "Runtime.callFunctionOn",
+            {"functionDeclaration": SERIALIZED_CELLS, "objectId": found["objects"]["objectId"], "returnByValue": True},
+        )
+        await cdp.detach()
+    await context.close()
+    quiet_telemetry.flush()
+
+    assert "exceptionDetails" not in reply, reply
+    assert reply["result"]["value"] == 0, "no serialized cell of the page's snapshot is left in its world"
+    [events] = streams(db_path, act.activity_id).values()
+    meta = next(i for i, e in enumerate(events) if e["type"] == rrweb_events.META and "rows.html" in e["data"]["href"])
+    first = next(i for i in range(meta, len(events)) if events[i]["type"] == rrweb_events.FULL_SNAPSHOT)
+    text = texts(assembled(snapshot_parts(events, first)))
+    assert all(f"row {n} of 1500" in text for n in range(1, 1501)), "the snapshot was sent, every row in it"
+    assert any(e["type"] == rrweb_events.INCREMENTAL_SNAPSHOT for e in events[first + 1 :]), "recording went on"

@@ -20,6 +20,12 @@
 // rrweb's rules: a text is masked when an ancestor element that has children carries the
 // class or matches the selector.
 //
+// The mirror gets a record holding the id alone, not the serialized node rrweb's serializer puts
+// there: rrweb's recorder reads nothing of a record but its id and that it exists (`getId`,
+// `hasNode`, and `getMeta` in `isSerializedIframe`/`isSerializedStylesheet`), so the serialized
+// tree, megabytes on a big page, is garbage once sent instead of held for the document's life
+// (js/world.js lets go of rrweb's last full snapshot event too; BENCHMARKS.md section 8).
+//
 // `tools` are rrweb internals, handed over by the bundle patch in recording/assets.py:
 // { serializeNodeWithId, genId, transformAttribute }.
 //
@@ -74,6 +80,9 @@ function fastSnapshot(doc, options, tools, hints) {
   function idOf(node, ignored) {
     if (mirror.hasNode(node)) return mirror.getId(node);
     return ignored ? IGNORED : genId();
+  }
+  function remember(node, id) {
+    mirror.add(node, { id });
   }
   function hasClass(value, name) {
     return typeof value === "string" && value.includes(name) && value.split(/[\t\n\f\r ]+/).includes(name);
@@ -134,14 +143,14 @@ function fastSnapshot(doc, options, tools, hints) {
       if (top) attributes.rr_scrollTop = top;
     }
     const serialized = { type: 2, tagName, attributes, childNodes: [], rootId, id: idOf(n, false) };
-    mirror.add(n, serialized);
+    remember(n, serialized.id);
     children(serialized, first, needsMask, n, first ? enterText(n, textState) : textState);
     return serialized;
   }
 
   function leaf(n, serialized, ignored) {
     serialized.id = idOf(n, ignored);
-    mirror.add(n, serialized);
+    remember(n, serialized.id);
     return serialized.id === IGNORED ? null : serialized;
   }
 
@@ -174,8 +183,8 @@ function fastSnapshot(doc, options, tools, hints) {
   const serialized = { type: 0, childNodes: [] };
   if (doc.compatMode !== "CSS1Compat") serialized.compatMode = doc.compatMode;
   serialized.id = idOf(doc, false);
-  mirror.add(doc, serialized);
-  const docId = mirror.getId(doc);
+  remember(doc, serialized.id);
+  const docId = serialized.id;
   rootId = docId === 1 ? undefined : docId;
   children(serialized, firstChildOf.call(doc), false, doc, hints ? hints.textRoot : undefined);
   return serialized;

@@ -399,19 +399,30 @@ function enqueue(event) {
     const sizes = event.type === EVENT_FULL_SNAPSHOT ? subtreeChars(event.data.node) : null;
     if (sizes && sizes.get(event.data.node) > config.partChars) {
       pushParts(snapshotParts(event, sizes));
+      letGo(event);
       return;
     }
     json = JSON.stringify(event);
     if (sizes && json.length > config.partChars) {
       // Estimated under the part size, but its text is full of characters JSON escapes.
       pushParts(snapshotParts(event, sizes));
+      letGo(event);
       return;
     }
   } catch (error) {
     droppedEvents++;
+    letGo(event);
     return;
   }
   push(json, urgent(event));
+  letGo(event);
+}
+
+// rrweb keeps its last full snapshot event for its checkouts, which read its time alone, and
+// the mirror keeps no serialized node (js/snapshot.js): once a snapshot is queued (as JSON, or
+// as parts that hold their own subtrees), its tree goes with the last reference to it.
+function letGo(event) {
+  if (event.type === EVENT_FULL_SNAPSHOT && event.data) event.data.node = null;
 }
 
 // Estimated JSON characters of every subtree of a serialized node, in one walk over the tree
@@ -527,6 +538,7 @@ function enqueueMessage(message) {
     return;
   }
   push(json, !message || !message.event || urgent(message.event));
+  if (message && message.event) letGo(message.event);
 }
 
 // State that page scripts change through APIs rrweb hooks in the page's own world (input
