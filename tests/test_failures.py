@@ -1645,6 +1645,49 @@ async def test_a_slow_classifier_does_not_hold_the_tools_answer(
     assert activity_row(db_path, "slow_classified")["failure_class"] == failures.TOOL_ERROR
 
 
+async def test_a_slow_classifier_does_not_stall_the_servers_other_requests(
+    telemetry: Telemetry, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer's break: the classifier's budget was waited for on the event loop's thread, so
+    every failed call froze the server's other requests for up to 500 ms. Here the classifier
+    answers only once another request has been answered meanwhile: with the loop blocked that
+    request waits out the whole budget and the answer comes late (the rules' class is stored)."""
+    monkeypatch.setattr(logging.getLogger("fastmcp"), "disabled", True)
+    monkeypatch.setattr(failures, "CLASSIFIER_BUDGET_S", 2.0)
+    server = FastMCP("stall")
+
+    @server.tool
+    async def failing() -> str:
+        raise RuntimeError("site down")
+
+    @server.tool
+    async def fast() -> str:
+        return "ok"
+
+    thinking, answered = threading.Event(), threading.Event()
+
+    def classifier(context: FailureContext) -> str | None:
+        thinking.set()
+        return "maintenance" if answered.wait(5) else None
+
+    instrument_mcp(server, failure_classifier=classifier)
+    try:
+        async with Client(server) as client:
+            await client.call_tool("fast", {})
+            failed = asyncio.ensure_future(call(client, "failing"))
+            await asyncio.to_thread(thinking.wait, 10)
+            started = time.perf_counter()
+            await client.call_tool("fast", {})
+            meanwhile = time.perf_counter() - started
+            answered.set()
+            await failed
+    finally:
+        getgather_otel.set_failure_classifier(None)
+        answered.set()
+    flushed(telemetry)
+    assert activity_row(db_path, "failing")["failure_class"] == "maintenance", meanwhile
+
+
 # --- a newcomer's break (2): evidence that only looks like a cause ---
 
 

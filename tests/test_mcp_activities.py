@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from fastmcp import Client, FastMCP
 from fastmcp.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from opentelemetry.sdk.metrics.export import Histogram
 
 import getgather_otel
 from getgather_otel import activity, current_activity, instrument_mcp
+from getgather_otel.capture.redaction import Redactor
 from getgather_otel.demo.loopback import serve_streamable_http
 from getgather_otel.demo.run import DEMO_CALLS
 from getgather_otel.demo.server import build_demo_server
@@ -108,6 +110,38 @@ async def test_exception_recorded_as_event_and_status(telemetry: Telemetry, db_p
     assert "timed out waiting for #shelf" in span["StatusMessage"]
     assert span["events"] == ["exception"]
     assert span["event_attrs"][0]["exception.type"] == "fastmcp.exceptions.ToolError"
+
+
+async def test_a_call_the_client_cancels_is_no_failure(telemetry: Telemetry, db_path: Path) -> None:
+    # A newcomer's break: a call the client gave up on was a failed activity (`tool_error`, an
+    # anyio task's repr as its error) while the request's SERVER span said nothing failed, so
+    # client timeouts and disconnects inflated error rates by brand.
+    server = FastMCP("cancel")
+
+    @server.tool
+    async def netflix_slow_report() -> str:
+        await asyncio.sleep(5)
+        return "done"
+
+    instrument_mcp(server, brand_from_prefix=True)
+    async with Client(server) as client:
+        with pytest.raises(MCPError):  # the client's own timeout: it cancels the request
+            await client.call_tool("netflix_slow_report", {}, timeout=0.5)
+    flushed(telemetry)
+    [server_span] = rows(
+        db_path,
+        """SELECT "StatusCode" FROM otel_traces
+           WHERE "SpanName" = 'tools/call netflix_slow_report' AND "SpanKind" IN ('Server', 'SPAN_KIND_SERVER')""",
+    )
+    [act] = rows(
+        db_path,
+        """SELECT a.status, a.error_type, a.failure_class, t."StatusMessage" AS message,
+                  t."SpanAttributes"['getgather.activity.cancelled'] AS cancelled, t."Events.Name" AS events
+           FROM activities a JOIN otel_traces t ON t."SpanId" = a.activity_id WHERE a.name = 'netflix_slow_report'""",
+    )
+    assert server_span["StatusCode"] != "Error"
+    assert (act["status"], act["error_type"], act["failure_class"]) == ("ok", None, None), act
+    assert act["cancelled"] == "true" and act["message"] == "" and act["events"] == []
 
 
 async def test_concurrent_calls_never_mix_activities(telemetry: Telemetry, db_path: Path) -> None:
@@ -223,6 +257,18 @@ async def test_capture_arguments_redacts_secrets_and_is_off_by_default(telemetry
         assert secret.encode() not in raw, f"{secret} reached the database file"
 
 
+def test_plural_and_synonym_keys_are_secret_and_ordinary_words_are_not() -> None:
+    # A newcomer's break: `pins`, `backup_codes`, `totp`, `mfa`, `social_security_number` were
+    # captured in clear, while the recorder treats a field named like them as secret.
+    redactor = Redactor()
+    for key in ("pins", "backup_codes", "recovery_codes", "totp", "otps", "mfa", "social_security_number", "api_keys"):
+        assert redactor.is_secret_key(key), key
+    for key in ("passenger", "passengers", "spinner", "zipcode", "keyword", "keywords", "username", "addresses"):
+        assert not redactor.is_secret_key(key), key
+    own = Redactor("password")  # one string is one word, not its letters
+    assert own.is_secret_key("userPassword") and own.is_secret_key("passwords") and not own.is_secret_key("spa")
+
+
 async def test_brand_resolver_is_pluggable_and_failures_fall_back(telemetry: Telemetry, db_path: Path) -> None:
     server = build_demo_server()
     instrument_mcp(server, brand_resolver=lambda name, tool: "acme" if "shelf" in name else "")
@@ -236,6 +282,11 @@ async def test_brand_resolver_is_pluggable_and_failures_fall_back(telemetry: Tel
     instrument_mcp(server, brand_resolver=broken, brand_from_prefix=True)
     async with Client(server) as client:
         await client.call_tool("amazon_get_orders", {})
+    # A newcomer's break: a list's or bytes' repr was stored as the brand id.
+    for odd in (["x", "y"], b"\xff\x00"):
+        instrument_mcp(server, brand_resolver=lambda name, tool, odd=odd: odd, brand_from_prefix=True)  # type: ignore[misc]
+        async with Client(server) as client:
+            await client.call_tool("amazon_get_orders", {})
     flushed(telemetry)
     got = [
         (r["name"], r["brand_id"]) for r in rows(db_path, "SELECT name, brand_id FROM activities ORDER BY start_time")
@@ -243,6 +294,8 @@ async def test_brand_resolver_is_pluggable_and_failures_fall_back(telemetry: Tel
     assert got == [
         ("goodreads_get_shelf", "acme"),
         ("amazon_get_orders", ""),
+        ("amazon_get_orders", "amazon"),
+        ("amazon_get_orders", "amazon"),
         ("amazon_get_orders", "amazon"),
     ]
 

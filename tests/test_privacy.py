@@ -32,7 +32,7 @@ from getgather_otel import Activity, activity, configure, current_activity, inst
 from getgather_otel.capture import attributes as attr
 from getgather_otel.capture.activity import use_tracer_provider
 from getgather_otel.capture.secret_values import secret_spans
-from getgather_otel.capture.secrets import MIN_SECRET_CHARS, forms, register
+from getgather_otel.capture.secrets import MIN_SECRET_CHARS, forms, register, scrub_value
 from getgather_otel.cli import main as cli_main
 from getgather_otel.export.chunk_rows import chunks_to_arrow
 from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
@@ -967,6 +967,47 @@ async def test_prefixes_of_a_secret_mirrored_as_it_is_typed_are_redacted(
     # begin like one.
     assert MIRRORED[: MIN_SECRET_CHARS - 1] in echoed
     assert "Qz7wPabc only begins like it; [REDACTED] is a prefix standing as a word." in recorded
+
+
+def test_a_half_typed_value_registered_before_the_whole_leaves_none_of_the_rest() -> None:
+    # A password's value is registered as it stands at each of the page's batches: a value typed
+    # half-way is a secret of its own, and was replaced first, leaving the rest of a longer prefix.
+    register("half-typed", ["Zq8xtypedPw", "Zq8xt", "Zq8xtyp"])
+    echoes = ["typed Zq8xty", "typed Zq8xtyped", "typed Zq8xt", "typed Zq8xtyp", "typed Zq8xtypedPw"]
+    scrubbed, count = scrub_value("half-typed", echoes)
+    assert scrubbed == ["typed [REDACTED]"] * len(echoes) and count == len(echoes)
+    # Within a longer word, a registered value is still replaced (not a typed prefix there).
+    assert scrub_value("half-typed", ["aZq8xtb"])[0] == ["a[REDACTED]b"]
+
+
+async def test_a_password_mirrored_as_it_is_typed_leaves_none_of_its_characters(
+    telemetry: Telemetry, browser: Browser, sites: Sites, db_path: Path
+) -> None:
+    # A newcomer's break: a sign-in page that echoes its password field ("typed Zq8!ty") kept the
+    # characters after a half-typed value the recorder had registered ("typed [REDACTED]y").
+    password = "Zq8!typedPw"
+    context = await browser.new_context()
+    await record_browser(context)
+    async with activity(name="echo", brand_id="fixture"):
+        page = await context.new_page()
+        await page.goto(f"{sites.main}/mirror.html")
+        # The first five characters in batches of their own ("Zq8!t" registered as it stood),
+        # the rest faster than the page's batches (only the whole value registered after them).
+        await type_keystrokes(page, "#secret", password[:5])
+        await asyncio.sleep(0.5)
+        await page.keyboard.type(password[5:], delay=15)
+        await asyncio.sleep(0.3)
+    await settle(telemetry)
+    await context.close()
+
+    events = events_of(stored_text(db_path))
+    echoed = [n.get("textContent") or "" for n in nodes_of(events) if n.get("type") == 3]
+    echoed += [t["value"] or "" for e in events if e["type"] == 3 for t in e["data"].get("texts") or []]
+    typed = [text for text in echoed if text.startswith("typed ")]
+    assert len(typed) >= len(password) - MIN_SECRET_CHARS, "each keystroke's echo is recorded"
+    for text in typed:
+        shown = text.removeprefix("typed ")
+        assert shown == "[REDACTED]" or (len(shown) < MIN_SECRET_CHARS and password.startswith(shown)), text
 
 
 def events_of(recorded: str) -> list[dict[str, Any]]:

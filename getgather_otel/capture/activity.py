@@ -74,29 +74,38 @@ def add_lifecycle_hooks(on_start: ActivityHook, on_end: ActivityHook) -> None:
 # browser still shows the failure (evidence capture takes a checkpoint and reads the pages).
 FailureHook = Callable[["Activity"], Awaitable[None]]
 _failure_hooks: list[FailureHook] = []
+_last_failure_hooks: list[FailureHook] = []
 FAILURE_HOOK_TIMEOUT_S = 2.0
 
 
-def add_failure_hook(hook: FailureHook) -> None:
+def add_failure_hook(hook: FailureHook, *, last: bool = False) -> None:
     """Await `hook(activity)` when an async activity block fails (raises, or was marked failed), before it ends.
 
-    All hooks together get at most FAILURE_HOOK_TIMEOUT_S; a hook that raises is logged.
+    The activity's `error_type` is set by then. All hooks together get at most
+    FAILURE_HOOK_TIMEOUT_S, run side by side; a hook that raises is logged. `last`: awaited
+    after those, one after the other, with no time limit of this module's (the failure's
+    class, decided from what they gathered, `failures.py`, keeps its own).
     """
-    if hook not in _failure_hooks:
-        _failure_hooks.append(hook)
+    hooks = _last_failure_hooks if last else _failure_hooks
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+async def _guarded(hook: FailureHook, current: Activity) -> None:
+    try:
+        await hook(current)
+    except Exception:
+        logger.exception("activity failure hook %r failed", hook)
 
 
 async def _run_failure_hooks(current: Activity) -> None:
-    async def guarded(hook: FailureHook) -> None:
-        try:
-            await hook(current)
-        except Exception:
-            logger.exception("activity failure hook %r failed", hook)
-
-    tasks = [asyncio.ensure_future(guarded(hook)) for hook in _failure_hooks]
-    _done, pending = await asyncio.wait(tasks, timeout=FAILURE_HOOK_TIMEOUT_S)
-    for task in pending:
-        task.cancel()
+    if _failure_hooks:
+        tasks = [asyncio.ensure_future(_guarded(hook, current)) for hook in _failure_hooks]
+        _done, pending = await asyncio.wait(tasks, timeout=FAILURE_HOOK_TIMEOUT_S)
+        for task in pending:
+            task.cancel()
+    for hook in _last_failure_hooks:
+        await _guarded(hook, current)
 
 
 def _run_hooks(hooks: list[ActivityHook], current: Activity) -> None:
@@ -285,7 +294,8 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         self._kind = kind
         self._attach = attach
         self._attributes = attributes
-        self._secrets = tuple(secrets)
+        # A single string is one value, not its characters (each too short to be kept).
+        self._secrets = (secrets,) if isinstance(secrets, (str, bytes)) else tuple(secrets)
         self._activity: Activity | None = None
         self._var_token: Token[Activity | None] | None = None
         self._otel_token: object | None = None
@@ -314,6 +324,8 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
             f"activity {self._name}", context=self._parent_context(), attributes=span_attributes
         )
         self._activity = Activity(self._name, self._brand_id, self._kind, span, outer, inherited)
+        # The trace's secrets are kept while it runs, however long (a sign-in waiting for its code).
+        secrets_registry.hold(self._activity.trace_id)
         if self._secrets:
             secrets_registry.register(self._activity.trace_id, self._secrets)
         self._var_token = _current.set(self._activity)
@@ -332,13 +344,18 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         current = self._activity
         assert current is not None, "activity exited without being entered"
         try:
-            if exc is not None:
+            if isinstance(exc, asyncio.CancelledError):
+                # Cancelled from outside (a client's cancel or disconnect; the tool's own
+                # `wait_for` raises TimeoutError instead): no failure of the tool or the site.
+                current.set_attribute(attr.ACTIVITY_CANCELLED, True)
+            elif exc is not None and current.error is not exc:  # `__aexit__` may have recorded it
                 current.record_exception(exc)
             if _end_hooks:
                 _run_hooks(_end_hooks, current)
             current.span.end()
             instruments().record_activity(current.elapsed_s, current.metric_attributes())
         finally:
+            secrets_registry.release(current.trace_id)
             if self._otel_token is not None:
                 otel_context.detach(self._otel_token)  # type: ignore[arg-type]
             if self._var_token is not None:
@@ -356,7 +373,7 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         current = self._activity
         failed = isinstance(exc, Exception) or (exc is None and current is not None and current.error_type is not None)
         if current is not None and isinstance(exc, Exception):
-            current._error = exc  # the failure hooks (the evidence probe) read its chain
-        if _failure_hooks and current is not None and failed:
+            current.record_exception(exc)  # the failure hooks read its chain and its error.type
+        if (_failure_hooks or _last_failure_hooks) and current is not None and failed:
             await _run_failure_hooks(current)
         self.__exit__(exc_type, exc, tb)

@@ -13,6 +13,7 @@ its source commit, and a test checks each of ours is in it, so a renamed convent
 from typing import Final
 
 __all__ = [
+    "ACTIVITY_CANCELLED",
     "ACTIVITY_KIND",
     "ACTIVITY_KINDS",
     "ACTIVITY_NAME",
@@ -154,6 +155,9 @@ HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 # --- getgather's own names ---
 ACTIVITY_NAME: Final = "getgather.activity.name"
 ACTIVITY_KIND: Final = "getgather.activity.kind"
+# True on an activity whose block was cancelled from outside (`asyncio.CancelledError`: the MCP
+# client cancelled the call or went away): not a failure, as the request's SERVER span says.
+ACTIVITY_CANCELLED: Final = "getgather.activity.cancelled"
 BRAND_ID: Final = "getgather.brand.id"
 TOOL_TAGS: Final = "getgather.tool.tags"
 # The calling MCP client, from its `clientInfo` (the handshake's, or the per-request

@@ -124,6 +124,7 @@ Evidence of a page is its driver's: the root activity whose browser call last ac
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
@@ -968,60 +969,119 @@ def _warn_once(classifier: FailureClassifier, fault: str, message: str, *args: o
 _RAISED, _LATE, _SKIPPED = object(), object(), object()
 
 
-def _ask(classifier: FailureClassifier, context: FailureContext) -> object:
-    """The classifier's answer within `CLASSIFIER_BUDGET_S`, else `_LATE` (or `_SKIPPED`, `_RAISED`).
+class _ClassifierCall:
+    """One call of the user classifier, in a thread of its own with the caller's context
+    variables: a classifier is user code that may block (a lookup, a lock), and the span, so
+    the tool's answer, waits on it. `outcome` after waiting for `finished` at most
+    `CLASSIFIER_BUDGET_S`: the answer, else `_LATE` (or `_RAISED`)."""
 
-    In a thread of its own, with the caller's context variables: a classifier is user code
-    that may block (a lookup, a lock), and the span, so the tool's answer, waits on it.
-    """
-    key = id(classifier)
-    with _lock:
-        if _late_calls.get(key, 0) >= MAX_LATE_CLASSIFIER_CALLS:
-            return _SKIPPED
-    answer: list[object] = []
-    finished = threading.Event()
-    late = threading.Event()
+    def __init__(self, classifier: FailureClassifier, context: FailureContext) -> None:
+        self.key = id(classifier)
+        self.answer: list[object] = []
+        self.finished = threading.Event()
+        self.late = threading.Event()
+        self._classifier = classifier
+        self._context = context
+        variables = contextvars.copy_context()
+        threading.Thread(
+            target=variables.run, args=(self._run,), name="getgather-otel-failure-classifier", daemon=True
+        ).start()
 
-    def run() -> None:
+    @classmethod
+    def start(cls, classifier: FailureClassifier, context: FailureContext) -> _ClassifierCall | None:
+        """None when the classifier has `MAX_LATE_CLASSIFIER_CALLS` calls still running late."""
+        with _lock:
+            if _late_calls.get(id(classifier), 0) >= MAX_LATE_CLASSIFIER_CALLS:
+                return None
+        return cls(classifier, context)
+
+    def _run(self) -> None:
         try:
-            answer.append(classifier(context))
-        except Exception:
-            answer.append(_RAISED)
-            log = logger.warning if _first_time(classifier, "raised") else logger.debug
+            self.answer.append(self._classifier(self._context))
+        except BaseException:  # a classifier calling sys.exit() is user code failing too
+            self.answer.append(_RAISED)
+            log = logger.warning if _first_time(self._classifier, "raised") else logger.debug
             log(
                 "the failure classifier raised for activity %r; the rules' class is used (said once)",
-                context.activity.name,
+                self._context.activity.name,
                 exc_info=True,
             )
         finally:
             with _lock:
-                finished.set()
-                if late.is_set():
-                    left = _late_calls.get(key, 1) - 1
+                self.finished.set()
+                if self.late.is_set():
+                    left = _late_calls.get(self.key, 1) - 1
                     if left > 0:
-                        _late_calls[key] = left
+                        _late_calls[self.key] = left
                     else:
-                        _late_calls.pop(key, None)
+                        _late_calls.pop(self.key, None)
 
-    variables = contextvars.copy_context()
-    threading.Thread(target=variables.run, args=(run,), name="getgather-otel-failure-classifier", daemon=True).start()
-    finished.wait(CLASSIFIER_BUDGET_S)
-    with _lock:
-        if not finished.is_set():
-            late.set()
-            _late_calls[key] = _late_calls.get(key, 0) + 1
-            return _LATE
-    return answer[0]
+    def outcome(self) -> object:
+        with _lock:
+            if not self.finished.is_set():
+                self.late.set()
+                _late_calls[self.key] = _late_calls.get(self.key, 0) + 1
+                return _LATE
+        return self.answer[0]
+
+
+def _ask(classifier: FailureClassifier, context: FailureContext) -> object:
+    """The classifier's answer within `CLASSIFIER_BUDGET_S`, waited for in this thread (an
+    activity that is no `async with`), else `_LATE` (or `_SKIPPED`, `_RAISED`)."""
+    call = _ClassifierCall.start(classifier, context)
+    if call is None:
+        return _SKIPPED
+    call.finished.wait(CLASSIFIER_BUDGET_S)
+    return call.outcome()
+
+
+async def _ask_async(classifier: FailureClassifier, context: FailureContext) -> object:
+    """As `_ask`, waited for without holding the event loop: a slow classifier delays the failed
+    call's answer, never the server's other requests (a newcomer's break: three failing calls
+    beside forty fast ones stalled the loop 1.6 s)."""
+    call = _ClassifierCall.start(classifier, context)
+    if call is None:
+        return _SKIPPED
+    await asyncio.to_thread(call.finished.wait, CLASSIFIER_BUDGET_S)
+    return call.outcome()
+
+
+def _context_and_default(ending: Activity) -> tuple[FailureContext, str]:
+    """What a classifier is shown, with `default`, the rules' class, filled in."""
+    _report_before_close(ending)
+    context = _context_for(ending)
+    default = classify(context)
+    return FailureContext(**{**context.__dict__, "default": default}), default
 
 
 def _decide(ending: Activity) -> str:
     """The rules' class, or the user classifier's when it gives a valid one in time (`set_failure_classifier`)."""
-    context = _context_for(ending)
-    default = classify(context)
     classifier = _user_classifier
+    context, default = _context_and_default(ending)
     if classifier is None:
         return default
-    chosen = _ask(classifier, FailureContext(**{**context.__dict__, "default": default}))
+    return _choice(classifier, _ask(classifier, context), default)
+
+
+async def _decide_ahead(ending: Activity) -> None:
+    """A failed `async with` activity's class, when a user classifier is set: decided after the
+    other failure hooks gathered their evidence, just before the span ends (`_on_end` takes it)."""
+    classifier = _user_classifier
+    if classifier is None or ending.error_type is None:
+        return
+    context, default = _context_and_default(ending)
+    chosen = _choice(classifier, await _ask_async(classifier, context), default)
+    with _lock:
+        _decided[ending] = chosen
+
+
+# Classes decided ahead by `_decide_ahead`, until their activity's span ends.
+_decided: dict[Activity, str] = {}
+
+
+def _choice(classifier: FailureClassifier, chosen: object, default: str) -> str:
+    """The class to store: the classifier's answer when it is a valid class name, else `default`
+    (with one warning for each way a classifier gets it wrong)."""
     if chosen is None:
         return default
     if isinstance(chosen, str):
@@ -1057,9 +1117,10 @@ def _decide(ending: Activity) -> str:
 
 
 def _on_end(ending: Activity) -> None:
+    with _lock:
+        decided = _decided.pop(ending, None)
     if ending.error_type is not None:
-        _report_before_close(ending)
-        ending.set_attribute(attr.FAILURE_CLASS, _decide(ending))
+        ending.set_attribute(attr.FAILURE_CLASS, decided if decided is not None else _decide(ending))
     if ending.parent is not None:
         return
     with _lock:
@@ -1075,3 +1136,4 @@ def _on_start(_started: Activity) -> None:
 def install() -> None:
     """Classify every failed activity from now on (idempotent; `configure()` calls it)."""
     activities.add_lifecycle_hooks(_on_start, _on_end)
+    activities.add_failure_hook(_decide_ahead, last=True)

@@ -154,13 +154,26 @@ class ActivityMiddleware(Middleware):
         return tool
 
     def _resolve_brand(self, name: str, tool: Any) -> str:
+        """The resolver's brand; the default resolver's when it raises or returns neither a str
+        nor None (a list's or bytes' repr is no brand id), with one warning."""
         try:
-            return str(self._brand_resolver(name, tool) or "")
+            brand = self._brand_resolver(name, tool)
         except Exception:
-            if not self._resolver_failed:
-                self._resolver_failed = True
-                logger.warning("brand_resolver raised for tool %r; using the default", name, exc_info=True)
+            self._resolver_fault("raised for tool %r; using the default", name, exc_info=True)
             return self._fallback_resolver(name, tool)
+        if brand is None:
+            return ""
+        if isinstance(brand, str):
+            return str.__str__(brand)
+        self._resolver_fault(
+            "returned %s for tool %r, not a str or None; using the default", type(brand).__name__, name
+        )
+        return self._fallback_resolver(name, tool)
+
+    def _resolver_fault(self, message: str, *args: object, exc_info: bool = False) -> None:
+        if not self._resolver_failed:
+            self._resolver_failed = True
+            logger.warning("brand_resolver " + message + " (said once)", *args, exc_info=exc_info)
 
     def _span_attributes(
         self,

@@ -49,6 +49,10 @@ DEFAULT_SECRET_WORDS: frozenset[str] = frozenset(
         "creds",
         "pan",
         "cvv2",
+        "totp",
+        "hotp",
+        "mfa",
+        "2fa",
     }
 )
 # Pieces of a key (lower-cased, separators removed) that make it secret wherever they sit.
@@ -79,6 +83,7 @@ DEFAULT_SECRET_FRAGMENTS: frozenset[str] = frozenset(
         "sessionid",
         "credential",
         "authorization",
+        "socialsecurity",
     }
 )
 _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z0-9])(?=[A-Z])")
@@ -93,6 +98,12 @@ class Redactor:
         max_chars: int = 4096,
         secret_fragments: Iterable[str] | None = None,
     ) -> None:
+        # A single string is one word (`redact_keys="password"`), not its letters: those would
+        # replace the default words with one-letter ones and leave `password` in clear.
+        if isinstance(secret_words, str):
+            secret_words = (secret_words,)
+        if isinstance(secret_fragments, str):
+            secret_fragments = (secret_fragments,)
         self.secret_words = frozenset(
             w.lower() for w in (secret_words if secret_words is not None else DEFAULT_SECRET_WORDS)
         )
@@ -106,7 +117,10 @@ class Redactor:
         """A key naming a secret: one of its words is a secret word, or its letters and digits
         run together hold a secret fragment (`passcode`, `card-number`, `userPassword2`)."""
         words = [w.lower() for w in _WORD_SPLIT.split(key) if w]
-        if any(w in self.secret_words for w in words) or key.lower() in self.secret_words:
+        # A plural is the word (`pins`, `backup_codes`, `api_keys`: a newcomer's break).
+        if any(w in self.secret_words or w.removesuffix("s") in self.secret_words for w in words):
+            return True
+        if key.lower() in self.secret_words:
             return True
         joined = "".join(words)
         return any(fragment in joined for fragment in self.secret_fragments)

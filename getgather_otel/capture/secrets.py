@@ -18,7 +18,17 @@ registered late still protects its whole activity: nothing of a running root act
 stored before it ends (`export/held.py`: its recording chunks and the spans of its trace wait,
 bounded), and what was compressed before the value came is scrubbed again (`version`).
 Chunks are also written after their activity ends (a grace period), so a trace's values are
-kept for `KEEP_S` after they were last registered, for at most `MAX_TRACES` traces.
+kept while an activity of the trace runs (`hold`/`release`, by `capture/activity.py`) and for
+`KEEP_S` after that or after they were last registered, whichever is later; of traces without a
+running activity, the `MAX_TRACES` most recent are kept (a newcomer's break: 4,096 other traces,
+or 15 minutes, ended the protection of a sign-in still waiting for its second factor).
+
+Values code registers are never dropped. Values a page hands over (what was typed into its
+password inputs, `segments.Ownership.register_typed`; in the main-world fallback a hostile page
+can send any) are kept up to `MAX_PAGE_SECRETS_PER_TRACE` a trace; past that they are refused
+(logged once a trace), so a page cannot crowd out what the tool registered. Registering costs
+the new value's forms; the expressions over all of a trace's values are built when it is next
+scrubbed (300 `add_secret` calls took 7.2 s when each rebuilt everything).
 """
 
 from __future__ import annotations
@@ -33,14 +43,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus
 
+from getgather_otel._log import logger
 from getgather_otel.capture.redaction import REDACTED
 from getgather_otel.capture.secret_values import inline_text_runs, serialized_trees
 
 __all__ = [
     "KEEP_S",
+    "MAX_PAGE_SECRETS_PER_TRACE",
     "MAX_PREFIX_CHARS",
     "MAX_TRACES",
     "MIN_BASE64_BYTES",
@@ -48,8 +60,10 @@ __all__ = [
     "base64_forms",
     "forms",
     "has_secrets",
+    "hold",
     "prefixes",
     "register",
+    "release",
     "scrub_split",
     "scrub_text",
     "scrub_value",
@@ -65,27 +79,48 @@ MIN_SECRET_CHARS = 4
 MAX_PREFIX_CHARS = 128
 KEEP_S = 900.0
 MAX_TRACES = 4096
-MAX_SECRETS_PER_TRACE = 256
+MAX_PAGE_SECRETS_PER_TRACE = 256
 
 _lock = threading.Lock()
 
 
 class _Known:
-    """A trace's secrets: when last registered, the values, their stored forms (longest first),
-    the expression for their percent-encoded forms in any case (None when no value has any) and
-    the one for their prefixes (None when no value is longer than MIN_SECRET_CHARS)."""
+    """A trace's secrets, whose values never change once made (new values make a new one): when
+    last registered or held, the values, how many of them came from pages, and their stored forms. What is
+    derived from all of them (`derived`) is built at the first scrub that needs it."""
 
-    __slots__ = ("encoded", "forms", "heads", "prefixes", "values", "version", "when")
+    __slots__ = ("_derived", "forms", "page_values", "values", "version", "when")
 
-    def __init__(self, when: float, values: frozenset[str], forms: tuple[str, ...]) -> None:
+    def __init__(self, when: float, values: frozenset[str], forms: frozenset[str], page_values: int) -> None:
         self.when = when
         self.values = values
         self.forms = forms
-        self.encoded = url_encoded(values)
-        self.prefixes = prefixes(values)
-        # What a prefix starts with: a string holding none of them is not searched for one.
-        self.heads = tuple({value[:MIN_SECRET_CHARS] for value in values if len(value) > MIN_SECRET_CHARS})
+        self.page_values = page_values
         self.version = next(_versions)
+        self._derived: _Derived | None = None
+
+    def derived(self) -> _Derived:
+        """The forms longest first, the expression for the percent-encoded forms in any case
+        (None when no value has any), the one for typed prefixes (None when no value is longer
+        than MIN_SECRET_CHARS), and what a prefix starts with (a string holding none of them is
+        not searched for one). Built once; two threads that both build it get equal ones."""
+        derived = self._derived
+        if derived is None:
+            derived = _Derived(
+                tuple(sorted(self.forms, key=len, reverse=True)),
+                url_encoded(self.values),
+                prefixes(self.values),
+                tuple({value[:MIN_SECRET_CHARS] for value in self.values if len(value) > MIN_SECRET_CHARS}),
+            )
+            self._derived = derived
+        return derived
+
+
+class _Derived(NamedTuple):
+    forms: tuple[str, ...]
+    encoded: re.Pattern[str] | None
+    prefixes: re.Pattern[str] | None
+    heads: tuple[str, ...]
 
 
 # Every change of a trace's values gets a new number (`version`), never reused.
@@ -217,10 +252,16 @@ def prefixes(values: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(pieces) + ")") if pieces else None
 
 
-def register(trace_id: str, values: Iterable[object]) -> None:
-    """Keep `values` (strings, or numbers as their text) out of everything stored for `trace_id`."""
+def register(trace_id: str, values: Iterable[object], *, from_page: bool = False) -> None:
+    """Keep `values` (strings, UTF-8 bytes, or numbers as their text) out of everything stored for `trace_id`.
+
+    `from_page`: handed over by a page (typed into its password inputs), kept up to
+    MAX_PAGE_SECRETS_PER_TRACE for the trace; values code registers are always kept.
+    """
     new: set[str] = set()
     for value in values:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             continue
         text = str(value)
@@ -232,24 +273,79 @@ def register(trace_id: str, values: Iterable[object]) -> None:
     with _lock:
         _expire(now)
         known = _traces.pop(trace_id, None)
-        merged: frozenset[str] = (known.values if known else frozenset()) | new
-        if known is not None and merged == known.values:
+        if known is not None:
+            new -= known.values
+        page_values = known.page_values if known is not None else 0
+        if from_page:
+            room = MAX_PAGE_SECRETS_PER_TRACE - page_values
+            if len(new) <= room:
+                page_values += len(new)
+            else:
+                if room >= 0:  # the trace's first refusal
+                    logger.warning(
+                        "pages of trace %s handed over more than %d typed secrets: the rest are not registered",
+                        trace_id,
+                        MAX_PAGE_SECRETS_PER_TRACE,
+                    )
+                new = set(sorted(new, key=len, reverse=True)[: max(room, 0)])
+                page_values = MAX_PAGE_SECRETS_PER_TRACE + 1  # full, and said so
+        if known is not None and not new:
             known.when = now
+            known.page_values = page_values
             _traces[trace_id] = known
         else:
-            kept = frozenset(sorted(merged, key=len, reverse=True)[:MAX_SECRETS_PER_TRACE])
-            all_forms: set[str] = set().union(*(forms(v) for v in kept))
-            _traces[trace_id] = _Known(now, kept, tuple(sorted(all_forms, key=len, reverse=True)))
-        while len(_traces) > MAX_TRACES:
-            _traces.popitem(last=False)
+            values_now = (known.values if known is not None else frozenset()) | new
+            forms_now = (known.forms if known is not None else frozenset()).union(*(forms(v) for v in new))
+            _traces[trace_id] = _Known(now, values_now, forms_now, page_values)
+        _evict()
+
+
+def hold(trace_id: str) -> None:
+    """An activity of `trace_id` started: its values are kept, whatever their age, until `release`."""
+    with _lock:
+        _running[trace_id] = _running.get(trace_id, 0) + 1
+
+
+def release(trace_id: str) -> None:
+    """An activity of `trace_id` ended: when it was the last one running, its values are kept
+    KEEP_S from now (chunks written in the grace period after an activity are scrubbed too)."""
+    with _lock:
+        left = _running.get(trace_id, 0) - 1
+        if left > 0:
+            _running[trace_id] = left
+            return
+        _running.pop(trace_id, None)
+        known = _traces.get(trace_id)
+        if known is not None:
+            known.when = time.monotonic()
+            _traces.move_to_end(trace_id)
+
+
+# Activities running, by trace id: their traces' values are neither expired nor evicted.
+_running: dict[str, int] = {}
 
 
 def _expire(now: float) -> None:
-    while _traces:
-        known = next(iter(_traces.values()))
-        if now - known.when <= KEEP_S:
+    """Drop the traces whose values were last registered or held more than KEEP_S ago, oldest
+    first; a trace with an activity running goes to the back, its clock restarted."""
+    for _ in range(len(_traces)):
+        trace_id, known = next(iter(_traces.items()))
+        if trace_id in _running:
+            known.when = now
+            _traces.move_to_end(trace_id)
+        elif now - known.when > KEEP_S:
+            _traces.popitem(last=False)
+        else:
             return
-        _traces.popitem(last=False)
+
+
+def _evict() -> None:
+    """Over MAX_TRACES, drop the oldest traces without an activity running."""
+    while len(_traces) > MAX_TRACES:
+        idle = next((trace_id for trace_id in _traces if trace_id not in _running), None)
+        if idle is None:
+            return
+        del _traces[idle]
 
 
 def _known(trace_id: str) -> _Known | None:
@@ -272,12 +368,13 @@ def version(trace_id: str) -> int:
 
 def _scrub(known: _Known, text: str) -> tuple[str, int]:
     count = 0
-    for form in known.forms:
+    derived = known.derived()
+    for form in derived.forms:
         if form in text:
             count += text.count(form)
             text = text.replace(form, REDACTED)
-    if known.encoded is not None and ("%" in text or "+" in text):
-        text, found = known.encoded.subn(REDACTED, text)
+    if derived.encoded is not None and ("%" in text or "+" in text):
+        text, found = derived.encoded.subn(REDACTED, text)
         count += found
     return text, count
 
@@ -296,11 +393,19 @@ def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
     if known is None:
         return value, 0
     count = 0
-    variants, encoded, typed, heads = known.forms, known.encoded, known.prefixes, known.heads
+    variants, encoded, typed, heads = known.derived()
 
     def walk(item: Any) -> Any:
         nonlocal count
         if isinstance(item, str):
+            # Typed prefixes first: a password's value is registered as it stands at each of the
+            # page's batches (`Zq8!t`, then `Zq8!typedPw`), and replacing a half-typed value
+            # before would leave the rest of a longer prefix standing (`[REDACTED]y`).
+            for head in heads:  # only where one could start
+                if head in item:
+                    item, found = typed.subn(REDACTED, item)  # type: ignore[union-attr]
+                    count += found
+                    break
             for form in variants:
                 if form in item:
                     count += item.count(form)
@@ -308,11 +413,6 @@ def scrub_value(trace_id: str, value: Any) -> tuple[Any, int]:
             if encoded is not None and ("%" in item or "+" in item):
                 item, found = encoded.subn(REDACTED, item)
                 count += found
-            for head in heads:  # typed prefixes: only where one could start
-                if head in item:
-                    item, found = typed.subn(REDACTED, item)  # type: ignore[union-attr]
-                    count += found
-                    break
             return item
         if isinstance(item, dict):
             return {key: walk(child) for key, child in item.items()}

@@ -178,7 +178,7 @@ class Ownership:
         """Values typed into a password input of the page (or a child frame): the activity's own
         secrets from now on, so wherever the page copies them (a URL, its text) they are scrubbed."""
         if route.stream is not None:
-            secrets.register(route.stream.recording.trace_id, values)
+            secrets.register(route.stream.recording.trace_id, values, from_page=True)
 
     def count_redactions(self, route: PageRoute, redactions: Counter[str]) -> None:
         """What a page's child frame masked: counted on the recording its events go to."""
