@@ -10,6 +10,8 @@ link and resource attributes.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +26,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind
 
 from collectors.otlp_traces import to_trace_rows
+from getgather_otel import activity
+from getgather_otel.export.pipeline import Telemetry
 from getgather_otel.store.write.arrow_spans import spans_to_arrow
 from getgather_otel.store.write.pdata_strings import attribute_value_to_string, float_as_string
+from tests.conftest import rows
 
 # (SDK attribute value, the exporter's string)
 SDK_VALUES: dict[str, tuple[Any, str]] = {
@@ -170,3 +175,31 @@ def test_span_kinds_are_the_exporters_names() -> None:
 def test_float_formatting_follows_es6(value: float, text: str) -> None:
     assert float_as_string(value) == text
     assert attribute_value_to_string(value) == text
+
+
+def test_a_string_that_is_not_unicode_loses_one_character_not_the_batch(
+    telemetry: Telemetry, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A newcomer's break: an unpaired surrogate (a file name that is not UTF-8, through
+    # `os.fsdecode`) in one span lost every span exported beside it, and the stats said nothing.
+    bad = os.fsdecode(b"report-\xff.pdf")
+    with activity(name="before"):
+        pass
+    with pytest.raises(FileNotFoundError), activity(name=f"open {bad}", file=bad) as act:
+        act.add_event(f"looked for {bad}", {bad: bad})
+        raise FileNotFoundError(f"cannot open {bad}")
+    with activity(name="after"):
+        pass
+    assert telemetry.flush()
+    found = rows(
+        db_path,
+        """SELECT "SpanName" AS name, "StatusMessage" AS message, "SpanAttributes"['file'] AS file,
+                  "Events.Name" AS events, "Events.Attributes" AS event_attrs
+           FROM otel_traces ORDER BY "Timestamp" """,
+    )
+    assert [r["name"] for r in found] == ["activity before", "activity open report-?.pdf", "activity after"]
+    stored = found[1]
+    assert stored["message"] == "cannot open report-?.pdf" and stored["file"] == "report-?.pdf"
+    assert "looked for report-?.pdf" in stored["events"]
+    assert {"report-?.pdf": "report-?.pdf"} in [dict(a) for a in stored["event_attrs"]]
+    assert any("not valid Unicode" in r.getMessage() for r in caplog.records)

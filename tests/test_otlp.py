@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,12 +81,29 @@ def test_same_spans_go_to_duckdb_and_otlp(
     assert telemetry.stats().dropped_before_export == 0
 
 
-def test_otlp_off_by_default_and_bad_protocol_is_clear(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from getgather_otel.export.otlp import otlp_span_exporter
+def test_otlp_off_by_default_and_a_bad_variable_is_ignored_with_a_warning(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The OTel environment-variable specification: a value that cannot be parsed SHOULD be
+    # warned about and ignored (a newcomer's break: a typo made configure() raise, so the server
+    # did not start).
+    from getgather_otel.export.otlp import otlp_protocol, otlp_span_exporter, recordings_mode
 
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
     assert otlp_span_exporter(None) is None
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
-    with pytest.raises(ValueError, match="unsupported OTLP protocol"):
-        otlp_span_exporter(True)
+    monkeypatch.setenv("GETGATHER_OTEL_OTLP_RECORDINGS", "maybe")
+    monkeypatch.setenv("GETGATHER_OTEL_RETAIN_SPANS_DAYS", "abc")
+    with caplog.at_level(logging.WARNING, "getgather_otel"):
+        assert otlp_protocol("traces") == "http/protobuf" and otlp_span_exporter(True) is not None
+        assert recordings_mode(None) == "auto"
+        telemetry = getgather_otel.configure(service_name="typos", duckdb_path=db_path)
+        with activity(name="still_works"):
+            pass
+        assert telemetry.flush()
+        telemetry.shutdown()
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL='carrier-pigeon'" in said and "GETGATHER_OTEL_OTLP_RECORDINGS='maybe'" in said
+    assert "GETGATHER_OTEL_RETAIN_SPANS_DAYS='abc' is ignored" in said
+    assert rows(db_path, "SELECT name FROM activities") == [{"name": "still_works"}]

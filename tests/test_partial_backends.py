@@ -10,6 +10,7 @@ prove the same in 12 s.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -165,3 +166,20 @@ def test_an_outage_is_one_warning_when_it_starts_and_one_when_it_ends(
     assert f"traces export to {traces_only_http.url}/v1/traces is failing" in found[0], found
     assert "works again" in found[1] and "spans did not get there" in found[1], found
     assert traces_only_http.spans, "spans arrive again after the outage"
+
+
+def test_flush_with_a_dead_endpoint_returns_false_instead_of_raising(tmp_path: Path) -> None:
+    # A newcomer's break: the SDK's MeterProvider.force_flush raises when a reader's collection
+    # failed, and `Telemetry.flush()` let it through into the caller.
+    with socket.socket() as probe:  # a port nothing listens on: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    telemetry = getgather_otel.configure(
+        service_name="dead-endpoint", duckdb_path=tmp_path / "t.duckdb", otlp=f"http://127.0.0.1:{port}"
+    )
+    try:
+        with getgather_otel.activity(name="a"):
+            pass
+        assert telemetry.flush(2.0) is False
+    finally:
+        telemetry.shutdown(1.0)

@@ -129,7 +129,8 @@ def test_bad_retention_settings_are_clear(monkeypatch: pytest.MonkeyPatch) -> No
     assert parse_size("500MB") == 500_000_000 and parse_size("2GiB") == 2 * 1024**3
     monkeypatch.setenv("GETGATHER_OTEL_RETAIN_RECORDINGS_MAX_BYTES", "lots")
     with pytest.raises(ValueError, match="GETGATHER_OTEL_RETAIN_RECORDINGS_MAX_BYTES='lots'"):
-        RetentionPolicy.from_env()
+        RetentionPolicy.from_env()  # `prune` refuses it; configure() warns and keeps the default
+    assert RetentionPolicy.from_env(lenient=True).max_recording_bytes == RetentionPolicy().max_recording_bytes
     with pytest.raises(ValueError, match="span_days must be between 0 and"):
         RetentionPolicy(span_days=-1)
     # Values that parse but put the cutoff outside datetime's range (or are no number at all).

@@ -16,6 +16,7 @@ from getgather_otel.capture import secrets
 from getgather_otel.recording.chunk_codec import COMPRESSION, ZSTD_LEVEL, decode, encode
 from getgather_otel.recording.chunks import Chunk
 from getgather_otel.store.tables import RECORDING_CHUNKS
+from getgather_otel.store.write.utf8 import utf8_safe
 
 __all__ = ["chunks_to_arrow", "rescrubbed"]
 
@@ -52,7 +53,7 @@ def chunks_to_arrow(chunks: list[Chunk]) -> pa.Table:
         columns["stored_bytes"].append(len(data))
         columns["compression"].append(COMPRESSION)
         columns["starts_with_full_snapshot"].append(chunk.starts_with_full_snapshot)
-        columns["url"].append(url)
+        columns["url"].append(utf8_safe(url))
         columns["data"].append(data)
     return pa.table(columns, schema=_SCHEMA)
 

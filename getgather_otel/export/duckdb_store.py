@@ -13,6 +13,7 @@ prune the same way, in the order written once below.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -34,7 +35,13 @@ from getgather_otel.store.maintenance.retention_job import DEFAULT_INTERVAL_S, R
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.tables import METRIC_TABLES, OTEL_TRACES, RECORDING_CHUNKS
 from getgather_otel.store.write.arrow_warmup import warm_up_arrow
-from getgather_otel.store.write.buffered import BufferedTableWriter, WriteStats, concat_tables, newest_rows
+from getgather_otel.store.write.buffered import (
+    WAIT_SLICE_S,
+    BufferedTableWriter,
+    WriteStats,
+    concat_tables,
+    newest_rows,
+)
 from getgather_otel.store.write.writer import DuckDBWriter
 
 __all__ = ["DuckDBStore", "StoreLimits", "StoreStats"]
@@ -199,7 +206,7 @@ class DuckDBStore:
         """Prune the file every `interval_s` seconds under `retention` (see the class); the job, or None."""
         if retention is False or self.retention_job is not None:
             return self.retention_job
-        policy = RetentionPolicy.from_env() if retention is True else retention
+        policy = RetentionPolicy.from_env(lenient=True) if retention is True else retention
         self.retention_job = RetentionJob(
             self.path, policy, interval_s=interval_s, first_delay_s=min(60.0, interval_s)
         ).start()
@@ -236,8 +243,9 @@ class DuckDBStore:
         return done
 
     def shutdown(self) -> None:
-        """Stop pruning and taking recordings, write everything taken (each buffer up to
-        `shutdown_timeout_s`), close the file. Idempotent; later submissions are counted as dropped."""
+        """Stop pruning and taking recordings, write everything taken (up to `shutdown_timeout_s`
+        while writes succeed, less for a file that fails: `BufferedTableWriter.shutdown`), close
+        the file. Idempotent; later submissions are counted as dropped."""
         if self._shut_down:
             return
         self._shut_down = True
@@ -248,9 +256,10 @@ class DuckDBStore:
         if self._records_browsers:
             flush_open_streams()  # what open page streams hold becomes chunks, taken here
             recordings_module.remove_sink(self)
-        for buffer in self._buffers():
-            buffer.shutdown(self._shutdown_timeout_s)
-        self.writer.close()
+        since = time.monotonic()  # one file: its buffers wait for it once, not one after the other
+        written = [buffer.shutdown(self._shutdown_timeout_s, since) for buffer in self._buffers()]
+        # A buffer that gave up may have a write still waiting for the lock: not waited for.
+        self.writer.close(-1 if all(written) else WAIT_SLICE_S)
 
     def _buffers(self) -> Iterator[BufferedTableWriter[_ChunkItem] | BufferedTableWriter[pa.Table]]:
         yield self._chunks

@@ -21,6 +21,7 @@ import urllib.request
 from typing import Any, Literal
 
 from getgather_otel import env
+from getgather_otel._log import logger
 from getgather_otel.export.otlp_guard import GuardedSpanExporter, Signal, guarded
 
 __all__ = [
@@ -42,8 +43,32 @@ RECEIVER_INFO_PATH = "/getgather-otel"
 RECEIVER_NAME = "getgather-otel collect"
 
 
+# What OTEL_EXPORTER_OTLP_PROTOCOL may say (the SDK environment-variable specification).
+PROTOCOLS = ("grpc", "http/protobuf", "http/json")
+_warned_values: set[tuple[str, str]] = set()
+
+
+def warn_ignored(name: str, value: str, instead: str) -> None:
+    """A variable's value that cannot be used is ignored with one warning (the OpenTelemetry
+    environment-variable specification: implementations SHOULD warn and ignore it rather than
+    fail): a typo must not keep the server from starting."""
+    if (name, value) not in _warned_values:
+        _warned_values.add((name, value))
+        logger.warning("%s=%r is not a value getgather-otel understands; using %s (said once)", name, value, instead)
+
+
 def otlp_protocol(signal: Signal = "traces") -> str:
-    return env.first(env.otlp_signal_protocol(signal), env.OTLP_PROTOCOL) or env.OTLP_PROTOCOL.default or ""
+    """The signal's OTLP protocol, one of PROTOCOLS; any other value is ignored with a warning."""
+    default = env.OTLP_PROTOCOL.default or "http/protobuf"
+    for variable in (env.otlp_signal_protocol(signal), env.OTLP_PROTOCOL):
+        value = variable.set_value()
+        if value is None:
+            continue
+        if value in PROTOCOLS:
+            return value
+        warn_ignored(variable.name, value, default)
+        return default
+    return default
 
 
 def otlp_enabled(otlp: bool | str | None, signal: Signal = "traces") -> bool:
@@ -84,8 +109,8 @@ def _exporter(signal: Signal, otlp: bool | str | None) -> Any:
     elif protocol in ("http/protobuf", "http/json"):
         module, name = _EXPORTERS[("http", signal)]
         sdk = getattr(importlib.import_module(module), name)(endpoint=http_endpoint(otlp, signal))
-    else:
-        raise ValueError(f"unsupported OTLP protocol {protocol!r}: use http/protobuf or grpc")
+    else:  # otlp_protocol gives nothing else
+        raise AssertionError(protocol)
     return guarded(signal, sdk)
 
 
@@ -122,7 +147,8 @@ def recordings_mode(explicit: bool | None) -> Literal["on", "off", "auto"]:
         return "on"
     if value in ("false", "0", "no", "off"):
         return "off"
-    raise ValueError(f"{env.OTLP_RECORDINGS.name} must be auto, true or false, not {value!r}")
+    warn_ignored(env.OTLP_RECORDINGS.name, value, "auto")
+    return "auto"
 
 
 def receiver_info_url(otlp: bool | str | None) -> str | None:

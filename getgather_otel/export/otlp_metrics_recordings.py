@@ -62,11 +62,21 @@ class OtlpMetricsAndRecordings:
         return cls(meter_provider, sink, tuple(guards))
 
     def flush(self, timeout_s: float) -> bool:
+        """False when something did not reach the endpoint in time, or at all: never raises.
+
+        The SDK's `MeterProvider.force_flush` raises when a reader's collection failed (an
+        endpoint refusing or never reading: a newcomer's break had `Telemetry.flush()` raise
+        into the caller); what did not arrive is said once at shutdown (`otlp_guard`).
+        """
         done = True
         if self.recordings is not None:
             done = self.recordings.flush(timeout_s)
         if self.meter_provider is not None:
-            done = self.meter_provider.force_flush(int(timeout_s * 1000)) and done
+            try:
+                done = self.meter_provider.force_flush(int(timeout_s * 1000)) and done
+            except Exception as error:
+                logger.debug("OTLP metrics flush failed: %s", error)
+                done = False
         return done
 
     def stop(self, deadline: Deadline) -> None:

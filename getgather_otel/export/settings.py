@@ -69,7 +69,11 @@ def retention_setting(retention: RetentionPolicy | bool) -> RetentionPolicy | No
 
     Raises ValueError for a malformed variable, naming it.
     """
-    return None if retention is False else RetentionPolicy.from_env(base=None if retention is True else retention)
+    return (
+        None
+        if retention is False
+        else RetentionPolicy.from_env(base=None if retention is True else retention, lenient=True)
+    )
 
 
 def sdk_disabled() -> bool:

@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from getgather_otel import env as env_vars
+from getgather_otel._log import logger
 from getgather_otel.store.engine import DuckDBEngine, Engine
 from getgather_otel.store.queries import retention as retention_sql
 from getgather_otel.store.tables import RECORDING_PRUNES
@@ -94,11 +95,15 @@ class RetentionPolicy:
             raise ValueError(f"max_recording_bytes must be >= 0 or None, not {self.max_recording_bytes!r}")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, base: RetentionPolicy | None = None) -> RetentionPolicy:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, base: RetentionPolicy | None = None, *, lenient: bool = False
+    ) -> RetentionPolicy:
         """`base` (defaults: this class's) with GETGATHER_OTEL_RETAIN_* variables applied.
 
         SPANS_DAYS, RECORDINGS_DAYS, ERROR_RECORDINGS_DAYS (days; 'none' for no limit) and
-        RECORDINGS_MAX_BYTES ('5GB', '500MiB', 'none').
+        RECORDINGS_MAX_BYTES ('5GB', '500MiB', 'none'). A value that is none of those raises
+        ValueError naming the variable, or with `lenient` (`configure()`: a typo must not keep
+        a server from starting) is ignored with one warning.
         """
         policy = base or cls()
         values: dict[str, Any] = {}
@@ -115,7 +120,10 @@ class RetentionPolicy:
                 values[name] = parse_limit(raw, parse)
                 replace(policy, **{name: values[name]})  # checks the value where its variable is known
             except (ValueError, OverflowError) as error:
-                raise ValueError(f"{variable.name}={raw!r}: {error}") from None
+                if not lenient:
+                    raise ValueError(f"{variable.name}={raw!r}: {error}") from None
+                values.pop(name, None)
+                logger.warning("%s=%r is ignored (%s); its default is used", variable.name, raw, error)
         return replace(policy, **values)
 
 

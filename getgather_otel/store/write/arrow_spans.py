@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from getgather_otel.capture import attributes as attr
 from getgather_otel.store.tables import OTEL_TRACES, STRING_MAP, TIMESTAMP_US
 from getgather_otel.store.write.pdata_strings import attribute_value_to_string
+from getgather_otel.store.write.utf8 import string_array
 
 __all__ = [
     "KIND_NAMES",
@@ -83,8 +84,8 @@ class _MapColumn:
     def to_arrow(self) -> pa.MapArray:
         return pa.MapArray.from_arrays(
             pa.array(self.offsets, pa.int32()),
-            pa.array(self.keys, pa.string()),
-            pa.array(self.values, pa.string()),
+            string_array(self.keys),
+            string_array(self.values),
         )
 
 
@@ -102,7 +103,12 @@ class _ListColumn:
         self.offsets.append(len(self.items))
 
     def to_arrow(self, flat: pa.Array | None = None) -> pa.ListArray:
-        values = flat if flat is not None else pa.array(self.items, self.item_type)
+        if flat is not None:
+            values = flat
+        elif self.item_type == pa.string():
+            values = string_array(self.items)
+        else:
+            values = pa.array(self.items, self.item_type)
         return pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()), values)
 
 
@@ -210,20 +216,20 @@ class TraceRows:
     def to_table(self) -> pa.Table:
         columns = [
             pa.array(self.timestamps, TIMESTAMP_US),
-            pa.array(self.trace_ids, pa.string()),
-            pa.array(self.span_ids, pa.string()),
-            pa.array(self.parent_ids, pa.string()),
-            pa.array(self.trace_states, pa.string()),
-            pa.array(self.names, pa.string()),
-            pa.array(self.kinds, pa.string()),
-            pa.array(self.services, pa.string()),
+            string_array(self.trace_ids),
+            string_array(self.span_ids),
+            string_array(self.parent_ids),
+            string_array(self.trace_states),
+            string_array(self.names),
+            string_array(self.kinds),
+            string_array(self.services),
             self.resource_attrs.to_arrow(),
-            pa.array(self.scope_names, pa.string()),
-            pa.array(self.scope_versions, pa.string()),
+            string_array(self.scope_names),
+            string_array(self.scope_versions),
             self.span_attrs.to_arrow(),
             pa.array(self.durations, pa.uint64()),
-            pa.array(self.status_codes, pa.string()),
-            pa.array(self.status_messages, pa.string()),
+            string_array(self.status_codes),
+            string_array(self.status_messages),
             self.event_ts.to_arrow(),
             self.event_names.to_arrow(),
             self.event_attr_rows.to_arrow(self.event_attrs.to_arrow()),

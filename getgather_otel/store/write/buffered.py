@@ -33,7 +33,22 @@ from getgather_otel._log import FailureReporter, logger
 from getgather_otel.store.errors import DatabaseLockedError, StoreError
 from getgather_otel.store.write.writer import DuckDBWriter
 
-__all__ = ["BufferedTableWriter", "WriteStats", "concat_tables", "newest_rows"]
+# How long a stopping process waits for a file another process holds, and gives a file that
+# failed otherwise (corrupt, unwritable, not a database) for one last attempt; the wait is
+# decided again every WAIT_SLICE_S, as the writes fail (`BufferedTableWriter.shutdown`).
+LOCKED_WAIT_S = 1.0
+LAST_ATTEMPT_S = 0.5
+WAIT_SLICE_S = 0.1
+
+__all__ = [
+    "LAST_ATTEMPT_S",
+    "LOCKED_WAIT_S",
+    "WAIT_SLICE_S",
+    "BufferedTableWriter",
+    "WriteStats",
+    "concat_tables",
+    "newest_rows",
+]
 
 Item = TypeVar("Item")
 
@@ -117,18 +132,21 @@ class BufferedTableWriter(Generic[Item]):
                 self._cond.wait(remaining)
             return True
 
-    def shutdown(self, timeout_s: float) -> None:
-        """Write what is queued (waiting only while the failure looks transient), then stop."""
-        # Waiting only helps while another process holds the lock; a corrupt or unwritable
-        # file will not heal in the next seconds, so it gets one last attempt.
-        transient = self.last_error is None or isinstance(self.last_error, DatabaseLockedError)
-        flushed = self.force_flush(timeout_s if transient else 0.5)
+    def shutdown(self, timeout_s: float, since: float | None = None) -> bool:
+        """Write what is queued (`_flush_before_stopping`), then stop; False when some of it was
+        not written (dropped, counted). `since` (`time.monotonic()`): when stopping began, for
+        buffers of one file stopped one after the other (one wait in all)."""
+        started = time.monotonic() if since is None else since
+        flushed = self._flush_before_stopping(timeout_s, started)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
             thread = self._thread
         if thread is not None:
-            thread.join(timeout=timeout_s)
+            # Written: the thread is idle and ends at once. Given up: it may be inside an attempt
+            # waiting for the lock (`DuckDBWriter.lock_wait_s`); a daemon, it is left to it, and a
+            # write it still makes is not counted twice (below).
+            thread.join(timeout=max(timeout_s - (time.monotonic() - started), 0.0) if flushed else WAIT_SLICE_S)
         if not flushed:
             with self._cond:
                 lost = self._pending_size + (self._retry[1] if self._retry else 0) + self._in_flight
@@ -145,6 +163,29 @@ class BufferedTableWriter(Generic[Item]):
                 self._unit,
                 self.writer.path,
             )
+        return flushed
+
+    def _flush_before_stopping(self, timeout_s: float, started: float) -> bool:
+        """Wait for what is queued to be written: up to `timeout_s` while writes succeed (a big
+        last batch on a slow disk), LOCKED_WAIT_S while another process holds the file (a reader's
+        query ends in that time; a notebook holding it does not end in any wait a supervisor
+        allows), and one last attempt (LAST_ATTEMPT_S) for a corrupt or unwritable file, which
+        does not heal meanwhile. Decided again as the writes fail: the first failure may come only
+        now (a newcomer's break: a file that is no database kept the process 10.8 s at exit, a
+        locked one 10.1 s after SIGTERM, past the README's 2 s and Docker's 10 s)."""
+        while True:
+            error = self.last_error
+            if error is None:
+                limit = timeout_s
+            elif isinstance(error, DatabaseLockedError):
+                limit = min(timeout_s, LOCKED_WAIT_S)
+            else:
+                limit = min(timeout_s, LAST_ATTEMPT_S)
+            left = limit - (time.monotonic() - started)
+            if self.force_flush(max(min(left, WAIT_SLICE_S), 0.0)):
+                return True
+            if left <= WAIT_SLICE_S:
+                return False
 
     @property
     def stats(self) -> WriteStats:

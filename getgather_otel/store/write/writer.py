@@ -113,10 +113,17 @@ class DuckDBWriter:
             self._connection()
             self._schedule_close()
 
-    def close(self) -> None:
-        """Release the file now (idempotent)."""
-        with self._lock:
+    def close(self, timeout_s: float = -1) -> bool:
+        """Release the file now (idempotent); False when a write still busy with it did not end
+        within `timeout_s` (seconds; -1 waits): that write releases it when it ends (a stopping
+        process gives up on an attempt waiting `lock_wait_s` for another process's lock)."""
+        if not self._lock.acquire(timeout=timeout_s):
+            return False
+        try:
             self._close_locked()
+        finally:
+            self._lock.release()
+        return True
 
     @property
     def is_open(self) -> bool:
