@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -110,32 +111,48 @@ def one_report(stderr: str) -> None:
     assert len(reports) == 1, stderr
 
 
+@dataclass(frozen=True)
+class Exited:
+    """How a `helpers/exit_with_otlp.py` process ended: seconds after it was asked to, its output."""
+
+    took: float
+    returncode: int
+    out: str
+    err: str
+
+
+def exit_with_otlp(db: Path, endpoint: str, ending: str) -> Exited:
+    """Run `helpers/exit_with_otlp.py` until it returns from main or, once ready, until SIGTERM ends it."""
+    process = subprocess.Popen(
+        [sys.executable, str(HELPERS / "exit_with_otlp.py"), str(db), endpoint, ending],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if ending == "sigterm":
+            assert line == "ready\n", process.communicate(timeout=30)
+            asked_at = time.time()
+            process.send_signal(signal.SIGTERM)
+        else:
+            assert line.startswith("returning "), process.communicate(timeout=30)
+            asked_at = float(line.split()[1])
+        out, err = process.communicate(timeout=60)
+        return Exited(time.time() - asked_at, process.returncode, out, err)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 @pytest.mark.parametrize("endpoint_kind", list(ENDPOINTS))
 @pytest.mark.parametrize("ending", ["return", "sigterm"])
 def test_exit_within_2s_whatever_the_endpoint_does(endpoint_kind: str, ending: str, db_path: Path) -> None:
     with ENDPOINTS[endpoint_kind]() as endpoint:
-        process = subprocess.Popen(
-            [sys.executable, str(HELPERS / "exit_with_otlp.py"), str(db_path), endpoint, ending],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if ending == "sigterm":
-                assert line == "ready\n"
-                asked_at = time.time()
-                process.send_signal(signal.SIGTERM)
-            else:
-                assert line.startswith("returning ")
-                asked_at = float(line.split()[1])
-            out, err = process.communicate(timeout=60)
-            took = time.time() - asked_at
-        finally:
-            if process.poll() is None:
-                process.kill()
-    assert process.returncode == (128 + signal.SIGTERM if ending == "sigterm" else 0), err
+        exited = exit_with_otlp(db_path, endpoint, ending)
+    took, out, err = exited.took, exited.out, exited.err
+    assert exited.returncode == (128 + signal.SIGTERM if ending == "sigterm" else 0), err
     assert out == "", "telemetry wrote nothing to stdout"
     assert took < EXIT_LIMIT_S, f"{endpoint_kind}/{ending}: exited {took:.2f} s after being asked\n{err}"
     one_report(err)
@@ -290,27 +307,8 @@ def test_exit_within_2s_when_the_duckdb_file_cannot_be_written(file: str, ending
     elif file == "a-directory":
         db.mkdir()
     with lock_held_by_other_process(db) if file == "locked" else contextlib.nullcontext():
-        process = subprocess.Popen(
-            [sys.executable, str(HELPERS / "exit_with_bad_file.py"), str(db), ending],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if ending == "sigterm":
-                assert line == "ready\n", process.communicate(timeout=30)
-                asked_at = time.time()
-                process.send_signal(signal.SIGTERM)
-            else:
-                assert line.startswith("returning "), process.communicate(timeout=30)
-                asked_at = float(line.split()[1])
-            _out, err = process.communicate(timeout=60)
-            took = time.time() - asked_at
-        finally:
-            if process.poll() is None:
-                process.kill()
+        exited = exit_with_otlp(db, "-", ending)
+    took, err = exited.took, exited.err
     assert took < EXIT_LIMIT_S, f"{file}/{ending}: exited {took:.2f} s after being asked\n{err}"
     assert "Traceback" not in err, err
     assert "not written" in err, "what could not be written is said"
