@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import fastmcp
+import grpc
 import pytest
+from google.protobuf.message import Message
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -162,6 +164,51 @@ def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") 
 async def post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
     """A plain HTTP request from a worker thread (the receiver runs on this event loop)."""
     return await asyncio.to_thread(_post, url, body, headers, method)
+
+
+# OTLP/HTTP path and OTLP/gRPC method of each Export*ServiceRequest.
+_ENDPOINTS = {
+    "ExportTraceServiceRequest": ("/v1/traces", "/opentelemetry.proto.collector.trace.v1.TraceService/Export"),
+    "ExportLogsServiceRequest": ("/v1/logs", "/opentelemetry.proto.collector.logs.v1.LogsService/Export"),
+    "ExportMetricsServiceRequest": ("/v1/metrics", "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"),
+}
+
+
+@dataclass
+class Answer:
+    """A collector's answer to one OTLP export, over either transport."""
+
+    status: int | grpc.StatusCode  # HTTP status, or gRPC status code
+    body: bytes  # the serialised Export*ServiceResponse (or rpc Status, for an HTTP error)
+    detail: str  # gRPC's status details ("" over HTTP)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in (200, grpc.StatusCode.OK)
+
+
+def _post_bytes(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=PROTOBUF, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+async def export(collector: Collector, request: Message, transport: str) -> Answer:
+    """Send `request` as protobuf over OTLP/HTTP (`transport` "http") or OTLP/gRPC ("grpc")."""
+    path, method = _ENDPOINTS[type(request).__name__]
+    if transport == "http":
+        status, body = await asyncio.to_thread(_post_bytes, collector.url + path, request.SerializeToString())
+        return Answer(status, body, "")
+    options = [("grpc.max_send_message_length", 64 << 20)]
+    async with grpc.aio.insecure_channel(collector.grpc_target, options=options) as channel:
+        call = channel.unary_unary(method)
+        try:
+            return Answer(grpc.StatusCode.OK, await call(request.SerializeToString(), timeout=30), "")
+        except grpc.aio.AioRpcError as error:
+            return Answer(error.code(), b"", error.details() or "")
 
 
 class OtlpSender:

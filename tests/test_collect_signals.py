@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+import zstandard
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from patchright.async_api import Browser
@@ -28,7 +32,7 @@ from getgather_otel import activity
 from getgather_otel.recording.chunk_codec import decode
 from getgather_otel.store.log_chunks import EVENT_NAME
 from getgather_otel.web.serving import serve_asgi
-from tests.conftest import PROTOBUF, Collector, Sites, post, rows, tuples
+from tests.conftest import PROTOBUF, Collector, Sites, export, post, rows, tuples
 
 CHUNK_COLUMNS = "trace_id, span_id, recording_id, page_id, sequence, first_event_time, last_event_time, " + (
     "event_count, raw_bytes, stored_bytes, compression, starts_with_full_snapshot, url, data"
@@ -116,7 +120,7 @@ def _chunk_record(request: ExportLogsServiceRequest, **overrides: Any) -> None:
     record.span_id = bytes.fromhex("b7ad6b7169203331")
     record.event_name = overrides.get("event_name", EVENT_NAME)
     record.time_unix_nano = 1_700_000_000_000_000_000
-    record.body.bytes_value = b"\x28\xb5\x2f\xfd not really zstd"
+    record.body.bytes_value = overrides.get("body", zstandard.ZstdCompressor().compress(b'[{"type":4}]'))
     values: dict[str, Any] = {
         "getgather.recording.id": "rec-1",
         "getgather.recording.page_id": "c1p1",
@@ -157,6 +161,25 @@ async def test_logs_keep_chunks_and_reject_other_records(collector: Collector) -
     assert tuples(collector.db, "SELECT recording_id, sequence, url FROM recording_chunks") == [
         ("rec-1", 0, "http://127.0.0.1/x")
     ]
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_a_chunk_with_an_out_of_range_value_is_rejected_alone(collector: Collector, transport: str) -> None:
+    """A value its column cannot hold is one record's problem: a 500 (gRPC UNKNOWN) would make
+    the sender drop the whole batch, good chunks included (OTLP retries neither)."""
+    request = ExportLogsServiceRequest()
+    _chunk_record(request)
+    _chunk_record(request, attributes={"getgather.recording.raw_bytes": -1, "getgather.recording.id": "rec-2"})
+    _chunk_record(request, attributes={"getgather.recording.sequence": 2**40, "getgather.recording.id": "rec-3"})
+    _chunk_record(request, attributes={"getgather.recording.sequence": 1})
+    answer = await export(collector, request, transport)
+    assert answer.accepted, (answer.status, answer.body, answer.detail)
+    partial = ExportLogsServiceResponse.FromString(answer.body).partial_success
+    assert partial.rejected_log_records == 2
+    assert "cannot hold" in partial.error_message, partial.error_message
+    collector.settle()
+    stored = tuples(collector.db, "SELECT recording_id, sequence FROM recording_chunks ORDER BY sequence")
+    assert stored == [("rec-1", 0), ("rec-1", 1)]
 
 
 async def test_metrics_keep_what_they_can_and_count_the_rest(collector: Collector) -> None:
