@@ -8,7 +8,9 @@ added here. What it holds:
 
 - the store owner (`DuckDBStore`, and `WriterReads` for the viewer's reads through it);
 - the decoders' row builders (`TraceRows`, `resource_columns`, `attribute_value_to_string`,
-  `KIND_NAMES`, `STATUS_NAMES`, `METRIC_TABLES`, `RECORDING_CHUNKS`, `log_parts_to_row`);
+  `KIND_NAMES`, `STATUS_NAMES`, `METRIC_TABLES`, `RECORDING_CHUNKS`, `log_parts_to_row`), and
+  how readers decompress a chunk (`CHUNK_COMPRESSION`, `decompress_json`), so that a chunk
+  is stored only if it decodes;
 - the viewer's routes and replay origin, served beside the receiver;
 - how senders recognise the receiver (`RECEIVER_INFO_PATH`, `RECEIVER_NAME`, `__version__`),
   its bearer-token check, and the grace requests get at shutdown.
@@ -20,6 +22,8 @@ from getgather_otel.export.chunk_log_records import NotAChunkError, log_parts_to
 from getgather_otel.export.duckdb_store import DuckDBStore
 from getgather_otel.export.otlp import RECEIVER_INFO_PATH, RECEIVER_NAME
 from getgather_otel.export.shutdown import REQUEST_GRACE_S
+from getgather_otel.recording.chunk_codec import COMPRESSION as CHUNK_COMPRESSION
+from getgather_otel.recording.chunk_codec import decompress_json
 from getgather_otel.store.tables import METRIC_TABLES, RECORDING_CHUNKS
 from getgather_otel.store.write.arrow_spans import (
     KIND_NAMES,
@@ -34,6 +38,7 @@ from getgather_otel.viewer.reads import WriterReads
 from getgather_otel.web.bearer import bearer_allows
 
 __all__ = [
+    "CHUNK_COMPRESSION",
     "KIND_NAMES",
     "METRIC_TABLES",
     "RECEIVER_INFO_PATH",
@@ -50,6 +55,7 @@ __all__ = [
     "__version__",
     "attribute_value_to_string",
     "bearer_allows",
+    "decompress_json",
     "log_parts_to_row",
     "replay_server",
     "resource_columns",

@@ -8,6 +8,7 @@ byte. Recordings go only to a receiver that is ours unless told otherwise.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import getgather_otel
+from collectors.otlp_logs import MAX_CHUNK_RAW_BYTES
 from getgather_otel import activity
 from getgather_otel.recording.chunk_codec import decode
 from getgather_otel.store.log_chunks import EVENT_NAME
@@ -180,6 +182,41 @@ async def test_a_chunk_with_an_out_of_range_value_is_rejected_alone(collector: C
     collector.settle()
     stored = tuples(collector.db, "SELECT recording_id, sequence FROM recording_chunks ORDER BY sequence")
     assert stored == [("rec-1", 0), ("rec-1", 1)]
+
+
+async def test_a_chunk_the_readers_could_not_decompress_is_not_stored(collector: Collector) -> None:
+    """`replay`, `scan`, the `rrweb_recordings` view and the viewer decompress every stored
+    chunk: one that does not decode is refused at the door, with why, and the rest kept."""
+    zstd = zstandard.ZstdCompressor()
+    bad = {  # recording id: (body, compression, why)
+        "rec-garbage": (b"definitely not zstd", "zstd", "not a zstd frame"),
+        "rec-corrupt": (b"\x28\xb5\x2f\xfd not really zstd", "zstd", "does not decompress"),  # zstd's magic only
+        "rec-truncated": (zstd.compress(b'[{"type":4}]' * 50)[:-4], "zstd", "does not decompress"),
+        "rec-gzip": (gzip.compress(b'[{"type":4}]'), "gzip", "compression must be 'zstd'"),
+        "rec-bomb": (zstd.compress(b" " * (MAX_CHUNK_RAW_BYTES + 1)), "zstd", "at most"),  # ~2 KB, 64 MiB + 1 raw
+        "rec-no-size": (zstandard.ZstdCompressor(write_content_size=False).compress(b"[]"), "zstd", "declare"),
+    }
+
+    def chunks(*recording_ids: str) -> ExportLogsServiceRequest:
+        request = ExportLogsServiceRequest()
+        for recording_id in recording_ids:
+            body, compression, _ = bad.get(recording_id, (zstd.compress(b'[{"type":4}]'), "zstd", ""))
+            attributes = {"getgather.recording.id": recording_id, "getgather.recording.compression": compression}
+            _chunk_record(request, body=body, attributes=attributes)
+        return request
+
+    answer = await export(collector, chunks("rec-1", *bad), "http")
+    assert answer.accepted, answer.body
+    assert ExportLogsServiceResponse.FromString(answer.body).partial_success.rejected_log_records == len(bad)
+    for recording_id, (_, _, why) in bad.items():
+        answer = await export(collector, chunks(recording_id), "http")
+        partial = ExportLogsServiceResponse.FromString(answer.body).partial_success
+        assert (partial.rejected_log_records, why in partial.error_message) == (1, True), partial.error_message
+    collector.settle()
+    stored = tuples(collector.db, "SELECT recording_id, data, compression FROM recording_chunks")
+    assert [(recording_id, decode(bytes(data), compression)) for recording_id, data, compression in stored] == [
+        ("rec-1", [{"type": 4}])
+    ]
 
 
 async def test_metrics_keep_what_they_can_and_count_the_rest(collector: Collector) -> None:
