@@ -3,8 +3,9 @@
 gRPC hands us parsed Export*ServiceRequests, so the three services only call the
 `Stores` methods the HTTP routes use. Status codes follow OTLP/gRPC: UNAUTHENTICATED
 without the bearer token (when one is set, in the `authorization` metadata), UNAVAILABLE
-while the writer is behind (the SDK exporters retry it with backoff), and partial
-success in the response for rejected items. It runs on the HTTP server's event loop
+while the writer is behind (the SDK exporters retry it with backoff), INVALID_ARGUMENT for
+a request holding more items than the writer buffers (it could never fit: see
+`TooLargeError`), and partial success in the response for rejected items. It runs on the HTTP server's event loop
 (`grpc.aio`), started and stopped by the app's lifespan.
 """
 
@@ -19,7 +20,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from collectors.stores import Stores, WriterBehindError
+from collectors.stores import Stores, TooLargeError, WriterBehindError
 from getgather_otel.collection import bearer_allows
 
 __all__ = ["start_grpc"]
@@ -44,6 +45,10 @@ class _Service:
         except WriterBehindError:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the collector's writer is behind; retry later")
             raise  # abort() raises; this line only tells type checkers so
+        except TooLargeError as error:
+            # Not RESOURCE_EXHAUSTED: OTLP says retry that only with RetryInfo, the Python SDK retries it always.
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            raise
 
 
 async def start_grpc(

@@ -6,8 +6,10 @@ process; `/v1/logs` recording chunks land in `recording_chunks` and `/v1/metrics
 points in the `otel_metrics_*` tables, through the same file writer. Answers follow
 OTLP/HTTP: 200 with an `Export*ServiceResponse` (partial success counts rejected items),
 400 for bodies that are not OTLP, 401 without the bearer token when one is set, 413 past
-the size limit, 415 for other content types or encodings, and 429 with Retry-After while
-the writer is behind, instead of buffering without bound (OTLP exporters retry 429).
+the size limit or for a request holding more items than the writer buffers (which could
+never fit; OTLP exporters do not retry 413), 415 for other content types or encodings, and
+429 with Retry-After while the writer is behind, instead of buffering without bound (OTLP
+exporters retry 429).
 Accepted items are in the writer's buffers; on shutdown (SIGTERM included) everything
 accepted is written. `GET /getgather-otel` tells senders this receiver wants recordings.
 """
@@ -35,7 +37,7 @@ from starlette.routing import Route
 
 from collectors.grpc_receiver import start_grpc
 from collectors.otlp_decode import JSON, RequestError, decompress, media_type, parse_request
-from collectors.stores import ReceiverSettings, Stores, WriterBehindError
+from collectors.stores import ReceiverSettings, Stores, TooLargeError, WriterBehindError
 from getgather_otel.collection import (
     RECEIVER_INFO_PATH,
     RECEIVER_NAME,
@@ -103,6 +105,8 @@ def build_app(store: DuckDBStore, settings: ReceiverSettings, viewer: ViewerSett
             except WriterBehindError:
                 retry = {"Retry-After": str(RETRY_AFTER_S)}
                 return _error(429, "the collector's writer is behind; retry later", media, retry)
+            except TooLargeError as error:  # not retryable (OTLP/HTTP retries only 429, 502, 503, 504)
+                return _error(413, str(error), media)
             body_out, content_type = _encode(answer, media)
             return Response(body_out, media_type=content_type)
 

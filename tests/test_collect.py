@@ -8,13 +8,18 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
+from google.rpc.status_pb2 import Status as RpcStatus
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
@@ -27,7 +32,7 @@ from getgather_otel.export.duckdb_spans import DuckDBSpanExporter
 from getgather_otel.export.duckdb_store import DuckDBStore, StoreLimits
 from getgather_otel.store.file_lock import acquire_lock, release
 from getgather_otel.web.serving import free_ports, serve_asgi, wait_until_listening
-from tests.conftest import PROTOBUF, Collector, Reply, post, tuples
+from tests.conftest import PROTOBUF, Collector, Reply, export, post, tuples
 
 
 def make_spans(provider: TracerProvider) -> None:
@@ -170,6 +175,49 @@ async def test_bearer_token_and_backpressure(tmp_path: Path) -> None:
             release(holder)
     store.shutdown()
     assert len(table(db)) >= 4
+
+
+@pytest.fixture
+async def small_collector(tmp_path: Path) -> AsyncIterator[Collector]:
+    """A collector buffering at most 5 spans and 5 points a table (the defaults: 50,000 and 200,000)."""
+    store = DuckDBStore(tmp_path / "small.duckdb")
+    settings = ReceiverSettings(max_pending_spans=5, max_pending_metric_points=5, grpc_port=0)
+    app = build_app(store, settings)
+    async with serve_asgi(app) as origin:
+        yield Collector(origin, store, tmp_path / "small.duckdb", app.state.stores, f"127.0.0.1:{app.state.grpc_port}")
+
+
+def _spans(count: int) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for n in range(1, count + 1):
+        scope.spans.add(trace_id=n.to_bytes(16, "big"), span_id=n.to_bytes(8, "big"), name=f"span {n}")
+    return request
+
+
+def _gauge_points(count: int) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    gauge = request.resource_metrics.add().scope_metrics.add().metrics.add(name="browser.pages.open")
+    for n in range(count):
+        gauge.gauge.data_points.add(as_int=n, time_unix_nano=1_700_000_000_000_000_000 + n)
+    return request
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_a_request_past_the_buffer_limit_is_refused_for_good(small_collector: Collector, transport: str) -> None:
+    """More items than the writer ever buffers would get 429 / UNAVAILABLE forever, even on an
+    idle collector: the answer is one no OTLP exporter retries, naming the limit."""
+    final = 413 if transport == "http" else grpc.StatusCode.INVALID_ARGUMENT
+    for request, what in ((_spans(6), "6 spans"), (_gauge_points(6), "6 otel_metrics_gauge points")):
+        answer = await export(small_collector, request, transport)
+        assert answer.status == final, (answer.status, answer.body)
+        why = answer.detail or RpcStatus.FromString(answer.body).message
+        assert f"holds {what}, more than the 5 the collector buffers" in why, why
+    for request in (_spans(5), _gauge_points(5)):  # what fits is taken, as before
+        assert (await export(small_collector, request, transport)).accepted
+    small_collector.settle()
+    assert tuples(small_collector.db, "SELECT count(*) FROM otel_traces") == [(5,)]
+    assert tuples(small_collector.db, "SELECT count(*) FROM otel_metrics_gauge") == [(5,)]
 
 
 def _request_body(provider: TracerProvider) -> bytes:
