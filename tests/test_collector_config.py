@@ -27,6 +27,10 @@ def test_pipelines_reference_defined_components() -> None:
         assert set(config[kind]) == used[kind], f"defined but unused {kind}: {set(config[kind]) - used[kind]}"
     for extension in config["service"].get("extensions", []):
         assert extension in config["extensions"]
+    # The queue towards `collect` is on disk (docs/collector.md says it survives a restart): its
+    # storage is an extension that is defined and enabled, or the Collector refuses to start.
+    storage = config["exporters"]["otlphttp/getgather"]["sending_queue"]["storage"]
+    assert storage.startswith("file_storage") and storage in config["service"]["extensions"]
     traces = pipelines["traces"]["exporters"]
     assert "otlphttp/getgather" in traces and "clickhouse" in traces, "fan-out to collect and ClickHouse"
     assert config["exporters"]["clickhouse"]["traces_table_name"] == "otel_traces", "the table our SQL reads"
