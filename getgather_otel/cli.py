@@ -31,6 +31,7 @@ from getgather_otel.capture.failures import FAILURE_CLASSES
 from getgather_otel.export.shutdown import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
+from getgather_otel.recording.chunk_codec import DamagedChunkError, damage_in
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.recording.world_script import world_script
@@ -142,6 +143,9 @@ def _run_query(conn: duckdb.DuckDBPyConnection, sql: str, max_rows: int) -> tupl
     except duckdb.Error as error:
         if is_file_damage(error):
             raise  # the file, not the query: open_for_reading says so
+        damage = damage_in(str(error))
+        if damage:
+            raise CliError(f"{damage} (leave events_json out, or filter that activity away)") from None
         message = first_line(str(error))
         if "read-only" in message.lower() or "read only" in message.lower():
             raise CliError(f"`sql` is read-only: {message}") from error
@@ -273,7 +277,12 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> None:
     if not args.secret and not args.pattern:
         raise CliError("say what to look for: --secret VALUE and/or --pattern card|jwt|token|email|phone")
     with open_for_reading(args.db, args.wait) as conn:
-        hits = scan(conn, args.secret or [], args.pattern or [])
+        try:
+            hits = scan(conn, args.secret or [], args.pattern or [])
+        except DamagedChunkError as error:  # exit 2, never 1: a file not read to its end is not a finding
+            raise CliError(
+                f"a recording chunk in {args.db} is damaged ({error}): the scan stopped there, so it is incomplete"
+            ) from None
     for hit in hits:
         out.write(f"{hit}\n")
     if hits:
@@ -282,8 +291,14 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> None:
     out.write(f"nothing found in {args.db}\n")
 
 
+def _note_skipped(skipped: list[str]) -> None:
+    """One line on stderr per chunk a reader left out (damaged), so a partial result says it is one."""
+    for reason in skipped:
+        print(f"getgather-otel: skipped {reason}", file=sys.stderr)
+
+
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
-    from getgather_otel.recording.replay import replay_page
+    from getgather_otel.recording.replay import replay_page, skipped_chunks
     from getgather_otel.store.queries.recordings import latest_recorded_activity
 
     started = time.monotonic()
@@ -294,6 +309,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> None:
             if activity_id is None:
                 raise CliError(f"no activity in {engine.label} has a browser recording")
         page, pages = replay_page(engine, activity_id)
+    _note_skipped(skipped_chunks(pages))
     events = sum(len(p.events) for p in pages)
     summary = (
         f"activity {activity_id}, {len(pages)} page(s), {events} events, "

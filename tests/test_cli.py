@@ -336,3 +336,42 @@ def test_reading_a_file_that_is_not_duckdb_promises_no_new_file(tmp_path: Path) 
         assert "fresh file" not in done.stderr and "left as it is" in done.stderr, done.stderr
     assert log.read_text() == "not a database\n" * 100
     assert list(tmp_path.iterdir()) == [log], "no .lock, no replay, no export directory"
+
+
+def damaged_copy(demo_db: Path, tmp_path: Path) -> tuple[Path, str, str, int]:
+    """A copy of the demo's file whose latest recording has one more chunk, stored damaged (its
+    body not zstd, as an older collector or a disk fault could leave it): (file, activity, page,
+    sequence)."""
+    db = tmp_path / "damaged.duckdb"
+    db.write_bytes(demo_db.read_bytes())
+    with duckdb.connect(str(db)) as conn:
+        row = conn.execute(
+            "SELECT span_id, page_id, sequence FROM recording_chunks ORDER BY last_event_time DESC LIMIT 1"
+        ).fetchone()
+        assert row is not None
+        activity, page, sequence = row
+        conn.execute(
+            "INSERT INTO recording_chunks SELECT * REPLACE (sequence + 1 AS sequence, 'not zstd'::BLOB AS data) "
+            "FROM recording_chunks WHERE span_id = ? AND page_id = ? AND sequence = ?",
+            [activity, page, sequence],
+        )
+    return db, activity, page, sequence + 1
+
+
+def test_a_damaged_chunk_is_skipped_by_replay_and_named_by_the_other_readers(demo_db: Path, tmp_path: Path) -> None:
+    """One chunk that is not zstd broke `replay` (its activity's and `latest`), `scan` of the whole
+    file and `rrweb_recordings` with a ZstdError traceback (scan's exit 1 read as "found")."""
+    db, activity, page, sequence = damaged_copy(demo_db, tmp_path)
+    named = f"chunk {sequence} of page {page} is damaged: its data is not zstd-compressed"
+    for which in (activity, "latest"):
+        done = _cli_process("replay", which, "-o", "replay.html", "--db", str(db), cwd=tmp_path)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert f"getgather-otel: skipped {named}" in done.stderr and "wrote replay.html" in done.stdout
+        assert "rrwebPlayer" in (tmp_path / "replay.html").read_text()
+    done = _cli_process("scan", "--pattern", "card", "--db", str(db))
+    _one_line_error(done, "is damaged (its data is not zstd-compressed")
+    assert "the scan stopped there, so it is incomplete" in done.stderr and "nothing found" not in done.stdout
+    events = "SELECT activity_id, length(events_json) FROM rrweb_recordings"
+    _one_line_error(_cli_process("sql", events, "--db", str(db)), f"events_json of activity {activity}: {named}")
+    others = _cli_process("sql", f"{events} WHERE activity_id != '{activity}'", "--db", str(db), "--format", "json")
+    assert others.returncode == 0 and len(json.loads(others.stdout)) >= 1, others.stderr

@@ -35,11 +35,13 @@ from getgather_otel.store.maintenance.retention import (
     plan_clickhouse_prune,
     plan_prune,
 )
+from getgather_otel.store.queries.recordings import chunk_bytes
 from getgather_otel.store.queries.retention import recordings_oldest_first
 from getgather_otel.store.reader import open_for_reading
 from tests.helpers.clickhouse_exporter import load_database
 from tests.helpers.clickhouse_http import serve_chdb_http
 from tests.helpers.outside_reads import listening, outside_reads
+from tests.test_cli import damaged_copy
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -536,3 +538,18 @@ def test_https_is_tls_and_a_trickling_server_is_one_error(tmp_path: Path, capsys
         main(["activities", "--clickhouse", "", "--db", str(tmp_path / "missing.duckdb")])
     assert usage.value.code == 2
     assert "--clickhouse needs a URL" in capsys.readouterr().err
+
+
+def test_replay_over_clickhouse_skips_a_damaged_chunk(
+    demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A chunk whose Body is not zstd (nor, below, base64) failed `replay --clickhouse` with a traceback."""
+    db, activity, page, sequence = damaged_copy(demo_db, tmp_path)
+    url = f"chdb:{_load(db, tmp_path)}"
+    _cli("replay", activity, "-o", str(tmp_path / "house.html"), "--clickhouse", url)
+    assert f"skipped chunk {sequence} of page {page} is damaged: its data is not zstd" in capsys.readouterr().err
+    engine = open_clickhouse(url)
+    try:
+        assert chunk_bytes(engine, "not base64!") == b"not base64!", "left for the chunk's decoding to name"
+    finally:
+        engine.close()

@@ -29,6 +29,7 @@ from getgather_otel.viewer.openapi import openapi_document
 from getgather_otel.viewer.reads import FileReads
 from getgather_otel.web.serving import serve_asgi
 from tests.conftest import OtlpSender, Reply, post
+from tests.test_cli import damaged_copy
 from tests.test_store import HELPERS, lock_held_by_other_process
 
 JSON_BODY = {"Content-Type": "application/json"}
@@ -326,3 +327,17 @@ def test_ui_without_built_bundles_says_how_to_build_them(
     monkeypatch.setattr(assets, "ASSETS_DIR", tmp_path)
     assert main(["ui", "--db", str(demo_db)]) == 2
     assert "npm ci && python -m getgather_otel.recording.assets build" in capsys.readouterr().err
+
+
+async def test_a_damaged_chunk_is_an_error_status_before_any_event(demo_db: Path, tmp_path: Path) -> None:
+    """A recording with a chunk that is not zstd was answered 200 and the body broke off mid-array."""
+    db, activity, page, sequence = damaged_copy(demo_db, tmp_path)
+    app = build_viewer_app(FileReads(db), ViewerSettings())
+    async with serve_asgi(app) as url:
+        viewer = Viewer(url, "", db)
+        found = await viewer.json(f"/api/activities/{activity}/recordings")
+        damaged = [r["recording_id"] for r in found["recordings"] if any(p["page_id"] == page for p in r["pages"])]
+        reply = await viewer.get(f"/api/recordings/{damaged[0]}/events")
+        _error(reply, 500, f"chunk {sequence} of page {page} is damaged: its data is not zstd-compressed")
+        events = {"sql": f"SELECT length(events_json) FROM rrweb_recordings WHERE activity_id = '{activity}'"}
+        _error(await viewer.sql(events), 422, f"chunk {sequence} of page {page} is damaged")

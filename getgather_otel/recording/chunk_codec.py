@@ -12,7 +12,16 @@ from typing import Any
 import orjson
 import zstandard
 
-__all__ = ["COMPRESSION", "ZSTD_LEVEL", "decode", "decompress_json", "encode", "loads"]
+__all__ = [
+    "COMPRESSION",
+    "ZSTD_LEVEL",
+    "DamagedChunkError",
+    "damage_in",
+    "decode",
+    "decompress_json",
+    "encode",
+    "loads",
+]
 
 COMPRESSION = "zstd"
 ZSTD_LEVEL = 3
@@ -48,14 +57,50 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+class DamagedChunkError(ValueError):
+    """A stored chunk that cannot be decoded: its data is not zstd, or not the JSON array of
+    events it was made from (stored by an older collector, cut short, a disk fault). The message
+    says why; each reader says which chunk and goes on without it where the rest is of use."""
+
+
 def decompress_json(data: bytes, compression: str) -> bytes:
-    """A stored chunk's events as the JSON array text they were compressed from (served as is)."""
+    """A stored chunk's events as the JSON array text they were compressed from (served as is).
+
+    Raises DamagedChunkError when it is not: the one check every reader relies on, so that a
+    damaged chunk is one sentence, never a zstandard traceback (or, in the viewer's stream, a
+    body broken off mid-array: the text is checked to be an array before it is served).
+    """
     if compression != COMPRESSION:
-        raise ValueError(f"unknown chunk compression {compression!r}")
-    return bytes(zstandard.ZstdDecompressor().decompress(data))
+        raise DamagedChunkError(f"its compression {compression!r} is unknown (only {COMPRESSION!r} is written)")
+    try:
+        text = bytes(zstandard.ZstdDecompressor().decompress(data))
+    except zstandard.ZstdError as error:
+        raise DamagedChunkError(f"its data is not zstd-compressed ({error})") from None
+    stripped = text.strip()
+    if not (stripped.startswith(b"[") and stripped.endswith(b"]")):
+        raise DamagedChunkError("its data does not decompress to a JSON array of events")
+    return text
 
 
 def decode(data: bytes, compression: str) -> list[dict[str, Any]]:
-    """The events of a stored chunk."""
-    events: list[dict[str, Any]] = loads(decompress_json(data, compression))
+    """The events of a stored chunk; DamagedChunkError when its data is not a JSON array of events."""
+    text = decompress_json(data, compression)
+    try:
+        events = loads(text)
+    except (ValueError, RecursionError):
+        raise DamagedChunkError("its data is not valid JSON once decompressed") from None
+    if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
+        raise DamagedChunkError("its data is not a JSON array of events once decompressed")
     return events
+
+
+def damage_in(message: str) -> str | None:
+    """The DamagedChunkError sentence inside a database error's `message`, or None.
+
+    DuckDB reports an exception raised in a Python function (`rrweb_recordings`) as
+    "Invalid Input Error: Python exception occurred while executing the UDF: DamagedChunkError:
+    ..."; readers show the sentence alone.
+    """
+    marker = f"{DamagedChunkError.__name__}: "
+    at = message.find(marker)
+    return message[at + len(marker) :].strip() or None if at >= 0 else None

@@ -16,7 +16,7 @@ from typing import Any
 
 from getgather_otel.capture import attributes as attr
 from getgather_otel.recording import assets, rrweb_events
-from getgather_otel.recording.chunk_codec import decode
+from getgather_otel.recording.chunk_codec import DamagedChunkError, decode
 from getgather_otel.recording.snapshot_parts import joined
 from getgather_otel.store.engine import Engine
 from getgather_otel.store.queries import recordings as recording_reads
@@ -31,6 +31,7 @@ __all__ = [
     "render_html",
     "replay_page",
     "resolve_activity",
+    "skipped_chunks",
     "span_event_markers",
 ]
 
@@ -62,11 +63,13 @@ class RecordingNotFoundError(LookupError):
 
 @dataclass
 class PageRecording:
-    """All events of one page (tab) within a recording, in order."""
+    """All events of one page (tab) within a recording, in order; `skipped` says which of its
+    chunks could not be decoded (one sentence each), so the page plays what is left and says so."""
 
     page_id: str
     url: str
     events: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def resolve_activity(engine: Engine, activity_id: str) -> tuple[str, str]:
@@ -88,11 +91,19 @@ def load_streams(engine: Engine, activity_id: str) -> tuple[str, list[PageRecord
     if owner is None:
         raise RecordingNotFoundError(f"activity {span_id} has no browser recording")
     pages: dict[str, PageRecording] = {}
-    for page_id, url, data, compression in recording_reads.owner_chunks(engine, owner, trace_id):
+    for page_id, sequence, url, data, compression in recording_reads.owner_chunks(engine, owner, trace_id):
         page = pages.setdefault(page_id, PageRecording(page_id, url))
         page.url = url or page.url
-        page.events.extend(decode(data, compression))
+        try:
+            page.events.extend(decode(data, compression))
+        except DamagedChunkError as error:
+            page.skipped.append(f"chunk {sequence} of page {page_id} is damaged: {error}")
     return owner, list(pages.values())
+
+
+def skipped_chunks(pages: list[PageRecording]) -> list[str]:
+    """What `load_streams` left out of `pages`: one sentence per damaged chunk."""
+    return [reason for page in pages for reason in page.skipped]
 
 
 def _ms(timestamp: datetime) -> int:
@@ -186,7 +197,9 @@ def render_html(title: str, pages: list[PageRecording], markers: list[dict[str, 
         if (events := playable(page.events, markers))
     ]
     if not data:
-        raise RecordingNotFoundError("the recording has no full snapshot to start a replay from")
+        skipped = skipped_chunks(pages)
+        damage = f" (skipped {len(skipped)} damaged chunk(s): {skipped[0]})" if skipped else ""
+        raise RecordingNotFoundError(f"the recording has no full snapshot to start a replay from{damage}")
     return _TEMPLATE.format(
         title=html.escape(title),
         css=assets.load("rrweb-player.css"),

@@ -25,9 +25,9 @@ from os import PathLike
 from typing import Any
 
 import duckdb
-from duckdb.sqltypes import BLOB, VARCHAR
+from duckdb.sqltypes import BLOB, INTEGER, VARCHAR
 
-from getgather_otel.recording.chunk_codec import decode, encode
+from getgather_otel.recording.chunk_codec import DamagedChunkError, decode, encode
 from getgather_otel.store.paths import resolve_db_path
 from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
 
@@ -39,7 +39,7 @@ PAGE_KEY = "page_id"
 
 _VIEW_SQL = f"""
 CREATE OR REPLACE TEMP VIEW {VIEW} AS
-SELECT r.id, r.activity_id, {FUNCTION}(r.data, r.compressions, r.pages) AS events_json,
+SELECT r.id, r.activity_id, {FUNCTION}(r.activity_id, r.data, r.compressions, r.pages, r.sequences) AS events_json,
        r.event_count, r.start_timestamp, r.end_timestamp, r.created_at, r.trace_id
 FROM (
     SELECT min(c.recording_id) AS id,
@@ -48,6 +48,7 @@ FROM (
            list(c.data ORDER BY c.page_id, c.sequence) AS data,
            list(c.compression ORDER BY c.page_id, c.sequence) AS compressions,
            list(c.page_id ORDER BY c.page_id, c.sequence) AS pages,
+           list(c.sequence ORDER BY c.page_id, c.sequence) AS sequences,
            CAST(sum(c.event_count) AS BIGINT) AS event_count,
            epoch_ms(min(c.first_event_time)) AS start_timestamp,
            epoch_ms(max(c.last_event_time)) AS end_timestamp,
@@ -58,11 +59,25 @@ FROM (
 """
 
 
-def events_json(data: list[bytes], compressions: list[str], pages: list[str]) -> str:
-    """One recording's chunks (in page, sequence order) as one JSON array in time order, events tagged by page."""
+def events_json(
+    activity_id: str, data: list[bytes], compressions: list[str], pages: list[str], sequences: list[int]
+) -> str:
+    """One recording's chunks (in page, sequence order) as one JSON array in time order, events tagged by page.
+
+    A damaged chunk fails the query with one sentence naming it (DamagedChunkError): a value
+    silently missing events would read as the whole recording. Queries that leave `events_json`
+    out, or filter that recording away, never decode it.
+    """
     events: list[dict[str, Any]] = []
-    for blob, compression, page in zip(data, compressions, pages, strict=True):
-        for event in decode(bytes(blob), compression):
+    for blob, compression, page, sequence in zip(data, compressions, pages, sequences, strict=True):
+        try:
+            decoded = decode(bytes(blob), compression)
+        except DamagedChunkError as error:
+            raise DamagedChunkError(
+                f"rrweb_recordings cannot build the events_json of activity {activity_id}: "
+                f"chunk {sequence} of page {page} is damaged: {error}"
+            ) from None
+        for event in decoded:
             event[PAGE_KEY] = page
             events.append(event)
     events.sort(key=lambda event: event.get("timestamp", 0))  # stable: a page's own order holds on ties
@@ -82,7 +97,13 @@ def _register(conn: duckdb.DuckDBPyConnection) -> str:
     conn.create_function(
         name,
         events_json,
-        [duckdb.list_type(BLOB), duckdb.list_type(VARCHAR), duckdb.list_type(VARCHAR)],
+        [
+            VARCHAR,
+            duckdb.list_type(BLOB),
+            duckdb.list_type(VARCHAR),
+            duckdb.list_type(VARCHAR),
+            duckdb.list_type(INTEGER),
+        ],
         VARCHAR,
         side_effects=False,
     )

@@ -175,8 +175,8 @@ def recordings(engine: Engine, activity_id: str) -> dict[str, Any]:
     return answer
 
 
-def recording_chunks(engine: Engine, recording_id: str, page_id: str | None) -> list[tuple[bytes, str]]:
-    """(compressed data, compression) of a recording's chunks, page by page in sequence order."""
+def recording_chunks(engine: Engine, recording_id: str, page_id: str | None) -> list[tuple[str, int, bytes, str]]:
+    """(page id, sequence, compressed data, compression) of a recording's chunks, page by page in sequence order."""
     check_id(recording_id, RECORDING_ID, "recording id")
     rows = recording_reads.recording_chunk_data(engine, recording_id, page_id)
     if not rows:

@@ -47,6 +47,7 @@ def _answers(ok: str, *errors: int) -> dict[str, Any]:
         404: "No such id stored",
         408: "Query past its time limit, interrupted",
         422: "Malformed id, parameter or body",
+        500: "A stored recording chunk cannot be decoded (the message says which and why)",
         503: "The database cannot be read now (the message says why and what to do)",
     }
     answers: dict[str, Any] = {
@@ -117,7 +118,7 @@ def openapi_document() -> dict[str, Any]:
                     _path("recording_id", RECORDING_ID.pattern, "The recording id"),
                     _query("page_id", "Only this page (tab) of the recording"),
                 ],
-                "responses": _answers("a JSON array of rrweb events in page and sequence order", 404, 422),
+                "responses": _answers("a JSON array of rrweb events in page and sequence order", 404, 422, 500),
             }
         },
         "/api/traces/{trace_id}": {

@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from getgather_otel.recording.chunk_codec import damage_in
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.store.clickhouse import ClickHouseQueryError, ClickHouseRefusedError
 from getgather_otel.store.engine import DuckDBEngine, Engine
@@ -127,7 +128,8 @@ def _run_checked(conn: duckdb.DuckDBPyConnection, sql: str, limit: int, time_lim
     except duckdb.Error as error:
         if timed_out.is_set():
             raise QueryTimeoutError(f"the query ran longer than {time_limit_s:g} s and was stopped") from None
-        raise InvalidQueryError(f"the query failed: {first_line(str(error))}") from None
+        damage = damage_in(str(error))
+        raise InvalidQueryError(f"the query failed: {damage or first_line(str(error))}") from None
     finally:
         timer.cancel()
     columns = [d[0] for d in cursor.description or []]

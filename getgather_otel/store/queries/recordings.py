@@ -13,6 +13,7 @@ their bytes arrive base64 (`chunk_bytes` decodes them).
 from __future__ import annotations
 
 import base64
+import binascii
 
 from getgather_otel.store.engine import Engine, Rows
 
@@ -34,9 +35,16 @@ MAX_ANCESTORS = 64
 
 
 def chunk_bytes(engine: Engine, data: object) -> bytes:
-    """A chunk's stored bytes as a read returned them (ClickHouse's `otel_logs.Body` is base64 text)."""
+    """A chunk's stored bytes as a read returned them (ClickHouse's `otel_logs.Body` is base64 text).
+
+    A Body that is not base64 is returned as its text: it holds no zstd either, and decoding the
+    chunk (`chunk_codec`) says so for that one chunk instead of failing the whole read here.
+    """
     if engine.dialect == "clickhouse":
-        return base64.b64decode(str(data))
+        try:
+            return base64.b64decode(str(data), validate=True)
+        except binascii.Error:
+            return str(data).encode()
     return bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else str(data).encode()
 
 
@@ -72,28 +80,33 @@ def recording_owner(engine: Engine, span_id: str, trace_id: str) -> str | None:
     return None
 
 
-def owner_chunks(engine: Engine, owner: str, trace_id: str) -> list[tuple[str, str, bytes, str]]:
-    """(page id, url, compressed data, compression) of every chunk `owner` recorded, page by page in order."""
+def owner_chunks(engine: Engine, owner: str, trace_id: str) -> list[tuple[str, int, str, bytes, str]]:
+    """(page id, sequence, url, compressed data, compression) of every chunk `owner` recorded, page by page in order."""
     rows = engine.rows(
-        "SELECT page_id, url, data, compression FROM {recording_chunks} AS c "
+        "SELECT page_id, sequence, url, data, compression FROM {recording_chunks} AS c "
         "WHERE c.span_id = {span:String} AND c.trace_id = {trace:String} ORDER BY page_id, sequence",
         {"span": owner, "trace": trace_id},
     ).rows
     return [
-        (str(page_id), str(url or ""), chunk_bytes(engine, data), str(compression))
-        for page_id, url, data, compression in rows
+        (str(page_id), int(sequence), str(url or ""), chunk_bytes(engine, data), str(compression))
+        for page_id, sequence, url, data, compression in rows
     ]
 
 
-def recording_chunk_data(engine: Engine, recording_id: str, page_id: str | None) -> list[tuple[bytes, str]]:
-    """(compressed data, compression) of a recording's chunks (one page's, or all), page by page in order."""
+def recording_chunk_data(engine: Engine, recording_id: str, page_id: str | None) -> list[tuple[str, int, bytes, str]]:
+    """(page id, sequence, compressed data, compression) of a recording's chunks (one page's, or all), in order."""
     where, params = "recording_id = {recording:String}", {"recording": recording_id}
     if page_id is not None:
         where, params = where + " AND page_id = {page:String}", {**params, "page": page_id}
     rows = engine.rows(
-        f"SELECT data, compression FROM {{recording_chunks}} AS c WHERE {where} ORDER BY page_id, sequence", params
+        f"SELECT page_id, sequence, data, compression FROM {{recording_chunks}} AS c WHERE {where} "
+        "ORDER BY page_id, sequence",
+        params,
     ).rows
-    return [(chunk_bytes(engine, data), str(compression)) for data, compression in rows]
+    return [
+        (str(page), int(sequence), chunk_bytes(engine, data), str(compression))
+        for page, sequence, data, compression in rows
+    ]
 
 
 def owner_pages(engine: Engine, owner: str, trace_id: str) -> Rows:
