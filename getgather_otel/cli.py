@@ -45,7 +45,7 @@ from getgather_otel.store.queries.activities import (
     parse_since,
     stats_queries,
 )
-from getgather_otel.store.reader import DEFAULT_WAIT_S, open_for_reading
+from getgather_otel.store.reader import DEFAULT_WAIT_S, check_ours, open_for_reading
 from getgather_otel.store.schema import SchemaTooNewError
 from getgather_otel.store.values import plain
 from getgather_otel.viewer.data import TRACE_ID
@@ -351,6 +351,7 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> None:
     if _clickhouse_url(args):
         _prune_clickhouse(args, policy, out)
         return
+    check_ours(args.db, args.wait)  # refused as readers refuse it, before `<db>.lock` is made beside it
     result = prune_file(
         args.db,
         policy,
@@ -543,14 +544,20 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     )
 
 
+# The largest count a query takes (DuckDB's LIMIT is a BIGINT): past it a usage error, not a ConversionException.
+_MAX_COUNT = 2**62
+
+
 def _positive(text: str) -> int:
     """A count of at least 1; anything else is a usage error (exit 2), not a traceback later."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a count of 1 or more")
+    if value > _MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{text[:40]} is more than the largest count, {_MAX_COUNT}")
     return value
 
 
@@ -724,6 +731,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The exit status of a command whose reader went away (`| head -1`), as a shell reports a Unix
+# tool that SIGPIPE ended: 128 + SIGPIPE; never 1, which `scan` gives for "found".
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+
+def _reader_went_away() -> int:
+    """Stop quietly when standard output's reader has closed it, as Unix tools do (Python's
+    documentation, "Note on SIGPIPE"): stdout pointed at /dev/null so that the interpreter's
+    own flush at exit finds no closed pipe and prints no second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a descriptor
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
@@ -738,6 +764,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         args.func(args, out)
+        out.flush()  # a closed pipe shows here, not at the interpreter's exit
+    except BrokenPipeError:
+        return _reader_went_away()
     except (
         StoreError,
         SchemaTooNewError,

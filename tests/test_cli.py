@@ -375,3 +375,34 @@ def test_a_damaged_chunk_is_skipped_by_replay_and_named_by_the_other_readers(dem
     _one_line_error(_cli_process("sql", events, "--db", str(db)), f"events_json of activity {activity}: {named}")
     others = _cli_process("sql", f"{events} WHERE activity_id != '{activity}'", "--db", str(db), "--format", "json")
     assert others.returncode == 0 and len(json.loads(others.stdout)) >= 1, others.stderr
+
+
+def test_counts_and_times_out_of_range_are_one_sentence(demo_db: Path, tmp_path: Path) -> None:
+    """`--limit` past a BIGINT ended in DuckDB's ConversionException, `--since 99999999999d` in
+    timedelta's OverflowError (activities, stats, export)."""
+    done = _cli_process("activities", "--db", str(demo_db), "--limit", "99999999999999999999999")
+    assert done.returncode == 2 and "argument --limit" in done.stderr and "largest count" in done.stderr
+    assert "Traceback" not in done.stderr
+    for command in (("activities", "--since", "99999999999d"), ("stats", "--since", "1000000d")):
+        _one_line_error(_cli_process(*command, "--db", str(demo_db)), "that is before year 1")
+    done = _cli_process("export", "--db", str(demo_db), "--to", "lake", "--since", "99999999999d", cwd=tmp_path)
+    _one_line_error(done, "that is before year 1")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(demo_db: Path) -> None:
+    """`sql ... | head -1` printed a BrokenPipeError traceback; a Unix tool stops quietly (Python's
+    "Note on SIGPIPE"), with the status a shell gives one that SIGPIPE ended (never scan's 1)."""
+    command = [sys.executable, "-m", "getgather_otel.cli", "sql", "SELECT * FROM range(200000)"]
+    with subprocess.Popen(
+        [*command, "--db", str(demo_db), "--max-rows", "200000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().strip() == "range"
+        process.stdout.close()
+        error = process.stderr.read()
+        assert process.wait(timeout=60) == 128 + signal.SIGPIPE, error
+    assert error == "", error

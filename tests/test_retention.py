@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -364,3 +366,28 @@ def test_prune_from_another_process_while_a_server_writes(months: Path) -> None:
         "FROM activities WHERE brand_id = 'live'",
     )
     assert written > 200 and stored["n"] == written and stored["distinct_seq"] == written
+
+
+def test_prune_refuses_a_file_readers_refuse_and_changes_nothing(demo_db: Path, tmp_path: Path) -> None:
+    """`prune` on someone else's DuckDB file with an `otel_traces` table failed with a
+    BinderException after giving the file our schema table; on a truncated file it was a raw
+    IOException traceback. Both are refused as readers (and `prune --dry-run`) refuse them."""
+    foreign = tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(foreign)) as conn:
+        conn.execute("CREATE TABLE otel_traces AS SELECT 42 AS x")
+    truncated = tmp_path / "truncated.duckdb"
+    truncated.write_bytes(demo_db.read_bytes()[:300_000])
+    before = {path: path.read_bytes() for path in (foreign, truncated)}
+    for db, says in ((foreign, "without getgather-otel's tables"), (truncated, "is not a readable DuckDB database")):
+        done = subprocess.run(
+            [sys.executable, "-m", "getgather_otel.cli", "prune", "--db", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert {path: path.read_bytes() for path in before} == before
+    # Someone else's file is refused before `<db>.lock` is made; a truncated one reads as ours
+    # until a missing block, with the lock held (as `prune` holds it), and is left as it was.
+    assert not (tmp_path / "analytics.duckdb.lock").exists()

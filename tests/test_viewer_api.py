@@ -104,10 +104,17 @@ async def test_activities_filter_sort_and_page(viewer: Viewer) -> None:
         ("limit=ten", ("limit must be a whole number",)),
         ("since=yesterday", ("cannot read since",)),
         ("since=1h&until=2h", ("since must be before until",)),
+        ("since=99999999999d", ("cannot read since", "before year 1")),
+        ("until=1000000d", ("cannot read until", "before year 1")),
     ],
 )
 async def test_bad_filters_get_422_with_a_reason(viewer: Viewer, query: str, words: tuple[str, ...]) -> None:
     _error(await viewer.get("/api/activities?" + query), 422, *words)
+
+
+async def test_stats_since_before_year_one_is_422(viewer: Viewer) -> None:
+    """`/api/stats?since=1000000d` was a 500 (timedelta's OverflowError)."""
+    _error(await viewer.get("/api/stats?since=1000000d"), 422, "cannot read since", "before year 1")
 
 
 async def test_activity_detail_trace_and_recordings(viewer: Viewer) -> None:

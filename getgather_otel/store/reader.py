@@ -25,7 +25,7 @@ from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseMissingError, ForeignDatabaseError, classify, is_file_damage
 from getgather_otel.store.schema import CURRENT_VERSION, SCHEMA_VERSION_TABLE, SchemaTooNewError, stored_version
 
-__all__ = ["DEFAULT_WAIT_S", "open_for_reading"]
+__all__ = ["DEFAULT_WAIT_S", "check_ours", "open_for_reading"]
 
 DEFAULT_WAIT_S = 10.0
 _READ_CONFIG = {"enable_external_access": False}
@@ -40,9 +40,7 @@ def _upgrade_if_old(path: Path, wait_s: float) -> None:
     writer.close()
 
 
-@contextmanager
-def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to `path`, closed on exit; raises a clear `StoreError`."""
+def _exists(path: Path) -> None:
     if not path.exists():
         raise DatabaseMissingError(
             f"no getgather-otel database at {path}. Run an instrumented server or "
@@ -50,23 +48,49 @@ def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duc
         )
     if path.is_dir():
         raise DatabaseMissingError(f"{path} is a directory, not a DuckDB file")
+
+
+def _checked_version(conn: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """The schema version of getgather-otel's file `path`; a StoreError for a damaged file, one
+    without our tables (someone else's) or one newer than this package."""
+    try:
+        version = stored_version(conn)
+    except duckdb.Error as error:
+        raise classify(path, error, reading=True) from error
+    if version == 0:
+        raise ForeignDatabaseError(
+            f"{path} is a DuckDB file without getgather-otel's tables (no {SCHEMA_VERSION_TABLE}); "
+            "it was left as it is. Point --db / GETGATHER_OTEL_DUCKDB at the file an instrumented "
+            "server or `getgather-otel collect` writes."
+        )
+    if version > CURRENT_VERSION:
+        raise SchemaTooNewError(
+            f"{path} has schema version {version}; this getgather-otel reads up to "
+            f"{CURRENT_VERSION}. Upgrade getgather-otel."
+        )
+    return version
+
+
+def check_ours(path: Path, wait_s: float = DEFAULT_WAIT_S) -> None:
+    """Refuse, as a reader would and before anything writes, a file that is missing, damaged,
+    someone else's or newer: for commands that change an existing file (`prune`), whose
+    writable connection would otherwise give a foreign file our tables. An older file passes
+    (the writer's migration upgrades it); the read-only connection is closed at once."""
+    _exists(path)
     conn = connect_waiting_for_lock(path, wait_s, read_only=True, config=_READ_CONFIG)
     try:
-        try:
-            version = stored_version(conn)
-        except duckdb.Error as error:
-            raise classify(path, error, reading=True) from error
-        if version == 0:
-            raise ForeignDatabaseError(
-                f"{path} is a DuckDB file without getgather-otel's tables (no {SCHEMA_VERSION_TABLE}); "
-                "it was left as it is. Point --db / GETGATHER_OTEL_DUCKDB at the file an instrumented "
-                "server or `getgather-otel collect` writes."
-            )
-        if version > CURRENT_VERSION:
-            raise SchemaTooNewError(
-                f"{path} has schema version {version}; this getgather-otel reads up to "
-                f"{CURRENT_VERSION}. Upgrade getgather-otel."
-            )
+        _checked_version(conn, path)
+    finally:
+        conn.close()
+
+
+@contextmanager
+def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to `path`, closed on exit; raises a clear `StoreError`."""
+    _exists(path)
+    conn = connect_waiting_for_lock(path, wait_s, read_only=True, config=_READ_CONFIG)
+    try:
+        version = _checked_version(conn, path)
         if version < CURRENT_VERSION:
             conn.close()
             _upgrade_if_old(path, wait_s)

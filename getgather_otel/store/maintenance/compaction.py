@@ -24,28 +24,41 @@ from pathlib import Path
 import duckdb
 
 from getgather_otel.store.connect import connect_waiting_for_lock
+from getgather_otel.store.errors import classify, is_file_damage
 from getgather_otel.store.file_lock import acquire_lock, release
 from getgather_otel.store.queries.files import copy_database
+from getgather_otel.store.reader import _exists, check_ours
 from getgather_otel.store.schema import migrate
 
 __all__ = ["CompactionResult", "compact", "exclusive_connection"]
 
 
 @contextmanager
-def exclusive_connection(db: Path, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+def exclusive_connection(db: Path, wait_s: float, *, existing: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A migrated read-write connection to `db`, opened and closed while holding `<db>.lock`.
 
     What prune, import and compaction write through: no getgather-otel writer is mid-batch
     meanwhile, and none can start one until the block ends. `wait_s` covers both waits, for
-    `<db>.lock` and then for DuckDB's own lock, not each of them.
+    `<db>.lock` and then for DuckDB's own lock, not each of them. With `existing`, `db` must
+    already be getgather-otel's file, checked as readers check it (`check_ours`) once the lock
+    is held (no writer of ours has it open then) and before the migration writes; a read of a
+    damaged block inside the block is the file's `CorruptDatabaseError`, as for readers.
     """
     deadline = time.monotonic() + wait_s
+    if existing:
+        _exists(db)  # before the lock: acquiring it creates `<db>.lock` beside the file
     handle = acquire_lock(db, wait_s)
     try:
+        if existing:
+            check_ours(db, max(0.0, deadline - time.monotonic()))
         conn = connect_waiting_for_lock(db, max(0.0, deadline - time.monotonic()))
         try:
             migrate(conn)
             yield conn
+        except duckdb.Error as error:
+            if is_file_damage(error):  # as readers say it: nothing was written to the file
+                raise classify(db, error, reading=True) from error
+            raise
         finally:
             conn.close()
     finally:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from getgather_otel.store.engine import Engine
-from getgather_otel.store.errors import DatabaseMissingError
 from getgather_otel.store.maintenance.compaction import CompactionResult, compact, exclusive_connection
 from getgather_otel.store.maintenance.retention import (
     PrunePlan,
@@ -49,15 +48,18 @@ def prune_file(
     wait_s: float = 30.0,
     progress: Progress = quiet,
 ) -> PruneResult:
-    """Remove what `policy` says should go from `db` (or only plan it, with `dry_run`)."""
+    """Remove what `policy` says should go from `db` (or only plan it, with `dry_run`).
+
+    A file that is missing, damaged, someone else's or newer is refused in one sentence, as
+    readers refuse it, before anything writes to it (`exclusive_connection(existing=True)`):
+    the writable connection migrates, which gave someone else's file our tables.
+    """
     started = time.monotonic()
     if dry_run:
         with open_for_reading(db, wait_s) as conn:
             plan = plan_prune(conn, policy)
         return PruneResult(plan, False, None, time.monotonic() - started)
-    if not db.is_file():
-        raise DatabaseMissingError(f"no getgather-otel database at {db}")
-    with exclusive_connection(db, wait_s) as conn:
+    with exclusive_connection(db, wait_s, existing=True) as conn:
         plan = plan_prune(conn, policy)
         progress(f"removing {plan.summary()}")
         apply_prune(conn, plan)

@@ -458,7 +458,12 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     match = _RELATIVE.match(text.strip())
     if match:
-        return now - timedelta(**{_UNITS[match.group("unit")]: int(match.group("n"))})
+        try:  # `99999999999d` is past timedelta's range, `1000000d` past year 1: a ValueError like any bad --since
+            return now - timedelta(**{_UNITS[match.group("unit")]: int(match.group("n"))})
+        except OverflowError:
+            raise ValueError(
+                f"cannot read --since {text[:40]!r}: that is before year 1; use a smaller count or an ISO time"
+            ) from None
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError as error:
