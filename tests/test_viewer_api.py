@@ -348,3 +348,19 @@ async def test_a_damaged_chunk_is_an_error_status_before_any_event(demo_db: Path
         _error(reply, 500, f"chunk {sequence} of page {page} is damaged: its data is not zstd-compressed")
         events = {"sql": f"SELECT length(events_json) FROM rrweb_recordings WHERE activity_id = '{activity}'"}
         _error(await viewer.sql(events), 422, f"chunk {sequence} of page {page} is damaged")
+
+
+async def test_sql_answers_are_bounded_in_bytes_and_time(viewer: Viewer) -> None:
+    """`SELECT repeat('x', 100000000) FROM range(8)` was an 800 MB answer, sent past the time
+    limit, from a process grown to 3.2 GB: rows are measured as they are fetched, past the byte
+    limit the answer is a 413 naming it, and the time limit covers making the answer."""
+    huge = {"sql": "SELECT repeat('x', 10000000) AS s FROM range(8)"}
+    _error(await viewer.sql(huge), 413, "larger than its limit, 16 MiB of JSON, after 1 row(s)", "max_bytes")
+    _error(await viewer.sql({**huge, "max_bytes": 4096}), 413, "its limit, 4096 bytes of JSON, after 0 row(s)")
+    many = {"sql": "SELECT repeat('y', 1000) AS s FROM range(10000)", "limit": 10000, "max_bytes": 2_000_000}
+    _error(await viewer.sql(many), 413, "2000000 bytes of JSON, after 1992 row(s)")  # 1004 bytes a row
+    fits = json.loads((await viewer.sql({**huge, "max_bytes": 64 * 1024 * 1024, "limit": 2})).text)
+    assert [len(row[0]) for row in fits["rows"]] == [10_000_000, 10_000_000] and fits["truncated"]
+    _error(await viewer.sql({**huge, "max_bytes": 64 * 1024 * 1024 + 1}), 422, "max_bytes")
+    slow = {"sql": "SELECT repeat('z', 1000) AS s FROM range(10000)", "limit": 10000, "time_limit_s": 0.001}
+    _error(await viewer.sql(slow), 408, "longer than 0.001 s")

@@ -5,7 +5,8 @@ Queries run in a worker thread (`asyncio.to_thread`), so the event loop, which i
 engine (a DuckDB connection, or ClickHouse: `reads.py`) only while it queries; recording
 events are decompressed and streamed after it is released. Errors are JSON
 `{"error": ..., "status": ...}`: 401 without the token, 403 for a refused SQL statement,
-404 for ids that are not stored, 408 for a query past its time limit, 422 for malformed
+404 for ids that are not stored, 408 for a query past its time limit, 413 for a query whose
+rows pass the byte limit, 422 for malformed
 ids, parameters and bodies, 500 for a stored recording chunk that cannot be decoded (which
 one, and why; sent before any of the recording's events), 503 when the file or ClickHouse
 cannot be read (with what to do about it).
@@ -31,13 +32,16 @@ from getgather_otel.viewer import data
 from getgather_otel.viewer.auth import allowed
 from getgather_otel.viewer.reads import Reads
 from getgather_otel.viewer.sql import (
+    DEFAULT_BYTE_LIMIT,
     DEFAULT_ROW_LIMIT,
     DEFAULT_TIME_LIMIT_S,
+    MAX_BYTE_LIMIT,
     MAX_ROW_LIMIT,
     MAX_TIME_LIMIT_S,
     InvalidQueryError,
     QueryTimeoutError,
     RefusedQueryError,
+    ResultTooLargeError,
     run_user_query,
 )
 
@@ -81,6 +85,7 @@ def _status_of(error: Exception) -> int | None:
         ((data.BadIdError, ParameterError, InvalidQueryError), 422),
         ((RefusedQueryError,), 403),
         ((QueryTimeoutError,), 408),
+        ((ResultTooLargeError,), 413),
         ((StoreError,), 503),
         ((DamagedRecordingError,), 500),
     ):
@@ -216,7 +221,7 @@ def activity_filter(request: Request) -> ActivityFilter:
     )
 
 
-async def _sql_body(request: Request) -> tuple[str, int, float]:
+async def _sql_body(request: Request) -> tuple[str, int, float, int]:
     raw = await request.body()
     if len(raw) > MAX_SQL_BODY_BYTES:
         raise ParameterError(f"the body is larger than {MAX_SQL_BODY_BYTES} bytes")
@@ -226,9 +231,12 @@ async def _sql_body(request: Request) -> tuple[str, int, float]:
         raise ParameterError('the body must be JSON: {"sql": "SELECT ...", "limit": 100}') from None
     if not isinstance(body, dict) or not isinstance(body.get("sql"), str) or not body["sql"].strip():
         raise ParameterError('the body must be an object with a non-empty "sql" string')
-    unknown = sorted(set(body) - {"sql", "limit", "time_limit_s"})
+    unknown = sorted(set(body) - {"sql", "limit", "time_limit_s", "max_bytes"})
     if unknown:
-        raise ParameterError(f"unknown field {unknown[0]!r}; the body takes sql, limit, time_limit_s")
+        raise ParameterError(f"unknown field {unknown[0]!r}; the body takes sql, limit, time_limit_s, max_bytes")
+    max_bytes = body.get("max_bytes", DEFAULT_BYTE_LIMIT)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or not 1 <= max_bytes <= MAX_BYTE_LIMIT:
+        raise ParameterError(f"max_bytes must be a whole number from 1 to {MAX_BYTE_LIMIT}")
     limit, time_limit = body.get("limit", DEFAULT_ROW_LIMIT), body.get("time_limit_s", DEFAULT_TIME_LIMIT_S)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ROW_LIMIT:
         raise ParameterError(f"limit must be a whole number from 1 to {MAX_ROW_LIMIT}")
@@ -236,7 +244,7 @@ async def _sql_body(request: Request) -> tuple[str, int, float]:
         raise ParameterError(f"time_limit_s must be a number of seconds up to {MAX_TIME_LIMIT_S:g}")
     if not 0 < time_limit <= MAX_TIME_LIMIT_S:
         raise ParameterError(f"time_limit_s must be a number of seconds up to {MAX_TIME_LIMIT_S:g}")
-    return body["sql"], limit, float(time_limit)
+    return body["sql"], limit, float(time_limit), max_bytes
 
 
 def _check_chunks(recording_id: str, chunks: list[tuple[str, int, bytes, str]]) -> None:
@@ -306,8 +314,12 @@ def api_routes(reads: Reads, token: str | None) -> list[Route]:
 
     async def sql(request: Request) -> Response:
         _known(request, ())
-        text, limit, time_limit_s = await _sql_body(request)
-        return JSONResponse(await _query(reads, lambda engine: run_user_query(engine, text, limit, time_limit_s)))
+        text, limit, time_limit_s, max_bytes = await _sql_body(request)
+
+        def answer(engine: Engine) -> bytes:  # rendered in the worker thread too, never on the event loop
+            return bytes(JSONResponse(run_user_query(engine, text, limit, time_limit_s, max_bytes)).body)
+
+        return Response(await _query(reads, answer), media_type="application/json")
 
     def route(path: str, handler: Handler, methods: tuple[str, ...] = ("GET",)) -> Route:
         return Route(path, guarded(token, handler), methods=list(methods))

@@ -13,7 +13,14 @@ from getgather_otel.store.queries.activities import SORT_KEYS, STATUSES
 from getgather_otel.version import __version__
 from getgather_otel.viewer.api import MAX_PAGE
 from getgather_otel.viewer.data import RECORDING_ID, SPAN_ID, TRACE_ID
-from getgather_otel.viewer.sql import DEFAULT_ROW_LIMIT, DEFAULT_TIME_LIMIT_S, MAX_ROW_LIMIT, MAX_TIME_LIMIT_S
+from getgather_otel.viewer.sql import (
+    DEFAULT_BYTE_LIMIT,
+    DEFAULT_ROW_LIMIT,
+    DEFAULT_TIME_LIMIT_S,
+    MAX_BYTE_LIMIT,
+    MAX_ROW_LIMIT,
+    MAX_TIME_LIMIT_S,
+)
 
 __all__ = ["ACTIVITY_ID", "openapi_document"]
 
@@ -46,6 +53,7 @@ def _answers(ok: str, *errors: int) -> dict[str, Any]:
         403: "Not a single read-only SELECT",
         404: "No such id stored",
         408: "Query past its time limit, interrupted",
+        413: "Result past its byte limit (max_bytes), not fetched further",
         422: "Malformed id, parameter or body",
         500: "A stored recording chunk cannot be decoded (the message says which and why)",
         503: "The database cannot be read now (the message says why and what to do)",
@@ -146,12 +154,12 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/sql": {
             "post": {
-                "summary": "One read-only SELECT over the database, bounded in time and rows",
+                "summary": "One read-only SELECT over the database, bounded in time, rows and bytes of JSON",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SqlRequest"}}},
                 },
-                "responses": _answers("columns, rows, truncated, elapsed_ms", 403, 408, 422),
+                "responses": _answers("columns, rows, truncated, elapsed_ms", 403, 408, 413, 422),
             }
         },
     }
@@ -187,6 +195,14 @@ def openapi_document() -> dict[str, Any]:
                             "exclusiveMinimum": 0,
                             "maximum": MAX_TIME_LIMIT_S,
                             "default": DEFAULT_TIME_LIMIT_S,
+                            "description": "Covers the query and turning its rows into the answer",
+                        },
+                        "max_bytes": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_BYTE_LIMIT,
+                            "default": DEFAULT_BYTE_LIMIT,
+                            "description": "The rows' JSON may be at most this large; past it the answer is 413",
                         },
                     },
                 },
