@@ -31,7 +31,7 @@ from getgather_otel.capture.failures import FAILURE_CLASSES
 from getgather_otel.export.shutdown import exit_on_sigterm
 from getgather_otel.recording import assets
 from getgather_otel.recording.assets import BUILD_HINT, MissingAssetError
-from getgather_otel.recording.chunk_codec import DamagedChunkError, damage_in
+from getgather_otel.recording.chunk_codec import damage_in
 from getgather_otel.recording.options import RecordingOptions
 from getgather_otel.recording.rrweb_recordings import rrweb_recordings_view
 from getgather_otel.recording.world_script import world_script
@@ -276,15 +276,17 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> None:
 
     if not args.secret and not args.pattern:
         raise CliError("say what to look for: --secret VALUE and/or --pattern card|jwt|token|email|phone")
+    damaged: list[str] = []
     with open_for_reading(args.db, args.wait) as conn:
-        try:
-            hits = scan(conn, args.secret or [], args.pattern or [])
-        except DamagedChunkError as error:  # exit 2, never 1: a file not read to its end is not a finding
-            raise CliError(
-                f"a recording chunk in {args.db} is damaged ({error}): the scan stopped there, so it is incomplete"
-            ) from None
+        hits = scan(conn, args.secret or [], args.pattern or [], damaged)
     for hit in hits:
         out.write(f"{hit}\n")
+    if damaged:  # exit 2, never 1 or 0: a file not read to its end is neither clean nor only what was found
+        found = f"{len(hits)} found in the rest; " if hits else ""
+        raise CliError(
+            f"{found}{len(damaged)} recording chunk(s) in {args.db} could not be read, so the scan is incomplete: "
+            f"{damaged[0]}"
+        )
     if hits:
         out.write(f"{len(hits)} found in {args.db}\n")
         raise FoundSecretsError

@@ -38,7 +38,7 @@ from getgather_otel.capture.secret_values import (
     serialized_trees,
 )
 from getgather_otel.capture.secrets import forms, url_encoded
-from getgather_otel.recording.chunk_codec import decompress_json, loads
+from getgather_otel.recording.chunk_codec import DamagedChunkError, decompress_json, loads
 
 __all__ = ["IDENTIFIER_KEYS", "Hit", "scan"]
 
@@ -196,7 +196,7 @@ def _table(conn: duckdb.DuckDBPyConnection, table: str, matcher: _Matcher) -> It
                 yield from _value_hits(matcher, where, column, value, identifier=column in _ID_COLUMNS)
 
 
-def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]:
+def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher, damaged: list[str]) -> Iterator[Hit]:
     cursor = conn.execute(
         "SELECT trace_id, span_id, recording_id, page_id, sequence, url, compression, data FROM recording_chunks "
         "ORDER BY span_id, page_id, sequence"
@@ -209,13 +209,17 @@ def _chunks(conn: duckdb.DuckDBPyConnection, matcher: _Matcher) -> Iterator[Hit]
             for column, value in (("trace_id", trace_id), ("span_id", span_id), ("recording_id", recording_id)):
                 yield from _value_hits(matcher, where, column, value, identifier=True)
             yield from _value_hits(matcher, where, "page_id", page_id, identifier=True)
-            text = decompress_json(bytes(data), compression).decode("utf-8", errors="replace")
+            try:
+                text = decompress_json(bytes(data), compression).decode("utf-8", errors="replace")
+                decoded = loads(text) if matcher.patterns or matcher.secrets else None
+            except (DamagedChunkError, ValueError, RecursionError) as error:
+                damaged.append(f"{where}: {error}")  # its row was read above; its events cannot be
+                continue
             # The raw JSON first (escaped forms of the values), then each string (patterns).
             seen: set[str] = set()
             for what in matcher.in_text(text):
                 seen.add(what)
                 yield Hit(where, "events", what)
-            decoded = loads(text) if matcher.patterns or matcher.secrets else None
             if matcher.secrets:
                 # A value split over texts that meet through inline elements (`<span>Tz9</span>
                 # <span>QmWv4Lp</span>`, a code one digit per box): in the joined text.
@@ -243,9 +247,23 @@ def _joined_runs(events: Any) -> Iterator[str]:
             yield "".join(node["textContent"] for node in run)
 
 
-def scan(conn: duckdb.DuckDBPyConnection, secrets: Sequence[str], patterns: Sequence[str]) -> list[Hit]:
-    """Every place in the file holding one of `secrets` (any stored form) or matching `patterns`."""
+def scan(
+    conn: duckdb.DuckDBPyConnection,
+    secrets: Sequence[str],
+    patterns: Sequence[str],
+    damaged: list[str] | None = None,
+) -> list[Hit]:
+    """Every place in the file holding one of `secrets` (any stored form) or matching `patterns`.
+
+    A recording chunk whose events cannot be decoded (`DamagedChunkError`) is skipped and the
+    scan goes on; where it is and why is appended to `damaged`, so the caller can say the file
+    was not read to its end (the CLI exits 2). Without `damaged`, the first such chunk raises.
+    """
     matcher = _Matcher(secrets, patterns)
     tables = _tables(conn)
     hits = [hit for table in tables if table != _CHUNKS for hit in _table(conn, table, matcher)]
-    return [*hits, *(_chunks(conn, matcher) if _CHUNKS in tables else ())]
+    skipped: list[str] = [] if damaged is None else damaged
+    found = [*hits, *(_chunks(conn, matcher, skipped) if _CHUNKS in tables else ())]
+    if damaged is None and skipped:
+        raise DamagedChunkError(skipped[0])
+    return found

@@ -25,7 +25,7 @@ from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import DatabaseMissingError, ForeignDatabaseError, classify, is_file_damage
 from getgather_otel.store.schema import CURRENT_VERSION, SCHEMA_VERSION_TABLE, SchemaTooNewError, stored_version
 
-__all__ = ["DEFAULT_WAIT_S", "check_ours", "open_for_reading"]
+__all__ = ["DEFAULT_WAIT_S", "check_ours", "open_for_reading", "require_file"]
 
 DEFAULT_WAIT_S = 10.0
 _READ_CONFIG = {"enable_external_access": False}
@@ -40,7 +40,8 @@ def _upgrade_if_old(path: Path, wait_s: float) -> None:
     writer.close()
 
 
-def _exists(path: Path) -> None:
+def require_file(path: Path) -> None:
+    """A DatabaseMissingError unless `path` is a file: before anything is opened or made beside it."""
     if not path.exists():
         raise DatabaseMissingError(
             f"no getgather-otel database at {path}. Run an instrumented server or "
@@ -76,7 +77,7 @@ def check_ours(path: Path, wait_s: float = DEFAULT_WAIT_S) -> None:
     someone else's or newer: for commands that change an existing file (`prune`), whose
     writable connection would otherwise give a foreign file our tables. An older file passes
     (the writer's migration upgrades it); the read-only connection is closed at once."""
-    _exists(path)
+    require_file(path)
     conn = connect_waiting_for_lock(path, wait_s, read_only=True, config=_READ_CONFIG)
     try:
         _checked_version(conn, path)
@@ -87,7 +88,7 @@ def check_ours(path: Path, wait_s: float = DEFAULT_WAIT_S) -> None:
 @contextmanager
 def open_for_reading(path: Path, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to `path`, closed on exit; raises a clear `StoreError`."""
-    _exists(path)
+    require_file(path)
     conn = connect_waiting_for_lock(path, wait_s, read_only=True, config=_READ_CONFIG)
     try:
         version = _checked_version(conn, path)

@@ -27,7 +27,7 @@ from getgather_otel.store.connect import connect_waiting_for_lock
 from getgather_otel.store.errors import classify, is_file_damage
 from getgather_otel.store.file_lock import acquire_lock, release
 from getgather_otel.store.queries.files import copy_database
-from getgather_otel.store.reader import _exists, check_ours
+from getgather_otel.store.reader import check_ours, require_file
 from getgather_otel.store.schema import migrate
 
 __all__ = ["CompactionResult", "compact", "exclusive_connection"]
@@ -46,7 +46,7 @@ def exclusive_connection(db: Path, wait_s: float, *, existing: bool = False) -> 
     """
     deadline = time.monotonic() + wait_s
     if existing:
-        _exists(db)  # before the lock: acquiring it creates `<db>.lock` beside the file
+        require_file(db)  # before the lock: acquiring it creates `<db>.lock` beside the file
     handle = acquire_lock(db, wait_s)
     try:
         if existing:
