@@ -267,6 +267,16 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> None:
         write_rows(columns, rows, args.format, out)
 
 
+def _token(given: str | None, variable: env.EnvVar) -> str | None:
+    """The bearer token `--token` or `variable` gives, None for none; an empty one is an error: it
+    would turn authentication off without a word (a newcomer's break: `--token "$UNSET"`)."""
+    if given is not None and not given.strip():
+        raise CliError("--token is empty, which would turn authentication off; leave --token out for none")
+    if given is None and variable.is_blank():
+        raise CliError(f"${variable.name} is set but empty, which would turn authentication off; unset it for none")
+    return given or variable.read()
+
+
 class FoundSecretsError(Exception):
     """`scan` found something: exit code 1."""
 
@@ -276,6 +286,9 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> None:
 
     if not args.secret and not args.pattern:
         raise CliError("say what to look for: --secret VALUE and/or --pattern card|jwt|token|email|phone")
+    if any(not secret.strip() for secret in args.secret or []):
+        # `--secret "$PASSWORD"` with the variable unset: "nothing found" would be a false all-clear.
+        raise CliError("a --secret is empty (an unset variable?): there is nothing to look for")
     damaged: list[str] = []
     with open_for_reading(args.db, args.wait) as conn:
         hits = scan(conn, args.secret or [], args.pattern or [], damaged)
@@ -437,6 +450,7 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     from getgather_otel.export.duckdb_store import DuckDBStore
     from getgather_otel.viewer.app import ViewerSettings
 
+    token = _token(args.token, env.COLLECT_TOKEN)
     later = {"--grpc-port": args.grpc_port, "--replay-port": -1 if args.no_ui else args.replay_port}
     _distinct_ports({"--port": args.port, **later})
     require_free_ports(args.host, later)
@@ -447,7 +461,6 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     except BaseException:
         sock.close()
         raise
-    token = args.token or env.COLLECT_TOKEN.read()
     viewer = None if args.no_ui else ViewerSettings(token=token, replay_host=args.host, replay_port=args.replay_port)
     if viewer is not None and not assets.is_built():
         print(f"the viewer is off: its browser bundles are not built ({BUILD_HINT})", file=sys.stderr)
@@ -499,7 +512,7 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
     require_free_ports(args.host, {"--replay-port": args.replay_port})
     sock = listening_socket(args.host, args.port, "--port")
     settings = ViewerSettings(
-        token=args.token or env.UI_TOKEN.read(), replay_host=args.host, replay_port=args.replay_port
+        token=_token(args.token, env.UI_TOKEN), replay_host=args.host, replay_port=args.replay_port
     )
     address = f"http://{args.host}:{bound_port(sock)}/" + ("?token=…" if settings.token else "")
     print(f"viewing {reads.label} at {address} (Ctrl-C to stop)", file=sys.stderr)

@@ -56,6 +56,11 @@ class EnvVar:
         """The value stripped, or None when the variable is unset or blank (no default)."""
         return (os.environ if environ is None else environ).get(self.name, "").strip() or None
 
+    def is_blank(self, environ: Mapping[str, str] | None = None) -> bool:
+        """Set, but to nothing but whitespace: `TOKEN=$UNSET_VARIABLE` in a shell or a compose file."""
+        value = (os.environ if environ is None else environ).get(self.name)
+        return value is not None and not value.strip()
+
 
 DUCKDB_PATH: Final = EnvVar(
     "GETGATHER_OTEL_DUCKDB", None, "the DuckDB file when no path is given (default ./getgather-otel.duckdb)"

@@ -407,3 +407,18 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(demo_db: Path) -
         error = process.stderr.read()
         assert process.wait(timeout=60) == 128 + signal.SIGPIPE, error
     assert error == "", error
+
+
+def test_an_empty_secret_or_token_is_an_error_not_an_all_clear_or_an_open_door(
+    tmp_path: Path, demo_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A newcomer's break: `scan --secret "$PASSWORD"` with the variable unset said "nothing found"
+    # (exit 0), and `collect --token "$TOKEN"` with it unset ran without authentication.
+    assert run_cli("scan", "--db", str(demo_db), "--secret", "")[0] == 2
+    assert "a --secret is empty" in capsys.readouterr().err
+    assert run_cli("collect", "--db", str(tmp_path / "c.duckdb"), "--port", "0", "--token", " ")[0] == 2
+    assert "--token is empty" in capsys.readouterr().err
+    monkeypatch.setenv("GETGATHER_OTEL_COLLECT_TOKEN", "")
+    assert run_cli("collect", "--db", str(tmp_path / "c.duckdb"), "--port", "0")[0] == 2
+    assert "$GETGATHER_OTEL_COLLECT_TOKEN is set but empty" in capsys.readouterr().err
+    assert not (tmp_path / "c.duckdb").exists(), "refused before anything was opened"
