@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import time
@@ -552,11 +553,25 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
         cmd_replay(argparse.Namespace(db=args.db, wait=args.wait, activity_id="latest", output=args.replay), out)
     except CliError as error:
         out.write(f"no replay: {error}\n")
+    command = _command()
     out.write(
-        '\nTry: getgather-otel sql "SELECT brand_id, name, status, error FROM activities '
+        f'\nTry: {command} sql "SELECT brand_id, name, status, error FROM activities '
         f'ORDER BY start_time DESC LIMIT 10" --db {args.db}\n'
-        f"     getgather-otel replay ACTIVITY_ID -o replay.html --db {args.db}\n"
+        f"     {command} replay ACTIVITY_ID -o replay.html --db {args.db}\n"
     )
+
+
+def _command() -> str:
+    """How to run this program again as typed: `getgather-otel` when that is the one on PATH,
+    else the path it was started from (`.venv/bin/getgather-otel` after the README's set-up,
+    which puts nothing on PATH: a newcomer copied a hint that did not run)."""
+    started = sys.argv[0] if sys.argv else ""
+    if Path(started).name != "getgather-otel":
+        return "getgather-otel"
+    on_path = shutil.which("getgather-otel")
+    if on_path is not None and Path(on_path).resolve() == Path(started).resolve():
+        return "getgather-otel"
+    return os.path.relpath(started)
 
 
 # The largest count a query takes (DuckDB's LIMIT is a BIGINT): past it a usage error, not a ConversionException.

@@ -138,3 +138,27 @@ def test_bound_and_accounting_hold_under_random_batches_and_a_flapping_lock(db_p
     assert not violations, f"pending went over the bound: {violations}"
     assert stats.written + stats.pending + stats.dropped == total and stats.pending == 0
     assert len(rows(db_path, "SELECT 1 FROM otel_traces")) == stats.written
+
+
+def test_rows_the_database_refuses_are_dropped_counted_and_do_not_hold_later_ones(db_path: Path) -> None:
+    """Rows DuckDB refuses with the file open and writable (here a map with one key twice) are
+    not retried: retrying held every later batch behind them for good."""
+    good = span_rows("good", 3)
+    attributes = pa.MapArray.from_arrays(pa.array([0, 2], pa.int32()), pa.array(["k", "k"]), pa.array(["1", "2"]))
+    bad = span_rows("bad", 1).set_column(
+        OTEL_TRACES.arrow_schema.get_field_index("SpanAttributes"), "SpanAttributes", attributes
+    )
+    writer = DuckDBWriter(db_path)
+    buffer = span_buffer(writer)
+    buffer.submit(bad)
+    buffer.force_flush(5)
+    buffer.submit(good)
+    assert buffer.force_flush(10), "later rows are written"
+    buffer.shutdown(5)
+    writer.close()
+    assert sorted(r["SpanName"] for r in rows(db_path, 'SELECT "SpanName" FROM otel_traces')) == [
+        "good0",
+        "good1",
+        "good2",
+    ]
+    assert buffer.stats.dropped == 1 and buffer.stats.written == 3

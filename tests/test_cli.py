@@ -422,3 +422,20 @@ def test_an_empty_secret_or_token_is_an_error_not_an_all_clear_or_an_open_door(
     assert run_cli("collect", "--db", str(tmp_path / "c.duckdb"), "--port", "0")[0] == 2
     assert "$GETGATHER_OTEL_COLLECT_TOKEN is set but empty" in capsys.readouterr().err
     assert not (tmp_path / "c.duckdb").exists(), "refused before anything was opened"
+
+
+def test_the_demos_hints_name_the_command_as_it_runs_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A newcomer's break: after the README's set-up nothing is on PATH, and the demo's closing
+    # hints said `getgather-otel sql ...`, which did not run.
+    from getgather_otel.cli import _command
+
+    started = tmp_path / ".venv" / "bin" / "getgather-otel"
+    monkeypatch.setattr(sys, "argv", [str(started), "demo"])
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    monkeypatch.chdir(tmp_path)
+    assert _command() == os.path.join(".venv", "bin", "getgather-otel")
+    started.parent.mkdir(parents=True)
+    started.write_text("#!/bin/sh\n")
+    started.chmod(0o755)
+    monkeypatch.setenv("PATH", str(started.parent))
+    assert _command() == "getgather-otel", "the one on PATH is the one that runs"

@@ -203,3 +203,26 @@ def test_a_string_that_is_not_unicode_loses_one_character_not_the_batch(
     assert "looked for report-?.pdf" in stored["events"]
     assert {"report-?.pdf": "report-?.pdf"} in [dict(a) for a in stored["event_attrs"]]
     assert any("not valid Unicode" in r.getMessage() for r in caplog.records)
+
+
+def test_keys_that_become_the_same_once_made_unicode_keep_the_first_and_every_span_is_written(
+    telemetry: Telemetry, db_path: Path
+) -> None:
+    # A newcomer's break: `file.a\udcff` and `file.a\udcfe` (or a real `file.a?`) both read
+    # `file.a?`, DuckDB refused the batch for a map with one key twice, and the writer retried it
+    # forever with every later span behind it.
+    first, second = "file." + os.fsdecode(b"a\xff"), "file." + os.fsdecode(b"a\xfe")
+    with activity(name="colliding") as act:
+        act.set_attributes({first: "one", second: "two", "file.a?": "three"})
+        act.add_event("looked", {first: "one", second: "two"})
+    for n in range(5):
+        with activity(name=f"after {n}"):
+            pass
+    assert telemetry.flush(10)
+    found = rows(
+        db_path,
+        """SELECT "SpanName" AS name, "SpanAttributes"['file.a?'] AS a, "Events.Attributes" AS events
+           FROM otel_traces ORDER BY "Timestamp" """,
+    )
+    assert [r["name"] for r in found] == ["activity colliding"] + [f"activity after {n}" for n in range(5)]
+    assert found[0]["a"] == "one" and dict(found[0]["events"][0]) == {"file.a?": "one"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -101,3 +102,16 @@ async def test_redact_keys_given_as_one_string_is_that_key(db_path: Path) -> Non
     assert "ada" in text, "arguments are captured"
     assert "Tr0ub4dor&3" not in text
     telemetry.shutdown()
+
+
+def test_a_secret_that_is_not_unicode_is_kept_out_and_never_fails_the_tool(telemetry: Telemetry, db_path: Path) -> None:
+    # A newcomer's break: a value with an unpaired surrogate (bytes that are not UTF-8, through
+    # os.fsdecode) made `quote` raise inside the tool; the activity's span was never ended.
+    secret = os.fsdecode(b"Hunter\xff2Pass")
+    with pytest.raises(RuntimeError), activity(name="sign_in", secrets=[secret]) as act:
+        act.add_secret(os.fsdecode(b"Other\xfeSecret"))
+        raise RuntimeError(f"login failed with {secret} and {os.fsdecode(b'Other')}")
+    telemetry.flush()
+    text = stored(db_path)
+    assert "login failed with [REDACTED] and Other" in text, text
+    assert "Hunter" not in text

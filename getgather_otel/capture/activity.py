@@ -108,6 +108,15 @@ async def _run_failure_hooks(current: Activity) -> None:
         await _guarded(hook, current)
 
 
+def _register_secrets(trace_id: str, values: Iterable[object]) -> None:
+    """`secrets.register`, which must not fail the tool: an error there is logged (a newcomer's
+    break: a value that is not valid Unicode raised into the tool, its span never ended)."""
+    try:
+        secrets_registry.register(trace_id, values)
+    except Exception:
+        logger.exception("a secret could not be registered for trace %s", trace_id)
+
+
 def _run_hooks(hooks: list[ActivityHook], current: Activity) -> None:
     for hook in hooks:
         try:
@@ -213,7 +222,7 @@ class Activity:
         Late is fine while the activity runs: what its root activity recorded and the spans of
         its trace wait for the root to end before they are stored (`export/held.py`, bounded).
         Values shorter than `secrets.MIN_SECRET_CHARS` are ignored."""
-        secrets_registry.register(self.trace_id, [value])
+        _register_secrets(self.trace_id, [value])
 
     def mark_error(self, error_type: str, message: str = "") -> None:
         """Mark the activity failed without an exception (e.g. an `isError` tool result)."""
@@ -327,7 +336,7 @@ class activity:  # noqa: N801 - used like a function: `async with activity(...)`
         # The trace's secrets are kept while it runs, however long (a sign-in waiting for its code).
         secrets_registry.hold(self._activity.trace_id)
         if self._secrets:
-            secrets_registry.register(self._activity.trace_id, self._secrets)
+            _register_secrets(self._activity.trace_id, self._secrets)
         self._var_token = _current.set(self._activity)
         if self._attach:
             self._otel_token = otel_context.attach(trace.set_span_in_context(span))

@@ -49,6 +49,7 @@ from urllib.parse import quote, quote_plus
 from getgather_otel._log import logger
 from getgather_otel.capture.redaction import REDACTED
 from getgather_otel.capture.secret_values import inline_text_runs, serialized_trees
+from getgather_otel.store.write.utf8 import utf8_safe
 
 __all__ = [
     "KEEP_S",
@@ -148,7 +149,7 @@ def url_encoded(values: Iterable[str]) -> re.Pattern[str] | None:
     """
     pieces = []
     for value in sorted(set(values), key=len, reverse=True):
-        if _UNRESERVED.issuperset(value):
+        if _UNRESERVED.issuperset(value) or not _encodable(value):
             continue
         parts = []
         for char in value:
@@ -177,6 +178,8 @@ def base64_forms(value: str) -> set[str]:
     every character. For each offset, the run of characters that depends on the value's bytes
     alone is a form: found whatever came before or after (a newcomer's break asked for it).
     """
+    if not _encodable(value):
+        return set()  # its `?` spelling is registered beside it (`register`)
     raw = value.encode("utf-8")
     if len(raw) < MIN_BASE64_BYTES:
         return set()
@@ -200,31 +203,37 @@ def forms(value: str) -> set[str]:
     form is sent in the browser's form encoding (`*` kept, `~` encoded); a stored URL keeps
     whichever form the browser had (a path segment is not re-encoded when nothing in it is redacted).
     """
-    base = {
-        value,
-        quote(value, safe=""),
-        quote(value),
-        quote_plus(value),
-        quote(value, safe="!*'()"),  # encodeURIComponent
-        quote(value, safe=";,/?:@&=+$#!*'()"),  # encodeURI
-        quote_plus(value, safe="*").replace("~", "%7E"),  # application/x-www-form-urlencoded
-        html.escape(value),
-        html.escape(value, quote=False),
-    }
+    encodable = _encodable(value)  # else only the spellings that need no UTF-8 (`register` adds the `?` one)
+    base = {value, html.escape(value), html.escape(value, quote=False)}
+    if encodable:
+        base |= {
+            quote(value, safe=""),
+            quote(value),
+            quote_plus(value),
+            quote(value, safe="!*'()"),  # encodeURIComponent
+            quote(value, safe=";,/?:@&=+$#!*'()"),  # encodeURI
+            quote_plus(value, safe="*").replace("~", "%7E"),  # application/x-www-form-urlencoded
+        }
     base |= {cased for case in (value.upper(), value.lower()) for cased in (case, html.escape(case))}
     out = set(base)
     for form in base:
         out.add(json.dumps(form)[1:-1])
         out.add(json.dumps(form, ensure_ascii=False)[1:-1])
     out |= base64_forms(value)
-    # Encoded twice (a URL put inside another URL's query, `?next=/login%3Fp%3D...`) and as hex
-    # (a page's or a server's own encoding): a newcomer's break found both stored in clear.
-    once = quote(value, safe="")
-    out |= {quote(once, safe=""), quote_plus(quote_plus(value))}
-    raw = value.encode("utf-8")
-    if len(raw) >= MIN_BASE64_BYTES:
-        out |= {raw.hex(), raw.hex().upper()}
+    if encodable:
+        # Encoded twice (a URL put inside another URL's query, `?next=/login%3Fp%3D...`) and as hex
+        # (a page's or a server's own encoding): a newcomer's break found both stored in clear.
+        once = quote(value, safe="")
+        out |= {quote(once, safe=""), quote_plus(quote_plus(value))}
+        raw = value.encode("utf-8")
+        if len(raw) >= MIN_BASE64_BYTES:
+            out |= {raw.hex(), raw.hex().upper()}
     return {form for form in out if len(form) >= MIN_SECRET_CHARS}
+
+
+def _encodable(value: str) -> bool:
+    """Whether UTF-8 can encode `value` (a string with an unpaired surrogate cannot)."""
+    return utf8_safe(value) is value
 
 
 def prefixes(values: Iterable[str]) -> re.Pattern[str] | None:
@@ -267,6 +276,9 @@ def register(trace_id: str, values: Iterable[object], *, from_page: bool = False
         text = str(value)
         if len(text) >= MIN_SECRET_CHARS:
             new.add(text)
+            # Not valid Unicode (an unpaired surrogate, from bytes that are not UTF-8): what is
+            # stored has each such character as `?` (`store/write/utf8.py`), so that too is a form.
+            new.add(utf8_safe(text))
     if not new:
         return
     now = time.monotonic()

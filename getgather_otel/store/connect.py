@@ -10,6 +10,7 @@ open through this one function: retry while the file is locked, every 10-30 ms
 from __future__ import annotations
 
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,15 @@ __all__ = ["connect_waiting_for_lock"]
 
 
 def connect_waiting_for_lock(
-    path: Path, wait_s: float, *, read_only: bool = False, config: dict[str, Any] | None = None
+    path: Path,
+    wait_s: float,
+    *,
+    read_only: bool = False,
+    config: dict[str, Any] | None = None,
+    stop: threading.Event | None = None,
 ) -> duckdb.DuckDBPyConnection:
+    """A connection to `path`, retried while another process holds it, up to `wait_s` or until
+    `stop` is set (a stopping process: see `DuckDBWriter.stop_waiting`); a clear StoreError."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -31,5 +39,7 @@ def connect_waiting_for_lock(
         except Exception as error:
             problem = classify(path, error, reading=read_only)
             if not isinstance(problem, DatabaseLockedError) or time.monotonic() >= deadline:
+                raise problem from error
+            if stop is not None and stop.is_set():
                 raise problem from error
             time.sleep(random.uniform(0.01, 0.03))

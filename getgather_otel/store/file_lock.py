@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import random
+import threading
 import time
 from pathlib import Path
 from typing import IO
@@ -22,8 +23,9 @@ def lock_path(db: Path) -> Path:
     return db.with_name(db.name + ".lock")
 
 
-def acquire_lock(db: Path, wait_s: float) -> IO[bytes]:
-    """Hold `<db>.lock` exclusively (polling up to `wait_s`; then CompactionLockHeldError); `release` it."""
+def acquire_lock(db: Path, wait_s: float, stop: threading.Event | None = None) -> IO[bytes]:
+    """Hold `<db>.lock` exclusively (polling up to `wait_s`, or until `stop` is set; then
+    CompactionLockHeldError); `release` it."""
     try:
         handle = open(lock_path(db), "ab")  # noqa: SIM115 - held across calls by the writer
     except OSError as error:
@@ -34,7 +36,7 @@ def acquire_lock(db: Path, wait_s: float) -> IO[bytes]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return handle
         except BlockingIOError:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                 handle.close()
                 raise CompactionLockHeldError(db, lock_path(db)) from None
             time.sleep(random.uniform(0.01, 0.03))

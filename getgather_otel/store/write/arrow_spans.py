@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from getgather_otel.capture import attributes as attr
 from getgather_otel.store.tables import OTEL_TRACES, STRING_MAP, TIMESTAMP_US
 from getgather_otel.store.write.pdata_strings import attribute_value_to_string
-from getgather_otel.store.write.utf8 import string_array
+from getgather_otel.store.write.utf8 import string_array, utf8_safe
 
 __all__ = [
     "KIND_NAMES",
@@ -82,11 +82,30 @@ class _MapColumn:
         self.offsets.append(len(self.keys))
 
     def to_arrow(self) -> pa.MapArray:
-        return pa.MapArray.from_arrays(
-            pa.array(self.offsets, pa.int32()),
-            string_array(self.keys),
-            string_array(self.values),
-        )
+        try:
+            keys = pa.array(self.keys, pa.string())
+        except UnicodeEncodeError:
+            self._make_keys_utf8()
+            keys = pa.array(self.keys, pa.string())
+        return pa.MapArray.from_arrays(pa.array(self.offsets, pa.int32()), keys, string_array(self.values))
+
+    def _make_keys_utf8(self) -> None:
+        """Keys through `utf8_safe`, each row keeping the first of keys that became the same
+        (`a\udcff` and `a\udcfe` both read `a?`): DuckDB refuses a whole batch whose map has
+        a key twice, and the writer would retry that batch with every span behind it forever."""
+        keys: list[str] = []
+        values: list[str] = []
+        offsets = [0]
+        for start, end in zip(self.offsets, self.offsets[1:], strict=False):
+            seen: set[str] = set()
+            for key, value in zip(self.keys[start:end], self.values[start:end], strict=True):
+                key = utf8_safe(key)
+                if key not in seen:
+                    seen.add(key)
+                    keys.append(key)
+                    values.append(value)
+            offsets.append(len(keys))
+        self.keys, self.values, self.offsets = keys, values, offsets
 
 
 class _ListColumn:

@@ -142,11 +142,13 @@ class BufferedTableWriter(Generic[Item]):
             self._stopping = True
             self._cond.notify_all()
             thread = self._thread
+        if not flushed:
+            self.writer.stop_waiting()  # an attempt waiting for the lock ends at its next poll
         if thread is not None:
-            # Written: the thread is idle and ends at once. Given up: it may be inside an attempt
-            # waiting for the lock (`DuckDBWriter.lock_wait_s`); a daemon, it is left to it, and a
-            # write it still makes is not counted twice (below).
-            thread.join(timeout=max(timeout_s - (time.monotonic() - started), 0.0) if flushed else WAIT_SLICE_S)
+            # Written: the thread is idle and ends at once. Given up: it ends once its current
+            # attempt does (milliseconds, `stop_waiting`); a write it still makes is not counted
+            # twice (below).
+            thread.join(timeout=max(timeout_s - (time.monotonic() - started), 0.0) if flushed else LAST_ATTEMPT_S)
         if not flushed:
             with self._cond:
                 lost = self._pending_size + (self._retry[1] if self._retry else 0) + self._in_flight
@@ -272,14 +274,25 @@ class BufferedTableWriter(Generic[Item]):
             try:
                 inserted = self.writer.write(self.table_name, table, before_insert=self._begin_insert)
             except StoreError as error:
+                # The file opened and its INSERT failed for no reason of the file's (not locked,
+                # unwritable or damaged): the rows are what the database refuses, and retrying
+                # them would hold every later batch behind them for good (a newcomer's break:
+                # a map with one key twice). They are dropped, counted and said.
+                refused = self._committing and type(error) is StoreError
                 with self._cond:
                     self._stats.failed_writes += 1
-                    if self._in_flight:  # still ours: keep it for the next attempt
+                    if refused:
+                        self._stats.dropped += self._in_flight
+                        self._in_flight = 0
+                    elif self._in_flight:  # still ours: keep it for the next attempt
                         self._retry = batch
                         self._in_flight = 0
                         self._enforce_bound_locked()
                     self._committing = False
                     self._cond.notify_all()
+                if refused:
+                    logger.error("%d %s were refused by %s and dropped: %s", size, self._unit, self.table_name, error)
+                    continue
                 self.last_error = error
                 self._reporter.failed(error)
                 with self._cond:

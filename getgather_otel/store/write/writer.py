@@ -58,6 +58,7 @@ class DuckDBWriter:
         self._closer: threading.Timer | None = None
         self._migrated = False
         self._hold: IO[bytes] | None = None
+        self._stop_waiting = threading.Event()
 
     def write(self, table_name: str, table: pa.Table, before_insert: Callable[[], bool] | None = None) -> bool:
         """Insert every row of `table` into `table_name` in one statement; True when inserted.
@@ -113,6 +114,13 @@ class DuckDBWriter:
             self._connection()
             self._schedule_close()
 
+    def stop_waiting(self) -> None:
+        """From now on an open that finds the file held fails at once instead of waiting
+        `lock_wait_s`: a stopping process that gave up on the file must not leave a thread inside
+        DuckDB when the interpreter tears down (a newcomer's break: SIGABRT, exit 134, at exit
+        beside a notebook holding the file)."""
+        self._stop_waiting.set()
+
     def close(self, timeout_s: float = -1) -> bool:
         """Release the file now (idempotent); False when a write still busy with it did not end
         within `timeout_s` (seconds; -1 waits): that write releases it when it ends (a stopping
@@ -147,11 +155,11 @@ class DuckDBWriter:
             )
         # Polls briefly while a reader holds the file (or a compaction holds `<db>.lock`);
         # runs on the exporter's thread, never a tool call's.
-        hold = acquire_lock(self.path, self.lock_wait_s)
+        hold = acquire_lock(self.path, self.lock_wait_s, self._stop_waiting)
         try:
             # No file access beyond this file: the writer inserts registered Arrow tables only,
             # and `collect`'s viewer runs users' SELECTs on this connection (`reading`).
-            conn = connect_waiting_for_lock(self.path, self.lock_wait_s, config=_WRITE_CONFIG)
+            conn = connect_waiting_for_lock(self.path, self.lock_wait_s, config=_WRITE_CONFIG, stop=self._stop_waiting)
         except BaseException:
             release(hold)
             raise
