@@ -475,9 +475,9 @@ def cmd_collect(args: argparse.Namespace, out: TextIO) -> None:
     store.start_retention(True)
     grpc_note = "" if settings.grpc_port is None else f" and OTLP/gRPC on {args.host}:{args.grpc_port}"
     port = bound_port(sock)
-    ui_note = "" if viewer is None else f"; the viewer is at http://{args.host}:{port}/"
+    ui_note = "" if viewer is None else f"; the viewer is at http://{_url_host(args.host)}:{port}/"
     print(
-        f"collecting OTLP/HTTP on http://{args.host}:{port} (/v1/traces, /v1/logs, /v1/metrics){grpc_note}"
+        f"collecting OTLP/HTTP on http://{_url_host(args.host)}:{port} (/v1/traces, /v1/logs, /v1/metrics){grpc_note}"
         f" into {args.db}{ui_note}",
         file=sys.stderr,
     )
@@ -515,7 +515,7 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> None:
     settings = ViewerSettings(
         token=_token(args.token, env.UI_TOKEN), replay_host=args.host, replay_port=args.replay_port
     )
-    address = f"http://{args.host}:{bound_port(sock)}/" + ("?token=…" if settings.token else "")
+    address = f"http://{_url_host(args.host)}:{bound_port(sock)}/" + ("?token=…" if settings.token else "")
     print(f"viewing {reads.label} at {address} (Ctrl-C to stop)", file=sys.stderr)
     serve(build_viewer_app(reads, settings), sock)
 
@@ -576,6 +576,11 @@ def _command() -> str:
 
 # The largest count a query takes (DuckDB's LIMIT is a BIGINT): past it a usage error, not a ConversionException.
 _MAX_COUNT = 2**62
+
+
+def _url_host(host: str) -> str:
+    """`host` as a URL writes it: an IPv6 address in brackets (`http://[::1]:8000/`, RFC 3986)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _positive(text: str) -> int:
@@ -735,7 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=_port, default=4318, help="OTLP/HTTP port")
     p.add_argument("--grpc-port", type=_port_or_off, default=4317, help="OTLP/gRPC port (-1: no gRPC)")
-    p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="413 beyond this (after gzip)")
+    p.add_argument("--max-body-bytes", type=_positive, default=16 * 1024 * 1024, help="413 beyond this (after gzip)")
     p.add_argument(
         "--token", help=f"require 'Authorization: Bearer TOKEN' (or ${env.COLLECT_TOKEN.name}); the viewer too"
     )

@@ -439,3 +439,23 @@ def test_the_demos_hints_name_the_command_as_it_runs_here(tmp_path: Path, monkey
     started.chmod(0o755)
     monkeypatch.setenv("PATH", str(started.parent))
     assert _command() == "getgather-otel", "the one on PATH is the one that runs"
+
+
+def test_collect_refuses_a_body_limit_below_one_and_says_an_ipv6_address_as_a_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A newcomer's break: `--max-body-bytes 0` was taken and every request then got 413 "larger
+    # than 0 bytes"; `--host ::1` printed `http://::1:PORT/`, which no browser opens.
+    with pytest.raises(SystemExit) as usage:  # argparse's own usage error
+        run_cli("collect", "--db", str(tmp_path / "c.duckdb"), "--max-body-bytes", "0")
+    assert usage.value.code == 2 and "not a count of 1 or more" in capsys.readouterr().err
+    from getgather_otel.cli import _url_host
+
+    assert _url_host("::1") == "[::1]" and _url_host("127.0.0.1") == "127.0.0.1" and _url_host("[::1]") == "[::1]"
+
+
+def test_a_named_pipe_is_not_a_database_to_readers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "pipe.duckdb"
+    os.mkfifo(fifo)
+    assert run_cli("activities", "--db", str(fifo))[0] == 2
+    assert "is not a regular file" in capsys.readouterr().err

@@ -49,6 +49,8 @@ def require_file(path: Path) -> None:
         )
     if path.is_dir():
         raise DatabaseMissingError(f"{path} is a directory, not a DuckDB file")
+    if not path.is_file():  # a FIFO would hold the open until something writes to it
+        raise DatabaseMissingError(f"{path} is not a regular file, not a DuckDB file")
 
 
 def _checked_version(conn: duckdb.DuckDBPyConnection, path: Path) -> int:

@@ -153,6 +153,12 @@ class DuckDBWriter:
             raise DatabaseUnwritableError(
                 f"{self.path} is a directory; give a file path with --db / GETGATHER_OTEL_DUCKDB"
             )
+        if self.path.exists() and not self.path.is_file():
+            # A FIFO, a socket, a device: opening it would block or fail in ways DuckDB does not say
+            # (a newcomer's break: a named pipe held the process 10.5 s at exit, silently).
+            raise DatabaseUnwritableError(
+                f"{self.path} is not a regular file; give a file path with --db / GETGATHER_OTEL_DUCKDB"
+            )
         # Polls briefly while a reader holds the file (or a compaction holds `<db>.lock`);
         # runs on the exporter's thread, never a tool call's.
         hold = acquire_lock(self.path, self.lock_wait_s, self._stop_waiting)
